@@ -1,0 +1,72 @@
+# Build helpers shared by every component's CMakeLists.txt.
+#
+# moat_portable(NAME SRC...)   code that needs no hardware: built into the image, and for the host
+#                              as the static library moat_NAME so host tests can link it.
+# moat_image(SRC...)           image-only code (CPU, boot, drivers).
+# moat_image_tests(SRC...)     in-image test suites: only in moat-tests.elf.
+# moat_host_test(NAME SOURCES ... [LIBS ...] [TIMEOUT s])   a host test run by ctest.
+# moat_bench(NAME SOURCES ... [LIBS ...])                    a host benchmark program.
+
+set(MOAT_WARNINGS -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+    -Wno-unused-parameter)
+set(MOAT_INCLUDES ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/include)
+
+if(MOAT_TARGET STREQUAL "host")
+  set(MOAT_HOSTED 1)
+  if(MOAT_SANITIZE)
+    set(MOAT_SAN_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  endif()
+else()
+  set(MOAT_HOSTED 0)
+endif()
+
+function(moat_portable name)
+  if(MOAT_HOSTED)
+    add_library(moat_${name} STATIC ${ARGN})
+    target_include_directories(moat_${name} PUBLIC ${MOAT_INCLUDES})
+    target_compile_definitions(moat_${name} PUBLIC MOAT_HOSTED=1
+        $<$<BOOL:${MOAT_DEBUG_ERRORS}>:MOAT_DEBUG_ERRORS=1>)
+    target_compile_options(moat_${name} PRIVATE ${MOAT_WARNINGS} ${MOAT_SAN_FLAGS})
+    target_link_options(moat_${name} PUBLIC ${MOAT_SAN_FLAGS})
+  else()
+    moat_image(${ARGN})
+  endif()
+endfunction()
+
+function(moat_image)
+  foreach(s ${ARGN})
+    get_filename_component(abs ${s} ABSOLUTE)
+    set_property(GLOBAL APPEND PROPERTY MOAT_IMAGE_SOURCES ${abs})
+  endforeach()
+endfunction()
+
+function(moat_image_tests)
+  foreach(s ${ARGN})
+    get_filename_component(abs ${s} ABSOLUTE)
+    set_property(GLOBAL APPEND PROPERTY MOAT_IMAGE_TEST_SOURCES ${abs})
+  endforeach()
+endfunction()
+
+function(moat_host_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES} ${PROJECT_SOURCE_DIR}/tests/host/host_shim.c)
+  target_include_directories(${name} PRIVATE ${MOAT_INCLUDES})
+  target_compile_definitions(${name} PRIVATE MOAT_HOSTED=1)
+  target_compile_options(${name} PRIVATE ${MOAT_WARNINGS} ${MOAT_SAN_FLAGS})
+  target_link_options(${name} PRIVATE ${MOAT_SAN_FLAGS})
+  target_link_libraries(${name} PRIVATE ${T_LIBS})
+  add_test(NAME host.${name} COMMAND ${name})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(host.${name} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS host)
+endfunction()
+
+function(moat_bench name)
+  cmake_parse_arguments(B "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${B_SOURCES} ${PROJECT_SOURCE_DIR}/tests/host/host_shim.c)
+  target_include_directories(${name} PRIVATE ${MOAT_INCLUDES})
+  target_compile_definitions(${name} PRIVATE MOAT_HOSTED=1)
+  target_compile_options(${name} PRIVATE ${MOAT_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${B_LIBS})
+endfunction()
