@@ -1,0 +1,90 @@
+/* The TSC clock, calibrated against the ACPI PM timer (3.579545 MHz, a fixed-rate counter every
+ * PC chipset has). Nanoseconds are computed as (tsc_delta * mult) >> 32. */
+#include "arch/x86_64/arch.h"
+#include "kernel/acpi/platform.h"
+#include "kernel/boot_info.h"
+#include "kernel/init.h"
+#include "kernel/time.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+
+#define PM_TIMER_HZ 3579545ULL
+#define CALIBRATE_PM_TICKS 7159     /* 2 ms */
+
+static uint64_t tsc_hz;
+static uint64_t ns_mult;            /* ns per TSC tick, 32.32 fixed point */
+
+uint64_t clock_ns(void)
+{
+    uint64_t d = rdtsc() - boot_info.entry_tsc;
+    if (!ns_mult)
+        return 0;
+    return (uint64_t)(((unsigned __int128)d * ns_mult) >> 32);
+}
+
+uint64_t clock_tsc_hz(void)
+{
+    return tsc_hz;
+}
+
+void udelay(uint64_t us)
+{
+    uint64_t end = clock_ns() + us * NSEC_PER_USEC;
+    while (clock_ns() < end)
+        cpu_relax();
+}
+
+static uint32_t pm_timer_read(uint16_t port, uint32_t mask)
+{
+    return inl(port) & mask;
+}
+
+/* TSC ticks over CALIBRATE_PM_TICKS of the PM timer; 0 if the timer does not move. */
+static uint64_t calibrate_with_pm_timer(uint16_t port, bool wide)
+{
+    uint32_t mask = wide ? 0xffffffffu : 0xffffffu;
+    uint32_t start = pm_timer_read(port, mask);
+    uint64_t t0 = rdtsc();
+    /* Bounded by iterations, not time: the clock is what we are calibrating. */
+    for (uint64_t spins = 0; spins < 200000000ULL; spins++) {
+        uint32_t elapsed = (pm_timer_read(port, mask) - start) & mask;
+        if (elapsed >= CALIBRATE_PM_TICKS)
+            return (rdtsc() - t0) * PM_TIMER_HZ / elapsed;
+    }
+    return 0;
+}
+
+static uint64_t tsc_hz_from_cpuid(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    if (r[0] >= 0x15) {
+        cpuid(0x15, 0, r);
+        if (r[0] && r[1] && r[2])
+            return (uint64_t)r[2] * r[1] / r[0];
+    }
+    if (r[0] >= 0x16) {
+        cpuid(0x16, 0, r);
+        if (r[0])
+            return (uint64_t)r[0] * 1000000ULL;
+    }
+    return 0;
+}
+
+static int clock_init(void)
+{
+    const struct acpi_info *ai = platform_acpi();
+    if (ai && ai->pm_timer_port)
+        tsc_hz = calibrate_with_pm_timer(ai->pm_timer_port, ai->pm_timer_32bit);
+    if (!tsc_hz)
+        tsc_hz = tsc_hz_from_cpuid();
+    if (!tsc_hz) {
+        tsc_hz = 2000000000ULL;
+        kprintf("clock: no PM timer and no CPUID frequency; assuming a 2 GHz TSC\n");
+    }
+    ns_mult = (uint64_t)(((unsigned __int128)NSEC_PER_SEC << 32) / tsc_hz);
+    kprintf("clock: TSC at %llu.%03llu MHz\n", (unsigned long long)(tsc_hz / 1000000),
+            (unsigned long long)(tsc_hz / 1000 % 1000));
+    return 0;
+}
+MOAT_UNIT(40_time, a_clock, clock_init);
