@@ -1,4 +1,5 @@
 #include "kernel/init.h"
+#include "arch/arch.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 
@@ -7,7 +8,14 @@ extern const struct moat_unit __init_units_start[], __init_units_end[];
 void units_run(void)
 {
     for (const struct moat_unit *u = __init_units_start; u < __init_units_end; u++) {
+        uint64_t c0 = rdtsc();
         int err = u->init();
+        uint64_t cycles = rdtsc() - c0;
+        /* Slow units are named so that boot time stays explainable. Cycles, not ns: the
+         * clock itself is one of the units. */
+        if (cycles >= 2000000)
+            kprintf("moat: unit %s took %llu Mcycles\n", u->name,
+                    (unsigned long long)(cycles / 1000000));
         if (err == 0)
             continue;
         if (u->required)
