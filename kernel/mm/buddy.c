@@ -94,6 +94,21 @@ bool buddy_contains(const struct buddy_zone *z, uint64_t pa)
     return pfn >= z->base_pfn && pfn < z->base_pfn + z->npages;
 }
 
+/* Whether the page lies in a free block (it may have merged into a bigger one since). */
+static bool page_is_free(const struct buddy_zone *z, uint64_t pfn)
+{
+    for (unsigned k = 0; k <= BUDDY_MAX_ORDER; k++) {
+        uint64_t head = pfn & ~((1ULL << k) - 1);
+        if (head < z->base_pfn)
+            break;
+        uint8_t st = z->state[head - z->base_pfn];
+        /* Blocks never overlap: the first block head at or below pfn decides. */
+        if (st & (ST_FREE | ST_ALLOC))
+            return (st & ST_FREE) && (st & ST_ORDER) >= k;
+    }
+    return false;
+}
+
 void buddy_free(struct buddy_zone *z, uint64_t pa, unsigned order)
 {
     if (!buddy_contains(z, pa) || !IS_ALIGNED(pa, PAGE_SIZE << order) || order > BUDDY_MAX_ORDER)
@@ -102,7 +117,7 @@ void buddy_free(struct buddy_zone *z, uint64_t pa, unsigned order)
     uint64_t pfn = pa >> PAGE_SHIFT;
     uint32_t i = (uint32_t)(pfn - z->base_pfn);
     uint8_t st = z->state[i];
-    if (st == (ST_FREE | order))
+    if (st != (ST_ALLOC | order) && page_is_free(z, pfn))
         panic("buddy_free: double free of %#llx (order %u)", (unsigned long long)pa, order);
     if (st != (ST_ALLOC | order))
         panic("buddy_free: %#llx order %u does not head an allocated block (state %#x)",

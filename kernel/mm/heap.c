@@ -137,3 +137,10 @@ size_t heap_live_bytes(void)
 {
     return live_bytes;
 }
+
+void heap_reset(void)
+{
+    for (unsigned i = 0; i < NR_CLASSES; i++)
+        free_list[i] = NULL;
+    live_bytes = 0;
+}

@@ -15,5 +15,7 @@ void kfree(void *p);                        /* NULL is fine; panics on a double 
 size_t kmalloc_usable_size(const void *p);
 /* Bytes in live objects (headers excluded): lets tests check that nothing leaked. */
 size_t heap_live_bytes(void);
+/* For host tests that rebuild the page allocator: forget every cached object. */
+void heap_reset(void);
 
 #endif
