@@ -1,0 +1,201 @@
+/* The image's PCI platform: configuration access through ECAM (from ACPI MCFG) with the legacy
+ * 0xCF8/0xCFC ports as the fallback for bus 0, discovery of the root buses (q35's bus 0 and any
+ * pxb-pcie expander buses), and the unit that enumerates, groups and prints the tree. */
+#include "arch/arch.h"
+#include "kernel/acpi/platform.h"
+#include "kernel/init.h"
+#include "kernel/mm/heap.h"
+#include "kernel/time.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "pci/pci.h"
+#include "pci/pci_platform.h"
+
+#define PCI_MAX_DEVS 1024
+
+struct ecam_seg {
+    volatile uint8_t *base;     /* mapped for bus_start..bus_end */
+    uint16_t seg;
+    uint8_t bus_start, bus_end;
+};
+
+static struct ecam_seg ecam[ACPI_MAX_MCFG];
+static unsigned nr_ecam;
+static struct pci_system pci_sys;
+static bool pci_ready;
+
+struct pci_system *platform_pci(void)
+{
+    return pci_ready ? &pci_sys : NULL;
+}
+
+static volatile uint8_t *ecam_addr(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+{
+    for (unsigned i = 0; i < nr_ecam; i++) {
+        const struct ecam_seg *e = &ecam[i];
+        if (e->seg == seg && bus >= e->bus_start && bus <= e->bus_end)
+            return e->base + ((uint64_t)(bus - e->bus_start) << 20) + ((uint64_t)devfn << 12) + off;
+    }
+    return NULL;
+}
+
+static uint32_t legacy_read(uint8_t bus, uint8_t devfn, uint16_t off, unsigned width)
+{
+    outl(0xcf8, BIT(31) | ((uint32_t)bus << 16) | ((uint32_t)devfn << 8) | (off & 0xfc));
+    uint32_t v = inl(0xcfc);
+    v >>= 8 * (off & 3);
+    return width == 4 ? v : v & ((1u << (8 * width)) - 1);
+}
+
+static uint32_t cfg_read(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                         unsigned width)
+{
+    volatile uint8_t *a = ecam_addr(seg, bus, devfn, off);
+    if (!a) {
+        if (seg == 0 && off < 256)
+            return legacy_read(bus, devfn, off, width);
+        return width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
+    }
+    switch (width) {
+    case 1: return *a;
+    case 2: return *(volatile uint16_t *)a;
+    default: return *(volatile uint32_t *)a;
+    }
+}
+
+static void cfg_write(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                      unsigned width, uint32_t val)
+{
+    volatile uint8_t *a = ecam_addr(seg, bus, devfn, off);
+    if (!a) {
+        if (seg != 0 || off >= 256)
+            return;
+        uint32_t old = width == 4 ? 0 : legacy_read(bus, devfn, off & 0xfc, 4);
+        uint32_t shift = 8 * (off & 3), mask = width == 4 ? ~0u : ((1u << (8 * width)) - 1) << shift;
+        outl(0xcf8, BIT(31) | ((uint32_t)bus << 16) | ((uint32_t)devfn << 8) | (off & 0xfc));
+        outl(0xcfc, (old & ~mask) | ((val << shift) & mask));
+        return;
+    }
+    switch (width) {
+    case 1: *a = (uint8_t)val; break;
+    case 2: *(volatile uint16_t *)a = (uint16_t)val; break;
+    default: *(volatile uint32_t *)a = val; break;
+    }
+}
+
+static void cfg_delay(void *ctx, unsigned us)
+{
+    udelay(us);
+}
+
+static const struct pci_cfg_ops ecam_ops = { cfg_read, cfg_write, cfg_delay };
+
+static void map_ecam(const struct acpi_info *ai)
+{
+    for (unsigned i = 0; ai && i < ai->nr_mcfg; i++) {
+        const struct acpi_mcfg_entry *m = &ai->mcfg[i];
+        uint64_t size = ((uint64_t)(m->bus_end - m->bus_start) + 1) << 20;
+        /* MCFG's base addresses bus 0; the mapped window starts at bus_start. */
+        uint64_t start = m->base + ((uint64_t)m->bus_start << 20);
+        volatile uint8_t *va = mmio_map(start, size);
+        if (!va) {
+            kprintf("pci: cannot map ECAM of segment %u, skipped\n", m->segment);
+            continue;
+        }
+        ecam[nr_ecam++] = (struct ecam_seg){ va, m->segment, m->bus_start, m->bus_end };
+    }
+}
+
+/* Apertures for BARs firmware left unassigned: q35's 32-bit hole above ECAM and a 64-bit window
+ * far above RAM. Firmware-assigned BARs are kept wherever they are. */
+static void default_apertures(struct pci_host_bridge *hb)
+{
+    hb->mem32 = (struct pci_aperture){ 0xc0000000ULL, 0xfec00000ULL - 0xc0000000ULL };
+    hb->mem64 = (struct pci_aperture){ 0x8000000000ULL, 0x1000000000ULL };
+    hb->io = (struct pci_aperture){ 0xc000, 0x4000 };
+}
+
+static bool bus_has_device(uint16_t seg, uint8_t bus)
+{
+    for (unsigned dev = 0; dev < 32; dev++)
+        if ((cfg_read(NULL, seg, bus, (uint8_t)(dev << 3), 0, 2) & 0xffff) != 0xffff)
+            return true;
+    return false;
+}
+
+/* Buses with devices that no bridge below an already known root bus routes to are root buses
+ * of their own (pxb-pcie expanders): moat finds them without AML. */
+static unsigned find_root_buses(struct pci_host_bridge *hb, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < nr_ecam && n < max; i++) {
+        bool covered[256] = { false };
+        for (unsigned bus = ecam[i].bus_start; bus <= ecam[i].bus_end && n < max; bus++) {
+            if (covered[bus] || !bus_has_device(ecam[i].seg, (uint8_t)bus))
+                continue;
+            hb[n] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = (uint8_t)bus,
+                                              .bus_end = ecam[i].bus_end };
+            default_apertures(&hb[n]);
+            /* Everything a bridge under this root decodes is not a root bus. */
+            struct pci_system probe;
+            static struct pci_dev scratch[PCI_MAX_DEVS];
+            if (pci_system_init(&probe, &ecam_ops, NULL, &hb[n], 1, scratch, PCI_MAX_DEVS,
+                                PCI_SYS_NO_ACS_ENABLE) == 0 && pci_enumerate(&probe) >= 0) {
+                for (uint32_t d = 0; d < probe.ndevs; d++)
+                    if (probe.devs[d].is_bridge)
+                        for (unsigned b = probe.devs[d].secondary; b <= probe.devs[d].subordinate; b++)
+                            covered[b] = true;
+            }
+            covered[bus] = true;
+            n++;
+        }
+    }
+    /* Each root bus ends where the next one on the same segment starts. */
+    for (unsigned i = 0; i + 1 < n; i++)
+        if (hb[i + 1].seg == hb[i].seg && hb[i + 1].bus_start > hb[i].bus_start)
+            hb[i].bus_end = (uint8_t)(hb[i + 1].bus_start - 1);
+    return n;
+}
+
+static int pci_init(void)
+{
+    const struct acpi_info *ai = platform_acpi();
+    map_ecam(ai);
+    if (nr_ecam == 0)
+        kprintf("pci: no ECAM (MCFG); legacy configuration access to segment 0 only\n");
+    struct pci_host_bridge hb[PCI_MAX_HOST_BRIDGES];
+    unsigned nhost;
+    uint64_t t0 = clock_ns();
+    if (nr_ecam) {
+        nhost = find_root_buses(hb, PCI_MAX_HOST_BRIDGES);
+    } else {
+        hb[0] = (struct pci_host_bridge){ .seg = 0, .bus_start = 0, .bus_end = 0 };
+        default_apertures(&hb[0]);
+        nhost = 1;
+    }
+    struct pci_dev *devs = kcalloc(PCI_MAX_DEVS, sizeof(*devs));
+    if (!devs)
+        return -ENOMEM;
+    int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, 0);
+    if (err)
+        return err;
+    int n = pci_enumerate(&pci_sys);
+    if (n < 0 && n != -ENOSPC)
+        return n;
+    err = pci_assign_resources(&pci_sys);
+    if (err)
+        kprintf("pci: some BARs could not be placed (%s)\n", errno_name(err));
+    int vfs = pci_sriov_enable_all(&pci_sys, 0);
+    if (vfs < 0)
+        kprintf("pci: SR-IOV: %s\n", errno_name(vfs));
+    int groups = pci_assign_groups(&pci_sys);
+    uint64_t us = (clock_ns() - t0) / NSEC_PER_USEC;
+    pci_ready = true;
+    kprintf("pci: %u functions (%d VFs) on %u root buses, %d isolation groups, enumerated in %llu us\n",
+            pci_sys.ndevs, vfs > 0 ? vfs : 0, nhost, groups, (unsigned long long)us);
+    pci_print_tree(&pci_sys);
+    pci_print_groups(&pci_sys);
+    return 0;
+}
+MOAT_UNIT(50_bus, pci, pci_init);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Boots a topology and compares moat's iommu_group lines with the expected partition.
+#   tools/check-groups.sh TOPOLOGY.txt EXPECTED.groups [moat run options...]
+# EXPECTED has one group per line (its BDFs sorted, space-separated), in any line order — the
+# format of shared/reference/linux-groups/*.groups. Exit 77 (skip) when EXPECTED is missing.
+set -uo pipefail
+topo=$1 expected=$2
+shift 2
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -r "$expected" ] || [ ! -r "$topo" ]; then
+    echo "skipped: $expected or $topo is not here (a clone without ../shared)"
+    exit 77
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$root/moat" run --no-build --topology "$topo" "$@" >"$log" 2>&1
+status=$?
+if [ $status -ne 0 ]; then
+    cat "$log"
+    echo "FAIL: moat exited with status $status"
+    exit 1
+fi
+got=$(grep -E '^iommu_group [0-9]+:' "$log" | sed 's/^iommu_group [0-9]*: //' |
+      while read -r -a bdfs; do printf '%s\n' "${bdfs[@]}" | sort | tr '\n' ' ' | sed 's/ $//'; echo; done | sort)
+want=$(grep -v '^\s*$' "$expected" | sort)
+if [ "$got" != "$want" ]; then
+    grep -E '^(pci|0000|iommu_group)' "$log"
+    echo "FAIL: groups differ from $expected"
+    diff <(echo "$want") <(echo "$got") | sed 's/^</expected:/; s/^>/moat:    /'
+    exit 1
+fi
+echo "groups match $expected ($(echo "$want" | wc -l) groups)"
