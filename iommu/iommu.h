@@ -1,0 +1,135 @@
+/* The IOMMU driver contract: what every hardware driver (iommu/intel, iommu/amd,
+ * iommu/arm-smmu-v3) implements, and the small vendor-neutral core that keeps track of units,
+ * domains, device attachments and faults. The object layer (IOAS/HWPT/device, VFIO) is built
+ * on this and never sees a vendor.
+ *
+ * Layering (STYLE.md): hardware drivers never see a caller's untrusted input — the object layer
+ * validates everything before calling down. Drivers do validate what hardware and firmware hand
+ * them (tables, fault records).
+ */
+#ifndef MOAT_IOMMU_IOMMU_H
+#define MOAT_IOMMU_IOMMU_H
+
+#include "iommu/pgtable/pgtable.h"
+#include "lib/compiler.h"
+
+struct pci_dev;
+struct iommu_unit;
+struct iommu_domain;
+
+enum iommu_domain_type {
+    IOMMU_DOMAIN_BLOCKED,   /* every DMA faults: the default for every function */
+    IOMMU_DOMAIN_IDENTITY,  /* DMA address = physical address; only on explicit request */
+    IOMMU_DOMAIN_PAGING,    /* translated through an I/O page table (iommu/pgtable) */
+    IOMMU_DOMAIN_NESTED,    /* a stage-1 table owned by the caller over a PAGING parent */
+};
+
+/* Map permissions: the pgtable bits. */
+#define IOMMU_READ PGTABLE_PROT_READ
+#define IOMMU_WRITE PGTABLE_PROT_WRITE
+
+/* iommu_domain_cfg.flags */
+#define IOMMU_DOMAIN_NEST_PARENT BIT(0)     /* may be the parent (stage 2) of nested domains */
+#define IOMMU_DOMAIN_DIRTY_TRACKING BIT(1)  /* hardware dirty bits must be available */
+#define IOMMU_DOMAIN_FIRST_STAGE BIT(2)     /* prefer the first-stage (x86-64) format */
+
+struct iommu_domain_cfg {
+    uint32_t flags;
+    struct iommu_domain *parent;            /* NESTED: the stage-2 domain */
+    const void *nested_data;                /* NESTED: vendor data (e.g. IOMMU_HWPT_DATA_VTD_S1) */
+    size_t nested_len;
+};
+
+/* A decoded DMA fault record. */
+struct iommu_fault {
+    uint16_t seg;
+    uint16_t rid;           /* requester ID: bus << 8 | devfn */
+    uint64_t addr;          /* the IOVA the device used */
+    bool write;
+    bool has_pasid;
+    uint32_t pasid;
+    uint32_t reason;        /* the unit's own fault reason code */
+    const char *text;       /* the specification's name for that reason */
+};
+
+typedef void (*iommu_fault_fn)(struct iommu_domain *d, const struct iommu_fault *f, void *ctx);
+
+struct iommu_domain {
+    struct iommu_unit *unit;
+    enum iommu_domain_type type;
+    uint32_t flags;                 /* IOMMU_DOMAIN_* from the cfg */
+    struct pgtable pt;              /* PAGING (and NESTED parents) */
+    uint64_t iova_last;             /* highest usable IOVA */
+    unsigned nr_devs;               /* devices attached */
+    iommu_fault_fn fault_fn;        /* set by the owner (fault queue); NULL: log only */
+    void *fault_ctx;
+    uint64_t nr_faults;
+};
+
+/* What a hardware driver implements. Every function is called with validated arguments.
+ * Map and unmap include their invalidation: when they return, the device sees the new state
+ * (for unmap: no DMA through the removed range can happen any more). */
+struct iommu_unit_ops {
+    const char *vendor;             /* "intel", "amd", "smmuv3" */
+    int (*domain_alloc)(struct iommu_unit *u, enum iommu_domain_type type,
+                        const struct iommu_domain_cfg *cfg, struct iommu_domain **out);
+    /* The domain has no device attached and no mapping left. */
+    void (*domain_free)(struct iommu_domain *d);
+    /* Moves dev from whatever it is attached to onto d, with no window in which its DMA is
+     * unchecked (a replace, not detach + attach). */
+    int (*attach_dev)(struct iommu_domain *d, struct pci_dev *dev);
+    int (*map)(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
+    int (*unmap)(struct iommu_domain *d, uint64_t iova, uint64_t size);
+    /* Raw capability registers for GET_HW_INFO; returns bytes written or -errno. */
+    int (*hw_info)(struct iommu_unit *u, void *buf, size_t len, uint32_t *type);
+    /* Optional. */
+    int (*set_dirty_tracking)(struct iommu_domain *d, bool enable);
+    int (*cache_invalidate_user)(struct iommu_domain *d, const void *data, size_t len);
+};
+
+/* Reserved IOVA ranges a unit imposes on a device (the x86 interrupt window, RMRRs). */
+struct iommu_resv_region {
+    uint64_t start, last;
+    bool identity;                  /* must stay mapped 1:1 (RMRR) */
+};
+
+#define IOMMU_MAX_RESV 8
+
+struct iommu_unit {
+    const struct iommu_unit_ops *ops;
+    const char *name;               /* "dmar0" */
+    uint16_t seg;
+    uint64_t pgsize_bitmap;         /* leaf sizes the unit supports */
+    unsigned ias;                   /* input address width of its paging domains */
+    struct iommu_domain *blocked;   /* the default domain of every function it serves */
+    unsigned nr_resv;
+    struct iommu_resv_region resv[IOMMU_MAX_RESV];
+    bool (*serves)(struct iommu_unit *u, const struct pci_dev *dev);
+    struct iommu_unit *next;
+};
+
+/* ---- the core (iommu/core) ---- */
+
+/* Drivers call this once a unit is up with every function on its blocked domain. */
+void iommu_register_unit(struct iommu_unit *u);
+/* The unit translating dev's DMA, or NULL when no IOMMU covers it. */
+struct iommu_unit *iommu_unit_for(const struct pci_dev *dev);
+struct iommu_unit *iommu_first_unit(void);
+
+int iommu_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
+                       const struct iommu_domain_cfg *cfg, struct iommu_domain **out);
+void iommu_domain_free(struct iommu_domain *d);
+/* Attaches dev to d (replacing its current domain); d == NULL returns it to blocking. */
+int iommu_attach(struct iommu_domain *d, struct pci_dev *dev);
+struct iommu_domain *iommu_dev_domain(const struct pci_dev *dev);
+int iommu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
+int iommu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);
+int iommu_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa);
+
+/* Drivers report every fault record here: the core prints the boot log's line
+ *   dma fault: dev 0000:00:03.0 iova 0x... write reason 5 (...)
+ * (rate-limited per device) and hands the record to the owner of the device's domain. */
+void iommu_report_fault(struct iommu_unit *u, const struct iommu_fault *f);
+uint64_t iommu_fault_count(void);
+
+#endif
