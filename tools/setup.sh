@@ -18,7 +18,8 @@ die() { say "error: $*"; exit 1; }
 # name of a command -> Debian package that provides it
 need_cmds=(cmake:cmake ninja:ninja-build gcc:gcc ld.lld:lld clang:clang
            qemu-system-x86_64:qemu-system-x86 mformat:mtools python3:python3)
-need_files=(/usr/include/linux/iommufd.h:linux-libc-dev)
+need_files=(/usr/include/linux/iommufd.h:linux-libc-dev /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf
+            /usr/include/efi/efi.h:gnu-efi /usr/lib/crt0-efi-x86_64.o:gnu-efi)
 backports_pkgs=(qemu-system-x86 linux-libc-dev)
 min_qemu_major=9
 
