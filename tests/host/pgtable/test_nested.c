@@ -1,0 +1,1 @@
+#include "tests/host/harness.h"

@@ -1,0 +1,272 @@
+/* Sweep: every format x level count x allowed page-size set. Empty tables translate nothing;
+ * maps translate back with the expected leaf size; overlaps are refused; unmap, remap; the last
+ * page of the address space; and every bad input leaves the table byte-for-byte unchanged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iommu/pgtable/pgtable.h"
+#include "tests/host/harness.h"
+#include "tests/host/pgtable/pt_test_util.h"
+
+#define K4 PGTABLE_SZ_4K
+#define M2 PGTABLE_SZ_2M
+#define G1 PGTABLE_SZ_1G
+
+static struct flush_log fl;
+
+struct sweep {
+    struct tmem tm;
+    struct pgtable pt;
+    char name[96];
+};
+
+/* The leaf a map of `size` at S-aligned iova/pa should get: the largest allowed size <= S. */
+static uint64_t expect_leaf(const struct pgtable *pt, uint64_t s)
+{
+    while (!(pt->pgsize_bitmap & s))
+        s >>= 9;
+    return s;
+}
+
+static void check_xlate(struct sweep *s, uint64_t iova, uint64_t pa, uint64_t leaf, uint32_t prot)
+{
+    struct pgtable_xlate x;
+    int ret = pgtable_translate(&s->pt, iova, &x);
+
+    if (ret || x.pa != pa || x.pgsize != leaf || x.prot != prot)
+        printf("    %s: iova 0x%llx -> ret %d pa 0x%llx size 0x%llx prot 0x%x (want 0x%llx/0x%llx/0x%x)\n",
+               s->name, (unsigned long long)iova, ret, (unsigned long long)x.pa,
+               (unsigned long long)x.pgsize, x.prot, (unsigned long long)pa,
+               (unsigned long long)leaf, prot);
+    CHECK_EQ(ret, 0);
+    CHECK_EQ(x.pa, pa);
+    CHECK_EQ(x.pgsize, leaf);
+    CHECK_EQ(x.prot, prot);
+}
+
+static uint32_t stored(const struct pgtable *pt, uint32_t prot)
+{
+    return pt_test_prot_stored(pt->fmt, prot);
+}
+
+/* Maps [iova, +size) at pa, translates it back at its first, middle and last page, refuses an
+ * overlapping map, unmaps (gathering exactly that range), remaps and unmaps again. */
+static void map_cycle(struct sweep *s, uint64_t iova, uint64_t pa, uint64_t size, uint64_t leaf)
+{
+    const uint32_t prot = PGTABLE_PROT_READ | PGTABLE_PROT_WRITE | PGTABLE_PROT_SNOOP;
+    struct tmem_snap snap;
+
+    CHECK_EQ(pgtable_map(&s->pt, iova, pa, size, prot), 0);
+    check_xlate(s, iova, pa, leaf, stored(&s->pt, prot));
+    check_xlate(s, iova + size / 2 + 0x123, pa + size / 2 + 0x123, leaf, stored(&s->pt, prot));
+    check_xlate(s, iova + size - 8, pa + size - 8, leaf, stored(&s->pt, prot));
+
+    tmem_snap_take(&s->tm, &snap);
+    flush_log_reset(&fl);
+    CHECK_EQ(pgtable_map(&s->pt, iova, pa, PGTABLE_GRANULE, PGTABLE_PROT_READ), -EEXIST);
+    CHECK_EQ(pgtable_map(&s->pt, iova + size - PGTABLE_GRANULE, 0, PGTABLE_GRANULE,
+                         PGTABLE_PROT_READ), -EEXIST);
+    CHECK(tmem_snap_same(&s->tm, &snap));
+    CHECK_EQ(fl.calls + fl.map_syncs, 0);
+    tmem_snap_free(&snap);
+
+    flush_log_reset(&fl);
+    CHECK_EQ(pgtable_unmap(&s->pt, iova, size, 0), 0);
+    CHECK(flush_log_covers_exactly(&fl, iova, iova + size - 1));
+    struct pgtable_xlate x;
+    CHECK_EQ(pgtable_translate(&s->pt, iova, &x), -ENOENT);
+    CHECK_EQ(pgtable_translate(&s->pt, iova + size - PGTABLE_GRANULE, &x), -ENOENT);
+    flush_log_reset(&fl);
+    CHECK_EQ(pgtable_map(&s->pt, iova, pa, size, PGTABLE_PROT_READ), 0);
+    CHECK_EQ(fl.map_syncs, 1);
+    CHECK_EQ(fl.sync_iova, iova);
+    CHECK_EQ(fl.sync_size, size);
+    check_xlate(s, iova, pa, leaf, stored(&s->pt, PGTABLE_PROT_READ));
+    CHECK_EQ(pgtable_unmap(&s->pt, iova, size, 0), 0);
+}
+
+/* One bad call: the given errno, no flush, no sync, and the table unchanged to the byte. */
+#define BAD(s, call, err)                                                       \
+    do {                                                                        \
+        struct tmem_snap _snap;                                                 \
+        tmem_snap_take(&(s)->tm, &_snap);                                       \
+        flush_log_reset(&fl);                                                   \
+        int _r = (call);                                                        \
+        if (_r != (err))                                                        \
+            printf("    %s: %s\n", (s)->name, #call);                          \
+        CHECK_EQ(_r, err);                                                      \
+        CHECK(tmem_snap_same(&(s)->tm, &_snap));                                \
+        CHECK_EQ(fl.calls + fl.map_syncs, 0);                                   \
+        tmem_snap_free(&_snap);                                                 \
+    } while (0)
+
+static void bad_inputs(struct sweep *s, uint64_t iova, uint64_t size)
+{
+    struct pgtable *pt = &s->pt;
+    const uint32_t R = PGTABLE_PROT_READ;
+    const uint64_t top_page = ~0ULL & ~(PGTABLE_GRANULE - 1), pa = BIT(32);
+    uint64_t bm[4] = { 0 };
+    struct pgtable_xlate x;
+
+    BAD(s, pgtable_map(pt, 0x800, pa, K4, R), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa + 0x10, K4, R), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, 0x1800, R), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, 0, R), -EINVAL);
+    BAD(s, pgtable_map(pt, top_page, pa, 2 * K4, R), -EOVERFLOW);
+    BAD(s, pgtable_map(pt, 0, top_page, 2 * K4, R), -EOVERFLOW);
+    BAD(s, pgtable_map(pt, 0, pt->oa_last + 1, K4, R), -ERANGE);
+    if (pt->ia_last != ~0ULL) {
+        BAD(s, pgtable_map(pt, pt->ia_last + 1, pa, K4, R), -ERANGE);
+        BAD(s, pgtable_map(pt, pt->ia_last - K4 + 1, pa, 2 * K4, R), -ERANGE);
+        BAD(s, pgtable_unmap(pt, pt->ia_last + 1, K4, 0), -ERANGE);
+        BAD(s, pgtable_translate(pt, pt->ia_last + 1, &x), -ERANGE);
+    }
+    BAD(s, pgtable_map(pt, 0, pa, K4, 0), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, K4, BIT(7)), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, K4, R | PGTABLE_PROT_SNOOP | PGTABLE_PROT_MMIO), -EINVAL);
+    if (pt->fmt == PGTABLE_FMT_X86_64 || pt->fmt == PGTABLE_FMT_ARM_S1)
+        BAD(s, pgtable_map(pt, 0, pa, K4, PGTABLE_PROT_WRITE), -EINVAL);
+    /* Overlapping the live mapping at [iova, iova + size) from either side. */
+    if (iova >= K4)
+        BAD(s, pgtable_map(pt, iova - K4, pa, 2 * K4, R), -EEXIST);
+    BAD(s, pgtable_map(pt, iova + size - K4, pa, 2 * K4, R), -EEXIST);
+    BAD(s, pgtable_unmap(pt, iova + size, K4, 0), -ENOENT);
+    BAD(s, pgtable_unmap(pt, iova, size + K4, 0), -ENOENT);
+    if (pgtable_translate(pt, iova, &x) == 0 && x.pgsize > K4)
+        BAD(s, pgtable_unmap(pt, iova, K4, 0), -PGTABLE_ESPLIT);
+    BAD(s, pgtable_unmap(pt, iova, size, 2), -EINVAL);
+    BAD(s, pgtable_unmap(pt, iova + 0x10, K4, 0), -EINVAL);
+    BAD(s, pgtable_unmap(pt, iova, 0, 0), -EINVAL);
+    BAD(s, pgtable_unmap(pt, top_page, 2 * K4, 0), -EOVERFLOW);
+    BAD(s, pgtable_read_dirty(pt, iova, size, 0x1000 + 1, bm, 0), -EINVAL);
+    BAD(s, pgtable_read_dirty(pt, iova, size, K4, bm, 4), -EINVAL);
+    BAD(s, pgtable_read_dirty(pt, iova, size, K4, NULL, 0), -EINVAL);
+}
+
+static void sweep_one(const struct pgtable_cfg *cfg)
+{
+    static struct sweep s;
+    uint64_t span;
+
+    tmem_init(&s.tm, 1100);
+    fl.tm = &s.tm;
+    int ret = pgtable_init(&s.pt, cfg, &tmem_ops, &s.tm, &flush_log_ops, &fl);
+    snprintf(s.name, sizeof(s.name), "%s levels %u ias %u pgsizes 0x%llx",
+             pt_fmt_name(cfg->fmt), cfg->levels, cfg->ias, (unsigned long long)cfg->pgsize_bitmap);
+    if (ret)
+        printf("    %s: init %d\n", s.name, ret);
+    REQUIRE(ret == 0);
+    span = s.pt.ia_last;
+    struct pgtable_xlate x;
+    CHECK_EQ(pgtable_translate(&s.pt, 0, &x), -ENOENT);
+    CHECK_EQ(pgtable_translate(&s.pt, span & ~0xfffULL, &x), -ENOENT);
+    CHECK_EQ(pgtable_translate(&s.pt, span / 3, &x), -ENOENT);
+
+    /* One map of each size the space can hold, iova and pa aligned to it. */
+    for (uint64_t sz = K4; sz <= G1; sz <<= 9) {
+        if (span / 4 < sz)
+            break;
+        map_cycle(&s, 2 * sz, BIT(32) + 4 * sz, sz, expect_leaf(&s.pt, sz));
+    }
+    /* pa misaligned to 2 MiB: only 4 KiB leaves fit. */
+    if (span / 4 >= M2)
+        map_cycle(&s, 2 * M2, BIT(32) + K4, M2, K4);
+    /* The last page of the address space. */
+    map_cycle(&s, span - K4 + 1, BIT(33), K4, K4);
+
+    uint64_t live = span / 4 >= M2 ? M2 : K4;
+    CHECK_EQ(pgtable_map(&s.pt, 2 * live, BIT(34), live, PGTABLE_PROT_READ), 0);
+    bad_inputs(&s, 2 * live, live);
+    CHECK_EQ(pgtable_unmap(&s.pt, 2 * live, live, 0), 0);
+
+    pgtable_destroy(&s.pt);
+    CHECK_EQ(s.tm.live, 0);
+    tmem_fini(&s.tm);
+}
+
+static const uint64_t pgsets[] = { K4, K4 | M2, K4 | M2 | G1, K4 | G1 };
+
+static void sweep_format(enum pgtable_fmt fmt, unsigned int lo, unsigned int hi)
+{
+    for (unsigned int levels = lo; levels <= hi; levels++) {
+        for (unsigned int i = 0; i < ARRAY_SIZE(pgsets); i++) {
+            struct pgtable_cfg cfg = { .fmt = fmt, .levels = levels, .pgsize_bitmap = pgsets[i] };
+            sweep_one(&cfg);
+        }
+    }
+}
+
+TEST(sweep_vtd_ss) { sweep_format(PGTABLE_FMT_VTD_SS, 3, 5); }
+TEST(sweep_x86_64) { sweep_format(PGTABLE_FMT_X86_64, 4, 5); }
+TEST(sweep_amd_v1) { sweep_format(PGTABLE_FMT_AMD_V1, 1, 6); }
+TEST(sweep_arm_s1) { sweep_format(PGTABLE_FMT_ARM_S1, 2, 4); }
+TEST(sweep_arm_s2) { sweep_format(PGTABLE_FMT_ARM_S2, 2, 4); }
+
+/* Narrower input widths, including Arm stage-2 concatenated start levels. */
+TEST(sweep_widths)
+{
+    static const struct { enum pgtable_fmt fmt; unsigned int levels, ias, root_pages; } w[] = {
+        { PGTABLE_FMT_ARM_S2, 0, 40, 2 },  /* 3 levels, 2 tables concatenated */
+        { PGTABLE_FMT_ARM_S2, 0, 34, 16 }, /* 2 levels, 16 tables */
+        { PGTABLE_FMT_ARM_S2, 3, 42, 8 },
+        { PGTABLE_FMT_ARM_S2, 4, 48, 1 },
+        { PGTABLE_FMT_ARM_S1, 0, 32, 1 },  /* 3 levels, start table of 4 entries */
+        { PGTABLE_FMT_ARM_S1, 0, 39, 1 },
+        { PGTABLE_FMT_VTD_SS, 4, 44, 1 },
+        { PGTABLE_FMT_AMD_V1, 0, 64, 1 },
+        { PGTABLE_FMT_AMD_V1, 0, 40, 1 },
+        { PGTABLE_FMT_X86_64, 0, 47, 1 },
+        { PGTABLE_FMT_X86_64, 5, 56, 1 },
+    };
+    for (unsigned int i = 0; i < ARRAY_SIZE(w); i++) {
+        for (unsigned int j = 0; j < ARRAY_SIZE(pgsets); j++) {
+            struct pgtable_cfg cfg = { .fmt = w[i].fmt, .levels = w[i].levels, .ias = w[i].ias,
+                                       .pgsize_bitmap = pgsets[j] };
+            struct tmem tm;
+            struct pgtable pt;
+            tmem_init(&tm, 300);
+            REQUIRE(pgtable_init(&pt, &cfg, &tmem_ops, &tm, &flush_log_ops, &fl) == 0);
+            CHECK_EQ(pt.root_size, w[i].root_pages * 4096);
+            CHECK_EQ(pt.ias, w[i].ias);
+            pgtable_destroy(&pt);
+            tmem_fini(&tm);
+            sweep_one(&cfg);
+        }
+    }
+}
+
+TEST(init_rejects_bad_configs)
+{
+    static const struct pgtable_cfg bad[] = {
+        { .fmt = PGTABLE_FMT_COUNT },
+        { .fmt = PGTABLE_FMT_VTD_SS, .levels = 2 },
+        { .fmt = PGTABLE_FMT_VTD_SS, .levels = 6 },
+        { .fmt = PGTABLE_FMT_VTD_SS, .levels = 4, .ias = 39 },  /* 3 levels suffice */
+        { .fmt = PGTABLE_FMT_VTD_SS, .levels = 3, .ias = 40 },
+        { .fmt = PGTABLE_FMT_X86_64, .levels = 4, .ias = 48 },  /* upper half non-canonical */
+        { .fmt = PGTABLE_FMT_X86_64, .levels = 3 },
+        { .fmt = PGTABLE_FMT_ARM_S1, .ias = 49 },
+        { .fmt = PGTABLE_FMT_ARM_S1, .levels = 3, .ias = 40 },  /* s1 cannot concatenate */
+        { .fmt = PGTABLE_FMT_ARM_S2, .levels = 2, .ias = 35 },  /* more than 16 tables */
+        { .fmt = PGTABLE_FMT_AMD_V1, .levels = 7 },
+        { .fmt = PGTABLE_FMT_VTD_SS, .pgsize_bitmap = M2 },    /* no 4 KiB */
+        { .fmt = PGTABLE_FMT_VTD_SS, .oas = 53 },
+        { .fmt = PGTABLE_FMT_ARM_S1, .oas = 52 },
+        { .fmt = PGTABLE_FMT_VTD_SS, .flags = PGTABLE_CFG_ARM_DBM },
+        { .fmt = PGTABLE_FMT_VTD_SS, .flags = BIT(9) },
+        { .fmt = PGTABLE_FMT_ARM_S2, .flags = PGTABLE_CFG_NONCOHERENT }, /* no clean op */
+    };
+    struct tmem tm;
+    struct pgtable pt;
+
+    tmem_init(&tm, 300);
+    for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
+        int ret = pgtable_init(&pt, &bad[i], &tmem_ops, &tm, &flush_log_ops, &fl);
+        if (ret != -EINVAL)
+            printf("    bad config %u accepted (%d)\n", i, ret);
+        CHECK_EQ(ret, -EINVAL);
+    }
+    CHECK_EQ(tm.live, 0);
+    tmem_fini(&tm);
+}
