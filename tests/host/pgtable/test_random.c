@@ -19,7 +19,8 @@
 #define WIN_SIZE (2ULL << 30)
 #define WIN_PAGES (WIN_SIZE / K4)
 #define MODEL_MAPPED BIT(11)
-#define MAX_SEGS 20000
+#define MAX_SEGS 4096
+#define BUSY_SEGS 1500
 
 struct seg {
     uint64_t iova, size;
@@ -142,7 +143,7 @@ static void op_map(struct rt *t)
 
     random_range(t, &iova, &pa, &size);
     int expect = model_any(t, iova, size, true) ? -EEXIST : 0;
-    bool snapshot = expect && pt_rand() % 64 == 0;
+    bool snapshot = expect && pt_rand() % 512 == 0;
     if (snapshot)
         tmem_snap_take(&t->tm, &snap);
     flush_log_reset(&fl);
@@ -301,7 +302,7 @@ static void run_phase(const struct pgtable_cfg *cfg, uint64_t nops, uint64_t see
 
     for (t->ops = 0; t->ops < nops && !t->failed; t->ops++) {
         uint64_t r = pt_rand() % 100;
-        bool full = t->live_bytes > (1ULL << 30) || t->nsegs > MAX_SEGS - 10;
+        bool full = t->live_bytes > (512ULL << 20) || t->nsegs > BUSY_SEGS;
         if (r < 45)
             op_translate(t);
         else if (r < (full ? 55 : 75))
@@ -319,6 +320,7 @@ static void run_phase(const struct pgtable_cfg *cfg, uint64_t nops, uint64_t see
     }
     while (t->nsegs && !t->failed) {
         struct seg s = t->segs[t->nsegs - 1];
+        flush_log_reset(&fl);
         int ret = pgtable_unmap(&t->pt, s.iova, s.size, PGTABLE_UNMAP_SPLIT);
         if (ret)
             fail(t, "final unmap", s.iova, s.size, ret, 0);
