@@ -1,0 +1,197 @@
+/* The portable PCI core: enumeration, capabilities, resources, SR-IOV and isolation groups.
+ *
+ * Nothing here touches hardware directly. Configuration space is reached through the
+ * struct pci_cfg_ops that the platform hands in (ECAM or port I/O in the image, a model in host
+ * tests); devices live in an array the caller provides. Everything read from configuration space
+ * is untrusted: malformed lists, bridges and sizes end a walk with a warning, never a hang.
+ *
+ * Order of use (each step needs the ones before it):
+ *   pci_system_init()            ops, host bridges (root buses, apertures), device array
+ *   pci_enumerate()              scan, bus numbers, capabilities, BAR sizing, ACS enable
+ *   pci_assign_resources()       BARs and bridge windows that firmware left unassigned
+ *   pci_sriov_enable_all()       VFs on every PF (optional)
+ *   pci_assign_groups()          isolation groups, Linux's rules
+ *   pci_print_tree(), pci_print_groups()
+ */
+#ifndef MOAT_PCI_PCI_H
+#define MOAT_PCI_PCI_H
+
+#include "lib/compiler.h"
+#include "pci/pci_regs.h"
+
+/* Configuration-space access; width is 1, 2 or 4 and off is aligned to it. A function that is
+ * absent reads all ones. */
+struct pci_cfg_ops {
+    uint32_t (*read)(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                     unsigned width);
+    void (*write)(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                  unsigned width, uint32_t val);
+    /* Optional: waits at least us microseconds (SR-IOV's 100 ms after VF Enable). */
+    void (*delay_us)(void *ctx, unsigned us);
+};
+
+/* An address range [base, base + size); size 0 means none. */
+struct pci_aperture {
+    uint64_t base;
+    uint64_t size;
+};
+
+/* One root bus range of one segment: the q35 root bus 0, or a pxb-pcie expander's bus. Buses
+ * bus_start..bus_end belong to it; bus_start is scanned as the root bus. Apertures are where
+ * pci_assign_resources() places BARs and windows below this root bus. */
+struct pci_host_bridge {
+    uint16_t seg;
+    uint8_t bus_start, bus_end;
+    struct pci_aperture mem32;   /* below 4 GiB: non-prefetchable and 32-bit BARs */
+    struct pci_aperture mem64;   /* 64-bit prefetchable; size 0 puts those in mem32 too */
+    struct pci_aperture io;
+};
+
+enum pci_bar_flags {
+    PCI_BAR_IO = BIT(0),
+    PCI_BAR_MEM64 = BIT(1),
+    PCI_BAR_PREFETCH = BIT(2),
+    PCI_BAR_ASSIGNED = BIT(3),   /* base holds an address inside the decoding windows */
+};
+
+struct pci_bar {
+    uint64_t base;   /* bus address; for a PF's VF BAR, that of VF 0 */
+    uint64_t size;   /* 0: not implemented (or the upper half of a 64-bit BAR) */
+    uint8_t flags;
+};
+
+/* Offsets of the capabilities found (0 when absent). */
+struct pci_caps {
+    uint8_t pm, msi, msix, exp;
+    uint16_t aer, acs, ari, ats, pri, pasid, sriov;
+};
+
+/* Warnings recorded per device (also printed once when found). */
+enum pci_warn {
+    PCI_WARN_CAP_LOOP = BIT(0),        /* legacy list revisits an entry */
+    PCI_WARN_CAP_PTR = BIT(1),         /* pointer into the header or out of range */
+    PCI_WARN_CAP_TTL = BIT(2),         /* too many entries */
+    PCI_WARN_EXT_CAP_LOOP = BIT(3),
+    PCI_WARN_EXT_CAP_PTR = BIT(4),
+    PCI_WARN_BUS_NUMBERS = BIT(5),     /* bridge bus numbers invalid, reassigned */
+    PCI_WARN_NO_BUS = BIT(6),          /* no bus number left for this bridge */
+    PCI_WARN_BAR = BIT(7),             /* BAR could not be sized or placed */
+    PCI_WARN_SRIOV = BIT(8),           /* SR-IOV capability unusable */
+    PCI_WARN_ARI = BIT(9),             /* ARI next-function chain malformed */
+};
+
+#define PCI_NO_GROUP (-1)
+#define PCI_NONE UINT32_MAX   /* an absent device index */
+
+struct pci_dev {
+    uint16_t seg;
+    uint8_t bus, devfn;
+    uint16_t vendor, device;
+    uint32_t class_rev;        /* class code 31:8, revision 7:0 */
+    uint8_t hdr_type;          /* layout, without the multi-function bit */
+    uint8_t pcie_type;         /* PCI_EXP_TYPE_*, valid when caps.exp */
+    bool multifunction;        /* as Linux: MFD bit on function 0, forced on functions > 0 */
+    bool is_bridge;
+    bool is_virtfn;
+    bool ari_fwd;              /* bridge: ARI Forwarding enabled on its secondary bus */
+    uint16_t cfg_size;
+    uint32_t quirks;           /* PCI_QUIRK_* (pci_internal.h) */
+    uint32_t warnings;         /* enum pci_warn */
+    struct pci_caps caps;
+    struct pci_bar bar[PCI_STD_NUM_BARS];
+    /* bridges */
+    uint8_t secondary, subordinate;
+    struct pci_aperture win_io, win_mem, win_pref;
+    bool pref64;               /* prefetchable window decodes 64 bits */
+    /* SR-IOV physical functions */
+    uint16_t total_vfs, num_vfs, vf_offset, vf_stride, vf_device;
+    struct pci_bar vf_bar[PCI_STD_NUM_BARS];
+    /* tree: indices into pci_system.devs, PCI_NONE when absent */
+    uint32_t parent;           /* bridge whose secondary bus holds us (for a VF, the PF's) */
+    uint32_t first_child, next_sibling;
+    uint32_t physfn;           /* VFs: their PF */
+    uint8_t depth;
+    uint8_t host;              /* index of the host bridge (root bus) above us */
+    bool bus_fw_ok;            /* enumeration: firmware's bus numbers were kept */
+    /* resource assignment scratch: window needs per kind (I/O, memory, prefetchable) */
+    uint64_t need_size[3], need_align[3];
+    bool need32;               /* something below needs the prefetchable window below 4 GiB */
+    uint32_t dma_alias[8];     /* devfns on our bus that we also use as requester IDs */
+    int group;                 /* PCI_NO_GROUP until pci_assign_groups() */
+    const char *driver;        /* set by the driver that binds, for the tree printout */
+};
+
+enum pci_system_flags {
+    PCI_SYS_NO_ACS_ENABLE = BIT(0),    /* leave ACS control as found (Linux enables it) */
+    PCI_SYS_AMD_IVRS = BIT(1),         /* an AMD IOMMU is present: AMD southbridge ACS quirk */
+};
+
+#define PCI_MAX_HOST_BRIDGES 16
+
+struct pci_system {
+    const struct pci_cfg_ops *ops;
+    void *ctx;
+    struct pci_host_bridge host[PCI_MAX_HOST_BRIDGES];
+    unsigned nhost;
+    struct pci_dev *devs;      /* caller's array */
+    uint32_t ndevs, max_devs;
+    uint32_t root_first[PCI_MAX_HOST_BRIDGES];   /* first device on each root bus */
+    uint32_t flags;
+    unsigned ngroups;
+    unsigned warnings;         /* total warnings printed */
+    bool overflow;             /* devs[] was too small: devices were left out */
+};
+
+/* Sets up sys. host[] gives every root bus (seg, bus range, apertures); devs[] receives the
+ * devices. Returns -EINVAL for bad arguments (no ops, no hosts, too many, bad bus ranges). */
+int pci_system_init(struct pci_system *sys, const struct pci_cfg_ops *ops, void *ctx,
+                    const struct pci_host_bridge *host, unsigned nhost,
+                    struct pci_dev *devs, uint32_t max_devs, uint32_t flags);
+
+/* Scans every root bus depth-first. Returns the number of devices found, or -ENOSPC when devs[]
+ * filled up (the devices that fit are kept and usable). */
+int pci_enumerate(struct pci_system *sys);
+
+/* Places every unassigned BAR and bridge window of each host bridge inside its apertures.
+ * When all firmware assignments are valid nothing changes. Returns 0, or -ENOSPC when some did
+ * not fit (those stay unassigned and decode stays off for them). */
+int pci_assign_resources(struct pci_system *sys);
+
+/* Enables VFs on every PF: NumVFs = min(TotalVFs, max_vfs) (max_vfs 0: TotalVFs). The VFs are
+ * appended to devs[]. Returns the number of VFs added or a negative errno. */
+int pci_sriov_enable_all(struct pci_system *sys, unsigned max_vfs);
+int pci_sriov_enable(struct pci_system *sys, struct pci_dev *pf, unsigned num_vfs);
+
+/* Sorts every device into an isolation group with Linux's rules; returns the group count. */
+int pci_assign_groups(struct pci_system *sys);
+
+/* Requester IDs the IOMMU must accept for dev's DMA (its own and its aliases, as Linux's
+ * pci_for_each_dma_alias reports them). fn returns non-zero to stop; that value is returned. */
+typedef int (*pci_alias_fn)(struct pci_dev *dev, uint16_t rid, void *arg);
+int pci_for_each_dma_alias(struct pci_system *sys, struct pci_dev *dev, pci_alias_fn fn,
+                           void *arg);
+
+void pci_print_tree(const struct pci_system *sys);
+void pci_print_groups(const struct pci_system *sys);
+
+/* Lookup and access for drivers. */
+struct pci_dev *pci_get_dev(struct pci_system *sys, uint16_t seg, uint8_t bus, uint8_t devfn);
+struct pci_dev *pci_get_dev_by_id(struct pci_system *sys, uint16_t vendor, uint16_t device,
+                                  struct pci_dev *from);
+uint32_t pci_dev_index(const struct pci_system *sys, const struct pci_dev *dev);
+uint8_t pci_read8(struct pci_system *sys, const struct pci_dev *dev, uint16_t off);
+uint16_t pci_read16(struct pci_system *sys, const struct pci_dev *dev, uint16_t off);
+uint32_t pci_read32(struct pci_system *sys, const struct pci_dev *dev, uint16_t off);
+void pci_write8(struct pci_system *sys, const struct pci_dev *dev, uint16_t off, uint8_t v);
+void pci_write16(struct pci_system *sys, const struct pci_dev *dev, uint16_t off, uint16_t v);
+void pci_write32(struct pci_system *sys, const struct pci_dev *dev, uint16_t off, uint32_t v);
+/* Offset of a capability, walked live with the same bounds as enumeration; 0 when absent. */
+uint16_t pci_find_cap(struct pci_system *sys, const struct pci_dev *dev, uint8_t id);
+uint16_t pci_find_ext_cap(struct pci_system *sys, const struct pci_dev *dev, uint16_t id);
+/* Sets Memory/I/O Space Enable for the BARs that are assigned, and Bus Master Enable. */
+int pci_enable_device(struct pci_system *sys, struct pci_dev *dev);
+void pci_set_driver(struct pci_dev *dev, const char *name);
+/* "0000:00:03.0" into buf (at least 13 bytes). */
+void pci_format_bdf(const struct pci_dev *dev, char *buf, size_t size);
+
+#endif

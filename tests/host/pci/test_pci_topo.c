@@ -1,0 +1,454 @@
+/* Isolation groups on QEMU-like topologies, against what Linux 6.12 reports (the reference
+ * topologies) or what Linux's rules give (the others, derived by hand in each comment). */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/host/pci/pci_test_util.h"
+
+#define Q35_GROUPS_HEAD "0000:00:00.0\n"
+#define ICH9_GROUP "0000:00:1f.0 0000:00:1f.2 0000:00:1f.3\n"
+
+/* Topology and Linux's answer, copied as facts from /work/shared/reference/linux-groups. */
+static const char ref01_txt[] =
+    "-device e1000e,bus=pcie.0,addr=0x2\n"
+    "-device edu,bus=pcie.0,addr=0x3\n"
+    "-device virtio-blk-pci,bus=pcie.0,addr=0x4,drive=vblk0,disable-legacy=on\n"
+    "-device nvme,bus=pcie.0,addr=0x5,drive=nvme0,serial=oracle0\n";
+static const char ref01_groups[] =
+    "0000:00:00.0\n0000:00:02.0\n0000:00:03.0\n0000:00:04.0\n0000:00:05.0\n" ICH9_GROUP;
+
+static const char ref02_txt[] =
+    "-device edu,bus=pcie.0,addr=0x3.0,multifunction=on\n"
+    "-device edu,bus=pcie.0,addr=0x3.1\n"
+    "-device edu,bus=pcie.0,addr=0x4.0\n";
+static const char ref02_groups[] =
+    "0000:00:00.0\n0000:00:03.0 0000:00:03.1\n0000:00:04.0\n" ICH9_GROUP;
+
+static const char ref04_txt[] =
+    "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x6.0,multifunction=on,chassis=1,slot=1\n"
+    "-device pcie-root-port,id=rp2,bus=pcie.0,addr=0x6.1,chassis=2,slot=2\n"
+    "-device pcie-root-port,id=rp3,bus=pcie.0,addr=0x6.2,chassis=3,slot=3\n"
+    "-device pcie-root-port,id=rp4,bus=pcie.0,addr=0x7.0,chassis=4,slot=4\n"
+    "-device e1000e,bus=rp1\n-device edu,bus=rp2\n"
+    "-device virtio-blk-pci,bus=rp3,drive=vblk0,disable-legacy=on\n-device edu,bus=rp4\n";
+static const char ref04_groups[] =
+    "0000:00:00.0\n0000:00:06.0\n0000:00:06.1\n0000:00:06.2\n0000:00:07.0\n" ICH9_GROUP
+    "0000:01:00.0\n0000:02:00.0\n0000:03:00.0\n0000:04:00.0\n";
+
+static void check_topology(const char *txt, const char *expect)
+{
+    struct topo t;
+    int n = topo_from_args(&t, txt);
+    CHECK(n > 0);
+    CHECK_GROUPS(t.groups, expect);
+    CHECK_EQ(t.sys.warnings, 0);
+    topo_end(&t);
+}
+
+TEST(ref_01_rc_endpoints)
+{
+    check_topology(ref01_txt, ref01_groups);
+}
+
+TEST(ref_02_multifunction)
+{
+    check_topology(ref02_txt, ref02_groups);
+}
+
+TEST(ref_04_root_ports)
+{
+    check_topology(ref04_txt, ref04_groups);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, fp);
+    buf[n] = 0;
+    fclose(fp);
+    return buf;
+}
+
+/* Every NAME.txt / NAME.groups pair in the reference directory, when it is there. */
+TEST(ref_directory)
+{
+    const char *dir = "/work/shared/reference/linux-groups";
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("    skip: %s not present\n", dir);
+        return;
+    }
+    struct dirent *e;
+    int checked = 0;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".txt") != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        char *txt = slurp(path);
+        snprintf(path, sizeof(path), "%s/%.*s.groups", dir, (int)(l - 4), e->d_name);
+        char *groups = slurp(path);
+        if (txt && groups) {
+            printf("    %s\n", e->d_name);
+            check_topology(txt, groups);
+            checked++;
+        }
+        free(txt);
+        free(groups);
+    }
+    closedir(d);
+    CHECK(checked >= 3);
+}
+
+/* The devices QEMU shows on q35 are found with their identity and capabilities. */
+TEST(ref_01_devices_and_caps)
+{
+    struct topo t;
+    REQUIRE(topo_from_args(&t, ref01_txt) > 0);
+    CHECK_EQ(t.sys.ndevs, 8);
+    struct pci_dev *nic = topo_dev(&t, 0, 2, 0);
+    REQUIRE(nic);
+    CHECK_EQ(nic->vendor, 0x8086);
+    CHECK_EQ(nic->device, 0x10d3);
+    CHECK_EQ(nic->class_rev >> 8, 0x020000);
+    CHECK_EQ(nic->caps.exp, 0xe0);
+    CHECK_EQ(nic->caps.msix, 0xa0);
+    CHECK_EQ(nic->caps.pm, 0xc8);
+    CHECK_EQ(nic->caps.msi, 0xd0);
+    CHECK_EQ(nic->caps.aer, 0x100);
+    CHECK_EQ(nic->pcie_type, PCI_EXP_TYPE_RC_END);
+    CHECK_EQ(nic->cfg_size, 4096);
+    CHECK_EQ(nic->bar[0].size, 128 << 10);
+    CHECK_EQ(nic->bar[2].size, 32);
+    CHECK(nic->bar[2].flags & PCI_BAR_IO);
+    CHECK_EQ(pci_find_cap(&t.sys, nic, PCI_CAP_ID_EXP), 0xe0);
+    CHECK_EQ(pci_find_ext_cap(&t.sys, nic, PCI_EXT_CAP_ID_ERR), 0x100);
+    CHECK_EQ(pci_find_ext_cap(&t.sys, nic, PCI_EXT_CAP_ID_ACS), 0);
+    struct pci_dev *edu = topo_dev(&t, 0, 3, 0);
+    REQUIRE(edu);
+    CHECK_EQ(edu->caps.exp, 0);
+    CHECK_EQ(edu->cfg_size, 256);
+    CHECK_EQ(edu->caps.msi, 0x40);
+    struct pci_dev *blk = topo_dev(&t, 0, 4, 0);
+    REQUIRE(blk);
+    CHECK(blk->bar[4].flags & PCI_BAR_MEM64);
+    CHECK(blk->bar[4].flags & PCI_BAR_PREFETCH);
+    CHECK_EQ(blk->bar[4].size, 16 << 10);
+    CHECK_EQ(blk->bar[5].size, 0);
+    CHECK(blk->caps.ats != 0);
+    CHECK(topo_dev(&t, 0, 5, 0) && topo_dev(&t, 0, 5, 0)->caps.exp == 0x54);
+    topo_end(&t);
+}
+
+/* The same topology, grouped and printed: one line per group, in the promised format. */
+TEST(print_lines)
+{
+    struct topo t;
+    REQUIRE(topo_from_args(&t, ref02_txt) > 0);
+    pci_set_driver(topo_dev(&t, 0, 3, 0), "edu");
+    pci_print_tree(&t.sys);
+    pci_print_groups(&t.sys);
+    CHECK_EQ(t.ngroups, 4);
+    CHECK_EQ(topo_dev(&t, 0, 3, 0)->group, topo_dev(&t, 0, 3, 1)->group);
+    CHECK(topo_dev(&t, 0, 0, 0)->group == 0);   /* numbered in enumeration order */
+    topo_end(&t);
+}
+
+/* Multi-function endpoints: with an ACS capability (QEMU gives multi-function endpoints one
+ * with no feature bits, which pci_acs_flags_enabled treats as hard-wired on) each function is
+ * its own group; Intel NICs that Linux's quirk vouches for likewise; without, they share. */
+TEST(multifunction_acs)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int a = fake_nvme(&t.f, FAKE_ROOT(0), 3, 0);
+    fake_set_mfd(&t.f, a);
+    fake_add_acs(&t.f, a, 0);
+    int b = fake_nvme(&t.f, FAKE_ROOT(0), 3, 1);
+    fake_add_acs(&t.f, b, 0);
+    int c = fake_nvme(&t.f, FAKE_ROOT(0), 4, 0);   /* mf, no ACS: 04.0+04.1 share */
+    fake_set_mfd(&t.f, c);
+    fake_nvme(&t.f, FAKE_ROOT(0), 4, 1);
+    int d = fake_nvme(&t.f, FAKE_ROOT(0), 5, 0);   /* 05.0 ACS, 05.1 none: Linux splits them
+                                                     * (05.1 finds no non-ACS sibling) */
+    fake_set_mfd(&t.f, d);
+    fake_add_acs(&t.f, d, 0);
+    fake_nvme(&t.f, FAKE_ROOT(0), 5, 1);
+    int e = fake_igb(&t.f, FAKE_ROOT(0), 6, 0, 0);  /* 82576: mf-endpoint ACS quirk */
+    fake_set_mfd(&t.f, e);
+    fake_igb(&t.f, FAKE_ROOT(0), 6, 1, 0);
+    int g = fake_e1000e(&t.f, FAKE_ROOT(0), 7, 0);  /* Intel RCiEP quirk */
+    fake_set_mfd(&t.f, g);
+    fake_e1000e(&t.f, FAKE_ROOT(0), 7, 1);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:03.0\n0000:00:03.1\n0000:00:04.0 0000:00:04.1\n"
+              "0000:00:05.0\n0000:00:05.1\n0000:00:06.0\n0000:00:06.1\n0000:00:07.0\n"
+              "0000:00:07.1\n" ICH9_GROUP);
+    topo_end(&t);
+}
+
+/* Root port -> pcie-pci-bridge -> pci-bridge: the PCIe-to-PCI bridge takes over the requester
+ * ID of everything below it, so all of it joins the pcie-pci-bridge's group; the root port
+ * (ACS) keeps its own. A pci-bridge straight on pcie.0 groups itself with its devices. */
+TEST(pci_bridges_alias)
+{
+    const char *txt =
+        "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1\n"
+        "-device pcie-pci-bridge,id=ppb,bus=rp1\n"
+        "-device edu,bus=ppb,addr=0x1\n"
+        "-device edu,bus=ppb,addr=0x2\n"
+        "-device pci-bridge,id=pb,bus=ppb,addr=0x3,chassis_nr=5\n"
+        "-device edu,bus=pb,addr=0x1\n"
+        "-device e1000e,bus=pb,addr=0x2\n"
+        "-device pci-bridge,id=pb2,bus=pcie.0,addr=0x4,chassis_nr=6\n"
+        "-device edu,bus=pb2,addr=0x5\n";
+    struct topo t;
+    REQUIRE(topo_from_args(&t, txt) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:02.0\n0000:00:04.0 0000:04:05.0\n"
+              ICH9_GROUP "0000:01:00.0 0000:02:01.0 0000:02:02.0 0000:02:03.0 0000:03:01.0 "
+              "0000:03:02.0\n");
+    /* DMA from behind the PCIe-to-PCI bridge arrives as (bus 2, devfn 0). */
+    struct pci_dev *edu = topo_dev(&t, 3, 1, 0);
+    REQUIRE(edu);
+    topo_end(&t);
+}
+
+/* x3130 switch: QEMU 10's ports have no ACS, so each downstream port's group takes in the
+ * devices below it (their ACS path fails at the port); the upstream port, single function,
+ * counts as isolated, so ports do not merge across the switch. */
+TEST(switch_no_acs)
+{
+    const char *txt =
+        "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1\n"
+        "-device x3130-upstream,id=up,bus=rp1\n"
+        "-device xio3130-downstream,id=dp1,bus=up,addr=0x0,chassis=2,slot=1\n"
+        "-device xio3130-downstream,id=dp2,bus=up,addr=0x1,chassis=3,slot=2\n"
+        "-device e1000e,bus=dp1\n"
+        "-device nvme,bus=dp2,drive=n,serial=x\n";
+    struct topo t;
+    REQUIRE(topo_from_args(&t, txt) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:02.0\n" ICH9_GROUP "0000:01:00.0\n"
+              "0000:02:00.0 0000:03:00.0\n0000:02:01.0 0000:04:00.0\n");
+    struct pci_dev *rp = topo_dev(&t, 0, 2, 0);
+    REQUIRE(rp);
+    CHECK_EQ(rp->secondary, 1);
+    CHECK_EQ(rp->subordinate, 4);
+    topo_end(&t);
+}
+
+/* The same switch with ACS on the downstream ports (real switches, newer QEMU): every device
+ * and port is its own group. */
+TEST(switch_with_acs)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int rp = fake_root_port(&t.f, FAKE_ROOT(0), 2, 0);
+    int up = fake_switch_up(&t.f, rp, 0, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        int dp = fake_switch_down(&t.f, up, i, 0);
+        fake_add_acs(&t.f, dp, PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF);
+        fake_edu(&t.f, dp, 0, 0);
+    }
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:02.0\n" ICH9_GROUP "0000:01:00.0\n"
+              "0000:02:00.0\n0000:02:01.0\n0000:02:02.0\n0000:03:00.0\n0000:04:00.0\n"
+              "0000:05:00.0\n");
+    topo_end(&t);
+}
+
+/* A root port without ACS (an ioh3420-like port with the capability switched off): the device
+ * below joins the port's group. Two such ports in one multi-function slot share a group. */
+TEST(root_port_without_acs)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int a = fake_add(&t.f, FAKE_ROOT(0), 2, 0, 0x8086, 0x3420, 0x060400, 1);
+    fake_add_pcie(&t.f, a, PCI_EXP_TYPE_ROOT_PORT, false, false);
+    fake_set_mfd(&t.f, a);
+    int b = fake_add(&t.f, FAKE_ROOT(0), 2, 1, 0x8086, 0x3420, 0x060400, 1);
+    fake_add_pcie(&t.f, b, PCI_EXP_TYPE_ROOT_PORT, false, false);
+    fake_edu(&t.f, a, 0, 0);
+    fake_nvme(&t.f, b, 0, 0);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD
+              "0000:00:02.0 0000:00:02.1 0000:01:00.0 0000:02:00.0\n" ICH9_GROUP);
+    topo_end(&t);
+}
+
+/* pxb-pcie expander bridges: extra root buses with their own root ports. */
+TEST(expander_bridges)
+{
+    const char *txt =
+        "-device pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=0x9\n"
+        "-device pcie-root-port,id=rpx,bus=pxb1,addr=0x0,chassis=9\n"
+        "-device pcie-root-port,id=rpy,bus=pxb1,addr=0x1,chassis=10\n"
+        "-device nvme,bus=rpx,drive=n,serial=y\n"
+        "-device edu,bus=rpy\n"
+        "-device pxb-pcie,id=pxb2,bus_nr=0xc0,bus=pcie.0,addr=0xa\n"
+        "-device edu,bus=pxb2,addr=0x3\n"
+        "-device e1000e,bus=pcie.0,addr=0x2\n";
+    struct topo t;
+    REQUIRE(topo_from_args(&t, txt) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:02.0\n0000:00:09.0\n0000:00:0a.0\n" ICH9_GROUP
+              "0000:80:00.0\n0000:80:01.0\n0000:81:00.0\n0000:82:00.0\n0000:c0:03.0\n");
+    topo_end(&t);
+}
+
+/* igb PFs with 7 VFs each (QEMU: First VF Offset 0x80, VF Stride 2). Behind an ACS root port
+ * (ARI forwarding on, so VF RIDs cross into bus 2) and on the root bus: every VF is its own
+ * group, as Linux gives single-function VFs. */
+TEST(sriov_vfs)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int rp = fake_root_port(&t.f, FAKE_ROOT(0), 2, 0);
+    fake_igb(&t.f, rp, 0, 0, 7);
+    fake_igb(&t.f, FAKE_ROOT(0), 3, 0, 7);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_EQ(t.sys.ndevs, 4 + 1 + 2 + 14);
+    struct pci_dev *port = topo_dev(&t, 0, 2, 0);
+    REQUIRE(port);
+    CHECK(port->ari_fwd);
+    CHECK_EQ(port->secondary, 1);
+    CHECK_EQ(port->subordinate, 1);   /* 01:00.0 + 0x80 + 2*6 = 01:11.4: still bus 1 */
+    struct pci_dev *pf = topo_dev(&t, 1, 0, 0);
+    REQUIRE(pf);
+    CHECK_EQ(pf->total_vfs, 7);
+    CHECK_EQ(pf->num_vfs, 7);
+    CHECK_EQ(pf->vf_bar[0].size, 16 << 10);
+    CHECK(pf->vf_bar[0].flags & PCI_BAR_ASSIGNED);
+    struct pci_dev *vf = pci_get_dev(&t.sys, 0, 1, 0x82);   /* 01:10.2 */
+    REQUIRE(vf);
+    CHECK(vf->is_virtfn);
+    CHECK_EQ(vf->device, 0x10ca);
+    CHECK_EQ(vf->vendor, 0x8086);
+    CHECK_EQ(vf->bar[0].base, pf->vf_bar[0].base + (16 << 10));
+    CHECK(vf->caps.exp != 0);
+    struct pci_dev *rvf = pci_get_dev(&t.sys, 0, 0, 0x18 + 0x80);   /* 00:03.0 + 0x80 */
+    REQUIRE(rvf);
+    CHECK(rvf->is_virtfn);
+    /* every function its own group: 2 q35 groups + port + 2 PFs + 14 VFs */
+    CHECK_EQ(t.ngroups, 2 + 1 + 2 + 14);
+    CHECK(strstr(t.groups, "0000:01:11.4\n") != NULL);
+    topo_end(&t);
+}
+
+/* VF RIDs beyond the PF's bus: the scan reserves the bus numbers (subordinate grows). */
+TEST(sriov_vf_bus_reservation)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int rp = fake_root_port(&t.f, FAKE_ROOT(0), 2, 0);
+    int pf = fake_nvme(&t.f, rp, 0, 0);
+    fake_add_ari(&t.f, pf, 0);
+    fake_add_sriov(&t.f, pf, 200, 0x100, 1, 0x0011, 4096);
+    int rp2 = fake_root_port(&t.f, FAKE_ROOT(0), 3, 0);
+    fake_edu(&t.f, rp2, 0, 0);
+    REQUIRE(topo_run(&t) > 0);
+    struct pci_dev *port = topo_dev(&t, 0, 2, 0);
+    REQUIRE(port);
+    CHECK_EQ(port->secondary, 1);
+    CHECK_EQ(port->subordinate, 2);   /* VFs at 02:00.0 .. 02:c7.0 */
+    CHECK(topo_dev(&t, 3, 0, 0) != NULL);   /* the next port's bus comes after */
+    CHECK(pci_get_dev(&t.sys, 0, 2, 0xc7) != NULL);
+    CHECK(pci_get_dev(&t.sys, 0, 2, 0xc7)->is_virtfn);
+    topo_end(&t);
+}
+
+/* 256 ARI functions below one root port (PCIe §6.13): all found, each a group (endpoints with
+ * ACS capability, as an ARI device would carry). */
+TEST(ari_256_functions)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int rp = fake_root_port(&t.f, FAKE_ROOT(0), 2, 0);
+    for (unsigned fn = 0; fn < 256; fn++) {
+        int d = fake_add(&t.f, rp, fn >> 3, fn & 7, 0x1b36, 0x0010, 0x010802, 0);
+        if (fn == 0)
+            fake_set_mfd(&t.f, d);
+        fake_add_pcie(&t.f, d, PCI_EXP_TYPE_ENDPOINT, true, false);
+        fake_add_ari(&t.f, d, (uint8_t)(fn == 255 ? 0 : fn + 1));
+        fake_add_acs(&t.f, d, PCI_ACS_RR | PCI_ACS_CR);
+    }
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_EQ(t.sys.ndevs, 4 + 1 + 256);
+    CHECK_EQ(t.ngroups, 2 + 1 + 256);
+    CHECK(topo_dev(&t, 1, 31, 7) != NULL);
+    topo_end(&t);
+}
+
+/* A large mixed tree: root ports, a switch, bridges, expanders, multi-function devices and
+ * SR-IOV together. Expected partition derived from the rules above. */
+TEST(large_mixed)
+{
+    const char *txt =
+        "-device e1000e,bus=pcie.0,addr=0x2\n"
+        "-device edu,bus=pcie.0,addr=0x3.0,multifunction=on\n"
+        "-device edu,bus=pcie.0,addr=0x3.1\n"
+        "-device edu,bus=pcie.0,addr=0x3.2\n"
+        "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x4.0,multifunction=on,chassis=1\n"
+        "-device pcie-root-port,id=rp2,bus=pcie.0,addr=0x4.1,chassis=2\n"
+        "-device pcie-root-port,id=rp3,bus=pcie.0,addr=0x4.2,chassis=3\n"
+        "-device pcie-root-port,id=rp4,bus=pcie.0,addr=0x4.3,chassis=4\n"
+        "-device x3130-upstream,id=up,bus=rp1\n"
+        "-device xio3130-downstream,id=dp1,bus=up,addr=0x0,chassis=10\n"
+        "-device xio3130-downstream,id=dp2,bus=up,addr=0x1,chassis=11\n"
+        "-device nvme,bus=dp1,drive=a,serial=a\n"
+        "-device virtio-blk-pci,bus=dp2,drive=b\n"
+        "-device pcie-pci-bridge,id=ppb,bus=rp2\n"
+        "-device edu,bus=ppb,addr=0x1\n"
+        "-device pci-bridge,id=pb,bus=ppb,addr=0x2,chassis_nr=20\n"
+        "-device e1000e,bus=pb,addr=0x3\n"
+        "-device igb,bus=rp3\n"
+        "-device edu,bus=rp4\n"
+        "-device pxb-pcie,id=pxb,bus_nr=0x40,bus=pcie.0,addr=0x5\n"
+        "-device pcie-root-port,id=rp5,bus=pxb,addr=0x0,chassis=30\n"
+        "-device nvme,bus=rp5,drive=c,serial=c\n";
+    struct topo t;
+    REQUIRE(topo_from_args(&t, txt) > 0);
+    /* buses: rp1 1 (up) 2 (dp1 3, dp2 4), rp2 5 (ppb, pb 6, 7 below pb), rp3 8 (igb + VFs), rp4 9 */
+    CHECK_GROUPS(t.groups,
+              Q35_GROUPS_HEAD "0000:00:02.0\n0000:00:03.0 0000:00:03.1 0000:00:03.2\n"
+              "0000:00:04.0\n0000:00:04.1\n0000:00:04.2\n0000:00:04.3\n0000:00:05.0\n"
+              ICH9_GROUP "0000:01:00.0\n0000:02:00.0 0000:03:00.0\n0000:02:01.0 0000:04:00.0\n"
+              "0000:05:00.0 0000:06:01.0 0000:06:02.0 0000:07:03.0\n"
+              "0000:08:00.0\n0000:08:10.0\n0000:08:10.2\n0000:08:10.4\n0000:08:10.6\n"
+              "0000:08:11.0\n0000:08:11.2\n0000:08:11.4\n0000:09:00.0\n"
+              "0000:40:00.0\n0000:41:00.0\n");
+    CHECK_EQ(t.sys.warnings, 0);
+    pci_print_tree(&t.sys);
+    topo_end(&t);
+}
+
+/* Firmware-assigned bus numbers are kept, even when they are not what a fresh scan gives. */
+TEST(firmware_bus_numbers_kept)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int rp1 = fake_root_port(&t.f, FAKE_ROOT(0), 2, 0);
+    int rp2 = fake_root_port(&t.f, FAKE_ROOT(0), 3, 0);
+    int rp3 = fake_root_port(&t.f, FAKE_ROOT(0), 4, 0);   /* left unconfigured */
+    fake_set_buses(&t.f, rp1, 0, 0x10, 0x12);
+    fake_set_buses(&t.f, rp2, 0, 0x05, 0x05);
+    fake_edu(&t.f, rp1, 0, 0);
+    fake_edu(&t.f, rp2, 0, 0);
+    fake_edu(&t.f, rp3, 0, 0);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK(topo_dev(&t, 0x10, 0, 0) != NULL);
+    CHECK(topo_dev(&t, 0x05, 0, 0) != NULL);
+    CHECK(topo_dev(&t, 0x13, 0, 0) != NULL);   /* after the highest bus firmware used */
+    CHECK_EQ(t.sys.warnings, 0);
+    topo_end(&t);
+}
