@@ -124,30 +124,45 @@ static bool bus_has_device(uint16_t seg, uint8_t bus)
     return false;
 }
 
-/* Buses with devices that no bridge below an already known root bus routes to are root buses
- * of their own (pxb-pcie expanders): moat finds them without AML. */
+/* Marks the buses the bridges below root hb route to; true when that tree holds a host bridge
+ * function besides the root's own 00.0 (QEMU's pxb-pcie expander is one: its root bus is
+ * elsewhere in the bus range and only ACPI's _BBN names it). */
+static bool cover_root(const struct pci_host_bridge *hb, bool covered[256])
+{
+    static struct pci_dev scratch[PCI_MAX_DEVS];
+    struct pci_system probe;
+    bool extra = false;
+    covered[hb->bus_start] = true;
+    if (pci_system_init(&probe, &ecam_ops, NULL, hb, 1, scratch, PCI_MAX_DEVS,
+                        PCI_SYS_NO_ACS_ENABLE) != 0 || pci_enumerate(&probe) < 0)
+        return false;
+    for (uint32_t d = 0; d < probe.ndevs; d++) {
+        const struct pci_dev *p = &probe.devs[d];
+        if (p->is_bridge)
+            for (unsigned b = p->secondary; b && b <= p->subordinate; b++)
+                covered[b] = true;
+        if ((p->class_rev >> 16) == 0x0600 && (p->bus != hb->bus_start || p->devfn != 0))
+            extra = true;
+    }
+    return extra;
+}
+
+/* Root buses: the first bus of every ECAM segment, plus — when an expander shows up — every bus
+ * with devices that no bridge routes to (moat finds them without AML). */
 static unsigned find_root_buses(struct pci_host_bridge *hb, unsigned max)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < nr_ecam && n < max; i++) {
         bool covered[256] = { false };
+        bool scan = false;
         for (unsigned bus = ecam[i].bus_start; bus <= ecam[i].bus_end && n < max; bus++) {
-            if (covered[bus] || !bus_has_device(ecam[i].seg, (uint8_t)bus))
+            if (covered[bus] || (bus != ecam[i].bus_start &&
+                                 (!scan || !bus_has_device(ecam[i].seg, (uint8_t)bus))))
                 continue;
             hb[n] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = (uint8_t)bus,
                                               .bus_end = ecam[i].bus_end };
             default_apertures(&hb[n]);
-            /* Everything a bridge under this root decodes is not a root bus. */
-            struct pci_system probe;
-            static struct pci_dev scratch[PCI_MAX_DEVS];
-            if (pci_system_init(&probe, &ecam_ops, NULL, &hb[n], 1, scratch, PCI_MAX_DEVS,
-                                PCI_SYS_NO_ACS_ENABLE) == 0 && pci_enumerate(&probe) >= 0) {
-                for (uint32_t d = 0; d < probe.ndevs; d++)
-                    if (probe.devs[d].is_bridge)
-                        for (unsigned b = probe.devs[d].secondary; b <= probe.devs[d].subordinate; b++)
-                            covered[b] = true;
-            }
-            covered[bus] = true;
+            scan |= cover_root(&hb[n], covered);
             n++;
         }
     }
