@@ -26,8 +26,20 @@ void tmem_init(struct tmem *tm, uint64_t npages)
     if (!tm->mem || !tm->shadow || !tm->state || !tm->free_stack)
         die("out of host memory", npages);
     memset(tm->mem, 0xa5, npages * PG);
-    for (uint64_t i = npages; i-- > TMEM_MULTI_PAGES;)
+    tmem_reset(tm);
+}
+
+void tmem_reset(struct tmem *tm)
+{
+    if (tm->live)
+        die("reset with pages still allocated", (uint64_t)tm->live);
+    tm->nfree = 0;
+    for (uint64_t i = tm->npages; i-- > TMEM_MULTI_PAGES;)
         tm->free_stack[tm->nfree++] = (uint32_t)i;
+    tm->multi_next = 0;
+    tm->nr_allocs = 0;
+    tm->fail_at = 0;
+    tm->peak = 0;
 }
 
 void tmem_fini(struct tmem *tm)

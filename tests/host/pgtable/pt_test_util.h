@@ -40,6 +40,8 @@ struct flush_log {
 
 void tmem_init(struct tmem *tm, uint64_t npages);
 void tmem_fini(struct tmem *tm);
+/* Back to the state after tmem_init (every page must be free). */
+void tmem_reset(struct tmem *tm);
 void *tmem_p2v_any(void *ctx, uint64_t pa); /* no allocation check: for nested reads */
 extern const struct pgtable_mem_ops tmem_ops;
 extern const struct pgtable_mem_ops tmem_ops_noncoherent;
