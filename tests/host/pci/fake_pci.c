@@ -380,13 +380,16 @@ int fake_edu(struct fake_pci *f, int parent, unsigned slot, unsigned fn)
 int fake_virtio_blk(struct fake_pci *f, int parent, unsigned slot, unsigned fn)
 {
     int d = fake_add(f, parent, slot, fn, 0x1af4, 0x1042, 0x010000, 0);
-    fake_add_pcie(f, d, fake_ep_type(parent), true, false);
+    /* QEMU gives virtio-pci a PCI Express capability only below a port, not on a root bus. */
+    if (parent >= 0)
+        fake_add_pcie(f, d, PCI_EXP_TYPE_ENDPOINT, true, false);
     f->fns[d].cap_tail = 0x7c;
     fake_add_cap(f, d, PCI_CAP_ID_PM, 8);
     for (int i = 0; i < 5; i++)
         fake_add_cap(f, d, PCI_CAP_ID_VNDR, 0x10);
     fake_add_cap(f, d, PCI_CAP_ID_MSIX, 12);
-    fake_add_ext_cap(f, d, PCI_EXT_CAP_ID_ATS, 8);
+    if (parent >= 0)
+        fake_add_ext_cap(f, d, PCI_EXT_CAP_ID_ATS, 8);   /* as with ats=on */
     fake_bar(f, d, 1, 4096, 0);
     fake_bar(f, d, 4, 16 << 10, PCI_BAR_MEM64 | PCI_BAR_PREFETCH);
     return d;
