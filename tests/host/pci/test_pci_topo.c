@@ -454,3 +454,105 @@ TEST(firmware_bus_numbers_kept)
     CHECK_EQ(t.sys.warnings, 0);
     topo_end(&t);
 }
+
+struct rids {
+    uint16_t rid[16];
+    unsigned n;
+};
+
+static int collect_rid(struct pci_dev *dev, uint16_t rid, void *arg)
+{
+    struct rids *r = arg;
+    if (r->n < 16)
+        r->rid[r->n++] = rid;
+    return 0;
+}
+
+/* Requester IDs the IOMMU must accept: a device's own, then (secondary bus, 0) for a
+ * PCIe-to-PCI bridge (PCIe-to-PCI Bridge spec §2.3) and the RID of a conventional bridge;
+ * ports pass RIDs through. The 82801 DMI bridge (QEMU's i82801b11-bridge) hides that it is
+ * PCIe-to-PCI: Linux's quirk makes it alias with its secondary bus too. */
+TEST(dma_alias_rids)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int rp = fake_root_port(&t.f, FAKE_ROOT(0), 2, 0);
+    int ppb = fake_pcie_pci_bridge(&t.f, rp, 0, 0);
+    int pb = fake_pci_bridge(&t.f, ppb, 3, 0);
+    fake_edu(&t.f, pb, 4, 0);
+    int rp2 = fake_root_port(&t.f, FAKE_ROOT(0), 3, 0);
+    int dmi = fake_add(&t.f, rp2, 0, 0, 0x8086, 0x244e, 0x060401, 1);
+    fake_edu(&t.f, dmi, 1, 0);
+    REQUIRE(topo_run(&t) > 0);
+    /* buses: rp 1, ppb 2, pb 3; rp2 4, dmi 5 */
+    struct rids r = { .n = 0 };
+    struct pci_dev *edu = topo_dev(&t, 3, 4, 0);
+    REQUIRE(edu);
+    pci_for_each_dma_alias(&t.sys, edu, collect_rid, &r);
+    REQUIRE(r.n == 3);
+    CHECK_EQ(r.rid[0], 0x0320);   /* 03:04.0 itself */
+    CHECK_EQ(r.rid[1], 0x0218);   /* pci-bridge 02:03.0 */
+    CHECK_EQ(r.rid[2], 0x0200);   /* pcie-pci-bridge: (bus 2, devfn 0) */
+    struct pci_dev *edu2 = topo_dev(&t, 5, 1, 0);
+    REQUIRE(edu2);
+    r.n = 0;
+    pci_for_each_dma_alias(&t.sys, edu2, collect_rid, &r);
+    REQUIRE(r.n == 2);
+    CHECK_EQ(r.rid[1], 0x0500);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:02.0\n0000:00:03.0\n" ICH9_GROUP
+                 "0000:01:00.0 0000:02:03.0 0000:03:04.0\n0000:04:00.0 0000:05:01.0\n");
+    topo_end(&t);
+}
+
+/* DMA-alias quirks: a Marvell 88SE9123 uses function 1's RID, so functions 0 and 1 share a
+ * group even though both carry ACS (which would otherwise split them). */
+TEST(dma_alias_quirk_groups)
+{
+    struct topo t;
+    topo_begin(&t);
+    fake_q35_base(&t.f);
+    int a = fake_add(&t.f, FAKE_ROOT(0), 3, 0, 0x1b4b, 0x9123, 0x010601, 0);
+    fake_add_pcie(&t.f, a, PCI_EXP_TYPE_RC_END, false, false);
+    fake_add_acs(&t.f, a, 0);
+    fake_set_mfd(&t.f, a);
+    int b = fake_add(&t.f, FAKE_ROOT(0), 3, 1, 0x1b4b, 0x91a0, 0x01018f, 0);
+    fake_add_pcie(&t.f, b, PCI_EXP_TYPE_RC_END, false, false);
+    fake_add_acs(&t.f, b, 0);
+    int c = fake_add(&t.f, FAKE_ROOT(0), 4, 0, 0x1b36, 0x0010, 0x010802, 0);   /* control */
+    fake_add_pcie(&t.f, c, PCI_EXP_TYPE_RC_END, false, false);
+    fake_add_acs(&t.f, c, 0);
+    fake_set_mfd(&t.f, c);
+    int d = fake_add(&t.f, FAKE_ROOT(0), 4, 1, 0x1b36, 0x0010, 0x010802, 0);
+    fake_add_pcie(&t.f, d, PCI_EXP_TYPE_RC_END, false, false);
+    fake_add_acs(&t.f, d, 0);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD "0000:00:03.0 0000:00:03.1\n0000:00:04.0\n"
+                 "0000:00:04.1\n" ICH9_GROUP);
+    struct rids r = { .n = 0 };
+    pci_for_each_dma_alias(&t.sys, topo_dev(&t, 0, 3, 0), collect_rid, &r);
+    CHECK_EQ(r.n, 2);
+    CHECK_EQ(r.rid[1], 0x0019);
+    topo_end(&t);
+}
+
+/* Without ACS enabling (PCI_SYS_NO_ACS_ENABLE), root ports' ACS control stays 0, so the ACS
+ * path is broken and devices fall into their port's group: the rule reads the live control
+ * register, not the capability. */
+TEST(acs_must_be_enabled)
+{
+    struct topo t;
+    topo_begin(&t);
+    char err[64];
+    REQUIRE(fake_from_qemu_args(&t.f, ref04_txt, err, sizeof(err)) == 0);
+    struct pci_host_bridge h = { .bus_end = 0xff };
+    REQUIRE(pci_system_init(&t.sys, &fake_pci_ops, &t.f, &h, 1, t.devs, MAX_DEVS,
+                            PCI_SYS_NO_ACS_ENABLE) == 0);
+    REQUIRE(pci_enumerate(&t.sys) > 0);
+    pci_assign_groups(&t.sys);
+    fake_groups_text(&t.sys, t.groups, sizeof(t.groups));
+    CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD
+                 "0000:00:06.0 0000:00:06.1 0000:00:06.2 0000:01:00.0 0000:02:00.0 0000:03:00.0\n"
+                 "0000:00:07.0 0000:04:00.0\n" ICH9_GROUP);
+    topo_end(&t);
+}
