@@ -22,6 +22,7 @@ struct pci_layout {
     bool has64;
     bool commit, overflow, need32;
     uint64_t cursor, cur_align, max_align;
+    uint64_t aligns;       /* bit n set: some item has alignment 2^n */
 };
 
 static const uint64_t pci_granularity[PCI_RES_KINDS] = { 0x1000, 0x100000, 0x100000 };
@@ -98,6 +99,7 @@ static void pci_layout_visit(struct pci_system *sys, struct pci_res_item *it, st
     if (it->kind == PCI_RES_PREF && !it->is64)
         l->need32 = true;
     l->max_align = MAX(l->max_align, it->align);
+    l->aligns |= it->align;   /* alignments are powers of two */
     if (it->align != l->cur_align)
         return;
     uint64_t at = ALIGN_UP(l->cursor, it->align);
@@ -115,7 +117,11 @@ static uint64_t pci_layout_run(struct pci_system *sys, uint32_t first, struct pc
                                uint64_t base)
 {
     l->cursor = base;
+    l->cur_align = 0;   /* first pass: only learn which alignments occur */
+    pci_for_each_item(sys, first, l);
     for (int shift = 63; shift >= 0 && !l->overflow; shift--) {
+        if (!(l->aligns & (1ULL << shift)))
+            continue;
         l->cur_align = 1ULL << shift;
         pci_for_each_item(sys, first, l);
     }

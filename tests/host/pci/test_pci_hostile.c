@@ -296,3 +296,56 @@ TEST(init_arguments)
     CHECK_EQ(pci_system_init(&sys, &fake_pci_ops, NULL, &h, 1, devs, 0, 0), -EINVAL);
     CHECK_EQ(pci_system_init(&sys, &fake_pci_ops, NULL, &h, 1, devs, 1, 0), 0);
 }
+
+/* Pseudo-random configuration space (a fixed function of the address, so reads repeat):
+ * whatever it claims, enumeration, assignment, SR-IOV and grouping end, and fast. */
+static uint32_t hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static uint32_t noise_seed;
+
+static uint32_t noise_read(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                           unsigned width)
+{
+    unsigned long *reads = ctx;
+    ++*reads;
+    uint32_t v = hash32(noise_seed ^ ((uint32_t)bus << 20) ^ ((uint32_t)devfn << 12) ^ (off & ~3u));
+    /* Mostly absent functions, so that some buses look plausible. */
+    if ((off & ~3u) == 0 && (hash32(v) & 3) != 0)
+        v = 0xffffffffu;
+    if ((off & ~3u) == 0x0c)   /* a header type that is a device or a bridge */
+        v = (v & 0xff80ffffu) | ((v & 1u) << 16);
+    return v >> (8 * (off & 3));
+}
+
+TEST(random_config_space)
+{
+    static const struct pci_cfg_ops ops = { noise_read, ones_write, NULL };
+    static struct pci_dev devs[1024];
+    for (noise_seed = 1; noise_seed <= 16; noise_seed++) {
+        struct pci_host_bridge h[2] = {
+            { .seg = 0, .bus_start = 0, .bus_end = 0x7f, .mem32 = { 0xc0000000, 0x20000000 },
+              .mem64 = { 1ull << 40, 1ull << 36 }, .io = { 0x1000, 0xf000 } },
+            { .seg = 1, .bus_start = 0x80, .bus_end = 0xff },
+        };
+        struct pci_system sys;
+        unsigned long reads = 0;
+        REQUIRE(pci_system_init(&sys, &ops, &reads, h, 2, devs, 1024, 0) == 0);
+        int n = pci_enumerate(&sys);
+        CHECK(n == -ENOSPC || n >= 0);
+        pci_assign_resources(&sys);
+        pci_sriov_enable_all(&sys, 4);
+        int g = pci_assign_groups(&sys);
+        CHECK(g >= 0 && (unsigned)g <= sys.ndevs);
+        for (uint32_t i = 0; i < sys.ndevs; i++)
+            CHECK(devs[i].group >= 0 && devs[i].group < g);
+        CHECK(reads < 50u * 1000 * 1000);
+    }
+}
