@@ -94,6 +94,7 @@ struct pci_dev {
     bool is_bridge;
     bool is_virtfn;
     bool ari_fwd;              /* bridge: ARI Forwarding enabled on its secondary bus */
+    bool flr;                  /* PCIe Function Level Reset capable (Device Capabilities) */
     uint16_t cfg_size;
     uint32_t quirks;           /* PCI_QUIRK_* (pci_internal.h) */
     uint32_t warnings;         /* enum pci_warn */

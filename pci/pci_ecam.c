@@ -124,67 +124,81 @@ static bool bus_has_device(uint16_t seg, uint8_t bus)
     return false;
 }
 
-/* Marks the buses the bridges below root hb route to; true when that tree holds a host bridge
- * function besides the root's own 00.0 (QEMU's pxb-pcie expander is one: its root bus is
- * elsewhere in the bus range and only ACPI's _BBN names it). */
-static bool cover_root(const struct pci_host_bridge *hb, bool covered[256])
+/* Whether an enumeration found a host bridge function besides a root bus's own 00.0: QEMU's
+ * pxb-pcie expander is one, and its root bus lies elsewhere in the bus range (only ACPI's _BBN
+ * names it). */
+static bool has_expander(const struct pci_system *sys)
 {
-    static struct pci_dev scratch[PCI_MAX_DEVS];
-    struct pci_system probe;
-    bool extra = false;
-    covered[hb->bus_start] = true;
-    if (pci_system_init(&probe, &ecam_ops, NULL, hb, 1, scratch, PCI_MAX_DEVS,
-                        PCI_SYS_NO_ACS_ENABLE) != 0 || pci_enumerate(&probe) < 0)
-        return false;
-    for (uint32_t d = 0; d < probe.ndevs; d++) {
-        const struct pci_dev *p = &probe.devs[d];
-        if (p->is_bridge)
-            for (unsigned b = p->secondary; b && b <= p->subordinate; b++)
-                covered[b] = true;
-        if ((p->class_rev >> 16) == 0x0600 && (p->bus != hb->bus_start || p->devfn != 0))
-            extra = true;
+    for (uint32_t d = 0; d < sys->ndevs; d++) {
+        const struct pci_dev *p = &sys->devs[d];
+        if ((p->class_rev >> 16) == 0x0600 && !(p->devfn == 0 && p->parent == PCI_NONE))
+            return true;
     }
-    return extra;
+    return false;
 }
 
-/* Root buses: the first bus of every ECAM segment, plus — when an expander shows up — every bus
- * with devices that no bridge routes to (moat finds them without AML). */
-static unsigned find_root_buses(struct pci_host_bridge *hb, unsigned max)
+/* With an expander present: every bus of a segment that holds devices but that no bridge of an
+ * already known root routes to is a root bus too (moat finds them without AML). */
+static unsigned find_extra_roots(const struct pci_system *sys, struct pci_host_bridge *hb,
+                                 unsigned n, unsigned max)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < nr_ecam && n < max; i++) {
+    for (unsigned i = 0; i < nr_ecam; i++) {
         bool covered[256] = { false };
-        bool scan = false;
+        for (uint32_t d = 0; d < sys->ndevs; d++) {
+            const struct pci_dev *p = &sys->devs[d];
+            if (p->seg != ecam[i].seg)
+                continue;
+            covered[p->bus] = true;
+            if (p->is_bridge)
+                for (unsigned b = p->secondary; b && b <= p->subordinate; b++)
+                    covered[b] = true;
+        }
         for (unsigned bus = ecam[i].bus_start; bus <= ecam[i].bus_end && n < max; bus++) {
-            if (covered[bus] || (bus != ecam[i].bus_start &&
-                                 (!scan || !bus_has_device(ecam[i].seg, (uint8_t)bus))))
+            if (covered[bus] || !bus_has_device(ecam[i].seg, (uint8_t)bus))
                 continue;
             hb[n] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = (uint8_t)bus,
                                               .bus_end = ecam[i].bus_end };
             default_apertures(&hb[n]);
-            scan |= cover_root(&hb[n], covered);
             n++;
         }
     }
-    /* Each root bus ends where the next one on the same segment starts. */
+    /* Sort by segment and bus; each root bus ends where the next one on its segment starts. */
+    for (unsigned i = 1; i < n; i++)
+        for (unsigned j = i; j > 0 && (hb[j].seg < hb[j - 1].seg || (hb[j].seg == hb[j - 1].seg &&
+                                       hb[j].bus_start < hb[j - 1].bus_start)); j--) {
+            struct pci_host_bridge t = hb[j];
+            hb[j] = hb[j - 1];
+            hb[j - 1] = t;
+        }
     for (unsigned i = 0; i + 1 < n; i++)
-        if (hb[i + 1].seg == hb[i].seg && hb[i + 1].bus_start > hb[i].bus_start)
+        if (hb[i + 1].seg == hb[i].seg)
             hb[i].bus_end = (uint8_t)(hb[i + 1].bus_start - 1);
     return n;
 }
 
+static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pci_dev *devs)
+{
+    memset(devs, 0, PCI_MAX_DEVS * sizeof(*devs));
+    int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, 0);
+    if (err)
+        return err;
+    int n = pci_enumerate(&pci_sys);
+    return n < 0 && n != -ENOSPC ? n : 0;
+}
+
 static int pci_init(void)
 {
-    const struct acpi_info *ai = platform_acpi();
-    map_ecam(ai);
+    map_ecam(platform_acpi());
     if (nr_ecam == 0)
         kprintf("pci: no ECAM (MCFG); legacy configuration access to segment 0 only\n");
     struct pci_host_bridge hb[PCI_MAX_HOST_BRIDGES];
-    unsigned nhost;
-    uint64_t t0 = clock_ns();
-    if (nr_ecam) {
-        nhost = find_root_buses(hb, PCI_MAX_HOST_BRIDGES);
-    } else {
+    unsigned nhost = 0;
+    for (unsigned i = 0; i < nr_ecam; i++, nhost++) {
+        hb[nhost] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = ecam[i].bus_start,
+                                              .bus_end = ecam[i].bus_end };
+        default_apertures(&hb[nhost]);
+    }
+    if (nhost == 0) {
         hb[0] = (struct pci_host_bridge){ .seg = 0, .bus_start = 0, .bus_end = 0 };
         default_apertures(&hb[0]);
         nhost = 1;
@@ -192,12 +206,17 @@ static int pci_init(void)
     struct pci_dev *devs = kcalloc(PCI_MAX_DEVS, sizeof(*devs));
     if (!devs)
         return -ENOMEM;
-    int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, 0);
+    uint64_t t0 = clock_ns();
+    int err = enumerate_roots(hb, nhost, devs);
+    if (!err && nr_ecam && has_expander(&pci_sys)) {
+        unsigned n = find_extra_roots(&pci_sys, hb, nhost, PCI_MAX_HOST_BRIDGES);
+        if (n > nhost) {
+            nhost = n;
+            err = enumerate_roots(hb, nhost, devs);
+        }
+    }
     if (err)
         return err;
-    int n = pci_enumerate(&pci_sys);
-    if (n < 0 && n != -ENOSPC)
-        return n;
     err = pci_assign_resources(&pci_sys);
     if (err)
         kprintf("pci: some BARs could not be placed (%s)\n", errno_name(err));

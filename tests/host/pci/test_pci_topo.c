@@ -123,6 +123,7 @@ TEST(ref_01_devices_and_caps)
     CHECK_EQ(nic->caps.aer, 0x100);
     CHECK_EQ(nic->pcie_type, PCI_EXP_TYPE_RC_END);
     CHECK_EQ(nic->cfg_size, 4096);
+    CHECK(nic->flr);
     CHECK_EQ(nic->bar[0].size, 128 << 10);
     CHECK_EQ(nic->bar[2].size, 32);
     CHECK(nic->bar[2].flags & PCI_BAR_IO);
@@ -554,5 +555,22 @@ TEST(acs_must_be_enabled)
     CHECK_GROUPS(t.groups, Q35_GROUPS_HEAD
                  "0000:00:06.0 0000:00:06.1 0000:00:06.2 0000:01:00.0 0000:02:00.0 0000:03:00.0\n"
                  "0000:00:07.0 0000:04:00.0\n" ICH9_GROUP);
+    topo_end(&t);
+}
+
+/* The scan reads little: one probe per empty slot, functions 1-7 only of multi-function
+ * devices, device 0 only below a root port. */
+TEST(scan_is_cheap)
+{
+    struct topo t;
+    topo_begin(&t);
+    char err[64];
+    REQUIRE(fake_from_qemu_args(&t.f, ref04_txt, err, sizeof(err)) == 0);
+    struct pci_host_bridge h = { .bus_end = 0xff };
+    REQUIRE(pci_system_init(&t.sys, &fake_pci_ops, &t.f, &h, 1, t.devs, MAX_DEVS, 0) == 0);
+    REQUIRE(pci_enumerate(&t.sys) == 12);
+    /* 32 slot probes on bus 0 + 7 for the functions of 06.x and 1f.x, and per device its
+     * header, capabilities and BAR sizing */
+    CHECK(t.f.reads < 32 + 14 + 12 * 40);
     topo_end(&t);
 }
