@@ -137,28 +137,40 @@ static bool has_expander(const struct pci_system *sys)
     return false;
 }
 
+static void mark_covered(const struct pci_system *sys, uint16_t seg, bool covered[256])
+{
+    for (uint32_t d = 0; d < sys->ndevs; d++) {
+        const struct pci_dev *p = &sys->devs[d];
+        if (p->seg != seg)
+            continue;
+        covered[p->bus] = true;
+        if (p->is_bridge)
+            for (unsigned b = p->secondary; b && b <= p->subordinate; b++)
+                covered[b] = true;
+    }
+}
+
 /* With an expander present: every bus of a segment that holds devices but that no bridge of an
- * already known root routes to is a root bus too (moat finds them without AML). */
+ * already known root routes to is a root bus too (moat finds them without AML). Each new root's
+ * tree is scanned before looking further, so its bridges' buses are not taken for roots. */
 static unsigned find_extra_roots(const struct pci_system *sys, struct pci_host_bridge *hb,
                                  unsigned n, unsigned max)
 {
+    static struct pci_dev scratch[PCI_MAX_DEVS];
     for (unsigned i = 0; i < nr_ecam; i++) {
         bool covered[256] = { false };
-        for (uint32_t d = 0; d < sys->ndevs; d++) {
-            const struct pci_dev *p = &sys->devs[d];
-            if (p->seg != ecam[i].seg)
-                continue;
-            covered[p->bus] = true;
-            if (p->is_bridge)
-                for (unsigned b = p->secondary; b && b <= p->subordinate; b++)
-                    covered[b] = true;
-        }
+        mark_covered(sys, ecam[i].seg, covered);
         for (unsigned bus = ecam[i].bus_start; bus <= ecam[i].bus_end && n < max; bus++) {
             if (covered[bus] || !bus_has_device(ecam[i].seg, (uint8_t)bus))
                 continue;
             hb[n] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = (uint8_t)bus,
                                               .bus_end = ecam[i].bus_end };
             default_apertures(&hb[n]);
+            struct pci_system probe;
+            if (pci_system_init(&probe, &ecam_ops, NULL, &hb[n], 1, scratch, PCI_MAX_DEVS,
+                                PCI_SYS_NO_ACS_ENABLE) == 0 && pci_enumerate(&probe) >= 0)
+                mark_covered(&probe, ecam[i].seg, covered);
+            covered[bus] = true;
             n++;
         }
     }
