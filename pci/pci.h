@@ -119,6 +119,9 @@ struct pci_dev {
     bool need32;               /* something below needs the prefetchable window below 4 GiB */
     uint32_t dma_alias[8];     /* devfns on our bus that we also use as requester IDs */
     int group;                 /* PCI_NO_GROUP until pci_assign_groups() */
+    bool no_group;             /* not translated by the IOMMU: never grouped. Set for the
+                                * IOMMU's own function (class 0806, as on AMD); the platform
+                                * may set it for others before pci_assign_groups() */
     const char *driver;        /* set by the driver that binds, for the tree printout */
 };
 
@@ -163,7 +166,8 @@ int pci_assign_resources(struct pci_system *sys);
 int pci_sriov_enable_all(struct pci_system *sys, unsigned max_vfs);
 int pci_sriov_enable(struct pci_system *sys, struct pci_dev *pf, unsigned num_vfs);
 
-/* Sorts every device into an isolation group with Linux's rules; returns the group count. */
+/* Sorts every device (except no_group ones) into an isolation group with Linux's rules, in
+ * enumeration order, numbering groups from 0; returns the group count. */
 int pci_assign_groups(struct pci_system *sys);
 
 /* Requester IDs the IOMMU must accept for dev's DMA (its own and its aliases, as Linux's

@@ -178,7 +178,8 @@ int pci_assign_groups(struct pci_system *sys)
     for (uint32_t i = 0; i < sys->ndevs; i++)
         sys->devs[i].group = PCI_NO_GROUP;
     for (uint32_t i = 0; i < sys->ndevs; i++)
-        sys->devs[i].group = pci_device_group(sys, &sys->devs[i]);
+        if (!sys->devs[i].no_group)
+            sys->devs[i].group = pci_device_group(sys, &sys->devs[i]);
     return (int)sys->ngroups;
 }
 

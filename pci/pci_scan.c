@@ -72,6 +72,7 @@ static struct pci_dev *pci_scan_function(struct pci_system *sys, struct pci_scan
     dev->vendor = (uint16_t)id;
     dev->device = (uint16_t)(id >> 16);
     dev->class_rev = pci_cfg_read(sys, seg, bus, devfn, PCI_CLASS_REVISION, 4);
+    dev->no_group = (dev->class_rev >> 16) == PCI_CLASS_SYSTEM_IOMMU;
     dev->hdr_type = (uint8_t)FIELD_GET(PCI_HEADER_TYPE_LAYOUT, hdr);
     dev->multifunction = hdr & PCI_HEADER_TYPE_MFD;
     dev->is_bridge = dev->hdr_type == PCI_HEADER_TYPE_BRIDGE;

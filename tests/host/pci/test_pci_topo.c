@@ -574,3 +574,19 @@ TEST(scan_is_cheap)
     CHECK(t.f.reads < 32 + 14 + 12 * 40);
     topo_end(&t);
 }
+
+/* Under QEMU's amd-iommu the IOMMU is PCI function 00:01.0 (class 0806); Linux gives it no
+ * group and the other groups stay as they are (reference README). */
+TEST(amd_iommu_function_has_no_group)
+{
+    struct topo t;
+    topo_begin(&t);
+    char err[64];
+    REQUIRE(fake_from_qemu_args(&t.f, ref02_txt, err, sizeof(err)) == 0);
+    fake_add(&t.f, FAKE_ROOT(0), 1, 0, 0x1022, 0x0000, 0x080600, 0);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_GROUPS(t.groups, ref02_groups);
+    CHECK_EQ(topo_dev(&t, 0, 1, 0)->group, PCI_NO_GROUP);
+    pci_print_groups(&t.sys);
+    topo_end(&t);
+}
