@@ -153,7 +153,10 @@ int pci_system_init(struct pci_system *sys, const struct pci_cfg_ops *ops, void 
                     struct pci_dev *devs, uint32_t max_devs, uint32_t flags);
 
 /* Scans every root bus depth-first. Returns the number of devices found, or -ENOSPC when devs[]
- * filled up (the devices that fit are kept and usable). */
+ * filled up (the devices that fit are kept and usable). It writes configuration space: bus
+ * numbers of bridges firmware left unconfigured (or configured impossibly), BARs while sizing
+ * them (restored), ACS Control (SV|RR|CR|UF, unless PCI_SYS_NO_ACS_ENABLE), ARI Forwarding
+ * Enable on ports, and the SR-IOV ARI Capable Hierarchy / NumVFs (left 0) of PFs. */
 int pci_enumerate(struct pci_system *sys);
 
 /* Places every unassigned BAR and bridge window of each host bridge inside its apertures.

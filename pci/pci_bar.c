@@ -3,7 +3,8 @@
 
 /* Writes all ones, reads the mask back and restores the original. The size is the lowest
  * address bit the function lets us set, as Linux's pci_size() takes it: it tolerates devices
- * that return junk in the upper bits. Returns the BAR's register count (2 for 64-bit). */
+ * that return junk in the upper bits. Returns the size (0: no BAR); *is64 says that the next
+ * register is this BAR's upper half. */
 uint64_t pci_sizing_probe(struct pci_system *sys, struct pci_dev *dev, uint16_t off,
                           struct pci_bar *bar, bool *is64)
 {
