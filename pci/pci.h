@@ -128,6 +128,7 @@ struct pci_dev {
 enum pci_system_flags {
     PCI_SYS_NO_ACS_ENABLE = BIT(0),    /* leave ACS control as found (Linux enables it) */
     PCI_SYS_AMD_IVRS = BIT(1),         /* an AMD IOMMU is present: AMD southbridge ACS quirk */
+    PCI_SYS_NO_BAR_SIZING = BIT(2),    /* topology only (a probe pass): BARs are not touched */
 };
 
 #define PCI_MAX_HOST_BRIDGES 16

@@ -48,7 +48,7 @@ void pci_size_bars(struct pci_system *sys, struct pci_dev *dev)
 {
     unsigned n = dev->hdr_type == PCI_HEADER_TYPE_NORMAL ? PCI_STD_NUM_BARS :
                  dev->hdr_type == PCI_HEADER_TYPE_BRIDGE ? PCI_BRIDGE_NUM_BARS : 0;
-    if (n == 0)
+    if (n == 0 || (sys->flags & PCI_SYS_NO_BAR_SIZING))
         return;
     /* Decode stays off while a BAR holds all ones, so the probe claims no address. */
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);

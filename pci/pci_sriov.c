@@ -42,6 +42,8 @@ static int pci_sriov_last_bus(struct pci_system *sys, struct pci_dev *pf, unsign
 
 static void pci_sriov_size_bars(struct pci_system *sys, struct pci_dev *pf)
 {
+    if (sys->flags & PCI_SYS_NO_BAR_SIZING)
+        return;
     for (unsigned i = 0; i < PCI_SRIOV_NUM_BARS; i++) {
         bool is64;
         uint16_t off = (uint16_t)(pf->caps.sriov + PCI_SRIOV_BAR + 4 * i);

@@ -590,3 +590,24 @@ TEST(amd_iommu_function_has_no_group)
     pci_print_groups(&t.sys);
     topo_end(&t);
 }
+
+/* A topology-only pass (PCI_SYS_NO_BAR_SIZING) finds the same functions and never writes a
+ * BAR; the full pass after it sees the same bus numbers. */
+TEST(probe_pass_without_bar_sizing)
+{
+    struct topo t;
+    topo_begin(&t);
+    char err[64];
+    REQUIRE(fake_from_qemu_args(&t.f, ref04_txt, err, sizeof(err)) == 0);
+    struct pci_host_bridge h = { .bus_end = 0xff };
+    REQUIRE(pci_system_init(&t.sys, &fake_pci_ops, &t.f, &h, 1, t.devs, MAX_DEVS,
+                            PCI_SYS_NO_BAR_SIZING | PCI_SYS_NO_ACS_ENABLE) == 0);
+    unsigned long w0 = t.f.writes;
+    REQUIRE(pci_enumerate(&t.sys) == 12);
+    CHECK(t.f.writes - w0 < 20);   /* bus numbers and ARI control only */
+    CHECK_EQ(topo_dev(&t, 1, 0, 0)->bar[0].size, 0);
+    REQUIRE(topo_run(&t) > 0);
+    CHECK_GROUPS(t.groups, ref04_groups);
+    CHECK_EQ(topo_dev(&t, 1, 0, 0)->bar[0].size, 128 << 10);
+    topo_end(&t);
+}
