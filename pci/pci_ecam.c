@@ -168,7 +168,8 @@ static unsigned find_extra_roots(const struct pci_system *sys, struct pci_host_b
             default_apertures(&hb[n]);
             struct pci_system probe;
             if (pci_system_init(&probe, &ecam_ops, NULL, &hb[n], 1, scratch, PCI_MAX_DEVS,
-                                PCI_SYS_NO_ACS_ENABLE) == 0 && pci_enumerate(&probe) >= 0)
+                                PCI_SYS_NO_ACS_ENABLE | PCI_SYS_NO_BAR_SIZING) == 0 &&
+                pci_enumerate(&probe) >= 0)
                 mark_covered(&probe, ecam[i].seg, covered);
             covered[bus] = true;
             n++;
