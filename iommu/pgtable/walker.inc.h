@@ -162,11 +162,67 @@ static int pt_map_range(struct pt_map *m, uint64_t *tbl, unsigned int level, uin
     }
 }
 
+/* Follows table entries from the root towards iova's entry at `stop` level; returns the table
+ * reached and its level (above `stop` when a non-table entry ends the walk). */
+static uint64_t *pt_walk_tables(const struct pgtable *pt, uint64_t iova, unsigned int stop,
+                                unsigned int *level)
+{
+    uint64_t *tbl = pt->root;
+    unsigned int l = pt->levels - 1;
+
+    for (; l > stop; l--) {
+        uint64_t e = pt_load(&tbl[pt_index(pt, l, iova)]);
+        if (fmt_kind(pt, l, e) != PT_TABLE)
+            break;
+        tbl = pt_table_va(pt, e);
+    }
+    *level = l;
+    return tbl;
+}
+
+/* The highest level whose leaf fits at the start of the request. */
+static unsigned int pt_map_first_level(const struct pt_map *m, uint64_t last)
+{
+    unsigned int l = m->pt->levels - 1;
+    while (l && !pt_leaf_fits(m, l, m->iova, last))
+        l--;
+    return l;
+}
+
+/* The common case, done with one walk: every leaf of the request is of one size, in one
+ * existing table, into empty slots. Anything else (a table to create, an occupied slot) is
+ * left to the general two-pass path; returns false then, having changed nothing. */
+static bool pt_map_fast(struct pt_map *m, uint64_t last)
+{
+    const struct pgtable *pt = m->pt;
+    unsigned int level = pt_map_first_level(m, last), reached;
+    uint64_t n = (last - m->iova + 1) >> pt_shift(level);
+    uint64_t *tbl, *p;
+
+    if ((last - m->iova + 1) & (pt_size(level) - 1))
+        return false;
+    if (level + 1 < pt->levels && (m->iova >> pt_shift(level + 1)) != (last >> pt_shift(level + 1)))
+        return false;
+    tbl = pt_walk_tables(pt, m->iova, level, &reached);
+    if (reached != level)
+        return false;
+    p = &tbl[pt_index(pt, level, m->iova)];
+    for (uint64_t i = 0; i < n; i++) {
+        if (pt_load(&p[i]))
+            return false;
+    }
+    pt_fill_leaves(m, tbl, level, m->iova, n);
+    return true;
+}
+
 static int pt_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t last, uint32_t prot)
 {
     struct pt_map m = {
-        .pt = pt, .iova = iova, .pa0 = pa, .attrs = fmt_leaf_attrs(pt, prot),
+        .pt = pt, .iova = iova, .pa0 = pa, .attrs = fmt_leaf_attrs(pt, prot), .commit = true,
     };
+    if (pt_map_fast(&m, last))
+        return 0;
+    m.commit = false;
     int ret = pt_map_range(&m, pt->root, pt->levels - 1, iova, last, false);
 
     if (ret)
@@ -356,9 +412,39 @@ static int pt_unmap_range(struct pt_unmap *u, uint64_t *tbl, unsigned int level,
     }
 }
 
+/* The common case, done with one walk: the range is whole leaves of one size in one table,
+ * not that table's whole span (which the general path frees). Returns false, having changed
+ * nothing, for anything else. */
+static bool pt_unmap_fast(struct pt_unmap *u, uint64_t iova, uint64_t last)
+{
+    struct pgtable *pt = u->pt;
+    unsigned int level;
+    uint64_t *tbl = pt_walk_tables(pt, iova, 0, &level), *p;
+    uint64_t mask = pt_size(level) - 1, n = (last - iova + 1) >> pt_shift(level);
+
+    if ((iova & mask) || ((last + 1) & mask) || n >= PT_ENTRIES)
+        return false;
+    if (level + 1 < pt->levels && (iova >> pt_shift(level + 1)) != (last >> pt_shift(level + 1)))
+        return false;
+    p = &tbl[pt_index(pt, level, iova)];
+    for (uint64_t i = 0; i < n; i++) {
+        if (fmt_kind(pt, level, pt_load(&p[i])) != PT_LEAF)
+            return false;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        pt_store(&p[i], 0);
+    pt_sync(pt, p, n);
+    pt_gather_init(&u->g);
+    pt_gather_range(pt, &u->g, iova, last, true);
+    pt_gather_finish(pt, &u->g);
+    return true;
+}
+
 static int pt_unmap(struct pgtable *pt, uint64_t iova, uint64_t last, uint32_t flags)
 {
     struct pt_unmap u = { .pt = pt, .flags = flags };
+    if (pt_unmap_fast(&u, iova, last))
+        return 0;
     int ret = pt_unmap_range(&u, pt->root, pt->levels - 1, iova, last);
 
     if (ret)
