@@ -115,6 +115,8 @@ pvh_start_info_pa:
 
     .section .bss
     .p2align 12
+    /* Shared with the UEFI entry (boot/efi/entry64.S), which fills them the same way. */
+    .globl early_pml4, early_pdpt, early_pd
 early_pml4:
     .skip 4096
 early_pdpt:

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Writes moat's UEFI appliance disk image: GPT, one EFI system partition (FAT32), holding
+#   EFI/BOOT/BOOTX64.EFI        the loader (boot/efi/loader)
+#   EFI/moat/moat.elf           the runtime (the same ELF the PVH path boots), debug info stripped
+#   EFI/moat/moat.elf.crc32     its CRC-32, which the loader checks
+#   EFI/moat/cmdline.txt        moat's command line
+# Ready to dd to a USB stick or disk. No root, no loop devices (mtools), and reproducible: the
+# same inputs give the same bytes (fixed GUIDs, volume serial and timestamps).
+#
+#   tools/image.sh -o FILE --efi BOOTX64.EFI --elf RUNTIME.elf [--cmdline STRING]
+set -euo pipefail
+
+say() { printf 'image: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 2; }
+
+out="" efi="" elf="" cmdline=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        -o) out=${2:?-o needs a file}; shift 2 ;;
+        --efi) efi=${2:?--efi needs a file}; shift 2 ;;
+        --elf) elf=${2:?--elf needs a file}; shift 2 ;;
+        --cmdline) cmdline=${2?--cmdline needs a value}; shift 2 ;;
+        *) die "unknown option '$1' (-o FILE --efi BOOTX64.EFI --elf RUNTIME.elf [--cmdline S])" ;;
+    esac
+done
+[ -n "$out" ] && [ -n "$efi" ] && [ -n "$elf" ] || die "need -o FILE, --efi BOOTX64.EFI and --elf RUNTIME.elf"
+[ -r "$efi" ] || die "no loader at $efi (build the x86_64-pvh preset; it needs gnu-efi: tools/setup.sh)"
+[ -r "$elf" ] || die "no runtime ELF at $elf"
+for c in mformat mmd mcopy python3 objcopy; do
+    command -v "$c" >/dev/null || die "$c is missing (tools/setup.sh installs it)"
+done
+case $cmdline in *[![:print:]]*) die "--cmdline: only printable ASCII" ;; esac
+[ ${#cmdline} -lt 512 ] || die "--cmdline: longer than 511 bytes"
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Every timestamp in the FAT comes from here (mtools honours SOURCE_DATE_EPOCH).
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+export MTOOLS_SKIP_CHECK=1
+export MTOOLSRC=/dev/null
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/moat-image.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+mkdir -p "$tmp/EFI/BOOT" "$tmp/EFI/moat"
+cp "$efi" "$tmp/EFI/BOOT/BOOTX64.EFI"
+objcopy --strip-debug "$elf" "$tmp/EFI/moat/moat.elf"
+python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' \
+    "$tmp/EFI/moat/moat.elf" > "$tmp/EFI/moat/moat.elf.crc32"
+printf '%s\n' "$cmdline" > "$tmp/EFI/moat/cmdline.txt"
+find "$tmp/EFI" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+
+# 34 MiB: the smallest FAT32 (>= 65525 clusters of one sector) with room to spare; UEFI asks
+# for FAT32 on fixed disks. Hidden sectors = the partition's start LBA (tools/mkgpt.py).
+esp=$tmp/esp.img
+mformat -i "$esp" -C -T 69632 -h 64 -s 32 -H 2048 -F -v MOAT-ESP -N 4d4f4154 :: \
+    || die "mformat failed"
+mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/moat
+for f in EFI/BOOT/BOOTX64.EFI EFI/moat/moat.elf EFI/moat/moat.elf.crc32 EFI/moat/cmdline.txt; do
+    mcopy -m -i "$esp" "$tmp/$f" "::/$f" || die "mcopy $f failed"
+done
+python3 "$here/mkgpt.py" --esp "$esp" -o "$out.tmp" || die "writing the GPT failed"
+mv "$out.tmp" "$out"
+say "wrote $out ($(stat -c %s "$out") bytes; runtime $(basename "$elf"), command line \"$cmdline\")"
