@@ -2,4 +2,4 @@
 #include "iommu/pgtable/fmt_vtd_ss.h"
 
 #define PT_OPS_NAME pt_fmt_vtd_ss
-#include "iommu/pgtable/walker.inc.h"
+#include "iommu/pgtable/walker.inc"

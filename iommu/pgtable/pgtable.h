@@ -201,8 +201,10 @@ struct pgtable_nested_arena {
 };
 
 /* Builds a stage-1 table (PGTABLE_FMT_X86_64 or PGTABLE_FMT_ARM_S1) whose pages come from
- * `arena`: every table address it writes (root included) is an IPA. -EINVAL for another format
- * or a misaligned arena, -ENOENT when the arena is not mapped read/write in s2. */
+ * `arena`: every table address it writes (root included) is an IPA, and cfg->oas defaults to
+ * s2's input width. -EINVAL for another format, a misaligned or empty arena (or a bad cfg, as
+ * pgtable_init), -EOVERFLOW/-ERANGE when the arena wraps or lies beyond s2's input width,
+ * -ENOENT when some arena page is not mapped read/write in s2, -ENOMEM. */
 int pgtable_nested_s1_init(struct pgtable *s1, const struct pgtable_cfg *cfg,
                            struct pgtable_nested_arena *arena, const struct pgtable *s2,
                            const struct pgtable_flush_ops *flush, void *flush_ctx);
