@@ -91,3 +91,34 @@ function(moat_link_images)
   target_link_libraries(moat_image_tests PRIVATE moat_runtime)
   target_sources(moat-tests.elf PRIVATE $<TARGET_OBJECTS:moat_image_tests>)
 endfunction()
+
+# An appliance image (./moat run --app FILE.c): the runtime plus FILE.c, compiled as a Linux-style
+# program against moat's C library (lib/libc/include) and Linux's uapi headers (<linux/vfio.h>,
+# <linux/iommufd.h>) — never against the host's C library.
+set(MOAT_APP "" CACHE FILEPATH "C file built into moat-app.elf as the appliance's main")
+function(moat_link_app)
+  if(NOT MOAT_APP)
+    return()
+  endif()
+  set(uapi ${CMAKE_BINARY_DIR}/uapi)
+  file(MAKE_DIRECTORY ${uapi})
+  foreach(pair "linux:/usr/include/linux" "asm:/usr/include/x86_64-linux-gnu/asm"
+               "asm-generic:/usr/include/asm-generic")
+    string(REPLACE ":" ";" kv ${pair})
+    list(GET kv 0 name)
+    list(GET kv 1 target)
+    if(NOT EXISTS ${uapi}/${name})
+      file(CREATE_LINK ${target} ${uapi}/${name} SYMBOLIC)
+    endif()
+  endforeach()
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
+                  OUTPUT_VARIABLE gcc_inc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  add_library(moat_app_obj OBJECT ${MOAT_APP} ${PROJECT_SOURCE_DIR}/lib/libc/app_main.c)
+  set_source_files_properties(${MOAT_APP} PROPERTIES COMPILE_OPTIONS
+      "-nostdinc;-isystem;${PROJECT_SOURCE_DIR}/lib/libc/include;-isystem;${gcc_inc};-isystem;${uapi};-Wall;-Wextra")
+  target_include_directories(moat_app_obj PRIVATE ${MOAT_INCLUDES})
+  target_compile_definitions(moat_app_obj PRIVATE MOAT_HOSTED=0)
+  add_executable(moat-app.elf $<TARGET_OBJECTS:moat_runtime> $<TARGET_OBJECTS:moat_app_obj>)
+  target_link_options(moat-app.elf PRIVATE -T ${MOAT_LINKER_SCRIPT} -Wl,-Map,moat-app.map)
+  target_link_libraries(moat-app.elf PRIVATE gcc)
+endfunction()

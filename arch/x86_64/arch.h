@@ -28,6 +28,12 @@ void arch_backtrace(uintptr_t rbp);
 void *mmio_map(uint64_t pa, uint64_t size);
 /* Maps firmware-owned memory (ACPI tables in reserved RAM) read-only, cached; NULL on failure. */
 const void *firmware_map(uint64_t pa, uint64_t size);
+/* One 4 KiB page at va (outside the direct map: the mmap area). -EEXIST when va is mapped. */
+int arch_map_page(uintptr_t va, uint64_t pa, unsigned flags);
+/* Removes a 4 KiB mapping (and its TLB entry); the frame it held in *pa_out. */
+int arch_unmap_page(uintptr_t va, uint64_t *pa_out);
+/* The physical address behind va through the CPU page tables; -EFAULT when unmapped. */
+int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
 

@@ -159,6 +159,57 @@ void *mmio_map(uint64_t pa, uint64_t size)
     return phys_to_virt(pa);
 }
 
+int arch_map_page(uintptr_t va, uint64_t pa, unsigned flags)
+{
+    if (!IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE))
+        return -EINVAL;
+    if (arch_virt_flags(va) & ARCH_MAP_PRESENT)
+        return -EEXIST;
+    return map_one(va, pa, PAGE_SIZE, flags);
+}
+
+/* The 4 KiB leaf entry for va, or NULL (absent, or inside a 2 MiB page). */
+static uint64_t *leaf_pte(uintptr_t va)
+{
+    uint64_t *t = pml4;
+    for (int shift = 39; shift > 12; shift -= 9) {
+        uint64_t e = t[(va >> shift) & 511];
+        if (!(e & PTE_P) || (e & PTE_PS))
+            return NULL;
+        t = phys_to_virt(e & PTE_ADDR);
+    }
+    return &t[(va >> 12) & 511];
+}
+
+int arch_unmap_page(uintptr_t va, uint64_t *pa_out)
+{
+    uint64_t *pte = leaf_pte(va);
+    if (!pte || !(*pte & PTE_P))
+        return -ENOENT;
+    if (pa_out)
+        *pa_out = *pte & PTE_ADDR;
+    *pte = 0;
+    __asm__ __volatile__("invlpg (%0)" :: "r"(va) : "memory");
+    return 0;
+}
+
+int arch_virt_to_phys(uintptr_t va, uint64_t *pa)
+{
+    uint64_t *t = pml4;
+    for (int shift = 39; shift >= 12; shift -= 9) {
+        uint64_t e = t[(va >> shift) & 511];
+        if (!(e & PTE_P))
+            return -EFAULT;
+        if ((e & PTE_PS) || shift == 12) {
+            uint64_t span = 1ULL << shift;
+            *pa = (e & PTE_ADDR & ~(span - 1)) | (va & (span - 1));
+            return 0;
+        }
+        t = phys_to_virt(e & PTE_ADDR);
+    }
+    return -EFAULT;
+}
+
 const void *firmware_map(uint64_t pa, uint64_t size)
 {
     if (size == 0 || pa + size < pa)

@@ -1,0 +1,276 @@
+#include "kernel/fd.h"
+#include "kernel/mm/heap.h"
+#include "kernel/time.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+#define MAX_FDS 256
+
+static struct file *fds[MAX_FDS];
+static struct devnode *devnodes;
+static struct sysfs_provider *sysfs_providers;
+
+void devnode_register(struct devnode *n)
+{
+    n->next = devnodes;
+    devnodes = n;
+}
+
+void sysfs_register(struct sysfs_provider *p)
+{
+    p->next = sysfs_providers;
+    sysfs_providers = p;
+}
+
+struct file *file_new(const struct file_ops *ops, void *priv)
+{
+    struct file *f = kzalloc(sizeof(*f));
+    if (f) {
+        f->ops = ops;
+        f->priv = priv;
+        f->refs = 1;
+    }
+    return f;
+}
+
+int fd_install(struct file *f)
+{
+    for (int i = 3; i < MAX_FDS; i++) {     /* 0-2 are the console's */
+        if (!fds[i]) {
+            fds[i] = f;
+            return i;
+        }
+    }
+    return -EMFILE;
+}
+
+struct file *fd_get(int fd)
+{
+    if (fd < 0 || fd >= MAX_FDS || !fds[fd])
+        return NULL;
+    fds[fd]->refs++;
+    return fds[fd];
+}
+
+void file_put(struct file *f)
+{
+    if (--f->refs == 0) {
+        if (f->ops->release)
+            f->ops->release(f);
+        kfree(f);
+    }
+}
+
+int sys_open(const char *path, int oflags)
+{
+    if (!path)
+        return -EFAULT;
+    for (struct devnode *n = devnodes; n; n = n->next) {
+        size_t len = strlen(n->path);
+        bool hit = n->prefix ? strncmp(path, n->path, len) == 0 : strcmp(path, n->path) == 0;
+        if (!hit)
+            continue;
+        struct file *f;
+        int err = n->open(path + len, oflags, &f);
+        if (err)
+            return err;
+        f->oflags = oflags;
+        int fd = fd_install(f);
+        if (fd < 0)
+            file_put(f);
+        return fd;
+    }
+    return -ENOENT;
+}
+
+int sys_close(int fd)
+{
+    if (fd < 0 || fd >= MAX_FDS || !fds[fd])
+        return -EBADF;
+    struct file *f = fds[fd];
+    fds[fd] = NULL;
+    file_put(f);
+    return 0;
+}
+
+/* Runs op on the file behind fd, holding a reference across the call. */
+#define WITH_FILE(fd, f, missing, expr)                                         \
+    ({                                                                          \
+        struct file *f = fd_get(fd);                                            \
+        long _r;                                                                \
+        if (!f)                                                                 \
+            _r = -EBADF;                                                        \
+        else {                                                                  \
+            _r = (missing) ? -EINVAL : (expr);                                  \
+            file_put(f);                                                        \
+        }                                                                       \
+        _r;                                                                     \
+    })
+
+long sys_ioctl(int fd, unsigned long cmd, unsigned long arg)
+{
+    return WITH_FILE(fd, f, 0, f->ops->ioctl ? f->ops->ioctl(f, cmd, arg) : -ENOTTY);
+}
+
+long sys_read(int fd, void *buf, size_t len)
+{
+    return WITH_FILE(fd, f, !f->ops->read, ({
+        long n = f->ops->read(f, buf, len, f->pos);
+        if (n > 0)
+            f->pos += (uint64_t)n;
+        n;
+    }));
+}
+
+long sys_write(int fd, const void *buf, size_t len)
+{
+    return WITH_FILE(fd, f, !f->ops->write, ({
+        long n = f->ops->write(f, buf, len, f->pos);
+        if (n > 0)
+            f->pos += (uint64_t)n;
+        n;
+    }));
+}
+
+long sys_pread(int fd, void *buf, size_t len, int64_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    return WITH_FILE(fd, f, !f->ops->read, f->ops->read(f, buf, len, (uint64_t)off));
+}
+
+long sys_pwrite(int fd, const void *buf, size_t len, int64_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    return WITH_FILE(fd, f, !f->ops->write, f->ops->write(f, buf, len, (uint64_t)off));
+}
+
+int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
+{
+    return (int)WITH_FILE(fd, f, 0, f->ops->mmap ? f->ops->mmap(f, off, len, prot, out) : -ENODEV);
+}
+
+long sys_readlink(const char *path, char *buf, size_t size)
+{
+    if (!path || !buf)
+        return -EFAULT;
+    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
+        int n = p->readlink ? p->readlink(path, buf, size) : -ENOENT;
+        if (n != -ENOENT)
+            return n;
+    }
+    return -ENOENT;
+}
+
+int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
+{
+    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
+        int n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
+        if (n != -ENOENT)
+            return n;
+    }
+    return -ENOENT;
+}
+
+static unsigned poll_once(const int *fds_in, const short *events, short *revents, unsigned n)
+{
+    unsigned ready = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct file *f = fd_get(fds_in[i]);
+        unsigned r = f ? (f->ops->poll ? f->ops->poll(f) : FILE_POLLIN | FILE_POLLOUT) : 0x20;
+        if (f)
+            file_put(f);
+        /* POLLNVAL (0x20) and POLLERR are reported whether asked for or not. */
+        revents[i] = (short)(r & ((unsigned)events[i] | FILE_POLLERR | 0x20));
+        ready += revents[i] != 0;
+    }
+    return ready;
+}
+
+int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n, int timeout_ms)
+{
+    uint64_t deadline = clock_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * NSEC_PER_MSEC;
+    for (;;) {
+        unsigned ready = poll_once(fds_in, events, revents, n);
+        if (ready || (timeout_ms >= 0 && clock_ns() >= deadline))
+            return (int)ready;
+        __asm__ __volatile__("pause" ::: "memory");
+    }
+}
+
+/* eventfd: a 64-bit counter; read returns and clears it (blocks while zero unless nonblocking),
+ * write adds to it. */
+struct eventfd {
+    uint64_t count;
+    bool nonblock;
+};
+
+static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
+{
+    struct eventfd *e = f->priv;
+    if (len < 8)
+        return -EINVAL;
+    if (e->count == 0 && e->nonblock)
+        return -EAGAIN;
+    while (READ_ONCE(e->count) == 0)
+        __asm__ __volatile__("pause" ::: "memory");
+    uint64_t v = e->count;
+    e->count = 0;
+    memcpy(buf, &v, 8);
+    return 8;
+}
+
+static long eventfd_write(struct file *f, const void *buf, size_t len, uint64_t off)
+{
+    struct eventfd *e = f->priv;
+    uint64_t v;
+    if (len < 8)
+        return -EINVAL;
+    memcpy(&v, buf, 8);
+    if (v == ~0ULL || e->count + v < e->count)
+        return -EINVAL;
+    e->count += v;
+    return 8;
+}
+
+static unsigned eventfd_poll(struct file *f)
+{
+    struct eventfd *e = f->priv;
+    return FILE_POLLOUT | (READ_ONCE(e->count) ? FILE_POLLIN : 0);
+}
+
+static void eventfd_release(struct file *f)
+{
+    kfree(f->priv);
+}
+
+static const struct file_ops eventfd_ops = {
+    .read = eventfd_read, .write = eventfd_write, .poll = eventfd_poll,
+    .release = eventfd_release,
+};
+
+void eventfd_signal(struct file *f)
+{
+    if (f && f->ops == &eventfd_ops)
+        ((struct eventfd *)f->priv)->count++;
+}
+
+#define EFD_NONBLOCK_FLAG 04000
+int sys_eventfd(unsigned initval, int flags)
+{
+    struct eventfd *e = kzalloc(sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->count = initval;
+    e->nonblock = flags & EFD_NONBLOCK_FLAG;
+    struct file *f = file_new(&eventfd_ops, e);
+    if (!f) {
+        kfree(e);
+        return -ENOMEM;
+    }
+    int fd = fd_install(f);
+    if (fd < 0)
+        file_put(f);
+    return fd;
+}

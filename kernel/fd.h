@@ -1,0 +1,75 @@
+/* Files and descriptors for the Linux-compatible face: device nodes (/dev/vfio/..., /dev/iommu)
+ * register an open function; a few /sys paths are answered by providers. One process, one
+ * descriptor table. Every function returns a negative errno on failure (the C library turns
+ * that into -1 and errno). */
+#ifndef MOAT_KERNEL_FD_H
+#define MOAT_KERNEL_FD_H
+
+#include "lib/compiler.h"
+
+struct file;
+
+#define FILE_POLLIN 0x001
+#define FILE_POLLOUT 0x004
+#define FILE_POLLERR 0x008
+
+struct file_ops {
+    long (*ioctl)(struct file *f, unsigned long cmd, unsigned long arg);
+    /* off is the file position for read/write and the caller's for pread/pwrite. */
+    long (*read)(struct file *f, void *buf, size_t len, uint64_t off);
+    long (*write)(struct file *f, const void *buf, size_t len, uint64_t off);
+    int (*mmap)(struct file *f, uint64_t off, size_t len, int prot, void **out);
+    unsigned (*poll)(struct file *f);
+    void (*release)(struct file *f);
+};
+
+struct file {
+    const struct file_ops *ops;
+    void *priv;
+    uint64_t pos;
+    unsigned refs;
+    int oflags;
+};
+
+/* A device node: paths equal to `path`, or (prefix) starting with it; rest is what follows. */
+struct devnode {
+    const char *path;
+    bool prefix;
+    int (*open)(const char *rest, int oflags, struct file **out);
+    struct devnode *next;
+};
+
+/* What /sys answers: readlink of a path, and the names in a directory. */
+struct sysfs_provider {
+    int (*readlink)(const char *path, char *buf, size_t size);     /* length or -ENOENT */
+    int (*list)(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
+    struct sysfs_provider *next;
+};
+
+void devnode_register(struct devnode *n);
+void sysfs_register(struct sysfs_provider *p);
+
+struct file *file_new(const struct file_ops *ops, void *priv);
+/* Takes the caller's reference; returns the descriptor or -EMFILE. */
+int fd_install(struct file *f);
+/* A new reference to the file behind fd (put it with file_put), or NULL. */
+struct file *fd_get(int fd);
+void file_put(struct file *f);
+
+int sys_open(const char *path, int oflags);
+int sys_close(int fd);
+long sys_ioctl(int fd, unsigned long cmd, unsigned long arg);
+long sys_read(int fd, void *buf, size_t len);
+long sys_write(int fd, const void *buf, size_t len);
+long sys_pread(int fd, void *buf, size_t len, int64_t off);
+long sys_pwrite(int fd, const void *buf, size_t len, int64_t off);
+int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out);
+long sys_readlink(const char *path, char *buf, size_t size);
+int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
+/* Returns the number of ready descriptors (revents filled), 0 at the timeout (ms; <0: none). */
+int sys_poll(const int *fds, const short *events, short *revents, unsigned n, int timeout_ms);
+int sys_eventfd(unsigned initval, int flags);
+/* Adds one to an eventfd (from an interrupt handler, e.g. VFIO_DEVICE_SET_IRQS triggers). */
+void eventfd_signal(struct file *f);
+
+#endif

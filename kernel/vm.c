@@ -1,0 +1,186 @@
+#include "kernel/vm.h"
+#include "arch/arch.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/pmm.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+
+struct vma {
+    uintptr_t start, end;
+    bool anon;
+    bool unmapped;          /* munmap'ed while pinned: pages wait for the last unpin */
+    unsigned long pins;
+    struct vma *next;
+};
+
+static struct vma *vmas;
+static uintptr_t vm_next = VM_AREA_START;
+static uint64_t quarantined;
+
+/* A guard page between ranges: an overrun faults instead of reaching a neighbour. */
+static int vm_reserve(size_t len, uintptr_t *start)
+{
+    if (len == 0 || len > (VM_AREA_END - VM_AREA_START) / 4)
+        return -EINVAL;
+    size_t span = ALIGN_UP(len, PAGE_SIZE);
+    if (vm_next + span + PAGE_SIZE > VM_AREA_END)
+        return -ENOMEM;
+    *start = vm_next;
+    vm_next += span + PAGE_SIZE;
+    return 0;
+}
+
+static void release_pages(struct vma *v)
+{
+    for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE) {
+        uint64_t pa;
+        if (arch_unmap_page(a, &pa) == 0 && v->anon)
+            pmm_free(pa, 0);
+    }
+}
+
+static struct vma *vma_new(uintptr_t start, size_t len, bool anon)
+{
+    struct vma *v = kzalloc(sizeof(*v));
+    if (!v)
+        return NULL;
+    v->start = start;
+    v->end = start + ALIGN_UP(len, PAGE_SIZE);
+    v->anon = anon;
+    return v;
+}
+
+int vm_map_anon(size_t len, void **out)
+{
+    uintptr_t start;
+    int err = vm_reserve(len, &start);
+    if (err)
+        return err;
+    struct vma *v = vma_new(start, len, true);
+    if (!v)
+        return -ENOMEM;
+    for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE) {
+        uint64_t pa;
+        if (!pmm_alloc_zeroed(0, &pa) || arch_map_page(a, pa, ARCH_MAP_WRITE)) {
+            v->end = a;             /* undo what was mapped so far */
+            release_pages(v);
+            kfree(v);
+            return -ENOMEM;
+        }
+    }
+    v->next = vmas;
+    vmas = v;
+    *out = (void *)v->start;
+    return 0;
+}
+
+int vm_map_mmio(uint64_t pa, size_t len, void **out)
+{
+    if (!IS_ALIGNED(pa, PAGE_SIZE))
+        return -EINVAL;
+    uintptr_t start;
+    int err = vm_reserve(len, &start);
+    if (err)
+        return err;
+    struct vma *v = vma_new(start, len, false);
+    if (!v)
+        return -ENOMEM;
+    for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE) {
+        if (arch_map_page(a, pa + (a - v->start), ARCH_MAP_WRITE | ARCH_MAP_UNCACHED)) {
+            v->end = a;
+            release_pages(v);
+            kfree(v);
+            return -ENOMEM;
+        }
+    }
+    v->next = vmas;
+    vmas = v;
+    *out = (void *)v->start;
+    return 0;
+}
+
+static struct vma *vma_find(uintptr_t a)
+{
+    for (struct vma *v = vmas; v; v = v->next)
+        if (a >= v->start && a < v->end && !v->unmapped)
+            return v;
+    return NULL;
+}
+
+static void vma_remove(struct vma *v)
+{
+    struct vma **pp = &vmas;
+    while (*pp != v)
+        pp = &(*pp)->next;
+    *pp = v->next;
+    kfree(v);
+}
+
+int vm_unmap(void *va, size_t len)
+{
+    uintptr_t a = (uintptr_t)va;
+    struct vma *v = vma_find(a);
+    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE))
+        return -EINVAL;
+    if (v->pins) {
+        /* A device may still reach these pages: the CPU mapping stays until the last unpin
+         * (so the pages stay translatable), but the range is no longer the caller's. */
+        v->unmapped = true;
+        quarantined += (v->end - v->start) / PAGE_SIZE;
+        return 0;
+    }
+    release_pages(v);
+    vma_remove(v);
+    return 0;
+}
+
+static struct vma *vma_containing(uintptr_t a, uintptr_t last)
+{
+    for (struct vma *v = vmas; v; v = v->next)
+        if (a >= v->start && last < v->end)
+            return v;
+    return NULL;
+}
+
+int vm_pin(const void *va, size_t len)
+{
+    uintptr_t a = (uintptr_t)va, last;
+    if (len == 0 || __builtin_add_overflow(a, len - 1, &last))
+        return -EINVAL;
+    if (a < VM_AREA_START) {
+        /* The direct map: heap and page-allocator memory, owned by its allocator. */
+        for (uintptr_t p = ALIGN_DOWN(a, PAGE_SIZE); p <= last; p += PAGE_SIZE)
+            if (!(arch_virt_flags(p) & ARCH_MAP_PRESENT))
+                return -EFAULT;
+        return 0;
+    }
+    struct vma *v = vma_containing(a, last);
+    if (!v || v->unmapped)
+        return -EFAULT;
+    v->pins++;
+    return 0;
+}
+
+void vm_unpin(const void *va, size_t len)
+{
+    uintptr_t a = (uintptr_t)va;
+    if (a < VM_AREA_START)
+        return;
+    struct vma *v = vma_containing(a, a + len - 1);
+    MOAT_ASSERT(v && v->pins > 0);
+    if (--v->pins == 0 && v->unmapped) {
+        quarantined -= (v->end - v->start) / PAGE_SIZE;
+        release_pages(v);
+        vma_remove(v);
+    }
+}
+
+int vm_virt_to_phys(const void *va, uint64_t *pa)
+{
+    return arch_virt_to_phys((uintptr_t)va, pa);
+}
+
+uint64_t vm_quarantined_pages(void)
+{
+    return quarantined;
+}

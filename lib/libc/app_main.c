@@ -1,0 +1,10 @@
+/* An appliance image: after boot, run the program's main(); its return value is the guest's
+ * exit status. */
+#include "kernel/boot_info.h"
+
+int main(void);
+
+int moat_image_main(void)
+{
+    return main() & 0x7f;
+}
