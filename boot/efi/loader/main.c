@@ -185,7 +185,7 @@ static EFI_STATUS load_runtime(EFI_HANDLE image, struct elf_plan *plan)
     st = check_crc(image, elf, size);
     struct elf_error err;
     if (!EFI_ERROR(st) && elf_check(elf, size, EFI_ENTRY_SYMBOL, plan, &err) != 0)
-        st = loader_fail(EFI_LOAD_ERROR, L"%s refused: %a (%lx)", MOAT_ELF_PATH, err.what,
+        st = loader_fail(EFI_LOAD_ERROR, L"%s refused: %a (0x%lx)", MOAT_ELF_PATH, err.what,
                          err.value);
     if (!EFI_ERROR(st))
         st = check_free(plan->lo, plan->hi);
