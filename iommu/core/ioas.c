@@ -1,0 +1,168 @@
+/* IOAS: the IOVA address space object. Argument checks follow Linux's iommufd_ioas_* and
+ * iopt_* (order and errno), then the commit. */
+#include "iommu/core/iommufd_private.h"
+#include "kernel/mm/heap.h"
+#include "lib/log.h"
+#include "lib/string.h"
+
+#define MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
+
+struct ioas *ioas_get(struct moat_iommufd *ctx, uint32_t id)
+{
+    struct iommufd_obj *obj = iommufd_get(ctx, id, IOMMUFD_OBJ_IOAS);
+    return obj ? container_of(obj, struct ioas, obj) : NULL;
+}
+
+int moat_ioas_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *out_ioas_id)
+{
+    if (flags)
+        return -EOPNOTSUPP;
+    int err = iommufd_slot_reserve(ctx);
+    if (err)
+        return err;
+    struct ioas *ioas = iommufd_zalloc(sizeof(*ioas));
+    if (!ioas)
+        return -ENOMEM;
+    iommufd_obj_install(ctx, &ioas->obj, IOMMUFD_OBJ_IOAS);
+    *out_ioas_id = ioas->obj.id;
+    return 0;
+}
+
+/* Users (paging HWPTs) are gone: every area is unmapped from no domain, just forgotten. */
+void ioas_destroy(struct ioas *ioas)
+{
+    ioas_free_all_nodes(ioas);
+    kfree(ioas->resv);
+    kfree(ioas->resv_nodes);
+    kfree(ioas->allowed);
+    kfree(ioas);
+}
+
+static uint32_t map_prot(uint32_t flags)
+{
+    return (flags & IOMMU_IOAS_MAP_READABLE ? IOMMU_READ : 0) |
+           (flags & IOMMU_IOAS_MAP_WRITEABLE ? IOMMU_WRITE : 0);
+}
+
+/* The checks Linux makes before it looks at the IOAS (iommufd_ioas_map/copy). */
+static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
+{
+    if (flags & ~MAP_FLAGS)
+        return -EOPNOTSUPP;
+    if (a == UINT64_MAX || b == UINT64_MAX || c == UINT64_MAX)
+        return -EOVERFLOW;
+    if (!(flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+        return -EINVAL;
+    return 0;
+}
+
+/* Where [.., + length) goes in ioas: the fixed *iova checked, or one chosen. */
+static int place(struct ioas *ioas, uint32_t flags, uint64_t length, uint64_t pa, uint64_t *iova)
+{
+    if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
+        return -EINVAL;
+    if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+        return ioas_check_fixed(ioas, *iova, length);
+    return ioas_choose_iova(ioas, length, pa, iova);
+}
+
+int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, const void *va,
+                  uint64_t length, uint64_t *iova)
+{
+    uint64_t pa, end, where = *iova;
+    int err = map_flags_check(flags, where, length, 0);
+    if (err)
+        return err;
+    struct ioas *ioas = ioas_get(ctx, ioas_id);
+    if (!ioas)
+        return -ENOENT;
+    if (!IS_ALIGNED((uintptr_t)va, IOMMUFD_PAGE) || !length)
+        return -EINVAL;
+    if (__builtin_add_overflow((uint64_t)(uintptr_t)va, length - 1, &end))
+        return -EOVERFLOW;
+    err = iommufd_v2p(ctx, va, length, &pa);
+    if (!err)
+        err = place(ioas, flags, length, pa, &where);
+    if (err)
+        return err;
+    struct ioas_area *a = ioas_area_prepare(ioas, where, length);
+    if (!a)
+        return -ENOMEM;
+    a->pa = pa;
+    a->va = va;
+    a->prot = map_prot(flags);
+    a->chosen = !(flags & IOMMU_IOAS_MAP_FIXED_IOVA);
+    err = ioas_areas_commit(ioas, &a, 1);
+    if (!err)
+        *iova = where;
+    return err;
+}
+
+/* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. */
+static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t *bytes)
+{
+    *bytes = 0;
+    for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
+         n = iova_next(&ioas->tree, n, last)) {
+        if (n->kind != IOVA_AREA)
+            continue;
+        if (n->start < iova || n->last > last)
+            return -ENOENT;
+        *bytes += n->last - n->start + 1;
+    }
+    return *bytes ? 0 : -ENOENT;
+}
+
+static void unmap_commit(struct ioas *ioas, uint64_t iova, uint64_t last)
+{
+    struct iova_node *n = iova_first(&ioas->tree, iova, last);
+    while (n) {
+        struct iova_node *next = iova_next(&ioas->tree, n, last);
+        if (n->kind == IOVA_AREA)
+            ioas_area_release(ioas, container_of(n, struct ioas_area, node));
+        n = next;
+    }
+}
+
+int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, uint64_t length,
+                    uint64_t *unmapped)
+{
+    uint64_t last, bytes;
+    struct ioas *ioas = ioas_get(ctx, ioas_id);
+    if (!ioas)
+        return -ENOENT;
+    if (iova == 0 && length == UINT64_MAX) {
+        if (unmap_check(ioas, 0, UINT64_MAX, &bytes) == 0)
+            unmap_commit(ioas, 0, UINT64_MAX);
+        *unmapped = bytes;
+        return 0;
+    }
+    if (iova == UINT64_MAX || length == UINT64_MAX)
+        return -EOVERFLOW;
+    if (!length)
+        return -EINVAL;
+    if (__builtin_add_overflow(iova, length - 1, &last))
+        return -EOVERFLOW;
+    int err = unmap_check(ioas, iova, last, &bytes);
+    if (err)
+        return err;
+    unmap_commit(ioas, iova, last);
+    *unmapped = bytes;
+    return 0;
+}
+
+uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool *hit)
+{
+    uint64_t total = 0, q = (uint64_t)(uintptr_t)va;
+    struct iova_node *n = iova_first(&ioas->tree, 0, UINT64_MAX);
+    for (; n; n = iova_next(&ioas->tree, n, UINT64_MAX)) {
+        if (n->kind != IOVA_AREA)
+            continue;
+        struct ioas_area *a = container_of(n, struct ioas_area, node);
+        uint64_t s = (uint64_t)(uintptr_t)a->va, size = n->last - n->start + 1;
+        total += size;
+        if (hit && len && q <= s + size - 1 && s <= q + len - 1)
+            *hit = true;
+    }
+    return total;
+}

@@ -1,0 +1,313 @@
+/* IOAS areas: choosing IOVAs (first fit with guard gaps, plus a cache of freed ranges per common
+ * size), checking fixed IOVAs, and fanning areas out to every paging domain of the IOAS. */
+#include "iommu/core/iommufd_private.h"
+#include "kernel/mm/heap.h"
+#include "lib/log.h"
+
+static int cache_class(uint64_t length)
+{
+    if (length & (length - 1))
+        return -1;
+    int c = __builtin_ctzll(length) - 12;
+    return c >= 0 && c < IOAS_CACHE_CLASSES ? c : -1;
+}
+
+static void cache_unlink(struct ioas *ioas, struct iova_node *n)
+{
+    int c = cache_class(n->last - n->start + 1);
+    MOAT_ASSERT(c >= 0 && n->kind == IOVA_CACHED);
+    if (n->cprev)
+        n->cprev->cnext = n->cnext;
+    else
+        ioas->cache[c] = n->cnext;
+    if (n->cnext)
+        n->cnext->cprev = n->cprev;
+    n->cnext = n->cprev = NULL;
+    ioas->cache_len[c]--;
+}
+
+static bool cache_push(struct ioas *ioas, struct iova_node *n)
+{
+    int c = cache_class(n->last - n->start + 1);
+    if (c < 0 || ioas->cache_len[c] >= IOAS_CACHE_DEPTH)
+        return false;
+    n->kind = IOVA_CACHED;
+    n->cprev = NULL;
+    n->cnext = ioas->cache[c];
+    if (n->cnext)
+        n->cnext->cprev = n;
+    ioas->cache[c] = n;
+    ioas->cache_len[c]++;
+    return true;
+}
+
+/* Frees cached ranges intersecting [start, last] so that others may use them. */
+void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last)
+{
+    struct iova_node *n = iova_first(&ioas->tree, start, last);
+    while (n) {
+        struct iova_node *next = iova_next(&ioas->tree, n, last);
+        if (n->kind == IOVA_CACHED) {
+            cache_unlink(ioas, n);
+            iova_remove(&ioas->tree, n);
+            kfree(container_of(n, struct ioas_area, node));
+        }
+        n = next;
+    }
+}
+
+static void cache_evict_all(struct ioas *ioas)
+{
+    for (int c = 0; c < IOAS_CACHE_CLASSES; c++)
+        while (ioas->cache[c]) {
+            struct iova_node *n = ioas->cache[c];
+            cache_unlink(ioas, n);
+            iova_remove(&ioas->tree, n);
+            kfree(container_of(n, struct ioas_area, node));
+        }
+}
+
+static uint64_t choose_align(const struct ioas *ioas, uint64_t length, uint64_t pa)
+{
+    static const uint64_t sizes[] = { PGTABLE_SZ_1G, PGTABLE_SZ_2M };
+    if (ioas->no_huge)
+        return IOMMUFD_PAGE;
+    for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++)
+        if (length >= sizes[i] && IS_ALIGNED(pa, sizes[i]))
+            return sizes[i];
+    return IOMMUFD_PAGE;
+}
+
+/* First fit of [.., + length) with `guard` free bytes on both sides, aligned to align. */
+static bool fit_in(const struct ioas *ioas, uint64_t length, uint64_t align, uint64_t guard,
+                   uint64_t lo, uint64_t hi, uint64_t *iova)
+{
+    uint64_t need, gs, ge, start, end;
+    if (__builtin_add_overflow(length, 2 * guard + align - 1, &need))
+        return false;
+    if (!iova_find_gap(&ioas->tree, need, lo, hi, &gs, &ge))
+        return false;
+    if (__builtin_add_overflow(gs, guard + align - 1, &start))
+        return false;
+    start = ALIGN_DOWN(start, align);
+    if (__builtin_add_overflow(start, length - 1 + guard, &end) || end > ge)
+        return false;
+    *iova = start;
+    return true;
+}
+
+static bool fit_allowed(const struct ioas *ioas, uint64_t length, uint64_t align, uint64_t guard,
+                        uint64_t *iova)
+{
+    if (!ioas->nr_allowed)
+        return fit_in(ioas, length, align, guard, 0, UINT64_MAX, iova);
+    for (uint32_t i = 0; i < ioas->nr_allowed; i++)
+        if (fit_in(ioas, length, align, guard, ioas->allowed[i].start, ioas->allowed[i].last,
+                   iova))
+            return true;
+    return false;
+}
+
+static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova)
+{
+    int c = cache_class(length);
+    for (struct iova_node *n = c >= 0 ? ioas->cache[c] : NULL; n; n = n->cnext) {
+        if (ioas->nr_allowed) {
+            bool ok = false;
+            for (uint32_t i = 0; i < ioas->nr_allowed && !ok; i++)
+                ok = n->start >= ioas->allowed[i].start && n->last <= ioas->allowed[i].last;
+            if (!ok)
+                continue;
+        }
+        *iova = n->start;
+        return true;
+    }
+    return false;
+}
+
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova)
+{
+    uint64_t align = choose_align(ioas, length, pa);
+    if (fit_cached(ioas, length, iova))
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (fit_allowed(ioas, length, align, IOAS_GUARD, iova) ||
+            fit_allowed(ioas, length, IOMMUFD_PAGE, 0, iova))
+            return 0;
+        cache_evict_all(ioas);
+    }
+    return -ENOSPC;
+}
+
+static bool resv_hit(const struct ioas *ioas, uint64_t start, uint64_t last)
+{
+    uint32_t lo = 0, hi = ioas->nr_merged;
+    while (lo < hi) {       /* the first merged range ending at or after start */
+        uint32_t mid = (lo + hi) / 2;
+        if (ioas->resv_nodes[mid].last < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ioas->nr_merged && ioas->resv_nodes[lo].start <= last;
+}
+
+bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last)
+{
+    return resv_hit(ioas, start, last);
+}
+
+/* A fixed IOVA: aligned, no wrap, not reserved (-EINVAL, as Linux), not mapped (-EEXIST). */
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length)
+{
+    uint64_t last;
+    if (!IS_ALIGNED(iova, IOMMUFD_PAGE))
+        return -EINVAL;
+    if (__builtin_add_overflow(iova, length - 1, &last))
+        return -EOVERFLOW;
+    if (resv_hit(ioas, iova, last))
+        return -EINVAL;
+    for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
+         n = iova_next(&ioas->tree, n, last))
+        if (n->kind == IOVA_AREA)
+            return -EEXIST;
+    return 0;
+}
+
+/* The area for [iova, iova + length): a cached node of exactly that range is taken over (it is
+ * already in the tree), otherwise a new one is allocated. */
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length)
+{
+    struct iova_node *n = iova_first(&ioas->tree, iova, iova);
+    struct ioas_area *a;
+    if (n && n->kind == IOVA_CACHED && n->start == iova && n->last == iova + length - 1) {
+        cache_unlink(ioas, n);
+        n->kind = IOVA_AREA;
+        return container_of(n, struct ioas_area, node);
+    }
+    a = iommufd_zalloc(sizeof(*a));
+    if (!a)
+        return NULL;
+    a->node.start = iova;
+    a->node.last = iova + length - 1;
+    a->node.kind = IOVA_AREA;
+    a->node.height = -1;                /* not in the tree yet */
+    return a;
+}
+
+/* Undoes ioas_area_prepare for an area that was never committed. */
+void ioas_area_abort(struct ioas *ioas, struct ioas_area *a)
+{
+    if (!a)
+        return;
+    if (a->node.height >= 0 && cache_push(ioas, &a->node))
+        return;
+    if (a->node.height >= 0)
+        iova_remove(&ioas->tree, &a->node);
+    kfree(a);
+}
+
+int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)
+{
+    uint64_t len = a->node.last - a->node.start + 1;
+    if (!ioas->no_huge)
+        return iommu_map(d, a->node.start, a->pa, len, a->prot);
+    /* Huge pages off: one 4 KiB leaf per call, so the table never holds a larger one. */
+    for (uint64_t off = 0; off < len; off += IOMMUFD_PAGE) {
+        int err = iommu_map(d, a->node.start + off, a->pa + off, IOMMUFD_PAGE, a->prot);
+        if (err) {
+            if (off)
+                MOAT_ASSERT(iommu_unmap(d, a->node.start, off) == 0);
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Unmap includes the invalidation and its wait (iommu.h): after this, no DMA reaches a. */
+void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
+{
+    int err = iommu_unmap(d, a->node.start, a->node.last - a->node.start + 1);
+    MOAT_ASSERT(err == 0);
+}
+
+static int map_everywhere(struct ioas *ioas, struct ioas_area *a)
+{
+    for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
+        int err = ioas_map_area_domain(ioas, h->domain, a);
+        if (err) {
+            for (struct hwpt *u = ioas->hwpts; u != h; u = u->next)
+                ioas_unmap_area_domain(u->domain, a);
+            return err;
+        }
+    }
+    return 0;
+}
+
+static void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
+{
+    for (struct hwpt *h = ioas->hwpts; h; h = h->next)
+        ioas_unmap_area_domain(h->domain, a);
+}
+
+/* Puts prepared areas into the tree and every domain. Page-table memory for the domains cannot
+ * be reserved through the driver contract, so a driver -ENOMEM is rolled back: on error the
+ * IOAS and every domain are as before and the areas are freed. */
+int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct ioas_area *a = areas[i];
+        if (a->node.height < 0) {
+            ioas_cache_evict(ioas, a->node.start, a->node.last);
+            iova_insert(&ioas->tree, &a->node);
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int err = map_everywhere(ioas, areas[i]);
+        if (err) {
+            for (uint32_t j = 0; j < i; j++)
+                unmap_everywhere(ioas, areas[j]);
+            for (uint32_t j = 0; j < n; j++)
+                ioas_area_abort(ioas, areas[j]);
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Unmaps a from every domain, then forgets it (its IOVA range may go to the cache). */
+void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
+{
+    unmap_everywhere(ioas, a);
+    a->pa = 0;
+    a->va = NULL;
+    a->prot = 0;
+    if (a->chosen && cache_push(ioas, &a->node))
+        return;
+    iova_remove(&ioas->tree, &a->node);
+    kfree(a);
+}
+
+static void free_subtree(struct iova_node *n)
+{
+    if (!n)
+        return;
+    free_subtree(n->left);
+    free_subtree(n->right);
+    if (n->kind != IOVA_RESV)
+        kfree(container_of(n, struct ioas_area, node));
+}
+
+/* Frees every area and cached range; the IOAS has no domain left. */
+void ioas_free_all_nodes(struct ioas *ioas)
+{
+    MOAT_ASSERT(!ioas->hwpts);
+    free_subtree(ioas->tree.root);
+    ioas->tree.root = NULL;
+    ioas->tree.count = 0;
+    for (int c = 0; c < IOAS_CACHE_CLASSES; c++) {
+        ioas->cache[c] = NULL;
+        ioas->cache_len[c] = 0;
+    }
+    ioas->nr_merged = 0;
+}

@@ -1,0 +1,168 @@
+/* The native IOMMUFD object layer's private structures. Layer 3 of STYLE.md: the only layer
+ * that validates untrusted arguments; below it are iommu/iommu.h (drivers) and iommu/pgtable. */
+#ifndef MOAT_IOMMU_CORE_IOMMUFD_PRIVATE_H
+#define MOAT_IOMMU_CORE_IOMMUFD_PRIVATE_H
+
+#include "moat/iommufd.h"
+#include "iommu/core/iova.h"
+#include "iommu/iommu.h"
+#include "lib/errno.h"
+
+#define IOMMUFD_PAGE 4096ULL
+#define IOAS_GUARD IOMMUFD_PAGE         /* kept free around every chosen IOVA range */
+#define IOAS_CACHE_CLASSES 7            /* 4 KiB .. 256 KiB */
+#define IOAS_CACHE_DEPTH 16
+
+enum iommufd_obj_type {
+    IOMMUFD_OBJ_ANY,
+    IOMMUFD_OBJ_IOAS,
+    IOMMUFD_OBJ_HWPT_PAGING,
+    IOMMUFD_OBJ_HWPT_NESTED,
+    IOMMUFD_OBJ_DEVICE,
+    IOMMUFD_OBJ_FAULT,
+};
+
+struct iommufd_obj {
+    uint32_t id;
+    enum iommufd_obj_type type;
+    unsigned users;             /* references held by other objects */
+};
+
+struct moat_iommufd {
+    struct iommufd_obj **objs;  /* objs[id - 1] */
+    uint32_t nr_slots;
+    uint32_t nr_objs;
+    moat_virt_to_phys_fn v2p;
+    void *v2p_arg;
+    struct moat_uaccess ua;
+    struct moat_iommufd *next;  /* every open context: pin queries */
+};
+
+/* A reserved range of an IOAS and who imposed it (a device's unit regions, a domain's width). */
+struct ioas_resv {
+    uint64_t start, last;
+    const void *owner;
+};
+
+struct hwpt;
+
+struct ioas {
+    struct iommufd_obj obj;
+    struct iova_tree tree;          /* areas, cached IOVA, merged reserved ranges */
+    struct hwpt *hwpts;             /* paging HWPTs fanned out to */
+    struct ioas_resv *resv;         /* raw reserved ranges */
+    uint32_t nr_resv, cap_resv;
+    struct iova_node *resv_nodes;   /* merged reserved ranges: [0, nr_merged) in the tree */
+    uint32_t nr_merged, cap_nodes;
+    struct iommu_iova_range *allowed;   /* sorted; none: everywhere */
+    uint32_t nr_allowed;
+    bool no_huge;
+    struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed chosen ranges, per size class */
+    uint32_t cache_len[IOAS_CACHE_CLASSES];
+};
+
+struct ioas_area {
+    struct iova_node node;          /* [iova, iova + length - 1] */
+    uint64_t pa;
+    const void *va;                 /* the pinned CPU memory */
+    uint32_t prot;                  /* IOMMU_READ | IOMMU_WRITE */
+    bool chosen;                    /* the IOVA was chosen by the allocator */
+};
+
+struct fault_queue;
+
+struct hwpt {
+    struct iommufd_obj obj;
+    struct iommu_domain *domain;
+    struct ioas *ioas;              /* PAGING */
+    struct hwpt *parent;            /* NESTED */
+    struct fault_queue *fault;
+    struct hwpt *next;              /* in ioas->hwpts */
+    bool auto_domain, nest_parent, dirty_capable;
+    uint32_t data_type;             /* NESTED */
+};
+
+struct idev {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct pci_dev *pdev;
+    struct iommu_unit *unit;
+    struct hwpt *hwpt;              /* attached to */
+    struct idev *next_bound;        /* every bound device, every context */
+};
+
+struct fault_queue {
+    struct iommufd_obj obj;
+    struct moat_fault_record ring[MOAT_FAULT_QUEUE_DEPTH];
+    uint32_t head, count;
+    uint64_t overflows;
+    void (*notify)(void *arg);
+    void *notify_arg;
+};
+
+/* context.c */
+void *iommufd_zalloc(size_t size);
+int iommufd_slot_reserve(struct moat_iommufd *ctx);
+void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
+                         enum iommufd_obj_type type);
+struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t id,
+                                enum iommufd_obj_type type);
+void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj);
+int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len, uint64_t *pa);
+struct moat_iommufd *iommufd_contexts(void);
+
+/* ioas.c */
+struct ioas *ioas_get(struct moat_iommufd *ctx, uint32_t id);
+void ioas_destroy(struct ioas *ioas);
+int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a);
+void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a);
+uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool *hit);
+
+/* ioas_area.c */
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova);
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length);
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length);
+int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n);
+void ioas_area_release(struct ioas *ioas, struct ioas_area *a);
+void ioas_area_abort(struct ioas *ioas, struct ioas_area *a);
+void ioas_free_all_nodes(struct ioas *ioas);
+
+/* ioas_resv.c */
+int ioas_resv_check(struct ioas *ioas, const struct ioas_resv *r, uint32_t n);
+int ioas_resv_prepare(struct ioas *ioas, uint32_t n_more, struct ioas_resv **new_resv,
+                      struct iova_node **new_nodes);
+void ioas_resv_commit(struct ioas *ioas, const struct ioas_resv *r, uint32_t n,
+                      struct ioas_resv *new_resv, struct iova_node *new_nodes);
+void ioas_resv_abort(struct ioas_resv *new_resv, struct iova_node *new_nodes);
+void ioas_resv_remove(struct ioas *ioas, const void *owner);
+int ioas_resv_add(struct ioas *ioas, const struct ioas_resv *r, uint32_t n);
+void ioas_resv_rebuild(struct ioas *ioas);
+bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last);
+void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last);
+
+/* hwpt.c */
+struct hwpt *hwpt_get(struct moat_iommufd *ctx, uint32_t id);
+int hwpt_paging_create(struct moat_iommufd *ctx, struct ioas *ioas, struct idev *idev,
+                       uint32_t flags, bool auto_domain, struct hwpt **out);
+void hwpt_destroy(struct moat_iommufd *ctx, struct hwpt *h);
+void hwpt_set_fault(struct hwpt *h, struct fault_queue *fq);
+int hwpt_dirty_check(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t flags, uint64_t iova,
+                     uint64_t length, uint64_t page_size, struct hwpt **out);
+
+/* device.c */
+void idev_destroy(struct moat_iommufd *ctx, struct idev *idev);
+void idev_detach_all(struct moat_iommufd *ctx);
+struct idev *idev_get(struct moat_iommufd *ctx, uint32_t id);
+struct idev *idev_find_rid(uint16_t seg, uint16_t rid);
+
+/* fault_queue.c */
+void fault_queue_destroy(struct fault_queue *fq);
+void fault_queue_deliver(struct iommu_domain *d, const struct iommu_fault *f, void *hwpt);
+
+/* Test hook: the n-th allocation from now (1 = the next) fails; 0 turns failures off. Counts
+ * this layer's allocations and those a test driver routes through moat_iommufd_should_fail(). */
+void moat_iommufd_fail_nth(unsigned long n);
+bool moat_iommufd_should_fail(void);
+unsigned long moat_iommufd_alloc_count(void);
+
+#endif

@@ -1,0 +1,41 @@
+/* The IOVA-area structure: an AVL tree of non-overlapping closed intervals [start, last], each
+ * node augmented with its subtree's first start, last end and largest free gap, so that
+ * overlap lookups and first-fit gap searches are O(log n). Generic translation layer: no
+ * objects, no validation of untrusted input. */
+#ifndef MOAT_IOMMU_CORE_IOVA_H
+#define MOAT_IOMMU_CORE_IOVA_H
+
+#include "lib/compiler.h"
+
+enum iova_kind {
+    IOVA_AREA,      /* a mapping (struct ioas_area) */
+    IOVA_CACHED,    /* a freed allocator-chosen range kept for reuse: free to everyone else */
+    IOVA_RESV,      /* merged reserved ranges */
+};
+
+struct iova_node {
+    struct iova_node *left, *right;
+    uint64_t start, last;
+    uint64_t sub_first, sub_last;   /* of the subtree */
+    uint64_t max_gap;               /* largest hole between two nodes of the subtree */
+    int height;
+    uint8_t kind;
+    struct iova_node *cnext, *cprev;    /* IOVA_CACHED: the size class's list */
+};
+
+struct iova_tree {
+    struct iova_node *root;
+    uint64_t count;
+};
+
+void iova_insert(struct iova_tree *t, struct iova_node *n);
+void iova_remove(struct iova_tree *t, struct iova_node *n);
+/* The lowest node intersecting [start, last], or NULL. */
+struct iova_node *iova_first(const struct iova_tree *t, uint64_t start, uint64_t last);
+/* The node after n intersecting [.., last], or NULL. */
+struct iova_node *iova_next(const struct iova_tree *t, const struct iova_node *n, uint64_t last);
+/* The lowest hole of at least `need` bytes (need >= 1) inside [lo, hi], clipped to it. */
+bool iova_find_gap(const struct iova_tree *t, uint64_t need, uint64_t lo, uint64_t hi,
+                   uint64_t *gap_start, uint64_t *gap_last);
+
+#endif
