@@ -1,0 +1,355 @@
+/* /dev/vfio/vfio: the container and its type1 IOMMU (VFIO_TYPE1v2_IOMMU semantics), backed by
+ * one IOAS of a native IOMMUFD context. */
+#include "iommu/vfio/vfio_private.h"
+#include "kernel/mm/heap.h"
+#include "kernel/vm.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/string.h"
+
+#define VFIO_DMA_MAX 65535u          /* Linux's default dma_entry_limit */
+
+static long ret_copy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+    return 0;
+}
+
+static int container_set_iommu(struct vfio_container *c, unsigned long type)
+{
+    if (c->nr_groups == 0 || c->ictx)
+        return -EINVAL;
+    if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
+        return -ENODEV;
+    int err = moat_iommufd_open(&c->ictx);
+    if (err)
+        return err;
+    moat_iommufd_set_virt_to_phys(c->ictx, vfio_user_virt_to_phys, NULL);
+    err = moat_ioas_alloc(c->ictx, 0, &c->ioas_id);
+    if (err) {
+        moat_iommufd_close(c->ictx);
+        c->ictx = NULL;
+        return err;
+    }
+    c->v2 = type == VFIO_TYPE1v2_IOMMU;
+    /* Groups set before the IOMMU get their devices bound and attached now. */
+    for (unsigned i = 0; i < c->nr_groups && !err; i++)
+        err = vfio_container_attach_group(c, c->groups[i]);
+    if (err) {
+        moat_iommufd_close(c->ictx);
+        c->ictx = NULL;
+    }
+    return err;
+}
+
+static void group_unbind(struct vfio_container *c, struct vfio_group *g)
+{
+    while (g->nr_bound)
+        moat_device_unbind(c->ictx, g->dev_ids[--g->nr_bound]);
+}
+
+/* With the IOMMU set, the group's devices are bound to the container's context and attached to
+ * its IOAS (type1 attaches whole groups); before that, nothing happens yet. */
+int vfio_container_attach_group(struct vfio_container *c, struct vfio_group *g)
+{
+    struct pci_system *sys = vfio_pci();
+    if (!c->ictx)
+        return 0;
+    for (uint32_t i = 0; i < sys->ndevs; i++) {
+        struct pci_dev *d = &sys->devs[i];
+        if (d->group != g->id)
+            continue;
+        uint32_t dev_id, pt = c->ioas_id;
+        int err = g->nr_bound == VFIO_GROUP_MAX_DEVS ? -ENOSPC :
+                  moat_device_bind(c->ictx, d, &dev_id);
+        if (!err) {
+            g->dev_ids[g->nr_bound++] = dev_id;
+            err = moat_device_attach(c->ictx, dev_id, &pt);
+        }
+        if (err) {
+            group_unbind(c, g);
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* The group's devices go back to blocking; the last group takes the type1 IOMMU with it (and
+ * every mapping: each unmap waits for its invalidation). */
+void vfio_container_detach_group(struct vfio_container *c, struct vfio_group *g)
+{
+    unsigned i = 0;
+    while (c->groups[i] != g)
+        i++;
+    c->groups[i] = c->groups[--c->nr_groups];
+    if (!c->ictx)
+        return;
+    group_unbind(c, g);
+    if (c->nr_groups == 0) {
+        moat_iommufd_close(c->ictx);
+        c->ictx = NULL;
+        kfree(c->dmas);
+        c->dmas = NULL;
+        c->nr_dmas = c->cap_dmas = 0;
+    }
+}
+
+static long container_info(struct vfio_container *c, unsigned long arg)
+{
+    struct vfio_iommu_type1_info info;
+    size_t minsz = offsetof(struct vfio_iommu_type1_info, iova_pgsizes) + 8;
+    memcpy(&info, (void *)arg, minsz);
+    if (info.argsz < minsz)
+        return -EINVAL;
+    if (!c->ictx)
+        return -EINVAL;
+    struct iommu_unit *u = iommu_first_unit();
+    info.flags = VFIO_IOMMU_INFO_PGSIZES;
+    info.iova_pgsizes = u ? u->pgsize_bitmap : 4096;
+    /* Capabilities: the usable IOVA ranges and how many more mappings are allowed. */
+    struct iommu_iova_range r[16];
+    uint32_t nr = 16;
+    uint64_t align;
+    if (moat_ioas_iova_ranges(c->ictx, c->ioas_id, r, &nr, &align))
+        nr = 0;
+    uint8_t capbuf[sizeof(struct vfio_iommu_type1_info_cap_iova_range) +
+                   16 * sizeof(struct vfio_iova_range)];
+    struct vfio_iommu_type1_info_cap_iova_range *cr = (void *)capbuf;
+    memset(capbuf, 0, sizeof(capbuf));
+    cr->header.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
+    cr->header.version = 1;
+    cr->nr_iovas = nr;
+    for (uint32_t i = 0; i < nr; i++) {
+        cr->iova_ranges[i].start = r[i].start;
+        cr->iova_ranges[i].end = r[i].last;
+    }
+    struct vfio_iommu_type1_info_dma_avail av = {
+        .header = { .id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, .version = 1 },
+        .avail = VFIO_DMA_MAX - c->nr_dmas,
+    };
+    size_t need = sizeof(info) + ALIGN_UP(sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]), 8) +
+                  ALIGN_UP(sizeof(av), 8);
+    info.flags |= VFIO_IOMMU_INFO_CAPS;
+    info.cap_offset = 0;
+    if (info.argsz < need) {
+        info.argsz = (uint32_t)need;
+    } else {
+        size_t off = sizeof(info);
+        uint32_t *prev = &info.cap_offset;
+        vfio_cap_add((void *)arg, info.argsz, &off, prev, cr,
+                     sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]));
+        prev = &((struct vfio_info_cap_header *)((char *)arg + sizeof(info)))->next;
+        vfio_cap_add((void *)arg, info.argsz, &off, prev, &av, sizeof(av));
+    }
+    size_t out = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
+    return ret_copy((void *)arg, &info, out);
+}
+
+void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,
+                  size_t len)
+{
+    if (*off + len > argsz)
+        return;
+    memcpy((char *)info + *off, cap, len);
+    ((struct vfio_info_cap_header *)((char *)info + *off))->next = 0;
+    *prev_next = (uint32_t)*off;
+    *off += ALIGN_UP(len, 8);
+}
+
+/* The first tracked mapping that ends above iova, as an index (nr_dmas when none). */
+static unsigned dma_lower_bound(const struct vfio_container *c, uint64_t iova)
+{
+    unsigned lo = 0, hi = c->nr_dmas;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (c->dmas[mid].iova + c->dmas[mid].size - 1 < iova)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const struct vfio_dma *dma_find(const struct vfio_container *c, uint64_t iova)
+{
+    unsigned i = dma_lower_bound(c, iova);
+    return i < c->nr_dmas && c->dmas[i].iova <= iova ? &c->dmas[i] : NULL;
+}
+
+static int dma_reserve(struct vfio_container *c)
+{
+    if (c->nr_dmas < c->cap_dmas)
+        return 0;
+    unsigned cap = c->cap_dmas ? c->cap_dmas * 2 : 16;
+    struct vfio_dma *n = kmalloc(cap * sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    if (c->nr_dmas)
+        memcpy(n, c->dmas, c->nr_dmas * sizeof(*n));
+    kfree(c->dmas);
+    c->dmas = n;
+    c->cap_dmas = cap;
+    return 0;
+}
+
+static long container_map(struct vfio_container *c, unsigned long arg)
+{
+    struct vfio_iommu_type1_dma_map m;
+    size_t minsz = offsetof(struct vfio_iommu_type1_dma_map, size) + 8;
+    memcpy(&m, (void *)arg, minsz);
+    uint32_t known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
+    if (m.argsz < minsz || (m.flags & ~known))
+        return -EINVAL;
+    if (!c->ictx)
+        return -EINVAL;
+    uint32_t prot = m.flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+    if (!prot || (m.flags & VFIO_DMA_MAP_FLAG_VADDR))
+        return -EINVAL;     /* moat never invalidates vaddrs, so there is none to update */
+    uint64_t last_iova, last_va;
+    if (!m.size || ((m.size | m.iova | m.vaddr) & 4095))
+        return -EINVAL;
+    if (__builtin_add_overflow(m.iova, m.size - 1, &last_iova) ||
+        __builtin_add_overflow(m.vaddr, m.size - 1, &last_va))
+        return -EINVAL;
+    unsigned i = dma_lower_bound(c, m.iova);
+    if (i < c->nr_dmas && c->dmas[i].iova <= last_iova)
+        return -EEXIST;
+    if (c->nr_dmas >= VFIO_DMA_MAX)
+        return -ENOSPC;
+    int err = dma_reserve(c);
+    if (err)
+        return err;
+    uint32_t flags = IOMMU_IOAS_MAP_FIXED_IOVA;
+    if (prot & VFIO_DMA_MAP_FLAG_READ)
+        flags |= IOMMU_IOAS_MAP_READABLE;
+    if (prot & VFIO_DMA_MAP_FLAG_WRITE)
+        flags |= IOMMU_IOAS_MAP_WRITEABLE;
+    uint64_t iova = m.iova;
+    err = moat_ioas_map(c->ictx, c->ioas_id, flags, (const void *)(uintptr_t)m.vaddr, m.size,
+                        &iova);
+    if (err)
+        return err == -EOVERFLOW || err == -EADDRINUSE ? -EINVAL : err;
+    memmove(&c->dmas[i + 1], &c->dmas[i], (c->nr_dmas - i) * sizeof(c->dmas[0]));
+    c->dmas[i] = (struct vfio_dma){ m.iova, m.size, m.vaddr };
+    c->nr_dmas++;
+    return 0;
+}
+
+static long container_unmap(struct vfio_container *c, unsigned long arg)
+{
+    struct vfio_iommu_type1_dma_unmap u;
+    size_t minsz = offsetof(struct vfio_iommu_type1_dma_unmap, size) + 8;
+    memcpy(&u, (void *)arg, minsz);
+    uint32_t known = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL |
+                     VFIO_DMA_UNMAP_FLAG_VADDR;
+    if (u.argsz < minsz || (u.flags & ~known))
+        return -EINVAL;
+    if (!c->ictx)
+        return -EINVAL;
+    if (u.flags & (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_VADDR))
+        return -EINVAL;     /* dirty tracking is not started; vaddr updates are unsupported */
+    uint64_t iova = u.iova, last;
+    if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+        if (u.iova || u.size)
+            return -EINVAL;
+        iova = 0;
+        last = ~0ULL;
+    } else {
+        if (!u.size || ((u.size | u.iova) & 4095) ||
+            __builtin_add_overflow(u.iova, u.size - 1, &last))
+            return -EINVAL;
+        /* type1v2: an unmap may not bisect a mapping. */
+        const struct vfio_dma *d = dma_find(c, iova);
+        if (c->v2 && d && d->iova != iova)
+            return -EINVAL;
+        d = dma_find(c, last);
+        if (c->v2 && d && d->iova + d->size - 1 != last)
+            return -EINVAL;
+    }
+    uint64_t unmapped = 0;
+    unsigned i = dma_lower_bound(c, iova);
+    while (i < c->nr_dmas && c->dmas[i].iova <= last) {
+        struct vfio_dma *d = &c->dmas[i];
+        if (d->iova < iova || d->iova + d->size - 1 > last) {
+            i++;            /* type1 (v1) partial overlap: left alone */
+            continue;
+        }
+        uint64_t done = 0;
+        int err = moat_ioas_unmap(c->ictx, c->ioas_id, d->iova, d->size, &done);
+        if (err)
+            return err;
+        unmapped += d->size;
+        memmove(d, d + 1, (c->nr_dmas - i - 1) * sizeof(*d));
+        c->nr_dmas--;
+    }
+    u.size = unmapped;
+    return ret_copy((void *)arg, &u, minsz);
+}
+
+static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
+{
+    struct vfio_container *c = f->priv;
+    switch (cmd) {
+    case VFIO_GET_API_VERSION:
+        return VFIO_API_VERSION;
+    case VFIO_CHECK_EXTENSION:
+        return arg == VFIO_TYPE1_IOMMU || arg == VFIO_TYPE1v2_IOMMU || arg == VFIO_UNMAP_ALL;
+    case VFIO_SET_IOMMU:
+        return container_set_iommu(c, arg);
+    case VFIO_IOMMU_GET_INFO:
+        return container_info(c, arg);
+    case VFIO_IOMMU_MAP_DMA:
+        return container_map(c, arg);
+    case VFIO_IOMMU_UNMAP_DMA:
+        return container_unmap(c, arg);
+    default:
+        return -ENOTTY;
+    }
+}
+
+void vfio_container_put(struct vfio_container *c)
+{
+    if (--c->refs)
+        return;
+    if (c->ictx)
+        moat_iommufd_close(c->ictx);
+    kfree(c->dmas);
+    kfree(c);
+}
+
+static void container_release(struct file *f)
+{
+    vfio_container_put(f->priv);
+}
+
+static const struct file_ops container_ops = {
+    .ioctl = container_ioctl,
+    .release = container_release,
+};
+
+struct vfio_container *vfio_container_of(struct file *f)
+{
+    return f->ops == &container_ops ? f->priv : NULL;
+}
+
+static int container_open(const char *rest, int oflags, struct file **out)
+{
+    struct vfio_container *c = kzalloc(sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->refs = 1;
+    *out = file_new(&container_ops, c);
+    if (!*out) {
+        kfree(c);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static struct devnode container_node = { .path = "/dev/vfio/vfio", .open = container_open };
+
+void vfio_container_register(void);
+void vfio_container_register(void)
+{
+    devnode_register(&container_node);
+}

@@ -1,0 +1,370 @@
+/* A VFIO device file (from VFIO_GROUP_GET_DEVICE_FD or /dev/vfio/devices/vfio<N>): regions
+ * (BARs, config space) by pread/pwrite and mmap at index << 40, as vfio-pci lays them out; the
+ * cdev path binds to an iommufd and attaches to an IOAS or HWPT. And /dev/iommu itself. */
+#include "iommu/vfio/vfio_private.h"
+#include "arch/arch.h"
+#include "kernel/mm/heap.h"
+#include "kernel/vm.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+#define REGION_SHIFT 40
+#define REGION_INDEX(off) ((off) >> REGION_SHIFT)
+#define REGION_OFFSET(off) ((off) & ((1ULL << REGION_SHIFT) - 1))
+
+static bool bar_mmio(const struct pci_bar *b)
+{
+    return b->size && !(b->flags & PCI_BAR_IO) && (b->flags & PCI_BAR_ASSIGNED);
+}
+
+static long device_info(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_device_info info;
+    size_t minsz = offsetof(struct vfio_device_info, num_irqs) + 4;
+    memcpy(&info, (void *)arg, minsz);
+    if (info.argsz < minsz)
+        return -EINVAL;
+    info.flags = VFIO_DEVICE_FLAGS_PCI;
+    if (vd->pdev->flr)
+        info.flags |= VFIO_DEVICE_FLAGS_RESET;
+    info.num_regions = VFIO_PCI_NUM_REGIONS;
+    info.num_irqs = VFIO_PCI_NUM_IRQS;
+    memcpy((void *)arg, &info, minsz);
+    return 0;
+}
+
+static long region_info(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_region_info ri;
+    size_t minsz = offsetof(struct vfio_region_info, offset) + 8;
+    memcpy(&ri, (void *)arg, minsz);
+    if (ri.argsz < minsz || ri.index >= VFIO_PCI_NUM_REGIONS)
+        return -EINVAL;
+    ri.offset = (uint64_t)ri.index << REGION_SHIFT;
+    ri.size = 0;
+    ri.flags = 0;
+    ri.cap_offset = 0;
+    if (ri.index <= VFIO_PCI_BAR5_REGION_INDEX) {
+        const struct pci_bar *b = &vd->pdev->bar[ri.index];
+        if (b->size) {
+            ri.size = b->size;
+            ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+            if (bar_mmio(b) && b->size >= 4096)
+                ri.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+        }
+    } else if (ri.index == VFIO_PCI_CONFIG_REGION_INDEX) {
+        ri.size = vd->pdev->cfg_size;
+        ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    }
+    memcpy((void *)arg, &ri, minsz);
+    return 0;
+}
+
+static long irq_info(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_irq_info ii;
+    size_t minsz = offsetof(struct vfio_irq_info, count) + 4;
+    memcpy(&ii, (void *)arg, minsz);
+    if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS)
+        return -EINVAL;
+    ii.flags = VFIO_IRQ_INFO_EVENTFD;
+    ii.count = 0;
+    const struct pci_dev *d = vd->pdev;
+    if (ii.index == VFIO_PCI_INTX_IRQ_INDEX) {
+        ii.count = 0;           /* legacy INTx is not routed by moat */
+    } else if (ii.index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi) {
+        uint16_t ctl = pci_read16(vfio_pci(), d, d->caps.msi + 2);
+        ii.count = 1u << ((ctl >> 1) & 7);
+        ii.flags |= VFIO_IRQ_INFO_NORESIZE;
+    } else if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix) {
+        ii.count = (pci_read16(vfio_pci(), d, d->caps.msix + 2) & 0x7ff) + 1;
+        ii.flags |= VFIO_IRQ_INFO_NORESIZE;
+    } else if (ii.index == VFIO_PCI_ERR_IRQ_INDEX || ii.index == VFIO_PCI_REQ_IRQ_INDEX) {
+        ii.count = d->caps.exp ? 1 : 0;
+    }
+    if (ii.count == 0)
+        ii.flags = 0;
+    memcpy((void *)arg, &ii, minsz);
+    return 0;
+}
+
+/* Config space: reads pass through; writes to the command register and beyond the header pass
+ * through, but BARs and the expansion ROM belong to moat (resources are assigned by it). */
+static bool cfg_write_allowed(uint64_t off, size_t len)
+{
+    return !(off < 0x34 && off + len > 0x10) || (off >= 0x4 && off + len <= 0x8);
+}
+
+static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
+{
+    struct pci_system *sys = vfio_pci();
+    if (off >= vd->pdev->cfg_size)
+        return -EINVAL;
+    if (len > vd->pdev->cfg_size - off)
+        len = vd->pdev->cfg_size - off;
+    if (write && !cfg_write_allowed(off, len))
+        return -EINVAL;
+    for (size_t i = 0; i < len;) {
+        unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : ((off + i) & 1) == 0 && len - i >= 2 ? 2 : 1;
+        uint16_t o = (uint16_t)(off + i);
+        uint8_t *p = (uint8_t *)buf + i;
+        if (write) {
+            uint32_t v = 0;
+            memcpy(&v, p, w);
+            if (w == 4) pci_write32(sys, vd->pdev, o, v);
+            else if (w == 2) pci_write16(sys, vd->pdev, o, (uint16_t)v);
+            else pci_write8(sys, vd->pdev, o, (uint8_t)v);
+        } else {
+            uint32_t v = w == 4 ? pci_read32(sys, vd->pdev, o) :
+                         w == 2 ? pci_read16(sys, vd->pdev, o) : pci_read8(sys, vd->pdev, o);
+            memcpy(p, &v, w);
+        }
+        i += w;
+    }
+    return (long)len;
+}
+
+static long bar_access(struct vfio_device *vd, unsigned idx, void *buf, size_t len, uint64_t off,
+                       bool write)
+{
+    const struct pci_bar *b = &vd->pdev->bar[idx];
+    if (!bar_mmio(b) || off >= b->size)
+        return -EINVAL;
+    if (len > b->size - off)
+        len = b->size - off;
+    volatile uint8_t *regs = mmio_map(b->base + ALIGN_DOWN(off, 4096), ALIGN_UP(off % 4096 + len, 4096));
+    if (!regs)
+        return -ENOMEM;
+    regs += off % 4096;
+    for (size_t i = 0; i < len;) {
+        unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : 1;
+        if (write) {
+            if (w == 4) { uint32_t v; memcpy(&v, (uint8_t *)buf + i, 4); *(volatile uint32_t *)(regs + i) = v; }
+            else regs[i] = ((uint8_t *)buf)[i];
+        } else {
+            if (w == 4) { uint32_t v = *(volatile uint32_t *)(regs + i); memcpy((uint8_t *)buf + i, &v, 4); }
+            else ((uint8_t *)buf)[i] = regs[i];
+        }
+        i += w;
+    }
+    return (long)len;
+}
+
+static long region_rw(struct file *f, void *buf, size_t len, uint64_t off, bool write)
+{
+    struct vfio_device *vd = f->priv;
+    if (!vd->ictx)
+        return -EINVAL;
+    uint64_t idx = REGION_INDEX(off), roff = REGION_OFFSET(off);
+    if (idx == VFIO_PCI_CONFIG_REGION_INDEX)
+        return cfg_access(vd, buf, len, roff, write);
+    if (idx <= VFIO_PCI_BAR5_REGION_INDEX)
+        return bar_access(vd, (unsigned)idx, buf, len, roff, write);
+    return -EINVAL;
+}
+
+static long device_read(struct file *f, void *buf, size_t len, uint64_t off)
+{
+    return region_rw(f, buf, len, off, false);
+}
+
+static long device_write(struct file *f, const void *buf, size_t len, uint64_t off)
+{
+    return region_rw(f, (void *)buf, len, off, true);
+}
+
+static int device_mmap(struct file *f, uint64_t off, size_t len, int prot, void **out)
+{
+    struct vfio_device *vd = f->priv;
+    uint64_t idx = REGION_INDEX(off), roff = REGION_OFFSET(off);
+    if (!vd->ictx || idx > VFIO_PCI_BAR5_REGION_INDEX)
+        return -EINVAL;
+    const struct pci_bar *b = &vd->pdev->bar[idx];
+    if (!bar_mmio(b) || b->size < 4096 || roff >= b->size || len > b->size - roff ||
+        (roff & 4095))
+        return -EINVAL;
+    return vm_map_mmio(b->base + roff, len, out);
+}
+
+static long device_reset(struct vfio_device *vd)
+{
+    struct pci_system *sys = vfio_pci();
+    const struct pci_dev *d = vd->pdev;
+    if (!d->flr || !d->caps.exp)
+        return -EINVAL;
+    /* Function Level Reset: Initiate FLR in Device Control, then 100 ms before access. */
+    uint16_t ctl = pci_read16(sys, d, d->caps.exp + 8);
+    pci_write16(sys, d, d->caps.exp + 8, ctl | 0x8000);
+    if (sys->ops->delay_us)
+        sys->ops->delay_us(sys->ctx, 100000);
+    return 0;
+}
+
+static long cdev_bind(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_device_bind_iommufd b;
+    size_t minsz = offsetof(struct vfio_device_bind_iommufd, out_devid) + 4;
+    memcpy(&b, (void *)arg, minsz);
+    if (b.argsz < minsz || b.flags)
+        return -EINVAL;
+    if (vd->cdev_bound)
+        return -EINVAL;
+    struct file *f = fd_get(b.iommufd);
+    if (!f)
+        return -EBADF;
+    struct moat_iommufd *ictx = vfio_iommufd_of(f);
+    if (!ictx) {
+        file_put(f);
+        return -EINVAL;
+    }
+    int err = moat_device_bind(ictx, vd->pdev, &b.out_devid);
+    if (err) {
+        file_put(f);
+        return err;
+    }
+    vd->ictx = ictx;
+    vd->dev_id = b.out_devid;
+    vd->cdev_bound = true;
+    vd->iommufd_file = f;
+    memcpy((void *)arg, &b, minsz);
+    return 0;
+}
+
+static long cdev_attach(struct vfio_device *vd, unsigned long arg, bool detach)
+{
+    if (!vd->cdev_bound)
+        return -EINVAL;
+    if (detach) {
+        struct vfio_device_detach_iommufd_pt d;
+        size_t minsz = offsetof(struct vfio_device_detach_iommufd_pt, flags) + 4;
+        memcpy(&d, (void *)arg, minsz);
+        if (d.argsz < minsz || d.flags)
+            return -EINVAL;
+        return moat_device_detach(vd->ictx, vd->dev_id);
+    }
+    struct vfio_device_attach_iommufd_pt a;
+    size_t minsz = offsetof(struct vfio_device_attach_iommufd_pt, pt_id) + 4;
+    memcpy(&a, (void *)arg, minsz);
+    if (a.argsz < minsz || a.flags)
+        return -EINVAL;
+    int err = moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
+    if (err == -EINVAL)     /* already attached: VFIO's attach replaces */
+        err = moat_device_replace(vd->ictx, vd->dev_id, &a.pt_id);
+    if (!err)
+        memcpy((void *)arg, &a, minsz);
+    return err;
+}
+
+static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
+{
+    struct vfio_device *vd = f->priv;
+    if (cmd == VFIO_DEVICE_BIND_IOMMUFD)
+        return vd->group ? -EINVAL : cdev_bind(vd, arg);
+    if (!vd->ictx)
+        return -EINVAL;     /* a cdev must be bound before anything else */
+    switch (cmd) {
+    case VFIO_DEVICE_GET_INFO: return device_info(vd, arg);
+    case VFIO_DEVICE_GET_REGION_INFO: return region_info(vd, arg);
+    case VFIO_DEVICE_GET_IRQ_INFO: return irq_info(vd, arg);
+    case VFIO_DEVICE_RESET: return device_reset(vd);
+    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, false);
+    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, true);
+    default: return -ENOTTY;
+    }
+}
+
+static void device_release(struct file *f)
+{
+    struct vfio_device *vd = f->priv;
+    if (vd->group)
+        vd->group->open_devices--;
+    if (vd->cdev_bound) {
+        moat_device_unbind(vd->ictx, vd->dev_id);
+        file_put(vd->iommufd_file);
+    }
+    kfree(vd);
+}
+
+static const struct file_ops device_ops = {
+    .ioctl = device_ioctl, .read = device_read, .write = device_write, .mmap = device_mmap,
+    .release = device_release,
+};
+
+int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out)
+{
+    struct vfio_device *vd = kzalloc(sizeof(*vd));
+    if (!vd)
+        return -ENOMEM;
+    vd->pdev = pdev;
+    vd->group = g;
+    if (g)
+        vd->ictx = g->container->ictx;
+    *out = file_new(&device_ops, vd);
+    if (!*out) {
+        kfree(vd);
+        return -ENOMEM;
+    }
+    if (g)
+        g->open_devices++;
+    return 0;
+}
+
+int vfio_cdev_open(const char *rest, int oflags, struct file **out)
+{
+    unsigned long long idx;
+    const char *end;
+    struct pci_system *sys = vfio_pci();
+    if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
+        return -ENOENT;
+    struct pci_dev *pdev = &sys->devs[idx];
+    if (pdev->group < 0 || !vfio_group_viable(pdev->group))
+        return -EBUSY;
+    return vfio_device_open(pdev, NULL, out);
+}
+
+/* ---- /dev/iommu ---- */
+
+static long iommufd_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
+{
+    return moat_iommufd_ioctl(f->priv, cmd, (void *)arg);
+}
+
+static void iommufd_release(struct file *f)
+{
+    moat_iommufd_close(f->priv);
+}
+
+static const struct file_ops iommufd_ops = { .ioctl = iommufd_ioctl, .release = iommufd_release };
+
+struct moat_iommufd *vfio_iommufd_of(struct file *f)
+{
+    return f->ops == &iommufd_ops ? f->priv : NULL;
+}
+
+/* User memory for DMA must be physically contiguous across each map call's range. */
+int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+{
+    uint64_t first, p;
+    if (vm_virt_to_phys(va, &first))
+        return -EFAULT;
+    for (uint64_t off = 4096 - ((uintptr_t)va & 4095); off < len; off += 4096)
+        if (vm_virt_to_phys((const char *)va + off, &p) || p != first + off)
+            return -EFAULT;
+    *pa = first;
+    return 0;
+}
+
+int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out)
+{
+    struct moat_iommufd *ictx;
+    int err = moat_iommufd_open(&ictx);
+    if (err)
+        return err;
+    moat_iommufd_set_virt_to_phys(ictx, vfio_user_virt_to_phys, NULL);
+    *out = file_new(&iommufd_ops, ictx);
+    if (!*out) {
+        moat_iommufd_close(ictx);
+        return -ENOMEM;
+    }
+    return 0;
+}
