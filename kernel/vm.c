@@ -5,9 +5,18 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 
+/* Anonymous memory comes in naturally aligned blocks of up to 2 MiB, so that DMA mappings of it
+ * are physically contiguous runs (and can use IOMMU superpages). */
+struct vm_chunk {
+    uint64_t pa;
+    unsigned order;
+};
+
 struct vma {
     uintptr_t start, end;
     bool anon;
+    struct vm_chunk *chunks;
+    unsigned nr_chunks;
     bool unmapped;          /* munmap'ed while pinned: pages wait for the last unpin */
     unsigned long pins;
     struct vma *next;
@@ -32,11 +41,48 @@ static int vm_reserve(size_t len, uintptr_t *start)
 
 static void release_pages(struct vma *v)
 {
-    for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE) {
-        uint64_t pa;
-        if (arch_unmap_page(a, &pa) == 0 && v->anon)
-            pmm_free(pa, 0);
+    for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE)
+        arch_unmap_page(a, NULL);
+    for (unsigned i = 0; i < v->nr_chunks; i++)
+        pmm_free(v->chunks[i].pa, v->chunks[i].order);
+    kfree(v->chunks);
+    v->chunks = NULL;
+    v->nr_chunks = 0;
+}
+
+/* The largest block for the pages left, falling back to smaller ones when memory is fragmented. */
+static int alloc_chunk(uint64_t pages_left, struct vm_chunk *c)
+{
+    unsigned order = 0;
+    while (order < BUDDY_MAX_ORDER && (2ULL << order) <= pages_left)
+        order++;
+    for (;; order--) {
+        if (pmm_alloc_zeroed(order, &c->pa)) {
+            c->order = order;
+            return 0;
+        }
+        if (order == 0)
+            return -ENOMEM;
     }
+}
+
+static int fill_anon(struct vma *v)
+{
+    uint64_t pages = (v->end - v->start) / PAGE_SIZE;
+    v->chunks = kcalloc(pages / 512 + 10, sizeof(*v->chunks));
+    unsigned cap = (unsigned)(pages / 512 + 10);
+    if (!v->chunks)
+        return -ENOMEM;
+    for (uintptr_t a = v->start; a < v->end;) {
+        struct vm_chunk *c = &v->chunks[v->nr_chunks];
+        if (v->nr_chunks == cap || alloc_chunk((v->end - a) / PAGE_SIZE, c))
+            return -ENOMEM;
+        v->nr_chunks++;
+        for (uint64_t k = 0; k < (1ULL << c->order); k++, a += PAGE_SIZE)
+            if (arch_map_page(a, c->pa + k * PAGE_SIZE, ARCH_MAP_WRITE))
+                return -ENOMEM;
+    }
+    return 0;
 }
 
 static struct vma *vma_new(uintptr_t start, size_t len, bool anon)
@@ -59,14 +105,10 @@ int vm_map_anon(size_t len, void **out)
     struct vma *v = vma_new(start, len, true);
     if (!v)
         return -ENOMEM;
-    for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE) {
-        uint64_t pa;
-        if (!pmm_alloc_zeroed(0, &pa) || arch_map_page(a, pa, ARCH_MAP_WRITE)) {
-            v->end = a;             /* undo what was mapped so far */
-            release_pages(v);
-            kfree(v);
-            return -ENOMEM;
-        }
+    if (fill_anon(v)) {
+        release_pages(v);           /* undo what was mapped so far */
+        kfree(v);
+        return -ENOMEM;
     }
     v->next = vmas;
     vmas = v;

@@ -192,6 +192,37 @@ static int dma_reserve(struct vfio_container *c)
     return 0;
 }
 
+/* The length of the physically contiguous run starting at va (at most len). */
+static uint64_t contiguous_run(uint64_t va, uint64_t len)
+{
+    uint64_t first, pa, run = 4096;
+    if (vm_virt_to_phys((const void *)(uintptr_t)va, &first))
+        return 0;
+    while (run < len && !vm_virt_to_phys((const void *)(uintptr_t)(va + run), &pa) &&
+           pa == first + run)
+        run += 4096;
+    return run;
+}
+
+/* User memory need not be physically contiguous: each contiguous run is its own IOAS mapping,
+ * and the type1 mapping (one unmap covers all its runs) is what the caller sees. */
+static int map_runs(struct vfio_container *c, uint32_t flags, uint64_t va, uint64_t iova,
+                    uint64_t size)
+{
+    for (uint64_t off = 0; off < size;) {
+        uint64_t run = contiguous_run(va + off, size - off), at = iova + off, done;
+        int err = run ? moat_ioas_map(c->ictx, c->ioas_id, flags,
+                                      (const void *)(uintptr_t)(va + off), run, &at) : -EFAULT;
+        if (err) {
+            if (off)
+                moat_ioas_unmap(c->ictx, c->ioas_id, iova, off, &done);
+            return err;
+        }
+        off += run;
+    }
+    return 0;
+}
+
 static long container_map(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dma_map m;
@@ -224,9 +255,7 @@ static long container_map(struct vfio_container *c, unsigned long arg)
         flags |= IOMMU_IOAS_MAP_READABLE;
     if (prot & VFIO_DMA_MAP_FLAG_WRITE)
         flags |= IOMMU_IOAS_MAP_WRITEABLE;
-    uint64_t iova = m.iova;
-    err = moat_ioas_map(c->ictx, c->ioas_id, flags, (const void *)(uintptr_t)m.vaddr, m.size,
-                        &iova);
+    err = map_runs(c, flags, m.vaddr, m.iova, m.size);
     if (err)
         return err == -EOVERFLOW || err == -EADDRINUSE ? -EINVAL : err;
     memmove(&c->dmas[i + 1], &c->dmas[i], (c->nr_dmas - i) * sizeof(c->dmas[0]));
