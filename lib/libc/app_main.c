@@ -1,6 +1,9 @@
 /* An appliance image: after boot, run the program's main(); its return value is the guest's
  * exit status. */
 #include "kernel/boot_info.h"
+#include "kernel/driver.h"
+
+const bool moat_is_app_image = true;
 
 int main(void);
 
