@@ -117,21 +117,34 @@ static void seg_add(struct rt *t, uint64_t iova, uint64_t size)
         t->segs[t->nsegs++] = (struct seg){ iova, size };
 }
 
-/* Drops [a, a + size) from the interval list, keeping what is left of cut segments. */
-static void seg_remove(struct rt *t, uint64_t a, uint64_t size)
+/* Drops [a, a + size) from segment i, keeping what is left of it. */
+static void seg_trim(struct rt *t, unsigned int i, uint64_t a, uint64_t size)
+{
+    struct seg s = t->segs[i];
+    uint64_t b = a + size;
+
+    t->segs[i] = t->segs[--t->nsegs];
+    if (s.iova < a)
+        seg_add(t, s.iova, a - s.iova);
+    if (s.iova + s.size > b)
+        seg_add(t, b, s.iova + s.size - b);
+}
+
+/* Drops [a, a + size) from the interval list; `hint` is the one segment holding it, or -1. */
+static void seg_remove(struct rt *t, int hint, uint64_t a, uint64_t size)
 {
     uint64_t b = a + size;
+
+    if (hint >= 0) {
+        seg_trim(t, (unsigned int)hint, a, size);
+        return;
+    }
     for (unsigned int i = 0; i < t->nsegs;) {
         struct seg s = t->segs[i];
-        if (s.iova >= b || s.iova + s.size <= a) {
+        if (s.iova >= b || s.iova + s.size <= a)
             i++;
-            continue;
-        }
-        t->segs[i] = t->segs[--t->nsegs];
-        if (s.iova < a)
-            seg_add(t, s.iova, a - s.iova);
-        if (s.iova + s.size > b)
-            seg_add(t, b, s.iova + s.size - b);
+        else
+            seg_trim(t, i, a, size);
     }
 }
 
@@ -185,24 +198,27 @@ static bool leaf_extent(struct rt *t, uint64_t iova, uint64_t *start, uint64_t *
     return true;
 }
 
-static void pick_unmap_range(struct rt *t, uint64_t *iova, uint64_t *size)
+/* Returns the index of the segment the range lies in, or -1 for a random range. */
+static int pick_unmap_range(struct rt *t, uint64_t *iova, uint64_t *size)
 {
     uint64_t r = pt_rand() % 100;
 
     if (t->nsegs && r < 85) {
-        struct seg s = t->segs[pt_rand() % t->nsegs];
+        unsigned int i = (unsigned int)(pt_rand() % t->nsegs);
+        struct seg s = t->segs[i];
         if (r < 60) {
             *iova = s.iova;
             *size = s.size;
-            return;
+            return (int)i;
         }
         uint64_t pages = s.size / K4, first = pt_rand() % pages;
         *iova = s.iova + first * K4;
         *size = (1 + pt_rand() % (pages - first)) * K4;
-        return;
+        return (int)i;
     }
     *size = (1 + pt_rand() % 64) * K4;
     *iova = t->win_base[pt_rand() % 2] + ALIGN_DOWN(pt_rand() % (WIN_SIZE - *size + 1), K4);
+    return -1;
 }
 
 static void op_unmap(struct rt *t)
@@ -210,7 +226,7 @@ static void op_unmap(struct rt *t)
     uint64_t iova, size, s0, l0, s1, l1;
     uint32_t flags = pt_rand() % 2 ? PGTABLE_UNMAP_SPLIT : 0;
 
-    pick_unmap_range(t, &iova, &size);
+    int seg = pick_unmap_range(t, &iova, &size);
     uint64_t last = iova + size - 1;
     bool hole = model_any(t, iova, size, false);
     bool cut_lo = leaf_extent(t, iova, &s0, &l0) && s0 < iova;
@@ -235,7 +251,7 @@ static void op_unmap(struct rt *t)
     if (cut && fl.all_leaf_only)
         fail(t, "split gathered as leaf-only", iova, size, 0, 0);
     memset(model_at(t, iova), 0, size / K4 * sizeof(uint64_t));
-    seg_remove(t, iova, size);
+    seg_remove(t, seg, iova, size);
     t->live_bytes -= size;
     t->unmaps_ok++;
     t->splits += cut;
@@ -324,7 +340,7 @@ static void run_phase(const struct pgtable_cfg *cfg, uint64_t nops, uint64_t see
         int ret = pgtable_unmap(&t->pt, s.iova, s.size, PGTABLE_UNMAP_SPLIT);
         if (ret)
             fail(t, "final unmap", s.iova, s.size, ret, 0);
-        seg_remove(t, s.iova, s.size);
+        seg_remove(t, (int)t->nsegs - 1, s.iova, s.size);
     }
     printf("    %s levels %u ias %u pgsizes 0x%llx: %llu ops (%llu maps, %llu unmaps, %llu splits, "
            "%llu translations, %llu refused), %llu table pages at peak use\n",
