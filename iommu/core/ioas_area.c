@@ -78,12 +78,13 @@ static uint64_t choose_align(const struct ioas *ioas, uint64_t length, uint64_t 
     return IOMMUFD_PAGE;
 }
 
-/* First fit of [.., + length) with `guard` free bytes on both sides, aligned to align. */
+/* First fit of [.., + length) with `guard` free bytes on both sides, aligned to align, inside
+ * [lo, hi] (page-aligned bounds; every hole then starts page-aligned). */
 static bool fit_in(const struct ioas *ioas, uint64_t length, uint64_t align, uint64_t guard,
                    uint64_t lo, uint64_t hi, uint64_t *iova)
 {
     uint64_t need, gs, ge, start, end;
-    if (__builtin_add_overflow(length, 2 * guard + align - 1, &need))
+    if (__builtin_add_overflow(length, 2 * guard + align - IOMMUFD_PAGE, &need))
         return false;
     if (!iova_find_gap(&ioas->tree, need, lo, hi, &gs, &ge))
         return false;
@@ -101,10 +102,13 @@ static bool fit_allowed(const struct ioas *ioas, uint64_t length, uint64_t align
 {
     if (!ioas->nr_allowed)
         return fit_in(ioas, length, align, guard, 0, UINT64_MAX, iova);
-    for (uint32_t i = 0; i < ioas->nr_allowed; i++)
-        if (fit_in(ioas, length, align, guard, ioas->allowed[i].start, ioas->allowed[i].last,
-                   iova))
+    for (uint32_t i = 0; i < ioas->nr_allowed; i++) {
+        const struct iommu_iova_range *r = &ioas->allowed[i];
+        uint64_t lo = ALIGN_UP(r->start, IOMMUFD_PAGE);
+        uint64_t hi = r->last == UINT64_MAX ? r->last : ALIGN_DOWN(r->last + 1, IOMMUFD_PAGE) - 1;
+        if (lo >= r->start && lo < hi && fit_in(ioas, length, align, guard, lo, hi, iova))
             return true;
+    }
     return false;
 }
 

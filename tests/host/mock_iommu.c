@@ -1,0 +1,368 @@
+/* The strict mock IOMMU (mock_iommu.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "iommu/core/iommufd_private.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/pmm.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "tests/host/mock_iommu.h"
+
+#define ARENA_BYTES (64ULL << 20)
+
+#include "tests/host/pgtable/pt_test_util.h"
+
+struct mock_domain {
+    struct iommu_domain d;
+    bool live, dirty;
+    uint64_t mapped;
+};
+
+struct mock_link {
+    const struct pci_dev *dev;
+    struct iommu_domain *d;
+};
+
+unsigned mock_violations;
+struct mock_stats mock_stats;
+static struct iommu_unit units[MOCK_UNITS];
+static struct mock_domain blocked[MOCK_UNITS];
+static unsigned live_domains;
+static long long pt_pages;
+static uint64_t mapped_total;
+static struct mock_link links[256];
+static int attach_err;
+static void *arena;
+
+#define VIOLATION(...)                                                          \
+    do {                                                                        \
+        mock_violations++;                                                      \
+        printf("    mock violation at %s:%d: ", __FILE__, __LINE__);            \
+        printf(__VA_ARGS__);                                                    \
+        printf("\n");                                                           \
+    } while (0)
+
+static struct mock_domain *md(struct iommu_domain *d)
+{
+    return container_of(d, struct mock_domain, d);
+}
+
+static void *pt_alloc(void *ctx, size_t size, uint64_t *pa)
+{
+    if (moat_iommufd_should_fail())
+        return NULL;
+    unsigned order = 0;
+    while ((4096ULL << order) < size)
+        order++;
+    void *p = pmm_alloc_zeroed(order, pa);
+    pt_pages += p ? 1 << order : 0;
+    return p;
+}
+
+static void pt_free(void *ctx, void *va, uint64_t pa, size_t size)
+{
+    unsigned order = 0;
+    while ((4096ULL << order) < size)
+        order++;
+    pmm_free(pa, order);
+    pt_pages -= 1 << order;
+}
+
+static void *pt_p2v(void *ctx, uint64_t pa)
+{
+    return phys_to_virt(pa);
+}
+
+static void pt_flush(void *ctx, const struct pgtable_gather *g)
+{
+    mock_stats.flushes++;
+}
+
+static const struct pgtable_mem_ops mem_ops = { pt_alloc, pt_free, pt_p2v, NULL };
+static const struct pgtable_flush_ops flush_ops = { pt_flush, NULL };
+
+static int paging_alloc(struct iommu_unit *u, const struct iommu_domain_cfg *cfg,
+                        struct mock_domain *m)
+{
+    struct pgtable_cfg pc = { .fmt = PGTABLE_FMT_VTD_SS, .ias = MOCK_IAS };
+    if (cfg->flags & ~(IOMMU_DOMAIN_NEST_PARENT | IOMMU_DOMAIN_DIRTY_TRACKING))
+        VIOLATION("paging cfg flags %#x", cfg->flags);
+    int err = pgtable_init(&m->d.pt, &pc, &mem_ops, m, &flush_ops, m);
+    if (err)
+        return err;
+    m->d.iova_last = m->d.pt.ia_last;
+    return 0;
+}
+
+static int nested_alloc(struct iommu_unit *u, const struct iommu_domain_cfg *cfg)
+{
+    const struct iommu_domain *p = cfg->parent;
+    if (!p || !md((struct iommu_domain *)p)->live || p->type != IOMMU_DOMAIN_PAGING ||
+        !(p->flags & IOMMU_DOMAIN_NEST_PARENT) || p->unit != u)
+        VIOLATION("nested over a bad parent");
+    if (!cfg->nested_data || cfg->nested_len != sizeof(struct iommu_hwpt_vtd_s1))
+        VIOLATION("nested data %zu bytes", cfg->nested_len);
+    return 0;
+}
+
+static int mock_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
+                             const struct iommu_domain_cfg *cfg, struct iommu_domain **out)
+{
+    if (type != IOMMU_DOMAIN_PAGING && type != IOMMU_DOMAIN_NESTED)
+        VIOLATION("domain type %d", type);
+    if (moat_iommufd_should_fail())
+        return -ENOMEM;
+    struct mock_domain *m = calloc(1, sizeof(*m));
+    int err = type == IOMMU_DOMAIN_PAGING ? paging_alloc(u, cfg, m) : nested_alloc(u, cfg);
+    if (err) {
+        free(m);
+        return err;
+    }
+    m->d.flags = cfg->flags;
+    m->live = true;
+    live_domains++;
+    *out = &m->d;
+    return 0;
+}
+
+static void mock_domain_free(struct iommu_domain *d)
+{
+    struct mock_domain *m = md(d);
+    if (!m->live || d == d->unit->blocked)
+        VIOLATION("free of a dead or blocked domain");
+    if (d->nr_devs)
+        VIOLATION("free with %u devices attached", d->nr_devs);
+    if (m->mapped)
+        VIOLATION("free with %llu bytes still mapped", (unsigned long long)m->mapped);
+    for (unsigned i = 0; i < ARRAY_SIZE(links); i++)
+        if (links[i].dev && links[i].d == d)
+            VIOLATION("free while a device is on it");
+    if (d->type == IOMMU_DOMAIN_PAGING)
+        pgtable_destroy(&d->pt);
+    m->live = false;
+    live_domains--;
+    free(m);
+}
+
+static struct mock_link *link_of(const struct pci_dev *dev)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(links); i++)
+        if (links[i].dev == dev)
+            return &links[i];
+    for (unsigned i = 0; i < ARRAY_SIZE(links); i++)
+        if (!links[i].dev) {
+            links[i].dev = dev;
+            return &links[i];
+        }
+    abort();
+}
+
+static int mock_attach(struct iommu_domain *d, struct pci_dev *dev)
+{
+    mock_stats.attach_calls++;
+    if (!md(d)->live)
+        VIOLATION("attach to a dead domain");
+    if (d->unit->serves != NULL && !d->unit->serves(d->unit, dev))
+        VIOLATION("attach to a domain of another unit");
+    struct mock_link *l = link_of(dev);
+    if (d != d->unit->blocked && attach_err) {
+        int e = attach_err;
+        attach_err = 0;
+        return e;
+    }
+    if (d != d->unit->blocked && moat_iommufd_should_fail())
+        return -ENOMEM;
+    l->d = d == d->unit->blocked ? NULL : d;
+    if (!l->d)
+        l->dev = NULL;
+    return 0;
+}
+
+static bool range_ok(struct iommu_domain *d, uint64_t iova, uint64_t size)
+{
+    uint64_t last;
+    if (!md(d)->live || d->type != IOMMU_DOMAIN_PAGING) {
+        VIOLATION("map/unmap on a dead or non-paging domain");
+        return false;
+    }
+    if (!size || !IS_ALIGNED(iova | size, 4096) || __builtin_add_overflow(iova, size - 1, &last) ||
+        last > d->iova_last) {
+        VIOLATION("bad range %#llx+%#llx", (unsigned long long)iova, (unsigned long long)size);
+        return false;
+    }
+    return true;
+}
+
+static int mock_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size,
+                    uint32_t prot)
+{
+    mock_stats.map_calls++;
+    mock_stats.last_iova = iova;
+    mock_stats.last_size = size;
+    mock_stats.last_pa = pa;
+    mock_stats.last_prot = prot;
+    if (!range_ok(d, iova, size))
+        return -EINVAL;
+    if (!prot || (prot & ~(IOMMU_READ | IOMMU_WRITE)))
+        VIOLATION("prot %#x", prot);
+    int err = pgtable_map(&d->pt, iova, pa, size, prot);
+    if (err == -EEXIST)
+        VIOLATION("map over a mapping at %#llx", (unsigned long long)iova);
+    if (err)
+        return err;
+    md(d)->mapped += size;
+    mapped_total += size;
+    return 0;
+}
+
+static int mock_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
+{
+    mock_stats.unmap_calls++;
+    mock_stats.last_iova = iova;
+    mock_stats.last_size = size;
+    if (!range_ok(d, iova, size))
+        return -EINVAL;
+    int err = pgtable_unmap(&d->pt, iova, size, 0);
+    if (err) {
+        VIOLATION("unmap of %#llx+%#llx: %d", (unsigned long long)iova,
+                  (unsigned long long)size, err);
+        return err;
+    }
+    md(d)->mapped -= size;
+    mapped_total -= size;
+    return 0;
+}
+
+static int mock_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *type)
+{
+    struct iommu_hw_info_vtd v = { .cap_reg = 0xd2008c40660462ULL, .ecap_reg = 0xf050da };
+    if (len < sizeof(v))
+        return -ENOSPC;
+    memcpy(buf, &v, sizeof(v));
+    *type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    return sizeof(v);
+}
+
+static int mock_set_dirty(struct iommu_domain *d, bool enable)
+{
+    if (!md(d)->live || !(d->flags & IOMMU_DOMAIN_DIRTY_TRACKING))
+        VIOLATION("dirty tracking on a domain without it");
+    md(d)->dirty = enable;
+    return 0;
+}
+
+static int mock_cache_inv(struct iommu_domain *d, const void *data, size_t len)
+{
+    const struct iommu_hwpt_vtd_s1_invalidate *inv = data;
+    mock_stats.inv_calls++;
+    if (!md(d)->live || d->type != IOMMU_DOMAIN_NESTED || len != sizeof(*inv))
+        VIOLATION("user invalidation on a bad domain or %zu bytes", len);
+    else if ((inv->flags & ~IOMMU_VTD_INV_FLAGS_LEAF) || inv->__reserved || (inv->addr & 4095))
+        VIOLATION("unchecked invalidation entry");
+    return 0;
+}
+
+static const struct iommu_unit_ops mock_ops = {
+    .vendor = "mock",
+    .domain_alloc = mock_domain_alloc,
+    .domain_free = mock_domain_free,
+    .attach_dev = mock_attach,
+    .map = mock_map,
+    .unmap = mock_unmap,
+    .hw_info = mock_hw_info,
+    .set_dirty_tracking = mock_set_dirty,
+    .cache_invalidate_user = mock_cache_inv,
+};
+
+static bool mock_serves(struct iommu_unit *u, const struct pci_dev *dev)
+{
+    return dev->seg == u->seg;
+}
+
+void mock_iommu_setup(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    arena = aligned_alloc(2u << 20, ARENA_BYTES);
+    pmm_reset();
+    heap_reset();
+    MOAT_ASSERT(pmm_add_region((uint64_t)(uintptr_t)arena, ARENA_BYTES) == 0);
+    for (int i = 0; i < MOCK_UNITS; i++) {
+        struct iommu_unit *u = &units[i];
+        u->ops = &mock_ops;
+        u->name = i ? "mock1" : "mock0";
+        u->seg = (uint16_t)i;
+        u->pgsize_bitmap = PGTABLE_SZ_4K | PGTABLE_SZ_2M | PGTABLE_SZ_1G;
+        u->ias = MOCK_IAS;
+        blocked[i].d.unit = u;
+        blocked[i].d.type = IOMMU_DOMAIN_BLOCKED;
+        blocked[i].live = true;
+        u->blocked = &blocked[i].d;
+        u->serves = mock_serves;
+        iommu_register_unit(u);
+    }
+    struct iommu_resv_region msi = { MOCK_MSI_START, MOCK_MSI_LAST, false };
+    mock_set_resv(0, &msi, 1);
+}
+
+struct iommu_unit *mock_unit(int i)
+{
+    return &units[i];
+}
+
+void mock_set_resv(int i, const struct iommu_resv_region *r, unsigned n)
+{
+    units[i].nr_resv = n;
+    for (unsigned k = 0; k < n; k++)
+        units[i].resv[k] = r[k];
+}
+
+unsigned mock_live_domains(void)
+{
+    return live_domains;
+}
+
+long long mock_pt_pages(void)
+{
+    return pt_pages;
+}
+
+uint64_t mock_mapped_bytes(void)
+{
+    return mapped_total;
+}
+
+unsigned mock_attached_devs(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < ARRAY_SIZE(links); i++)
+        n += links[i].dev && links[i].d;
+    return n;
+}
+
+void mock_fail_attach(int err)
+{
+    attach_err = err;
+}
+
+bool mock_dirty_enabled(const struct iommu_domain *d)
+{
+    return container_of(d, struct mock_domain, d)->dirty;
+}
+
+void mock_dma_write(struct iommu_domain *d, uint64_t iova)
+{
+    pt_test_set_dirty(&d->pt, iova);
+}
+
+void mock_pci_dev(struct pci_dev *p, uint16_t seg, uint8_t bus, uint8_t devfn, int group)
+{
+    memset(p, 0, sizeof(*p));
+    p->seg = seg;
+    p->bus = bus;
+    p->devfn = devfn;
+    p->group = group;
+}

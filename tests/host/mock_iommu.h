@@ -1,0 +1,45 @@
+/* A strict mock IOMMU for host tests of the object layer: implements iommu_unit_ops, checks
+ * every argument it is handed (exact ranges, no unmap of what was never mapped, nothing mapped
+ * at domain_free, attach only to live domains) and backs paging domains with a real VT-d
+ * second-stage page table so that translations can be checked. Violations are counted and
+ * printed; tests check mock_violations == 0. */
+#ifndef MOAT_TESTS_HOST_MOCK_IOMMU_H
+#define MOAT_TESTS_HOST_MOCK_IOMMU_H
+
+#include "iommu/iommu.h"
+#include "pci/pci.h"
+
+#define MOCK_UNITS 2
+#define MOCK_IAS 48
+#define MOCK_MSI_START 0xfee00000ULL
+#define MOCK_MSI_LAST 0xfeefffffULL
+
+struct mock_stats {
+    uint64_t map_calls, unmap_calls, attach_calls, inv_calls, flushes;
+    uint64_t last_iova, last_size, last_pa;
+    uint32_t last_prot;
+};
+
+extern unsigned mock_violations;
+extern struct mock_stats mock_stats;
+
+/* Registers the units (unit 0 serves segment 0, unit 1 segment 1) over a page arena; safe to
+ * call from every test. Unit 0 reserves the x86 interrupt window. */
+void mock_iommu_setup(void);
+struct iommu_unit *mock_unit(int i);
+/* Replaces unit i's reserved regions (n <= IOMMU_MAX_RESV). */
+void mock_set_resv(int i, const struct iommu_resv_region *r, unsigned n);
+/* Live paging/nested domains, bytes mapped in them, devices not on a blocked domain. */
+unsigned mock_live_domains(void);
+uint64_t mock_mapped_bytes(void);
+long long mock_pt_pages(void);     /* page-table pages of live domains */
+unsigned mock_attached_devs(void);
+/* Makes the next attach to a non-blocked domain fail with err (0: off). */
+void mock_fail_attach(int err);
+bool mock_dirty_enabled(const struct iommu_domain *d);
+/* Simulates a DMA write: sets the leaf's hardware dirty bit. */
+void mock_dma_write(struct iommu_domain *d, uint64_t iova);
+/* Fills a fake PCI device. */
+void mock_pci_dev(struct pci_dev *p, uint16_t seg, uint8_t bus, uint8_t devfn, int group);
+
+#endif
