@@ -92,14 +92,11 @@ function(moat_link_images)
   target_sources(moat-tests.elf PRIVATE $<TARGET_OBJECTS:moat_image_tests>)
 endfunction()
 
-# An appliance image (./moat run --app FILE.c): the runtime plus FILE.c, compiled as a Linux-style
-# program against moat's C library (lib/libc/include) and Linux's uapi headers (<linux/vfio.h>,
-# <linux/iommufd.h>) — never against the host's C library.
-set(MOAT_APP "" CACHE FILEPATH "C file built into moat-app.elf as the appliance's main")
+# Appliance images (./moat run --app FILE.c): the runtime, pre-linked once as moat-runtime.o, plus
+# FILE.c compiled as a Linux-style program against moat's C library (lib/libc/include) and Linux's
+# uapi headers (<linux/vfio.h>, <linux/iommufd.h>) — never against the host's C library. The
+# build writes moat-app.env with the compiler and flags; ./moat compiles and links the program.
 function(moat_link_app)
-  if(NOT MOAT_APP)
-    return()
-  endif()
   set(uapi ${CMAKE_BINARY_DIR}/uapi)
   file(MAKE_DIRECTORY ${uapi})
   foreach(pair "linux:/usr/include/linux" "asm:/usr/include/x86_64-linux-gnu/asm"
@@ -113,12 +110,19 @@ function(moat_link_app)
   endforeach()
   execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
                   OUTPUT_VARIABLE gcc_inc OUTPUT_STRIP_TRAILING_WHITESPACE)
-  add_library(moat_app_obj OBJECT ${MOAT_APP} ${PROJECT_SOURCE_DIR}/lib/libc/app_main.c)
-  set_source_files_properties(${MOAT_APP} PROPERTIES COMPILE_OPTIONS
-      "-nostdinc;-isystem;${PROJECT_SOURCE_DIR}/lib/libc/include;-isystem;${gcc_inc};-isystem;${uapi};-Wall;-Wextra")
-  target_include_directories(moat_app_obj PRIVATE ${MOAT_INCLUDES})
-  target_compile_definitions(moat_app_obj PRIVATE MOAT_HOSTED=0)
-  add_executable(moat-app.elf $<TARGET_OBJECTS:moat_runtime> $<TARGET_OBJECTS:moat_app_obj>)
-  target_link_options(moat-app.elf PRIVATE -T ${MOAT_LINKER_SCRIPT} -Wl,-Map,moat-app.map)
-  target_link_libraries(moat-app.elf PRIVATE gcc)
+  add_custom_command(OUTPUT moat-runtime.o
+                     COMMAND ${CMAKE_C_COMPILER} -r -nostdlib -o moat-runtime.o
+                             $<TARGET_OBJECTS:moat_runtime>
+                     DEPENDS $<TARGET_OBJECTS:moat_runtime> COMMAND_EXPAND_LISTS
+                     COMMENT "Pre-linking the runtime for appliance images")
+  add_custom_target(moat-runtime ALL DEPENDS moat-runtime.o)
+  string(TOUPPER "${CMAKE_BUILD_TYPE}" bt)
+  file(WRITE ${CMAKE_BINARY_DIR}/moat-app.env
+"MOAT_APP_CC='${CMAKE_C_COMPILER}'
+MOAT_APP_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -Wall -Wextra -nostdinc -isystem ${PROJECT_SOURCE_DIR}/lib/libc/include -isystem ${gcc_inc} -isystem ${uapi}'
+MOAT_APP_MAIN_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -DMOAT_HOSTED=0 -I${PROJECT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/include'
+MOAT_APP_MAIN='${PROJECT_SOURCE_DIR}/lib/libc/app_main.c'
+MOAT_APP_LDFLAGS='-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -T ${MOAT_LINKER_SCRIPT}'
+MOAT_APP_RUNTIME='${CMAKE_BINARY_DIR}/moat-runtime.o'
+")
 endfunction()
