@@ -1,0 +1,170 @@
+/*
+ * edu_vfio.c - drives QEMU's edu device the VFIO type1 way, as a Linux program would: a
+ * container, the device's group (found through /sys/bus/pci/devices/<BDF>/iommu_group), the type1
+ * IOMMU, DMA mappings of anonymous memory, the device fd with its BAR mmap'ed. Checks DMA both
+ * ways byte for byte, that memory outside the mappings stays untouched, and the errors type1
+ * gives for common mistakes.
+ *
+ *   ./moat run --topology tests/topologies/edu.txt --app apps/edu_vfio.c
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define BDF "0000:00:03.0"
+#define IOVA 0x10000000ULL
+#define EDU_BUF 0x40000
+
+static int failed;
+static volatile uint8_t *regs;
+
+#define EXPECT(what, cond)                                                          \
+    do {                                                                            \
+        int ok_ = !!(cond);                                                         \
+        printf("%s %s\n", ok_ ? "ok:  " : "FAIL:", what);                           \
+        failed += !ok_;                                                             \
+    } while (0)
+
+static int dma(uint64_t src, uint64_t dst, uint32_t len, int to_ram)
+{
+    *(volatile uint64_t *)(regs + 0x80) = src;
+    *(volatile uint64_t *)(regs + 0x88) = dst;
+    *(volatile uint64_t *)(regs + 0x90) = len;
+    *(volatile uint64_t *)(regs + 0x98) = 1 | (to_ram ? 2 : 0);
+    for (int i = 0; i < 20000; i++) {
+        if (!(*(volatile uint64_t *)(regs + 0x98) & 1))
+            return 1;
+        usleep(50);
+    }
+    return 0;
+}
+
+static int map(int c, void *va, uint64_t iova, uint64_t size, uint32_t flags)
+{
+    struct vfio_iommu_type1_dma_map m = { .argsz = sizeof(m), .flags = flags,
+                                          .vaddr = (uintptr_t)va, .iova = iova, .size = size };
+    return ioctl(c, VFIO_IOMMU_MAP_DMA, &m);
+}
+
+static int unmap(int c, uint64_t iova, uint64_t size, uint32_t flags, uint64_t *done)
+{
+    struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .flags = flags,
+                                            .iova = iova, .size = size };
+    int r = ioctl(c, VFIO_IOMMU_UNMAP_DMA, &u);
+    if (done)
+        *done = u.size;
+    return r;
+}
+
+static int open_group(void)
+{
+    char link[128], path[64];
+    ssize_t n = readlink("/sys/bus/pci/devices/" BDF "/iommu_group", link, sizeof(link) - 1);
+    if (n <= 0)
+        return -1;
+    link[n] = 0;
+    snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+    return open(path, O_RDWR);
+}
+
+static void type1_mistakes(int c, uint8_t *buf)
+{
+    const uint32_t rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+    EXPECT("map of zero bytes is EINVAL", map(c, buf, IOVA, 0, rw) == -1 && errno == EINVAL);
+    EXPECT("misaligned iova is EINVAL", map(c, buf, IOVA + 1, 4096, rw) == -1 && errno == EINVAL);
+    EXPECT("no permission is EINVAL", map(c, buf, IOVA, 4096, 0) == -1 && errno == EINVAL);
+    EXPECT("wrapping iova is EINVAL",
+           map(c, buf, ~0ULL & ~4095ULL, 8192, rw) == -1 && errno == EINVAL);
+    EXPECT("overlap is EEXIST", map(c, buf, IOVA + 4096, 4096, rw) == -1 && errno == EEXIST);
+    EXPECT("unmap that bisects a mapping is EINVAL",
+           unmap(c, IOVA + 4096, 4096, 0, NULL) == -1 && errno == EINVAL);
+    uint64_t done = 1;
+    EXPECT("unmap of nothing unmaps 0 bytes",
+           unmap(c, IOVA + (64 << 20), 4096, 0, &done) == 0 && done == 0);
+    EXPECT("UNMAP_ALL with a range is EINVAL",
+           unmap(c, IOVA, 4096, VFIO_DMA_UNMAP_FLAG_ALL, NULL) == -1 && errno == EINVAL);
+}
+
+int main(void)
+{
+    int c = open("/dev/vfio/vfio", O_RDWR);
+    EXPECT("open the container", c >= 0);
+    EXPECT("API version", ioctl(c, VFIO_GET_API_VERSION) == VFIO_API_VERSION);
+    EXPECT("type1v2 supported", ioctl(c, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1);
+    EXPECT("SET_IOMMU before a group is EINVAL",
+           ioctl(c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) == -1 && errno == EINVAL);
+    int g = open_group();
+    EXPECT("open the group", g >= 0);
+    EXPECT("a group opens once", open_group() == -1 && errno == EBUSY);
+    struct vfio_group_status st = { .argsz = sizeof(st) };
+    EXPECT("group viable", ioctl(g, VFIO_GROUP_GET_STATUS, &st) == 0 &&
+                           (st.flags & VFIO_GROUP_FLAGS_VIABLE));
+    EXPECT("device fd before SET_IOMMU is EINVAL",
+           ioctl(g, VFIO_GROUP_SET_CONTAINER, &c) == 0 &&
+           ioctl(g, VFIO_GROUP_GET_DEVICE_FD, BDF) == -1 && errno == EINVAL);
+    EXPECT("SET_IOMMU type1v2", ioctl(c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) == 0);
+    struct { struct vfio_iommu_type1_info info; uint8_t caps[256]; } ib = { .info.argsz = sizeof(ib) };
+    EXPECT("GET_INFO with capabilities", ioctl(c, VFIO_IOMMU_GET_INFO, &ib) == 0 &&
+           (ib.info.flags & VFIO_IOMMU_INFO_CAPS) && ib.info.cap_offset >= sizeof(ib.info) &&
+           (ib.info.iova_pgsizes & 4096));
+
+    uint8_t *buf = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EXPECT("4 MiB of anonymous memory", buf != MAP_FAILED);
+    if (buf == MAP_FAILED || g < 0 || c < 0)
+        return 1;
+    EXPECT("map 2 MiB", map(c, buf, IOVA, 2 << 20, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE) == 0);
+    type1_mistakes(c, buf);
+
+    int dev = ioctl(g, VFIO_GROUP_GET_DEVICE_FD, BDF);
+    EXPECT("device fd", dev >= 0);
+    EXPECT("an unknown device is ENODEV",
+           ioctl(g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:1e.0") == -1 && errno == ENODEV);
+    struct vfio_region_info r0 = { .argsz = sizeof(r0), .index = VFIO_PCI_BAR0_REGION_INDEX };
+    EXPECT("BAR0 info", ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r0) == 0 && r0.size == 0x100000);
+    void *m = mmap(NULL, r0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, (off_t)r0.offset);
+    EXPECT("BAR0 mmap", m != MAP_FAILED);
+    if (m == MAP_FAILED)
+        return 1;
+    regs = m;
+    EXPECT("edu identifies itself", (*(volatile uint32_t *)regs & 0xff) == 0xed);
+    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
+    uint16_t cmd;
+    pread(dev, &cmd, 2, (off_t)rc.offset + 4);
+    cmd |= 0x6;
+    pwrite(dev, &cmd, 2, (off_t)rc.offset + 4);
+
+    for (int i = 0; i < 4096; i++)
+        buf[i] = (uint8_t)(i * 13 + 7);
+    memset(buf + (2 << 20), 0x77, 4096);        /* just past the mapping: a canary */
+    EXPECT("DMA to the device", dma(IOVA, EDU_BUF, 4096, 0));
+    EXPECT("DMA back to memory", dma(EDU_BUF, IOVA + 0x10000, 4096, 1));
+    EXPECT("round trip", memcmp(buf, buf + 0x10000, 4096) == 0);
+    dma(EDU_BUF, IOVA + (2 << 20), 4096, 1);
+    int intact = 1;
+    for (int i = 0; i < 4096; i++)
+        intact &= buf[(2 << 20) + i] == 0x77;
+    EXPECT("memory past the mapping untouched", intact);
+
+    uint64_t done = 0;
+    EXPECT("UNMAP_ALL", unmap(c, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &done) == 0 && done == (2 << 20));
+    memset(buf + 0x20000, 0x66, 4096);
+    dma(EDU_BUF, IOVA + 0x20000, 4096, 1);
+    int stale = 1;
+    for (int i = 0; i < 4096; i++)
+        stale &= buf[0x20000 + i] == 0x66;
+    EXPECT("no DMA after the unmap returned", stale);
+    close(dev);
+    EXPECT("UNSET_CONTAINER", ioctl(g, VFIO_GROUP_UNSET_CONTAINER) == 0);
+    close(g);
+    close(c);
+    printf("edu_vfio: %d failed\n", failed);
+    return failed ? 1 : 0;
+}
