@@ -9,7 +9,7 @@
 
 bool driver_may_bind(const char *driver_name);
 
-/* Defined true by the appliance image's startup code. */
-extern const bool moat_is_app_image;
+/* True in an appliance image: its startup code overrides the runtime's weak definition. */
+bool moat_is_app_image(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include "arch/arch.h"
 #include "drivers/edu/edu.h"
 #include "iommu/iommu.h"
+#include "kernel/driver.h"
 #include "kernel/init.h"
 #include "kernel/time.h"
 #include "lib/errno.h"
@@ -155,7 +156,7 @@ static int edu_probe(struct pci_system *sys, struct pci_dev *pd)
 static int edu_init(void)
 {
     struct pci_system *sys = platform_pci();
-    if (!sys)
+    if (!sys || !driver_may_bind("edu"))
         return 0;
     for (struct pci_dev *pd = pci_get_dev_by_id(sys, EDU_VENDOR, EDU_DEVICE, NULL);
          pd && nr_devs < EDU_MAX_DEVS; pd = pci_get_dev_by_id(sys, EDU_VENDOR, EDU_DEVICE, pd)) {

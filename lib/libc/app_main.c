@@ -3,7 +3,10 @@
 #include "kernel/boot_info.h"
 #include "kernel/driver.h"
 
-const bool moat_is_app_image = true;
+bool moat_is_app_image(void)
+{
+    return true;
+}
 
 int main(void);
 
