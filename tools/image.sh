@@ -54,7 +54,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$tmp/EFI/BOOT" "$tmp/EFI/moat"
 cp "$efi" "$tmp/EFI/BOOT/BOOTX64.EFI"
-objcopy --strip-debug "$elf" "$tmp/EFI/moat/moat.elf"
+# No debug info, no local symbols (they name source paths): the loader needs only the global
+# efi_entry64; backtraces are symbolized from the build's own ELF.
+objcopy --strip-debug --discard-all "$elf" "$tmp/EFI/moat/moat.elf"
 python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' \
     "$tmp/EFI/moat/moat.elf" > "$tmp/EFI/moat/moat.elf.crc32"
 printf '%s\n' "$cmdline" > "$tmp/EFI/moat/cmdline.txt"
