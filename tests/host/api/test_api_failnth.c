@@ -1,0 +1,98 @@
+/* Fail the Nth allocation of a good sequence, for every N (this layer's allocations, the mock
+ * driver's domain and page-table allocations, its attaches): every step either succeeds or
+ * fails with its errno and changes nothing, and closing the context always leaves no heap
+ * object, no page-table page, nothing mapped and nothing attached. */
+#include "tests/host/api/api_util.h"
+
+#define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+
+static const struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000, .addr_width = 48 };
+
+/* Returns the number of steps that succeeded; stops at the first failure. */
+static int sequence(struct moat_iommufd *ctx, uint8_t *buf)
+{
+    uint32_t io1, io2, d0, d3, par, nest, fq, pt, hw;
+    uint64_t iova = 0, to = 0, got;
+    int steps = 0;
+#define STEP(x)                                                                 \
+    do {                                                                        \
+        int _e = (x);                                                           \
+        if (_e)                                                                 \
+            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
+        steps++;                                                                \
+    } while (0)
+    STEP(moat_ioas_alloc(ctx, 0, &io1));
+    STEP(moat_ioas_alloc(ctx, 0, &io2));
+    STEP(moat_ioas_map(ctx, io1, RW, buf, 8192, &iova));
+    STEP(moat_device_bind(ctx, &api_devs[0], &d0));
+    STEP(moat_device_bind(ctx, &api_devs[3], &d3));
+    pt = io1;
+    STEP(moat_device_attach(ctx, d0, &pt));
+    iova = 0;
+    STEP(moat_ioas_map(ctx, io1, RW, buf + 8192, 2u << 20, &iova));
+    STEP(moat_ioas_copy(ctx, io2, io1, RW, iova, 4096, &to));
+    pt = io2;
+    STEP(moat_device_attach(ctx, d3, &pt));
+    STEP(moat_fault_queue_alloc(ctx, 0, &fq));
+    struct moat_hwpt_alloc a = { .dev_id = d0, .pt_id = io1, .fault_id = fq,
+                                 .flags = IOMMU_HWPT_ALLOC_NEST_PARENT |
+                                          IOMMU_HWPT_ALLOC_DIRTY_TRACKING |
+                                          IOMMU_HWPT_FAULT_ID_VALID };
+    STEP(moat_hwpt_alloc(ctx, &a, &par));
+    struct moat_hwpt_alloc n = { .dev_id = d0, .pt_id = par, .data = &s1,
+                                 .data_type = IOMMU_HWPT_DATA_VTD_S1, .data_len = sizeof(s1) };
+    STEP(moat_hwpt_alloc(ctx, &n, &nest));
+    pt = par;
+    STEP(moat_device_replace(ctx, d0, &pt));
+    pt = nest;
+    STEP(moat_device_replace(ctx, d3, &pt));
+    STEP(moat_hwpt_set_dirty_tracking(ctx, par, IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
+    for (int i = 0; i < 40; i++) {
+        iova = 0;
+        STEP(moat_ioas_map(ctx, io1, RW, buf + i * 4096, 4096 * (1 + i % 2), &iova));
+    }
+    STEP(moat_ioas_unmap(ctx, io1, 0, UINT64_MAX, &got));
+    iova = 0;
+    STEP(moat_ioas_map(ctx, io1, RW, buf, 4096, &iova));
+    pt = io2;
+    STEP(moat_device_replace(ctx, d0, &pt));
+    STEP(moat_device_detach(ctx, d3));
+    a = (struct moat_hwpt_alloc){ .dev_id = d3, .pt_id = io2 };
+    STEP(moat_hwpt_alloc(ctx, &a, &hw));
+    pt = hw;
+    STEP(moat_device_attach(ctx, d3, &pt));
+    STEP(moat_iommufd_destroy(ctx, nest));
+    return steps;
+#undef STEP
+}
+
+TEST(fail_nth_allocation_sweep)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint8_t *buf = api_pages(1024);
+    struct moat_iommufd *ctx;
+    REQUIRE(moat_iommufd_open(&ctx) == 0);
+    int full = sequence(ctx, buf);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+    REQUIRE(full > 20);
+    unsigned long n;
+    for (n = 1; n < 5000; n++) {
+        if (moat_iommufd_open(&ctx))
+            break;
+        moat_iommufd_fail_nth(n);
+        int steps = sequence(ctx, buf);
+        moat_iommufd_fail_nth(0);
+        if (steps < 0) {
+            printf("    fail at allocation %lu: unexpected error in step %d\n", n, -steps - 1000);
+            CHECK(steps >= 0);
+        }
+        moat_iommufd_close(ctx);
+        API_CLEAN(&b);
+        if (steps == full)
+            break;          /* the sequence outran the injected failure: all N covered */
+    }
+    printf("    %lu allocation points swept\n", n);
+    CHECK(n > 30 && n < 5000);
+}
