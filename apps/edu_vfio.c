@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define BDF "0000:00:03.0"
-#define IOVA 0x10000000ULL
+#define IOVA 0x1000000ULL      /* edu masks DMA addresses to 28 bits */
 #define EDU_BUF 0x40000
 
 static int failed;
