@@ -8,6 +8,9 @@
 
 #include "iommu/pgtable/pt_internal.h"
 
+#define FMT_GRANULE_SHIFT 12
+#include "iommu/pgtable/pt_geom.inc"
+
 #define AMDV1_PR BIT(0)                /* Present */
 #define AMDV1_A BIT(5)                 /* Accessed (hardware, with HAD) */
 #define AMDV1_D BIT(6)                 /* Dirty (hardware, with HAD) */

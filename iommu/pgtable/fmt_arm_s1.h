@@ -1,4 +1,4 @@
-/* Arm stage-1 leaf attributes (4 KiB granule). Memory types index MAIR through AttrIndx; the
+/* Arm stage-1 leaf attributes (any granule). Memory types index MAIR through AttrIndx; the
  * SMMU driver programs MAIR as PGTABLE_ARM_MAIR. */
 #ifndef MOAT_IOMMU_PGTABLE_FMT_ARM_S1_H
 #define MOAT_IOMMU_PGTABLE_FMT_ARM_S1_H
@@ -13,7 +13,9 @@
 #define ARM_S1_PXN BIT(53)            /* PXN (not used) */
 #define ARM_S1_UXN BIT(54)            /* UXN/XN (not used) */
 
+#ifndef FMT_NAME
 #define FMT_NAME "arm-s1"
+#endif
 #define FMT_PROT_STORED (PGTABLE_PROT_READ | PGTABLE_PROT_WRITE | PGTABLE_PROT_SNOOP | \
                          PGTABLE_PROT_MMIO)
 #define FMT_WRITE_ONLY_OK false

@@ -1,5 +1,5 @@
-/* Arm stage-2 leaf attributes (4 KiB granule, without FEAT_S2FWB). The start level may
- * concatenate up to 16 tables (VTCR.SL0 names it; the root is 2..16 contiguous pages). */
+/* Arm stage-2 leaf attributes (any granule, without FEAT_S2FWB). The start level may
+ * concatenate up to 16 tables (VTCR.SL0 names it; the root is 2..16 contiguous granules). */
 #ifndef MOAT_IOMMU_PGTABLE_FMT_ARM_S2_H
 #define MOAT_IOMMU_PGTABLE_FMT_ARM_S2_H
 
@@ -13,7 +13,9 @@
 #define ARM_S2_S2AP_W BIT(7)         /* S2AP[1]: write */
 #define ARM_S2_XN GENMASK(54, 53)    /* XN[1:0] (not used) */
 
+#ifndef FMT_NAME
 #define FMT_NAME "arm-s2"
+#endif
 #define FMT_PROT_STORED (PGTABLE_PROT_READ | PGTABLE_PROT_WRITE | PGTABLE_PROT_SNOOP | \
                          PGTABLE_PROT_MMIO)
 #define FMT_WRITE_ONLY_OK true

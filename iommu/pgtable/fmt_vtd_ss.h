@@ -6,6 +6,9 @@
 
 #include "iommu/pgtable/pt_internal.h"
 
+#define FMT_GRANULE_SHIFT 12
+#include "iommu/pgtable/pt_geom.inc"
+
 #define VTD_SS_R BIT(0)                /* Read */
 #define VTD_SS_W BIT(1)                /* Write */
 #define VTD_SS_X BIT(2)                /* Execute (not used) */

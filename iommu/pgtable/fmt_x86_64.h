@@ -7,6 +7,9 @@
 
 #include "iommu/pgtable/pt_internal.h"
 
+#define FMT_GRANULE_SHIFT 12
+#include "iommu/pgtable/pt_geom.inc"
+
 #define X86_P BIT(0)               /* Present */
 #define X86_RW BIT(1)              /* Read/Write */
 #define X86_US BIT(2)              /* User/Supervisor: DMA without privilege needs it set */

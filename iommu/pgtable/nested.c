@@ -155,8 +155,8 @@ int pgtable_nested_translate(const struct pgtable *s1, const struct pgtable *s2,
         case PT_EMPTY:
             return ERR(-ENOENT);
         case PT_LEAF:
-            return nested_leaf(s2, addr | (iova & (pt_size(level) - 1)), pt_size(level), prot,
-                               out);
+            return nested_leaf(s2, addr | (iova & (pt_lvl_size(s1, level) - 1)),
+                               pt_lvl_size(s1, level), prot, out);
         case PT_TABLE:
             table_ipa = addr;
             break;

@@ -8,6 +8,10 @@ static const struct pgtable_fmt_ops *const pt_formats[PGTABLE_FMT_COUNT] = {
     [PGTABLE_FMT_AMD_V1] = &pt_fmt_amd_v1,
     [PGTABLE_FMT_ARM_S1] = &pt_fmt_arm_s1,
     [PGTABLE_FMT_ARM_S2] = &pt_fmt_arm_s2,
+    [PGTABLE_FMT_ARM_S1_16K] = &pt_fmt_arm_s1_16k,
+    [PGTABLE_FMT_ARM_S1_64K] = &pt_fmt_arm_s1_64k,
+    [PGTABLE_FMT_ARM_S2_16K] = &pt_fmt_arm_s2_16k,
+    [PGTABLE_FMT_ARM_S2_64K] = &pt_fmt_arm_s2_64k,
 };
 
 /* ============================ table pages ============================ */
@@ -20,7 +24,7 @@ void *pt_alloc_table(struct pgtable *pt, size_t size, uint64_t *pa)
         return NULL;
     /* The allocator's contract: the address fits the entries' address field. */
     MOAT_ASSERT(IS_ALIGNED(*pa, size) && *pa + size - 1 <= pt->oa_last);
-    pt->nr_tables += size / PGTABLE_GRANULE;
+    pt->nr_tables += size >> pt->granule_shift;
     if (pt->flags & PGTABLE_CFG_NONCOHERENT)
         pt->mem->clean(pt->mem_ctx, va, size);
     return va;
@@ -28,7 +32,7 @@ void *pt_alloc_table(struct pgtable *pt, size_t size, uint64_t *pa)
 
 void pt_free_table(struct pgtable *pt, void *va, uint64_t pa, size_t size)
 {
-    pt->nr_tables -= size / PGTABLE_GRANULE;
+    pt->nr_tables -= size >> pt->granule_shift;
     pt->mem->free(pt->mem_ctx, va, pa, size);
 }
 
@@ -36,7 +40,7 @@ int pt_pool_fill(struct pgtable *pt, struct pt_pool *pool, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++) {
         uint64_t pa;
-        uint64_t *va = pt_alloc_table(pt, PGTABLE_GRANULE, &pa);
+        uint64_t *va = pt_alloc_table(pt, pt->granule, &pa);
         if (!va) {
             pt_pool_drain(pt, pool);
             return ERR(-ENOMEM);
@@ -68,7 +72,7 @@ void pt_pool_drain(struct pgtable *pt, struct pt_pool *pool)
     while (pool->count) {
         uint64_t pa;
         void *va = pt_pool_take(pt, pool, &pa);
-        pt_free_table(pt, va, pa, PGTABLE_GRANULE);
+        pt_free_table(pt, va, pa, pt->granule);
     }
 }
 
@@ -147,16 +151,36 @@ static uint64_t pt_last_of_width(unsigned int bits)
     return bits >= 64 ? ~0ULL : BIT(bits) - 1;
 }
 
+static unsigned int fmt_shift(const struct pgtable_fmt_ops *f, unsigned int level)
+{
+    return f->granule_shift + (f->granule_shift - 3) * level;
+}
+
+/* Index bits a start-level table may have: one table, or up to 16 concatenated. */
+static unsigned int fmt_max_root_bits(const struct pgtable_fmt_ops *f)
+{
+    return f->granule_shift - 3 + (f->concat_root ? PT_CONCAT_BITS : 0);
+}
+
 /* The fewest levels whose walk covers ias bits (concatenating the root where allowed). */
 static unsigned int pt_levels_for(const struct pgtable_fmt_ops *f, unsigned int ias)
 {
-    unsigned int max_root = f->concat_root ? PT_ROOT_BITS_MAX : 9;
-
     for (unsigned int l = f->min_levels; l <= f->max_levels; l++) {
-        if (ias <= pt_shift(l - 1) + max_root)
+        if (ias <= fmt_shift(f, l - 1) + fmt_max_root_bits(f))
             return l;
     }
     return 0;
+}
+
+/* Without an explicit width: all the levels cover, capped by the format (x86-64: the lower
+ * canonical half). */
+static unsigned int pt_default_ias(const struct pgtable_fmt_ops *f, unsigned int levels)
+{
+    unsigned int ias = MIN(MIN(64u, fmt_shift(f, levels)), f->max_ias);
+
+    if (f->canonical_half && ias == fmt_shift(f, levels))
+        ias--;
+    return ias;
 }
 
 static int pt_cfg_geometry(struct pgtable *pt, const struct pgtable_cfg *cfg)
@@ -166,23 +190,27 @@ static int pt_cfg_geometry(struct pgtable *pt, const struct pgtable_cfg *cfg)
 
     if (!levels && !ias)
         levels = f->default_levels;
-    if (!ias)
-        ias = MIN(64u, pt_shift(levels)) - (f->canonical_half ? 1 : 0);
+    if (levels > f->max_levels)
+        return ERR(-EINVAL);
+    if (!ias && levels)
+        ias = pt_default_ias(f, levels);
     if (!levels)
         levels = pt_levels_for(f, ias);
     if (levels < f->min_levels || levels > f->max_levels)
         return ERR(-EINVAL);
-    below = pt_shift(levels - 1);
-    max_ias = MIN(below + (f->concat_root ? PT_ROOT_BITS_MAX : 9), f->max_ias);
+    below = fmt_shift(f, levels - 1);
+    max_ias = MIN(below + fmt_max_root_bits(f), f->max_ias);
     if (f->canonical_half)
-        max_ias = MIN(max_ias, below + 8);
+        max_ias = MIN(max_ias, fmt_shift(f, levels) - 1);
     if (ias <= below || ias > max_ias)
         return ERR(-EINVAL);
+    pt->granule_shift = f->granule_shift;
+    pt->granule = 1ULL << f->granule_shift;
     pt->levels = levels;
     pt->ias = ias;
     pt->root_bits = ias - below;
     pt->ia_last = pt_last_of_width(ias);
-    pt->root_size = MAX(PGTABLE_GRANULE, 8ULL << pt->root_bits);
+    pt->root_size = MAX(pt->granule, 8ULL << pt->root_bits);
     return 0;
 }
 
@@ -197,14 +225,14 @@ static int pt_cfg_sizes(struct pgtable *pt, const struct pgtable_cfg *cfg)
     pt->oa_last = pt_last_of_width(pt->oas);
     for (unsigned int l = 0; l < pt->levels; l++) {
         if (f->leaf_levels & BIT(l))
-            offered |= pt_size(l);
+            offered |= pt_lvl_size(pt, l);
     }
     pt->pgsize_bitmap = cfg->pgsize_bitmap ? cfg->pgsize_bitmap & offered : offered;
-    if (!(pt->pgsize_bitmap & PGTABLE_SZ_4K))
+    if (!(pt->pgsize_bitmap & pt->granule))
         return ERR(-EINVAL);
     pt->leaf_levels = 0;
     for (unsigned int l = 0; l < pt->levels; l++) {
-        if (pt->pgsize_bitmap & pt_size(l))
+        if (pt->pgsize_bitmap & pt_lvl_size(pt, l))
             pt->leaf_levels |= BIT(l);
     }
     return 0;
@@ -212,7 +240,7 @@ static int pt_cfg_sizes(struct pgtable *pt, const struct pgtable_cfg *cfg)
 
 static int pt_cfg_flags(struct pgtable *pt, const struct pgtable_cfg *cfg)
 {
-    bool arm = cfg->fmt == PGTABLE_FMT_ARM_S1 || cfg->fmt == PGTABLE_FMT_ARM_S2;
+    bool arm = cfg->fmt >= PGTABLE_FMT_ARM_S1;
 
     if (cfg->flags & ~(PGTABLE_CFG_NONCOHERENT | PGTABLE_CFG_ARM_DBM))
         return ERR(-EINVAL);
@@ -293,10 +321,10 @@ static int pt_check_prot(const struct pgtable *pt, uint32_t prot)
 int pgtable_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot)
 {
     uint64_t last, pa_last;
-    int ret = pt_check_span(iova, size, PGTABLE_GRANULE, pt->ia_last, &last);
+    int ret = pt_check_span(iova, size, pt->granule, pt->ia_last, &last);
 
     if (!ret)
-        ret = pt_check_span(pa, size, PGTABLE_GRANULE, pt->oa_last, &pa_last);
+        ret = pt_check_span(pa, size, pt->granule, pt->oa_last, &pa_last);
     if (!ret)
         ret = pt_check_prot(pt, prot);
     if (!ret)
@@ -309,7 +337,7 @@ int pgtable_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t size, u
 int pgtable_unmap(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t flags)
 {
     uint64_t last;
-    int ret = pt_check_span(iova, size, PGTABLE_GRANULE, pt->ia_last, &last);
+    int ret = pt_check_span(iova, size, pt->granule, pt->ia_last, &last);
 
     if (!ret && (flags & ~PGTABLE_UNMAP_SPLIT))
         ret = ERR(-EINVAL);
@@ -329,7 +357,7 @@ int pgtable_read_dirty(struct pgtable *pt, uint64_t iova, uint64_t size, uint64_
     uint64_t last;
     int ret;
 
-    if (!bitmap || pgsize < PGTABLE_GRANULE || (pgsize & (pgsize - 1)))
+    if (!bitmap || pgsize < pt->granule || (pgsize & (pgsize - 1)))
         return ERR(-EINVAL);
     if (flags & ~PGTABLE_DIRTY_NO_CLEAR)
         return ERR(-EINVAL);

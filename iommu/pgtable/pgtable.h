@@ -6,7 +6,8 @@
  * or domain lock); the hardware walker may run concurrently with any of them.
  *
  * Levels are numbered from the leaf: level 0 holds 4 KiB entries, level 1 2 MiB, level 2 1 GiB,
- * and so on (each format header says how this maps onto the specification's own level names).
+ * and so on (each format header says how this maps onto the specification's own level names;
+ * with the Arm 16/64 KiB granules level 0 holds 16/64 KiB pages, level 1 32/512 MiB blocks).
  *
  * Every operation validates its arguments completely, then commits without failing: on any
  * negative errno the table is byte-for-byte unchanged and nothing was flushed.
@@ -26,7 +27,7 @@
 #include "lib/compiler.h"
 #include "lib/errno.h"
 
-#define PGTABLE_GRANULE 4096ULL
+#define PGTABLE_GRANULE 4096ULL /* the granule of every format but the Arm 16K/64K ones */
 #define PGTABLE_SZ_4K BIT(12)
 #define PGTABLE_SZ_2M BIT(21)
 #define PGTABLE_SZ_1G BIT(30)
@@ -42,6 +43,10 @@ enum pgtable_fmt {
     PGTABLE_FMT_AMD_V1,  /* AMD-Vi host page table: 1..6 levels (DTE Mode = levels) */
     PGTABLE_FMT_ARM_S1,  /* Arm VMSAv8-64 stage 1, 4 KiB granule */
     PGTABLE_FMT_ARM_S2,  /* Arm VMSAv8-64 stage 2, 4 KiB granule, concatenated start level */
+    PGTABLE_FMT_ARM_S1_16K, /* the same with the 16 KiB and 64 KiB granules: pages, tables */
+    PGTABLE_FMT_ARM_S1_64K, /* and alignment are then 16/64 KiB, blocks 32/512 MiB */
+    PGTABLE_FMT_ARM_S2_16K,
+    PGTABLE_FMT_ARM_S2_64K,
     PGTABLE_FMT_COUNT
 };
 
@@ -77,7 +82,8 @@ struct pgtable_cfg {
                              * the lower canonical half, 47/56 bits) */
     unsigned int oas;       /* output width the unit supports; 0: the format's maximum */
     uint64_t pgsize_bitmap; /* leaf sizes the unit allows (VT-d SLLPS, ...); 0: all the format
-                             * offers. Intersected with the format's sizes; must include 4 KiB */
+                             * offers. Intersected with the format's sizes; must include the
+                             * granule (4 KiB, or 16/64 KiB for those Arm formats) */
     uint32_t flags;         /* PGTABLE_CFG_* */
 };
 
@@ -134,7 +140,10 @@ struct pgtable {
     unsigned int levels;
     unsigned int ias;
     unsigned int oas;
-    unsigned int root_bits;  /* index bits at the top level (> 9: concatenated Arm s2 root) */
+    unsigned int granule_shift; /* log2 of the smallest page and of a table page */
+    uint64_t granule;        /* addresses and sizes must be aligned to this */
+    unsigned int root_bits;  /* index bits at the top level (more than a table holds:
+                              * concatenated Arm s2 root) */
     uint32_t flags;
     uint64_t pgsize_bitmap;  /* effective leaf sizes */
     uint32_t leaf_levels;    /* bit L: leaves allowed at level L */
@@ -171,7 +180,7 @@ int pgtable_init(struct pgtable *pt, const struct pgtable_cfg *cfg,
 void pgtable_destroy(struct pgtable *pt);
 
 /* Maps [iova, iova + size) to [pa, pa + size) using the largest leaves the alignment of both
- * and the allowed page sizes permit. iova, pa and size must be 4 KiB aligned. */
+ * and the allowed page sizes permit. iova, pa and size must be aligned to pt->granule. */
 int pgtable_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 /* Unmaps [iova, iova + size), which must be entirely mapped; flushes, then frees table pages
  * whose whole span was unmapped. */
@@ -179,7 +188,7 @@ int pgtable_unmap(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t fla
 /* 0 and *out, or -ENOENT when nothing is mapped at iova, -ERANGE beyond the input width. */
 int pgtable_translate(const struct pgtable *pt, uint64_t iova, struct pgtable_xlate *out);
 /* Reports the dirty state of [iova, iova + size) into bitmap (bit i = the page at
- * iova + i * pgsize, pgsize a power of two >= 4 KiB; iova and size aligned to it) and clears it
+ * iova + i * pgsize, pgsize a power of two >= the granule; iova and size aligned to it) and clears it
  * unless PGTABLE_DIRTY_NO_CLEAR. Set bits are ORed in; unmapped parts are skipped. A dirty leaf
  * larger than pgsize sets the bits of all its pages in the range (and is cleared whole). */
 int pgtable_read_dirty(struct pgtable *pt, uint64_t iova, uint64_t size, uint64_t pgsize,

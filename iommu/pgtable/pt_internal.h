@@ -6,8 +6,8 @@
 #include "iommu/pgtable/barrier.h"
 #include "lib/log.h"
 
-#define PT_ENTRIES 512u        /* entries in every non-root table (4 KiB of 8-byte entries) */
-#define PT_ROOT_BITS_MAX 13u   /* Arm stage 2 concatenates at most 16 start-level tables */
+/* The start level may concatenate up to 16 tables (Arm stage 2): 4 more index bits. */
+#define PT_CONCAT_BITS 4u
 
 enum pt_kind { PT_EMPTY, PT_TABLE, PT_LEAF };
 
@@ -15,6 +15,7 @@ enum pt_kind { PT_EMPTY, PT_TABLE, PT_LEAF };
 struct pgtable_fmt_ops {
     const char *name;
     unsigned int min_levels, max_levels, default_levels;
+    unsigned int granule_shift; /* log2 of the smallest page and of a table's size */
     unsigned int max_ias;       /* widest input the format can walk */
     unsigned int oa_bits;       /* widest output address the entries can hold */
     uint32_t leaf_levels;       /* bit L: the format can hold leaves at level L */
@@ -40,23 +41,27 @@ extern const struct pgtable_fmt_ops pt_fmt_x86_64;
 extern const struct pgtable_fmt_ops pt_fmt_amd_v1;
 extern const struct pgtable_fmt_ops pt_fmt_arm_s1;
 extern const struct pgtable_fmt_ops pt_fmt_arm_s2;
+extern const struct pgtable_fmt_ops pt_fmt_arm_s1_16k;
+extern const struct pgtable_fmt_ops pt_fmt_arm_s1_64k;
+extern const struct pgtable_fmt_ops pt_fmt_arm_s2_16k;
+extern const struct pgtable_fmt_ops pt_fmt_arm_s2_64k;
 
-/* ---- geometry: level 0 is the 4 KiB leaf level ---- */
+/* ---- geometry of a table at run time (walker instances use pt_geom.inc's constants) ---- */
 
-static inline unsigned int pt_shift(unsigned int level)
+static inline unsigned int pt_lvl_shift(const struct pgtable *pt, unsigned int level)
 {
-    return 12 + 9 * level;
+    return pt->granule_shift + (pt->granule_shift - 3) * level;
 }
 
-static inline uint64_t pt_size(unsigned int level)
+static inline uint64_t pt_lvl_size(const struct pgtable *pt, unsigned int level)
 {
-    return 1ULL << pt_shift(level);
+    return 1ULL << pt_lvl_shift(pt, level);
 }
 
 static inline unsigned int pt_index(const struct pgtable *pt, unsigned int level, uint64_t va)
 {
-    unsigned int bits = level == pt->levels - 1 ? pt->root_bits : 9;
-    return (unsigned int)((va >> pt_shift(level)) & ((1ULL << bits) - 1));
+    unsigned int bits = level == pt->levels - 1 ? pt->root_bits : pt->granule_shift - 3;
+    return (unsigned int)((va >> pt_lvl_shift(pt, level)) & ((1ULL << bits) - 1));
 }
 
 /* ---- table pages ---- */

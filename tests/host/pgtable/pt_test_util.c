@@ -23,7 +23,10 @@ void tmem_init(struct tmem *tm, uint64_t npages)
     tm->shadow = calloc(npages, PG);
     tm->state = calloc(npages, 1);
     tm->free_stack = calloc(npages, sizeof(uint32_t));
-    if (!tm->mem || !tm->shadow || !tm->state || !tm->free_stack)
+    tm->multi_pages = MAX((uint64_t)TMEM_MULTI_MIN, ALIGN_DOWN(npages / 2, 256));
+    for (int i = 0; i < 8; i++)
+        tm->multi_free[i] = calloc(tm->multi_pages, sizeof(uint32_t));
+    if (!tm->mem || !tm->shadow || !tm->state || !tm->free_stack || !tm->multi_free[7])
         die("out of host memory", npages);
     memset(tm->mem, 0xa5, npages * PG);
     tmem_reset(tm);
@@ -34,9 +37,10 @@ void tmem_reset(struct tmem *tm)
     if (tm->live)
         die("reset with pages still allocated", (uint64_t)tm->live);
     tm->nfree = 0;
-    for (uint64_t i = tm->npages; i-- > TMEM_MULTI_PAGES;)
+    for (uint64_t i = tm->npages; i-- > tm->multi_pages;)
         tm->free_stack[tm->nfree++] = (uint32_t)i;
     tm->multi_next = 0;
+    memset(tm->multi_nfree, 0, sizeof(tm->multi_nfree));
     tm->nr_allocs = 0;
     tm->fail_at = 0;
     tm->peak = 0;
@@ -48,12 +52,25 @@ void tmem_fini(struct tmem *tm)
     free(tm->shadow);
     free(tm->state);
     free(tm->free_stack);
+    for (int i = 0; i < 8; i++)
+        free(tm->multi_free[i]);
+}
+
+static unsigned int multi_class(uint64_t n)
+{
+    unsigned int c = (unsigned int)__builtin_ctzll(n) - 1; /* 2 pages: class 0 */
+    return c < 8 ? c : 7;
 }
 
 static uint64_t tmem_multi(struct tmem *tm, uint64_t n)
 {
-    uint64_t first = ALIGN_UP(tm->multi_next, n);
-    if (first + n > TMEM_MULTI_PAGES)
+    unsigned int c = multi_class(n);
+    uint64_t first;
+
+    if (tm->multi_nfree[c])
+        return tm->multi_free[c][--tm->multi_nfree[c]];
+    first = ALIGN_UP(tm->multi_next, n);
+    if (first + n > tm->multi_pages)
         die("multi-page area exhausted", n);
     tm->multi_next = first + n;
     return first;
@@ -97,9 +114,11 @@ static void tmem_free(void *ctx, void *va, uint64_t pa, size_t size)
         if (i && tm->state[first + i] != 2)
             die("free: wrong size", pa);
         tm->state[first + i] = 0;
-        if (n == 1)
-            tm->free_stack[tm->nfree++] = (uint32_t)(first + i);
     }
+    if (n == 1)
+        tm->free_stack[tm->nfree++] = (uint32_t)first;
+    else
+        tm->multi_free[multi_class(n)][tm->multi_nfree[multi_class(n)]++] = (uint32_t)first;
     /* Poison, so that a walker still using the page would read garbage. */
     memset(va, 0xa5, size);
     tm->live -= (int64_t)n;
@@ -300,22 +319,29 @@ void pt_test_set_dirty(const struct pgtable *pt, uint64_t iova)
     case PGTABLE_FMT_VTD_SS: *e |= BIT(9); break;           /* D */
     case PGTABLE_FMT_X86_64: *e |= BIT(6); break;           /* D */
     case PGTABLE_FMT_AMD_V1: *e |= BIT(6); break;           /* D */
-    case PGTABLE_FMT_ARM_S1: *e &= ~BIT(7); break;          /* DBM: clear AP[2] */
-    case PGTABLE_FMT_ARM_S2: *e |= BIT(7); break;           /* DBM: set S2AP[1] */
+    case PGTABLE_FMT_ARM_S1:
+    case PGTABLE_FMT_ARM_S1_16K:
+    case PGTABLE_FMT_ARM_S1_64K: *e &= ~BIT(7); break;      /* DBM: clear AP[2] */
+    case PGTABLE_FMT_ARM_S2:
+    case PGTABLE_FMT_ARM_S2_16K:
+    case PGTABLE_FMT_ARM_S2_64K: *e |= BIT(7); break;       /* DBM: set S2AP[1] */
     default: die("format", pt->fmt);
     }
 }
 
 const char *pt_fmt_name(enum pgtable_fmt fmt)
 {
-    static const char *const names[] = { "vtd-ss", "x86-64", "amd-v1", "arm-s1", "arm-s2" };
+    static const char *const names[] = { "vtd-ss", "x86-64", "amd-v1", "arm-s1", "arm-s2",
+                                         "arm-s1-16k", "arm-s1-64k", "arm-s2-16k",
+                                         "arm-s2-64k" };
     return (unsigned int)fmt < ARRAY_SIZE(names) ? names[fmt] : "?";
 }
 
 uint32_t pt_test_prot_stored(enum pgtable_fmt fmt, uint32_t prot)
 {
     uint32_t p = prot;
-    if (fmt == PGTABLE_FMT_X86_64 || fmt == PGTABLE_FMT_ARM_S1)
+    if (fmt == PGTABLE_FMT_X86_64 || fmt == PGTABLE_FMT_ARM_S1 ||
+        fmt == PGTABLE_FMT_ARM_S1_16K || fmt == PGTABLE_FMT_ARM_S1_64K)
         p |= PGTABLE_PROT_READ;
     if (fmt == PGTABLE_FMT_X86_64)
         p &= PGTABLE_PROT_READ | PGTABLE_PROT_WRITE;

@@ -12,14 +12,16 @@
 #include "iommu/pgtable/pgtable.h"
 
 #define TMEM_PA_BASE 0x40000000ULL /* where the simulated table memory sits */
-#define TMEM_MULTI_PAGES 256       /* first pages: multi-page (concatenated root) allocations */
+#define TMEM_MULTI_MIN 256 /* the first max(this, npages / 2) pages serve allocations > 4 KiB */
 
 struct tmem {
     uint8_t *mem;          /* npages * 4096, 64 KiB aligned */
     uint8_t *shadow;       /* what a non-coherent walker sees: updated only by clean() */
     uint8_t *state;        /* per page: 0 free, 1 allocated (first page of an allocation), 2 tail */
     uint32_t *free_stack;
-    uint64_t npages, nfree, multi_next;
+    uint64_t npages, nfree, multi_next, multi_pages;
+    uint32_t *multi_free[8]; /* freed allocations of 8 KiB << i, by first page */
+    uint32_t multi_nfree[8];
     uint64_t nr_allocs;    /* successful and failed allocation calls */
     uint64_t fail_at;      /* 1-based allocation call that fails; 0: none */
     int64_t live;          /* pages currently allocated */

@@ -104,7 +104,7 @@ TEST(arm_mmio_and_readonly)
  * translates, one table page is added. */
 TEST(split_2m)
 {
-    for (int f = 0; f < PGTABLE_FMT_COUNT; f++) {
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) { /* the 4 KiB-granule formats */
         struct pgtable pt;
         struct pgtable_cfg cfg = { .fmt = f };
         REQUIRE(setup(&pt, &cfg));
@@ -177,7 +177,7 @@ TEST(split_both_ends)
 
 TEST(unmap_frees_tables)
 {
-    for (int f = 0; f < PGTABLE_FMT_COUNT; f++) {
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) { /* the 4 KiB-granule formats */
         struct pgtable pt;
         struct pgtable_cfg cfg = { .fmt = f };
         REQUIRE(setup(&pt, &cfg));
@@ -207,7 +207,7 @@ TEST(unmap_frees_tables)
 /* More dirty leaves than a gather holds: several flushes, each range exactly one leaf. */
 TEST(dirty)
 {
-    for (int f = 0; f < PGTABLE_FMT_COUNT; f++) {
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) { /* the 4 KiB-granule formats */
         struct pgtable pt;
         struct pgtable_cfg cfg = { .fmt = f };
         if (f == PGTABLE_FMT_ARM_S1 || f == PGTABLE_FMT_ARM_S2)
@@ -262,7 +262,7 @@ TEST(dirty)
 /* Everything written reaches "memory" through clean() before it matters. */
 TEST(noncoherent_clean)
 {
-    for (int f = 0; f < PGTABLE_FMT_COUNT; f++) {
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) { /* the 4 KiB-granule formats */
         struct pgtable pt;
         struct pgtable_cfg cfg = { .fmt = f, .flags = PGTABLE_CFG_NONCOHERENT };
         uint64_t bm[8] = { 0 };
@@ -310,4 +310,33 @@ TEST(top_of_64bit_space)
     CHECK(flush_log_covers_exactly(&fl, top, ~0ULL));
     CHECK_EQ(pgtable_unmap(&pt, ~0ULL - 2 * G1 + 1, G1, 0), 0);
     teardown(&pt);
+}
+
+/* Splitting a 32 MiB / 512 MiB block with the 16 / 64 KiB granules. */
+TEST(split_granule_blocks)
+{
+    static const enum pgtable_fmt f[] = { PGTABLE_FMT_ARM_S1_16K, PGTABLE_FMT_ARM_S2_16K,
+                                          PGTABLE_FMT_ARM_S1_64K, PGTABLE_FMT_ARM_S2_64K };
+    for (unsigned int i = 0; i < ARRAY_SIZE(f); i++) {
+        struct pgtable pt;
+        struct pgtable_cfg cfg = { .fmt = f[i] };
+        REQUIRE(setup(&pt, &cfg));
+        const uint64_t g = pt.granule, blk = g << (pt.granule_shift - 3);
+        CHECK_EQ(pgtable_map(&pt, 2 * blk, 4 * blk, blk, RW), 0);
+        xlate(&pt, 2 * blk + 3 * g + 5, 4 * blk + 3 * g + 5, blk);
+        uint64_t tables = pt.nr_tables;
+        flush_log_reset(&fl);
+        CHECK_EQ(pgtable_unmap(&pt, 2 * blk + 7 * g, g, 0), -PGTABLE_ESPLIT);
+        CHECK_EQ(pgtable_unmap(&pt, 2 * blk + 7 * g, g, PGTABLE_UNMAP_SPLIT), 0);
+        CHECK(flush_log_covers_exactly(&fl, 2 * blk, 3 * blk - 1));
+        CHECK_EQ(pt.nr_tables, tables + 1);
+        xlate(&pt, 2 * blk + 6 * g, 4 * blk + 6 * g, g);
+        xlate(&pt, 3 * blk - g, 5 * blk - g, g);
+        struct pgtable_xlate x;
+        CHECK_EQ(pgtable_translate(&pt, 2 * blk + 7 * g, &x), -ENOENT);
+        CHECK_EQ(pgtable_map(&pt, 2 * blk + 7 * g, 0x1000000, 4096, RW), -EINVAL);
+        CHECK_EQ(pgtable_unmap(&pt, 2 * blk, 7 * g, 0), 0);
+        CHECK_EQ(pgtable_unmap(&pt, 2 * blk + 8 * g, blk - 8 * g, 0), 0);
+        teardown(&pt);
+    }
 }

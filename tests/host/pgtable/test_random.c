@@ -15,9 +15,11 @@
 #define PT_RANDOM_FMT PGTABLE_FMT_VTD_SS
 #endif
 
-#define K4 PGTABLE_SZ_4K
 #define WIN_SIZE (2ULL << 30)
 #define WIN_PAGES (WIN_SIZE / K4)
+/* The model's page is the table's granule; L1/L2 the next two leaf sizes (kept inside a
+ * window: with 16/64 KiB granules L2 falls back to L1). */
+static uint64_t K4, L1, L2;
 #define MODEL_MAPPED BIT(11)
 #define MAX_SEGS 4096
 #define BUSY_SEGS 1500
@@ -79,11 +81,11 @@ static uint32_t random_prot(enum pgtable_fmt fmt)
     switch (pt_rand() % 3) {
     case 0: p = R; break;
     case 1: p = R | W; break;
-    default: p = (fmt == PGTABLE_FMT_X86_64 || fmt == PGTABLE_FMT_ARM_S1) ? R | W : W; break;
+    default: p = pt_test_prot_stored(fmt, W) & R ? R | W : W; break; /* write-only if it can */
     }
     if (pt_rand() % 2)
         p |= PGTABLE_PROT_SNOOP;
-    else if (pt_rand() % 4 == 0 && (fmt == PGTABLE_FMT_ARM_S1 || fmt == PGTABLE_FMT_ARM_S2))
+    else if (pt_rand() % 4 == 0 && fmt >= PGTABLE_FMT_ARM_S1)
         p |= PGTABLE_PROT_MMIO;
     return p;
 }
@@ -96,14 +98,14 @@ static void random_range(struct rt *t, uint64_t *iova, uint64_t *pa, uint64_t *s
     if (r < 650) {
         *size = (1 + pt_rand() % 16) * K4;
     } else if (r < 900) {
-        *size = (1 + pt_rand() % 2) * PGTABLE_SZ_2M;
-        align = pt_rand() % 8 ? PGTABLE_SZ_2M : K4;
-        pa_align = pt_rand() % 5 ? PGTABLE_SZ_2M : K4;
+        *size = (1 + pt_rand() % 2) * L1;
+        align = pt_rand() % 8 ? L1 : K4;
+        pa_align = pt_rand() % 5 ? L1 : K4;
     } else if (r < 998) {
         *size = (1 + pt_rand() % 700) * K4;
     } else {
-        *size = PGTABLE_SZ_1G;
-        align = pa_align = PGTABLE_SZ_1G;
+        *size = L2;
+        align = pa_align = L2;
     }
     *iova = t->win_base[pt_rand() % 2] + ALIGN_DOWN(pt_rand() % (WIN_SIZE - *size + 1), align);
     *pa = ALIGN_DOWN(pt_rand() % (1ULL << 40), pa_align);
@@ -308,11 +310,16 @@ static void run_phase(const struct pgtable_cfg *cfg, uint64_t nops, uint64_t see
     t->live_bytes = t->ops = t->maps_ok = t->unmaps_ok = t->splits = t->xlates = t->fails = 0;
     t->failed = false;
     pt_srand(seed);
-    tmem_init(&t->tm, 8192);
+    tmem_init(&t->tm, 16384);
     fl.tm = &t->tm;
+    REQUIRE(pgtable_init(&t->pt, cfg, mem, &t->tm, &flush_log_ops, &fl) == 0);
+    K4 = t->pt.granule;
+    L1 = K4 << (t->pt.granule_shift - 3);
+    L2 = L1 << (t->pt.granule_shift - 3);
+    if (L2 > WIN_SIZE / 2)
+        L2 = L1;
     t->model = calloc(2 * WIN_PAGES, sizeof(uint64_t));
     REQUIRE(t->model);
-    REQUIRE(pgtable_init(&t->pt, cfg, mem, &t->tm, &flush_log_ops, &fl) == 0);
     t->win_base[0] = 0;
     t->win_base[1] = t->pt.ia_last - WIN_SIZE + 1;
 
@@ -357,6 +364,7 @@ static void run_phase(const struct pgtable_cfg *cfg, uint64_t nops, uint64_t see
 
 #define G1 PGTABLE_SZ_1G
 #define M2 PGTABLE_SZ_2M
+#define SZ4K PGTABLE_SZ_4K
 
 TEST(random)
 {
@@ -366,12 +374,16 @@ TEST(random)
     uint64_t n1 = scale ? scale : 600000, n2 = scale ? scale : 450000;
 
     switch (fmt) {
-    case PGTABLE_FMT_VTD_SS: b.levels = 5; b.pgsize_bitmap = K4 | M2; break;
-    case PGTABLE_FMT_X86_64: b.levels = 5; b.pgsize_bitmap = K4 | G1; break;
+    case PGTABLE_FMT_VTD_SS: b.levels = 5; b.pgsize_bitmap = SZ4K | M2; break;
+    case PGTABLE_FMT_X86_64: b.levels = 5; b.pgsize_bitmap = SZ4K | G1; break;
     case PGTABLE_FMT_AMD_V1: b.levels = 6; break;
     case PGTABLE_FMT_ARM_S1: b.ias = 39; b.flags = PGTABLE_CFG_ARM_DBM; break;
     case PGTABLE_FMT_ARM_S2:
-        b.ias = 40; b.pgsize_bitmap = K4 | G1; b.flags = PGTABLE_CFG_NONCOHERENT; break;
+        b.ias = 40; b.pgsize_bitmap = SZ4K | G1; b.flags = PGTABLE_CFG_NONCOHERENT; break;
+    case PGTABLE_FMT_ARM_S1_16K: b.ias = 36; b.flags = PGTABLE_CFG_ARM_DBM; break;
+    case PGTABLE_FMT_ARM_S1_64K: b.levels = 2; b.flags = PGTABLE_CFG_NONCOHERENT; break;
+    case PGTABLE_FMT_ARM_S2_16K: b.ias = 40; b.pgsize_bitmap = 16384; break; /* concatenated */
+    case PGTABLE_FMT_ARM_S2_64K: b.ias = 46; break;                        /* concatenated */
     default: break;
     }
     /* PT_RANDOM_SEED explores other sequences; the default keeps ctest reproducible. */

@@ -12,6 +12,8 @@
 #define K4 PGTABLE_SZ_4K
 #define M2 PGTABLE_SZ_2M
 #define G1 PGTABLE_SZ_1G
+/* The table under test's granule and level-1 leaf size (4 KiB/2 MiB, 16 KiB/32 MiB, ...). */
+static uint64_t GR, L1;
 
 static struct flush_log fl;
 
@@ -25,7 +27,7 @@ struct sweep {
 static uint64_t expect_leaf(const struct pgtable *pt, uint64_t s)
 {
     while (!(pt->pgsize_bitmap & s))
-        s >>= 9;
+        s >>= pt->granule_shift - 3;
     return s;
 }
 
@@ -64,8 +66,8 @@ static void map_cycle(struct sweep *s, uint64_t iova, uint64_t pa, uint64_t size
 
     tmem_snap_take(&s->tm, &snap);
     flush_log_reset(&fl);
-    CHECK_EQ(pgtable_map(&s->pt, iova, pa, PGTABLE_GRANULE, PGTABLE_PROT_READ), -EEXIST);
-    CHECK_EQ(pgtable_map(&s->pt, iova + size - PGTABLE_GRANULE, 0, PGTABLE_GRANULE,
+    CHECK_EQ(pgtable_map(&s->pt, iova, pa, GR, PGTABLE_PROT_READ), -EEXIST);
+    CHECK_EQ(pgtable_map(&s->pt, iova + size - GR, 0, GR,
                          PGTABLE_PROT_READ), -EEXIST);
     CHECK(tmem_snap_same(&s->tm, &snap));
     CHECK_EQ(fl.calls + fl.map_syncs, 0);
@@ -76,7 +78,7 @@ static void map_cycle(struct sweep *s, uint64_t iova, uint64_t pa, uint64_t size
     CHECK(flush_log_covers_exactly(&fl, iova, iova + size - 1));
     struct pgtable_xlate x;
     CHECK_EQ(pgtable_translate(&s->pt, iova, &x), -ENOENT);
-    CHECK_EQ(pgtable_translate(&s->pt, iova + size - PGTABLE_GRANULE, &x), -ENOENT);
+    CHECK_EQ(pgtable_translate(&s->pt, iova + size - GR, &x), -ENOENT);
     flush_log_reset(&fl);
     CHECK_EQ(pgtable_map(&s->pt, iova, pa, size, PGTABLE_PROT_READ), 0);
     CHECK_EQ(fl.map_syncs, 1);
@@ -105,43 +107,43 @@ static void bad_inputs(struct sweep *s, uint64_t iova, uint64_t size)
 {
     struct pgtable *pt = &s->pt;
     const uint32_t R = PGTABLE_PROT_READ;
-    const uint64_t top_page = ~0ULL & ~(PGTABLE_GRANULE - 1), pa = BIT(32);
+    const uint64_t top_page = ~0ULL & ~(GR - 1), pa = BIT(32);
     uint64_t bm[4] = { 0 };
     struct pgtable_xlate x;
 
-    BAD(s, pgtable_map(pt, 0x800, pa, K4, R), -EINVAL);
-    BAD(s, pgtable_map(pt, 0, pa + 0x10, K4, R), -EINVAL);
+    BAD(s, pgtable_map(pt, 0x800, pa, GR, R), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa + 0x10, GR, R), -EINVAL);
     BAD(s, pgtable_map(pt, 0, pa, 0x1800, R), -EINVAL);
     BAD(s, pgtable_map(pt, 0, pa, 0, R), -EINVAL);
-    BAD(s, pgtable_map(pt, top_page, pa, 2 * K4, R), -EOVERFLOW);
-    BAD(s, pgtable_map(pt, 0, top_page, 2 * K4, R), -EOVERFLOW);
-    BAD(s, pgtable_map(pt, 0, pt->oa_last + 1, K4, R), -ERANGE);
+    BAD(s, pgtable_map(pt, top_page, pa, 2 * GR, R), -EOVERFLOW);
+    BAD(s, pgtable_map(pt, 0, top_page, 2 * GR, R), -EOVERFLOW);
+    BAD(s, pgtable_map(pt, 0, pt->oa_last + 1, GR, R), -ERANGE);
     if (pt->ia_last != ~0ULL) {
-        BAD(s, pgtable_map(pt, pt->ia_last + 1, pa, K4, R), -ERANGE);
-        BAD(s, pgtable_map(pt, pt->ia_last - K4 + 1, pa, 2 * K4, R), -ERANGE);
-        BAD(s, pgtable_unmap(pt, pt->ia_last + 1, K4, 0), -ERANGE);
+        BAD(s, pgtable_map(pt, pt->ia_last + 1, pa, GR, R), -ERANGE);
+        BAD(s, pgtable_map(pt, pt->ia_last - GR + 1, pa, 2 * GR, R), -ERANGE);
+        BAD(s, pgtable_unmap(pt, pt->ia_last + 1, GR, 0), -ERANGE);
         BAD(s, pgtable_translate(pt, pt->ia_last + 1, &x), -ERANGE);
     }
-    BAD(s, pgtable_map(pt, 0, pa, K4, 0), -EINVAL);
-    BAD(s, pgtable_map(pt, 0, pa, K4, BIT(7)), -EINVAL);
-    BAD(s, pgtable_map(pt, 0, pa, K4, R | PGTABLE_PROT_SNOOP | PGTABLE_PROT_MMIO), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, GR, 0), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, GR, BIT(7)), -EINVAL);
+    BAD(s, pgtable_map(pt, 0, pa, GR, R | PGTABLE_PROT_SNOOP | PGTABLE_PROT_MMIO), -EINVAL);
     if (pt->fmt == PGTABLE_FMT_X86_64 || pt->fmt == PGTABLE_FMT_ARM_S1)
-        BAD(s, pgtable_map(pt, 0, pa, K4, PGTABLE_PROT_WRITE), -EINVAL);
+        BAD(s, pgtable_map(pt, 0, pa, GR, PGTABLE_PROT_WRITE), -EINVAL);
     /* Overlapping the live mapping at [iova, iova + size) from either side. */
-    if (iova >= K4)
-        BAD(s, pgtable_map(pt, iova - K4, pa, 2 * K4, R), -EEXIST);
-    BAD(s, pgtable_map(pt, iova + size - K4, pa, 2 * K4, R), -EEXIST);
-    BAD(s, pgtable_unmap(pt, iova + size, K4, 0), -ENOENT);
-    BAD(s, pgtable_unmap(pt, iova, size + K4, 0), -ENOENT);
-    if (pgtable_translate(pt, iova, &x) == 0 && x.pgsize > K4)
-        BAD(s, pgtable_unmap(pt, iova, K4, 0), -PGTABLE_ESPLIT);
+    if (iova >= GR)
+        BAD(s, pgtable_map(pt, iova - GR, pa, 2 * GR, R), -EEXIST);
+    BAD(s, pgtable_map(pt, iova + size - GR, pa, 2 * GR, R), -EEXIST);
+    BAD(s, pgtable_unmap(pt, iova + size, GR, 0), -ENOENT);
+    BAD(s, pgtable_unmap(pt, iova, size + GR, 0), -ENOENT);
+    if (pgtable_translate(pt, iova, &x) == 0 && x.pgsize > GR)
+        BAD(s, pgtable_unmap(pt, iova, GR, 0), -PGTABLE_ESPLIT);
     BAD(s, pgtable_unmap(pt, iova, size, 2), -EINVAL);
-    BAD(s, pgtable_unmap(pt, iova + 0x10, K4, 0), -EINVAL);
+    BAD(s, pgtable_unmap(pt, iova + 0x10, GR, 0), -EINVAL);
     BAD(s, pgtable_unmap(pt, iova, 0, 0), -EINVAL);
-    BAD(s, pgtable_unmap(pt, top_page, 2 * K4, 0), -EOVERFLOW);
+    BAD(s, pgtable_unmap(pt, top_page, 2 * GR, 0), -EOVERFLOW);
     BAD(s, pgtable_read_dirty(pt, iova, size, 0x1000 + 1, bm, 0), -EINVAL);
-    BAD(s, pgtable_read_dirty(pt, iova, size, K4, bm, 4), -EINVAL);
-    BAD(s, pgtable_read_dirty(pt, iova, size, K4, NULL, 0), -EINVAL);
+    BAD(s, pgtable_read_dirty(pt, iova, size, GR, bm, 4), -EINVAL);
+    BAD(s, pgtable_read_dirty(pt, iova, size, GR, NULL, 0), -EINVAL);
 }
 
 static void sweep_one(const struct pgtable_cfg *cfg)
@@ -149,7 +151,7 @@ static void sweep_one(const struct pgtable_cfg *cfg)
     static struct sweep s;
     uint64_t span;
 
-    tmem_init(&s.tm, 1100);
+    tmem_init(&s.tm, 1400);
     fl.tm = &s.tm;
     int ret = pgtable_init(&s.pt, cfg, &tmem_ops, &s.tm, &flush_log_ops, &fl);
     snprintf(s.name, sizeof(s.name), "%s levels %u ias %u pgsizes 0x%llx",
@@ -157,25 +159,24 @@ static void sweep_one(const struct pgtable_cfg *cfg)
     if (ret)
         printf("    %s: init %d\n", s.name, ret);
     REQUIRE(ret == 0);
+    GR = s.pt.granule;
+    L1 = GR << (s.pt.granule_shift - 3);
     span = s.pt.ia_last;
     struct pgtable_xlate x;
     CHECK_EQ(pgtable_translate(&s.pt, 0, &x), -ENOENT);
-    CHECK_EQ(pgtable_translate(&s.pt, span & ~0xfffULL, &x), -ENOENT);
+    CHECK_EQ(pgtable_translate(&s.pt, span & ~(GR - 1), &x), -ENOENT);
     CHECK_EQ(pgtable_translate(&s.pt, span / 3, &x), -ENOENT);
 
     /* One map of each size the space can hold, iova and pa aligned to it. */
-    for (uint64_t sz = K4; sz <= G1; sz <<= 9) {
-        if (span / 4 < sz)
-            break;
+    for (uint64_t sz = GR; sz <= G1 && sz <= span / 4; sz <<= s.pt.granule_shift - 3)
         map_cycle(&s, 2 * sz, BIT(32) + 4 * sz, sz, expect_leaf(&s.pt, sz));
-    }
     /* pa misaligned to 2 MiB: only 4 KiB leaves fit. */
-    if (span / 4 >= M2)
-        map_cycle(&s, 2 * M2, BIT(32) + K4, M2, K4);
+    if (span / 4 >= L1)
+        map_cycle(&s, 2 * L1, BIT(32) + GR, L1, GR);
     /* The last page of the address space. */
-    map_cycle(&s, span - K4 + 1, BIT(33), K4, K4);
+    map_cycle(&s, span - GR + 1, BIT(33), GR, GR);
 
-    uint64_t live = span / 4 >= M2 ? M2 : K4;
+    uint64_t live = span / 4 >= L1 ? L1 : GR;
     CHECK_EQ(pgtable_map(&s.pt, 2 * live, BIT(34), live, PGTABLE_PROT_READ), 0);
     bad_inputs(&s, 2 * live, live);
     CHECK_EQ(pgtable_unmap(&s.pt, 2 * live, live, 0), 0);
@@ -202,6 +203,26 @@ TEST(sweep_x86_64) { sweep_format(PGTABLE_FMT_X86_64, 4, 5); }
 TEST(sweep_amd_v1) { sweep_format(PGTABLE_FMT_AMD_V1, 1, 6); }
 TEST(sweep_arm_s1) { sweep_format(PGTABLE_FMT_ARM_S1, 2, 4); }
 TEST(sweep_arm_s2) { sweep_format(PGTABLE_FMT_ARM_S2, 2, 4); }
+
+/* 16 and 64 KiB granules: their own page-size sets (0: all the format offers). */
+static void sweep_granule(enum pgtable_fmt fmt, unsigned int lo, unsigned int hi, uint64_t g)
+{
+    const uint64_t sets[] = { g, g | (g << (__builtin_ctzll(g) - 3)), 0 };
+    for (unsigned int levels = lo; levels <= hi; levels++) {
+        for (unsigned int i = 0; i < ARRAY_SIZE(sets); i++) {
+            struct pgtable_cfg cfg = { .fmt = fmt, .levels = levels, .pgsize_bitmap = sets[i] };
+            sweep_one(&cfg);
+        }
+    }
+}
+
+TEST(sweep_arm_16k_64k)
+{
+    sweep_granule(PGTABLE_FMT_ARM_S1_16K, 2, 4, 16384);
+    sweep_granule(PGTABLE_FMT_ARM_S2_16K, 2, 4, 16384);
+    sweep_granule(PGTABLE_FMT_ARM_S1_64K, 2, 3, 65536);
+    sweep_granule(PGTABLE_FMT_ARM_S2_64K, 2, 3, 65536);
+}
 
 /* Narrower input widths, including Arm stage-2 concatenated start levels. */
 TEST(sweep_widths)
@@ -233,6 +254,30 @@ TEST(sweep_widths)
             tmem_fini(&tm);
             sweep_one(&cfg);
         }
+    }
+}
+
+TEST(sweep_granule_widths)
+{
+    static const struct { enum pgtable_fmt fmt; unsigned int ias, levels, root_bytes; } w[] = {
+        { PGTABLE_FMT_ARM_S2_16K, 40, 2, 16 << 14 }, /* 16 concatenated 16 KiB tables */
+        { PGTABLE_FMT_ARM_S2_16K, 36, 2, 1 << 14 },
+        { PGTABLE_FMT_ARM_S2_64K, 46, 2, 16 << 16 }, /* 16 concatenated 64 KiB tables */
+        { PGTABLE_FMT_ARM_S2_64K, 48, 3, 1 << 16 },
+        { PGTABLE_FMT_ARM_S1_16K, 48, 4, 1 << 14 },  /* start table of 2 entries */
+        { PGTABLE_FMT_ARM_S1_64K, 42, 2, 1 << 16 },
+    };
+    for (unsigned int i = 0; i < ARRAY_SIZE(w); i++) {
+        struct pgtable_cfg cfg = { .fmt = w[i].fmt, .ias = w[i].ias };
+        struct tmem tm;
+        struct pgtable pt;
+        tmem_init(&tm, 1024);
+        REQUIRE(pgtable_init(&pt, &cfg, &tmem_ops, &tm, &flush_log_ops, &fl) == 0);
+        CHECK_EQ(pt.levels, w[i].levels);
+        CHECK_EQ(pt.root_size, w[i].root_bytes);
+        pgtable_destroy(&pt);
+        tmem_fini(&tm);
+        sweep_one(&cfg);
     }
 }
 
