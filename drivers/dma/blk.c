@@ -1,0 +1,278 @@
+/* The block-device layer (blk.h): registry, range checks, the two DMA modes, bounded waits. */
+#include "drivers/dma/blk.h"
+#include "kernel/time.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "pci/pci_platform.h"
+
+static struct blk_dev *devs[BLK_MAX_DEVS];
+static unsigned nr_devs;
+
+unsigned blk_count(void)
+{
+    return nr_devs;
+}
+
+struct blk_dev *blk_get(unsigned i)
+{
+    return i < nr_devs ? devs[i] : NULL;
+}
+
+struct blk_dev *blk_find(const char *name)
+{
+    for (unsigned i = 0; i < nr_devs; i++)
+        if (strcmp(devs[i]->name, name) == 0)
+            return devs[i];
+    return NULL;
+}
+
+static void blk_register(struct blk_dev *b)
+{
+    for (unsigned i = 0; i < nr_devs; i++)
+        if (devs[i] == b)
+            return;
+    if (nr_devs < BLK_MAX_DEVS)
+        devs[nr_devs++] = b;
+}
+
+static int start_device(struct blk_dev *b)
+{
+    int err = pci_enable_device(platform_pci(), b->pci);
+    if (!err)
+        err = b->ops->start(b);
+    if (err)
+        return err;
+    err = dma_pool_init(&b->pool, &b->dma, MIN(b->queue_depth, 32u), b->max_io);
+    if (err) {
+        b->ops->reset(b);
+        dma_space_block(&b->dma);
+        b->ops->release(b);
+    }
+    return err;
+}
+
+int blk_dev_setup(struct blk_dev *b, enum iommu_domain_type type)
+{
+    int err = dma_space_init(&b->dma, b->pci, type);
+    if (err)
+        return err;
+    err = start_device(b);
+    if (err) {
+        dma_space_fini(&b->dma);
+        return err;
+    }
+    if (!b->timeout_ns)
+        b->timeout_ns = BLK_IO_TIMEOUT_NS;
+    b->up = true;
+    b->broken = false;
+    blk_register(b);
+    return 0;
+}
+
+/* Nothing the device could still reach is freed: it is reset and, behind an IOMMU, cut off
+ * from its domain first. Without an IOMMU, a device that did not reset keeps its memory. */
+void blk_dev_teardown(struct blk_dev *b)
+{
+    if (!b->up)
+        return;
+    b->up = false;
+    int err = b->ops->reset(b);
+    dma_space_block(&b->dma);
+    if (err && !dma_space_isolated(&b->dma)) {
+        kprintf("blk: %s: reset failed (%s) with no IOMMU: its memory is never reused\n",
+                b->name, errno_name(err));
+        b->leaked_bytes += (uint64_t)b->pool.nbufs * b->max_io;
+        return;
+    }
+    b->ops->release(b);
+    dma_pool_fini(&b->pool);
+    dma_space_fini(&b->dma);
+}
+
+int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type)
+{
+    blk_dev_teardown(b);
+    return blk_dev_setup(b, type);
+}
+
+void blk_dev_bad_completion(struct blk_dev *b, const char *what, uint64_t value)
+{
+    kprintf("blk: %s: device wrote %s (%#llx): rejected, device marked broken\n", b->name, what,
+            (unsigned long long)value);
+    b->nr_bad_completions++;
+    b->broken = true;
+}
+
+void blk_set_mode(struct blk_dev *b, enum blk_dma_mode mode)
+{
+    b->mode = mode;
+}
+
+/* ---- asynchronous steps ---- */
+
+static int check_range(const struct blk_dev *b, enum blk_op op, uint64_t lba, uint32_t nlb)
+{
+    uint64_t end;
+    if (op == BLK_OP_FLUSH)
+        return nlb == 0 ? 0 : -EINVAL;
+    if (nlb == 0 || (uint64_t)nlb * b->lba_size > b->max_io)
+        return -EINVAL;
+    if (__builtin_add_overflow(lba, nlb, &end) || end > b->nlba)
+        return -ERANGE;
+    return 0;
+}
+
+static int attach_data(struct blk_dev *b, struct blk_io *io)
+{
+    if (io->mode == BLK_DMA_STRICT) {
+        /* The device writes memory on a read and reads it on a write: nothing more. */
+        uint32_t prot = io->op == BLK_OP_READ ? IOMMU_WRITE : IOMMU_READ;
+        int err = dma_map(&b->dma, io->buf, io->len, prot, &io->map);
+        io->iova = io->map.iova;
+        return err;
+    }
+    io->bounce = dma_pool_get(&b->pool, &io->iova);
+    if (!io->bounce)
+        return -EAGAIN;
+    if (io->op == BLK_OP_WRITE)
+        memcpy(io->bounce, io->buf, io->len);
+    return 0;
+}
+
+int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode, enum blk_op op,
+                   uint64_t lba, uint32_t nlb, void *buf)
+{
+    int err = check_range(b, op, lba, nlb);
+    if (err)
+        return err;
+    if (!b->up || b->broken)
+        return -EIO;
+    memset(io, 0, sizeof(*io));
+    io->op = (uint8_t)op;
+    io->lba = lba;
+    io->nlb = nlb;
+    io->len = nlb * b->lba_size;
+    io->mode = mode;
+    io->buf = buf;
+    return op == BLK_OP_FLUSH ? 0 : attach_data(b, io);
+}
+
+int blk_io_submit(struct blk_dev *b, struct blk_io *io)
+{
+    if (b->broken)
+        return -EIO;
+    io->done = false;
+    io->status = -EINPROGRESS;
+    b->nr_io++;
+    return b->ops->submit(b, io);
+}
+
+int blk_poll(struct blk_dev *b)
+{
+    if (b->broken)
+        return -EIO;
+    int n = b->ops->poll(b);
+    if (n < 0)
+        b->broken = true;
+    return n;
+}
+
+/* Undoes prepare. abandon: the I/O never completed, the device may still hold its IOVA. */
+static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
+{
+    if (io->op == BLK_OP_FLUSH)
+        return;
+    if (io->mode == BLK_DMA_STRICT) {
+        if (abandon)
+            dma_unmap_quarantine(&b->dma, &io->map);
+        else
+            dma_unmap(&b->dma, &io->map);
+        return;
+    }
+    if (abandon) {
+        dma_pool_quarantine(&b->pool, io->bounce);
+        return;
+    }
+    if (io->op == BLK_OP_READ && io->status == 0)
+        memcpy(io->buf, io->bounce, io->len);
+    dma_pool_put(&b->pool, io->bounce);
+}
+
+int blk_io_complete(struct blk_dev *b, struct blk_io *io)
+{
+    MOAT_ASSERT(io->done);
+    detach_data(b, io, false);
+    return io->status;
+}
+
+/* Undoes prepare for an I/O that was never submitted. */
+static void io_cancel(struct blk_dev *b, struct blk_io *io)
+{
+    io->status = 0;
+    detach_data(b, io, false);
+}
+
+int blk_io_wait(struct blk_dev *b, struct blk_io *io)
+{
+    int err = poll_until(io->done || blk_poll(b) < 0 || io->done, b->timeout_ns);
+    if (io->done)
+        return blk_io_complete(b, io);
+    if (err == -ETIMEDOUT) {
+        kprintf("blk: %s: I/O at lba %llu timed out; device marked broken\n", b->name,
+                (unsigned long long)io->lba);
+        b->nr_timeouts++;
+        b->broken = true;
+    }
+    detach_data(b, io, true);
+    return err ? err : -EIO;
+}
+
+/* ---- synchronous calls ---- */
+
+static int blk_rw(struct blk_dev *b, enum blk_op op, uint64_t lba, uint32_t nlb, void *buf)
+{
+    uint64_t end;
+    if (nlb == 0)
+        return -EINVAL;
+    if (__builtin_add_overflow(lba, nlb, &end) || end > b->nlba)
+        return -ERANGE;
+    uint32_t per_io = b->max_io / b->lba_size;
+    for (uint32_t done = 0; done < nlb;) {
+        uint32_t n = MIN(per_io, nlb - done);
+        struct blk_io io;
+        int err = blk_io_prepare(b, &io, b->mode, op, lba + done, n,
+                                 (uint8_t *)buf + (size_t)done * b->lba_size);
+        if (err)
+            return err;
+        err = blk_io_submit(b, &io);
+        if (err) {
+            io_cancel(b, &io);
+            return err;
+        }
+        err = blk_io_wait(b, &io);
+        if (err)
+            return err;
+        done += n;
+    }
+    return 0;
+}
+
+int blk_read(struct blk_dev *b, uint64_t lba, uint32_t nlb, void *buf)
+{
+    return blk_rw(b, BLK_OP_READ, lba, nlb, buf);
+}
+
+int blk_write(struct blk_dev *b, uint64_t lba, uint32_t nlb, const void *buf)
+{
+    return blk_rw(b, BLK_OP_WRITE, lba, nlb, (void *)buf);
+}
+
+int blk_flush(struct blk_dev *b)
+{
+    struct blk_io io;
+    int err = blk_io_prepare(b, &io, b->mode, BLK_OP_FLUSH, 0, 0, NULL);
+    if (!err)
+        err = blk_io_submit(b, &io);
+    return err ? err : blk_io_wait(b, &io);
+}

@@ -1,0 +1,109 @@
+/* Block devices for in-runtime users: virtio-blk and NVMe register here, callers read and write
+ * logical blocks with either DMA mode:
+ *   BLK_DMA_POOLED  data goes through buffers mapped once at set-up (the data path does no
+ *                   IOMMU work; one copy per I/O);
+ *   BLK_DMA_STRICT  the caller's own buffer is mapped for exactly one I/O and unmapped (with
+ *                   the IOTLB invalidation) before blk_read/blk_write return: no DMA into it can
+ *                   happen afterwards.
+ * Synchronous calls (blk_read, blk_write, blk_flush) wait with a deadline. The asynchronous
+ * steps below them (prepare, submit, poll, complete) let a caller keep several I/Os in flight.
+ *
+ * A device that misbehaves (a completion for a request it was not given, a length beyond the
+ * buffer, a timeout) is marked broken: its requests end with an error, their IOVAs are
+ * quarantined, and nothing more is submitted to it. */
+#ifndef MOAT_DRIVERS_DMA_BLK_H
+#define MOAT_DRIVERS_DMA_BLK_H
+
+#include "drivers/dma/dma.h"
+
+struct blk_dev;
+
+enum blk_op { BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH };
+enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
+
+#define BLK_MAX_DEVS 8
+#define BLK_IO_TIMEOUT_NS (10ULL * 1000 * 1000 * 1000)   /* per I/O; TCG is slow */
+
+struct blk_io {
+    /* what to do: set by blk_io_prepare */
+    uint8_t op;                 /* enum blk_op */
+    uint64_t lba;
+    uint32_t nlb;
+    uint64_t iova;              /* the data's first byte, contiguous in IOVA space */
+    uint32_t len;               /* bytes: nlb * lba_size */
+    /* the outcome: set by the driver when it reaps the completion */
+    volatile bool done;
+    int status;                 /* 0, -EIO, -ERANGE (LBA out of range), -EOPNOTSUPP */
+    uint16_t tag;               /* the driver's request slot */
+    /* the owner's */
+    enum blk_dma_mode mode;
+    void *buf;                  /* the caller's buffer */
+    void *bounce;               /* POOLED: the pool buffer */
+    struct dma_map map;         /* STRICT: the mapping of buf */
+};
+
+struct blk_dev_ops {
+    /* Brings the device up on b->dma (rings, queues); the device is reset first. */
+    int (*start)(struct blk_dev *b);
+    /* Resets the device, ending every DMA it might still do (bounded: -ETIMEDOUT). */
+    int (*reset)(struct blk_dev *b);
+    /* Frees what start set up (the device is reset, or cut off from its domain). */
+    void (*release)(struct blk_dev *b);
+    /* Queues io and tells the device. -EBUSY when the queue is full. */
+    int (*submit)(struct blk_dev *b, struct blk_io *io);
+    /* Reaps completions (done and status of each io); returns how many, or a negative errno
+     * when the device wrote something invalid. */
+    int (*poll)(struct blk_dev *b);
+};
+
+struct blk_dev {
+    char name[16];              /* "vblk0", "nvme0n1" */
+    struct pci_dev *pci;
+    const struct blk_dev_ops *ops;
+    void *priv;                 /* the driver's */
+    uint32_t lba_size;
+    uint64_t nlba;
+    uint32_t max_io;            /* bytes per I/O, a multiple of lba_size */
+    unsigned queue_depth;       /* I/Os the device takes at once */
+    struct dma_space dma;
+    struct dma_pool pool;       /* queue_depth buffers of max_io bytes */
+    enum blk_dma_mode mode;     /* of blk_read/blk_write */
+    bool up, broken;
+    uint64_t timeout_ns;
+    uint64_t nr_io, nr_timeouts, nr_bad_completions;
+    uint64_t leaked_bytes;      /* kept from reuse: a device without IOMMU that did not reset */
+};
+
+/* Drivers: sets up b's DMA space (type: PAGING normally), enables the PCI function, runs
+ * ops->start and fills the pool; then registers b (first call only). */
+int blk_dev_setup(struct blk_dev *b, enum iommu_domain_type type);
+/* Resets the device, cuts it off from its domain, then frees its rings, pool and domain. */
+void blk_dev_teardown(struct blk_dev *b);
+/* Both: moves a device to a domain of another type (the benchmark's identity runs). */
+int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type);
+/* Drivers report what a completion says; logs and marks the device broken on a bad one. */
+void blk_dev_bad_completion(struct blk_dev *b, const char *what, uint64_t value);
+
+unsigned blk_count(void);
+struct blk_dev *blk_get(unsigned i);
+struct blk_dev *blk_find(const char *name);
+
+int blk_read(struct blk_dev *b, uint64_t lba, uint32_t nlb, void *buf);
+int blk_write(struct blk_dev *b, uint64_t lba, uint32_t nlb, const void *buf);
+int blk_flush(struct blk_dev *b);
+void blk_set_mode(struct blk_dev *b, enum blk_dma_mode mode);
+
+/* The asynchronous steps. prepare checks the range (-ERANGE past the end, -EINVAL for zero or
+ * too many blocks), then maps buf (STRICT) or takes a pool buffer (POOLED; -EAGAIN when none is
+ * free) and copies the data of a write into it. complete undoes that (copying a read's data out
+ * of the pool buffer) once io->done and returns io->status. */
+int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode, enum blk_op op,
+                   uint64_t lba, uint32_t nlb, void *buf);
+int blk_io_submit(struct blk_dev *b, struct blk_io *io);
+int blk_poll(struct blk_dev *b);
+int blk_io_complete(struct blk_dev *b, struct blk_io *io);
+/* Waits (bounded) for io and completes it; on a timeout or a broken device the I/O is
+ * abandoned: its IOVA quarantined, -ETIMEDOUT or -EIO returned. */
+int blk_io_wait(struct blk_dev *b, struct blk_io *io);
+
+#endif

@@ -1,0 +1,108 @@
+/* DMA for the runtime's own drivers: one address space per device, through its IOMMU domain.
+ *
+ * A dma_space owns the device's domain and hands out IOVAs from a window of it (a bitmap of
+ * 4 KiB pages, next-fit). Three kinds of memory a device may reach:
+ *   dma_alloc      zeroed pages for rings and queues, mapped for as long as the driver runs;
+ *   dma_map        a caller's buffer for one I/O (strict mode): mapped before the device is
+ *                  told, unmapped after it completed; the unmap includes the IOTLB
+ *                  invalidation, so no DMA through it can happen once dma_unmap returns;
+ *   dma_pool       buffers mapped once at set-up, so the data path maps nothing per I/O.
+ * An IOVA whose I/O never completed (a timeout) is unmapped and quarantined: never handed out
+ * again while the space lives, because the device may still hold it.
+ *
+ * Without an IOMMU (or with an IDENTITY domain) the IOVA is the physical address and nothing is
+ * mapped: the device is then not isolated, and the space says so (dma_space_isolated()).
+ *
+ * Single CPU, polled drivers: no locking (the runtime runs drivers on CPU 0 only). */
+#ifndef MOAT_DRIVERS_DMA_DMA_H
+#define MOAT_DRIVERS_DMA_DMA_H
+
+#include "iommu/iommu.h"
+#include "lib/compiler.h"
+
+struct pci_dev;
+
+#define DMA_PAGE 4096ULL
+/* The IOVA window every space allocates from: below the x86 interrupt window, above 0 so that
+ * a zero IOVA is never valid. */
+#define DMA_IOVA_BASE 0x40000000ULL
+#define DMA_IOVA_SIZE 0x40000000ULL    /* 1 GiB: 262144 pages, a 32 KiB bitmap */
+
+struct dma_space {
+    struct pci_dev *pci;
+    struct iommu_domain *domain;    /* NULL when no IOMMU covers the device */
+    enum iommu_domain_type type;    /* PAGING or IDENTITY (what was asked for) */
+    uint64_t *bitmap;               /* 1 = page in use (or quarantined) */
+    uint64_t npages, hint;
+    uint64_t used_pages, quarantined_pages;
+    uint64_t nr_maps, nr_unmaps;    /* IOMMU map/unmap calls (each with its invalidation) */
+};
+
+/* A device-visible allocation. */
+struct dma_mem {
+    void *cpu;
+    uint64_t pa;
+    uint64_t iova;
+    uint64_t size;                  /* bytes, a multiple of 4 KiB */
+    unsigned order;                 /* pmm order of the backing block */
+};
+
+/* One mapping of a caller's buffer. */
+struct dma_map {
+    uint64_t iova;                  /* of the buffer's first byte */
+    uint64_t iova_base;             /* page-aligned start of the IOVA range */
+    uint64_t size;                  /* bytes of IOVA range (whole pages) */
+};
+
+/* Buffers of one size, mapped once. */
+struct dma_pool {
+    struct dma_space *ds;
+    struct dma_mem *chunks;         /* one per buffer */
+    uint16_t *free;                 /* stack of free buffer indices */
+    unsigned nbufs, nfree;
+    uint32_t bufsize;
+    unsigned nquarantined;
+};
+
+/* Gives dev a domain of the given type (PAGING or IDENTITY) from its unit and attaches it.
+ * -EOPNOTSUPP when the unit cannot do that type. Bus mastering is the caller's business. */
+int dma_space_init(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_type type);
+/* Returns the device to its blocked domain and frees the domain. Every mapping must be gone,
+ * and the driver must have reset the device first: a new space reuses IOVAs, so a request the
+ * device still held would otherwise land in someone else's buffer. */
+void dma_space_fini(struct dma_space *ds);
+/* Moves the device to its unit's blocked domain (idempotent): from then on none of its DMA
+ * reaches memory, while this space's mappings can still be taken down. */
+void dma_space_block(struct dma_space *ds);
+bool dma_space_isolated(const struct dma_space *ds);
+const char *dma_space_describe(const struct dma_space *ds);
+
+/* IOVA ranges, in whole pages. */
+int dma_iova_alloc(struct dma_space *ds, uint64_t size, uint64_t *iova);
+void dma_iova_free(struct dma_space *ds, uint64_t iova, uint64_t size);
+
+/* Zeroed, physically contiguous memory (size rounded up to a power-of-two page block, at most
+ * 2 MiB) mapped with prot at a fresh IOVA. */
+int dma_alloc(struct dma_space *ds, uint64_t size, uint32_t prot, struct dma_mem *m);
+/* Unmaps (with invalidation), then frees. */
+void dma_free(struct dma_space *ds, struct dma_mem *m);
+
+/* Maps the pages holding [buf, buf + len) with prot at one contiguous IOVA range (the
+ * buffer's physical pages may be scattered). -EINVAL for a zero length, -EFAULT for memory the
+ * CPU does not map. */
+int dma_map(struct dma_space *ds, const void *buf, size_t len, uint32_t prot, struct dma_map *m);
+/* Removes the mapping; when it returns, the device cannot reach the buffer any more. */
+int dma_unmap(struct dma_space *ds, struct dma_map *m);
+/* For an I/O that never completed: unmaps and keeps the IOVA range out of use for good. */
+void dma_unmap_quarantine(struct dma_space *ds, struct dma_map *m);
+
+int dma_pool_init(struct dma_pool *p, struct dma_space *ds, unsigned nbufs, uint32_t bufsize);
+void dma_pool_fini(struct dma_pool *p);
+/* A free buffer (NULL when none), its IOVA in *iova. */
+void *dma_pool_get(struct dma_pool *p, uint64_t *iova);
+void dma_pool_put(struct dma_pool *p, void *buf);
+/* A buffer whose I/O never completed: never handed out again; at dma_pool_fini it is
+ * unmapped (then freed) like the others, but its IOVA stays quarantined. */
+void dma_pool_quarantine(struct dma_pool *p, void *buf);
+
+#endif
