@@ -174,8 +174,13 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? load_corpus(argv[1], corpus, lens, 64) : 0;
     printf("replayed %zu corpus inputs\n", n);
     unsigned long runs = 0;
-    clock_t end = clock() + (clock_t)(secs * CLOCKS_PER_SEC);
-    while (clock() < end) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double end = (double)ts.tv_sec + ts.tv_nsec / 1e9 + secs;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((double)ts.tv_sec + ts.tv_nsec / 1e9 >= end)
+            break;
         size_t len;
         if (n && next_rand() % 4) {     /* mutate a corpus input */
             size_t k = next_rand() % n;

@@ -1,0 +1,94 @@
+/* The IOVA tree against a brute-force model: random inserts and removes of non-overlapping
+ * intervals, then overlap lookups and first-fit gap searches (with bounds) compared. */
+#include <stdlib.h>
+
+#include "iommu/core/iova.h"
+#include "tests/host/harness.h"
+
+#define SLOTS 512       /* the model: slot i is [i * 64 + off, i * 64 + off + len - 1] */
+
+static struct iova_node nodes[SLOTS];
+static bool used[SLOTS];
+static uint64_t seed = 12345;
+
+static uint64_t rnd(void)
+{
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+}
+
+/* Lowest hole of at least need bytes in [lo, hi], by scanning the model. */
+static bool model_gap(uint64_t need, uint64_t lo, uint64_t hi, uint64_t *s, uint64_t *e)
+{
+    uint64_t cur = 0;   /* first free address after the previous node */
+    for (int i = 0; i <= SLOTS; i++) {
+        uint64_t hs = cur, he = i < SLOTS ? 0 : UINT64_MAX;
+        if (i < SLOTS) {
+            if (!used[i])
+                continue;
+            if (nodes[i].start == 0) {
+                cur = nodes[i].last + 1;
+                continue;
+            }
+            he = nodes[i].start - 1;
+            cur = nodes[i].last + 1;
+            if (hs > he)
+                continue;
+        }
+        uint64_t a = hs > lo ? hs : lo, b = he < hi ? he : hi;
+        if (a <= b && b - a >= need - 1) {
+            *s = a;
+            *e = b;
+            return true;
+        }
+    }
+    return false;
+}
+
+TEST(iova_tree_matches_model)
+{
+    struct iova_tree t = { 0 };
+    for (int step = 0; step < 20000; step++) {
+        int i = (int)(rnd() % SLOTS);
+        if (used[i]) {
+            iova_remove(&t, &nodes[i]);
+            used[i] = false;
+        } else {
+            uint64_t off = rnd() % 32, len = 1 + rnd() % (64 - off);
+            nodes[i] = (struct iova_node){ .start = i * 64ULL + off,
+                                           .last = i * 64ULL + off + len - 1 };
+            iova_insert(&t, &nodes[i]);
+            used[i] = true;
+        }
+        uint64_t q = rnd() % (SLOTS * 64), ql = q + rnd() % 200;
+        struct iova_node *f = iova_first(&t, q, ql), *want = NULL;
+        for (int k = 0; k < SLOTS && !want; k++)
+            if (used[k] && nodes[k].last >= q && nodes[k].start <= ql)
+                want = &nodes[k];
+        CHECK(f == want);
+        if (f) {
+            struct iova_node *n = iova_next(&t, f, UINT64_MAX), *wn = NULL;
+            for (int k = (int)(f - nodes) + 1; k < SLOTS && !wn; k++)
+                if (used[k])
+                    wn = &nodes[k];
+            CHECK(n == wn);
+        }
+        uint64_t need = 1 + rnd() % 150, lo = rnd() % (SLOTS * 64), hi = lo + rnd() % 4000;
+        if (step % 7 == 0)
+            hi = UINT64_MAX;
+        uint64_t s1 = 0, e1 = 0, s2 = 0, e2 = 0;
+        bool g1 = iova_find_gap(&t, need, lo, hi, &s1, &e1);
+        bool g2 = model_gap(need, lo, hi, &s2, &e2);
+        CHECK_EQ(g1, g2);
+        if (g1 && g2) {
+            CHECK_EQ(s1, s2);
+            CHECK_EQ(e1, e2);
+        }
+        if (host_test_failures)
+            return;
+    }
+    int h = t.root ? t.root->height : 0;
+    CHECK(h <= 14);     /* balanced: 1.44 log2(512) */
+}
