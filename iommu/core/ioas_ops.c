@@ -143,12 +143,11 @@ int moat_ioas_iova_ranges(struct moat_iommufd *ctx, uint32_t ioas_id,
     return n > max ? -EMSGSIZE : 0;
 }
 
-static int allowed_load(const struct iommu_iova_range *ranges, uint32_t num,
+/* Sorted copy of the ranges; overlapping ones -EINVAL (as iommufd_ioas_load_iovas). */
+static int allowed_sort(const struct iommu_iova_range *ranges, uint32_t num,
                         struct iommu_iova_range *out)
 {
     for (uint32_t i = 0; i < num; i++) {
-        if (ranges[i].start >= ranges[i].last)
-            return -EINVAL;
         uint32_t j = i;         /* insertion sort by start */
         while (j > 0 && out[j - 1].start > ranges[i].start) {
             out[j] = out[j - 1];
@@ -168,15 +167,16 @@ int moat_ioas_allow_iovas(struct moat_iommufd *ctx, uint32_t ioas_id,
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return -ENOENT;
+    if (num && !ranges)
+        return -EFAULT;
+    for (uint32_t i = 0; i < num; i++)
+        if (ranges[i].start >= ranges[i].last)
+            return -EINVAL;
+    /* The sorted copy is scratch until the commit: nothing visible changes on an error. */
     struct iommu_iova_range *v = NULL;
-    if (num) {
-        if (!ranges)
-            return -EFAULT;
-        v = iommufd_zalloc((size_t)num * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-    }
-    int err = allowed_load(ranges, num, v);
+    if (num && !(v = iommufd_zalloc((size_t)num * sizeof(*v))))
+        return -ENOMEM;
+    int err = allowed_sort(ranges, num, v);
     for (uint32_t i = 0; i < num && !err; i++)
         if (ioas_resv_hits(ioas, v[i].start, v[i].last))
             err = -EADDRINUSE;
