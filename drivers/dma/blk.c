@@ -135,7 +135,7 @@ static int attach_data(struct blk_dev *b, struct blk_io *io)
     io->bounce = dma_pool_get(&b->pool, &io->iova);
     if (!io->bounce)
         return -EAGAIN;
-    if (io->op == BLK_OP_WRITE)
+    if (io->op == BLK_OP_WRITE && io->buf)
         memcpy(io->bounce, io->buf, io->len);
     return 0;
 }
@@ -194,7 +194,7 @@ static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
         dma_pool_quarantine(&b->pool, io->bounce);
         return;
     }
-    if (io->op == BLK_OP_READ && io->status == 0)
+    if (io->op == BLK_OP_READ && io->status == 0 && io->buf)
         memcpy(io->buf, io->bounce, io->len);
     dma_pool_put(&b->pool, io->bounce);
 }

@@ -6,6 +6,7 @@
  * head, mapped once: the headers device-readable, the status bytes device-writable. */
 #include "drivers/dma/blk.h"
 #include "drivers/virtio/virtio.h"
+#include "drivers/virtio/virtio_blk.h"
 #include "drivers/virtio/virtio_blk_hw.h"
 #include "kernel/driver.h"
 #include "kernel/init.h"
@@ -184,6 +185,13 @@ static int vblk_poll(struct blk_dev *b)
         io->done = true;
         count++;
     }
+}
+
+static const struct blk_dev_ops vblk_ops;
+
+struct virtq *virtio_blk_queue(struct blk_dev *b)
+{
+    return b->ops == &vblk_ops ? &to_vblk(b)->vq : NULL;
 }
 
 static const struct blk_dev_ops vblk_ops = {
