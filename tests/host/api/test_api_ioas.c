@@ -448,3 +448,39 @@ TEST(ioas_fans_out_to_every_hwpt)
     moat_iommufd_close(ctx);
     API_CLEAN(&b);
 }
+
+/* A non-identity CPU mapping: physical = virtual + 1 GiB, and a hole that is not RAM. */
+static int shifted_v2p(void *arg, const void *va, uint64_t len, uint64_t *pa)
+{
+    uint64_t v = (uint64_t)(uintptr_t)va;
+    if (v >= *(uint64_t *)arg && v < *(uint64_t *)arg + 4096)
+        return -EFAULT;
+    *pa = v + (1ULL << 30);
+    return 0;
+}
+
+TEST(virt_to_phys_hook)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint32_t ioas;
+    uint64_t iova = 0x100000, got;
+    struct moat_iommufd *ctx = open_ctx(&ioas);
+    REQUIRE(ctx);
+    attach_dev(ctx, ioas, 2);
+    uint8_t *buf = api_pages(2);
+    uint64_t hole = (uint64_t)(uintptr_t)(buf + 4096);
+    moat_iommufd_set_virt_to_phys(ctx, shifted_v2p, &hole);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, 4096, &iova), 0);
+    CHECK_EQ(api_xlate(&api_devs[2], iova), (uint64_t)(uintptr_t)buf + (1ULL << 30));
+    CHECK(moat_iommufd_is_pinned(buf, 4096));       /* pins are by CPU address */
+    iova = 0x200000;
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf + 4096, 4096, &iova), -EFAULT);
+    moat_iommufd_set_virt_to_phys(ctx, NULL, NULL);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf + 4096, 4096, &iova), 0);
+    CHECK_EQ(api_xlate(&api_devs[2], iova), (uint64_t)(uintptr_t)buf + 4096);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
+    CHECK_EQ(got, 8192);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+}
