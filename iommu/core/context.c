@@ -39,7 +39,7 @@ void *iommufd_zalloc(size_t size)
 static int default_v2p(void *arg, const void *va, uint64_t len, uint64_t *pa)
 {
     if (!va)
-        return -EFAULT;
+        return ERR(-EFAULT);
     *pa = virt_to_phys(va);
     return 0;
 }
@@ -50,7 +50,7 @@ static int default_copy_from(void *arg, void *dst, uint64_t uptr, size_t len)
     if (!len)
         return 0;
     if (!uptr || __builtin_add_overflow(uptr, len, &end))
-        return -EFAULT;
+        return ERR(-EFAULT);
     memcpy(dst, (const void *)(uintptr_t)uptr, len);
     return 0;
 }
@@ -61,7 +61,7 @@ static int default_copy_to(void *arg, uint64_t uptr, const void *src, size_t len
     if (!len)
         return 0;
     if (!uptr || __builtin_add_overflow(uptr, len, &end))
-        return -EFAULT;
+        return ERR(-EFAULT);
     memcpy((void *)(uintptr_t)uptr, src, len);
     return 0;
 }
@@ -70,7 +70,7 @@ int moat_iommufd_open(struct moat_iommufd **out)
 {
     struct moat_iommufd *ctx = iommufd_zalloc(sizeof(*ctx));
     if (!ctx)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     ctx->v2p = default_v2p;
     ctx->ua.copy_from = default_copy_from;
     ctx->ua.copy_to = default_copy_to;
@@ -102,7 +102,7 @@ int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len, uint64_t
     if (err)
         return err;
     if (__builtin_add_overflow(*pa, len - 1, &end) || !IS_ALIGNED(*pa, IOMMUFD_PAGE))
-        return -EFAULT;
+        return ERR(-EFAULT);
     return 0;
 }
 
@@ -118,10 +118,10 @@ int iommufd_slot_reserve(struct moat_iommufd *ctx)
         return 0;
     uint32_t n = ctx->nr_slots ? ctx->nr_slots * 2 : 16;
     if (n > (1u << 24))
-        return -ENOSPC;
+        return ERR(-ENOSPC);
     struct iommufd_obj **objs = iommufd_zalloc(n * sizeof(*objs));
     if (!objs)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     if (ctx->objs)
         memcpy(objs, ctx->objs, ctx->nr_slots * sizeof(*objs));
     kfree(ctx->objs);
@@ -187,10 +187,10 @@ int moat_iommufd_destroy(struct moat_iommufd *ctx, uint32_t id)
 {
     struct iommufd_obj *obj = iommufd_get(ctx, id, IOMMUFD_OBJ_ANY);
     if (!obj)
-        return -ENOENT;
+        return ERR(-ENOENT);
     /* A bound device is held by its binder until moat_device_unbind(), as in Linux. */
     if (obj->users || obj->type == IOMMUFD_OBJ_DEVICE)
-        return -EBUSY;
+        return ERR(-EBUSY);
     obj_destroy(ctx, obj);
     return 0;
 }

@@ -35,13 +35,13 @@ static int group_viable(struct moat_iommufd *ctx, const struct pci_dev *pdev)
 {
     for (struct idev *i = bound; i; i = i->next_bound) {
         if (i->pdev == pdev)
-            return -EBUSY;
+            return ERR(-EBUSY);
         if (pdev->group == PCI_NO_GROUP || i->pdev->group != pdev->group || i->ctx == ctx)
             continue;
         log_bdf("iommufd: cannot bind", pdev);
         log_bdf(": group member", i->pdev);
         kprintf(" is bound to another context (group %d)\n", pdev->group);
-        return -EBUSY;
+        return ERR(-EBUSY);
     }
     return 0;
 }
@@ -49,10 +49,10 @@ static int group_viable(struct moat_iommufd *ctx, const struct pci_dev *pdev)
 int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *out_dev_id)
 {
     if (!dev)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct iommu_unit *unit = iommu_unit_for(dev);
     if (!unit)
-        return -ENODEV;
+        return ERR(-ENODEV);
     int err = group_viable(ctx, dev);
     if (!err)
         err = iommufd_slot_reserve(ctx);
@@ -60,7 +60,7 @@ int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *ou
         return err;
     struct idev *idev = iommufd_zalloc(sizeof(*idev));
     if (!idev)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     idev->ctx = ctx;
     idev->pdev = dev;
     idev->unit = unit;
@@ -83,7 +83,7 @@ int moat_device_bind_bdf(struct moat_iommufd *ctx, uint16_t seg, uint8_t bus, ui
     for (uint32_t i = 0; i < nr_pci_devs; i++)
         if (pci_devs[i].seg == seg && pci_devs[i].bus == bus && pci_devs[i].devfn == devfn)
             return moat_device_bind(ctx, &pci_devs[i], out_dev_id);
-    return -ENODEV;
+    return ERR(-ENODEV);
 }
 
 static struct ioas *ioas_of(struct hwpt *h)
@@ -139,7 +139,7 @@ int moat_device_unbind(struct moat_iommufd *ctx, uint32_t dev_id)
 {
     struct idev *idev = idev_get(ctx, dev_id);
     if (!idev)
-        return -ENOENT;
+        return ERR(-ENOENT);
     iommufd_obj_remove(ctx, &idev->obj);
     idev_destroy(ctx, idev);
     return 0;
@@ -149,9 +149,9 @@ int moat_device_detach(struct moat_iommufd *ctx, uint32_t dev_id)
 {
     struct idev *idev = idev_get(ctx, dev_id);
     if (!idev)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (!idev->hwpt)
-        return -EINVAL;
+        return ERR(-EINVAL);
     detach(ctx, idev);
     return 0;
 }

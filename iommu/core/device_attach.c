@@ -28,13 +28,13 @@ static int resolve(struct moat_iommufd *ctx, struct idev *idev, uint32_t pt_id,
     struct iommufd_obj *obj = iommufd_get(ctx, pt_id, IOMMUFD_OBJ_ANY);
     *created = false;
     if (!obj)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (obj->type == IOMMUFD_OBJ_HWPT_PAGING || obj->type == IOMMUFD_OBJ_HWPT_NESTED) {
         *out = container_of(obj, struct hwpt, obj);
         return (*out)->domain->unit == idev->unit ? 0 : -EINVAL;
     }
     if (obj->type != IOMMUFD_OBJ_IOAS)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct ioas *ioas = container_of(obj, struct ioas, obj);
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
         if (h->auto_domain && h->domain->unit == idev->unit) {
@@ -95,9 +95,9 @@ int moat_device_attach(struct moat_iommufd *ctx, uint32_t dev_id, uint32_t *pt_i
     bool created;
     struct idev *idev = idev_get(ctx, dev_id);
     if (!idev)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (idev->hwpt)
-        return -EINVAL;
+        return ERR(-EINVAL);
     int err = resolve(ctx, idev, *pt_id, &h, &created);
     if (!err)
         err = move_to(ctx, idev, h, created);
@@ -112,9 +112,9 @@ int moat_device_replace(struct moat_iommufd *ctx, uint32_t dev_id, uint32_t *pt_
     bool created;
     struct idev *idev = idev_get(ctx, dev_id);
     if (!idev)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (!idev->hwpt)
-        return -EINVAL;
+        return ERR(-EINVAL);
     int err = resolve(ctx, idev, *pt_id, &h, &created);
     if (err)
         return err;
@@ -133,12 +133,12 @@ int moat_device_get_hw_info(struct moat_iommufd *ctx, uint32_t dev_id, uint32_t 
     uint32_t type = IOMMU_HW_INFO_TYPE_NONE;
     int n = 0;
     if (flags)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     struct idev *idev = idev_get(ctx, dev_id);
     if (!idev)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (*data_len && !data)
-        return -EFAULT;
+        return ERR(-EFAULT);
     const struct iommu_unit_ops *ops = idev->unit->ops;
     if (ops->hw_info) {
         n = ops->hw_info(idev->unit, buf, sizeof(buf), &type);

@@ -14,13 +14,13 @@ static struct fault_queue *fq_get(struct moat_iommufd *ctx, uint32_t id)
 int moat_fault_queue_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *out_fault_id)
 {
     if (flags)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     int err = iommufd_slot_reserve(ctx);
     if (err)
         return err;
     struct fault_queue *fq = iommufd_zalloc(sizeof(*fq));
     if (!fq)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     iommufd_obj_install(ctx, &fq->obj, IOMMUFD_OBJ_FAULT);
     *out_fault_id = fq->obj.id;
     return 0;
@@ -56,9 +56,9 @@ int moat_fault_queue_read(struct moat_iommufd *ctx, uint32_t fault_id,
 {
     struct fault_queue *fq = fq_get(ctx, fault_id);
     if (!fq)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (max && !out)
-        return -EFAULT;
+        return ERR(-EFAULT);
     uint32_t k = MIN(max, fq->count);
     for (uint32_t i = 0; i < k; i++) {
         out[i] = fq->ring[fq->head];
@@ -73,7 +73,7 @@ int moat_fault_queue_readable(struct moat_iommufd *ctx, uint32_t fault_id)
 {
     struct fault_queue *fq = fq_get(ctx, fault_id);
     if (!fq)
-        return -ENOENT;
+        return ERR(-ENOENT);
     return fq->count != 0;
 }
 
@@ -82,7 +82,7 @@ int moat_fault_queue_set_notify(struct moat_iommufd *ctx, uint32_t fault_id,
 {
     struct fault_queue *fq = fq_get(ctx, fault_id);
     if (!fq)
-        return -ENOENT;
+        return ERR(-ENOENT);
     fq->notify = fn;
     fq->notify_arg = arg;
     return 0;
@@ -92,7 +92,7 @@ int moat_fault_queue_overflows(struct moat_iommufd *ctx, uint32_t fault_id, uint
 {
     struct fault_queue *fq = fq_get(ctx, fault_id);
     if (!fq)
-        return -ENOENT;
+        return ERR(-ENOENT);
     *out = fq->overflows;
     return 0;
 }

@@ -56,7 +56,7 @@ int hwpt_paging_create(struct moat_iommufd *ctx, struct ioas *ioas, struct idev 
         return err;
     struct hwpt *h = iommufd_zalloc(sizeof(*h));
     if (!h)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     err = domain_for(idev, flags, &h->domain);
     if (err)
         goto out_free;

@@ -17,10 +17,10 @@ static int struct_load(void *dst, size_t size, size_t min, const void *src, size
 {
     const uint8_t *s = src;
     if (len < min)
-        return -EINVAL;
+        return ERR(-EINVAL);
     for (size_t i = size; i < len; i++)
         if (s[i])
-            return -E2BIG;
+            return ERR(-E2BIG);
     memset(dst, 0, size);
     memcpy(dst, src, MIN(size, len));
     return 0;
@@ -32,10 +32,10 @@ static int vtd_s1_check(const void *data, uint32_t len, struct iommu_hwpt_vtd_s1
     if (err)
         return err;
     if ((s1->flags & ~(uint64_t)VTD_S1_FLAGS) || s1->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (!IS_ALIGNED(s1->pgtbl_addr, IOMMUFD_PAGE) ||
         (s1->addr_width != 48 && s1->addr_width != 57))
-        return -EINVAL;
+        return ERR(-EINVAL);
     return 0;
 }
 
@@ -44,11 +44,11 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
 {
     struct iommu_hwpt_vtd_s1 s1;
     if ((a->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !a->data_len)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (parent->auto_domain || !parent->nest_parent || parent->domain->unit != idev->unit)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (a->data_type != IOMMU_HWPT_DATA_VTD_S1)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     int err = vtd_s1_check(a->data, a->data_len, &s1);
     if (!err)
         err = iommufd_slot_reserve(ctx);
@@ -56,7 +56,7 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
         return err;
     struct hwpt *h = iommufd_zalloc(sizeof(*h));
     if (!h)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested_data = &s1,
                                     .nested_len = sizeof(s1) };
     err = iommu_domain_alloc(idev->unit, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
@@ -76,11 +76,11 @@ static int paging_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
                         struct idev *idev, struct ioas *ioas, struct hwpt **out)
 {
     if (a->flags & ~HWPT_PAGING_FLAGS)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (a->data_len)        /* no driver takes paging user data */
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if ((a->flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) && !idev->unit->ops->set_dirty_tracking)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     return hwpt_paging_create(ctx, ioas, idev, a->flags & ~IOMMU_HWPT_FAULT_ID_VALID, false,
                               out);
 }
@@ -93,19 +93,19 @@ int moat_hwpt_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
     int err;
     if ((a->data_type == IOMMU_HWPT_DATA_NONE && a->data_len) ||
         (a->data_type != IOMMU_HWPT_DATA_NONE && !a->data_len))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (a->data_len && !a->data)
-        return -EFAULT;
+        return ERR(-EFAULT);
     struct idev *idev = idev_get(ctx, a->dev_id);
     if (!idev)
-        return -ENOENT;
+        return ERR(-ENOENT);
     struct iommufd_obj *pt = iommufd_get(ctx, a->pt_id, IOMMUFD_OBJ_ANY);
     if (!pt || (pt->type != IOMMUFD_OBJ_IOAS && pt->type != IOMMUFD_OBJ_HWPT_PAGING))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (a->flags & IOMMU_HWPT_FAULT_ID_VALID) {
         struct iommufd_obj *f = iommufd_get(ctx, a->fault_id, IOMMUFD_OBJ_FAULT);
         if (!f)
-            return -ENOENT;
+            return ERR(-ENOENT);
         fq = container_of(f, struct fault_queue, obj);
     }
     if (pt->type == IOMMUFD_OBJ_IOAS)
@@ -145,12 +145,12 @@ static void dirty_clear_all(struct hwpt *h)
 int moat_hwpt_set_dirty_tracking(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t flags)
 {
     if (flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     struct hwpt *h = hwpt_paging_get(ctx, hwpt_id);
     if (!h)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (!h->dirty_capable || !h->domain->unit->ops->set_dirty_tracking)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     bool enable = flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
     if (enable)
         dirty_clear_all(h);
@@ -162,15 +162,15 @@ static int dirty_range_check(uint64_t iova, uint64_t length, uint64_t page_size)
 {
     uint64_t last;
     if (!length)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (__builtin_add_overflow(iova, length - 1, &last))
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     if (!IS_ALIGNED(iova, IOMMUFD_PAGE) || !IS_ALIGNED(last + 1, IOMMUFD_PAGE))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (!page_size || (page_size & (page_size - 1)) || page_size < IOMMUFD_PAGE)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (!IS_ALIGNED(iova, page_size) || !IS_ALIGNED(last + 1, page_size))
-        return -EINVAL;
+        return ERR(-EINVAL);
     return 0;
 }
 
@@ -178,12 +178,12 @@ int hwpt_dirty_check(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t flags,
                      uint64_t length, uint64_t page_size, struct hwpt **out)
 {
     if (flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     struct hwpt *h = hwpt_paging_get(ctx, hwpt_id);
     if (!h)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (!h->dirty_capable)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     int err = dirty_range_check(iova, length, page_size);
     if (!err && iova + (length - 1) > h->domain->pt.ia_last)
         err = -EINVAL;
@@ -200,7 +200,7 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
     if (err)
         return err;
     if (!bitmap)
-        return -EFAULT;
+        return ERR(-EFAULT);
     uint32_t pf = flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR ? PGTABLE_DIRTY_NO_CLEAR : 0;
     return pgtable_read_dirty(&h->domain->pt, iova, length, page_size, bitmap, pf);
 }
@@ -213,9 +213,9 @@ static int vtd_inv_load(const void *src, uint32_t entry_len,
     if (err)
         return err;
     if ((inv->flags & ~IOMMU_VTD_INV_FLAGS_LEAF) || inv->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (!IS_ALIGNED(inv->addr, IOMMUFD_PAGE) || (inv->npages == UINT64_MAX && inv->addr))
-        return -EINVAL;
+        return ERR(-EINVAL);
     return 0;
 }
 
@@ -228,17 +228,17 @@ int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t da
     int err = 0;
     *entry_num = 0;
     if (n && (!entries || !entry_len))
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct iommufd_obj *obj = iommufd_get(ctx, hwpt_id, IOMMUFD_OBJ_ANY);
     if (!obj)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (obj->type != IOMMUFD_OBJ_HWPT_NESTED)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct hwpt *h = container_of(obj, struct hwpt, obj);
     if (!h->domain->unit->ops->cache_invalidate_user)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (data_type != IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct iommu_hwpt_vtd_s1_invalidate inv;
     for (; good < n && !err; good++)
         err = vtd_inv_load((const uint8_t *)entries + (size_t)good * entry_len, entry_len, &inv);

@@ -16,13 +16,13 @@ struct ioas *ioas_get(struct moat_iommufd *ctx, uint32_t id)
 int moat_ioas_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *out_ioas_id)
 {
     if (flags)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     int err = iommufd_slot_reserve(ctx);
     if (err)
         return err;
     struct ioas *ioas = iommufd_zalloc(sizeof(*ioas));
     if (!ioas)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     iommufd_obj_install(ctx, &ioas->obj, IOMMUFD_OBJ_IOAS);
     *out_ioas_id = ioas->obj.id;
     return 0;
@@ -48,11 +48,11 @@ static uint32_t map_prot(uint32_t flags)
 static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
 {
     if (flags & ~MAP_FLAGS)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (a == UINT64_MAX || b == UINT64_MAX || c == UINT64_MAX)
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     if (!(flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
-        return -EINVAL;
+        return ERR(-EINVAL);
     return 0;
 }
 
@@ -60,7 +60,7 @@ static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
 static int place(struct ioas *ioas, uint32_t flags, uint64_t length, uint64_t pa, uint64_t *iova)
 {
     if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
         return ioas_check_fixed(ioas, *iova, length);
     return ioas_choose_iova(ioas, length, pa, iova);
@@ -75,11 +75,11 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
         return err;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (!IS_ALIGNED((uintptr_t)va, IOMMUFD_PAGE) || !length)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (__builtin_add_overflow((uint64_t)(uintptr_t)va, length - 1, &end))
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     err = iommufd_v2p(ctx, va, length, &pa);
     if (!err)
         err = place(ioas, flags, length, pa, &where);
@@ -87,7 +87,7 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
         return err;
     struct ioas_area *a = ioas_area_prepare(ioas, where, length);
     if (!a)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     a->pa = pa;
     a->va = va;
     a->prot = map_prot(flags);
@@ -107,7 +107,7 @@ static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t
         if (n->kind != IOVA_AREA)
             continue;
         if (n->start < iova || n->last > last)
-            return -ENOENT;
+            return ERR(-ENOENT);
         *bytes += n->last - n->start + 1;
     }
     return *bytes ? 0 : -ENOENT;
@@ -130,7 +130,7 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
     uint64_t last, bytes;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (iova == 0 && length == UINT64_MAX) {
         if (unmap_check(ioas, 0, UINT64_MAX, &bytes) == 0)
             unmap_commit(ioas, 0, UINT64_MAX);
@@ -138,11 +138,11 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
         return 0;
     }
     if (iova == UINT64_MAX || length == UINT64_MAX)
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     if (!length)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (__builtin_add_overflow(iova, length - 1, &last))
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     int err = unmap_check(ioas, iova, last, &bytes);
     if (err)
         return err;

@@ -140,7 +140,7 @@ int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *
             return 0;
         cache_evict_all(ioas);
     }
-    return -ENOSPC;
+    return ERR(-ENOSPC);
 }
 
 static bool resv_hit(const struct ioas *ioas, uint64_t start, uint64_t last)
@@ -166,15 +166,15 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length)
 {
     uint64_t last;
     if (!IS_ALIGNED(iova, IOMMUFD_PAGE))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (__builtin_add_overflow(iova, length - 1, &last))
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     if (resv_hit(ioas, iova, last))
-        return -EINVAL;
+        return ERR(-EINVAL);
     for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
          n = iova_next(&ioas->tree, n, last))
         if (n->kind == IOVA_AREA)
-            return -EEXIST;
+            return ERR(-EEXIST);
     return 0;
 }
 

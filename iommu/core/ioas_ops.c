@@ -17,15 +17,15 @@ static int copy_src_check(struct ioas *src, uint64_t iova, uint64_t last, bool w
         if (n->kind != IOVA_AREA)
             continue;
         if (n->start > next)
-            return -ENOENT;
+            return ERR(-ENOENT);
         if (write && !(container_of(n, struct ioas_area, node)->prot & IOMMU_WRITE))
-            return -EPERM;
+            return ERR(-EPERM);
         (*pieces)++;
         if (n->last >= last)
             return 0;
         next = n->last + 1;
     }
-    return -ENOENT;
+    return ERR(-ENOENT);
 }
 
 static int copy_prepare(struct ioas *dst, struct ioas *src, uint64_t src_iova, uint64_t last,
@@ -41,7 +41,7 @@ static int copy_prepare(struct ioas *dst, struct ioas *src, uint64_t src_iova, u
         struct ioas_area *a = ioas_area_prepare(dst, dst_iova + (from - src_iova),
                                                 to - from + 1);
         if (!a)
-            return -ENOMEM;
+            return ERR(-ENOMEM);
         a->pa = s->pa + (from - n->start);
         a->va = (const char *)s->va + (from - n->start);
         a->prot = prot;
@@ -65,7 +65,7 @@ static int copy_into(struct ioas *dst, struct ioas *src, uint32_t flags, uint64_
         return err;
     struct ioas_area **areas = iommufd_zalloc(pieces * sizeof(*areas));
     if (!areas)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     uint32_t prot = (flags & IOMMU_IOAS_MAP_READABLE ? IOMMU_READ : 0) |
                     (flags & IOMMU_IOAS_MAP_WRITEABLE ? IOMMU_WRITE : 0);
     err = copy_prepare(dst, src, src_iova, src_iova + length - 1, where, prot, areas);
@@ -89,26 +89,26 @@ int moat_ioas_copy(struct moat_iommufd *ctx, uint32_t dst_ioas_id, uint32_t src_
     uint64_t last;
     uint32_t pieces;
     if (flags & ~MAP_FLAGS)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (length == UINT64_MAX || src_iova == UINT64_MAX || *dst_iova == UINT64_MAX)
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     if (!(flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct ioas *src = ioas_get(ctx, src_ioas_id);
     if (!src)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (!length)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (__builtin_add_overflow(src_iova, length - 1, &last))
-        return -EOVERFLOW;
+        return ERR(-EOVERFLOW);
     if (!IS_ALIGNED(src_iova, IOMMUFD_PAGE) || !IS_ALIGNED(length, IOMMUFD_PAGE))
-        return -EINVAL;
+        return ERR(-EINVAL);
     int err = copy_src_check(src, src_iova, last, flags & IOMMU_IOAS_MAP_WRITEABLE, &pieces);
     if (err)
         return err;
     struct ioas *dst = ioas_get(ctx, dst_ioas_id);
     if (!dst)
-        return -ENOENT;
+        return ERR(-ENOENT);
     return copy_into(dst, src, flags, src_iova, length, pieces, dst_iova);
 }
 
@@ -125,7 +125,7 @@ int moat_ioas_iova_ranges(struct moat_iommufd *ctx, uint32_t ioas_id,
 {
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
-        return -ENOENT;
+        return ERR(-ENOENT);
     uint32_t max = *num, n = 0;
     uint64_t next = 0;
     bool at_end = false;
@@ -157,7 +157,7 @@ static int allowed_sort(const struct iommu_iova_range *ranges, uint32_t num,
     }
     for (uint32_t i = 1; i < num; i++)
         if (out[i].start <= out[i - 1].last)
-            return -EINVAL;
+            return ERR(-EINVAL);
     return 0;
 }
 
@@ -166,16 +166,16 @@ int moat_ioas_allow_iovas(struct moat_iommufd *ctx, uint32_t ioas_id,
 {
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (num && !ranges)
-        return -EFAULT;
+        return ERR(-EFAULT);
     for (uint32_t i = 0; i < num; i++)
         if (ranges[i].start >= ranges[i].last)
-            return -EINVAL;
+            return ERR(-EINVAL);
     /* The sorted copy is scratch until the commit: nothing visible changes on an error. */
     struct iommu_iova_range *v = NULL;
     if (num && !(v = iommufd_zalloc((size_t)num * sizeof(*v))))
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     int err = allowed_sort(ranges, num, v);
     for (uint32_t i = 0; i < num && !err; i++)
         if (ioas_resv_hits(ioas, v[i].start, v[i].last))
@@ -204,20 +204,20 @@ int moat_ioas_option(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t option
 {
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (option_id != IOMMU_OPTION_HUGE_PAGES)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (op == IOMMU_OPTION_OP_GET) {
         *val = !ioas->no_huge;
         return 0;
     }
     if (op != IOMMU_OPTION_OP_SET)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (*val > 1)
-        return -EINVAL;
+        return ERR(-EINVAL);
     /* Tables may already hold large leaves that cannot be split later (as Linux). */
     if (*val == 0 && !ioas->no_huge && ioas->hwpts && ioas_has_areas(ioas))
-        return -EINVAL;
+        return ERR(-EINVAL);
     ioas->no_huge = *val == 0;
     return 0;
 }

@@ -19,11 +19,11 @@ int ioas_resv_check(struct ioas *ioas, const struct ioas_resv *r, uint32_t n)
         for (struct iova_node *x = iova_first(&ioas->tree, r[i].start, r[i].last); x;
              x = iova_next(&ioas->tree, x, r[i].last))
             if (x->kind == IOVA_AREA)
-                return -EADDRINUSE;
+                return ERR(-EADDRINUSE);
         for (uint32_t j = 0; j < ioas->nr_allowed; j++)
             if (ranges_meet(r[i].start, r[i].last, ioas->allowed[j].start,
                             ioas->allowed[j].last))
-                return -EADDRINUSE;
+                return ERR(-EADDRINUSE);
     }
     return 0;
 }
@@ -44,7 +44,7 @@ int ioas_resv_prepare(struct ioas *ioas, uint32_t n_more, struct ioas_resv **new
         ioas_resv_abort(*new_resv, *new_nodes);
         *new_resv = NULL;
         *new_nodes = NULL;
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     }
     (*new_nodes)[0].height = (int)cap;  /* carries the capacity to commit */
     return 0;

@@ -44,7 +44,7 @@ static int user_zeroed(struct ucmd *u, uint64_t uptr, uint64_t len)
     while (len) {
         size_t n = MIN(len, sizeof(chunk));
         if (copy_from(u, chunk, uptr, n))
-            return -EFAULT;
+            return ERR(-EFAULT);
         for (size_t i = 0; i < n; i++)
             if (chunk[i])
                 return 0;
@@ -90,13 +90,13 @@ static int do_iova_ranges(struct ucmd *u)
     uint32_t max = c->num_iovas, n = 0;
     uint64_t align;
     if (c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     int err = moat_ioas_iova_ranges(u->ctx, c->ioas_id, NULL, &n, &align);
     if (err && err != -EMSGSIZE)
         return err;
     struct iommu_iova_range *v = iommufd_zalloc((size_t)n * sizeof(*v));
     if (!v)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     err = moat_ioas_iova_ranges(u->ctx, c->ioas_id, v, &n, &align);
     if (!err && max && copy_to(u, c->allowed_iovas, v, (size_t)MIN(max, n) * sizeof(*v)))
         err = -EFAULT;
@@ -113,15 +113,15 @@ static int do_allow_iovas(struct ucmd *u)
 {
     struct iommu_ioas_allow_iovas *c = u->cmd;
     if (c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (!ioas_get(u->ctx, c->ioas_id))
-        return -ENOENT;
+        return ERR(-ENOENT);
     size_t bytes = (size_t)c->num_iovas * sizeof(struct iommu_iova_range);
     if (bytes > HEAP_MAX_ALLOC)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     struct iommu_iova_range *v = bytes ? iommufd_zalloc(bytes) : NULL;
     if (bytes && !v)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     int err = copy_from(u, v, c->allowed_iovas, bytes) ? -EFAULT : 0;
     if (!err)
         err = moat_ioas_allow_iovas(u->ctx, c->ioas_id, v, c->num_iovas);
@@ -133,7 +133,7 @@ static int do_map(struct ucmd *u)
 {
     struct iommu_ioas_map *c = u->cmd;
     if (c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     uint64_t iova = c->iova;
     int err = moat_ioas_map(u->ctx, c->ioas_id, c->flags, (const void *)(uintptr_t)c->user_va,
                             c->length, &iova);
@@ -165,15 +165,15 @@ static int do_unmap(struct ucmd *u)
 static int option_rlimit(struct ucmd *u, struct iommu_option *c)
 {
     if (c->object_id)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (c->op == IOMMU_OPTION_OP_GET) {
         c->val64 = 0;
         return 0;
     }
     if (c->op != IOMMU_OPTION_OP_SET)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (u->ctx->nr_objs)
-        return -EBUSY;
+        return ERR(-EBUSY);
     return c->val64 > 1 ? -EINVAL : 0;    /* accounting modes: nothing to account here */
 }
 
@@ -182,7 +182,7 @@ static int do_option(struct ucmd *u)
     struct iommu_option *c = u->cmd;
     int err;
     if (c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (c->option_id == IOMMU_OPTION_RLIMIT_MODE)
         err = option_rlimit(u, c);
     else if (c->option_id == IOMMU_OPTION_HUGE_PAGES) {
@@ -190,7 +190,7 @@ static int do_option(struct ucmd *u)
         err = moat_ioas_option(u->ctx, c->object_id, c->option_id, c->op, &val);
         c->val64 = val;
     } else
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (err)
         return err;
     return copy_to(u, u->uarg + offsetof(struct iommu_option, val64), &c->val64,
@@ -202,9 +202,9 @@ static int do_hwpt_alloc(struct ucmd *u)
     struct iommu_hwpt_alloc *c = u->cmd;
     uint8_t data[HWPT_DATA_MAX];
     if (c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if ((c->data_type == IOMMU_HWPT_DATA_NONE) != (c->data_len == 0))
-        return -EINVAL;
+        return ERR(-EINVAL);
     int err = copy_blob(u, data, sizeof(data), c->data_uptr, c->data_len);
     if (err)
         return err;
@@ -228,7 +228,7 @@ static int do_hw_info(struct ucmd *u)
     uint8_t data[HW_INFO_MAX];
     uint32_t len = MIN(c->data_len, (uint32_t)sizeof(data));
     if (c->flags || c->__reserved[0] || c->__reserved[1] || c->__reserved[2])
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     uint32_t type;
     uint64_t caps;
     int err = moat_device_get_hw_info(u->ctx, c->dev_id, 0, data, &len, &type, &caps);
@@ -236,11 +236,11 @@ static int do_hw_info(struct ucmd *u)
         return err;
     uint32_t copy = MIN(c->data_len, len);
     if (copy_to(u, c->data_uptr, data, copy))
-        return -EFAULT;
+        return ERR(-EFAULT);
     for (uint64_t at = copy; at < c->data_len; at += sizeof(data)) {     /* clear_user */
         memset(data, 0, sizeof(data));
         if (copy_to(u, c->data_uptr + at, data, MIN(sizeof(data), c->data_len - at)))
-            return -EFAULT;
+            return ERR(-EFAULT);
     }
     c->data_len = len;
     c->out_data_type = type;
@@ -261,7 +261,7 @@ static int do_get_dirty(struct ucmd *u)
     uint64_t words[512];
     struct hwpt *h;
     if ((c->flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) || c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     int err = hwpt_dirty_check(u->ctx, c->hwpt_id, c->flags, c->iova, c->length, c->page_size,
                                &h);
     if (err)
@@ -272,14 +272,14 @@ static int do_get_dirty(struct ucmd *u)
         size_t bytes = (size_t)((n + 63) / 64) * 8;
         uint64_t uptr = c->data + done / 8;
         if (copy_from(u, words, uptr, bytes))
-            return -EFAULT;
+            return ERR(-EFAULT);
         err = moat_hwpt_get_dirty_bitmap(u->ctx, c->hwpt_id, c->flags,
                                          c->iova + done * c->page_size, n * c->page_size,
                                          c->page_size, words);
         if (err)
             return err;
         if (copy_to(u, uptr, words, bytes))
-            return -EFAULT;
+            return ERR(-EFAULT);
         done += n;
     }
     return 0;
@@ -291,20 +291,20 @@ static int invalidate(struct ucmd *u, struct iommu_hwpt_invalidate *c)
     uint32_t n = c->entry_num;
     c->entry_num = 0;
     if (c->__reserved)
-        return -EOPNOTSUPP;
+        return ERR(-EOPNOTSUPP);
     if (n && (!c->data_uptr || !c->entry_len))
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct iommufd_obj *obj = iommufd_get(u->ctx, c->hwpt_id, IOMMUFD_OBJ_ANY);
     if (!obj)
-        return -ENOENT;
+        return ERR(-ENOENT);
     if (obj->type != IOMMUFD_OBJ_HWPT_NESTED)
-        return -EINVAL;
+        return ERR(-EINVAL);
     bytes = (uint64_t)n * c->entry_len;
     if (bytes > HEAP_MAX_ALLOC)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     void *v = bytes ? iommufd_zalloc((size_t)bytes) : NULL;
     if (bytes && !v)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     int err = copy_from(u, v, c->data_uptr, (size_t)bytes) ? -EFAULT : 0;
     if (!err) {
         err = moat_hwpt_invalidate(u->ctx, c->hwpt_id, c->data_type, v, c->entry_len, &n);
@@ -381,14 +381,14 @@ int moat_iommufd_ioctl(struct moat_iommufd *ctx, unsigned long cmd, void *arg)
     struct ucmd u = { .ctx = ctx, .uarg = UPTR(arg), .cmd = &buf };
     unsigned nr = IOC_NR(cmd);
     if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(ops))
-        return -ENOTTY;
+        return ERR(-ENOTTY);
     const struct ioctl_op *op = &ops[nr - IOMMUFD_CMD_BASE];
     if (!op->fn || op->cmd != cmd)
-        return -ENOTTY;
+        return ERR(-ENOTTY);
     if (copy_from(&u, &u.user_size, u.uarg, sizeof(u.user_size)))
-        return -EFAULT;
+        return ERR(-EFAULT);
     if (u.user_size < op->min_size)
-        return -EINVAL;
+        return ERR(-EINVAL);
     u.ksize = op->size;
     _Static_assert(sizeof(buf) >= sizeof(struct iommu_hwpt_alloc), "ucmd buffer");
     memset(&buf, 0, sizeof(buf));
