@@ -5,7 +5,7 @@
  *              invalidation) after completion;
  *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work).
  * Prints "bench <name> <value> <unit>" lines and the ratios protected/identity. The time per
- * per mode and queue depth is bench_ms=N on the command line (default 800), measured in 8 slices
+ * per mode and queue depth is bench_ms=N on the command line (default 800), measured in 12 slices
  * that alternate between the modes. */
 #include "drivers/nvme/nvme.h"
 #include "kernel/cmdline.h"
@@ -101,7 +101,7 @@ static void print_ratio(const char *name, uint64_t num, uint64_t den)
 }
 
 /* The modes alternate in short slices, so that a busy host slows them all alike. */
-#define SLICES 8
+#define SLICES 12
 enum { M_IDENTITY, M_STRICT, M_PREMAPPED, NR_MODES };
 static const char *const mode_names[NR_MODES] = { "identity", "strict", "premapped" };
 static const unsigned qds[2] = { 1, 32 };

@@ -1,0 +1,36 @@
+# Block drivers (virtio-blk, NVMe) and their DMA through the IOMMU. Included from
+# tests/qemu/CMakeLists.txt. The default machine's disks read zeros and drop writes: the blk
+# suite runs there; round trips and the 64 MiB pattern pass run on raw image files that
+# tools/disk-test.sh creates and, for blk_disk, checks from the host afterwards.
+set(DISK_TEST ${PROJECT_SOURCE_DIR}/tools/disk-test.sh)
+
+moat_qemu_test(blk TIMEOUT 120 ARGS --tests --cmdline tests=blk
+  LINES "^virtio-blk: 0000:00:04.0: vblk0, .* own paging domain"
+        "^nvme: 0000:00:05.0: nvme0n1 .* own paging domain"
+        "^blk: nvme0n1: device wrote a completion with an unknown command ID"
+        "^blk: vblk0: device wrote a used id out of range"
+        "^12 passed, 0 failed"
+  NO_LINES "SKIP" "dma fault:" "EXCEPTION" "PANIC")
+moat_qemu_test(blk_scalable TIMEOUT 120 ARGS --tests --iommu intel-scalable --cmdline tests=blk
+  LINES "^12 passed, 0 failed" NO_LINES "SKIP" "dma fault:")
+moat_qemu_test(blk_no_iommu TIMEOUT 120 ARGS --tests --iommu none --cmdline tests=blk
+  LINES "no IOMMU: DMA is not isolated" "^11 passed, 0 failed")
+# The benchmark, short: it must produce its figures and ratios (values are not judged here).
+moat_qemu_test(blk_bench TIMEOUT 120 ARGS --tests --cmdline "tests=blk_bench bench_ms=240"
+  LINES "^bench nvme_randread_4k_qd32_identity [0-9]+ IOPS"
+        "^bench nvme_randread_4k_qd1_strict [0-9]+ IOPS"
+        "^bench nvme_randread_4k_qd32_premapped [0-9]+ IOPS"
+        "^bench dma_ratio_premapped [0-9]+\\.[0-9]+ x" "^bench dma_ratio_strict [0-9]+\\.[0-9]+ x"
+  NO_LINES "dma fault:")
+
+# blk_disk_test(NAME TIMEOUT disk-test-args...)
+function(blk_disk_test name timeout)
+  add_test(NAME qemu.${name} COMMAND ${DISK_TEST} --timeout ${timeout} ${ARGN})
+  set_tests_properties(qemu.${name} PROPERTIES TIMEOUT ${timeout} LABELS qemu
+                       SKIP_RETURN_CODE 77
+                       ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+endfunction()
+blk_disk_test(blk_disk_64m 120 --suite blk_disk --size-mib 64)
+blk_disk_test(blk_disk_no_iommu 120 --suite blk_disk --size-mib 16 --iommu none)
+blk_disk_test(blk_rw 120 --suite blk_rw --size-mib 16)
+blk_disk_test(blk_rw_scalable 120 --suite blk_rw --size-mib 16 --iommu intel-scalable)
