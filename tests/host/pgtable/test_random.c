@@ -310,7 +310,7 @@ static void run_phase(const struct pgtable_cfg *cfg, uint64_t nops, uint64_t see
     t->live_bytes = t->ops = t->maps_ok = t->unmaps_ok = t->splits = t->xlates = t->fails = 0;
     t->failed = false;
     pt_srand(seed);
-    tmem_init(&t->tm, 16384);
+    tmem_init(&t->tm, 8192);
     fl.tm = &t->tm;
     REQUIRE(pgtable_init(&t->pt, cfg, mem, &t->tm, &flush_log_ops, &fl) == 0);
     K4 = t->pt.granule;
