@@ -138,12 +138,18 @@ static int vtd_sm_context_present(struct vtd_unit *vu, uint8_t bus, uint8_t devf
     return vtd_inv_context(vu, VTD_GRAN_DEVICE, 0, vtd_sid(bus, devfn));
 }
 
-/* The IOTLB entries a PASID entry of domain d may have left (6.5.2.4 / 6.5.2.6). */
-static int vtd_pasid_flush(struct vtd_unit *vu, struct vtd_domain *d)
+/* What a PASID entry of domain d may have left cached (6.5.2.4 / 6.5.2.6): the PASID cache
+ * and the IOTLB. The device-selective context-cache invalidation is more than the spec asks:
+ * QEMU decides between its pass-through and translated address spaces only when the context
+ * cache is invalidated, so without it a device leaving a pass-through domain would keep
+ * bypassing translation (seen: DMA landing in RAM after the switch). Harmless on hardware. */
+static int vtd_pasid_flush(struct vtd_unit *vu, struct vtd_domain *d, uint16_t sid)
 {
     int err = vtd_inv_pasid_cache(vu, d->did, 0);
     if (!err)
         err = vtd_inv_iotlb_domain(vu, d->did);
+    if (!err)
+        err = vtd_inv_context(vu, VTD_GRAN_DEVICE, 0, sid);
     return err;
 }
 
@@ -160,7 +166,7 @@ static int vtd_sm_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn,
         WRITE_ONCE(pe->w[0], 0);
         vtd_clean(vu, pe, sizeof(*pe));
         if (old)
-            err = vtd_pasid_flush(vu, old);
+            err = vtd_pasid_flush(vu, old, sid);
     }
     if (err || !d)
         return err;
@@ -178,7 +184,7 @@ static int vtd_sm_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn,
     vtd_clean(vu, pe, sizeof(*pe));
     err = vtd_sm_context_present(vu, bus, devfn, p);
     if (!err)
-        err = vtd_pasid_flush(vu, d);   /* caching mode may hold the non-present entry */
+        err = vtd_pasid_flush(vu, d, sid);  /* caching mode may hold the non-present entry */
     return err;
 }
 

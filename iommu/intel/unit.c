@@ -193,7 +193,9 @@ static int vtd_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
         vd->did = (uint16_t)did;
     }
     if (type == IOMMU_DOMAIN_PAGING) {
-        vd->first_stage = (cfg->flags & IOMMU_DOMAIN_FIRST_STAGE) && vu->first_stage_ok;
+        /* First stage on request, or when the unit has no second stage (QEMU x-flts=on). */
+        vd->first_stage = vu->first_stage_ok && ((cfg->flags & IOMMU_DOMAIN_FIRST_STAGE) ||
+                                                 !(vu->ecap & VTD_ECAP_SLTS));
         int err = vtd_domain_pgtable_init(vd);
         if (err) {
             vtd_did_free(vu, vd->did);

@@ -300,6 +300,9 @@ static void identity_domain_on_request(struct ktest *t)
     KEXPECT(t, all_bytes(fx.pages, 4096, CANARY));
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
     iommu_domain_free(id);
+    /* Translated again: the same physical address is now an unmapped IOVA. */
+    memset(fx.pages, CANARY, 4 * 4096);
+    expect_blocked_write(t, &fx, fx.pa + 4096);
     fixture_put(&fx);
 }
 
