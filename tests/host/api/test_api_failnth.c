@@ -96,3 +96,80 @@ TEST(fail_nth_allocation_sweep)
     printf("    %lu allocation points swept\n", n);
     CHECK(n > 30 && n < 5000);
 }
+
+/* The same sweep through the ioctl face (its own copies of user arrays included). */
+static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
+{
+    int steps = 0;
+    uint32_t dev;
+#define STEP(x)                                                                 \
+    do {                                                                        \
+        int _e = (x);                                                           \
+        if (_e)                                                                 \
+            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
+        steps++;                                                                \
+    } while (0)
+    struct iommu_ioas_alloc al = { .size = sizeof(al) };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &al));
+    STEP(moat_device_bind(ctx, &api_devs[2], &dev));
+    struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .dev_id = dev, .pt_id = al.out_ioas_id,
+                                   .flags = IOMMU_HWPT_ALLOC_NEST_PARENT };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_HWPT_ALLOC, &ha));
+    uint32_t pt = ha.out_hwpt_id;
+    STEP(moat_device_attach(ctx, dev, &pt));
+    struct iommu_iova_range r[2] = { { 0x100000, 0x1fffff }, { 0x400000, 0x4fffff } };
+    struct iommu_ioas_allow_iovas aw = { .size = sizeof(aw), .ioas_id = al.out_ioas_id,
+                                         .num_iovas = 2, .allowed_iovas = (uintptr_t)r };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOW_IOVAS, &aw));
+    for (int i = 0; i < 8; i++) {
+        struct iommu_ioas_map m = { .size = sizeof(m), .flags = RW, .ioas_id = al.out_ioas_id,
+                                    .user_va = (uintptr_t)(buf + i * 4096), .length = 4096 };
+        STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_MAP, &m));
+    }
+    struct iommu_iova_range out[4];
+    struct iommu_ioas_iova_ranges q = { .size = sizeof(q), .ioas_id = al.out_ioas_id,
+                                        .num_iovas = 4, .allowed_iovas = (uintptr_t)out };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_IOVA_RANGES, &q));
+    struct iommu_hwpt_vtd_s1 s = s1;
+    ha = (struct iommu_hwpt_alloc){ .size = sizeof(ha), .dev_id = dev, .pt_id = pt,
+                                    .data_type = IOMMU_HWPT_DATA_VTD_S1, .data_len = sizeof(s),
+                                    .data_uptr = (uintptr_t)&s };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_HWPT_ALLOC, &ha));
+    struct iommu_hwpt_vtd_s1_invalidate inv = { .addr = 0, .npages = 1 };
+    struct iommu_hwpt_invalidate hi = { .size = sizeof(hi), .hwpt_id = ha.out_hwpt_id,
+                                        .data_uptr = (uintptr_t)&inv, .entry_len = sizeof(inv),
+                                        .entry_num = 1 };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_HWPT_INVALIDATE, &hi));
+    struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = al.out_ioas_id,
+                                  .length = UINT64_MAX };
+    STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_UNMAP, &u));
+    return steps;
+#undef STEP
+}
+
+TEST(fail_nth_ioctl_sweep)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint8_t *buf = api_pages(16);
+    struct moat_iommufd *ctx;
+    REQUIRE(moat_iommufd_open(&ctx) == 0);
+    int full = ioctl_sequence(ctx, buf);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+    REQUIRE(full == 17);
+    unsigned long n;
+    for (n = 1; n < 2000; n++) {
+        REQUIRE(moat_iommufd_open(&ctx) == 0);
+        moat_iommufd_fail_nth(n);
+        int steps = ioctl_sequence(ctx, buf);
+        moat_iommufd_fail_nth(0);
+        CHECK(steps >= 0);
+        moat_iommufd_close(ctx);
+        API_CLEAN(&b);
+        if (steps == full)
+            break;
+    }
+    printf("    %lu allocation points swept\n", n);
+    CHECK(n > 10 && n < 2000);
+}
