@@ -15,6 +15,7 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
+#include "pci/pci.h"
 #include "tests/image/test_blk.h"
 
 #define BUF_ORDER 8                     /* 1 MiB test buffers */
@@ -385,6 +386,108 @@ static void virtio_bad_used(struct ktest *t)
     expect_broken_then_recover(t, b, bad);
 }
 
+/* A read whose data IOVA was never mapped: the IOMMU must block the device's writes (a fault
+ * record naming this device and that IOVA) and no memory may change. QEMU's devices then
+ * complete the request anyway; a device that never completed it would end at the deadline. */
+#define STALE_IOVA 0x100000000ULL           /* outside every DMA space's window */
+
+static struct iommu_fault stale_fault;
+static volatile unsigned stale_faults;
+
+static void capture_fault(struct iommu_domain *d, const struct iommu_fault *f, void *ctx)
+{
+    stale_fault = *f;
+    stale_faults++;
+}
+
+static void stale_iova_on(struct ktest *t, struct blk_dev *b)
+{
+    struct blk_io io;
+    KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 8, NULL) == 0);
+    memset(io.bounce, 0xc5, io.len);
+    io.iova = STALE_IOVA;
+    stale_faults = 0;
+    b->dma.domain->fault_fn = capture_fault;
+    KASSERT(t, blk_io_submit(b, &io) == 0);
+    int err = blk_io_wait(b, &io);
+    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
+    KEXPECT(t, poll_until(stale_faults > 0, 2 * NSEC_PER_SEC) == 0);
+    b->dma.domain->fault_fn = NULL;
+    KEXPECT_EQ(t, stale_fault.addr, STALE_IOVA);
+    KEXPECT_EQ(t, stale_fault.rid, b->pci->bus << 8 | b->pci->devfn);
+    KEXPECT(t, stale_fault.write);
+    const uint8_t *p = (const uint8_t *)b->pool.chunks[0].cpu;
+    bool canary = true;
+    for (unsigned i = 0; i < b->pool.nbufs; i++)
+        if (b->pool.chunks[i].cpu == io.bounce)
+            p = b->pool.chunks[i].cpu;
+    for (unsigned i = 0; i < 4096; i++)
+        canary &= p[i] == 0xc5;
+    KEXPECT(t, canary);
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
+}
+
+static void stale_iova_blocked(struct ktest *t)
+{
+    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
+    if (!v)
+        return;
+    if (!dma_space_isolated(&v->dma)) {
+        ktest_skip(t, "no IOMMU translation");
+        return;
+    }
+    stale_iova_on(t, v);
+    struct blk_dev *n = blk_find(TEST_NVME);
+    if (n)
+        stale_iova_on(t, n);
+}
+
+/* A request the device never completes (placed in the ring, never notified): the wait ends at
+ * its deadline, the device is broken, the buffer's IOVA is unmapped and quarantined (never
+ * reused while this domain lives), and a reset brings the device back. */
+static void timeout_quarantines_mode(struct ktest *t, struct blk_dev *b, enum blk_dma_mode mode)
+{
+    uint8_t *buf = buf_alloc();
+    KASSERT(t, buf);
+    struct virtq *vq = virtio_blk_queue(b);
+    struct blk_io io;
+    KASSERT(t, blk_io_prepare(b, &io, mode, BLK_OP_READ, 0, 8, buf) == 0);
+    struct virtq_buf bufs[1] = { { io.iova, io.len, true } };
+    KASSERT(t, virtq_add(vq, bufs, 1, &io) >= 0);
+    uint64_t iova = io.iova, saved = b->timeout_ns, q = b->dma.quarantined_pages;
+    b->timeout_ns = 300 * NSEC_PER_MSEC;
+    KEXPECT_EQ(t, blk_io_wait(b, &io), -ETIMEDOUT);
+    b->timeout_ns = saved;
+    KEXPECT(t, b->broken);
+    KEXPECT_EQ(t, b->nr_timeouts, 1);
+    uint64_t pa;
+    KEXPECT(t, iommu_iova_to_phys(b->dma.domain, iova, &pa) != 0);
+    KEXPECT(t, b->dma.quarantined_pages > q);
+    if (mode == BLK_DMA_POOLED)
+        KEXPECT_EQ(t, b->pool.nquarantined, 1);
+    uint64_t again;
+    KEXPECT(t, dma_iova_alloc(&b->dma, 4096, &again) == 0 && (again >> 12) != (iova >> 12));
+    dma_iova_free(&b->dma, again, 4096);
+    b->nr_timeouts = 0;
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    KEXPECT(t, !b->broken && b->pool.nquarantined == 0);
+    KEXPECT_EQ(t, blk_read(b, 0, 8, buf), 0);
+    buf_free(buf);
+}
+
+static void timeout_quarantines(struct ktest *t)
+{
+    struct blk_dev *b = test_blk_dev(t, TEST_VBLK);
+    if (!b)
+        return;
+    if (!dma_space_isolated(&b->dma)) {
+        ktest_skip(t, "no IOMMU translation");
+        return;
+    }
+    timeout_quarantines_mode(t, b, BLK_DMA_POOLED);
+    timeout_quarantines_mode(t, b, BLK_DMA_STRICT);
+}
+
 KTEST_SUITE(blk,
             KTEST_CASE(identify_virtio),
             KTEST_CASE(identify_nvme),
@@ -397,7 +500,9 @@ KTEST_SUITE(blk,
             KTEST_CASE(queue_depth),
             KTEST_CASE(flush),
             KTEST_CASE(nvme_bad_completions),
-            KTEST_CASE(virtio_bad_used));
+            KTEST_CASE(virtio_bad_used),
+            KTEST_CASE(stale_iova_blocked),
+            KTEST_CASE(timeout_quarantines));
 
 /* ---- blk_rw: round trips on disks that keep data ---- */
 
