@@ -84,6 +84,11 @@ struct iommu_unit_ops {
     int (*hw_info)(struct iommu_unit *u, void *buf, size_t len, uint32_t *type);
     /* Optional. */
     int (*set_dirty_tracking)(struct iommu_domain *d, bool enable);
+    /* Optional: an MSI address/data pair for dev that reaches vector on the CPU with APIC ID
+     * dest through the unit's interrupt remapping. -EOPNOTSUPP when remapping is off (the
+     * caller then composes a plain message). */
+    int (*msi_compose)(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
+                       uint64_t *addr, uint32_t *data);
     int (*cache_invalidate_user)(struct iommu_domain *d, const void *data, size_t len);
 };
 

@@ -10,7 +10,7 @@
 struct pci_dev;
 struct iommu_domain;
 
-#define EDU_MAX_DEVS 8
+#define EDU_MAX_DEVS 16
 #define EDU_BUF_SIZE 4096               /* the device's internal buffer */
 #define EDU_BUF_ADDR 0x40000            /* ... at this device-side address */
 #define EDU_DMA_LIMIT (1ULL << 28)      /* default DMA mask: IOVAs below this */

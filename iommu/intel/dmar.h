@@ -12,7 +12,7 @@
 #define VTD_DMAR_MAX_ATSR 8
 #define VTD_DMAR_MAX_SATC 8
 #define VTD_DMAR_MAX_RHSA 16
-#define VTD_DMAR_MAX_SCOPES 16          /* per structure */
+#define VTD_DMAR_MAX_SCOPES 64          /* per structure (QEMU lists every function) */
 #define VTD_DMAR_MAX_PATH 8             /* hops below the start bus */
 
 struct vtd_dmar_scope {

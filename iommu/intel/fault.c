@@ -37,6 +37,7 @@ static bool vtd_fault_record(struct vtd_unit *vu, unsigned idx)
     vtd_write32(vu, off + 12, (uint32_t)(VTD_FRCD_HI_F >> 32));
     struct iommu_fault f;
     vtd_fault_decode(vu, lo, hi, &f);
+    vu->last_fault = f;
     vu->nr_faults++;
     iommu_report_fault(&vu->iu, &f);
     return true;

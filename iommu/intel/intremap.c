@@ -1,19 +1,108 @@
-/* Interrupt remapping (VT-d spec 5.1, 9.9): not enabled yet. Units report ECAP.IR; until the
- * IRTE table and remappable MSI programming land, interrupts stay in compatibility format. */
+/* Interrupt remapping (VT-d spec 5.1, 9.9). Each unit with ECAP.IR (and the DMAR's INTR_REMAP
+ * flag) gets a 256-entry IRTE table; MSIs are composed in remappable format (address bit 4,
+ * handle = IRTE index) and every IRTE checks the full source-id of the requester (SVT = 1).
+ * Compatibility-format interrupts stay blocked (GCMD.CFI clear): a DMA write into the
+ * interrupt window that is not a valid remappable interrupt becomes a fault, not an interrupt.
+ * x2APIC destinations use EIM when the unit has it. Every IRTE change is followed by an
+ * index-selective interrupt-entry-cache invalidation. */
+#include "arch/arch.h"
 #include "iommu/intel/vtd.h"
+#include "kernel/mm/pmm.h"
 #include "lib/errno.h"
+#include "lib/log.h"
+#include "pci/pci.h"
+
+#define VTD_IRT_ENTRIES 256
+#define VTD_IRT_S 7                     /* 2^(S+1) = 256 entries */
+
+static struct vtd_unit *ir_first;
+
+struct vtd_unit *vtd_ir_unit(void)
+{
+    return ir_first;
+}
+
+static int vtd_ir_enable(struct vtd_unit *vu)
+{
+    bool eim = vu->ecap & VTD_ECAP_EIM;
+    vtd_write64(vu, VTD_IRTA_REG, vu->irt_pa | (eim ? VTD_IRTA_EIME : 0) |
+                                  FIELD_PREP(VTD_IRTA_S, VTD_IRT_S));
+    int err = vtd_gcmd(vu, VTD_GCMD_SIRTP, true);
+    if (!err)
+        err = vtd_inv_iec(vu, true, 0);
+    if (!err && (vu->gcmd & VTD_GCMD_CFI))
+        err = vtd_gcmd(vu, VTD_GCMD_CFI, false);
+    if (!err)
+        err = vtd_gcmd(vu, VTD_GCMD_IRE, true);
+    return err;
+}
 
 int vtd_ir_init(struct vtd_unit *vu)
 {
+    if (!(vu->ecap & VTD_ECAP_IR) || !vu->qi)
+        return 0;       /* IR needs queued invalidation for the interrupt entry cache */
+    if (apic_id() > 0xff && !(vu->ecap & VTD_ECAP_EIM)) {
+        kprintf("vtd: %s: x2APIC ID %u needs EIM: interrupt remapping left off\n", vu->name,
+                apic_id());
+        return -ENODEV;
+    }
+    vu->irt = pmm_alloc_zeroed(0, &vu->irt_pa);
+    if (!vu->irt)
+        return -ENOMEM;
+    vtd_clean(vu, vu->irt, 4096);
+    vu->irt_entries = VTD_IRT_ENTRIES;
+    vu->irt_next = 1;                   /* entry 0 stays not present: a zero handle faults */
+    int err = vtd_ir_enable(vu);
+    if (err) {
+        kprintf("vtd: %s: interrupt remapping failed: %s\n", vu->name, errno_name(err));
+        return err;
+    }
+    vu->ir = true;
+    if (!ir_first)
+        ir_first = vu;
+    kprintf("vtd: %s: interrupt remapping on, %u entries, %s destinations, "
+            "compatibility format blocked\n", vu->name, vu->irt_entries,
+            (vu->ecap & VTD_ECAP_EIM) ? "x2APIC" : "xAPIC");
     return 0;
+}
+
+/* Writes entry idx: the word holding Present last. */
+static int vtd_irte_write(struct vtd_unit *vu, unsigned idx, const struct vtd_irte *n)
+{
+    struct vtd_irte *e = &vu->irt[idx];
+    WRITE_ONCE(e->lo, 0);
+    WRITE_ONCE(e->hi, n->hi);
+    wmb();
+    WRITE_ONCE(e->lo, n->lo);
+    vtd_clean(vu, e, sizeof(*e));
+    return vtd_inv_iec(vu, false, (uint16_t)idx);
 }
 
 int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector)
 {
-    return -EOPNOTSUPP;
+    if (!vu->ir)
+        return -EOPNOTSUPP;
+    if (vu->irt_next >= vu->irt_entries)
+        return -ENOSPC;
+    unsigned idx = vu->irt_next++;
+    struct vtd_irte n;
+    vtd_mk_irte(&n, vector, apic_id(), vu->ecap & VTD_ECAP_EIM, sid);
+    int err = vtd_irte_write(vu, idx, &n);
+    return err ? err : (int)idx;
 }
 
-struct vtd_unit *vtd_ir_unit(void)
+int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
+                       uint64_t *addr, uint32_t *data)
 {
-    return NULL;
+    struct vtd_unit *vu = to_vtd_unit(u);
+    if (!vu->ir)
+        return -EOPNOTSUPP;
+    if (dest != apic_id())
+        return -EINVAL;
+    int idx = vtd_ir_alloc(vu, (uint16_t)(dev->bus << 8 | dev->devfn), (uint8_t)vector);
+    if (idx < 0)
+        return idx;
+    *addr = vtd_msi_addr_remappable((uint16_t)idx);
+    *data = 0;
+    return 0;
 }

@@ -285,6 +285,7 @@ static const struct iommu_unit_ops vtd_ops = {
     .map = vtd_map,
     .unmap = vtd_unmap,
     .hw_info = vtd_hw_info,
+    .msi_compose = vtd_ir_msi_compose,
 };
 
 /* ---- bring-up ---- */
@@ -442,7 +443,7 @@ static int vtd_init(void)
         }
         units[nr_units++] = vu;
         vtd_print_unit(vu);
-        if (!vtd_opt("noir"))
+        if ((dmar.flags & DMAR_FLAG_INTR_REMAP) && !vtd_opt("noir"))
             vtd_ir_init(vu);
     }
     return 0;

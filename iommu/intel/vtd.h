@@ -68,6 +68,7 @@ struct vtd_unit {
     uint64_t nr_desc;                   /* descriptors queued */
     uint64_t nr_qi_errors;              /* IQE/ITE/ICE recovered */
     uint64_t nr_faults;                 /* fault records read */
+    struct iommu_fault last_fault;      /* the latest record, decoded (for tests) */
     uint64_t nr_overflows;              /* PFO seen */
 };
 
@@ -179,5 +180,8 @@ int vtd_ir_init(struct vtd_unit *vu);
 int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector);
 /* The unit translating interrupts, or NULL when remapping is off. */
 struct vtd_unit *vtd_ir_unit(void);
+/* iommu_unit_ops.msi_compose */
+int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
+                       uint64_t *addr, uint32_t *data);
 
 #endif

@@ -1,0 +1,125 @@
+/* The command buffer (AMD IOMMU spec 2.4, 3.4.2): a ring of 16-byte commands that hardware
+ * fetches from its head up to the tail software writes. Every operation queues its commands and
+ * then one COMPLETION_WAIT whose store (a sequence number into a word in memory) is polled with
+ * a deadline: when it lands, every command before it has completed (2.4.1). Callers are
+ * serialised (single CPU; the event handler never queues commands). */
+#include "arch/arch.h"
+#include "iommu/amd/amdvi.h"
+#include "kernel/mm/pmm.h"
+#include "kernel/time.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+
+#define AMDVI_CMD_SLOTS (AMDVI_RING_BYTES / sizeof(struct amdvi_cmd))
+#define AMDVI_MAX_BATCH 32              /* commands per submission, the wait included */
+
+int amdvi_cmd_init(struct amdvi_unit *au)
+{
+    uint64_t wpa;
+    au->cmdbuf = pmm_alloc_zeroed(0, &au->cmdbuf_pa);
+    au->wait_word = pmm_alloc_zeroed(0, &wpa);
+    if (!au->cmdbuf || !au->wait_word)
+        return -ENOMEM;
+    au->wait_pa = wpa;
+    au->cmd_tail = 0;
+    amdvi_ctrl(au, AMDVI_CTRL_CMD_BUF_EN, false);
+    /* Writing the base resets head and tail (3.4.2); both are zeroed explicitly as well. */
+    amdvi_write64(au, AMDVI_CMD_BUF_BASE, au->cmdbuf_pa |
+                                          FIELD_PREP(AMDVI_LEN_FIELD, AMDVI_RING_LEN_LOG2));
+    amdvi_write64(au, AMDVI_CMD_HEAD, 0);
+    amdvi_write64(au, AMDVI_CMD_TAIL, 0);
+    amdvi_ctrl(au, AMDVI_CTRL_CMD_BUF_EN, true);
+    return 0;
+}
+
+static void amdvi_cmd_put(struct amdvi_unit *au, const struct amdvi_cmd *c)
+{
+    struct amdvi_cmd *slot = &au->cmdbuf[au->cmd_tail];
+    slot->w[0] = c->w[0];
+    slot->w[1] = c->w[1];
+    au->cmd_tail = (au->cmd_tail + 1) % AMDVI_CMD_SLOTS;
+    au->nr_cmds++;
+}
+
+/* A stuck wait leaves the ring in an unknown state: report what hardware says. */
+static void amdvi_wait_failed(struct amdvi_unit *au, uint64_t seq)
+{
+    kprintf("amdvi: %s: completion wait %llu timed out: head %#llx tail %#llx status %#llx "
+            "control %#llx\n", au->name, (unsigned long long)seq,
+            (unsigned long long)amdvi_read64(au, AMDVI_CMD_HEAD),
+            (unsigned long long)amdvi_read64(au, AMDVI_CMD_TAIL),
+            (unsigned long long)amdvi_read64(au, AMDVI_STATUS),
+            (unsigned long long)au->ctrl);
+    amdvi_event_poll(au);           /* an ILLEGAL_COMMAND_ERROR names the culprit */
+}
+
+/* Queues n commands and a completion wait, publishes the tail and polls the store. The ring is
+ * empty on entry (every submission ends with its wait), so n + 1 slots are free. */
+int amdvi_submit(struct amdvi_unit *au, const struct amdvi_cmd *c, unsigned n)
+{
+    MOAT_ASSERT(n + 1 <= AMDVI_MAX_BATCH && n + 1 < AMDVI_CMD_SLOTS);
+    /* Before IOMMUEn the unit fetches no command and caches nothing; enabling ends with an
+     * invalidate-all that covers whatever was written until then. */
+    if (!au->enabled)
+        return 0;
+    uint64_t seq = ++au->wait_seq;
+    for (unsigned i = 0; i < n; i++)
+        amdvi_cmd_put(au, &c[i]);
+    struct amdvi_cmd w;
+    amdvi_cmd_completion_wait(&w, au->wait_pa, seq);
+    amdvi_cmd_put(au, &w);
+    wmb();      /* commands in memory before the tail moves */
+    amdvi_write64(au, AMDVI_CMD_TAIL, (uint64_t)au->cmd_tail * sizeof(struct amdvi_cmd));
+    int err = poll_until(READ_ONCE(*au->wait_word) == seq, AMDVI_WAIT_TIMEOUT_NS);
+    au->nr_waits++;
+    if (err)
+        amdvi_wait_failed(au, seq);
+    return err;
+}
+
+int amdvi_inv_all(struct amdvi_unit *au)
+{
+    struct amdvi_cmd c;
+    if (au->efr & AMDVI_EFR_IASUP) {
+        amdvi_cmd_inv_all(&c);
+        return amdvi_submit(au, &c, 1);
+    }
+    /* Without INVALIDATE_IOMMU_ALL: every device table entry and every domain ID in use. */
+    struct amdvi_cmd batch[AMDVI_MAX_BATCH - 1];
+    unsigned n = 0;
+    for (uint32_t devid = 0; devid < au->nr_dtes; devid++) {
+        amdvi_cmd_inv_devtab_entry(&batch[n++], (uint16_t)devid);
+        if (n == ARRAY_SIZE(batch) || devid + 1 == au->nr_dtes) {
+            int err = amdvi_submit(au, batch, n);
+            if (err)
+                return err;
+            n = 0;
+        }
+    }
+    for (unsigned id = 0; id < AMDVI_MAX_DOMAIN_IDS; id++) {
+        amdvi_cmd_inv_pages_all(&c, (uint16_t)id);
+        int err = amdvi_submit(au, &c, 1);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+int amdvi_inv_domain(struct amdvi_unit *au, uint16_t domid)
+{
+    struct amdvi_cmd c;
+    amdvi_cmd_inv_pages_all(&c, domid);
+    return amdvi_submit(au, &c, 1);
+}
+
+/* One INVALIDATE_IOMMU_PAGES per range (the smallest aligned block holding it), one wait. */
+int amdvi_inv_ranges(struct amdvi_unit *au, uint16_t domid, const struct pgtable_range *r,
+                     unsigned n, bool pde)
+{
+    struct amdvi_cmd c[AMDVI_MAX_BATCH - 1];
+    if (n > ARRAY_SIZE(c))
+        return amdvi_inv_domain(au, domid);
+    for (unsigned i = 0; i < n; i++)
+        amdvi_cmd_inv_pages(&c[i], domid, r[i].start, r[i].last, pde);
+    return amdvi_submit(au, c, n);
+}
