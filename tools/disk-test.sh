@@ -67,19 +67,31 @@ def sector(s, seed):
     base = (s * K1 + seed) & M
     return struct.pack('<64Q', s, seed, *[(base + STEPS[k]) & M for k in range(2, 64)])
 
+def wrong_sectors(data, seed):
+    return [s for s in range(len(data) // 512) if data[s * 512:(s + 1) * 512] != sector(s, seed)]
+
 bad = 0
 for path, seed in zip(sys.argv[1::2], map(int, sys.argv[2::2])):
     seed &= M
     with open(path, 'rb') as f:
         data = f.read()
     n = len(data) // 512
-    wrong = [s for s in range(n) if data[s * 512:(s + 1) * 512] != sector(s, seed)]
+    wrong = wrong_sectors(data, seed)
     if wrong:
         bad += 1
         print(f"disk-test: FAIL: {path}: {len(wrong)} of {n} sectors differ from the pattern "
               f"(first: sector {wrong[0]})")
-    else:
-        print(f"disk-test: {path}: all {n} sectors hold the pattern (seed {seed:#x})")
+        continue
+    # The check itself must see a single flipped bit, in the middle of the disk.
+    s = n // 2 + 3
+    flipped = bytearray(data[s * 512:(s + 1) * 512])
+    flipped[100] ^= 0x10
+    if bytes(flipped) == sector(s, seed) or data[s * 512:(s + 1) * 512] != sector(s, seed):
+        bad += 1
+        print(f"disk-test: FAIL: the checker missed a flipped bit in sector {s}")
+        continue
+    print(f"disk-test: {path}: all {n} sectors hold the pattern (seed {seed:#x}); "
+          f"a flipped bit in sector {s} is caught")
 sys.exit(1 if bad else 0)
 EOF
 echo "disk-test: guest and host checks pass"
