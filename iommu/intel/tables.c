@@ -39,10 +39,12 @@ void vtd_mk_pasid_ss(struct vtd_pasid_entry *pe, uint64_t ssptptr, unsigned leve
 }
 
 /* FLPM: 0 = 4-level, 1 = 5-level. Requests without PASID are user requests: the tables set
- * U/S on every entry, so SRE is not needed. */
+ * U/S on every entry, so SRE is not needed. AW is meant for the second stage only, but QEMU
+ * derives the first-stage input width (its canonical check) from it: filled in to match. */
 void vtd_mk_pasid_fs(struct vtd_pasid_entry *pe, uint64_t flptptr, unsigned levels, uint16_t did)
 {
     pasid_common(pe, VTD_PGTT_FL, did);
+    pe->w[0] |= FIELD_PREP(VTD_PE0_AW, vtd_aw_of_levels(levels));
     pe->w[2] = FIELD_PREP(VTD_PE2_FLPM, levels == 5 ? 1 : 0) | (flptptr & VTD_PE2_FLPTPTR);
 }
 

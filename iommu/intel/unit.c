@@ -255,6 +255,10 @@ static int vtd_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 static int vtd_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size,
                    uint32_t prot)
 {
+    /* First-stage (x86-64) entries cannot say write-only: a present entry is readable. As
+     * Linux does, write-only becomes read-write there rather than failing the map. */
+    if (to_vtd_domain(d)->first_stage && (prot & IOMMU_WRITE))
+        prot |= IOMMU_READ;
     int err = pgtable_map(&d->pt, iova, pa, size, prot);
     if (!err && !to_vtd_domain(d)->vu->caching_mode)
         err = vtd_flush_write_buffer(to_vtd_domain(d)->vu);

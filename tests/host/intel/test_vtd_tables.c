@@ -35,7 +35,7 @@ TEST(pasid_entries_every_pgtt)
     CHECK_EQ(pe.w[1], 9);
     CHECK_EQ(pe.w[2], 0);
     vtd_mk_pasid_fs(&pe, 0x6000, 4, 10);
-    CHECK_EQ(pe.w[0], (1 << 6) | 1);
+    CHECK_EQ(pe.w[0], (1 << 6) | (2 << 2) | 1);
     CHECK_EQ(pe.w[2], 0x6000);                   /* FLPM 0 = 4-level */
     vtd_mk_pasid_fs(&pe, 0x6000, 5, 10);
     CHECK_EQ(pe.w[2], 0x6000 | (1 << 2));
