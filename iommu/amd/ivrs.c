@@ -72,14 +72,23 @@ static void ivhd_note_devid(struct amdvi_ivhd *h, uint16_t last)
 static bool ivhd_add_range(struct ivhd_walk *w, uint16_t first, uint16_t last, const uint8_t *e)
 {
     struct amdvi_ivhd *h = w->h;
+    bool ext = e[0] == IVHD_DEV_EXT_SELECT || e[0] == IVHD_DEV_EXT_RANGE;
+    struct amdvi_ivrs_range r = { first, last, e[IVHD_ENT_OFF_SETTING], ext,
+                                  ext ? rd32(e + IVHD_EXT_OFF_DATA) : 0 };
+    ivhd_note_devid(h, last);
+    /* Firmware (QEMU among them) lists one select entry per function: consecutive ones with
+     * the same settings are kept as one range. */
+    struct amdvi_ivrs_range *p = h->nr_ranges ? &h->range[h->nr_ranges - 1] : NULL;
+    if (p && p->last != AMDVI_MAX_DEVID && p->last + 1 == first && p->setting == r.setting &&
+        p->ext == r.ext && p->ext_data == r.ext_data) {
+        p->last = last;
+        return true;
+    }
     if (h->nr_ranges == AMDVI_IVRS_MAX_RANGES) {
         w->why = "too many device entries";
         return false;
     }
-    bool ext = e[0] == IVHD_DEV_EXT_SELECT || e[0] == IVHD_DEV_EXT_RANGE;
-    h->range[h->nr_ranges++] = (struct amdvi_ivrs_range){
-        first, last, e[IVHD_ENT_OFF_SETTING], ext, ext ? rd32(e + IVHD_EXT_OFF_DATA) : 0 };
-    ivhd_note_devid(h, last);
+    h->range[h->nr_ranges++] = r;
     return true;
 }
 

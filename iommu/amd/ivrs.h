@@ -8,8 +8,8 @@
 #include "lib/compiler.h"
 
 #define AMDVI_IVRS_MAX_UNITS 8
-#define AMDVI_IVRS_MAX_RANGES 32        /* per unit: select and range entries */
-#define AMDVI_IVRS_MAX_ALIAS 16
+#define AMDVI_IVRS_MAX_RANGES 256       /* per unit: select and range entries (merged) */
+#define AMDVI_IVRS_MAX_ALIAS 64
 #define AMDVI_IVRS_MAX_SPECIAL 16
 #define AMDVI_IVRS_MAX_HID 8
 #define AMDVI_IVRS_MAX_IVMD 16

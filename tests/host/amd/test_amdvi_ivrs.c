@@ -393,8 +393,24 @@ TEST(too_many_units_and_entries)
     begin();
     size_t o = ivhd(IVRS_TYPE_IVHD11, 2, 0xfeb80000);
     for (unsigned i = 0; i < AMDVI_IVRS_MAX_RANGES + 1; i++)
-        ent4(IVHD_DEV_SELECT, (uint16_t)(0x10 + i), 0);
+        ent4(IVHD_DEV_SELECT, (uint16_t)(0x10 + 2 * i), 0);    /* not adjacent: no merging */
     ivhd_end(o);
     CHECK_EQ(parse(), -EINVAL);
     CHECK_EQ(iv.nr_rejected, 1);
+}
+
+TEST(adjacent_selects_merge)
+{
+    begin();
+    size_t o = ivhd(IVRS_TYPE_IVHD11, 2, 0xfeb80000);
+    for (unsigned i = 0; i < 300; i++)                      /* more than the range limit */
+        ent4(IVHD_DEV_SELECT, (uint16_t)(0x100 + i), 0);
+    ent4(IVHD_DEV_SELECT, 0x0300, 0x80);                    /* other settings: not merged */
+    ivhd_end(o);
+    REQUIRE(parse() == 0);
+    CHECK_EQ(iv.unit[0].nr_ranges, 2);
+    CHECK_EQ(iv.unit[0].range[0].first, 0x100);
+    CHECK_EQ(iv.unit[0].range[0].last, 0x100 + 299);
+    CHECK(amdvi_ivhd_covers(&iv.unit[0], 0x300));
+    CHECK(!amdvi_ivhd_covers(&iv.unit[0], 0x0ff));
 }
