@@ -225,6 +225,13 @@ int blk_io_wait(struct blk_dev *b, struct blk_io *io)
         b->broken = true;
     }
     detach_data(b, io, true);
+    /* Untranslated, nothing but a reset keeps the device out of the caller's buffer. */
+    if (!dma_space_isolated(&b->dma)) {
+        int rerr = b->ops->reset(b);
+        if (rerr)
+            kprintf("blk: %s: reset after an abandoned I/O failed (%s): the device may still "
+                    "write memory it was given\n", b->name, errno_name(rerr));
+    }
     return err ? err : -EIO;
 }
 

@@ -183,11 +183,15 @@ static unsigned order_for(uint64_t size)
     return order;
 }
 
+unsigned dma_fail_nth;
+
 int dma_alloc(struct dma_space *ds, uint64_t size, uint32_t prot, struct dma_mem *m)
 {
     memset(m, 0, sizeof(*m));
     if (size == 0 || size > (DMA_PAGE << BUDDY_MAX_ORDER))
         return -EINVAL;
+    if (dma_fail_nth && --dma_fail_nth == 0)
+        return -ENOMEM;
     m->order = order_for(size);
     m->size = DMA_PAGE << m->order;
     m->cpu = pmm_alloc_zeroed(m->order, &m->pa);

@@ -96,6 +96,9 @@ int dma_unmap(struct dma_space *ds, struct dma_map *m);
 /* For an I/O that never completed: unmaps and keeps the IOVA range out of use for good. */
 void dma_unmap_quarantine(struct dma_space *ds, struct dma_map *m);
 
+/* Error-path tests: when non-zero, the dma_fail_nth-th dma_alloc from now fails (-ENOMEM). */
+extern unsigned dma_fail_nth;
+
 int dma_pool_init(struct dma_pool *p, struct dma_space *ds, unsigned nbufs, uint32_t bufsize);
 void dma_pool_fini(struct dma_pool *p);
 /* A free buffer (NULL when none), its IOVA in *iova. */

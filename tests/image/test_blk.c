@@ -10,6 +10,7 @@
  *            disks that keep what is written (tools/disk-test.sh --suite blk_rw). */
 #include "drivers/nvme/nvme.h"
 #include "drivers/virtio/virtio_blk.h"
+#include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "kernel/time.h"
 #include "lib/errno.h"
@@ -488,6 +489,47 @@ static void timeout_quarantines(struct ktest *t)
     timeout_quarantines_mode(t, b, BLK_DMA_STRICT);
 }
 
+/* Every allocation of a device's bring-up failing in turn: the error comes back, nothing is
+ * left allocated or mapped, and the next bring-up works. */
+static void setup_fail_nth_on(struct ktest *t, struct blk_dev *b)
+{
+    blk_dev_teardown(b);
+    uint64_t free0 = pmm_free_bytes();
+    size_t heap0 = heap_live_bytes();
+    unsigned n;
+    for (n = 1; n < 200; n++) {
+        dma_fail_nth = n;
+        int err = blk_dev_setup(b, IOMMU_DOMAIN_PAGING);
+        bool failed = dma_fail_nth == 0;
+        dma_fail_nth = 0;
+        if (!failed) {
+            KEXPECT_EQ(t, err, 0);
+            break;
+        }
+        KEXPECT_EQ(t, err, -ENOMEM);
+        KEXPECT(t, !b->up);
+        KEXPECT_EQ(t, pmm_free_bytes(), free0);
+        KEXPECT_EQ(t, heap_live_bytes(), heap0);
+    }
+    KEXPECT(t, n > 3 && n < 200);
+    if (!b->up)
+        KASSERT(t, blk_dev_setup(b, IOMMU_DOMAIN_PAGING) == 0);
+    uint8_t *buf = buf_alloc();
+    KASSERT(t, buf);
+    KEXPECT_EQ(t, blk_read(b, 0, 8, buf), 0);
+    buf_free(buf);
+}
+
+static void setup_fail_nth(struct ktest *t)
+{
+    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
+    if (v)
+        setup_fail_nth_on(t, v);
+    struct blk_dev *n = blk_find(TEST_NVME);
+    if (n)
+        setup_fail_nth_on(t, n);
+}
+
 KTEST_SUITE(blk,
             KTEST_CASE(identify_virtio),
             KTEST_CASE(identify_nvme),
@@ -502,7 +544,8 @@ KTEST_SUITE(blk,
             KTEST_CASE(nvme_bad_completions),
             KTEST_CASE(virtio_bad_used),
             KTEST_CASE(stale_iova_blocked),
-            KTEST_CASE(timeout_quarantines));
+            KTEST_CASE(timeout_quarantines),
+            KTEST_CASE(setup_fail_nth));
 
 /* ---- blk_rw: round trips on disks that keep data ---- */
 
