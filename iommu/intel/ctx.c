@@ -27,6 +27,44 @@ int vtd_tables_init(struct vtd_unit *vu)
     return vu->root ? 0 : -ENOMEM;
 }
 
+/* The tables a unit walked before vtd_tables_replace(), kept until the switch has been
+ * invalidated: hardware may still be reading them until then. */
+struct vtd_old_tables {
+    struct vtd_root_table *root;
+    void *ctx[512];
+    struct vtd_pasid_dev pasid_dev[VTD_MAX_PASID_DEVS];
+    unsigned nr_pasid_devs;
+};
+
+static struct vtd_old_tables old_tables;
+
+int vtd_tables_replace(struct vtd_unit *vu)
+{
+    old_tables.root = vu->root;
+    memcpy(old_tables.ctx, vu->ctx, sizeof(vu->ctx));
+    memcpy(old_tables.pasid_dev, vu->pasid_dev, sizeof(vu->pasid_dev));
+    old_tables.nr_pasid_devs = vu->nr_pasid_devs;
+    memset(vu->ctx, 0, sizeof(vu->ctx));
+    memset(vu->pasid_dev, 0, sizeof(vu->pasid_dev));
+    vu->nr_pasid_devs = 0;
+    return vtd_tables_init(vu);
+}
+
+void vtd_tables_free_old(void)
+{
+    if (!old_tables.root)
+        return;
+    pmm_free(virt_to_phys(old_tables.root), 0);
+    for (unsigned i = 0; i < ARRAY_SIZE(old_tables.ctx); i++)
+        if (old_tables.ctx[i])
+            pmm_free(virt_to_phys(old_tables.ctx[i]), 0);
+    for (unsigned i = 0; i < old_tables.nr_pasid_devs; i++) {
+        pmm_free(virt_to_phys(old_tables.pasid_dev[i].dir), 0);
+        pmm_free(virt_to_phys(old_tables.pasid_dev[i].table), 0);
+    }
+    memset(&old_tables, 0, sizeof(old_tables));
+}
+
 /* The context table holding (bus, devfn), created (and linked into the root entry) on demand. */
 static void *vtd_ctx_table(struct vtd_unit *vu, uint8_t bus, uint8_t devfn, bool create)
 {

@@ -354,6 +354,42 @@ static void vtd_add_resv(struct vtd_unit *vu)
                                                                     dmar.rmrr[i].limit, true };
 }
 
+/* Hand-over without an unprotected window (firmware left TE on): the new root table is empty,
+ * so at the moment SRTP takes effect every function is blocked; TE is never cleared. The
+ * global invalidations drop whatever was cached from the old tables before they are freed. */
+int vtd_takeover(struct vtd_unit *vu)
+{
+    int err = vtd_tables_replace(vu);
+    if (!err)
+        err = vtd_set_root(vu);
+    if (!err)
+        err = vtd_invalidate_all(vu);
+    if (!err)
+        vtd_tables_free_old();
+    return err;
+}
+
+/* After a take-over on a live system: programs every function's current domain (as the core
+ * records it) into the new tables. */
+int vtd_reattach_all(struct vtd_unit *vu)
+{
+    struct pci_system *sys = platform_pci();
+    int err = 0;
+    for (uint32_t i = 0; sys && i < sys->ndevs; i++) {
+        struct pci_dev *dev = &sys->devs[i];
+        if (!vtd_serves(&vu->iu, dev))
+            continue;
+        struct iommu_domain *d = iommu_dev_domain(dev);
+        if (!d || d == vu->iu.blocked)
+            continue;
+        struct vtd_attach_args a = { vu, NULL, to_vtd_domain(d), 0 };
+        pci_for_each_dma_alias(sys, dev, vtd_attach_alias, &a);
+        if (a.err)
+            err = a.err;
+    }
+    return err;
+}
+
 static int vtd_unit_setup(struct vtd_unit *vu)
 {
     uint32_t gsts = vtd_read32(vu, VTD_GSTS_REG);

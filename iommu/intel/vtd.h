@@ -148,6 +148,16 @@ const char *vtd_fault_reason_name(unsigned reason);
 
 /* ---- ctx.c ---- */
 int vtd_tables_init(struct vtd_unit *vu);
+/* New, empty tables (every function blocked); the old ones stay allocated until
+ * vtd_tables_free_old(), called once the switch has been invalidated. */
+int vtd_tables_replace(struct vtd_unit *vu);
+void vtd_tables_free_old(void);
+/* Takes a unit over while it translates: new empty tables, RTADDR switched with TE left on,
+ * global invalidation, then the old tables are freed. Every function ends up blocked; the
+ * core's attachments must be redone by the caller. Used at boot when firmware left TE set. */
+int vtd_takeover(struct vtd_unit *vu);
+/* Programs every function's current domain again (after vtd_takeover on a live system). */
+int vtd_reattach_all(struct vtd_unit *vu);
 /* Points (bus, devfn) at d (NULL: blocked) with the invalidations the change needs. */
 int vtd_ctx_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn, struct vtd_domain *old,
                    struct vtd_domain *d);

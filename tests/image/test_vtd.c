@@ -428,6 +428,34 @@ static void bench_map_unmap_4k(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* Firmware-left translation, replayed on a live unit: the take-over switches to empty tables
+ * with TE on (the device is blocked at once, never unchecked), then attaches work again. */
+static void takeover_while_translating(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    KASSERT(t, load_device_buffer(&fx, 0x4d) == 0);
+    uint64_t iova = IOVA_BASE + 0x700000;
+    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x4d);
+    memset(fx.pages, CANARY, 4 * 4096);
+    uint64_t free0 = pmm_free_bytes();
+    KASSERT(t, vtd_takeover(fx.vu) == 0);
+    KEXPECT(t, vtd_read32(fx.vu, VTD_GSTS_REG) & VTD_GCMD_TE);
+    KEXPECT(t, fx.vu->gcmd & VTD_GCMD_TE);          /* never written as clear */
+    KEXPECT(t, pmm_free_bytes() + 4096 >= free0);   /* old tables freed, one new root */
+    expect_blocked_write(t, &fx, iova);             /* root entry not present now */
+    KEXPECT_EQ(t, last_fault.reason, fx.vu->scalable ? last_fault.reason : 1);
+    /* Every function the core has attached is programmed into the new tables again. */
+    KASSERT(t, vtd_reattach_all(fx.vu) == 0);
+    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x4d);
+    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
+    fixture_put(&fx);
+}
+
 /* ---- interrupt remapping ---- */
 
 static volatile unsigned irq_hits;
@@ -507,6 +535,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(fault_event_interrupt),
             KTEST_CASE(msi_through_irte),
+            KTEST_CASE(takeover_while_translating),
             KTEST_CASE(queue_error_recovery),
             KTEST_CASE(one_wait_per_operation),
             KTEST_CASE(bench_map_unmap_4k));
