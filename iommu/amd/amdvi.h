@@ -16,6 +16,18 @@
 #define AMDVI_RING_BYTES 4096           /* command buffer and event log: 256 entries each */
 #define AMDVI_RING_LEN_LOG2 8
 
+#define AMDVI_IRT_LOG2 9                /* 512 remapped interrupts per device */
+#define AMDVI_IRT_ENTRIES (1u << AMDVI_IRT_LOG2)
+#define AMDVI_MAX_IRT 64                /* devices with an interrupt remapping table */
+
+/* One device's interrupt remapping table (32-bit IRTEs, 2.2.5.1). */
+struct amdvi_irt {
+    uint16_t devid;
+    volatile uint32_t *e;
+    uint64_t pa;
+    unsigned used;                      /* entries handed out, from 0 */
+};
+
 struct amdvi_unit {
     struct iommu_unit iu;
     char name[12];
@@ -51,6 +63,9 @@ struct amdvi_unit {
     int event_vector;                   /* -1: polled */
     /* interrupt remapping */
     bool ir;
+    uint64_t irt_blocked_pa;            /* a zeroed table: interrupts of devices without one abort */
+    unsigned nr_irt;
+    struct amdvi_irt irt[AMDVI_MAX_IRT];
     /* statistics for tests and the bench */
     uint64_t nr_waits;                  /* completion waits */
     uint64_t nr_cmds;                   /* commands queued */
@@ -145,5 +160,10 @@ unsigned amdvi_event_poll(struct amdvi_unit *au);
 
 /* ---- intremap.c ---- */
 int amdvi_ir_init(struct amdvi_unit *au);
+/* iommu_unit_ops.msi_compose: an IRTE in dev's table; the message names its index. */
+int amdvi_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector,
+                         uint32_t dest, uint64_t *addr, uint32_t *data);
+/* Allocates an IRTE for devid (vector to dest); its index or -errno. */
+int amdvi_ir_alloc(struct amdvi_unit *au, uint16_t devid, uint8_t vector, uint8_t dest);
 
 #endif

@@ -1,9 +1,127 @@
-/* Interrupt remapping (AMD IOMMU spec 2.2.5): not enabled yet. Every DTE keeps IV = 0, so
- * interrupts pass unremapped; QEMU's intremap=on is accepted and unused. */
+/* Interrupt remapping (AMD IOMMU spec 2.2.5): every MSI a device writes into the interrupt
+ * window is looked up in that device's own table, named by its DTE (IV, IntTabLen, table root,
+ * IntCtl = remapped); the message's data bits 10:0 are the index. A device can therefore only
+ * raise the interrupts moat gave it.
+ *
+ * Enabled when the IVHD describes the IOAPIC (as Linux requires: without it, legacy interrupts
+ * could not be routed). Then every device the unit serves starts with a table of zero entries
+ * (a zeroed page): any interrupt it raises is aborted until msi_compose gives it a real table.
+ * The IOAPIC and HPET requester IDs and the IOMMU's own keep IV = 0 (not remapped). Entries use
+ * the 32-bit format (GA off): physical destination, xAPIC IDs up to 255. */
+#include "arch/arch.h"
 #include "iommu/amd/amdvi.h"
+#include "kernel/mm/pmm.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "pci/pci.h"
+
+#define AMDVI_IRT_ALLOC_ORDER 1         /* 8 KiB: all 2048 indices the data field can name */
+
+static bool amdvi_special_devid(const struct amdvi_ivhd *h, uint16_t devid)
+{
+    for (unsigned i = 0; i < h->nr_special; i++)
+        if (h->special[i].devid == devid)
+            return true;
+    return false;
+}
+
+static bool amdvi_has_ioapic(const struct amdvi_ivhd *h)
+{
+    for (unsigned i = 0; i < h->nr_special; i++)
+        if (h->special[i].variety == IVHD_SPECIAL_IOAPIC)
+            return true;
+    return false;
+}
 
 int amdvi_ir_init(struct amdvi_unit *au)
 {
+    const struct amdvi_ivhd *h = au->ivhd;
     au->ir = false;
+    if (!amdvi_has_ioapic(h)) {
+        kprintf("amdvi: %s: no IOAPIC in the IVRS: interrupt remapping off\n", au->name);
+        return 0;
+    }
+    if (!pmm_alloc_zeroed(AMDVI_IRT_ALLOC_ORDER, &au->irt_blocked_pa))
+        return -ENOMEM;
+    uint64_t w2 = amdvi_dte_intr_remap(au->irt_blocked_pa, 0);
+    unsigned n = 0;
+    for (uint32_t devid = 0; devid < au->nr_dtes; devid++) {
+        if (!amdvi_ivhd_covers(h, (uint16_t)devid) || amdvi_special_devid(h, (uint16_t)devid))
+            continue;
+        au->devtab[devid].w[2] = w2;
+        n++;
+    }
+    mb();
+    au->ir = true;
+    int err = amdvi_inv_all(au);        /* DTEs and interrupt tables, one wait */
+    kprintf("amdvi: %s: interrupt remapping on: %u devices start with an empty table\n",
+            au->name, n);
+    return err;
+}
+
+static struct amdvi_irt *amdvi_irt_get(struct amdvi_unit *au, uint16_t devid, bool *fresh)
+{
+    *fresh = false;
+    for (unsigned i = 0; i < au->nr_irt; i++)
+        if (au->irt[i].devid == devid)
+            return &au->irt[i];
+    if (au->nr_irt == AMDVI_MAX_IRT)
+        return NULL;
+    struct amdvi_irt *t = &au->irt[au->nr_irt];
+    t->e = pmm_alloc_zeroed(AMDVI_IRT_ALLOC_ORDER, &t->pa);
+    if (!t->e)
+        return NULL;
+    t->devid = devid;
+    t->used = 0;
+    au->nr_irt++;
+    *fresh = true;
+    return t;
+}
+
+int amdvi_ir_alloc(struct amdvi_unit *au, uint16_t devid, uint8_t vector, uint8_t dest)
+{
+    if (!au->ir)
+        return -EOPNOTSUPP;
+    bool fresh;
+    struct amdvi_irt *t = amdvi_irt_get(au, devid, &fresh);
+    if (!t)
+        return -ENOMEM;
+    if (t->used == AMDVI_IRT_ENTRIES)
+        return -ENOSPC;
+    unsigned index = t->used++;
+    t->e[index] = amdvi_mk_irte(vector, dest);
+    wmb();
+    int err;
+    if (fresh) {
+        err = amdvi_dte_set_intr(au, devid, amdvi_dte_intr_remap(t->pa, AMDVI_IRT_LOG2));
+    } else {
+        struct amdvi_cmd c;
+        amdvi_cmd_inv_intr_table(&c, devid);
+        err = amdvi_submit(au, &c, 1);
+    }
+    return err ? err : (int)index;
+}
+
+int amdvi_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector,
+                         uint32_t dest, uint64_t *addr, uint32_t *data)
+{
+    struct amdvi_unit *au = to_amdvi_unit(u);
+    if (!au->ir)
+        return -EOPNOTSUPP;
+    if (dest > 0xff || vector > 0xff)
+        return -ERANGE;         /* x2APIC destinations need the 128-bit (GA/XT) format */
+    uint16_t devid = (uint16_t)(dev->bus << 8 | dev->devfn);
+    int index = amdvi_ir_alloc(au, devid, (uint8_t)vector, (uint8_t)dest);
+    if (index < 0)
+        return index;
+    /* An IVHD alias carries the device's MSIs too: it gets the same entry at the same index. */
+    uint16_t alias = amdvi_ivhd_alias_of(au->ivhd, devid);
+    if (alias != devid) {
+        int ai = amdvi_ir_alloc(au, alias, (uint8_t)vector, (uint8_t)dest);
+        if (ai != index)
+            return ai < 0 ? ai : -EBUSY;
+    }
+    *addr = AMDVI_INTR_ADDR_FIRST;
+    *data = (uint32_t)FIELD_PREP(AMDVI_MSI_DATA_INDEX, index);
     return 0;
 }

@@ -210,6 +210,7 @@ static const struct iommu_unit_ops amdvi_ops = {
     .map = amdvi_map,
     .unmap = amdvi_unmap,
     .hw_info = amdvi_hw_info,
+    .msi_compose = amdvi_ir_msi_compose,
 };
 
 /* ---- IVMD: memory that must stay reachable for the devices named ---- */
@@ -394,8 +395,8 @@ static int amdvi_init(void)
         }
         units[nr_units++] = au;
         amdvi_print_unit(au);
-        if (!amdvi_opt("noir"))
-            amdvi_ir_init(au);
+        if (!amdvi_opt("noir") && (err = amdvi_ir_init(au)))
+            kprintf("amdvi: %s: interrupt remapping failed: %s\n", au->name, errno_name(err));
     }
     return 0;
 }

@@ -12,6 +12,7 @@
  * an illegal command; otherwise the abort is checked by the canaries alone and the missing record
  * reported as a diagnostic. On other implementations every record is demanded. */
 #include "arch/arch.h"
+#include "arch/x86_64/msi.h"
 #include "drivers/edu/edu.h"
 #include "iommu/amd/amdvi.h"
 #include "kernel/ktest.h"
@@ -20,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "pci/pci.h"
+#include "pci/pci_platform.h"
 
 #define IOVA_BASE 0x100000ULL
 #define CANARY 0xc5
@@ -455,6 +457,71 @@ static void one_wait_per_operation(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* ---- interrupt remapping ---- */
+
+static volatile unsigned irq_hits;
+
+static void edu_irq(unsigned vector, void *ctx)
+{
+    struct edu_dev *e = ctx;
+    irq_hits++;
+    edu_ack_irq(e, edu_irq_status(e));
+}
+
+/* Programs m into the device, raises its interrupt, and reports whether it arrived. */
+static bool raise_with(struct edu_dev *e, const struct msi_msg *m)
+{
+    irq_hits = 0;
+    if (msi_enable(platform_pci(), e->pci, m))
+        return false;
+    edu_raise_irq(e, 1);
+    bool got = poll_until(irq_hits > 0, 300 * NSEC_PER_MSEC) == 0;
+    edu_ack_irq(e, 1);
+    return got;
+}
+
+/* The edu's MSI reaches its vector only through the entry moat gave it: an index it was not
+ * given, or an entry in another device's table, is aborted. Devices without a table of their
+ * own start with an empty one. */
+static void msi_through_irte(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    if (!fx.au->ir) {
+        fixture_put(&fx);
+        ktest_skip(t, "interrupt remapping off");
+        return;
+    }
+    const struct amdvi_dte *e = &fx.au->devtab[fx.e->rid];
+    KEXPECT(t, e->w[2] & AMDVI_DTE2_IV);
+    KEXPECT_EQ(t, e->w[2] & AMDVI_DTE2_INT_TAB_ROOT, fx.au->irt_blocked_pa);
+    int vec = irq_alloc_vector(edu_irq, fx.e);
+    KASSERT(t, vec > 0);
+    struct msi_msg m;
+    KASSERT(t, msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
+    KEXPECT_EQ(t, m.addr, AMDVI_INTR_ADDR_FIRST);
+    KEXPECT(t, m.data < AMDVI_IRT_ENTRIES);
+    KEXPECT_EQ(t, FIELD_GET(AMDVI_DTE2_INT_CTL, e->w[2]), AMDVI_INTCTL_REMAP);
+    KEXPECT_EQ(t, FIELD_GET(AMDVI_DTE2_INT_TAB_LEN, e->w[2]), AMDVI_IRT_LOG2);
+    KEXPECT(t, raise_with(fx.e, &m));
+    /* an index it was never given */
+    struct msi_msg bad = { AMDVI_INTR_ADDR_FIRST, m.data + 7 };
+    KEXPECT(t, !raise_with(fx.e, &bad));
+    /* another requester's entry: the same index in the other device's table does not count */
+    uint16_t other = (uint16_t)(fx.e->rid ^ 0x8);
+    int oi = amdvi_ir_alloc(fx.au, other, (uint8_t)vec, (uint8_t)apic_id());
+    KASSERT(t, oi >= 0);
+    bad.data = (uint32_t)oi + 1;
+    if (bad.data != m.data)
+        KEXPECT(t, !raise_with(fx.e, &bad));
+    /* the good entry still works */
+    KEXPECT(t, raise_with(fx.e, &m));
+    msi_disable(platform_pci(), fx.e->pci);
+    irq_free_vector((unsigned)vec);
+    fixture_put(&fx);
+}
+
 static void sort_u64(uint64_t *v, unsigned n)
 {
     for (unsigned i = 1; i < n; i++)
@@ -507,4 +574,5 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(event_interrupt),
             KTEST_CASE(event_log_overflow_restart),
             KTEST_CASE(one_wait_per_operation),
+            KTEST_CASE(msi_through_irte),
             KTEST_CASE(bench_map_unmap_4k));
