@@ -103,3 +103,5 @@ efi_gdt_ptr:
 efi_idt_ptr:
     .word 0
     .quad 0
+
+    .section .note.GNU-stack, "", @progbits

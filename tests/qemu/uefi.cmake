@@ -13,6 +13,9 @@ moat_qemu_test(uefi_boot_default TIMEOUT ${UEFI_TIMEOUT} ARGS --boot uefi
   NO_LINES "EXCEPTION" "PANIC")
 moat_qemu_test(uefi_no_iommu TIMEOUT ${UEFI_TIMEOUT} ARGS --boot uefi --tests --iommu none
   LINES "^moat-efi: no DMAR table" "^[1-9][0-9]* passed, 0 failed" NO_LINES "acpi:   DMAR")
+# RAM above 4 GiB: the hand-off and the early map stay below it, the memory map goes beyond.
+moat_qemu_test(uefi_ktests_big_memory TIMEOUT ${UEFI_TIMEOUT} ARGS --boot uefi --tests -- -m 6G
+  LINES "^[1-9][0-9]* passed, 0 failed" "^mem:   0x000100000000-0x0001[0-9a-f]+ usable")
 # The command line travels in the image (EFI/moat/cmdline.txt).
 moat_qemu_test(uefi_cmdline STATUS 1 TIMEOUT ${UEFI_TIMEOUT}
   ARGS --boot uefi --tests --cmdline tests=no_such_suite
