@@ -434,6 +434,42 @@ static void event_log_overflow_restart(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* The decode-and-report path on a record put into the log by hand (QEMU lets software move the
+ * tail while logging is off): an IO_PAGE_FAULT in QEMU's encoding for the edu, a write at an
+ * exact IOVA, must reach the domain's owner and print the boot log's "dma fault:" line. */
+static void event_record_reported(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    if (!fx.au->qemu_quirks) {
+        fixture_put(&fx);
+        ktest_skip(t, "needs QEMU: the tail register belongs to the hardware");
+        return;
+    }
+    struct amdvi_unit *au = fx.au;
+    uint64_t iova = 0x7654000;
+    capture_on(fx.d);
+    amdvi_ctrl(au, AMDVI_CTRL_EVT_LOG_EN, false);
+    uint64_t tail = amdvi_read64(au, AMDVI_EVT_TAIL) & AMDVI_RING_PTR;
+    struct amdvi_event *slot = &au->evtlog[tail / sizeof(struct amdvi_event)];
+    slot->w[0] = fx.e->rid | FIELD_PREP(AMDVI_EV0_FLAGS, AMDVI_EVF_I | 2) |
+                 FIELD_PREP(AMDVI_EV0_CODE, AMDVI_EV_IO_PAGE_FAULT);
+    slot->w[1] = iova;
+    mb();
+    amdvi_write64(au, AMDVI_EVT_TAIL, (tail + sizeof(struct amdvi_event)) % AMDVI_RING_BYTES);
+    amdvi_ctrl(au, AMDVI_CTRL_EVT_LOG_EN, true);
+    uint64_t before = au->nr_events;
+    KEXPECT_EQ(t, amdvi_event_poll(au), 1);
+    KEXPECT_EQ(t, au->nr_events, before + 1);
+    KEXPECT_EQ(t, nr_captured, 1);
+    check_record(t, &fx, iova, true);
+    KEXPECT_EQ(t, last_fault.reason, AMDVI_EV_IO_PAGE_FAULT);
+    KEXPECT_EQ(t, amdvi_read64(au, AMDVI_EVT_HEAD), amdvi_read64(au, AMDVI_EVT_TAIL));
+    KEXPECT_EQ(t, amdvi_event_poll(au), 0);
+    fixture_put(&fx);
+}
+
 /* One completion wait per map/unmap call, however many pages it covers. */
 static void one_wait_per_operation(struct ktest *t)
 {
@@ -573,6 +609,7 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(event_interrupt),
             KTEST_CASE(event_log_overflow_restart),
+            KTEST_CASE(event_record_reported),
             KTEST_CASE(one_wait_per_operation),
             KTEST_CASE(msi_through_irte),
             KTEST_CASE(bench_map_unmap_4k));

@@ -5,6 +5,8 @@
 moat_qemu_test(ktests_amd ARGS --tests --iommu amd --cmdline tests=amdvi,boot
   LINES "^ivrs:   IVHD 11h: IOMMU 0000:00:01.0" "^amdvi: amdvi0 at 0x[0-9a-f]+ .*4-level"
         "^ok [0-9]+ amdvi$" "^bench amdvi_map_unmap_4k [0-9]+ ns" "^[1-9][0-9]* passed, 0 failed"
+        "^dma fault: dev 0000:00:03.0 iova 0x7654000 write reason 2 \\(IO_PAGE_FAULT\\)$"
+        "^amdvi: amdvi0: interrupt remapping on"
   NO_LINES "^ivrs: .* rejected: " "bring-up failed" "EXCEPTION" "PANIC")
 moat_qemu_test(ktests_amd_edu2 ARGS --tests --iommu amd --cmdline tests=amdvi
   -- -device edu,bus=pcie.0,addr=0x6
@@ -20,7 +22,7 @@ file(WRITE ${AMD_NOIR_TOPO} "# written by tests/qemu/amd.cmake\n"
   "-device virtio-blk-pci,bus=pcie.0,addr=0x4,drive=vblk0,disable-legacy=on,iommu_platform=on\n")
 moat_qemu_test(ktests_amd_intremap_off ARGS --tests --iommu none --topology ${AMD_NOIR_TOPO}
   --cmdline tests=amdvi,boot
-  LINES "^amdvi: amdvi0 at" "^ok [0-9]+ amdvi$" "^[1-9][0-9]* passed, 0 failed"
+  LINES "^amdvi: amdvi0 at" "interrupt remapping off" "^ok [0-9]+ amdvi$" "^[1-9][0-9]* passed, 0 failed"
   NO_LINES "EXCEPTION" "PANIC")
 
 # Bad AMD-Vi input on the command line: amdvi=off leaves DMA unisolated and says so.
