@@ -36,9 +36,14 @@ static void blk_register(struct blk_dev *b)
         devs[nr_devs++] = b;
 }
 
+/* Completions are polled: the function's legacy interrupt is turned off. */
 static int start_device(struct blk_dev *b)
 {
-    int err = pci_enable_device(platform_pci(), b->pci);
+    struct pci_system *sys = platform_pci();
+    int err = pci_enable_device(sys, b->pci);
+    if (!err)
+        pci_write16(sys, b->pci, PCI_COMMAND,
+                    pci_read16(sys, b->pci, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
     if (!err)
         err = b->ops->start(b);
     if (err)
