@@ -104,7 +104,7 @@ static inline void amdvi_write64(struct amdvi_unit *au, unsigned off, uint64_t v
 void amdvi_ctrl(struct amdvi_unit *au, uint64_t bits, bool set);
 struct amdvi_unit *amdvi_unit_get(unsigned index);
 unsigned amdvi_nr_units(void);
-/* A word in the amdvi= command-line option (amdvi=off,noir,poll). */
+/* A word in the amdvi= command-line option (amdvi=off,noir,poll,dump). */
 bool amdvi_opt(const char *word);
 
 /* ---- tables.c: builders and decoders (portable) ---- */

@@ -370,6 +370,18 @@ static void amdvi_print_unit(struct amdvi_unit *au)
             au->qemu_quirks ? ", QEMU" : "");
 }
 
+/* amdvi=dump: the raw table, 16 bytes a line (for bug reports and host-test fixtures). */
+static void amdvi_dump_ivrs(const struct acpi_sdt_header *t)
+{
+    const uint8_t *p = (const uint8_t *)t;
+    for (uint32_t off = 0; off < t->length; off += 16) {
+        kprintf("ivrs-dump: %04x:", off);
+        for (uint32_t i = off; i < off + 16 && i < t->length; i++)
+            kprintf(" %02x", p[i]);
+        kprintf("\n");
+    }
+}
+
 static int amdvi_init(void)
 {
     const struct acpi_info *ai = platform_acpi();
@@ -380,6 +392,8 @@ static int amdvi_init(void)
         kprintf("amdvi: disabled on the command line: DMA is NOT isolated\n");
         return 0;
     }
+    if (amdvi_opt("dump"))
+        amdvi_dump_ivrs(t);
     int err = amdvi_ivrs_parse(t, t->length, &ivrs);
     if (err)
         return err;
