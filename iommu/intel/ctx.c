@@ -107,13 +107,14 @@ static int vtd_legacy_clear(struct vtd_unit *vu, struct vtd_context_entry *ce, u
 }
 
 static int vtd_legacy_set(struct vtd_unit *vu, struct vtd_context_entry *ce, uint16_t sid,
-                          struct vtd_domain *d)
+                          struct vtd_domain *d, bool ats)
 {
     struct vtd_context_entry n;
     if (d->d.type == IOMMU_DOMAIN_IDENTITY)
         vtd_mk_context(&n, VTD_TT_PT, 0, vu->levels, d->did, false);
     else
-        vtd_mk_context(&n, VTD_TT_SLT, d->d.pt.root_pa, d->d.pt.levels, d->did, false);
+        vtd_mk_context(&n, ats ? VTD_TT_SLT_DEVTLB : VTD_TT_SLT, d->d.pt.root_pa,
+                       d->d.pt.levels, d->did, false);
     WRITE_ONCE(ce->hi, n.hi);
     wmb();
     WRITE_ONCE(ce->lo, n.lo);
@@ -157,7 +158,7 @@ static struct vtd_pasid_dev *vtd_pasid_dev(struct vtd_unit *vu, uint16_t rid, bo
 
 /* Makes the scalable context entry present (pointing at the device's PASID directory) once. */
 static int vtd_sm_context_present(struct vtd_unit *vu, uint8_t bus, uint8_t devfn,
-                                  struct vtd_pasid_dev *p)
+                                  struct vtd_pasid_dev *p, bool ats)
 {
     struct vtd_sm_context_table *t = vtd_ctx_table(vu, bus, devfn, true);
     if (!t)
@@ -167,6 +168,8 @@ static int vtd_sm_context_present(struct vtd_unit *vu, uint8_t bus, uint8_t devf
         return 0;
     struct vtd_sm_context_entry n;
     vtd_mk_sm_context(&n, virt_to_phys(p->dir), 0);
+    if (ats)
+        n.w[0] |= VTD_SMCE_DTE;
     WRITE_ONCE(ce->w[3], n.w[3]);
     WRITE_ONCE(ce->w[2], n.w[2]);
     WRITE_ONCE(ce->w[1], n.w[1]);
@@ -192,7 +195,7 @@ static int vtd_pasid_flush(struct vtd_unit *vu, struct vtd_domain *d, uint16_t s
 }
 
 static int vtd_sm_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn,
-                         struct vtd_domain *old, struct vtd_domain *d)
+                         struct vtd_domain *old, struct vtd_domain *d, bool ats)
 {
     uint16_t sid = vtd_sid(bus, devfn);
     struct vtd_pasid_dev *p = vtd_pasid_dev(vu, sid, d != NULL);
@@ -220,17 +223,17 @@ static int vtd_sm_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn,
     wmb();
     WRITE_ONCE(pe->w[0], n.w[0]);
     vtd_clean(vu, pe, sizeof(*pe));
-    err = vtd_sm_context_present(vu, bus, devfn, p);
+    err = vtd_sm_context_present(vu, bus, devfn, p, ats);
     if (!err)
         err = vtd_pasid_flush(vu, d, sid);  /* caching mode may hold the non-present entry */
     return err;
 }
 
 int vtd_ctx_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn, struct vtd_domain *old,
-                   struct vtd_domain *d)
+                   struct vtd_domain *d, bool ats)
 {
     if (vu->scalable)
-        return vtd_sm_attach(vu, bus, devfn, old, d);
+        return vtd_sm_attach(vu, bus, devfn, old, d, ats);
     uint16_t sid = vtd_sid(bus, devfn);
     struct vtd_context_table *t = vtd_ctx_table(vu, bus, devfn, d != NULL);
     if (!t)
@@ -239,6 +242,6 @@ int vtd_ctx_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn, struct vtd_d
     uint16_t old_did = (uint16_t)FIELD_GET(VTD_CE_HI_DID, READ_ONCE(ce->hi));
     int err = vtd_legacy_clear(vu, ce, sid, old_did);
     if (!err && d)
-        err = vtd_legacy_set(vu, ce, sid, d);
+        err = vtd_legacy_set(vu, ce, sid, d, ats);
     return err;
 }

@@ -152,15 +152,35 @@ int vtd_inv_iotlb_global(struct vtd_unit *vu)
 
 /* Domain-selective: the IOTLB (second stage) and, in scalable mode, the PASID-tagged entries
  * of first-stage translations of RID_PASID. */
+/* Device-TLB descriptors for every ATS function in domain did, each covering the aligned
+ * block of 2^am pages that holds [start, last] (am 52: everything). Queued after the IOTLB
+ * descriptors: the device must not refill from stale IOTLB entries (6.5.2.5). */
+static unsigned vtd_devtlb_descs(struct vtd_unit *vu, uint16_t did, uint64_t start, uint64_t last,
+                                 struct vtd_inv_desc *d, unsigned room)
+{
+    unsigned am = 0, n = 0;
+    while (am < 52 && (start >> (12 + am)) != (last >> (12 + am)))
+        am++;
+    for (unsigned i = 0; i < vu->nr_ats && n < room; i++) {
+        if (vu->ats[i].did != did)
+            continue;
+        vtd_desc_devtlb(&d[n++], vu->ats[i].rid, vu->ats[i].pfsid,
+                        am >= 52 ? 0 : start & ~((4096ULL << am) - 1), am);
+        vu->nr_devtlb++;
+    }
+    return n;
+}
+
 int vtd_inv_iotlb_domain(struct vtd_unit *vu, uint16_t did)
 {
     if (!vu->qi)
         return vtd_reg_iotlb(vu, VTD_GRAN_DOMAIN, did, 0, 0, false);
-    struct vtd_inv_desc d[2];
+    struct vtd_inv_desc d[2 + VTD_MAX_ATS];
     unsigned n = 0;
     vtd_desc_iotlb(&d[n++], VTD_GRAN_DOMAIN, did, 0, 0, false);
     if (vu->scalable)
         vtd_desc_piotlb(&d[n++], VTD_PIOTLB_G_PASID, did, 0, 0, 0, false);
+    n += vtd_devtlb_descs(vu, did, 0, ~0ULL, d + n, VTD_MAX_ATS);
     return vtd_qi_submit(vu, d, n);
 }
 
@@ -205,10 +225,14 @@ static unsigned vtd_build_ranges(struct vtd_unit *vu, struct vtd_domain *vd,
 int vtd_inv_iotlb_ranges(struct vtd_unit *vu, struct vtd_domain *vd,
                          const struct pgtable_range *r, unsigned n, bool leaf_only)
 {
-    struct vtd_inv_desc d[VTD_MAX_PSI];
+    struct vtd_inv_desc d[VTD_MAX_BATCH - 1];
     unsigned nd = vtd_build_ranges(vu, vd, r, n, leaf_only, d);
-    if (vu->qi)
+    if (vu->qi) {
+        for (unsigned i = 0; i < n; i++)
+            nd += vtd_devtlb_descs(vu, vd->did, r[i].start, r[i].last, d + nd,
+                                   ARRAY_SIZE(d) - nd);
         return vtd_qi_submit(vu, d, nd);
+    }
     for (unsigned i = 0; i < nd; i++) {
         unsigned gran = FIELD_GET(VTD_IOTLBD_G, d[i].w[0]);
         int err = vtd_reg_iotlb(vu, gran, vd->did, d[i].w[1] & VTD_IOTLB1_ADDR,

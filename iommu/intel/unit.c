@@ -224,12 +224,72 @@ struct vtd_attach_args {
     struct vtd_unit *vu;
     struct vtd_domain *old, *new;
     int err;
+    uint16_t ats_rid;           /* the function's own RID: only it uses ATS, not its aliases */
+    bool ats;
 };
+
+/* ---- ATS (PCIe ATS capability: +4 capability, +6 control) ---- */
+#define PCI_ATS_CTRL 6
+#define PCI_ATS_CTRL_ENABLE BIT(15)
+
+static struct vtd_ats_dev *vtd_ats_find(struct vtd_unit *vu, uint16_t rid)
+{
+    for (unsigned i = 0; i < vu->nr_ats; i++)
+        if (vu->ats[i].rid == rid)
+            return &vu->ats[i];
+    return NULL;
+}
+
+/* ATS for translated domains when the unit has device-TLB support and queued invalidation
+ * (device-TLB invalidation exists only as a descriptor). */
+static uint16_t vtd_ats_cap(struct vtd_unit *vu, struct pci_dev *dev, struct vtd_domain *d)
+{
+    struct pci_system *sys = platform_pci();
+    if (!sys || !d || d->d.type != IOMMU_DOMAIN_PAGING || !(vu->ecap & VTD_ECAP_DT) || !vu->qi ||
+        vtd_opt("noats"))
+        return 0;
+    return pci_find_ext_cap(sys, dev, PCI_EXT_CAP_ID_ATS);
+}
+
+/* After the context entry changed: the device's ATS follows (enabled only once the entry
+ * allows translation requests; the old domain's device-TLB was flushed with its IOTLB). */
+static void vtd_ats_update(struct vtd_unit *vu, struct pci_dev *dev, uint16_t cap,
+                           struct vtd_domain *d)
+{
+    struct pci_system *sys = platform_pci();
+    uint16_t rid = (uint16_t)(dev->bus << 8 | dev->devfn);
+    struct vtd_ats_dev *a = vtd_ats_find(vu, rid);
+    if (!cap) {
+        if (a) {
+            uint16_t c = pci_find_ext_cap(sys, dev, PCI_EXT_CAP_ID_ATS);
+            if (c)
+                pci_write16(sys, dev, c + PCI_ATS_CTRL, 0);
+            *a = vu->ats[--vu->nr_ats];
+        }
+        return;
+    }
+    if (!a) {
+        if (vu->nr_ats == VTD_MAX_ATS)
+            return;
+        a = &vu->ats[vu->nr_ats++];
+        a->rid = rid;
+        a->pfsid = 0;
+        if (dev->is_virtfn && dev->physfn != PCI_NONE) {
+            const struct pci_dev *pf = &sys->devs[dev->physfn];
+            a->pfsid = (uint16_t)(pf->bus << 8 | pf->devfn);
+        }
+        pci_write16(sys, dev, cap + PCI_ATS_CTRL, PCI_ATS_CTRL_ENABLE);   /* STU 0: 4 KiB */
+        kprintf("vtd: %s: ATS on for %02x:%02x.%x: its device-TLB is invalidated with its "
+                "domain\n", vu->name, dev->bus, dev->devfn >> 3, dev->devfn & 7);
+    }
+    a->did = d->did;
+}
 
 static int vtd_attach_alias(struct pci_dev *dev, uint16_t rid, void *arg)
 {
     struct vtd_attach_args *a = arg;
-    int err = vtd_ctx_attach(a->vu, (uint8_t)(rid >> 8), (uint8_t)rid, a->old, a->new);
+    int err = vtd_ctx_attach(a->vu, (uint8_t)(rid >> 8), (uint8_t)rid, a->old, a->new,
+                             a->ats && rid == a->ats_rid);
     if (err)
         a->err = err;
     return 0;   /* every alias, even after an error: none may stay on the old domain */
@@ -239,16 +299,20 @@ static int vtd_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 {
     struct vtd_domain *vd = to_vtd_domain(d);
     struct iommu_domain *cur = iommu_dev_domain(dev);
-    struct vtd_attach_args a = { vd->vu, cur ? to_vtd_domain(cur) : NULL, vd, 0 };
+    struct vtd_attach_args a = { vd->vu, cur ? to_vtd_domain(cur) : NULL, vd, 0, 0, false };
     if (d->type == IOMMU_DOMAIN_BLOCKED)
         a.new = NULL;
     if (a.old && a.old->d.type == IOMMU_DOMAIN_BLOCKED)
         a.old = NULL;
+    uint16_t ats = vtd_ats_cap(vd->vu, dev, a.new);
+    a.ats = ats != 0;
+    a.ats_rid = (uint16_t)(dev->bus << 8 | dev->devfn);
     struct pci_system *sys = platform_pci();
     if (sys)
         pci_for_each_dma_alias(sys, dev, vtd_attach_alias, &a);
     else
-        vtd_attach_alias(dev, (uint16_t)(dev->bus << 8 | dev->devfn), &a);
+        vtd_attach_alias(dev, a.ats_rid, &a);
+    vtd_ats_update(vd->vu, dev, a.err ? 0 : ats, a.new);
     return a.err;
 }
 
@@ -382,7 +446,10 @@ int vtd_reattach_all(struct vtd_unit *vu)
         struct iommu_domain *d = iommu_dev_domain(dev);
         if (!d || d == vu->iu.blocked)
             continue;
-        struct vtd_attach_args a = { vu, NULL, to_vtd_domain(d), 0 };
+        struct vtd_attach_args a = { vu, NULL, to_vtd_domain(d), 0,
+                                     (uint16_t)(dev->bus << 8 | dev->devfn), false };
+        struct vtd_ats_dev *ad = vtd_ats_find(vu, a.ats_rid);
+        a.ats = ad != NULL;
         pci_for_each_dma_alias(sys, dev, vtd_attach_alias, &a);
         if (a.err)
             err = a.err;

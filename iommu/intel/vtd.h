@@ -14,6 +14,15 @@
 #define VTD_WAIT_TIMEOUT_NS (1000ULL * 1000 * 1000)
 #define VTD_MAX_PASID_DEVS 64           /* functions with a PASID table (scalable mode) */
 #define VTD_IQ_BYTES 4096
+#define VTD_MAX_ATS 16                  /* functions with ATS enabled, per unit */
+
+/* A function whose Address Translation Service is on: its device-TLB must be invalidated
+ * with the IOTLB for its domain. */
+struct vtd_ats_dev {
+    uint16_t rid;
+    uint16_t did;
+    uint16_t pfsid;                     /* a VF's PF; 0 otherwise (QEMU rejects it non-zero) */
+};
 
 struct vtd_pasid_dev {
     uint16_t rid;
@@ -63,9 +72,12 @@ struct vtd_unit {
     unsigned irt_entries;
     unsigned irt_next;
     bool ir;
+    struct vtd_ats_dev ats[VTD_MAX_ATS];
+    unsigned nr_ats;
     /* statistics for tests and the bench */
     uint64_t nr_waits;                  /* completed invalidation waits */
     uint64_t nr_desc;                   /* descriptors queued */
+    uint64_t nr_devtlb;                 /* device-TLB invalidation descriptors */
     uint64_t nr_qi_errors;              /* IQE/ITE/ICE recovered */
     uint64_t nr_faults;                 /* fault records read */
     struct iommu_fault last_fault;      /* the latest record, decoded (for tests) */
@@ -160,7 +172,7 @@ int vtd_takeover(struct vtd_unit *vu);
 int vtd_reattach_all(struct vtd_unit *vu);
 /* Points (bus, devfn) at d (NULL: blocked) with the invalidations the change needs. */
 int vtd_ctx_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn, struct vtd_domain *old,
-                   struct vtd_domain *d);
+                   struct vtd_domain *d, bool ats);
 
 /* ---- vtd_pgtable.c ---- */
 int vtd_domain_pgtable_init(struct vtd_domain *vd);

@@ -456,6 +456,28 @@ static void takeover_while_translating(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* ATS functions (e.g. -global virtio-blk-pci.ats=on with device-iotlb=on): their context
+ * entry allows translation requests and their domain's invalidations reach the device-TLB
+ * within the same single wait. */
+static void device_tlb_with_domain(struct ktest *t)
+{
+    struct vtd_unit *vu = vtd_unit_get(0);
+    if (!vu || vu->nr_ats == 0) {
+        ktest_skip(t, "no function with ATS (needs device-iotlb=on and an ATS device)");
+        return;
+    }
+    uint16_t rid = vu->ats[0].rid;
+    if (!vu->scalable) {
+        struct vtd_context_table *ct = vu->ctx[rid >> 8];
+        KASSERT(t, ct != NULL);
+        KEXPECT_EQ(t, FIELD_GET(VTD_CE_TT, ct->e[rid & 0xff].lo), VTD_TT_SLT_DEVTLB);
+    }
+    uint64_t d0 = vu->nr_devtlb, w0 = vu->nr_waits;
+    KEXPECT_EQ(t, vtd_inv_iotlb_domain(vu, vu->ats[0].did), 0);
+    KEXPECT(t, vu->nr_devtlb > d0);
+    KEXPECT_EQ(t, vu->nr_waits - w0, 1);
+}
+
 /* ---- interrupt remapping ---- */
 
 static volatile unsigned irq_hits;
@@ -536,6 +558,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(fault_event_interrupt),
             KTEST_CASE(msi_through_irte),
             KTEST_CASE(takeover_while_translating),
+            KTEST_CASE(device_tlb_with_domain),
             KTEST_CASE(queue_error_recovery),
             KTEST_CASE(one_wait_per_operation),
             KTEST_CASE(bench_map_unmap_4k));

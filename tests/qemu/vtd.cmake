@@ -50,3 +50,18 @@ moat_qemu_test(vtd_fault_storm TIMEOUT 200
   ARGS --tests --cmdline "tests=vtd_storm storm=200" --iommu intel --
        -device edu -device edu -device edu -device edu -device edu
        -device edu -device edu -device edu -device edu -device edu)
+
+# x2APIC destinations in IRTEs (EIM).
+moat_vtd_cell(eim intel "legacy mode" -global intel-iommu.eim=on)
+
+# Device-TLB: a virtio-blk with ATS behind a root port; its invalidations ride in the same wait.
+set(VTD_ATS_ARGS -global intel-iommu.device-iotlb=on
+    -device pcie-root-port,id=rp9,bus=pcie.0,chassis=9
+    -blockdev driver=null-co,node-name=nb9,size=67108864
+    -device virtio-blk-pci,bus=rp9,drive=nb9,ats=on,iommu_platform=on,disable-legacy=on)
+foreach(mode intel intel-scalable)
+  moat_qemu_test(vtd_device_tlb_${mode}
+    LINES ${VTD_OK} "^vtd: dmar0: ATS on for 01:00\\.0" "ok [0-9]+ device_tlb_with_domain # [0-9]"
+    NO_LINES ${VTD_BAD}
+    ARGS --tests --iommu ${mode} -- -device edu ${VTD_ATS_ARGS})
+endforeach()
