@@ -39,7 +39,8 @@ struct amdvi_unit {
     uint64_t ctrl;                      /* shadow of the control register */
     bool enabled;                       /* IOMMUEn set: commands are fetched, caches fill */
     bool np_cache;                      /* capability NpCache: non-present entries cached */
-    bool qemu_quirks;                   /* QEMU's amd-iommu: event flag encoding (event.c) */
+    bool qemu_quirks;                   /* QEMU's amd-iommu: event flags (event.c), DomainID
+                                         * bit 8 (unit.c) */
     unsigned levels;                    /* paging mode of new domains */
     unsigned ias;
     uint16_t domid_next;

@@ -59,9 +59,15 @@ void amdvi_ctrl(struct amdvi_unit *au, uint64_t bits, bool set)
 
 /* ---- domain IDs ---- */
 
+/* QEMU up to 10.0 checks DTE bit 72 (DomainID bit 8) as reserved and refuses the entry: there,
+ * IDs with that bit are never handed out. */
+#define AMDVI_QEMU_BAD_DOMID_BIT BIT(8)
+
 static int amdvi_domid_alloc(struct amdvi_unit *au)
 {
     for (unsigned i = 1; i < AMDVI_MAX_DOMAIN_IDS; i++) {
+        if (au->qemu_quirks && (i & AMDVI_QEMU_BAD_DOMID_BIT))
+            continue;
         if (!(au->domid_used[i / 8] & (1u << (i % 8)))) {
             au->domid_used[i / 8] |= (uint8_t)(1u << (i % 8));
             return (int)i;

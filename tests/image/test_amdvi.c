@@ -493,6 +493,38 @@ static void one_wait_per_operation(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* Domain IDs above 255 (16-bit field): the edu translated through a domain tagged 0x1xx. */
+#define MANY_DOMAINS 300
+static struct iommu_domain *many[MANY_DOMAINS];
+
+static void domain_ids_above_255(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    unsigned n = 0;
+    struct iommu_domain *d = NULL;
+    while (n < MANY_DOMAINS && iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL,
+                                                  &many[n]) == 0) {
+        d = many[n++];
+        if (to_amdvi_domain(d)->domid >= 0x100)
+            break;
+    }
+    KASSERT(t, d && to_amdvi_domain(d)->domid >= 0x100);
+    KASSERT(t, load_device_buffer(&fx, 0x3c) == 0);
+    uint64_t iova = IOVA_BASE + 0x900000;
+    KASSERT(t, iommu_map(d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KASSERT(t, iommu_attach(d, fx.e->pci) == 0);
+    KEXPECT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x3c && fx.pages[4096 + 9] == (uint8_t)(0x3c + 63));
+    KEXPECT(t, all_bytes(fx.pages, 4096, CANARY));
+    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
+    KEXPECT(t, iommu_unmap(d, iova, 4096) == 0);
+    for (unsigned i = 0; i < n; i++)
+        iommu_domain_free(many[i]);
+    fixture_put(&fx);
+}
+
 /* ---- interrupt remapping ---- */
 
 static volatile unsigned irq_hits;
@@ -611,5 +643,6 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(event_log_overflow_restart),
             KTEST_CASE(event_record_reported),
             KTEST_CASE(one_wait_per_operation),
+            KTEST_CASE(domain_ids_above_255),
             KTEST_CASE(msi_through_irte),
             KTEST_CASE(bench_map_unmap_4k));
