@@ -10,6 +10,7 @@
 #include "arch/arch.h"
 #include "iommu/amd/amdvi.h"
 #include "kernel/mm/pmm.h"
+#include "kernel/time.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "pci/pci_platform.h"
@@ -39,17 +40,25 @@ static void amdvi_event_report(struct amdvi_unit *au, const struct amdvi_event *
     iommu_report_fault(&au->iu, &f);
 }
 
+static void amdvi_evtlog_program(struct amdvi_unit *au)
+{
+    amdvi_write64(au, AMDVI_EVT_LOG_BASE,
+                  au->evtlog_pa | FIELD_PREP(AMDVI_LEN_FIELD, AMDVI_RING_LEN_LOG2));
+    amdvi_write64(au, AMDVI_EVT_HEAD, 0);
+    amdvi_write64(au, AMDVI_EVT_TAIL, 0);
+}
+
 static void amdvi_event_restart(struct amdvi_unit *au)
 {
     if (au->nr_overflows++ % 1024 == 0)
         kprintf("amdvi: %s: event log overflow: events were lost (%llu times); restarting it\n",
                 au->name, (unsigned long long)au->nr_overflows);
     amdvi_ctrl(au, AMDVI_CTRL_EVT_LOG_EN | AMDVI_CTRL_EVT_INT_EN, false);
+    /* The log may only be reprogrammed once hardware has stopped writing it (3.4.11). */
+    if (poll_until(!(amdvi_read64(au, AMDVI_STATUS) & AMDVI_STS_EVT_RUN), AMDVI_WAIT_TIMEOUT_NS))
+        kprintf("amdvi: %s: event log did not stop; reprogramming it anyway\n", au->name);
     amdvi_write64(au, AMDVI_STATUS, AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT);
-    amdvi_write64(au, AMDVI_EVT_LOG_BASE,
-                  au->evtlog_pa | FIELD_PREP(AMDVI_LEN_FIELD, AMDVI_RING_LEN_LOG2));
-    amdvi_write64(au, AMDVI_EVT_HEAD, 0);
-    amdvi_write64(au, AMDVI_EVT_TAIL, 0);
+    amdvi_evtlog_program(au);
     amdvi_ctrl(au, AMDVI_CTRL_EVT_LOG_EN | (au->event_vector >= 0 ? AMDVI_CTRL_EVT_INT_EN : 0),
                true);
 }
@@ -115,10 +124,7 @@ int amdvi_event_init(struct amdvi_unit *au)
     amdvi_ctrl(au, AMDVI_CTRL_EVT_LOG_EN | AMDVI_CTRL_EVT_INT_EN, false);
     /* The base is ignored while EventLogInt is pending (QEMU follows 3.4.3 to the letter). */
     amdvi_write64(au, AMDVI_STATUS, AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT);
-    amdvi_write64(au, AMDVI_EVT_LOG_BASE,
-                  au->evtlog_pa | FIELD_PREP(AMDVI_LEN_FIELD, AMDVI_RING_LEN_LOG2));
-    amdvi_write64(au, AMDVI_EVT_HEAD, 0);
-    amdvi_write64(au, AMDVI_EVT_TAIL, 0);
+    amdvi_evtlog_program(au);
     int err = amdvi_event_msi(au);
     if (err)
         kprintf("amdvi: %s: no event interrupt (%s): the event log is polled\n", au->name,

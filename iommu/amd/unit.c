@@ -12,6 +12,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/init.h"
 #include "kernel/mm/heap.h"
+#include "kernel/time.h"
 #include "lib/errno.h"
 #include "lib/fmt.h"
 #include "lib/log.h"
@@ -309,6 +310,10 @@ static void amdvi_takeover(struct amdvi_unit *au)
                 au->name, (unsigned long long)ctrl);
     au->ctrl = 0;
     amdvi_write64(au, AMDVI_CONTROL, 0);
+    const uint64_t running = AMDVI_STS_CMD_RUN | AMDVI_STS_EVT_RUN;
+    if (poll_until(!(amdvi_read64(au, AMDVI_STATUS) & running), AMDVI_WAIT_TIMEOUT_NS))
+        kprintf("amdvi: %s: command buffer or event log still running (status %#llx)\n",
+                au->name, (unsigned long long)amdvi_read64(au, AMDVI_STATUS));
 }
 
 static int amdvi_enable(struct amdvi_unit *au)
