@@ -44,13 +44,18 @@ static int start_device(struct blk_dev *b)
     if (!err)
         pci_write16(sys, b->pci, PCI_COMMAND,
                     pci_read16(sys, b->pci, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    if (!err && b->want_irq)
+        err = blk_irq_enable(b);
     if (!err)
         err = b->ops->start(b);
-    if (err)
+    if (err) {
+        blk_irq_disable(b);
         return err;
+    }
     err = dma_pool_init(&b->pool, &b->dma, MIN(b->queue_depth, 32u), b->max_io);
     if (err) {
         b->ops->reset(b);
+        blk_irq_disable(b);
         dma_space_block(&b->dma);
         b->ops->release(b);
     }
@@ -83,6 +88,7 @@ void blk_dev_teardown(struct blk_dev *b)
         return;
     b->up = false;
     int err = b->ops->reset(b);
+    blk_irq_disable(b);
     dma_space_block(&b->dma);
     if (err && !dma_space_isolated(&b->dma)) {
         kprintf("blk: %s: reset failed (%s) with no IOMMU: its memory is never reused\n",

@@ -14,6 +14,7 @@
 #ifndef MOAT_DRIVERS_DMA_BLK_H
 #define MOAT_DRIVERS_DMA_BLK_H
 
+#include "arch/x86_64/msi.h"
 #include "drivers/dma/dma.h"
 
 struct blk_dev;
@@ -72,6 +73,13 @@ struct blk_dev {
     uint64_t timeout_ns;
     uint64_t nr_io, nr_timeouts, nr_bad_completions;
     uint64_t leaked_bytes;      /* kept from reuse: a device without IOMMU that did not reset */
+    /* completion interrupts (blk_irq.c), opt-in: want_irq before setup or a rebind */
+    bool want_irq, irq_on;      /* irq_on: MSI-X entry 0 live; drivers route completions to it */
+    int irq_vector;
+    struct msi_msg msi;
+    volatile uint8_t *msix_table;
+    uint16_t msix_cap;
+    volatile uint64_t nr_irqs;
 };
 
 /* Drivers: sets up b's DMA space (type: PAGING normally), enables the PCI function, runs
@@ -81,6 +89,10 @@ int blk_dev_setup(struct blk_dev *b, enum iommu_domain_type type);
 void blk_dev_teardown(struct blk_dev *b);
 /* Both: moves a device to a domain of another type (the benchmark's identity runs). */
 int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type);
+/* MSI-X entry 0 of the function to this CPU (through interrupt remapping when the unit has
+ * it): -ENODEV without MSI-X. Called by blk_dev_setup when want_irq; disabled on teardown. */
+int blk_irq_enable(struct blk_dev *b);
+void blk_irq_disable(struct blk_dev *b);
 /* Drivers report what a completion says; logs and marks the device broken on a bad one. */
 void blk_dev_bad_completion(struct blk_dev *b, const char *what, uint64_t value);
 

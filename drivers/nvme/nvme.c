@@ -164,8 +164,10 @@ static int create_io_queues(struct nvme_ctrl *c)
         return err;
     uint32_t cdw10 = (uint32_t)(FIELD_PREP(NVME_CREATE_QSIZE, depth - 1) |
                                 FIELD_PREP(NVME_CREATE_QID, 1));
+    /* Interrupt vector 0 (IV 31:16) when the block layer enabled MSI-X. */
+    uint32_t ien = c->blk.irq_on ? NVME_CREATE_CQ_IEN : 0;
     struct nvme_sqe cq = { .cdw0 = NVME_ADMIN_CREATE_CQ, .prp1 = c->io.cq.iova,
-                           .cdw10 = cdw10, .cdw11 = NVME_CREATE_CQ_PC };
+                           .cdw10 = cdw10, .cdw11 = NVME_CREATE_CQ_PC | ien };
     struct nvme_sqe sq = { .cdw0 = NVME_ADMIN_CREATE_SQ, .prp1 = c->io.sq.iova, .cdw10 = cdw10,
                            .cdw11 = (uint32_t)(NVME_CREATE_SQ_PC |
                                                FIELD_PREP(NVME_CREATE_SQ_CQID, 1)) };

@@ -62,9 +62,10 @@ struct virtq_buf {
 };
 
 /* Allocates a queue of at most max_size entries (the device's own maximum permitting), maps it
- * and programs queue `index` with its IOVAs; enables it. */
+ * and programs queue `index` with its IOVAs and MSI-X vector (VIRTIO_MSI_NO_VECTOR: none, and
+ * used-buffer notifications suppressed); enables it. */
 int virtq_setup(struct virtio_pci *vp, struct dma_space *ds, struct virtq *vq, uint16_t index,
-                uint16_t max_size);
+                uint16_t max_size, uint16_t msix_vector);
 void virtq_release(struct dma_space *ds, struct virtq *vq);
 /* Places a chain of n buffers with cookie (non-NULL) in the available ring (not yet notified).
  * Returns the chain's head, -EBUSY when too few descriptors are free. */

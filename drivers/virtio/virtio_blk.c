@@ -90,7 +90,8 @@ static int vblk_start(struct blk_dev *b)
     if (!err)
         err = vblk_read_config(vb);
     if (!err)
-        err = virtq_setup(&vb->vp, &b->dma, &vb->vq, 0, VBLK_QUEUE_MAX);
+        err = virtq_setup(&vb->vp, &b->dma, &vb->vq, 0, VBLK_QUEUE_MAX,
+                          b->irq_on ? 0 : VIRTIO_MSI_NO_VECTOR);
     if (!err)
         err = dma_alloc(&b->dma, sizeof(struct virtio_blk_req_hdr) * vb->vq.size, IOMMU_READ,
                         &vb->hdrs);

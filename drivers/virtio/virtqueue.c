@@ -49,11 +49,10 @@ static int alloc_rings(struct dma_space *ds, struct virtq *vq)
     vq->desc = vq->drv.cpu;
     vq->avail = (struct virtq_avail *)((uint8_t *)vq->drv.cpu + desc_bytes);
     vq->used = vq->dev.cpu;
-    vq->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;     /* completions are polled */
     return 0;
 }
 
-static int program_queue(struct virtio_pci *vp, struct virtq *vq)
+static int program_queue(struct virtio_pci *vp, struct virtq *vq, uint16_t msix_vector)
 {
     volatile uint8_t *c = vp->common;
     uint64_t noff = (uint64_t)rd16(c, VIRTIO_PCI_COMMON_Q_NOFF) * vp->notify_mult;
@@ -61,7 +60,11 @@ static int program_queue(struct virtio_pci *vp, struct virtq *vq)
         return -EINVAL;
     vq->notify = (volatile uint16_t *)(vp->notify + noff);
     wr16(c, VIRTIO_PCI_COMMON_Q_SIZE, vq->size);
-    wr16(c, VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+    /* Completions are polled; an interrupt, when asked for, only reports them. */
+    vq->avail->flags = msix_vector == VIRTIO_MSI_NO_VECTOR ? VIRTQ_AVAIL_F_NO_INTERRUPT : 0;
+    wr16(c, VIRTIO_PCI_COMMON_Q_MSIX, msix_vector);
+    if (rd16(c, VIRTIO_PCI_COMMON_Q_MSIX) != msix_vector)
+        return -EBUSY;      /* 4.1.5.1.2: the device could not take the vector */
     wr64(c, VIRTIO_PCI_COMMON_Q_DESCLO, vq->drv.iova);
     wr64(c, VIRTIO_PCI_COMMON_Q_AVAILLO, vq->drv.iova + 16ULL * vq->size);
     wr64(c, VIRTIO_PCI_COMMON_Q_USEDLO, vq->dev.iova);
@@ -71,7 +74,7 @@ static int program_queue(struct virtio_pci *vp, struct virtq *vq)
 }
 
 int virtq_setup(struct virtio_pci *vp, struct dma_space *ds, struct virtq *vq, uint16_t index,
-                uint16_t max_size)
+                uint16_t max_size, uint16_t msix_vector)
 {
     memset(vq, 0, sizeof(*vq));
     vq->index = index;
@@ -87,7 +90,7 @@ int virtq_setup(struct virtio_pci *vp, struct dma_space *ds, struct virtq *vq, u
     if (!err)
         err = alloc_rings(ds, vq);
     if (!err)
-        err = program_queue(vp, vq);
+        err = program_queue(vp, vq, msix_vector);
     if (err)
         virtq_release(ds, vq);
     return err;

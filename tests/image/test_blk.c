@@ -530,6 +530,42 @@ static void setup_fail_nth(struct ktest *t)
         setup_fail_nth_on(t, n);
 }
 
+/* Opt-in MSI-X: the completions raise the device's vector (a remapped message when the unit
+ * remaps interrupts); turned off again, the device goes back to pure polling. */
+static void irq_on(struct ktest *t, struct blk_dev *b)
+{
+    uint8_t *buf = buf_alloc();
+    KASSERT(t, buf);
+    b->want_irq = true;
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    KEXPECT(t, b->irq_on && b->irq_vector >= 0x30);
+    uint64_t before = b->nr_irqs;
+    for (unsigned i = 0; i < 16; i++)
+        KEXPECT_EQ(t, blk_read(b, i * 8, 8, buf), 0);
+    KEXPECT(t, poll_until(b->nr_irqs >= before + 16, NSEC_PER_SEC) == 0);
+    kprintf("# %s: %llu completion interrupts on vector %d (message %#llx/%#x)\n", b->name,
+            (unsigned long long)(b->nr_irqs - before), b->irq_vector,
+            (unsigned long long)b->msi.addr, b->msi.data);
+    b->want_irq = false;
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    KEXPECT(t, !b->irq_on);
+    before = b->nr_irqs;
+    KEXPECT_EQ(t, blk_read(b, 0, 8, buf), 0);
+    udelay(10000);
+    KEXPECT_EQ(t, b->nr_irqs, before);
+    buf_free(buf);
+}
+
+static void completion_interrupts(struct ktest *t)
+{
+    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
+    if (v)
+        irq_on(t, v);
+    struct blk_dev *n = blk_find(TEST_NVME);
+    if (n)
+        irq_on(t, n);
+}
+
 KTEST_SUITE(blk,
             KTEST_CASE(identify_virtio),
             KTEST_CASE(identify_nvme),
@@ -545,7 +581,8 @@ KTEST_SUITE(blk,
             KTEST_CASE(virtio_bad_used),
             KTEST_CASE(stale_iova_blocked),
             KTEST_CASE(timeout_quarantines),
-            KTEST_CASE(setup_fail_nth));
+            KTEST_CASE(setup_fail_nth),
+            KTEST_CASE(completion_interrupts));
 
 /* ---- blk_rw: round trips on disks that keep data ---- */
 
