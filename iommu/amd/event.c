@@ -109,8 +109,10 @@ static int amdvi_event_msi(struct amdvi_unit *au)
     if (flags & PCI_MSI_FLAGS_64BIT)
         pci_write32(sys, au->pdev, cap + PCI_MSI_ADDR_LO + 4, 0);
     pci_write16(sys, au->pdev, cap + data_off, (uint16_t)vec);
-    /* Single message: MME stays 0. */
+    /* Single message: MME stays 0. The message is a memory write by the function itself. */
     pci_write16(sys, au->pdev, cap + PCI_MSI_FLAGS, (flags & ~(7u << 4)) | PCI_MSI_FLAGS_ENABLE);
+    pci_write16(sys, au->pdev, PCI_COMMAND,
+                pci_read16(sys, au->pdev, PCI_COMMAND) | PCI_COMMAND_MASTER);
     au->event_vector = vec;
     return 0;
 }
