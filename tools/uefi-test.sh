@@ -8,6 +8,7 @@
 #          elf-truncated  cuts the runtime ELF in half and drops the CRC record
 #          elf-not-elf    replaces the runtime with text
 #          efi-truncated  cuts BOOTX64.EFI in half (the firmware itself refuses it)
+#          gpt-primary    zeroes the primary GPT header: the firmware must use the backup one
 # BUILD is an x86_64-pvh build directory (BOOTX64.EFI, moat-tests.elf).
 set -euo pipefail
 
@@ -52,6 +53,8 @@ damaged)
         mcopy -i "$(esp)" ::/EFI/BOOT/BOOTX64.EFI "$tmp/efi"
         truncate -s $(($(stat -c %s "$tmp/efi") / 2)) "$tmp/efi"
         mcopy -o -i "$(esp)" "$tmp/efi" ::/EFI/BOOT/BOOTX64.EFI ;;
+    gpt-primary)
+        dd if=/dev/zero of="$tmp/disk.img" bs=512 seek=1 count=1 conv=notrunc status=none ;;
     *) die "unknown damage '$mode'" ;;
     esac
     rc=0
