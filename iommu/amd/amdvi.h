@@ -104,6 +104,8 @@ static inline void amdvi_write64(struct amdvi_unit *au, unsigned off, uint64_t v
 /* Sets or clears control bits (the shadow and the register). */
 void amdvi_ctrl(struct amdvi_unit *au, uint64_t bits, bool set);
 struct amdvi_unit *amdvi_unit_get(unsigned index);
+/* Does the unit translate device ID devid of its segment? */
+bool amdvi_serves_devid(struct amdvi_unit *au, uint16_t devid);
 unsigned amdvi_nr_units(void);
 /* A word in the amdvi= command-line option (amdvi=off,noir,poll,dump). */
 bool amdvi_opt(const char *word);

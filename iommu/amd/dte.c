@@ -1,5 +1,5 @@
-/* The device table (AMD IOMMU spec 2.2.2): one 256-bit entry per device ID, sized for the
- * highest device ID the IVHD names (2 MiB for all 64K).
+/* The device table (AMD IOMMU spec 2.2.2): one 256-bit entry per device ID, for all 64K of
+ * them (2 MiB).
  *
  * Default deny: every entry is written valid and blocked (V, TV, no permission, an empty
  * one-level table) before the unit is enabled, so a device without a domain can reach nothing.
@@ -45,9 +45,11 @@ static unsigned order_for_bytes(uint64_t bytes)
     return order;
 }
 
+/* Every device ID of the segment, not only those the IVHD names: a function the table does not
+ * list (a VF, a late one) still finds a blocked entry. 2 MiB for 64K IDs. */
 int amdvi_devtab_init(struct amdvi_unit *au)
 {
-    uint64_t ids = (uint64_t)au->ivhd->last_devid + 1;
+    uint64_t ids = (uint64_t)AMDVI_MAX_DEVID + 1;
     au->devtab_order = order_for_bytes(ids * AMDVI_DTE_BYTES);
     au->nr_dtes = (uint32_t)((4096ULL << au->devtab_order) / AMDVI_DTE_BYTES);
     au->devtab = pmm_alloc_zeroed(au->devtab_order, &au->devtab_pa);

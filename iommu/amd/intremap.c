@@ -46,7 +46,7 @@ int amdvi_ir_init(struct amdvi_unit *au)
     uint64_t w2 = amdvi_dte_intr_remap(au->irt_blocked_pa, 0);
     unsigned n = 0;
     for (uint32_t devid = 0; devid < au->nr_dtes; devid++) {
-        if (!amdvi_ivhd_covers(h, (uint16_t)devid) || amdvi_special_devid(h, (uint16_t)devid))
+        if (!amdvi_serves_devid(au, (uint16_t)devid) || amdvi_special_devid(h, (uint16_t)devid))
             continue;
         au->devtab[devid].w[2] = w2;
         n++;

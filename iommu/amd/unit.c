@@ -90,10 +90,32 @@ static uint16_t amdvi_rid(const struct pci_dev *dev)
     return (uint16_t)(dev->bus << 8 | dev->devfn);
 }
 
+static unsigned amdvi_units_on_segment(uint16_t seg)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < ivrs.nr_units; i++)
+        n += ivrs.unit[i].seg == seg;
+    return n;
+}
+
+/* The unit an IVHD entry names; a device no entry names (an SR-IOV VF enabled after firmware
+ * built the table, a hot-added function) belongs to the segment's only unit when there is one:
+ * its DMA then meets a blocked DTE instead of bypassing every check. */
+bool amdvi_serves_devid(struct amdvi_unit *au, uint16_t devid)
+{
+    const struct amdvi_ivhd *h = au->ivhd;
+    if (devid == h->devid)
+        return false;
+    int idx = amdvi_ivrs_unit_for(&ivrs, h->seg, devid);
+    if (idx >= 0)
+        return idx == (int)au->index;
+    return amdvi_units_on_segment(h->seg) == 1;
+}
+
 static bool amdvi_serves(struct iommu_unit *u, const struct pci_dev *dev)
 {
     struct amdvi_unit *au = to_amdvi_unit(u);
-    return amdvi_ivrs_unit_for(&ivrs, dev->seg, amdvi_rid(dev)) == (int)au->index;
+    return dev->seg == au->iu.seg && amdvi_serves_devid(au, amdvi_rid(dev));
 }
 
 /* ---- domains ---- */
