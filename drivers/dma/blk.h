@@ -14,7 +14,6 @@
 #ifndef MOAT_DRIVERS_DMA_BLK_H
 #define MOAT_DRIVERS_DMA_BLK_H
 
-#include "arch/x86_64/msi.h"
 #include "drivers/dma/dma.h"
 
 struct blk_dev;
@@ -76,7 +75,8 @@ struct blk_dev {
     /* completion interrupts (blk_irq.c), opt-in: want_irq before setup or a rebind */
     bool want_irq, irq_on;      /* irq_on: MSI-X entry 0 live; drivers route completions to it */
     int irq_vector;
-    struct msi_msg msi;
+    uint64_t msi_addr;          /* the message MSI-X entry 0 sends */
+    uint32_t msi_data;
     volatile uint8_t *msix_table;
     uint16_t msix_cap;
     volatile uint64_t nr_irqs;

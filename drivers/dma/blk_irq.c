@@ -58,12 +58,15 @@ static int prepare(struct blk_dev *b, struct pci_system *sys)
     int vec = irq_alloc_vector(blk_irq_handler, b);
     if (vec < 0)
         return vec;
-    err = msi_compose(b->pci, (unsigned)vec, &b->msi);
+    struct msi_msg msg;
+    err = msi_compose(b->pci, (unsigned)vec, &msg);
     if (err) {
         irq_free_vector((unsigned)vec);
         return err;
     }
     b->irq_vector = vec;
+    b->msi_addr = msg.addr;
+    b->msi_data = msg.data;
     return 0;
 }
 
@@ -83,9 +86,9 @@ int blk_irq_enable(struct blk_dev *b)
     pci_write16(sys, b->pci, b->msix_cap + MSIX_FLAGS,
                 flags | MSIX_FLAGS_ENABLE | MSIX_FLAGS_MASKALL);
     wr32(b->msix_table, MSIX_ENTRY_CTRL, MSIX_ENTRY_CTRL_MASK);
-    wr32(b->msix_table, MSIX_ENTRY_ADDR_LO, (uint32_t)b->msi.addr);
-    wr32(b->msix_table, MSIX_ENTRY_ADDR_HI, (uint32_t)(b->msi.addr >> 32));
-    wr32(b->msix_table, MSIX_ENTRY_DATA, b->msi.data);
+    wr32(b->msix_table, MSIX_ENTRY_ADDR_LO, (uint32_t)b->msi_addr);
+    wr32(b->msix_table, MSIX_ENTRY_ADDR_HI, (uint32_t)(b->msi_addr >> 32));
+    wr32(b->msix_table, MSIX_ENTRY_DATA, b->msi_data);
     wr32(b->msix_table, MSIX_ENTRY_CTRL, 0);
     pci_write16(sys, b->pci, b->msix_cap + MSIX_FLAGS,
                 (flags | MSIX_FLAGS_ENABLE) & ~MSIX_FLAGS_MASKALL);
