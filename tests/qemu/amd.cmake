@@ -40,3 +40,9 @@ if(COMMAND moat_groups_test)
     moat_groups_test(${tname}-amdvi ${topo} ${expected} --iommu amd)
   endforeach()
 endif()
+
+# amdvi=poll,noir: the event log polled (no MSI) and interrupts not remapped; the DMA checks hold.
+moat_qemu_test(ktests_amd_poll_noir ARGS --tests --iommu amd --cmdline "tests=amdvi amdvi=poll,noir"
+  LINES "the event log is polled" "event polling" "msi_through_irte # SKIP interrupt remapping off"
+        "^[1-9][0-9]* passed, 0 failed"
+  NO_LINES "interrupt remapping on")
