@@ -266,6 +266,37 @@ static void unmapped_iova_blocked(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* A read from an unmapped IOVA that equals a secret page's physical address must not bring the
+ * secret into the device: its buffer, written back through a mapped page, holds none of it. */
+static void unmapped_read_gets_nothing(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    if (fx.pa + 4096 >= EDU_DMA_LIMIT) {
+        fixture_put(&fx);
+        ktest_skip(t, "the page is above the device's DMA mask");
+        return;
+    }
+    KASSERT(t, load_device_buffer(&fx, 0x10) == 0);
+    fill_pattern(fx.pages + 4096, 4096, 0xe3);                  /* the secret */
+    capture_on(fx.d);
+    KASSERT(t, edu_dma(fx.e, false, fx.pa + 4096, 0, 4096) == 0);   /* unmapped: refused */
+    uint64_t iova = IOVA_BASE + 0x380000;
+    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 8192, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
+    uint8_t secret[4096];
+    fill_pattern(secret, sizeof(secret), 0xe3);
+    KEXPECT(t, memcmp(fx.pages + 8192, secret, 64) != 0);
+    KEXPECT(t, memcmp(fx.pages + 8192 + 2048, secret + 2048, 64) != 0);
+    if (events_logged(fx.au) && !fx.au->qemu_quirks) {
+        KEXPECT(t, wait_fault(fx.au, true, FAULT_WAIT_NS));
+        check_record(t, &fx, fx.pa + 4096, false);
+    }
+    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
+    fixture_put(&fx);
+}
+
 static void other_domain_iova_blocked(struct ktest *t)
 {
     struct fixture fx;
@@ -634,6 +665,7 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(device_table_default_deny),
             KTEST_CASE(dma_both_directions),
             KTEST_CASE(unmapped_iova_blocked),
+            KTEST_CASE(unmapped_read_gets_nothing),
             KTEST_CASE(other_domain_iova_blocked),
             KTEST_CASE(just_unmapped_iova_blocked),
             KTEST_CASE(read_only_blocks_writes),
