@@ -77,6 +77,20 @@ int amdvi_submit(struct amdvi_unit *au, const struct amdvi_cmd *c, unsigned n)
     return err;
 }
 
+/* Queues one command into a batch, submitting the batch when it is full (or when flush). */
+static int amdvi_batch_add(struct amdvi_unit *au, struct amdvi_cmd *batch, unsigned *n,
+                           const struct amdvi_cmd *c, bool flush)
+{
+    if (c)
+        batch[(*n)++] = *c;
+    if (*n && (flush || *n == AMDVI_MAX_BATCH - 1)) {
+        int err = amdvi_submit(au, batch, *n);
+        *n = 0;
+        return err;
+    }
+    return 0;
+}
+
 int amdvi_inv_all(struct amdvi_unit *au)
 {
     struct amdvi_cmd c;
@@ -84,25 +98,22 @@ int amdvi_inv_all(struct amdvi_unit *au)
         amdvi_cmd_inv_all(&c);
         return amdvi_submit(au, &c, 1);
     }
-    /* Without INVALIDATE_IOMMU_ALL: every device table entry and every domain ID in use. */
+    /* Without INVALIDATE_IOMMU_ALL: every device table entry, interrupt table and domain ID. */
     struct amdvi_cmd batch[AMDVI_MAX_BATCH - 1];
     unsigned n = 0;
-    for (uint32_t devid = 0; devid < au->nr_dtes; devid++) {
-        amdvi_cmd_inv_devtab_entry(&batch[n++], (uint16_t)devid);
-        if (n == ARRAY_SIZE(batch) || devid + 1 == au->nr_dtes) {
-            int err = amdvi_submit(au, batch, n);
-            if (err)
-                return err;
-            n = 0;
-        }
+    int err = 0;
+    for (uint32_t devid = 0; devid < au->nr_dtes && !err; devid++) {
+        amdvi_cmd_inv_devtab_entry(&c, (uint16_t)devid);
+        err = amdvi_batch_add(au, batch, &n, &c, false);
+        amdvi_cmd_inv_intr_table(&c, (uint16_t)devid);
+        if (!err)
+            err = amdvi_batch_add(au, batch, &n, &c, false);
     }
-    for (unsigned id = 0; id < AMDVI_MAX_DOMAIN_IDS; id++) {
+    for (unsigned id = 0; id < AMDVI_MAX_DOMAIN_IDS && !err; id++) {
         amdvi_cmd_inv_pages_all(&c, (uint16_t)id);
-        int err = amdvi_submit(au, &c, 1);
-        if (err)
-            return err;
+        err = amdvi_batch_add(au, batch, &n, &c, false);
     }
-    return 0;
+    return err ? err : amdvi_batch_add(au, batch, &n, NULL, true);
 }
 
 int amdvi_inv_domain(struct amdvi_unit *au, uint16_t domid)

@@ -501,6 +501,28 @@ static void event_record_reported(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* A unit without INVALIDATE_IOMMU_ALL (EFR.IASup clear) is flushed entry by entry, in batches;
+ * the unit keeps working afterwards. */
+static void invalidate_all_without_ia(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    uint64_t efr = fx.au->efr, w0 = fx.au->nr_waits, c0 = fx.au->nr_cmds;
+    fx.au->efr &= ~AMDVI_EFR_IASUP;
+    KEXPECT_EQ(t, amdvi_inv_all(fx.au), 0);
+    fx.au->efr = efr;
+    uint64_t cmds = 2ULL * fx.au->nr_dtes + AMDVI_MAX_DOMAIN_IDS;
+    KEXPECT_EQ(t, fx.au->nr_cmds - c0 - (fx.au->nr_waits - w0), cmds);
+    KEXPECT_EQ(t, fx.au->nr_waits - w0, (cmds + 30) / 31);
+    KASSERT(t, load_device_buffer(&fx, 0x5a) == 0);
+    KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x5a);
+    KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
+    fixture_put(&fx);
+}
+
 /* One completion wait per map/unmap call, however many pages it covers. */
 static void one_wait_per_operation(struct ktest *t)
 {
@@ -675,6 +697,7 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(event_log_overflow_restart),
             KTEST_CASE(event_record_reported),
             KTEST_CASE(one_wait_per_operation),
+            KTEST_CASE(invalidate_all_without_ia),
             KTEST_CASE(domain_ids_above_255),
             KTEST_CASE(msi_through_irte),
             KTEST_CASE(bench_map_unmap_4k));
