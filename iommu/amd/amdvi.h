@@ -73,6 +73,7 @@ struct amdvi_unit {
     uint64_t nr_events;                 /* event log entries read */
     uint64_t nr_overflows;              /* event log overflows (restarts) */
     uint64_t nr_unit_errors;            /* command and table errors reported */
+    uint64_t nr_cmd_resets;             /* command buffer resets after a failed wait */
     uint64_t nr_dte_writes;
 };
 

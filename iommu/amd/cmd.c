@@ -1,8 +1,9 @@
 /* The command buffer (AMD IOMMU spec 2.4, 3.4.2): a ring of 16-byte commands that hardware
  * fetches from its head up to the tail software writes. Every operation queues its commands and
  * then one COMPLETION_WAIT whose store (a sequence number into a word in memory) is polled with
- * a deadline: when it lands, every command before it has completed (2.4.1). Callers are
- * serialised (single CPU; the event handler never queues commands). */
+ * a deadline: when it lands, every command before it has completed (2.4.1). A wait that does
+ * not land resets the ring (amdvi_cmd_recover). Callers are serialised (single CPU; the event
+ * handler never queues commands). */
 #include "arch/arch.h"
 #include "iommu/amd/amdvi.h"
 #include "kernel/mm/pmm.h"
@@ -13,6 +14,8 @@
 #define AMDVI_CMD_SLOTS (AMDVI_RING_BYTES / sizeof(struct amdvi_cmd))
 #define AMDVI_MAX_BATCH 32              /* commands per submission, the wait included */
 
+static void amdvi_cmdbuf_program(struct amdvi_unit *au);
+
 int amdvi_cmd_init(struct amdvi_unit *au)
 {
     uint64_t wpa;
@@ -21,13 +24,8 @@ int amdvi_cmd_init(struct amdvi_unit *au)
     if (!au->cmdbuf || !au->wait_word)
         return -ENOMEM;
     au->wait_pa = wpa;
-    au->cmd_tail = 0;
     amdvi_ctrl(au, AMDVI_CTRL_CMD_BUF_EN, false);
-    /* Writing the base resets head and tail (3.4.2); both are zeroed explicitly as well. */
-    amdvi_write64(au, AMDVI_CMD_BUF_BASE, au->cmdbuf_pa |
-                                          FIELD_PREP(AMDVI_LEN_FIELD, AMDVI_RING_LEN_LOG2));
-    amdvi_write64(au, AMDVI_CMD_HEAD, 0);
-    amdvi_write64(au, AMDVI_CMD_TAIL, 0);
+    amdvi_cmdbuf_program(au);
     amdvi_ctrl(au, AMDVI_CTRL_CMD_BUF_EN, true);
     return 0;
 }
@@ -41,16 +39,34 @@ static void amdvi_cmd_put(struct amdvi_unit *au, const struct amdvi_cmd *c)
     au->nr_cmds++;
 }
 
-/* A stuck wait leaves the ring in an unknown state: report what hardware says. */
-static void amdvi_wait_failed(struct amdvi_unit *au, uint64_t seq)
+static void amdvi_cmdbuf_program(struct amdvi_unit *au)
 {
-    kprintf("amdvi: %s: completion wait %llu timed out: head %#llx tail %#llx status %#llx "
-            "control %#llx\n", au->name, (unsigned long long)seq,
+    au->cmd_tail = 0;
+    /* Writing the base resets head and tail (3.4.2); both are zeroed explicitly as well. */
+    amdvi_write64(au, AMDVI_CMD_BUF_BASE, au->cmdbuf_pa |
+                                          FIELD_PREP(AMDVI_LEN_FIELD, AMDVI_RING_LEN_LOG2));
+    amdvi_write64(au, AMDVI_CMD_HEAD, 0);
+    amdvi_write64(au, AMDVI_CMD_TAIL, 0);
+}
+
+/* A wait that did not complete: hardware stopped at an illegal command (CmdBufRun clear, an
+ * ILLEGAL_COMMAND_ERROR in the log names it) or hangs. What it has not executed is discarded:
+ * the ring is stopped, reprogrammed empty and started again; the caller's operation fails and
+ * is redone in a stronger form (amdvi_pgtable.c invalidates everything). */
+static void amdvi_cmd_recover(struct amdvi_unit *au, uint64_t seq)
+{
+    kprintf("amdvi: %s: completion wait %llu failed: head %#llx tail %#llx status %#llx: "
+            "command buffer reset\n", au->name, (unsigned long long)seq,
             (unsigned long long)amdvi_read64(au, AMDVI_CMD_HEAD),
             (unsigned long long)amdvi_read64(au, AMDVI_CMD_TAIL),
-            (unsigned long long)amdvi_read64(au, AMDVI_STATUS),
-            (unsigned long long)au->ctrl);
-    amdvi_event_poll(au);           /* an ILLEGAL_COMMAND_ERROR names the culprit */
+            (unsigned long long)amdvi_read64(au, AMDVI_STATUS));
+    amdvi_event_poll(au);
+    amdvi_ctrl(au, AMDVI_CTRL_CMD_BUF_EN, false);
+    if (poll_until(!(amdvi_read64(au, AMDVI_STATUS) & AMDVI_STS_CMD_RUN), AMDVI_WAIT_TIMEOUT_NS))
+        kprintf("amdvi: %s: the command buffer does not stop\n", au->name);
+    amdvi_cmdbuf_program(au);
+    amdvi_ctrl(au, AMDVI_CTRL_CMD_BUF_EN, true);
+    au->nr_cmd_resets++;
 }
 
 /* Queues n commands and a completion wait, publishes the tail and polls the store. The ring is
@@ -73,7 +89,7 @@ int amdvi_submit(struct amdvi_unit *au, const struct amdvi_cmd *c, unsigned n)
     int err = poll_until(READ_ONCE(*au->wait_word) == seq, AMDVI_WAIT_TIMEOUT_NS);
     au->nr_waits++;
     if (err)
-        amdvi_wait_failed(au, seq);
+        amdvi_cmd_recover(au, seq);
     return err;
 }
 

@@ -523,6 +523,29 @@ static void invalidate_all_without_ia(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* A command buffer that stops (as hardware does at an illegal command; here CmdBufEn is cleared
+ * behind the driver's back): the wait times out, the ring is reset, and the next operation and
+ * DMA work. */
+static void stuck_command_buffer_recovers(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    struct amdvi_unit *au = fx.au;
+    uint64_t resets = au->nr_cmd_resets;
+    amdvi_write64(au, AMDVI_CONTROL, au->ctrl & ~AMDVI_CTRL_CMD_BUF_EN);
+    KEXPECT_EQ(t, amdvi_inv_domain(au, to_amdvi_domain(fx.d)->domid), -ETIMEDOUT);
+    KEXPECT_EQ(t, au->nr_cmd_resets, resets + 1);
+    KEXPECT(t, amdvi_read64(au, AMDVI_CONTROL) & AMDVI_CTRL_CMD_BUF_EN);
+    KEXPECT_EQ(t, amdvi_inv_domain(au, to_amdvi_domain(fx.d)->domid), 0);
+    KASSERT(t, load_device_buffer(&fx, 0x6b) == 0);
+    KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x6b);
+    KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
+    fixture_put(&fx);
+}
+
 /* One completion wait per map/unmap call, however many pages it covers. */
 static void one_wait_per_operation(struct ktest *t)
 {
@@ -698,6 +721,7 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(event_record_reported),
             KTEST_CASE(one_wait_per_operation),
             KTEST_CASE(invalidate_all_without_ia),
+            KTEST_CASE(stuck_command_buffer_recovers),
             KTEST_CASE(domain_ids_above_255),
             KTEST_CASE(msi_through_irte),
             KTEST_CASE(bench_map_unmap_4k));
