@@ -73,7 +73,7 @@ mkdir -p "$dir"
 if [ -z "$image" ]; then
     image=$dir/disk.img
     "$(dirname "${BASH_SOURCE[0]}")/image.sh" -o "$image" --efi "$efi" --elf "$elf" \
-        --cmdline "$cmdline" 2>/dev/null || die "building the UEFI disk image failed (tools/image.sh)"
+        --cmdline "$cmdline" 2>"$dir/image.log" || { cat "$dir/image.log" >&2; die "building the UEFI disk image failed"; }
 else
     [ -r "$image" ] || die "--boot uefi:$image: cannot read the image"
     [ -z "$cmdline" ] || die "--cmdline: a prebuilt image carries its own command line (EFI/moat/cmdline.txt)"
