@@ -45,6 +45,8 @@ static bool vtd_fault_record(struct vtd_unit *vu, unsigned idx)
 
 unsigned vtd_fault_poll(struct vtd_unit *vu)
 {
+    /* Callers outside the handler (tests, bring-up) must not race it for the same record. */
+    uint64_t flags = irq_save();
     uint32_t fsts = vtd_read32(vu, VTD_FSTS_REG);
     unsigned n = 0;
     if (fsts & VTD_FSTS_PPF) {
@@ -62,6 +64,7 @@ unsigned vtd_fault_poll(struct vtd_unit *vu)
                     vu->name, (unsigned long long)vu->nr_overflows);
         vtd_write32(vu, VTD_FSTS_REG, VTD_FSTS_PFO);
     }
+    irq_restore(flags);
     return n;
 }
 

@@ -334,15 +334,16 @@ static int vtd_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
     return pgtable_unmap(&d->pt, iova, size, 0);
 }
 
+/* Linux's struct iommu_hw_info_vtd: flags, reserved, cap_reg, ecap_reg. */
 static int vtd_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *type)
 {
     struct vtd_unit *vu = to_vtd_unit(u);
-    uint64_t regs[2] = { vu->cap, vu->ecap };
-    if (len < sizeof(regs))
+    uint64_t info[3] = { 0, vu->cap, vu->ecap };
+    if (len < sizeof(info))
         return -EINVAL;
-    memcpy(buf, regs, sizeof(regs));
+    memcpy(buf, info, sizeof(info));
     *type = 1;      /* IOMMU_HW_INFO_TYPE_INTEL_VTD */
-    return sizeof(regs);
+    return sizeof(info);
 }
 
 static const struct iommu_unit_ops vtd_ops = {
