@@ -106,6 +106,31 @@ static const char *drhd_check(const struct vtd_dmar *d, const struct vtd_drhd *u
     return NULL;
 }
 
+static bool scope_equal(const struct vtd_dmar_scope *a, const struct vtd_dmar_scope *b)
+{
+    return a->type == b->type && a->start_bus == b->start_bus && a->npath == b->npath &&
+           memcmp(a->path, b->path, a->npath) == 0;
+}
+
+/* Two units claiming the same PCI scope: which one translates the device would depend on
+ * table order, so the later unit is refused. */
+static const char *drhd_check_claims(const struct vtd_dmar *d, const struct vtd_drhd *u)
+{
+    for (unsigned i = 0; i < d->nr_units; i++) {
+        if (d->unit[i].seg != u->seg)
+            continue;
+        for (unsigned a = 0; a < u->scopes.n; a++) {
+            const struct vtd_dmar_scope *s = &u->scopes.s[a];
+            if (s->type != SCOPE_PCI_ENDPOINT && s->type != SCOPE_PCI_SUB_HIERARCHY)
+                continue;
+            for (unsigned b = 0; b < d->unit[i].scopes.n; b++)
+                if (scope_equal(s, &d->unit[i].scopes.s[b]))
+                    return "claims a device scope an earlier unit already claims";
+        }
+    }
+    return NULL;
+}
+
 static void drhd_parse(struct vtd_dmar *d, const uint8_t *p, size_t len, size_t off)
 {
     if (len < DRHD_LEN) {
@@ -128,6 +153,8 @@ static void drhd_parse(struct vtd_dmar *d, const uint8_t *p, size_t len, size_t 
         scopes_parse(p + DRHD_LEN, len - DRHD_LEN, &u->scopes, &why);
     if (!why && !u->include_all && u->scopes.n == 0)
         why = "no device scope and not INCLUDE_PCI_ALL";
+    if (!why)
+        why = drhd_check_claims(d, u);
     if (why) {
         dmar_reject(d, DMAR_TYPE_DRHD, off, why);
         return;

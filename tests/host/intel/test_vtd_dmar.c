@@ -267,3 +267,21 @@ TEST(random_garbage)
                 CHECK(d.unit[u].base != 0);
     }
 }
+
+TEST(two_units_claim_one_device)
+{
+    static const uint8_t ep[] = { 2, 0 }, other[] = { 3, 0 };
+    begin();
+    size_t p = add_drhd(0xfed90000, 0, false, 8);
+    scope(p, SCOPE_PCI_ENDPOINT, 0, 1, ep);
+    p = add_drhd(0xfed91000, 0, false, 16);
+    scope(p, SCOPE_PCI_ENDPOINT, 0, 1, other);
+    scope(p + 8, SCOPE_PCI_ENDPOINT, 0, 1, ep);     /* 00:02.0 again */
+    add_drhd(0xfed92000, 0, true, 0);
+    end();
+    REQUIRE(vtd_dmar_parse(tbl, tlen, &d) == 0);
+    CHECK_EQ(d.nr_units, 2);
+    CHECK_EQ(d.nr_rejected, 1);
+    CHECK_EQ(vtd_dmar_unit_for(&d, 0, 0, 2 << 3, bridge, NULL), 0);
+    CHECK_EQ(vtd_dmar_unit_for(&d, 0, 0, 3 << 3, bridge, NULL), 1);   /* the catch-all */
+}
