@@ -9,6 +9,8 @@
 #          elf-not-elf    replaces the runtime with text
 #          efi-truncated  cuts BOOTX64.EFI in half (the firmware itself refuses it)
 #          gpt-primary    zeroes the primary GPT header: the firmware must use the backup one
+#          stale-key      no damage, but the loader is BOOTX64-stale-key.EFI, whose first
+#                         ExitBootServices meets a stale memory-map key
 # BUILD is an x86_64-pvh build directory (BOOTX64.EFI, moat-tests.elf).
 set -euo pipefail
 
@@ -33,7 +35,9 @@ reproducible)
     ;;
 damaged)
     mode=${2:?mode}; build=${3:?build directory}; shift 3
-    "$root/tools/image.sh" -o "$tmp/disk.img" --build "$build" --tests
+    efi=$build/BOOTX64.EFI
+    [ "$mode" != stale-key ] || efi=$build/BOOTX64-stale-key.EFI
+    "$root/tools/image.sh" -o "$tmp/disk.img" --build "$build" --efi "$efi" --tests
     export MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null
     case $mode in
     elf-crc)
@@ -53,6 +57,7 @@ damaged)
         mcopy -i "$(esp)" ::/EFI/BOOT/BOOTX64.EFI "$tmp/efi"
         truncate -s $(($(stat -c %s "$tmp/efi") / 2)) "$tmp/efi"
         mcopy -o -i "$(esp)" "$tmp/efi" ::/EFI/BOOT/BOOTX64.EFI ;;
+    stale-key) ;;
     gpt-primary)
         dd if=/dev/zero of="$tmp/disk.img" bs=512 seek=1 count=1 conv=notrunc status=none ;;
     *) die "unknown damage '$mode'" ;;

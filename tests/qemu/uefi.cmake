@@ -49,6 +49,14 @@ uefi_damaged(uefi_damaged_elf_truncated elf-truncated 4
   "moat-efi: error: .*moat.elf refused: segment data lies outside the file \\(truncated\\?\\)")
 uefi_damaged(uefi_damaged_not_elf elf-not-elf 4
   "moat-efi: error: .*moat.elf refused: not an ELF file \\(bad magic\\)")
+# The first ExitBootServices fails on a stale map key (the test loader changes the map after
+# GetMemoryMap): the loader must take a fresh map and try again.
+add_test(NAME qemu.uefi_stale_map_key
+         COMMAND ${EXPECT} --status 0 --line "^moat-efi: test: changing the memory map"
+                 --line "^[1-9][0-9]* passed, 0 failed"
+                 -- ${UEFI_TOOL} damaged stale-key ${MOAT_IMAGE_BUILD_DIR} --timeout ${UEFI_TIMEOUT})
+set_tests_properties(qemu.uefi_stale_map_key PROPERTIES TIMEOUT ${UEFI_TIMEOUT} LABELS qemu
+                     ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
 # The backup GPT header at the end of the disk is valid too: the firmware boots from it.
 add_test(NAME qemu.uefi_damaged_primary_gpt
          COMMAND ${EXPECT} --status 0 --line "^[1-9][0-9]* passed, 0 failed"

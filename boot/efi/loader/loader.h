@@ -23,6 +23,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
  * not stop the machine (real hardware) returns the error to the boot manager. */
 EFI_STATUS loader_fail(EFI_STATUS st, const CHAR16 *fmt, ...);
 
+/* Called between GetMemoryMap and ExitBootServices, attempt 0, 1, ...: a no-op in BOOTX64.EFI
+ * (hook_none.c); the test loader's (hook_stale_key.c) makes the first map key stale. */
+void loader_hook_before_exit(int attempt);
+
 /* fs.c: reads a whole file of the volume the loader came from; *buf from AllocatePool. */
 EFI_STATUS fs_read_file(EFI_HANDLE image, const CHAR16 *path, UINT64 max, UINT8 **buf,
                         UINTN *size);

@@ -245,6 +245,7 @@ static EFI_STATUS exit_boot_services(EFI_HANDLE image, EFI_MEMORY_DESCRIPTOR **m
             continue;
         if (EFI_ERROR(st))
             return st;
+        loader_hook_before_exit(tries);
         st = BS->ExitBootServices(image, key);
         if (!EFI_ERROR(st)) {
             *n = size / *dsize;
