@@ -191,8 +191,11 @@ static unsigned find_extra_roots(const struct pci_system *sys, struct pci_host_b
 
 static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pci_dev *devs)
 {
+    /* An AMD IOMMU (IVRS present) makes Linux apply its AMD southbridge ACS quirk. */
+    const struct acpi_info *ai = platform_acpi();
+    uint32_t flags = ai && acpi_find_table(ai, "IVRS", 0) ? PCI_SYS_AMD_IVRS : 0;
     memset(devs, 0, PCI_MAX_DEVS * sizeof(*devs));
-    int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, 0);
+    int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, flags);
     if (err)
         return err;
     int n = pci_enumerate(&pci_sys);
