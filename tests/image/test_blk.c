@@ -387,11 +387,13 @@ static void virtio_bad_used(struct ktest *t)
     expect_broken_then_recover(t, b, bad);
 }
 
-/* A read whose data IOVA was never mapped: the IOMMU must block the device's writes (a fault
- * record naming this device and that IOVA) and no memory may change. QEMU's devices then
- * complete the request anyway; a device that never completed it would end at the deadline. */
-#define STALE_IOVA 0x100000000ULL           /* outside every DMA space's window */
-
+/* A read whose data IOVA was never mapped: the IOMMU must block the device's writes and no
+ * memory may change. The IOVA is the physical address of a canary page of ours (below the DMA
+ * window, so never mapped): were translation bypassed, the data would land there. The VT-d
+ * unit reports a fault record naming the device and the IOVA; QEMU's AMD unit logs none for a
+ * missing page-table entry, so there the canary alone decides. QEMU's devices then complete
+ * the request anyway; one that never did would end at the deadline. */
+static uint8_t stale_page[4096] __aligned(4096);
 static struct iommu_fault stale_fault;
 static volatile unsigned stale_faults;
 
@@ -401,29 +403,38 @@ static void capture_fault(struct iommu_domain *d, const struct iommu_fault *f, v
     stale_faults++;
 }
 
+static void check_stale_fault(struct ktest *t, struct blk_dev *b, uint64_t iova)
+{
+    bool required = strcmp(b->dma.domain->unit->ops->vendor, "intel") == 0;
+    uint64_t wait = required ? 2 * NSEC_PER_SEC : 200 * NSEC_PER_MSEC;
+    if (poll_until(stale_faults > 0, wait) != 0) {
+        KEXPECT(t, !required);
+        kprintf("# %s: no fault record from this unit; the canary decides\n", b->name);
+        return;
+    }
+    KEXPECT_EQ(t, stale_fault.addr, iova);
+    KEXPECT_EQ(t, stale_fault.rid, b->pci->bus << 8 | b->pci->devfn);
+    KEXPECT(t, stale_fault.write);
+}
+
 static void stale_iova_on(struct ktest *t, struct blk_dev *b)
 {
     struct blk_io io;
-    KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 8, NULL) == 0);
-    memset(io.bounce, 0xc5, io.len);
-    io.iova = STALE_IOVA;
+    KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 4096 / b->lba_size,
+                              NULL) == 0);
+    memset(stale_page, 0xc5, sizeof(stale_page));
+    io.iova = virt_to_phys(stale_page);
+    KASSERT(t, io.iova < DMA_IOVA_BASE);
     stale_faults = 0;
     b->dma.domain->fault_fn = capture_fault;
     KASSERT(t, blk_io_submit(b, &io) == 0);
     int err = blk_io_wait(b, &io);
     KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
-    KEXPECT(t, poll_until(stale_faults > 0, 2 * NSEC_PER_SEC) == 0);
+    check_stale_fault(t, b, io.iova);
     b->dma.domain->fault_fn = NULL;
-    KEXPECT_EQ(t, stale_fault.addr, STALE_IOVA);
-    KEXPECT_EQ(t, stale_fault.rid, b->pci->bus << 8 | b->pci->devfn);
-    KEXPECT(t, stale_fault.write);
-    const uint8_t *p = (const uint8_t *)b->pool.chunks[0].cpu;
     bool canary = true;
-    for (unsigned i = 0; i < b->pool.nbufs; i++)
-        if (b->pool.chunks[i].cpu == io.bounce)
-            p = b->pool.chunks[i].cpu;
-    for (unsigned i = 0; i < 4096; i++)
-        canary &= p[i] == 0xc5;
+    for (unsigned i = 0; i < sizeof(stale_page); i++)
+        canary &= stale_page[i] == 0xc5;
     KEXPECT(t, canary);
     KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
 }
