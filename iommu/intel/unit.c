@@ -509,6 +509,14 @@ static struct vtd_unit *vtd_unit_create(unsigned index)
     vu->iu.seg = h->seg;
     vu->iu.serves = vtd_serves;
     vtd_read_caps(vu);
+    /* The fault-recording and IOTLB registers sit where CAP/ECAP say, possibly past the
+     * size the DMAR declared: map what the unit itself describes. */
+    uint64_t end = MAX((uint64_t)vu->frcd_off + vu->nr_frcd * VTD_FRCD_SIZE,
+                       (uint64_t)vu->iotlb_off + 16);
+    if (end > MAX(h->size, 4096) && !mmio_map(h->base, ALIGN_UP(end, 4096))) {
+        kfree(vu);
+        return NULL;
+    }
     vtd_add_resv(vu);
     return vu;
 }
@@ -542,6 +550,12 @@ static int vtd_init(void)
         struct vtd_unit *vu = vtd_unit_create(i);
         if (!vu)
             return -ENOMEM;
+        /* A register base with nothing behind it reads all ones (or zeros): never program it. */
+        if (vu->cap == ~0ULL || vu->cap == 0 || vu->ecap == ~0ULL) {
+            kprintf("vtd: %s at %#llx: no VT-d registers there (CAP %#llx)\n", vu->name,
+                    (unsigned long long)vu->drhd->base, (unsigned long long)vu->cap);
+            return -ENODEV;
+        }
         err = vtd_pick_levels(vu);
         if (!err)
             err = vtd_unit_setup(vu);
