@@ -240,13 +240,36 @@ static struct vtd_ats_dev *vtd_ats_find(struct vtd_unit *vu, uint16_t rid)
     return NULL;
 }
 
+/* Whether the platform lets dev use ATS (8.4, 8.8): integrated devices (on a root bus, or
+ * named by a SATC) may; others only below a root port an ATSR names (or ALL_PORTS). */
+static bool vtd_ats_allowed(struct pci_system *sys, const struct pci_dev *dev)
+{
+    for (unsigned i = 0; i < dmar.nr_satc; i++)
+        if (vtd_scopes_match(&dmar.satc[i].scopes, dev->seg, dmar.satc[i].seg, dev->bus,
+                             dev->devfn, vtd_bridge, sys))
+            return true;
+    const struct pci_dev *rp = dev;
+    while (rp->parent != PCI_NONE)
+        rp = &sys->devs[rp->parent];
+    if (rp == dev)
+        return true;
+    for (unsigned i = 0; i < dmar.nr_atsr; i++) {
+        const struct vtd_atsr *a = &dmar.atsr[i];
+        if (a->seg == dev->seg && (a->flag || vtd_scopes_match(&a->scopes, dev->seg, a->seg,
+                                                               rp->bus, rp->devfn, vtd_bridge,
+                                                               sys)))
+            return true;
+    }
+    return false;
+}
+
 /* ATS for translated domains when the unit has device-TLB support and queued invalidation
- * (device-TLB invalidation exists only as a descriptor). */
+ * (device-TLB invalidation exists only as a descriptor) and the platform allows it. */
 static uint16_t vtd_ats_cap(struct vtd_unit *vu, struct pci_dev *dev, struct vtd_domain *d)
 {
     struct pci_system *sys = platform_pci();
     if (!sys || !d || d->d.type != IOMMU_DOMAIN_PAGING || !(vu->ecap & VTD_ECAP_DT) || !vu->qi ||
-        vtd_opt("noats"))
+        vtd_opt("noats") || !vtd_ats_allowed(sys, dev))
         return 0;
     return pci_find_ext_cap(sys, dev, PCI_EXT_CAP_ID_ATS);
 }
