@@ -1,0 +1,310 @@
+/* Host tests of the DMA helper (drivers/dma/dma.c, dma_pool.c) over the strict mock IOMMU:
+ * the IOVA bitmap against a model, exact map/unmap calls and permissions, scattered buffers,
+ * quarantine, pools, and allocation failures at every step leaving nothing behind. */
+#include <stdlib.h>
+#include "arch/arch.h"
+#include "drivers/dma/dma.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/pmm.h"
+#include "lib/errno.h"
+#include "pci/pci.h"
+#include "tests/host/harness.h"
+#include "tests/host/mock_iommu.h"
+
+/* The CPU's view: identity, except a window of pages remapped to chosen frames and one
+ * address that is not mapped at all. */
+#define REMAP_PAGES 4
+#define UNMAPPED_VA 0x7000000ULL
+static uintptr_t remap_va;
+static uint64_t remap_pa[REMAP_PAGES];
+
+int arch_virt_to_phys(uintptr_t va, uint64_t *pa)
+{
+    if (remap_va && va >= remap_va && va < remap_va + REMAP_PAGES * DMA_PAGE) {
+        *pa = remap_pa[(va - remap_va) / DMA_PAGE] + (va & (DMA_PAGE - 1));
+        return 0;
+    }
+    if (va >= UNMAPPED_VA && va < UNMAPPED_VA + DMA_PAGE)
+        return -EFAULT;
+    *pa = va;
+    return 0;
+}
+
+static struct pci_dev dev;
+
+static void setup(struct dma_space *ds)
+{
+    mock_iommu_setup();
+    mock_pci_dev(&dev, 0, 0, 0x20, 0);
+    REQUIRE(dma_space_init(ds, &dev, IOMMU_DOMAIN_PAGING) == 0);
+}
+
+static bool translates(struct dma_space *ds, uint64_t iova, uint64_t pa)
+{
+    uint64_t got;
+    return iommu_iova_to_phys(ds->domain, iova, &got) == 0 && got == pa;
+}
+
+TEST(space_attaches_and_detaches)
+{
+    struct dma_space ds;
+    setup(&ds);
+    unsigned domains = mock_live_domains();
+    CHECK(dma_space_isolated(&ds));
+    CHECK_EQ(iommu_dev_domain(&dev), ds.domain);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_live_domains(), domains - 1);
+    CHECK_EQ(iommu_dev_domain(&dev), mock_unit(0)->blocked);
+    CHECK_EQ(mock_violations, 0);
+}
+
+TEST(no_unit_means_physical_addresses)
+{
+    mock_iommu_setup();
+    struct pci_dev other;
+    mock_pci_dev(&other, 7, 0, 0x8, 0);
+    struct dma_space ds;
+    REQUIRE(dma_space_init(&ds, &other, IOMMU_DOMAIN_PAGING) == 0);
+    CHECK(!dma_space_isolated(&ds));
+    struct dma_mem m;
+    REQUIRE(dma_alloc(&ds, 4096, IOMMU_READ, &m) == 0);
+    CHECK_EQ(m.iova, m.pa);
+    dma_free(&ds, &m);
+    dma_space_fini(&ds);
+}
+
+TEST(window_clear_of_reserved_regions)
+{
+    mock_iommu_setup();
+    struct iommu_resv_region r[2] = { { 0xfee00000ULL, 0xfeefffffULL, false },
+                                      { DMA_IOVA_BASE + 0x5000, DMA_IOVA_BASE + 0x5fff, false } };
+    mock_set_resv(0, r, 2);
+    mock_pci_dev(&dev, 0, 0, 0x20, 0);
+    struct dma_space ds;
+    CHECK_EQ(dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING), -ERANGE);
+    mock_set_resv(0, r, 1);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* Random allocations and frees against a model: inside the window, page aligned, never
+ * overlapping, the count of used pages exact. */
+TEST(iova_bitmap_against_model)
+{
+    struct dma_space ds;
+    setup(&ds);
+    enum { SLOTS = 64 };
+    uint64_t iova[SLOTS] = { 0 }, size[SLOTS] = { 0 }, used = 0;
+    srand(7);
+    for (unsigned op = 0; op < 20000; op++) {
+        unsigned i = (unsigned)rand() % SLOTS;
+        if (size[i]) {
+            dma_iova_free(&ds, iova[i], size[i]);
+            used -= size[i] / DMA_PAGE;
+            size[i] = 0;
+            continue;
+        }
+        uint64_t want = (1 + (uint64_t)rand() % 300) * DMA_PAGE - (uint64_t)(rand() % 2);
+        REQUIRE(dma_iova_alloc(&ds, want, &iova[i]) == 0);
+        size[i] = (want + DMA_PAGE - 1) / DMA_PAGE * DMA_PAGE;
+        used += size[i] / DMA_PAGE;
+        CHECK(iova[i] % DMA_PAGE == 0 && iova[i] >= DMA_IOVA_BASE &&
+              iova[i] + size[i] <= DMA_IOVA_BASE + DMA_IOVA_SIZE);
+        for (unsigned j = 0; j < SLOTS; j++)
+            if (j != i && size[j])
+                CHECK(iova[i] + size[i] <= iova[j] || iova[j] + size[j] <= iova[i]);
+        CHECK_EQ(ds.used_pages, used);
+    }
+    for (unsigned i = 0; i < SLOTS; i++)
+        if (size[i])
+            dma_iova_free(&ds, iova[i], size[i]);
+    CHECK_EQ(ds.used_pages, 0);
+    dma_space_fini(&ds);
+}
+
+TEST(iova_exhaustion)
+{
+    struct dma_space ds;
+    setup(&ds);
+    uint64_t all, one;
+    CHECK_EQ(dma_iova_alloc(&ds, 0, &one), -EINVAL);
+    CHECK_EQ(dma_iova_alloc(&ds, DMA_IOVA_SIZE + 1, &one), -EINVAL);
+    REQUIRE(dma_iova_alloc(&ds, DMA_IOVA_SIZE, &all) == 0);
+    CHECK_EQ(all, DMA_IOVA_BASE);
+    CHECK_EQ(dma_iova_alloc(&ds, 4096, &one), -ENOSPC);
+    dma_iova_free(&ds, all, DMA_IOVA_SIZE);
+    CHECK_EQ(dma_iova_alloc(&ds, 4096, &one), 0);
+    dma_iova_free(&ds, one, 4096);
+    dma_space_fini(&ds);
+}
+
+TEST(alloc_maps_with_the_permission_asked)
+{
+    struct dma_space ds;
+    setup(&ds);
+    struct dma_mem m;
+    REQUIRE(dma_alloc(&ds, 5000, IOMMU_READ, &m) == 0);
+    CHECK_EQ(m.size, 8192);
+    CHECK_EQ(mock_stats.last_prot, IOMMU_READ);
+    CHECK_EQ(mock_stats.last_size, 8192);
+    CHECK(translates(&ds, m.iova + 4096, m.pa + 4096));
+    CHECK_EQ(mock_mapped_bytes(), 8192);
+    dma_free(&ds, &m);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(ds.used_pages, 0);
+    CHECK_EQ(dma_alloc(&ds, (DMA_PAGE << BUDDY_MAX_ORDER) + 1, IOMMU_READ, &m), -EINVAL);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+TEST(map_keeps_the_offset)
+{
+    struct dma_space ds;
+    setup(&ds);
+    uint64_t pa;
+    uint8_t *buf = pmm_alloc_zeroed(2, &pa);
+    REQUIRE(buf);
+    struct dma_map m;
+    REQUIRE(dma_map(&ds, buf + 100, 5000, IOMMU_WRITE, &m) == 0);
+    CHECK_EQ(m.size, 8192);
+    CHECK_EQ(m.iova - m.iova_base, 100);
+    CHECK(translates(&ds, m.iova, pa + 100));
+    CHECK(translates(&ds, m.iova_base + 4096, pa + 4096));
+    CHECK_EQ(mock_stats.last_prot, IOMMU_WRITE);
+    CHECK_EQ(dma_unmap(&ds, &m), 0);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK(!translates(&ds, m.iova, pa + 100));
+    CHECK_EQ(dma_map(&ds, buf, 0, IOMMU_WRITE, &m), -EINVAL);
+    CHECK_EQ(dma_map(&ds, (void *)UINTPTR_MAX, 2, IOMMU_WRITE, &m), -EINVAL);
+    pmm_free(pa, 2);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* Pages scattered in physical memory: one contiguous IOVA range, one map call per run. */
+TEST(map_scattered_pages)
+{
+    struct dma_space ds;
+    setup(&ds);
+    uint64_t pa;
+    REQUIRE(pmm_alloc_zeroed(3, &pa));
+    const unsigned frames[REMAP_PAGES] = { 2, 3, 0, 7 };
+    for (unsigned i = 0; i < REMAP_PAGES; i++)
+        remap_pa[i] = pa + frames[i] * DMA_PAGE;
+    remap_va = 0x50000000;
+    uint64_t calls = mock_stats.map_calls;
+    struct dma_map m;
+    REQUIRE(dma_map(&ds, (void *)(remap_va + 8), REMAP_PAGES * DMA_PAGE - 8, IOMMU_READ, &m) == 0);
+    CHECK_EQ(mock_stats.map_calls - calls, 3);
+    for (unsigned i = 0; i < REMAP_PAGES; i++)
+        CHECK(translates(&ds, m.iova_base + i * DMA_PAGE, remap_pa[i]));
+    dma_unmap(&ds, &m);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    remap_va = 0;
+    pmm_free(pa, 3);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* A page the CPU does not map in the middle: refused, nothing left mapped or allocated. */
+TEST(map_unmapped_memory)
+{
+    struct dma_space ds;
+    setup(&ds);
+    struct dma_map m;
+    CHECK_EQ(dma_map(&ds, (void *)(UNMAPPED_VA - DMA_PAGE), 3 * DMA_PAGE, IOMMU_READ, &m),
+             -EFAULT);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(ds.used_pages, 0);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+TEST(quarantined_iova_is_never_reused)
+{
+    struct dma_space ds;
+    setup(&ds);
+    uint64_t pa;
+    uint8_t *buf = pmm_alloc_zeroed(0, &pa);
+    REQUIRE(buf);
+    struct dma_map m;
+    REQUIRE(dma_map(&ds, buf, 4096, IOMMU_WRITE, &m) == 0);
+    dma_unmap_quarantine(&ds, &m);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(ds.quarantined_pages, 1);
+    uint64_t rest;
+    REQUIRE(dma_iova_alloc(&ds, DMA_IOVA_SIZE - DMA_PAGE, &rest) == 0);
+    CHECK(rest > m.iova_base || rest + DMA_IOVA_SIZE - DMA_PAGE <= m.iova_base);
+    uint64_t more;
+    CHECK_EQ(dma_iova_alloc(&ds, DMA_PAGE, &more), -ENOSPC);
+    dma_iova_free(&ds, rest, DMA_IOVA_SIZE - DMA_PAGE);
+    pmm_free(pa, 0);
+    dma_space_fini(&ds);
+}
+
+TEST(pool_maps_once)
+{
+    struct dma_space ds;
+    setup(&ds);
+    struct dma_pool p;
+    uint64_t calls = mock_stats.map_calls, unmaps;
+    REQUIRE(dma_pool_init(&p, &ds, 8, 65536) == 0);
+    unmaps = mock_stats.unmap_calls;
+    CHECK_EQ(mock_stats.map_calls - calls, 8);
+    void *bufs[8];
+    uint64_t iovas[8];
+    for (unsigned i = 0; i < 8; i++) {
+        bufs[i] = dma_pool_get(&p, &iovas[i]);
+        REQUIRE(bufs[i]);
+        CHECK(translates(&ds, iovas[i], virt_to_phys(bufs[i])));
+        for (unsigned j = 0; j < i; j++)
+            CHECK(bufs[i] != bufs[j] && iovas[i] != iovas[j]);
+    }
+    uint64_t none;
+    CHECK(dma_pool_get(&p, &none) == NULL);
+    for (unsigned i = 0; i < 8; i++)
+        dma_pool_put(&p, bufs[i]);
+    CHECK_EQ(mock_stats.map_calls - calls, 8);
+    CHECK_EQ(mock_stats.unmap_calls, unmaps);
+    bufs[0] = dma_pool_get(&p, &iovas[0]);
+    dma_pool_quarantine(&p, bufs[0]);
+    CHECK(!translates(&ds, iovas[0], virt_to_phys(bufs[0])));
+    CHECK_EQ(p.nfree, 7);
+    dma_pool_fini(&p);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(ds.used_pages, ds.quarantined_pages);
+    CHECK_EQ(ds.quarantined_pages, 16);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* Every allocation of a pool failing in turn: -ENOMEM and, once the space is gone too (its
+ * page tables live as long as the domain), not a page or heap byte left behind. */
+TEST(pool_fail_nth)
+{
+    mock_iommu_setup();
+    mock_pci_dev(&dev, 0, 0, 0x20, 0);
+    uint64_t free0 = 0;
+    size_t heap0 = heap_live_bytes();
+    for (unsigned n = 7; n >= 1; n--) {     /* n = 7 succeeds: it warms the heap's caches */
+        struct dma_space ds;
+        struct dma_pool p;
+        REQUIRE(dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING) == 0);
+        dma_fail_nth = n;
+        int err = dma_pool_init(&p, &ds, 6, 8192);
+        if (n <= 6) {
+            CHECK_EQ(err, -ENOMEM);
+            CHECK_EQ(dma_fail_nth, 0);
+            CHECK_EQ(mock_mapped_bytes(), 0);
+            CHECK_EQ(ds.used_pages, 0);
+        } else {
+            CHECK_EQ(err, 0);
+            dma_pool_fini(&p);
+        }
+        dma_fail_nth = 0;
+        dma_space_fini(&ds);
+        free0 = n == 7 ? pmm_free_bytes() : free0;
+        CHECK_EQ(pmm_free_bytes(), free0);
+        CHECK_EQ(heap_live_bytes(), heap0);
+    }
+    CHECK_EQ(mock_violations, 0);
+}
