@@ -64,3 +64,5 @@ gdt_reload_segments:
     pushq $0x08
     pushq %rax
     lretq
+
+    .section .note.GNU-stack, "", @progbits

@@ -127,3 +127,5 @@ early_pd:
 boot_stack_bottom:
     .skip 64 * 1024
 boot_stack_top:
+
+    .section .note.GNU-stack, "", @progbits
