@@ -1,7 +1,10 @@
 /* Page-table benchmarks (VT-d second-stage format). Prints `bench <name> <value> <unit>` with
  * the median over rounds, and a `# <name> min .. max ..` comment line for each.
  *
- *   pgtable_map_unmap_4k   one 4 KiB map + unmap, tables already present (steady state)
+ *   pgtable_map_unmap_4k   one 4 KiB map + unmap, tables already present (steady state),
+ *                          neighbouring pages (the leaf-table cache hits)
+ *   pgtable_map_unmap_4k_scattered  the same, each page in another 2 MiB region (each map
+ *                          walks from the root; its unmap then finds the cached table)
  *   pgtable_map_unmap_2m   one 2 MiB leaf map + unmap
  *   pgtable_map_unmap_1g   one 1 GiB leaf map + unmap
  *   pgtable_bulk_4k        map 1 GiB as 4 KiB pages into an empty table (allocating and
@@ -126,9 +129,11 @@ static void make_table(struct pgtable *pt, struct pool *p, uint64_t pgsizes)
     check(pgtable_init(pt, &cfg, &pool_ops, p, &flush_ops, p), "init");
 }
 
-/* Map + unmap of one leaf of `size`, cycling over 64 slots; tables stay allocated. */
-static void bench_map_unmap(const char *name, struct pool *p, uint64_t size, int rounds,
-                            int iters)
+/* Map + unmap of one leaf of `size`, cycling over 64 slots `stride` apart; tables stay
+ * allocated. With a 4 KiB stride the slots share one leaf table (the walk is cached); with a
+ * 2 MiB stride every operation walks from the root. */
+static void bench_map_unmap(const char *name, struct pool *p, uint64_t size, uint64_t stride,
+                            int rounds, int iters)
 {
     struct pgtable pt;
     double v[MAX_ROUNDS];
@@ -136,13 +141,13 @@ static void bench_map_unmap(const char *name, struct pool *p, uint64_t size, int
 
     make_table(&pt, p, K4 | M2 | G1);
     for (int i = 0; i < 64; i++) { /* build the tables once */
-        check(pgtable_map(&pt, base + i * size, pa, size, RW), "warm map");
-        check(pgtable_unmap(&pt, base + i * size, size, 0), "warm unmap");
+        check(pgtable_map(&pt, base + i * stride, pa, size, RW), "warm map");
+        check(pgtable_unmap(&pt, base + i * stride, size, 0), "warm unmap");
     }
     for (int r = 0; r < rounds; r++) {
         uint64_t t0 = now_ns();
         for (int i = 0; i < iters; i++) {
-            uint64_t iova = base + (uint64_t)(i & 63) * size;
+            uint64_t iova = base + (uint64_t)(i & 63) * stride;
             int ret = pgtable_map(&pt, iova, pa + (uint64_t)(i & 63) * size, size, RW);
             ret |= pgtable_unmap(&pt, iova, size, 0);
             sink += (uint64_t)ret;
@@ -210,9 +215,10 @@ int main(int argc, char **argv)
 
     pool_init(&p, 2048);
     printf("# bench_pgtable: VT-d second-stage, 4 levels%s\n", short_run ? " (--short)" : "");
-    bench_map_unmap("pgtable_map_unmap_4k", &p, K4, rounds, iters);
-    bench_map_unmap("pgtable_map_unmap_2m", &p, M2, rounds, iters);
-    bench_map_unmap("pgtable_map_unmap_1g", &p, G1, rounds, iters);
+    bench_map_unmap("pgtable_map_unmap_4k", &p, K4, K4, rounds, iters);
+    bench_map_unmap("pgtable_map_unmap_4k_scattered", &p, K4, M2, rounds, iters);
+    bench_map_unmap("pgtable_map_unmap_2m", &p, M2, M2, rounds, iters);
+    bench_map_unmap("pgtable_map_unmap_1g", &p, G1, G1, rounds, iters);
     double bulk = bench_bulk(&p, rounds);
     double raw = bench_raw(rounds);
     printf("bench pgtable_bulk_vs_raw %.2f x\n", bulk / raw);

@@ -131,6 +131,7 @@ void pt_gather_range(struct pgtable *pt, struct pgtable_gather *g, uint64_t star
 void pt_gather_page(struct pgtable *pt, struct pgtable_gather *g, void *va, uint64_t pa,
                     size_t size)
 {
+    pt->leaf_cache = NULL; /* it may be this page */
     if (g->nr_pages == PGTABLE_GATHER_PAGES)
         pt_gather_flush(pt, g, true);
     g->pages[g->nr_pages].va = va;
@@ -284,6 +285,7 @@ void pgtable_destroy(struct pgtable *pt)
 {
     if (!pt->root)
         return;
+    pt->leaf_cache = NULL;
     pt->ops->free_tables(pt);
     pt_free_table(pt, pt->root, pt->root_pa, pt->root_size);
     MOAT_ASSERT(pt->nr_tables == 0);

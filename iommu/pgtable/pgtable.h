@@ -153,6 +153,10 @@ struct pgtable {
     uint64_t root_pa;
     size_t root_size;
     uint64_t nr_tables;      /* table pages currently allocated, root included */
+    uint64_t *leaf_cache;    /* the level-0 table last walked to (NULL: none), so that maps and
+                              * unmaps of neighbouring pages skip the walk; dropped whenever a
+                              * table page is unlinked */
+    uint64_t leaf_cache_tag; /* which: the iova bits above level 0's span */
     const struct pgtable_mem_ops *mem;
     void *mem_ctx;
     const struct pgtable_flush_ops *flush;
