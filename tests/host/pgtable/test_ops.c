@@ -340,3 +340,28 @@ TEST(split_granule_blocks)
         teardown(&pt);
     }
 }
+
+/* The cached leaf table must be forgotten when its page is freed: a later map of a neighbour
+ * goes into the new table, not the freed one (a decoy keeps the allocator from handing the
+ * same page back). */
+TEST(leaf_cache_dropped_on_free)
+{
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) { /* the 4 KiB-granule formats */
+        struct pgtable pt;
+        struct pgtable_cfg cfg = { .fmt = f };
+        uint64_t decoy_pa;
+        REQUIRE(setup(&pt, &cfg));
+        CHECK_EQ(pgtable_map(&pt, M2, K4, M2, RW), 0);             /* 512 x 4 KiB */
+        CHECK_EQ(pgtable_unmap(&pt, M2, K4, 0), 0);                /* walks, caches the table */
+        CHECK_EQ(pgtable_map(&pt, M2, 0x10000, K4, RW), 0);        /* through the cache */
+        CHECK_EQ(pgtable_unmap(&pt, M2, M2, 0), 0);                /* frees the table */
+        void *decoy = tmem_ops.alloc(&tm, K4, &decoy_pa);
+        CHECK_EQ(pgtable_map(&pt, M2 + 2 * K4, 0x20000, K4, RW), 0); /* a new table */
+        CHECK_EQ(pgtable_map(&pt, M2 + 3 * K4, 0x30000, K4, RW), 0); /* must land in it */
+        xlate(&pt, M2 + 2 * K4, 0x20000, K4);
+        xlate(&pt, M2 + 3 * K4, 0x30000, K4);
+        CHECK_EQ(pgtable_unmap(&pt, M2 + 2 * K4, 2 * K4, 0), 0);
+        tmem_ops.free(&tm, decoy, decoy_pa, K4);
+        teardown(&pt);
+    }
+}
