@@ -9,22 +9,6 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 
-static void vtd_fault_decode(struct vtd_unit *vu, uint64_t lo, uint64_t hi, struct iommu_fault *f)
-{
-    f->seg = vu->iu.seg;
-    f->rid = (uint16_t)FIELD_GET(VTD_FRCD_HI_SID, hi);
-    f->reason = (uint32_t)FIELD_GET(VTD_FRCD_HI_FR, hi);
-    f->write = !(hi & VTD_FRCD_HI_T1);
-    f->has_pasid = hi & VTD_FRCD_HI_PP;
-    f->pasid = f->has_pasid ? (uint32_t)FIELD_GET(VTD_FRCD_HI_PV, hi) : 0;
-    /* Interrupt-remapping faults carry the interrupt index in FI[63:48], not an address. */
-    if (f->reason >= 0x20 && f->reason < 0x30)
-        f->addr = lo >> 48;
-    else
-        f->addr = lo & VTD_FRCD_LO_FI;
-    f->text = vtd_fault_reason_name(f->reason);
-}
-
 /* One record: 0 when it held no fault. */
 static bool vtd_fault_record(struct vtd_unit *vu, unsigned idx)
 {
@@ -36,7 +20,7 @@ static bool vtd_fault_record(struct vtd_unit *vu, unsigned idx)
     /* Clear F (bit 127) by writing 1 to it alone: the rest of the upper dword is read-only. */
     vtd_write32(vu, off + 12, (uint32_t)(VTD_FRCD_HI_F >> 32));
     struct iommu_fault f;
-    vtd_fault_decode(vu, lo, hi, &f);
+    vtd_fault_decode(vu->iu.seg, lo, hi, &f);
     vu->last_fault = f;
     vu->nr_faults++;
     iommu_report_fault(&vu->iu, &f);

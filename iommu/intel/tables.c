@@ -206,6 +206,24 @@ static const char *const vtd_reason_names[] = {
     [0x91] = "first-stage A/D update failed",
 };
 
+/* A primary fault record (11.4.14), as hardware wrote it: every field is taken as found and
+ * an unknown reason keeps its number with the name "unknown fault reason". */
+void vtd_fault_decode(uint16_t seg, uint64_t lo, uint64_t hi, struct iommu_fault *f)
+{
+    f->seg = seg;
+    f->rid = (uint16_t)FIELD_GET(VTD_FRCD_HI_SID, hi);
+    f->reason = (uint32_t)FIELD_GET(VTD_FRCD_HI_FR, hi);
+    f->write = !(hi & VTD_FRCD_HI_T1);
+    f->has_pasid = hi & VTD_FRCD_HI_PP;
+    f->pasid = f->has_pasid ? (uint32_t)FIELD_GET(VTD_FRCD_HI_PV, hi) : 0;
+    /* Interrupt-remapping faults carry the interrupt index in FI[63:48], not an address. */
+    if (f->reason >= 0x20 && f->reason < 0x30)
+        f->addr = lo >> 48;
+    else
+        f->addr = lo & VTD_FRCD_LO_FI;
+    f->text = vtd_fault_reason_name(f->reason);
+}
+
 const char *vtd_fault_reason_name(unsigned reason)
 {
     if (reason < ARRAY_SIZE(vtd_reason_names) && vtd_reason_names[reason])

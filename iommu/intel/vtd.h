@@ -155,6 +155,8 @@ uint32_t vtd_msi_addr_remappable(uint16_t handle);
  * fills addr[]/am[] up to max entries; returns the number needed (may exceed max). */
 unsigned vtd_psi_split(uint64_t start, uint64_t last, unsigned max_am, uint64_t *addr,
                        unsigned *am, unsigned max);
+/* Decodes a fault recording register's two halves. */
+void vtd_fault_decode(uint16_t seg, uint64_t lo, uint64_t hi, struct iommu_fault *f);
 /* The specification's name of a fault reason. */
 const char *vtd_fault_reason_name(unsigned reason);
 

@@ -204,11 +204,10 @@
 
 /* Fault Recording Register (11.4.14): two 64-bit halves */
 #define VTD_FRCD_LO_FI GENMASK(63, 12)  /* Fault Info: page address of the request */
-#define VTD_FRCD_HI_SID GENMASK(15, 0)  /* Source Identifier */
-#define VTD_FRCD_HI_PV GENMASK(27, 8)   /* PASID Value (bits 91:72) */
-#define VTD_FRCD_HI_PP BIT(31)          /* PASID Present */
-#define VTD_FRCD_HI_FR GENMASK(39, 32)  /* Fault Reason */
-#define VTD_FRCD_HI_PRIV BIT(29)        /* PRIV request (bit 93) */
+#define VTD_FRCD_HI_SID GENMASK(15, 0)  /* Source Identifier (bits 79:64) */
+#define VTD_FRCD_HI_PP BIT(31)          /* PASID Present (bit 95) */
+#define VTD_FRCD_HI_FR GENMASK(39, 32)  /* Fault Reason (bits 103:96) */
+#define VTD_FRCD_HI_PV GENMASK(59, 40)  /* PASID Value (bits 123:104) */
 #define VTD_FRCD_HI_AT GENMASK(61, 60)  /* Address Type */
 #define VTD_FRCD_HI_T1 BIT(62)          /* Type: 0 write, 1 read (T2 = 0) */
 #define VTD_FRCD_HI_F BIT(63)           /* Fault (RW1C) */

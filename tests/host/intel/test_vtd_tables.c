@@ -127,3 +127,32 @@ TEST(fault_reason_names)
     CHECK_STR(vtd_fault_reason_name(0xff), "unknown fault reason");
     CHECK_STR(vtd_fault_reason_name(100000), "unknown fault reason");
 }
+
+TEST(fault_record_decode)
+{
+    struct iommu_fault f;
+    /* write to 0x1234000 by 00:03.0, reason 5, no PASID */
+    vtd_fault_decode(0, 0x1234abcULL, (1ULL << 63) | (5ULL << 32) | 0x18, &f);
+    CHECK_EQ(f.rid, 0x18);
+    CHECK_EQ(f.addr, 0x1234000);
+    CHECK(f.write);
+    CHECK(!f.has_pasid);
+    CHECK_EQ(f.reason, 5);
+    CHECK_STR(f.text, "write access not permitted");
+    /* read (T1 set) with PASID 0x12345 */
+    vtd_fault_decode(1, 0x5000, (1ULL << 63) | (1ULL << 62) | (0x71ULL << 32) | (1ULL << 31) |
+                                    (0x12345ULL << 40) | 0x100, &f);
+    CHECK_EQ(f.seg, 1);
+    CHECK(!f.write);
+    CHECK(f.has_pasid);
+    CHECK_EQ(f.pasid, 0x12345);
+    CHECK_EQ(f.rid, 0x100);
+    /* interrupt-remapping fault: FI[63:48] is the index */
+    vtd_fault_decode(0, 0x00ff000000000000ULL, (0x22ULL << 32) | 0x18, &f);
+    CHECK_EQ(f.addr, 0xff);
+    CHECK_STR(f.text, "interrupt entry not present");
+    /* a reason no specification defines keeps its number */
+    vtd_fault_decode(0, 0, 0xffULL << 32, &f);
+    CHECK_EQ(f.reason, 0xff);
+    CHECK_STR(f.text, "unknown fault reason");
+}
