@@ -85,7 +85,7 @@ TEST(walker_sees_no_gap)
     REQUIRE(pgtable_map(&pt, REGION, REGION_PA, G1, RW) == 0);
     REQUIRE(pthread_create(&th, NULL, walker, NULL) == 0);
 
-    for (int cycle = 0; cycle < 300; cycle++) {
+    for (int cycle = 0; cycle < 1500; cycle++) {
         uint64_t p = REGION + ((uint64_t)(cycle * 7919) % (G1 / K4)) * K4;
         __atomic_store_n(&hole, p, __ATOMIC_RELEASE);
         /* 1 GiB leaf -> 2 MiB leaves -> 4 KiB leaves around p, with p unmapped */
