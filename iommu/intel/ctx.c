@@ -15,6 +15,8 @@
 
 static void *vtd_page_alloc(struct vtd_unit *vu, uint64_t *pa)
 {
+    if (vtd_alloc_should_fail())
+        return NULL;
     void *p = pmm_alloc_zeroed(0, pa);
     if (p)
         vtd_clean(vu, p, 4096);
@@ -198,6 +200,9 @@ static int vtd_sm_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn,
                          struct vtd_domain *old, struct vtd_domain *d, bool ats)
 {
     uint16_t sid = vtd_sid(bus, devfn);
+    /* Everything that can fail comes before the old entry is torn down. */
+    if (d && !vtd_ctx_table(vu, bus, devfn, true))
+        return -ENOMEM;
     struct vtd_pasid_dev *p = vtd_pasid_dev(vu, sid, d != NULL);
     if (!p)
         return d ? -ENOMEM : 0;

@@ -19,6 +19,7 @@
 #include "pci/pci_platform.h"
 
 static struct vtd_dmar dmar;
+unsigned vtd_fail_nth;
 static struct vtd_unit *units[VTD_DMAR_MAX_UNITS];
 static unsigned nr_units;
 static const struct iommu_unit_ops vtd_ops;
@@ -177,7 +178,7 @@ static int vtd_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
         return -EOPNOTSUPP;
     if (type == IOMMU_DOMAIN_IDENTITY && !(vu->ecap & VTD_ECAP_PT))
         return -EOPNOTSUPP;
-    struct vtd_domain *vd = kzalloc(sizeof(*vd));
+    struct vtd_domain *vd = vtd_alloc_should_fail() ? NULL : kzalloc(sizeof(*vd));
     if (!vd)
         return -ENOMEM;
     vd->vu = vu;

@@ -101,6 +101,13 @@ static inline struct vtd_unit *to_vtd_unit(struct iommu_unit *u)
     return container_of(u, struct vtd_unit, iu);
 }
 
+/* Error-path sweeps: when non-zero, the vtd_fail_nth-th allocation from now fails (tests). */
+extern unsigned vtd_fail_nth;
+static inline bool vtd_alloc_should_fail(void)
+{
+    return vtd_fail_nth && --vtd_fail_nth == 0;
+}
+
 /* ---- registers (unit.c) ---- */
 static inline uint32_t vtd_read32(struct vtd_unit *vu, unsigned off)
 {

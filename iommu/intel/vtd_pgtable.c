@@ -11,7 +11,7 @@
 static void *vtd_pt_alloc(void *ctx, size_t size, uint64_t *pa)
 {
     struct vtd_domain *vd = ctx;
-    if (size != 4096)
+    if (size != 4096 || vtd_alloc_should_fail())
         return NULL;
     void *p = pmm_alloc_zeroed(0, pa);
     if (p)

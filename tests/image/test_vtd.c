@@ -11,6 +11,7 @@
 #include "iommu/intel/vtd.h"
 #include "kernel/cmdline.h"
 #include "kernel/ktest.h"
+#include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "kernel/time.h"
 #include "lib/log.h"
@@ -478,6 +479,48 @@ static void device_tlb_with_domain(struct ktest *t)
     KEXPECT_EQ(t, vu->nr_waits - w0, 1);
 }
 
+/* Error paths: fail the Nth VT-d allocation of "allocate a domain, attach, map 2 MiB" for
+ * every N until the sequence succeeds. Each time nothing leaks and the device stays where the
+ * core says it is (still working in its own domain). */
+static void fail_nth_allocation(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    uint64_t pa;
+    KASSERT(t, pmm_alloc(9, &pa) == 0);                 /* 2 MiB, mapped unaligned: 4 KiB leaves */
+    unsigned n;
+    for (n = 1; n < 64; n++) {
+        uint64_t pmm0 = pmm_free_bytes();
+        size_t heap0 = heap_live_bytes();
+        struct iommu_domain *d = NULL;
+        bool attached = false, mapped = false;
+        vtd_fail_nth = n;
+        int err = iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &d);
+        if (!err)
+            attached = (err = iommu_attach(d, fx.e->pci)) == 0;
+        if (!err)
+            mapped = (err = iommu_map(d, IOVA_BASE, pa, 2 << 20, IOMMU_READ)) == 0;
+        vtd_fail_nth = 0;
+        KEXPECT(t, err == 0 || err == -ENOMEM);
+        KEXPECT(t, iommu_dev_domain(fx.e->pci) == (attached ? d : fx.d));
+        if (mapped)
+            KEXPECT(t, iommu_unmap(d, IOVA_BASE, 2 << 20) == 0);
+        if (attached)
+            KEXPECT(t, iommu_attach(fx.d, fx.e->pci) == 0);
+        if (d)
+            iommu_domain_free(d);
+        KEXPECT_EQ(t, pmm_free_bytes(), pmm0);
+        KEXPECT_EQ(t, heap_live_bytes(), heap0);
+        if (!err)
+            break;
+    }
+    KEXPECT(t, n > 3 && n < 64);                        /* some failed, then it succeeded */
+    pmm_free(pa, 9);
+    KASSERT(t, load_device_buffer(&fx, 0x5e) == 0);     /* the device still works */
+    fixture_put(&fx);
+}
+
 /* ---- interrupt remapping ---- */
 
 static volatile unsigned irq_hits;
@@ -559,6 +602,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(msi_through_irte),
             KTEST_CASE(takeover_while_translating),
             KTEST_CASE(device_tlb_with_domain),
+            KTEST_CASE(fail_nth_allocation),
             KTEST_CASE(queue_error_recovery),
             KTEST_CASE(one_wait_per_operation),
             KTEST_CASE(bench_map_unmap_4k));
