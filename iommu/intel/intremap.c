@@ -10,7 +10,7 @@
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
 #include "lib/log.h"
-#include "pci/pci.h"
+#include "pci/pci_platform.h"
 
 #define VTD_IRT_ENTRIES 256
 #define VTD_IRT_S 7                     /* 2^(S+1) = 256 entries */
@@ -91,6 +91,23 @@ int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector)
     return err ? err : (int)idx;
 }
 
+static int vtd_last_alias(struct pci_dev *dev, uint16_t rid, void *arg)
+{
+    *(uint16_t *)arg = rid;
+    return 0;
+}
+
+/* The requester ID the unit sees on dev's interrupt writes: the last DMA alias (a PCIe-to-PCI
+ * bridge takes ownership of what it forwards), so that source-id validation matches it. */
+static uint16_t vtd_msi_sid(struct pci_dev *dev)
+{
+    uint16_t rid = (uint16_t)(dev->bus << 8 | dev->devfn);
+    struct pci_system *sys = platform_pci();
+    if (sys)
+        pci_for_each_dma_alias(sys, dev, vtd_last_alias, &rid);
+    return rid;
+}
+
 int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
                        uint64_t *addr, uint32_t *data)
 {
@@ -99,7 +116,7 @@ int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vecto
         return -EOPNOTSUPP;
     if (dest != apic_id())
         return -EINVAL;
-    int idx = vtd_ir_alloc(vu, (uint16_t)(dev->bus << 8 | dev->devfn), (uint8_t)vector);
+    int idx = vtd_ir_alloc(vu, vtd_msi_sid(dev), (uint8_t)vector);
     if (idx < 0)
         return idx;
     *addr = vtd_msi_addr_remappable((uint16_t)idx);
