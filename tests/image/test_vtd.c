@@ -592,6 +592,37 @@ static void msi_through_irte(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* A function behind a PCIe-to-PCI bridge reaches the unit with the bridge's requester ID: its
+ * domain is attached for every alias and its IRTE checks the alias, so DMA and MSI work. */
+static void aliased_function(struct ktest *t)
+{
+    unsigned i;
+    for (i = 0; i < edu_count(); i++)
+        if (edu_get(i)->pci->bus != 0 && edu_get(i)->domain)
+            break;
+    struct fixture fx;
+    if (i == edu_count()) {
+        ktest_skip(t, "no edu behind a bridge (-device pcie-pci-bridge,id=b -device edu,bus=b)");
+        return;
+    }
+    if (!fixture_get(t, &fx, i))
+        return;
+    KASSERT(t, load_device_buffer(&fx, 0x6b) == 0);
+    KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x6b);
+    KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
+    if (fx.vu->ir) {
+        int vec = irq_alloc_vector(edu_irq, fx.e);
+        struct msi_msg m;
+        KASSERT(t, vec > 0 && msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
+        KEXPECT(t, raise_with(fx.e, &m));
+        msi_disable(platform_pci(), fx.e->pci);
+        irq_free_vector((unsigned)vec);
+    }
+    fixture_put(&fx);
+}
+
 KTEST_SUITE(vtd,
             KTEST_CASE(caps_match_machine),
             KTEST_CASE(dma_both_directions),
@@ -604,6 +635,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(fault_event_interrupt),
             KTEST_CASE(msi_through_irte),
+            KTEST_CASE(aliased_function),
             KTEST_CASE(takeover_while_translating),
             KTEST_CASE(device_tlb_with_domain),
             KTEST_CASE(fail_nth_allocation),

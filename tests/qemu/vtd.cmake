@@ -65,3 +65,12 @@ foreach(mode intel intel-scalable)
     NO_LINES ${VTD_BAD}
     ARGS --tests --iommu ${mode} -- -device edu ${VTD_ATS_ARGS})
 endforeach()
+
+# A function behind a PCIe-to-PCI bridge (DMA and MSI arrive with the bridge's requester ID).
+foreach(mode intel intel-scalable)
+  moat_qemu_test(vtd_bridge_alias_${mode}
+    LINES ${VTD_OK} "ok [0-9]+ aliased_function # [0-9]"
+    NO_LINES ${VTD_BAD}
+    ARGS --tests --cmdline tests=vtd --iommu ${mode} --
+         -device pcie-pci-bridge,id=br1,bus=pcie.0,addr=0x9 -device edu,bus=br1,addr=0x1)
+endforeach()
