@@ -48,12 +48,10 @@ static int start_device(struct blk_dev *b)
         err = blk_irq_enable(b);
     if (!err)
         err = b->ops->start(b);
+    if (!err)
+        err = dma_pool_init(&b->pool, &b->dma, MIN(b->queue_depth, 32u), b->max_io);
     if (err) {
-        blk_irq_disable(b);
-        return err;
-    }
-    err = dma_pool_init(&b->pool, &b->dma, MIN(b->queue_depth, 32u), b->max_io);
-    if (err) {
+        /* Whatever start set up is freed only once the device cannot reach it. */
         b->ops->reset(b);
         blk_irq_disable(b);
         dma_space_block(&b->dma);

@@ -43,7 +43,8 @@ struct blk_io {
 };
 
 struct blk_dev_ops {
-    /* Brings the device up on b->dma (rings, queues); the device is reset first. */
+    /* Brings the device up on b->dma (rings, queues); the device is reset first. On failure
+     * the block layer calls reset, blocks the device's DMA, then calls release. */
     int (*start)(struct blk_dev *b);
     /* Resets the device, ending every DMA it might still do (bounded: -ETIMEDOUT). */
     int (*reset)(struct blk_dev *b);

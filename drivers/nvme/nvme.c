@@ -187,11 +187,8 @@ int nvme_ctrl_start(struct blk_dev *b)
         err = identify_ns(c);
     if (!err)
         err = create_io_queues(c);
-    if (err) {
-        nvme_ctrl_reset(b);
-        nvme_ctrl_release(b);
-        return err;
-    }
+    if (err)
+        return err;     /* the block layer resets, blocks, then releases */
     b->max_io = c->mdts_bytes ? MIN(NVME_MAX_IO, c->mdts_bytes) : NVME_MAX_IO;
     b->queue_depth = c->io.depth - 1u;
     return 0;

@@ -97,11 +97,8 @@ static int vblk_start(struct blk_dev *b)
                         &vb->hdrs);
     if (!err)
         err = dma_alloc(&b->dma, vb->vq.size, IOMMU_READ | IOMMU_WRITE, &vb->status);
-    if (err) {
-        virtio_pci_reset(&vb->vp);
-        b->ops->release(b);
-        return err;
-    }
+    if (err)
+        return err;     /* the block layer resets, blocks, then releases */
     b->queue_depth = vb->vq.size / 3u;
     virtio_pci_add_status(&vb->vp, VIRTIO_CONFIG_S_DRIVER_OK);
     return 0;
