@@ -3,9 +3,10 @@
  *
  * Publication order (one place each): an entry is written with its present word cleared, the
  * other words next, then the present word last, with a barrier between and the lines cleaned
- * for a non-coherent walker. A present entry is never edited in place: it is first made
+ * for a non-coherent walker. A present entry is never edited word by word: a legacy context
+ * entry is swapped in one 128-bit store; a scalable PASID entry (512 bits) is first made
  * non-present and the caches that may hold it are invalidated (6.5.3.3), so a change of domain
- * passes through "blocked", never through "unchecked". */
+ * passes at worst through "blocked", never through "unchecked". */
 #include "arch/arch.h"
 #include "iommu/intel/vtd.h"
 #include "kernel/mm/pmm.h"
@@ -108,15 +109,52 @@ static int vtd_legacy_clear(struct vtd_unit *vu, struct vtd_context_entry *ce, u
     return err;
 }
 
+static void vtd_legacy_entry(struct vtd_unit *vu, struct vtd_domain *d, bool ats,
+                             struct vtd_context_entry *n)
+{
+    if (d->d.type == IOMMU_DOMAIN_IDENTITY)
+        vtd_mk_context(n, VTD_TT_PT, 0, vu->levels, d->did, false);
+    else
+        vtd_mk_context(n, ats ? VTD_TT_SLT_DEVTLB : VTD_TT_SLT, d->d.pt.root_pa,
+                       d->d.pt.levels, d->did, false);
+}
+
+/* One 128-bit store (lock cmpxchg16b): the walker reads either the whole old entry or the whole
+ * new one, so a present entry can be replaced without passing through "blocked". */
+static void vtd_write128(struct vtd_context_entry *ce, const struct vtd_context_entry *n)
+{
+    uint64_t lo = READ_ONCE(ce->lo), hi = READ_ONCE(ce->hi);
+    bool ok;
+    do {
+        __asm__ __volatile__("lock cmpxchg16b %[m]"
+                             : "=@ccz"(ok), [m] "+m"(*ce), "+a"(lo), "+d"(hi)
+                             : "b"(n->lo), "c"(n->hi)
+                             : "memory");
+    } while (!ok);
+}
+
+/* Present to present (a domain replace): swap atomically, then drop what the unit cached
+ * under the old entry and its domain ID (6.5.3.3). */
+static int vtd_legacy_replace(struct vtd_unit *vu, struct vtd_context_entry *ce, uint16_t sid,
+                              uint16_t old_did, struct vtd_domain *d, bool ats)
+{
+    struct vtd_context_entry n;
+    vtd_legacy_entry(vu, d, ats, &n);
+    vtd_write128(ce, &n);
+    vtd_clean(vu, ce, sizeof(*ce));
+    int err = vtd_inv_context(vu, VTD_GRAN_DEVICE, old_did, sid);
+    if (!err)
+        err = vtd_inv_iotlb_domain(vu, old_did);
+    if (!err && vu->caching_mode)
+        err = vtd_inv_iotlb_domain(vu, d->did);
+    return err;
+}
+
 static int vtd_legacy_set(struct vtd_unit *vu, struct vtd_context_entry *ce, uint16_t sid,
                           struct vtd_domain *d, bool ats)
 {
     struct vtd_context_entry n;
-    if (d->d.type == IOMMU_DOMAIN_IDENTITY)
-        vtd_mk_context(&n, VTD_TT_PT, 0, vu->levels, d->did, false);
-    else
-        vtd_mk_context(&n, ats ? VTD_TT_SLT_DEVTLB : VTD_TT_SLT, d->d.pt.root_pa,
-                       d->d.pt.levels, d->did, false);
+    vtd_legacy_entry(vu, d, ats, &n);
     WRITE_ONCE(ce->hi, n.hi);
     wmb();
     WRITE_ONCE(ce->lo, n.lo);
@@ -245,6 +283,8 @@ int vtd_ctx_attach(struct vtd_unit *vu, uint8_t bus, uint8_t devfn, struct vtd_d
         return d ? -ENOMEM : 0;
     struct vtd_context_entry *ce = &t->e[devfn];
     uint16_t old_did = (uint16_t)FIELD_GET(VTD_CE_HI_DID, READ_ONCE(ce->hi));
+    if (d && (READ_ONCE(ce->lo) & VTD_CE_P))
+        return vtd_legacy_replace(vu, ce, sid, old_did, d, ats);
     int err = vtd_legacy_clear(vu, ce, sid, old_did);
     if (!err && d)
         err = vtd_legacy_set(vu, ce, sid, d, ats);

@@ -294,6 +294,35 @@ static void blocked_domain_and_back(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* Replace (attach while attached): after a DMA cached A's translation, the device moves to B
+ * with the same IOVA mapped elsewhere; the next DMA must land in B's page, with no fault. */
+static void replace_domain_no_stale_translation(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    struct iommu_domain *b;
+    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &b) == 0);
+    uint64_t iova = IOVA_BASE + 0x900000;
+    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KASSERT(t, iommu_map(b, iova, fx.pa + 8192, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    KASSERT(t, load_device_buffer(&fx, 0x7a) == 0);
+    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[4096] == 0x7a && fx.pages[8192] == CANARY);
+    memset(fx.pages, CANARY, 4 * 4096);
+    uint64_t faults = iommu_fault_count();
+    KASSERT(t, iommu_attach(b, fx.e->pci) == 0);
+    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
+    KEXPECT(t, fx.pages[8192] == 0x7a);
+    KEXPECT(t, all_bytes(fx.pages + 4096, 4096, CANARY));
+    KEXPECT_EQ(t, iommu_fault_count(), faults);
+    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
+    KEXPECT(t, iommu_unmap(b, iova, 4096) == 0);
+    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
+    iommu_domain_free(b);
+    fixture_put(&fx);
+}
+
 /* Identity (pass-through) only on request: DMA address = physical address. */
 static void identity_domain_on_request(struct ktest *t)
 {
@@ -632,6 +661,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(read_only_blocks_writes),
             KTEST_CASE(interrupt_window_blocked),
             KTEST_CASE(blocked_domain_and_back),
+            KTEST_CASE(replace_domain_no_stale_translation),
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(fault_event_interrupt),
             KTEST_CASE(msi_through_irte),
