@@ -28,13 +28,15 @@ moat_vtd_cell(scalable_cm intel-scalable "scalable mode.*caching mode"
 
 # Interrupt remapping on: an IRTE per MSI, and DMA into the interrupt window (the edu device
 # reaching above 28 bits) faults instead of becoming an interrupt.
-moat_qemu_test(vtd_intremap_window
-  LINES ${VTD_OK} "^vtd: dmar0: interrupt remapping on" "ok [0-9]+ msi_through_irte # [0-9]"
-        "ok [0-9]+ interrupt_window_blocked # [0-9]"
-        "reason 34 \\(interrupt entry not present\\)"
-        "reason 38 \\(interrupt source-id check failed\\)"
-  NO_LINES ${VTD_BAD}
-  ARGS --tests --cmdline tests=vtd --iommu intel -- -global edu.dma_mask=0xffffffffffffffff)
+foreach(mode intel intel-scalable)
+  moat_qemu_test(vtd_intremap_window_${mode}
+    LINES ${VTD_OK} "^vtd: dmar0: interrupt remapping on" "ok [0-9]+ msi_through_irte # [0-9]"
+          "ok [0-9]+ interrupt_window_blocked # [0-9]"
+          "reason 34 \\(interrupt entry not present\\)"
+          "reason 38 \\(interrupt source-id check failed\\)"
+    NO_LINES ${VTD_BAD}
+    ARGS --tests --cmdline tests=vtd --iommu ${mode} -- -global edu.dma_mask=0xffffffffffffffff)
+endforeach()
 
 # Register-based invalidation (QEMU always offers QI: vtd=noqi declines it).
 moat_qemu_test(vtd_register_invalidation
