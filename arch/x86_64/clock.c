@@ -9,7 +9,7 @@
 #include "lib/log.h"
 
 #define PM_TIMER_HZ 3579545ULL
-#define CALIBRATE_PM_TICKS 7159     /* 2 ms */
+#define CALIBRATE_PM_TICKS 3580     /* 1 ms, three times */
 
 static uint64_t tsc_hz;
 static uint64_t ns_mult;            /* ns per TSC tick, 32.32 fixed point */
@@ -39,19 +39,60 @@ static uint32_t pm_timer_read(uint16_t port, uint32_t mask)
     return inl(port) & mask;
 }
 
-/* TSC ticks over CALIBRATE_PM_TICKS of the PM timer; 0 if the timer does not move. */
+/* One (TSC, PM timer) pair read as close together as possible: the TSC is read on both sides
+ * of the PM timer read and the tightest of a few tries wins, so that a vCPU preempted by its
+ * host between the two reads (common under TCG on a loaded machine) does not skew the pair. */
+struct clock_pair {
+    uint64_t tsc;
+    uint32_t pm;
+};
+
+static struct clock_pair read_pair(uint16_t port, uint32_t mask)
+{
+    struct clock_pair best = { 0, 0 };
+    uint64_t best_gap = ~0ULL;
+    for (int i = 0; i < 5; i++) {
+        uint64_t a = rdtsc();
+        uint32_t pm = pm_timer_read(port, mask);
+        uint64_t b = rdtsc();
+        if (b - a < best_gap) {
+            best_gap = b - a;
+            best = (struct clock_pair){ a + (b - a) / 2, pm };
+        }
+    }
+    return best;
+}
+
+/* TSC ticks per second over CALIBRATE_PM_TICKS of the PM timer; 0 if the timer does not move. */
+static uint64_t calibrate_once(uint16_t port, uint32_t mask)
+{
+    struct clock_pair p0 = read_pair(port, mask);
+    /* Bounded by iterations, not time: the clock is what we are calibrating. */
+    for (uint64_t spins = 0; spins < 200000000ULL; spins++) {
+        if (((pm_timer_read(port, mask) - p0.pm) & mask) < CALIBRATE_PM_TICKS)
+            continue;
+        struct clock_pair p1 = read_pair(port, mask);
+        uint32_t elapsed = (p1.pm - p0.pm) & mask;
+        return (p1.tsc - p0.tsc) * PM_TIMER_HZ / elapsed;
+    }
+    return 0;
+}
+
+/* The median of three calibrations: one disturbed run cannot decide the clock. */
 static uint64_t calibrate_with_pm_timer(uint16_t port, bool wide)
 {
     uint32_t mask = wide ? 0xffffffffu : 0xffffffu;
-    uint32_t start = pm_timer_read(port, mask);
-    uint64_t t0 = rdtsc();
-    /* Bounded by iterations, not time: the clock is what we are calibrating. */
-    for (uint64_t spins = 0; spins < 200000000ULL; spins++) {
-        uint32_t elapsed = (pm_timer_read(port, mask) - start) & mask;
-        if (elapsed >= CALIBRATE_PM_TICKS)
-            return (rdtsc() - t0) * PM_TIMER_HZ / elapsed;
-    }
-    return 0;
+    uint64_t f[3];
+    for (int i = 0; i < 3; i++)
+        f[i] = calibrate_once(port, mask);
+    for (int i = 0; i < 2; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (f[j] < f[i]) {
+                uint64_t t = f[i];
+                f[i] = f[j];
+                f[j] = t;
+            }
+    return f[1];
 }
 
 static uint64_t tsc_hz_from_cpuid(void)
@@ -76,6 +117,11 @@ static int clock_init(void)
     const struct acpi_info *ai = platform_acpi();
     if (ai && ai->pm_timer_port)
         tsc_hz = calibrate_with_pm_timer(ai->pm_timer_port, ai->pm_timer_32bit);
+    if (tsc_hz && (tsc_hz < 100000000ULL || tsc_hz > 20000000000ULL)) {
+        kprintf("clock: PM-timer calibration gave an implausible %llu Hz, not used\n",
+                (unsigned long long)tsc_hz);
+        tsc_hz = 0;
+    }
     if (!tsc_hz)
         tsc_hz = tsc_hz_from_cpuid();
     if (!tsc_hz) {
