@@ -454,6 +454,45 @@ static void stale_iova_blocked(struct ktest *t)
         stale_iova_on(t, n);
 }
 
+/* Strict mappings carry only the direction of the I/O: a buffer mapped for a write (the
+ * device reads it) cannot be written by the device. The request is turned into a read after
+ * the mapping was made: the data must not land in the buffer. */
+static void strict_direction_on(struct ktest *t, struct blk_dev *b)
+{
+    memset(stale_page, 0x3c, sizeof(stale_page));
+    struct blk_io io;
+    KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_STRICT, BLK_OP_WRITE, 0, 4096 / b->lba_size,
+                              stale_page) == 0);
+    io.op = BLK_OP_READ;
+    stale_faults = 0;
+    b->dma.domain->fault_fn = capture_fault;
+    KASSERT(t, blk_io_submit(b, &io) == 0);
+    int err = blk_io_wait(b, &io);
+    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
+    check_stale_fault(t, b, io.iova);
+    b->dma.domain->fault_fn = NULL;
+    bool canary = true;
+    for (unsigned i = 0; i < sizeof(stale_page); i++)
+        canary &= stale_page[i] == 0x3c;
+    KEXPECT(t, canary);
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+}
+
+static void strict_direction(struct ktest *t)
+{
+    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
+    if (!v)
+        return;
+    if (!dma_space_isolated(&v->dma)) {
+        ktest_skip(t, "no IOMMU translation");
+        return;
+    }
+    strict_direction_on(t, v);
+    struct blk_dev *n = blk_find(TEST_NVME);
+    if (n)
+        strict_direction_on(t, n);
+}
+
 /* A request the device never completes (placed in the ring, never notified): the wait ends at
  * its deadline, the device is broken, the buffer's IOVA is unmapped and quarantined (never
  * reused while this domain lives), and a reset brings the device back. */
@@ -591,6 +630,7 @@ KTEST_SUITE(blk,
             KTEST_CASE(nvme_bad_completions),
             KTEST_CASE(virtio_bad_used),
             KTEST_CASE(stale_iova_blocked),
+            KTEST_CASE(strict_direction),
             KTEST_CASE(timeout_quarantines),
             KTEST_CASE(setup_fail_nth),
             KTEST_CASE(completion_interrupts));
