@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -61,6 +63,33 @@ static int unmap(int c, uint64_t iova, uint64_t size, uint32_t flags, uint64_t *
     if (done)
         *done = u.size;
     return r;
+}
+
+/* The edu's MSI, delivered to an eventfd through VFIO_DEVICE_SET_IRQS. */
+static void msi_through_eventfd(int dev)
+{
+    struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSI_IRQ_INDEX };
+    EXPECT("MSI irq info", ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) == 0 && ii.count >= 1 &&
+                           (ii.flags & VFIO_IRQ_INFO_EVENTFD));
+    int efd = eventfd(0, EFD_NONBLOCK);
+    EXPECT("eventfd", efd >= 0);
+    struct { struct vfio_irq_set s; int32_t fd; } set = {
+        .s = { .argsz = sizeof(set), .index = VFIO_PCI_MSI_IRQ_INDEX, .start = 0, .count = 1,
+               .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER },
+        .fd = efd,
+    };
+    EXPECT("SET_IRQS: MSI to an eventfd", ioctl(dev, VFIO_DEVICE_SET_IRQS, &set) == 0);
+    uint64_t n = 0;
+    EXPECT("nothing signalled yet", read(efd, &n, 8) == -1 && errno == EAGAIN);
+    *(volatile uint32_t *)(regs + 0x60) = 0x1;          /* raise */
+    struct pollfd p = { .fd = efd, .events = POLLIN };
+    EXPECT("poll sees the interrupt", poll(&p, 1, 2000) == 1 && (p.revents & POLLIN));
+    EXPECT("one interrupt counted", read(efd, &n, 8) == 8 && n == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x1;          /* acknowledge */
+    struct vfio_irq_set off = { .argsz = sizeof(off), .index = VFIO_PCI_MSI_IRQ_INDEX,
+                                .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER };
+    EXPECT("SET_IRQS: MSI off", ioctl(dev, VFIO_DEVICE_SET_IRQS, &off) == 0);
+    close(efd);
 }
 
 static int open_group(void)
@@ -140,6 +169,8 @@ int main(void)
     pread(dev, &cmd, 2, (off_t)rc.offset + 4);
     cmd |= 0x6;
     pwrite(dev, &cmd, 2, (off_t)rc.offset + 4);
+
+    msi_through_eventfd(dev);
 
     for (int i = 0; i < 4096; i++)
         buf[i] = (uint8_t)(i * 13 + 7);

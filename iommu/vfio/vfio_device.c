@@ -74,7 +74,7 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
         ii.count = 0;           /* legacy INTx is not routed by moat */
     } else if (ii.index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi) {
         uint16_t ctl = pci_read16(vfio_pci(), d, d->caps.msi + 2);
-        ii.count = 1u << ((ctl >> 1) & 7);
+        ii.count = 1u << ((ctl >> 1) & 7);      /* what the function offers; moat arms one */
         ii.flags |= VFIO_IRQ_INFO_NORESIZE;
     } else if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix) {
         ii.count = (pci_read16(vfio_pci(), d, d->caps.msix + 2) & 0x7ff) + 1;
@@ -266,6 +266,7 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     case VFIO_DEVICE_GET_INFO: return device_info(vd, arg);
     case VFIO_DEVICE_GET_REGION_INFO: return region_info(vd, arg);
     case VFIO_DEVICE_GET_IRQ_INFO: return irq_info(vd, arg);
+    case VFIO_DEVICE_SET_IRQS: return vfio_set_irqs(vd, arg);
     case VFIO_DEVICE_RESET: return device_reset(vd);
     case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, false);
     case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, true);
@@ -276,6 +277,7 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
 static void device_release(struct file *f)
 {
     struct vfio_device *vd = f->priv;
+    vfio_irqs_disable(vd);
     if (vd->group)
         vd->group->open_devices--;
     if (vd->cdev_bound) {
@@ -297,6 +299,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
         return -ENOMEM;
     vd->pdev = pdev;
     vd->group = g;
+    vd->irq_index = ~0u;
     if (g)
         vd->ictx = g->container->ictx;
     *out = file_new(&device_ops, vd);

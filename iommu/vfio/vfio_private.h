@@ -37,8 +37,19 @@ struct vfio_group {
     uint32_t dev_ids[VFIO_GROUP_MAX_DEVS];
 };
 
+#define VFIO_MAX_VECTORS 32
+
+/* One interrupt vector signalled to user space through an eventfd. */
+struct vfio_irq {
+    struct file *trigger;           /* the eventfd, held while armed */
+    int vector;                     /* CPU vector, 0 when none */
+};
+
 /* Per-device state shared by the group path and the cdev path. */
 struct vfio_device {
+    unsigned irq_index;             /* VFIO_PCI_MSI_IRQ_INDEX / MSIX, or ~0u when none armed */
+    unsigned nr_irqs;
+    struct vfio_irq irqs[VFIO_MAX_VECTORS];
     struct pci_dev *pdev;
     struct vfio_group *group;       /* group path */
     struct moat_iommufd *ictx;      /* the context the device is bound to */
@@ -63,6 +74,8 @@ int vfio_cdev_open(const char *rest, int oflags, struct file **out);
 struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
+long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
+void vfio_irqs_disable(struct vfio_device *vd);
 
 /* Copies a capability chain entry into an info buffer at *off, linking it to *prev_next. */
 void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,

@@ -1,0 +1,162 @@
+/* VFIO_DEVICE_SET_IRQS for MSI and MSI-X: each vector is a CPU vector whose handler signals the
+ * user's eventfd; the message is composed through the IOMMU's interrupt remapping when the unit
+ * has it on (msi_compose), and written into the MSI capability or the MSI-X table. INTx is not
+ * routed by moat (GET_IRQ_INFO reports count 0 for it). */
+#include "iommu/vfio/vfio_private.h"
+#include "arch/arch.h"
+#include "arch/x86_64/msi.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+#define MSIX_FLAGS 2
+#define MSIX_FLAGS_ENABLE BIT(15)
+#define MSIX_FLAGS_MASKALL BIT(14)
+#define MSIX_TABLE 4
+#define MSIX_ENTRY_SIZE 16
+#define MSIX_ENTRY_CTRL_MASK BIT(0)
+
+static void irq_fire(unsigned vector, void *ctx)
+{
+    struct vfio_irq *irq = ctx;
+    if (irq->trigger)
+        eventfd_signal(irq->trigger);
+}
+
+static volatile uint32_t *msix_entry(struct vfio_device *vd, unsigned i)
+{
+    struct pci_system *sys = vfio_pci();
+    const struct pci_dev *d = vd->pdev;
+    uint32_t tbl = pci_read32(sys, d, d->caps.msix + MSIX_TABLE);
+    const struct pci_bar *b = &d->bar[tbl & 7];
+    if (!b->size || (b->flags & PCI_BAR_IO))
+        return NULL;
+    uint64_t off = (tbl & ~7u) + (uint64_t)i * MSIX_ENTRY_SIZE;
+    volatile uint8_t *page = mmio_map(b->base + ALIGN_DOWN(off, 4096), 4096);
+    return page ? (volatile uint32_t *)(page + off % 4096) : NULL;
+}
+
+static void irq_release(struct vfio_irq *irq)
+{
+    if (irq->vector)
+        irq_free_vector((unsigned)irq->vector);
+    if (irq->trigger)
+        file_put(irq->trigger);
+    *irq = (struct vfio_irq){ 0 };
+}
+
+void vfio_irqs_disable(struct vfio_device *vd)
+{
+    struct pci_system *sys = vfio_pci();
+    if (vd->irq_index == VFIO_PCI_MSI_IRQ_INDEX) {
+        msi_disable(sys, vd->pdev);
+    } else if (vd->irq_index == VFIO_PCI_MSIX_IRQ_INDEX) {
+        uint16_t c = pci_read16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS);
+        pci_write16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS, c & ~MSIX_FLAGS_ENABLE);
+    }
+    for (unsigned i = 0; i < VFIO_MAX_VECTORS; i++)
+        irq_release(&vd->irqs[i]);
+    vd->irq_index = ~0u;
+    vd->nr_irqs = 0;
+}
+
+/* Arms vector i with the eventfd fd (-1: leaves it unarmed). */
+static int irq_arm(struct vfio_device *vd, unsigned i, int fd, struct msi_msg *m)
+{
+    struct vfio_irq *irq = &vd->irqs[i];
+    irq_release(irq);
+    if (fd < 0)
+        return 0;
+    irq->trigger = fd_get(fd);
+    if (!irq->trigger)
+        return -EBADF;
+    int vec = irq_alloc_vector(irq_fire, irq);
+    if (vec < 0) {
+        irq_release(irq);
+        return vec;
+    }
+    irq->vector = vec;
+    return msi_compose(vd->pdev, (unsigned)vec, m);
+}
+
+static int msix_program(struct vfio_device *vd, unsigned i, const struct msi_msg *m, bool armed)
+{
+    volatile uint32_t *e = msix_entry(vd, i);
+    if (!e)
+        return -ENODEV;
+    e[3] = MSIX_ENTRY_CTRL_MASK;
+    e[0] = (uint32_t)m->addr;
+    e[1] = (uint32_t)(m->addr >> 32);
+    e[2] = m->data;
+    e[3] = armed ? 0 : MSIX_ENTRY_CTRL_MASK;
+    return 0;
+}
+
+static int irqs_enable(struct vfio_device *vd, unsigned index, unsigned start, unsigned count,
+                       const int32_t *fds)
+{
+    struct pci_system *sys = vfio_pci();
+    struct msi_msg m = { 0, 0 };
+    int err = 0;
+    for (unsigned i = start; i < start + count && !err; i++) {
+        err = irq_arm(vd, i, fds[i - start], &m);
+        if (!err && index == VFIO_PCI_MSIX_IRQ_INDEX)
+            err = msix_program(vd, i, &m, fds[i - start] >= 0);
+        else if (!err && index == VFIO_PCI_MSI_IRQ_INDEX && fds[i - start] >= 0)
+            err = msi_enable(sys, vd->pdev, &m);
+    }
+    if (err) {
+        vfio_irqs_disable(vd);
+        return err;
+    }
+    if (index == VFIO_PCI_MSIX_IRQ_INDEX) {
+        uint16_t c = pci_read16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS);
+        pci_write16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS,
+                    (c | MSIX_FLAGS_ENABLE) & ~MSIX_FLAGS_MASKALL);
+    }
+    vd->irq_index = index;
+    vd->nr_irqs = MAX(vd->nr_irqs, start + count);
+    return 0;
+}
+
+static unsigned irq_count(struct vfio_device *vd, unsigned index)
+{
+    const struct pci_dev *d = vd->pdev;
+    struct pci_system *sys = vfio_pci();
+    if (index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi)
+        return 1;       /* moat programs one MSI message per function */
+    if (index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix)
+        return MIN((pci_read16(sys, d, d->caps.msix + MSIX_FLAGS) & 0x7ffu) + 1, VFIO_MAX_VECTORS);
+    return 0;
+}
+
+long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_irq_set hdr;
+    size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
+    memcpy(&hdr, (void *)arg, minsz);
+    uint32_t dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    uint32_t action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+    if (hdr.argsz < minsz || (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
+        __builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1 ||
+        hdr.index >= VFIO_PCI_NUM_IRQS)
+        return -EINVAL;
+    unsigned max = irq_count(vd, hdr.index);
+    if (max == 0 || hdr.start >= max || hdr.count > max - hdr.start)
+        return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.argsz < minsz + hdr.count * sizeof(int32_t))
+        return -EINVAL;
+    if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+        return -EINVAL;     /* masking and unmasking are for INTx, which moat does not route */
+    if (vd->irq_index != ~0u && vd->irq_index != hdr.index)
+        return -EINVAL;     /* Linux: MSI and MSI-X are exclusive */
+    if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {
+        if (vd->irq_index == hdr.index)
+            vfio_irqs_disable(vd);
+        return 0;
+    }
+    if (dtype != VFIO_IRQ_SET_DATA_EVENTFD)
+        return -EINVAL;
+    int32_t fds[VFIO_MAX_VECTORS];
+    memcpy(fds, (const char *)arg + minsz, hdr.count * sizeof(int32_t));
+    return irqs_enable(vd, hdr.index, hdr.start, hdr.count, fds);
+}
