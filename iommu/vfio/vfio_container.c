@@ -8,6 +8,8 @@
 #include "lib/string.h"
 
 #define VFIO_DMA_MAX 65535u          /* Linux's default dma_entry_limit */
+#define DIRTY_BITMAP_PAGES_MAX 0x7fffffffULL
+#define DIRTY_BITMAP_SIZE_MAX (ALIGN_UP(DIRTY_BITMAP_PAGES_MAX, 64) / 8)
 
 static long ret_copy(void *dst, const void *src, size_t n)
 {
@@ -127,8 +129,13 @@ static long container_info(struct vfio_container *c, unsigned long arg)
         .header = { .id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, .version = 1 },
         .avail = VFIO_DMA_MAX - c->nr_dmas,
     };
+    struct vfio_iommu_type1_info_cap_migration mig = {
+        .header = { .id = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, .version = 1 },
+        .pgsize_bitmap = 4096,
+        .max_dirty_bitmap_size = DIRTY_BITMAP_SIZE_MAX,
+    };
     size_t need = sizeof(info) + ALIGN_UP(sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]), 8) +
-                  ALIGN_UP(sizeof(av), 8);
+                  ALIGN_UP(sizeof(mig), 8) + ALIGN_UP(sizeof(av), 8);
     info.flags |= VFIO_IOMMU_INFO_CAPS;
     info.cap_offset = 0;
     if (info.argsz < need) {
@@ -138,7 +145,10 @@ static long container_info(struct vfio_container *c, unsigned long arg)
         uint32_t *prev = &info.cap_offset;
         vfio_cap_add((void *)arg, info.argsz, &off, prev, cr,
                      sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]));
+        size_t at = off;
         prev = &((struct vfio_info_cap_header *)((char *)arg + sizeof(info)))->next;
+        vfio_cap_add((void *)arg, info.argsz, &off, prev, &mig, sizeof(mig));
+        prev = &((struct vfio_info_cap_header *)((char *)arg + at))->next;
         vfio_cap_add((void *)arg, info.argsz, &off, prev, &av, sizeof(av));
     }
     size_t out = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
@@ -264,6 +274,62 @@ static long container_map(struct vfio_container *c, unsigned long arg)
     return 0;
 }
 
+/* A user bitmap: one bit per pgsize page of a range of npages; -EINVAL when it cannot hold them. */
+static int bitmap_check(const struct vfio_bitmap *b, uint64_t range_size)
+{
+    if (b->pgsize != 4096 || !b->data)
+        return -EINVAL;
+    uint64_t npages = range_size / b->pgsize;
+    if (!npages || !b->size || b->size > DIRTY_BITMAP_SIZE_MAX || npages > DIRTY_BITMAP_PAGES_MAX ||
+        b->size < ALIGN_UP(npages, 64) / 8)
+        return -EINVAL;
+    return 0;
+}
+
+/* Without hardware dirty bits every pinned page may have been written: like Linux's type1
+ * with pinned_page_dirty_scope off, each page of a tracked mapping is reported dirty. */
+static void mark_dirty(const struct vfio_dma *d, uint64_t base_iova, uint64_t *bitmap)
+{
+    uint64_t first = (d->iova - base_iova) / 4096, n = d->size / 4096;
+    for (uint64_t i = first; i < first + n; i++)
+        bitmap[i / 64] |= 1ULL << (i % 64);
+}
+
+static long container_dirty(struct vfio_container *c, unsigned long arg)
+{
+    struct vfio_iommu_type1_dirty_bitmap db;
+    size_t minsz = offsetof(struct vfio_iommu_type1_dirty_bitmap, flags) + 4;
+    memcpy(&db, (void *)arg, minsz);
+    uint32_t known = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
+                     VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+    if (db.argsz < minsz || (db.flags & ~known) || __builtin_popcount(db.flags) != 1)
+        return -EINVAL;
+    if (!c->ictx)
+        return -EINVAL;
+    if (db.flags != VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP) {
+        c->dirty_tracking = db.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
+        return 0;
+    }
+    struct vfio_iommu_type1_dirty_bitmap_get r;
+    if (db.argsz - minsz < sizeof(r))
+        return -EINVAL;
+    memcpy(&r, (const char *)arg + minsz, sizeof(r));
+    uint64_t last;
+    if (bitmap_check(&r.bitmap, r.size) || (r.iova & 4095) || !r.size || (r.size & 4095) ||
+        __builtin_add_overflow(r.iova, r.size - 1, &last) || !c->dirty_tracking)
+        return -EINVAL;
+    /* The range must not bisect a mapping. */
+    const struct vfio_dma *d = dma_find(c, r.iova);
+    if (d && d->iova != r.iova)
+        return -EINVAL;
+    d = dma_find(c, last);
+    if (d && d->iova + d->size - 1 != last)
+        return -EINVAL;
+    for (unsigned i = dma_lower_bound(c, r.iova); i < c->nr_dmas && c->dmas[i].iova <= last; i++)
+        mark_dirty(&c->dmas[i], r.iova, (uint64_t *)r.bitmap.data);
+    return 0;
+}
+
 static long container_unmap(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dma_unmap u;
@@ -275,8 +341,17 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
         return -EINVAL;
     if (!c->ictx)
         return -EINVAL;
-    if (u.flags & (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_VADDR))
-        return -EINVAL;     /* dirty tracking is not started; vaddr updates are unsupported */
+    if (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR)
+        return -EINVAL;     /* moat never invalidates vaddrs: there is nothing to update later */
+    struct vfio_bitmap bm = { 0, 0, NULL };
+    bool want_dirty = u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+    if (want_dirty) {
+        if ((u.flags & VFIO_DMA_UNMAP_FLAG_ALL) || u.argsz - minsz < sizeof(bm))
+            return -EINVAL;
+        memcpy(&bm, (const char *)arg + minsz, sizeof(bm));
+        if (bitmap_check(&bm, u.size))
+            return -EINVAL;
+    }
     uint64_t iova = u.iova, last;
     if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
         if (u.iova || u.size)
@@ -307,6 +382,8 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
         int err = moat_ioas_unmap(c->ictx, c->ioas_id, d->iova, d->size, &done);
         if (err)
             return err;
+        if (want_dirty && c->dirty_tracking)
+            mark_dirty(d, iova, (uint64_t *)bm.data);
         unmapped += d->size;
         memmove(d, d + 1, (c->nr_dmas - i - 1) * sizeof(*d));
         c->nr_dmas--;
@@ -331,6 +408,8 @@ static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg
         return container_map(c, arg);
     case VFIO_IOMMU_UNMAP_DMA:
         return container_unmap(c, arg);
+    case VFIO_IOMMU_DIRTY_PAGES:
+        return container_dirty(c, arg);
     default:
         return -ENOTTY;
     }

@@ -19,6 +19,7 @@ struct vfio_container {
     struct moat_iommufd *ictx;      /* made at VFIO_SET_IOMMU */
     uint32_t ioas_id;
     bool v2;
+    bool dirty_tracking;            /* type1 dirty logging: every pinned page counts as dirty */
     unsigned nr_groups;
     struct vfio_group *groups[16];
     struct vfio_dma *dmas;          /* sorted by iova */
