@@ -119,7 +119,7 @@ function(moat_link_app)
   string(TOUPPER "${CMAKE_BUILD_TYPE}" bt)
   file(WRITE ${CMAKE_BINARY_DIR}/moat-app.env
 "MOAT_APP_CC='${CMAKE_C_COMPILER}'
-MOAT_APP_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -Wall -Wextra -nostdinc -isystem ${PROJECT_SOURCE_DIR}/lib/libc/include -isystem ${gcc_inc} -isystem ${uapi}'
+MOAT_APP_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -Wall -Wextra -nostdinc -isystem ${PROJECT_SOURCE_DIR}/lib/libc/include -isystem ${gcc_inc} -isystem ${uapi} -isystem ${PROJECT_SOURCE_DIR}/include/app'
 MOAT_APP_MAIN_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -DMOAT_HOSTED=0 -I${PROJECT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/include'
 MOAT_APP_MAIN='${PROJECT_SOURCE_DIR}/lib/libc/app_main.c'
 MOAT_APP_LDFLAGS='-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -T ${MOAT_LINKER_SCRIPT}'
