@@ -22,30 +22,17 @@
 #include "lib/string.h"
 #include "pci/pci.h"
 #include "pci/pci_platform.h"
+#include "tests/image/dma_fixture.h"
 
 #define IOVA_BASE 0x100000ULL
-#define CANARY 0xc5
+#define CANARY DMA_CANARY
 #define FAULT_WAIT_NS (2ULL * 1000 * 1000 * 1000)
 #define NO_FAULT_WAIT_NS (200ULL * 1000 * 1000)
 
 /* ---- fault capture through the domain's fault_fn ---- */
 
-static struct iommu_fault last_fault;
-static volatile unsigned nr_captured;
 
-static void capture_fault(struct iommu_domain *d, const struct iommu_fault *f, void *ctx)
-{
-    last_fault = *f;
-    nr_captured++;
-}
 
-static void capture_on(struct iommu_domain *d)
-{
-    nr_captured = 0;
-    memset(&last_fault, 0, sizeof(last_fault));
-    d->fault_fn = capture_fault;
-    d->fault_ctx = NULL;
-}
 
 /* The fault arrives by interrupt; polling too makes a lost event a failure of its own
  * (event_interrupt), not a hang. */
@@ -88,7 +75,6 @@ struct fixture {
     uint64_t pa;
 };
 
-static uint8_t fixture_pages[4 * 4096] __aligned(4096);
 
 static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
 {
@@ -100,9 +86,7 @@ static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
     }
     fx->d = fx->e->domain;
     fx->au = to_amdvi_unit(fx->d->unit);
-    fx->pages = fixture_pages;
-    fx->pa = virt_to_phys(fixture_pages);
-    memset(fx->pages, CANARY, 4 * 4096);
+    fx->pages = dma_fixture_pages(&fx->pa);
     return true;
 }
 
@@ -112,37 +96,8 @@ static void fixture_put(struct fixture *fx)
         fx->d->fault_fn = NULL;
 }
 
-static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return false;
-    return true;
-}
 
-static void fill_pattern(uint8_t *p, size_t n, uint8_t seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(seed + i * 7);
-}
 
-/* Loads the device buffer with a pattern through a DMA read from a mapped page. */
-static int load_device_buffer(struct fixture *fx, uint8_t seed)
-{
-    uint64_t src_pa;
-    uint8_t *src = pmm_alloc_zeroed(0, &src_pa);
-    if (!src)
-        return -ENOMEM;
-    fill_pattern(src, 4096, seed);
-    uint64_t iova = IOVA_BASE + 0x80000;
-    int err = iommu_map(fx->d, iova, src_pa, 4096, IOMMU_READ);
-    if (!err) {
-        err = edu_dma(fx->e, false, iova, 0, 4096);
-        iommu_unmap(fx->d, iova, 4096);
-    }
-    pmm_free(src_pa, 0);
-    return err;
-}
 
 static void check_record(struct ktest *t, struct fixture *fx, uint64_t iova, bool write)
 {
@@ -169,6 +124,12 @@ static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t i
         kprintf("# %s: no fault record for iova %#llx (QEMU); the canaries decide\n", t->name,
                 (unsigned long long)iova);
     KEXPECT(t, all_bytes(fx->pages, 4 * 4096, CANARY));
+}
+
+/* Loads the device buffer with a pattern through a DMA read from a mapped page. */
+static int load_device_buffer(struct fixture *fx, uint8_t seed)
+{
+    return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
 }
 
 /* ---- cases ---- */
@@ -603,26 +564,8 @@ static void domain_ids_above_255(struct ktest *t)
 
 /* ---- interrupt remapping ---- */
 
-static volatile unsigned irq_hits;
 
-static void edu_irq(unsigned vector, void *ctx)
-{
-    struct edu_dev *e = ctx;
-    irq_hits++;
-    edu_ack_irq(e, edu_irq_status(e));
-}
 
-/* Programs m into the device, raises its interrupt, and reports whether it arrived. */
-static bool raise_with(struct edu_dev *e, const struct msi_msg *m)
-{
-    irq_hits = 0;
-    if (msi_enable(platform_pci(), e->pci, m))
-        return false;
-    edu_raise_irq(e, 1);
-    bool got = poll_until(irq_hits > 0, 300 * NSEC_PER_MSEC) == 0;
-    edu_ack_irq(e, 1);
-    return got;
-}
 
 /* The edu's MSI reaches its vector only through the entry moat gave it: an index it was not
  * given, or an entry in another device's table, is aborted. Devices without a table of their
@@ -666,15 +609,6 @@ static void msi_through_irte(struct ktest *t)
     fixture_put(&fx);
 }
 
-static void sort_u64(uint64_t *v, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++)
-        for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            uint64_t x = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = x;
-        }
-}
 
 #define BENCH_ROUNDS 1000
 static uint64_t bench_ns[BENCH_ROUNDS];

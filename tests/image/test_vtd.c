@@ -18,29 +18,16 @@
 #include "lib/string.h"
 #include "pci/pci.h"
 #include "pci/pci_platform.h"
+#include "tests/image/dma_fixture.h"
 
 #define IOVA_BASE 0x100000ULL
-#define CANARY 0xc5
+#define CANARY DMA_CANARY
 #define FAULT_WAIT_NS (2ULL * 1000 * 1000 * 1000)
 
 /* ---- fault capture through the domain's fault_fn ---- */
 
-static struct iommu_fault last_fault;
-static volatile unsigned nr_captured;
 
-static void capture_fault(struct iommu_domain *d, const struct iommu_fault *f, void *ctx)
-{
-    last_fault = *f;
-    nr_captured++;
-}
 
-static void capture_on(struct iommu_domain *d)
-{
-    nr_captured = 0;
-    memset(&last_fault, 0, sizeof(last_fault));
-    d->fault_fn = capture_fault;
-    d->fault_ctx = NULL;
-}
 
 /* The fault arrives by interrupt; polling the unit too makes a lost event a test failure of
  * its own (checked in fault_event_interrupt), not a hang. */
@@ -60,7 +47,6 @@ struct fixture {
     uint64_t pa;
 };
 
-static uint8_t fixture_pages[4 * 4096] __aligned(4096);
 
 static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
 {
@@ -72,11 +58,7 @@ static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
     }
     fx->d = fx->e->domain;
     fx->vu = to_vtd_unit(fx->d->unit);
-    /* Static pages: the image sits low in RAM, so these are below the edu's 28-bit DMA mask
-     * and their physical address can double as an IOVA that must not reach them. */
-    fx->pages = fixture_pages;
-    fx->pa = virt_to_phys(fixture_pages);
-    memset(fx->pages, CANARY, 4 * 4096);
+    fx->pages = dma_fixture_pages(&fx->pa);
     return true;
 }
 
@@ -86,37 +68,8 @@ static void fixture_put(struct fixture *fx)
         fx->d->fault_fn = NULL;
 }
 
-static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return false;
-    return true;
-}
 
-static void fill_pattern(uint8_t *p, size_t n, uint8_t seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(seed + i * 7);
-}
 
-/* Loads the device buffer with a pattern through a DMA read from a mapped page. */
-static int load_device_buffer(struct fixture *fx, uint8_t seed)
-{
-    uint64_t src_pa;
-    uint8_t *src = pmm_alloc_zeroed(0, &src_pa);
-    if (!src)
-        return -ENOMEM;
-    fill_pattern(src, 4096, seed);
-    uint64_t iova = IOVA_BASE + 0x80000;
-    int err = iommu_map(fx->d, iova, src_pa, 4096, IOMMU_READ);
-    if (!err) {
-        err = edu_dma(fx->e, false, iova, 0, 4096);
-        iommu_unmap(fx->d, iova, 4096);
-    }
-    pmm_free(src_pa, 0);
-    return err;
-}
 
 /* Expects one blocked write DMA at iova: record, requester, direction; canaries intact. */
 static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t iova)
@@ -129,6 +82,12 @@ static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t i
     KEXPECT(t, last_fault.write);
     KEXPECT(t, last_fault.reason != 0);
     KEXPECT(t, all_bytes(fx->pages, 4 * 4096, CANARY));
+}
+
+/* Loads the device buffer with a pattern through a DMA read from a mapped page. */
+static int load_device_buffer(struct fixture *fx, uint8_t seed)
+{
+    return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
 }
 
 /* ---- cases ---- */
@@ -409,21 +368,7 @@ static void one_wait_per_operation(struct ktest *t)
     fixture_put(&fx);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
-static void sort_u64(uint64_t *v, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++)
-        for (unsigned j = i; j > 0 && cmp_u64(&v[j - 1], &v[j]) > 0; j--) {
-            uint64_t x = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = x;
-        }
-}
 
 #define BENCH_ROUNDS 1000
 static uint64_t bench_ns[BENCH_ROUNDS], bench_cyc[BENCH_ROUNDS], bench_map[BENCH_ROUNDS];
@@ -556,26 +501,8 @@ static void fail_nth_allocation(struct ktest *t)
 
 /* ---- interrupt remapping ---- */
 
-static volatile unsigned irq_hits;
 
-static void edu_irq(unsigned vector, void *ctx)
-{
-    struct edu_dev *e = ctx;
-    irq_hits++;
-    edu_ack_irq(e, edu_irq_status(e));
-}
 
-/* Programs msg into the device, raises its interrupt, and reports whether it arrived. */
-static bool raise_with(struct edu_dev *e, const struct msi_msg *m)
-{
-    irq_hits = 0;
-    if (msi_enable(platform_pci(), e->pci, m))
-        return false;
-    edu_raise_irq(e, 1);
-    bool got = poll_until(irq_hits > 0, 300 * NSEC_PER_MSEC) == 0;
-    edu_ack_irq(e, 1);
-    return got;
-}
 
 static void expect_ir_fault(struct ktest *t, struct fixture *fx, const struct msi_msg *m,
                             unsigned reason)

@@ -1,0 +1,40 @@
+/* What the vendors' in-image DMA suites (test_vtd.c, test_amdvi.c) share: fault capture through
+ * a domain's fault_fn, the edu's interrupt through a given MSI message, canary pages, byte
+ * patterns, and loading the edu's buffer through a mapping. Vendor-neutral: iommu/iommu.h only. */
+#ifndef MOAT_TESTS_IMAGE_DMA_FIXTURE_H
+#define MOAT_TESTS_IMAGE_DMA_FIXTURE_H
+
+#include "arch/x86_64/msi.h"
+#include "iommu/iommu.h"
+#include "lib/compiler.h"
+
+struct edu_dev;
+
+#define DMA_CANARY 0xc5
+
+/* The last fault record delivered to a domain armed with capture_on, and how many came. */
+extern struct iommu_fault last_fault;
+extern volatile unsigned nr_captured;
+void capture_fault(struct iommu_domain *d, const struct iommu_fault *f, void *ctx);
+void capture_on(struct iommu_domain *d);
+
+/* Four static pages (canary, target, target, canary) below the edu's 28-bit DMA mask, filled
+ * with DMA_CANARY; *pa is their physical address. */
+uint8_t *dma_fixture_pages(uint64_t *pa);
+
+bool all_bytes(const uint8_t *p, size_t n, uint8_t v);
+void fill_pattern(uint8_t *p, size_t n, uint8_t seed);
+void sort_u64(uint64_t *v, unsigned n);
+
+/* Loads the edu's 4 KiB buffer with fill_pattern(seed) by a DMA read through a temporary
+ * read-only mapping at iova in d. */
+int dma_load_device_buffer(struct edu_dev *e, struct iommu_domain *d, uint64_t iova,
+                           uint8_t seed);
+
+/* The edu's interrupt: edu_irq is the handler to install (ctx: the edu), raise_with programs m
+ * into the device's MSI capability, raises, and reports whether it arrived. */
+extern volatile unsigned irq_hits;
+void edu_irq(unsigned vector, void *ctx);
+bool raise_with(struct edu_dev *e, const struct msi_msg *m);
+
+#endif
