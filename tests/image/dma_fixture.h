@@ -6,6 +6,7 @@
 
 #include "arch/x86_64/msi.h"
 #include "iommu/iommu.h"
+#include "kernel/ktest.h"
 #include "lib/compiler.h"
 
 struct edu_dev;
@@ -38,3 +39,35 @@ void edu_irq(unsigned vector, void *ctx);
 bool raise_with(struct edu_dev *e, const struct msi_msg *m);
 
 #endif
+
+/* ---- DMA isolation cases every vendor's suite runs ---- */
+
+#define DMA_CASE_IOVA_BASE 0x100000ULL
+
+/* One case's view of a vendor fixture. */
+struct dma_case_env {
+    struct edu_dev *e;
+    struct iommu_domain *d;         /* the edu's paging domain */
+    uint8_t *pages;                 /* canary, target, target, canary */
+    uint64_t pa;
+};
+
+/* What differs between vendors: finding the device behind one of their units, and what a
+ * blocked write must leave behind (a fault record where the unit writes one; canaries always). */
+struct dma_vendor {
+    bool (*get)(struct ktest *t, struct dma_case_env *env);
+    void (*blocked_write)(struct ktest *t, const struct dma_case_env *env, uint64_t iova);
+};
+
+void dma_case_dma_both_directions(struct ktest *t, const struct dma_vendor *v);
+void dma_case_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v);
+void dma_case_other_domain_iova_blocked(struct ktest *t, const struct dma_vendor *v);
+void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v);
+void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *v);
+
+/* Defines the suite-local case `name` running the shared one with vendor v. */
+#define DMA_VENDOR_CASE(name, v)                                                        \
+    static void name(struct ktest *t)                                                   \
+    {                                                                                   \
+        dma_case_##name(t, v);                                                          \
+    }

@@ -132,6 +132,30 @@ static int load_device_buffer(struct fixture *fx, uint8_t seed)
     return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
 }
 
+/* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
+static bool amdvi_case_get(struct ktest *t, struct dma_case_env *env)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return false;
+    *env = (struct dma_case_env){ .e = fx.e, .d = fx.d, .pages = fx.pages, .pa = fx.pa };
+    return true;
+}
+
+static void amdvi_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
+{
+    struct fixture fx = { .e = env->e, .d = env->d, .au = to_amdvi_unit(env->d->unit),
+                          .pages = env->pages, .pa = env->pa };
+    expect_blocked_write(t, &fx, iova, false);
+}
+
+static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked };
+DMA_VENDOR_CASE(dma_both_directions, &amdvi_dma_vendor)
+DMA_VENDOR_CASE(unmapped_iova_blocked, &amdvi_dma_vendor)
+DMA_VENDOR_CASE(other_domain_iova_blocked, &amdvi_dma_vendor)
+DMA_VENDOR_CASE(just_unmapped_iova_blocked, &amdvi_dma_vendor)
+DMA_VENDOR_CASE(read_only_blocks_writes, &amdvi_dma_vendor)
+
 /* ---- cases ---- */
 
 static void unit_state(struct ktest *t)
@@ -189,44 +213,6 @@ static void device_table_default_deny(struct ktest *t)
     fixture_put(&fx);
 }
 
-static void dma_both_directions(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    KASSERT(t, load_device_buffer(&fx, 0x31) == 0);
-    uint64_t iova = IOVA_BASE;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 8192, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova + 4096, 0, 4096) == 0);     /* device -> memory */
-    uint8_t want[4096];
-    fill_pattern(want, sizeof(want), 0x31);
-    KEXPECT(t, memcmp(fx.pages + 8192, want, 4096) == 0);
-    KEXPECT(t, all_bytes(fx.pages, 8192, CANARY));
-    KEXPECT(t, all_bytes(fx.pages + 12288, 4096, CANARY));
-    /* memory -> device -> memory at another offset: a partial, unaligned copy */
-    fill_pattern(fx.pages + 4096, 4096, 0x77);
-    KASSERT(t, edu_dma(fx.e, false, iova + 100, 200, 1000) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova + 4096 + 300, 200, 1000) == 0);
-    KEXPECT(t, memcmp(fx.pages + 8192 + 300, fx.pages + 4096 + 100, 1000) == 0);
-    KEXPECT(t, iommu_unmap(fx.d, iova, 8192) == 0);
-    fixture_put(&fx);
-}
-
-/* The IOVA equals the canary page's physical address: without translation the DMA would land. */
-static void unmapped_iova_blocked(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    if (fx.pa + 4096 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
-        ktest_skip(t, "canary page above the device's DMA mask");
-        return;
-    }
-    expect_blocked_write(t, &fx, fx.pa + 4096, false);
-    fixture_put(&fx);
-}
-
 /* A read from an unmapped IOVA that equals a secret page's physical address must not bring the
  * secret into the device: its buffer, written back through a mapped page, holds none of it. */
 static void unmapped_read_gets_nothing(struct ktest *t)
@@ -254,52 +240,6 @@ static void unmapped_read_gets_nothing(struct ktest *t)
         KEXPECT(t, wait_fault(fx.au, true, FAULT_WAIT_NS));
         check_record(t, &fx, fx.pa + 4096, false);
     }
-    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
-}
-
-static void other_domain_iova_blocked(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *other;
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &other) == 0);
-    uint64_t iova = IOVA_BASE + 0x200000;
-    KASSERT(t, iommu_map(other, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    expect_blocked_write(t, &fx, iova, false);
-    KEXPECT(t, iommu_unmap(other, iova, 4096) == 0);
-    iommu_domain_free(other);
-    fixture_put(&fx);
-}
-
-/* Map, DMA (the IOTLB now holds the translation), unmap, DMA again: must not land. */
-static void just_unmapped_iova_blocked(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    KASSERT(t, load_device_buffer(&fx, 0x42) == 0);
-    uint64_t iova = IOVA_BASE + 0x300000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, !all_bytes(fx.pages + 4096, 4096, CANARY));
-    KASSERT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    memset(fx.pages, CANARY, 4 * 4096);
-    expect_blocked_write(t, &fx, iova, false);
-    fixture_put(&fx);
-}
-
-static void read_only_blocks_writes(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    KASSERT(t, load_device_buffer(&fx, 0x17) == 0);
-    uint64_t iova = IOVA_BASE + 0x400000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ) == 0);
-    expect_blocked_write(t, &fx, iova, false);
-    KEXPECT(t, edu_dma(fx.e, false, iova, 0, 4096) == 0);     /* reads work */
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
     fixture_put(&fx);
 }

@@ -90,6 +90,30 @@ static int load_device_buffer(struct fixture *fx, uint8_t seed)
     return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
 }
 
+/* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
+static bool vtd_case_get(struct ktest *t, struct dma_case_env *env)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return false;
+    *env = (struct dma_case_env){ .e = fx.e, .d = fx.d, .pages = fx.pages, .pa = fx.pa };
+    return true;
+}
+
+static void vtd_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
+{
+    struct fixture fx = { .e = env->e, .d = env->d, .vu = to_vtd_unit(env->d->unit),
+                          .pages = env->pages, .pa = env->pa };
+    expect_blocked_write(t, &fx, iova);
+}
+
+static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked };
+DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
+DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
+DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
+DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
+DMA_VENDOR_CASE(read_only_blocks_writes, &vtd_dma_vendor)
+
 /* ---- cases ---- */
 
 static void caps_match_machine(struct ktest *t)
@@ -104,91 +128,6 @@ static void caps_match_machine(struct ktest *t)
     KEXPECT(t, vtd_read32(fx.vu, VTD_GSTS_REG) & VTD_GCMD_TE);
     KEXPECT(t, fx.vu->iu.nr_resv >= 1 && fx.vu->iu.resv[0].start == VTD_INTR_ADDR_FIRST);
     KEXPECT(t, fx.d->iova_last >= EDU_DMA_LIMIT - 1);
-    fixture_put(&fx);
-}
-
-static void dma_both_directions(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    KASSERT(t, load_device_buffer(&fx, 0x31) == 0);
-    uint64_t iova = IOVA_BASE;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 8192, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova + 4096, 0, 4096) == 0);     /* device -> memory */
-    uint8_t want[4096];
-    fill_pattern(want, sizeof(want), 0x31);
-    KEXPECT(t, memcmp(fx.pages + 8192, want, 4096) == 0);
-    KEXPECT(t, all_bytes(fx.pages, 8192, CANARY));
-    KEXPECT(t, all_bytes(fx.pages + 12288, 4096, CANARY));
-    /* memory -> device -> memory at another offset: a partial, unaligned copy */
-    fill_pattern(fx.pages + 4096, 4096, 0x77);
-    KASSERT(t, edu_dma(fx.e, false, iova + 100, 200, 1000) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova + 4096 + 300, 200, 1000) == 0);
-    KEXPECT(t, memcmp(fx.pages + 8192 + 300, fx.pages + 4096 + 100, 1000) == 0);
-    KEXPECT(t, iommu_unmap(fx.d, iova, 8192) == 0);
-    fixture_put(&fx);
-}
-
-/* The IOVA equals the canary page's physical address: without translation the DMA would land. */
-static void unmapped_iova_blocked(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    if (fx.pa + 4096 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
-        ktest_skip(t, "canary page above the device's DMA mask");
-        return;
-    }
-    expect_blocked_write(t, &fx, fx.pa + 4096);
-    fixture_put(&fx);
-}
-
-static void other_domain_iova_blocked(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *other;
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &other) == 0);
-    uint64_t iova = IOVA_BASE + 0x200000;
-    KASSERT(t, iommu_map(other, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    expect_blocked_write(t, &fx, iova);
-    KEXPECT(t, iommu_unmap(other, iova, 4096) == 0);
-    iommu_domain_free(other);
-    fixture_put(&fx);
-}
-
-/* Map, DMA (the IOTLB now holds the translation), unmap, DMA again: must fault. */
-static void just_unmapped_iova_blocked(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    KASSERT(t, load_device_buffer(&fx, 0x42) == 0);
-    uint64_t iova = IOVA_BASE + 0x300000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, !all_bytes(fx.pages + 4096, 4096, CANARY));
-    KASSERT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    memset(fx.pages, CANARY, 4 * 4096);
-    expect_blocked_write(t, &fx, iova);
-    fixture_put(&fx);
-}
-
-static void read_only_blocks_writes(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    uint64_t iova = IOVA_BASE + 0x400000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ) == 0);
-    /* The write first: once a read has cached the translation, QEMU refuses the write in its
-     * memory layer without a fault record. */
-    expect_blocked_write(t, &fx, iova);
-    KEXPECT(t, edu_dma(fx.e, false, iova, 0, 4096) == 0);     /* reads work */
-    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
     fixture_put(&fx);
 }
 
