@@ -7,7 +7,21 @@
 #include "lib/string.h"
 #include "tests/image/dma_fixture.h"
 
-static void env_put(struct dma_case_env *env)
+bool dma_env_get(struct ktest *t, unsigned dev, bool have_unit, const char *skip_reason,
+                 struct dma_case_env *env)
+{
+    memset(env, 0, sizeof(*env));
+    env->e = edu_get(dev);
+    if (!env->e || !env->e->domain || !have_unit) {
+        ktest_skip(t, skip_reason);
+        return false;
+    }
+    env->d = env->e->domain;
+    env->pages = dma_fixture_pages(&env->pa);
+    return true;
+}
+
+void dma_env_put(struct dma_case_env *env)
 {
     if (env->d)
         env->d->fault_fn = NULL;
@@ -33,7 +47,7 @@ void dma_case_dma_both_directions(struct ktest *t, const struct dma_vendor *v)
     KASSERT(t, edu_dma(env.e, true, iova + 4096 + 300, 200, 1000) == 0);
     KEXPECT(t, memcmp(env.pages + 8192 + 300, env.pages + 4096 + 100, 1000) == 0);
     KEXPECT(t, iommu_unmap(env.d, iova, 8192) == 0);
-    env_put(&env);
+    dma_env_put(&env);
 }
 
 void dma_case_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v)
@@ -46,7 +60,7 @@ void dma_case_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v)
         ktest_skip(t, "canary page above the device's DMA mask");
     else
         v->blocked_write(t, &env, env.pa + 4096);
-    env_put(&env);
+    dma_env_put(&env);
 }
 
 void dma_case_other_domain_iova_blocked(struct ktest *t, const struct dma_vendor *v)
@@ -61,7 +75,7 @@ void dma_case_other_domain_iova_blocked(struct ktest *t, const struct dma_vendor
     v->blocked_write(t, &env, iova);
     KEXPECT(t, iommu_unmap(other, iova, 4096) == 0);
     iommu_domain_free(other);
-    env_put(&env);
+    dma_env_put(&env);
 }
 
 void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v)
@@ -77,7 +91,7 @@ void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendo
     KASSERT(t, iommu_unmap(env.d, iova, 4096) == 0);
     memset(env.pages, DMA_CANARY, 4 * 4096);
     v->blocked_write(t, &env, iova);
-    env_put(&env);
+    dma_env_put(&env);
 }
 
 void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *v)
@@ -93,5 +107,5 @@ void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *
     v->blocked_write(t, &env, iova);
     KEXPECT(t, edu_dma(env.e, false, iova, 0, 4096) == 0);     /* reads work */
     KEXPECT(t, iommu_unmap(env.d, iova, 4096) == 0);
-    env_put(&env);
+    dma_env_put(&env);
 }

@@ -59,6 +59,13 @@ struct dma_vendor {
     void (*blocked_write)(struct ktest *t, const struct dma_case_env *env, uint64_t iova);
 };
 
+/* The edu numbered dev with its paging domain and the canary pages; skips the case (with
+ * skip_reason) when there is no such device or no unit of the suite's vendor. */
+bool dma_env_get(struct ktest *t, unsigned dev, bool have_unit, const char *skip_reason,
+                 struct dma_case_env *env);
+/* Disarms fault capture on the case's domain. */
+void dma_env_put(struct dma_case_env *env);
+
 void dma_case_dma_both_directions(struct ktest *t, const struct dma_vendor *v);
 void dma_case_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v);
 void dma_case_other_domain_iova_blocked(struct ktest *t, const struct dma_vendor *v);

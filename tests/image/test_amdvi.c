@@ -75,25 +75,20 @@ struct fixture {
     uint64_t pa;
 };
 
-
 static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
 {
-    memset(fx, 0, sizeof(*fx));
-    fx->e = edu_get(dev);
-    if (!fx->e || !fx->e->domain || amdvi_nr_units() == 0) {
-        ktest_skip(t, "needs an edu device behind an AMD-Vi unit");
+    struct dma_case_env env;
+    if (!dma_env_get(t, dev, amdvi_nr_units() > 0, "needs an edu device behind an AMD-Vi unit", &env))
         return false;
-    }
-    fx->d = fx->e->domain;
-    fx->au = to_amdvi_unit(fx->d->unit);
-    fx->pages = dma_fixture_pages(&fx->pa);
+    *fx = (struct fixture){ .e = env.e, .d = env.d, .au = to_amdvi_unit(env.d->unit),
+                            .pages = env.pages, .pa = env.pa };
     return true;
 }
 
 static void fixture_put(struct fixture *fx)
 {
-    if (fx->d)
-        fx->d->fault_fn = NULL;
+    struct dma_case_env env = { .d = fx->d };
+    dma_env_put(&env);
 }
 
 
@@ -135,11 +130,7 @@ static int load_device_buffer(struct fixture *fx, uint8_t seed)
 /* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
 static bool amdvi_case_get(struct ktest *t, struct dma_case_env *env)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return false;
-    *env = (struct dma_case_env){ .e = fx.e, .d = fx.d, .pages = fx.pages, .pa = fx.pa };
-    return true;
+    return dma_env_get(t, 0, amdvi_nr_units() > 0, "needs an edu device behind an AMD-Vi unit", env);
 }
 
 static void amdvi_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
