@@ -17,14 +17,18 @@ struct vma {
     bool anon;
     struct vm_chunk *chunks;
     unsigned nr_chunks;
-    bool unmapped;          /* munmap'ed while pinned: pages wait for the last unpin */
-    unsigned long pins;
     struct vma *next;
 };
 
 static struct vma *vmas;
 static uintptr_t vm_next = VM_AREA_START;
 static uint64_t quarantined;
+static vm_pinned_fn pinned_query;
+
+void vm_set_pinned_query(vm_pinned_fn fn)
+{
+    pinned_query = fn;
+}
 
 /* A guard page between ranges: an overrun faults instead of reaching a neighbour. */
 static int vm_reserve(size_t len, uintptr_t *start)
@@ -144,7 +148,7 @@ int vm_map_mmio(uint64_t pa, size_t len, void **out)
 static struct vma *vma_find(uintptr_t a)
 {
     for (struct vma *v = vmas; v; v = v->next)
-        if (a >= v->start && a < v->end && !v->unmapped)
+        if (a >= v->start && a < v->end)
             return v;
     return NULL;
 }
@@ -164,57 +168,22 @@ int vm_unmap(void *va, size_t len)
     struct vma *v = vma_find(a);
     if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE))
         return -EINVAL;
-    if (v->pins) {
-        /* A device may still reach these pages: the CPU mapping stays until the last unpin
-         * (so the pages stay translatable), but the range is no longer the caller's. */
-        v->unmapped = true;
+    if (v->anon && pinned_query && pinned_query(va, v->end - v->start)) {
+        /* A device may still reach these pages: the CPU loses the range, but its pages are
+         * never handed out again (quarantined and counted). */
+        for (uintptr_t page = v->start; page < v->end; page += PAGE_SIZE)
+            arch_unmap_page(page, NULL);
         quarantined += (v->end - v->start) / PAGE_SIZE;
+        kprintf("vm: %#lx..%#lx unmapped while mapped for DMA: %llu pages quarantined\n",
+                (unsigned long)v->start, (unsigned long)v->end - 1,
+                (unsigned long long)((v->end - v->start) / PAGE_SIZE));
+        kfree(v->chunks);
+        vma_remove(v);
         return 0;
     }
     release_pages(v);
     vma_remove(v);
     return 0;
-}
-
-static struct vma *vma_containing(uintptr_t a, uintptr_t last)
-{
-    for (struct vma *v = vmas; v; v = v->next)
-        if (a >= v->start && last < v->end)
-            return v;
-    return NULL;
-}
-
-int vm_pin(const void *va, size_t len)
-{
-    uintptr_t a = (uintptr_t)va, last;
-    if (len == 0 || __builtin_add_overflow(a, len - 1, &last))
-        return -EINVAL;
-    if (a < VM_AREA_START) {
-        /* The direct map: heap and page-allocator memory, owned by its allocator. */
-        for (uintptr_t p = ALIGN_DOWN(a, PAGE_SIZE); p <= last; p += PAGE_SIZE)
-            if (!(arch_virt_flags(p) & ARCH_MAP_PRESENT))
-                return -EFAULT;
-        return 0;
-    }
-    struct vma *v = vma_containing(a, last);
-    if (!v || v->unmapped)
-        return -EFAULT;
-    v->pins++;
-    return 0;
-}
-
-void vm_unpin(const void *va, size_t len)
-{
-    uintptr_t a = (uintptr_t)va;
-    if (a < VM_AREA_START)
-        return;
-    struct vma *v = vma_containing(a, a + len - 1);
-    MOAT_ASSERT(v && v->pins > 0);
-    if (--v->pins == 0 && v->unmapped) {
-        quarantined -= (v->end - v->start) / PAGE_SIZE;
-        release_pages(v);
-        vma_remove(v);
-    }
 }
 
 int vm_virt_to_phys(const void *va, uint64_t *pa)

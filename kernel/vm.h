@@ -1,7 +1,7 @@
 /* The mmap area: virtual ranges above the direct map, backed by pages that need not be
- * physically contiguous (anonymous memory) or by device registers (BAR mappings). A range that
- * an IOMMU mapping pins keeps its pages until the last pin goes, even after munmap: memory a
- * device can reach is never handed out again. */
+ * physically contiguous (anonymous memory) or by device registers (BAR mappings). An anonymous
+ * range still mapped for DMA when it is unmapped keeps its pages for good (quarantined): memory
+ * a device can reach is never handed out again. */
 #ifndef MOAT_KERNEL_VM_H
 #define MOAT_KERNEL_VM_H
 
@@ -16,10 +16,10 @@ int vm_map_anon(size_t len, void **out);
 int vm_map_mmio(uint64_t pa, size_t len, void **out);
 /* Unmaps the range [va, va + len) that must be exactly one earlier mapping (-EINVAL otherwise). */
 int vm_unmap(void *va, size_t len);
-/* Pins [va, va + len) (which must lie in mapped memory: the mmap area or the direct map)
- * against freeing; -EFAULT when part of it is not mapped. */
-int vm_pin(const void *va, size_t len);
-void vm_unpin(const void *va, size_t len);
+/* Asks whether any byte of [va, va + len) is mapped for DMA. The IOMMU object layer registers
+ * it (kernel/vm sits below that layer); vm_unmap of such a range quarantines its pages. */
+typedef bool (*vm_pinned_fn)(const void *va, uint64_t len);
+void vm_set_pinned_query(vm_pinned_fn fn);
 /* The physical address behind a CPU address of the runtime (direct map or mmap area). */
 int vm_virt_to_phys(const void *va, uint64_t *pa);
 /* Pages held back because a device could still reach them when their range was unmapped. */

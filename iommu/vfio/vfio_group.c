@@ -3,6 +3,7 @@
 #include "iommu/vfio/vfio_private.h"
 #include "kernel/init.h"
 #include "kernel/mm/heap.h"
+#include "kernel/vm.h"
 #include "lib/errno.h"
 #include "lib/fmt.h"
 #include "lib/log.h"
@@ -253,6 +254,7 @@ static int vfio_init(void)
     devnode_register(&iommu_node);
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
+    vm_set_pinned_query(moat_iommufd_is_pinned);
     return 0;
 }
 MOAT_UNIT_OPTIONAL(80_late, vfio, vfio_init);
