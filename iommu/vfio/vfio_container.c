@@ -11,12 +11,6 @@
 #define DIRTY_BITMAP_PAGES_MAX 0x7fffffffULL
 #define DIRTY_BITMAP_SIZE_MAX (ALIGN_UP(DIRTY_BITMAP_PAGES_MAX, 64) / 8)
 
-static long ret_copy(void *dst, const void *src, size_t n)
-{
-    memcpy(dst, src, n);
-    return 0;
-}
-
 static int container_set_iommu(struct vfio_container *c, unsigned long type)
 {
     if (c->nr_groups == 0 || c->ictx)
@@ -152,7 +146,8 @@ static long container_info(struct vfio_container *c, unsigned long arg)
         vfio_cap_add((void *)arg, info.argsz, &off, prev, &av, sizeof(av));
     }
     size_t out = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
-    return ret_copy((void *)arg, &info, out);
+    memcpy((void *)arg, &info, out);
+    return 0;
 }
 
 void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,
@@ -389,7 +384,8 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
         c->nr_dmas--;
     }
     u.size = unmapped;
-    return ret_copy((void *)arg, &u, minsz);
+    memcpy((void *)arg, &u, minsz);
+    return 0;
 }
 
 static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
