@@ -5,12 +5,14 @@
 # s * K1 + seed + k * K2), with seed for the virtio-blk image and seed + 1 for the NVMe one.
 #
 #   tools/disk-test.sh [--suite blk_disk|blk_rw|...] [--size-mib N] [--seed N] [--iommu X]
-#                      [--timeout S] [--keep DIR]
+#                      [--cmdline S] [--timeout S] [--keep DIR] [-- QEMU-ARGS...]
+# --cmdline adds to moat's command line; QEMU-ARGS after -- go to QEMU unchanged (e.g. -global
+# intel-iommu.caching-mode=on).
 # Exit status: 0 all good, 1 a check failed, 77 something needed is missing (skip).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-suite=blk_disk size_mib=64 seed=$(( (RANDOM << 15 | RANDOM) + 1 )) iommu=intel timeout=240 keep=""
+suite=blk_disk size_mib=64 seed=$(( (RANDOM << 15 | RANDOM) + 1 )) iommu=intel timeout=240 keep="" extra=""
 while [ $# -gt 0 ]; do
     case $1 in
         --suite) suite=$2; shift 2 ;;
@@ -19,6 +21,8 @@ while [ $# -gt 0 ]; do
         --iommu) iommu=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
+        --cmdline) extra=" $2"; shift 2 ;;
+        --) shift; break ;;
         *) echo "disk-test: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -50,7 +54,7 @@ log=$dir/serial.log
 status=0
 MOAT_ACCEL=${MOAT_ACCEL:-tcg} "$ROOT/moat" run --no-build --tests --iommu "$iommu" \
     --topology "$dir/topology.txt" --timeout "$timeout" --log "$log" \
-    --cmdline "tests=$suite blk_seed=$seed" || status=$?
+    --cmdline "tests=$suite blk_seed=$seed$extra" -- "$@" || status=$?
 if [ "$status" -ne 0 ] || ! grep -Eq '^[1-9][0-9]* passed, 0 failed' "$log"; then
     echo "disk-test: FAIL: the guest run ended with status $status"
     exit 1

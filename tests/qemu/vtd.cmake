@@ -76,3 +76,29 @@ foreach(mode intel intel-scalable)
     ARGS --tests --cmdline tests=vtd --iommu ${mode} --
          -device pcie-pci-bridge,id=br1,bus=pcie.0,addr=0x9 -device edu,bus=br1,addr=0x1)
 endforeach()
+
+# The block drivers' data tests (write, read back, verify, across strict and pooled modes) on
+# real image files under the rest of the VT-d matrix (blk.cmake covers legacy, scalable and AMD).
+foreach(cell "caching_mode;intel;;-global;intel-iommu.caching-mode=on"
+             "aw39;intel;;-global;intel-iommu.aw-bits=39"
+             "intremap_off;intel;;-global;intel-iommu.intremap=off"
+             "register_invalidation;intel;vtd=noqi"
+             "scalable_fs;intel-scalable;;-global;intel-iommu.x-flts=on"
+             "scalable_cm;intel-scalable;;-global;intel-iommu.caching-mode=on")
+  list(GET cell 0 cname)
+  list(GET cell 1 ciommu)
+  list(GET cell 2 ccmdline)
+  set(cqemu "")
+  list(LENGTH cell clen)
+  if(clen GREATER 3)
+    list(SUBLIST cell 3 -1 cqemu)
+  endif()
+  set(cargs --suite blk_rw --size-mib 8 --iommu ${ciommu})
+  if(ccmdline)
+    list(APPEND cargs --cmdline ${ccmdline})
+  endif()
+  if(cqemu)
+    list(APPEND cargs -- ${cqemu})
+  endif()
+  blk_disk_test(blk_rw_vtd_${cname} 120 ${cargs})
+endforeach()
