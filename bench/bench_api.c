@@ -14,7 +14,7 @@
  * page table, but invalidation is a counter, so hardware invalidation cost is not included
  * (the in-image vtd/amdvi benchmarks include it). Mappings larger than a page are of memory
  * that is never touched (the mock translates, nothing reads it): only the tables are real.
- * --short runs few rounds for CI. */
+ * --short runs few rounds for CI; --only=NAME runs one figure (for a profiler). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +63,8 @@ static void run(const char *name, const char *unit, void (*fn)(void), int rounds
                 double per)
 {
     double v[BENCH_MAX_ROUNDS];
+    if (!bench_wanted(name))
+        return;
     for (int i = 0; i < iters / 4 + 1; i++)
         fn();
     for (int r = 0; r < rounds; r++) {
@@ -103,6 +105,7 @@ static void size_sweep(int rounds, int base)
 int main(int argc, char **argv)
 {
     bool short_run = bench_short(argc, argv);
+    bench_parse_only(argc, argv);
     int rounds = short_run ? 5 : 31, iters = short_run ? 2000 : 20000;
     static struct pci_dev dev;
     uint32_t dev_id, pt;

@@ -17,13 +17,14 @@
  *                          allocated to map 4 GiB (aligned) into an empty table with 4 KiB,
  *                          2 MiB or 1 GiB leaves, root excluded, in KiB per GiB
  *
- * --short runs few rounds for CI. Table pages come from a host pool and are zeroed by the
+ * --short runs few rounds for CI; --only=NAME runs one map/unmap figure (for a profiler). Table pages come from a host pool and are zeroed by the
  * allocator when handed out, inside the timed region; the flush callback only counts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "iommu/pgtable/pgtable.h"
 
 #define K4 PGTABLE_SZ_4K
@@ -142,6 +143,8 @@ static void bench_map_unmap(const char *name, struct pool *p, uint64_t size, uin
     double v[MAX_ROUNDS];
     const uint64_t base = 64 * G1, pa = 1ULL << 40;
 
+    if (!bench_wanted(name))
+        return;
     make_table(&pt, p, K4 | M2 | G1);
     for (int i = 0; i < 64; i++) { /* build the tables once */
         check(pgtable_map(&pt, base + i * stride, pa, size, RW), "warm map");
@@ -228,16 +231,19 @@ static void bench_table_memory(struct pool *p, const char *name, uint64_t pgsize
 
 int main(int argc, char **argv)
 {
-    bool short_run = argc > 1 && !strcmp(argv[1], "--short");
+    bool short_run = bench_short(argc, argv);
     int rounds = short_run ? 5 : 15, iters = short_run ? 20000 : 200000;
     struct pool p;
 
+    bench_parse_only(argc, argv);
     pool_init(&p, 4096);
     printf("# bench_pgtable: VT-d second-stage, 4 levels%s\n", short_run ? " (--short)" : "");
     bench_map_unmap("pgtable_map_unmap_4k", &p, K4, K4, rounds, iters);
     bench_map_unmap("pgtable_map_unmap_4k_scattered", &p, K4, M2, rounds, iters);
     bench_map_unmap("pgtable_map_unmap_2m", &p, M2, M2, rounds, iters);
     bench_map_unmap("pgtable_map_unmap_1g", &p, G1, G1, rounds, iters);
+    if (bench_only_name)   /* profiling one map/unmap figure */
+        return 0;
     double bulk = bench_bulk(&p, rounds);
     double raw = bench_raw(rounds);
     printf("bench pgtable_bulk_vs_raw %.2f x\n", bulk / raw);

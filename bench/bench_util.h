@@ -50,4 +50,19 @@ static inline bool bench_short(int argc, char **argv)
     return false;
 }
 
+/* --only=NAME (for profiling): bench_wanted() is true for that figure alone. */
+static const char *bench_only_name;
+
+static inline void bench_parse_only(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "--only=", 7))
+            bench_only_name = argv[i] + 7;
+}
+
+static inline bool bench_wanted(const char *name)
+{
+    return !bench_only_name || !strcmp(bench_only_name, name);
+}
+
 #endif
