@@ -13,14 +13,18 @@
  *   pgtable_raw_store      the floor: the same number of 8-byte entry stores into a
  *                          preallocated table, per page
  *   pgtable_bulk_vs_raw    pgtable_bulk_4k / pgtable_raw_store
+ *   pgtable_mem_per_gib_4k / _2m / _1g   table memory per mapped GiB: the table pages
+ *                          allocated to map 4 GiB (aligned) into an empty table with 4 KiB,
+ *                          2 MiB or 1 GiB leaves, root excluded, in KiB per GiB
  *
- * --short runs few rounds for CI. Table pages come from a host pool and are zeroed by the
+ * --short runs few rounds for CI; --only=NAME runs one map/unmap figure (for a profiler). Table pages come from a host pool and are zeroed by the
  * allocator when handed out, inside the timed region; the flush callback only counts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "iommu/pgtable/pgtable.h"
 
 #define K4 PGTABLE_SZ_4K
@@ -139,6 +143,8 @@ static void bench_map_unmap(const char *name, struct pool *p, uint64_t size, uin
     double v[MAX_ROUNDS];
     const uint64_t base = 64 * G1, pa = 1ULL << 40;
 
+    if (!bench_wanted(name))
+        return;
     make_table(&pt, p, K4 | M2 | G1);
     for (int i = 0; i < 64; i++) { /* build the tables once */
         check(pgtable_map(&pt, base + i * stride, pa, size, RW), "warm map");
@@ -207,21 +213,43 @@ static double bench_raw(int rounds)
     return report("pgtable_raw_store", "ns/page", v, rounds);
 }
 
+/* Counts the pool pages a 4 GiB mapping takes (the root was allocated by pgtable_init). */
+static void bench_table_memory(struct pool *p, const char *name, uint64_t pgsizes)
+{
+    const uint64_t gib = 4, size = gib * G1;
+    struct pgtable pt;
+    make_table(&pt, p, pgsizes);
+    size_t before = p->nfree;
+    check(pgtable_map(&pt, 4 * size, 1ULL << 40, size, RW), "memory map");
+    size_t pages = before - p->nfree;
+    printf("bench %s %.2f KiB/GiB\n", name, (double)pages * 4 / (double)gib);
+    printf("# %s: %zu table pages for %llu GiB, %.4f%% of the memory mapped\n", name, pages,
+           (unsigned long long)gib, 100.0 * (double)pages * K4 / (double)size);
+    check(pgtable_unmap(&pt, 4 * size, size, 0), "memory unmap");
+    pgtable_destroy(&pt);
+}
+
 int main(int argc, char **argv)
 {
-    bool short_run = argc > 1 && !strcmp(argv[1], "--short");
+    bool short_run = bench_short(argc, argv);
     int rounds = short_run ? 5 : 15, iters = short_run ? 20000 : 200000;
     struct pool p;
 
-    pool_init(&p, 2048);
+    bench_parse_only(argc, argv);
+    pool_init(&p, 4096);
     printf("# bench_pgtable: VT-d second-stage, 4 levels%s\n", short_run ? " (--short)" : "");
     bench_map_unmap("pgtable_map_unmap_4k", &p, K4, K4, rounds, iters);
     bench_map_unmap("pgtable_map_unmap_4k_scattered", &p, K4, M2, rounds, iters);
     bench_map_unmap("pgtable_map_unmap_2m", &p, M2, M2, rounds, iters);
     bench_map_unmap("pgtable_map_unmap_1g", &p, G1, G1, rounds, iters);
+    if (bench_only_name)   /* profiling one map/unmap figure */
+        return 0;
     double bulk = bench_bulk(&p, rounds);
     double raw = bench_raw(rounds);
     printf("bench pgtable_bulk_vs_raw %.2f x\n", bulk / raw);
+    bench_table_memory(&p, "pgtable_mem_per_gib_4k", K4);
+    bench_table_memory(&p, "pgtable_mem_per_gib_2m", K4 | M2);
+    bench_table_memory(&p, "pgtable_mem_per_gib_1g", K4 | M2 | G1);
     printf("# targets: map_unmap_4k < 150 ns, bulk_vs_raw < 3 x\n");
     return 0;
 }
