@@ -126,13 +126,14 @@ struct iommu_unit_ops {
     int (*cache_invalidate_user)(struct iommu_domain *d, struct iommu_user_array *a);
 };
 
-/* Reserved IOVA ranges a unit imposes on a device (the x86 interrupt window, RMRRs). */
+/* Reserved IOVA ranges a unit imposes on a device (the interrupt window, firmware memory that
+ * must stay identity-mapped). */
 struct iommu_resv_region {
     uint64_t start, last;
     bool identity;                  /* must stay mapped 1:1 (RMRR) */
 };
 
-#define IOMMU_MAX_RESV 8
+#define IOMMU_MAX_RESV 24
 
 struct iommu_unit {
     const struct iommu_unit_ops *ops;
