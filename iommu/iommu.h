@@ -141,6 +141,9 @@ struct iommu_unit {
     uint16_t seg;
     uint64_t pgsize_bitmap;         /* leaf sizes the unit supports */
     unsigned ias;                   /* input address width of its paging domains */
+    bool silent_aborts;             /* may abort a translation without a fault record (an
+                                     * emulation's gap): callers judge blocked DMA by its
+                                     * effect, not by a record */
     struct iommu_domain *blocked;   /* the default domain of every function it serves */
     unsigned nr_resv;
     struct iommu_resv_region resv[IOMMU_MAX_RESV];

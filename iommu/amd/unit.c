@@ -331,6 +331,8 @@ static void amdvi_read_caps(struct amdvi_unit *au)
     au->np_cache = cap & AMDVI_CAP_NP_CACHE;
     au->qemu_quirks = au->pdev && pci_read32(sys, au->pdev, PCI_SUBSYSTEM_VENDOR_ID) ==
                                       QEMU_SUBSYSTEM;
+    /* QEMU 10's page walk reports no IO_PAGE_FAULT: a refused DMA just ends. */
+    au->iu.silent_aborts = au->qemu_quirks;
     unsigned hats = (unsigned)FIELD_GET(AMDVI_EFR_HATS, au->efr);
     unsigned max_levels = hats == 3 ? 0 : 4 + hats;
     unsigned vasize = (unsigned)FIELD_GET(IVINFO_VASIZE, ivrs.ivinfo);
