@@ -1,5 +1,6 @@
-/* The vendor-neutral IOMMU core: unit registry, which domain each device is attached to, and the
- * one fault printer. */
+/* The vendor-neutral IOMMU core: unit registry, which domain each device is attached to, the
+ * one fault printer, and the loaders through which drivers read caller data (the size rules of
+ * copy_struct_from_user, in one place). */
 #include "iommu/iommu.h"
 #include "lib/errno.h"
 #include "lib/log.h"

@@ -93,8 +93,8 @@ static inline void ent_hid(uint16_t devid, const char *hid, const char *uid)
     tlen += IVHD_HID_LEN + strlen(uid);
 }
 
-static inline size_t ivmd(unsigned type, uint8_t flags, uint16_t devid, uint16_t aux, uint64_t start,
-                   uint64_t len)
+static inline size_t ivmd(unsigned type, uint8_t flags, uint16_t devid, uint16_t aux,
+                          uint64_t start, uint64_t len)
 {
     size_t o = tlen;
     tbl[o] = (uint8_t)type;
