@@ -33,11 +33,34 @@ enum iommu_domain_type {
 #define IOMMU_DOMAIN_DIRTY_TRACKING BIT(1)  /* hardware dirty bits must be available */
 #define IOMMU_DOMAIN_FIRST_STAGE BIT(2)     /* prefer the first-stage (x86-64) format */
 
+/* A nested domain's stage-1 configuration in the driver's own form, made by its nested_parse
+ * op from the caller's data; the core only carries it from the parse to domain_alloc. */
+#define IOMMU_NESTED_CFG_MAX 64
+struct iommu_nested_cfg {
+    uint64_t words[IOMMU_NESTED_CFG_MAX / 8];
+};
+
 struct iommu_domain_cfg {
     uint32_t flags;
     struct iommu_domain *parent;            /* NESTED: the stage-2 domain */
-    const void *nested_data;                /* NESTED: vendor data (e.g. IOMMU_HWPT_DATA_VTD_S1) */
-    size_t nested_len;
+    const struct iommu_nested_cfg *nested;  /* NESTED: what the unit's nested_parse made */
+};
+
+/* Caller data for a driver-defined format (Linux's struct iommu_user_data): len bytes, already
+ * copied in by the core. A driver reads it only through iommu_user_load. */
+struct iommu_user_data {
+    uint32_t type;                          /* IOMMU_HWPT_DATA_* */
+    const void *buf;
+    size_t len;
+};
+
+/* entry_num entries of entry_len bytes (Linux's struct iommu_user_data_array). On return from
+ * cache_invalidate_user, entry_num is the number of entries carried out. */
+struct iommu_user_array {
+    uint32_t type;                          /* IOMMU_HWPT_INVALIDATE_DATA_* */
+    const void *buf;
+    size_t entry_len;
+    uint32_t entry_num;
 };
 
 /* A decoded DMA fault record. */
@@ -89,16 +112,28 @@ struct iommu_unit_ops {
      * caller then composes a plain message). */
     int (*msi_compose)(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
                        uint64_t *addr, uint32_t *data);
-    int (*cache_invalidate_user)(struct iommu_domain *d, const void *data, size_t len);
+    /* Optional, for nested domains: reads the caller's stage-1 data into the unit's own
+     * config, which domain_alloc(NESTED) then receives in cfg->nested. Called at the boundary,
+     * before anything is allocated; touches no hardware. Errors as Linux's drivers give them:
+     * -EOPNOTSUPP for a data type the unit does not take, unknown flags or non-zero reserved
+     * fields; iommu_user_load's -EINVAL/-E2BIG; -EINVAL for values out of range. */
+    int (*nested_parse)(struct iommu_unit *u, const struct iommu_user_data *data,
+                        struct iommu_nested_cfg *out);
+    /* Optional, for nested domains: the caller's stage-1 cache invalidation. -EINVAL for an
+     * entry type the unit does not take. Entries are checked in order up to the first bad one;
+     * the good ones before it are carried out, a->entry_num is set to how many were, and the
+     * first error is returned (Linux's protocol). */
+    int (*cache_invalidate_user)(struct iommu_domain *d, struct iommu_user_array *a);
 };
 
-/* Reserved IOVA ranges a unit imposes on a device (the x86 interrupt window, RMRRs). */
+/* Reserved IOVA ranges a unit imposes on a device (the interrupt window, firmware memory that
+ * must stay identity-mapped). */
 struct iommu_resv_region {
     uint64_t start, last;
     bool identity;                  /* must stay mapped 1:1 (RMRR) */
 };
 
-#define IOMMU_MAX_RESV 8
+#define IOMMU_MAX_RESV 24
 
 struct iommu_unit {
     const struct iommu_unit_ops *ops;
@@ -106,6 +141,9 @@ struct iommu_unit {
     uint16_t seg;
     uint64_t pgsize_bitmap;         /* leaf sizes the unit supports */
     unsigned ias;                   /* input address width of its paging domains */
+    bool silent_aborts;             /* may abort a translation without a fault record (an
+                                     * emulation's gap): callers judge blocked DMA by its
+                                     * effect, not by a record */
     struct iommu_domain *blocked;   /* the default domain of every function it serves */
     unsigned nr_resv;
     struct iommu_resv_region resv[IOMMU_MAX_RESV];
@@ -136,5 +174,13 @@ int iommu_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa);
  * (rate-limited per device) and hands the record to the owner of the device's domain. */
 void iommu_report_fault(struct iommu_unit *u, const struct iommu_fault *f);
 uint64_t iommu_fault_count(void);
+
+/* Loads a caller's struct of which the driver knows size bytes and needs at least min, from
+ * len bytes at src (copy_struct_from_user's rules): shorter than min -EINVAL, longer than size
+ * with a non-zero byte past size -E2BIG; a shorter one is zero-extended. */
+int iommu_user_load(void *dst, size_t size, size_t min, const void *src, size_t len);
+/* Entry i of a (i < a->entry_num), loaded by the same rules. */
+int iommu_user_array_load(void *dst, size_t size, size_t min, const struct iommu_user_array *a,
+                          uint32_t i);
 
 #endif

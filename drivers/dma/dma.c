@@ -26,7 +26,8 @@ const char *dma_space_describe(const struct dma_space *ds)
 }
 
 /* The window must lie inside the domain's input range and clear of the unit's reserved
- * regions (the interrupt window, RMRRs): a mapping there would be refused or unreachable. */
+ * regions (the interrupt window, firmware identity ranges): a mapping there would be refused
+ * or unreachable. */
 static int check_window(const struct iommu_domain *d)
 {
     uint64_t last = DMA_IOVA_BASE + DMA_IOVA_SIZE - 1;

@@ -4,7 +4,8 @@
  *   IOAS         an IOVA address space: map/unmap/copy of CPU memory, reserved and allowed ranges
  *   HWPT         a hardware page table (an iommu_domain): PAGING over an IOAS (automatic on
  *                attach, or explicit with NEST_PARENT / DIRTY_TRACKING), or NESTED over a
- *                NEST_PARENT paging HWPT with vendor stage-1 data (IOMMU_HWPT_DATA_VTD_S1)
+ *                NEST_PARENT paging HWPT with stage-1 data in the format its IOMMU unit
+ *                takes (an IOMMU_HWPT_DATA_* type; the unit reads and checks it)
  *   device       a bound PCI function; attach/replace/detach moves its DMA between HWPTs
  *   fault queue  receives decoded DMA fault records of devices behind HWPTs that point at it
  *
@@ -97,7 +98,7 @@ struct moat_hwpt_alloc {
     uint32_t flags;         /* IOMMU_HWPT_ALLOC_NEST_PARENT | _DIRTY_TRACKING | FAULT_ID_VALID */
     uint32_t dev_id;        /* the device the domain is made for (its IOMMU unit) */
     uint32_t pt_id;         /* an IOAS (PAGING) or a NEST_PARENT paging HWPT (NESTED) */
-    uint32_t data_type;     /* IOMMU_HWPT_DATA_NONE or IOMMU_HWPT_DATA_VTD_S1 (NESTED) */
+    uint32_t data_type;     /* IOMMU_HWPT_DATA_NONE, or (NESTED) a type the device's unit takes */
     const void *data;
     uint32_t data_len;
     uint32_t fault_id;      /* with IOMMU_HWPT_FAULT_ID_VALID */
@@ -113,7 +114,9 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
                                uint64_t iova, uint64_t length, uint64_t page_size,
                                uint64_t *bitmap);
 /* User-owned stage-1 cache invalidation on a NESTED HWPT: *entry_num entries of entry_len bytes
- * of data_type (IOMMU_HWPT_INVALIDATE_DATA_VTD_S1); *entry_num returns how many were done. */
+ * of data_type (an IOMMU_HWPT_INVALIDATE_DATA_* type the unit takes, else -EINVAL). Entries are
+ * checked up to the first bad one; *entry_num returns how many were done, the call the first
+ * error. -EOPNOTSUPP when the unit has no user invalidation. */
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
                          const void *entries, uint32_t entry_len, uint32_t *entry_num);
 

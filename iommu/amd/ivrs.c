@@ -5,6 +5,7 @@
 #include "iommu/amd/amdvi_hw.h"
 #include "iommu/amd/ivrs.h"
 #include "lib/errno.h"
+#include "lib/fmt.h"
 #include "lib/log.h"
 #include "lib/string.h"
 
@@ -294,20 +295,25 @@ static void ivhd_parse(struct amdvi_ivrs *iv, const uint8_t *p, size_t len, size
 
 /* ---- IVMD ---- */
 
-static const char *ivmd_check(const struct amdvi_ivmd *m, uint64_t length)
+static const char *ivmd_check(const struct amdvi_ivmd *m, uint64_t length, uint32_t ivinfo)
 {
+    unsigned pasize = (unsigned)FIELD_GET(IVINFO_PASIZE, ivinfo);
     if (length == 0)
         return "memory block of length zero";
     if ((m->start & 0xfff) || (length & 0xfff))
         return "start or length not 4 KiB aligned";
     if (m->start + length - 1 < m->start)
         return "memory block wraps around";
+    if (pasize && pasize < 64 && (m->last_addr >> pasize))
+        return "memory block beyond the physical address size";
     if (m->last < m->first)
         return "device range end below its start";
     if (m->last_addr >= AMDVI_INTR_ADDR_FIRST && m->start <= AMDVI_INTR_ADDR_LAST)
         return "overlaps the interrupt address range";
     if (!(m->flags & (IVMD_FLAG_UNITY | IVMD_FLAG_EXCL)))
         return "neither a unity mapping nor an exclusion range";
+    if (!(m->flags & IVMD_FLAG_EXCL) && !(m->flags & (IVMD_FLAG_IR | IVMD_FLAG_IW)))
+        return "unity mapping with neither read nor write permission";
     return NULL;
 }
 
@@ -331,12 +337,74 @@ static void ivmd_parse(struct amdvi_ivrs *iv, const uint8_t *p, size_t len, size
               : p[0] == IVRS_TYPE_IVMD_RANGE ? rd16(p + IVMD_OFF_AUX) : m->first;
     m->start = rd64(p + IVMD_OFF_START);
     m->last_addr = m->start + length - 1;
-    const char *why = ivmd_check(m, length);
+    m->off = (uint32_t)off;
+    const char *why = ivmd_check(m, length, iv->ivinfo);
     if (why) {
         ivrs_reject(iv, p[0], off, why);
         return;
     }
     iv->nr_ivmd++;
+}
+
+/* Does any IVHD of seg translate a device ID in first..last? */
+static bool ivmd_names_known_device(const struct amdvi_ivrs *iv, const struct amdvi_ivmd *m)
+{
+    for (unsigned u = 0; u < iv->nr_units; u++) {
+        const struct amdvi_ivhd *h = &iv->unit[u];
+        if (h->seg != m->seg)
+            continue;
+        if (m->first == m->last) {
+            if (amdvi_ivhd_covers(h, m->first))
+                return true;
+            continue;
+        }
+        if (h->all)
+            return true;
+        for (unsigned i = 0; i < h->nr_ranges; i++)
+            if (h->range[i].first <= m->last && h->range[i].last >= m->first)
+                return true;
+        for (unsigned i = 0; i < h->nr_alias; i++)
+            if (h->alias[i].first <= m->last && h->alias[i].last >= m->first)
+                return true;
+    }
+    return false;
+}
+
+static bool ivmd_overlap(const struct amdvi_ivmd *a, const struct amdvi_ivmd *b)
+{
+    return a->seg == b->seg && a->first <= b->last && b->first <= a->last &&
+           a->start <= b->last_addr && b->start <= a->last_addr;
+}
+
+/* Once every IVHD is known (IVMD blocks may come before them): an IVMD must name a device an
+ * IOMMU translates, and must not overlap an earlier one for a common device (their identity
+ * mappings would collide, with permissions that may differ). In table order: a block is
+ * compared only with those kept before it. */
+static void ivmd_check_all(struct amdvi_ivrs *iv)
+{
+    unsigned kept = 0;
+    for (unsigned i = 0; i < iv->nr_ivmd; i++) {
+        const struct amdvi_ivmd *m = &iv->ivmd[i];
+        const char *why = NULL;
+        char buf[96];
+        if (!ivmd_names_known_device(iv, m)) {
+            fmt_snprintf(buf, sizeof(buf), "names device IDs %04x:%04x-%04x, none of which an "
+                         "IVHD translates", m->seg, m->first, m->last);
+            why = buf;
+        }
+        for (unsigned k = 0; k < kept && !why; k++) {
+            if (ivmd_overlap(m, &iv->ivmd[k])) {
+                fmt_snprintf(buf, sizeof(buf), "overlaps the IVMD at offset %#x for a common "
+                             "device", iv->ivmd[k].off);
+                why = buf;
+            }
+        }
+        if (why)
+            ivrs_reject(iv, m->type, m->off, why);
+        else
+            iv->ivmd[kept++] = *m;
+    }
+    iv->nr_ivmd = kept;
 }
 
 /* ---- the table ---- */
@@ -386,6 +454,7 @@ int amdvi_ivrs_parse(const void *table, size_t len, struct amdvi_ivrs *out)
     }
     out->ivinfo = rd32(t + IVRS_OFF_IVINFO);
     ivrs_walk(out, t, len);
+    ivmd_check_all(out);
     if (out->nr_units == 0) {
         kprintf("ivrs: no usable IOMMU (IVHD) block\n");
         return -EINVAL;

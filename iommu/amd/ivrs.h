@@ -7,6 +7,8 @@
 
 #include "lib/compiler.h"
 
+struct pgtable;
+
 #define AMDVI_IVRS_MAX_UNITS 8
 #define AMDVI_IVRS_MAX_RANGES 256       /* per unit: select and range entries (merged) */
 #define AMDVI_IVRS_MAX_ALIAS 64
@@ -66,14 +68,17 @@ struct amdvi_ivhd {
     struct amdvi_ivrs_hid hid[AMDVI_IVRS_MAX_HID];
 };
 
-/* Memory that must stay reachable: identity-mapped (unity) for the devices it names, before
- * translation is enabled. */
+/* Memory that must stay reachable: identity-mapped (unity, with the block's IR/IW permissions;
+ * exclusion ranges read-write) in every domain of the devices it names, from before translation
+ * is enabled. Kept only when it names a device some IVHD translates and overlaps no earlier
+ * block for a common device. */
 struct amdvi_ivmd {
     uint8_t type;                       /* 20h all, 21h one device, 22h a range */
     uint8_t flags;                      /* IVMD_FLAG_* */
     uint16_t seg;
     uint16_t first, last;               /* device IDs (20h: 0..ffff) */
     uint64_t start, last_addr;          /* inclusive */
+    uint32_t off;                       /* offset of the block in the table */
 };
 
 struct amdvi_ivrs {
@@ -98,6 +103,14 @@ uint16_t amdvi_ivhd_alias_of(const struct amdvi_ivhd *h, uint16_t devid);
 int amdvi_ivrs_unit_for(const struct amdvi_ivrs *iv, uint16_t seg, uint16_t devid);
 /* Does the IVMD block name (seg, devid)? */
 bool amdvi_ivmd_covers(const struct amdvi_ivmd *m, uint16_t seg, uint16_t devid);
+
+/* ivmd.c: the pgtable permissions of an IVMD block (PGTABLE_PROT_*). */
+uint32_t amdvi_ivmd_prot(const struct amdvi_ivmd *m);
+/* Maps every IVMD block naming (seg, devid) 1:1 with its permissions in pt; blocks already in
+ * place are left alone. On an error (-ERANGE: beyond pt's input range; pgtable_map's errors,
+ * -EEXIST when something else is mapped there) nothing this call mapped is left. */
+int amdvi_ivmd_map_domain(const struct amdvi_ivrs *iv, struct pgtable *pt, uint16_t seg,
+                          uint16_t devid);
 
 /* One line per block kept. */
 void amdvi_ivrs_print(const struct amdvi_ivrs *iv);

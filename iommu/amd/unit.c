@@ -190,16 +190,46 @@ static int amdvi_attach_alias(struct pci_dev *dev, uint16_t rid, void *arg)
     return 0;   /* every alias, even after an error: none may stay on the old domain */
 }
 
+struct amdvi_ivmd_args {
+    struct amdvi_unit *au;
+    struct pgtable *pt;
+    int err;
+};
+
+static int amdvi_ivmd_alias(struct pci_dev *dev, uint16_t rid, void *arg)
+{
+    struct amdvi_ivmd_args *m = arg;
+    uint16_t ivhd_alias = amdvi_ivhd_alias_of(m->au->ivhd, rid);
+    if (!m->err)
+        m->err = amdvi_ivmd_map_domain(&ivrs, m->pt, m->au->iu.seg, rid);
+    if (!m->err && ivhd_alias != rid)
+        m->err = amdvi_ivmd_map_domain(&ivrs, m->pt, m->au->iu.seg, ivhd_alias);
+    return 0;
+}
+
 static int amdvi_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 {
     struct amdvi_domain *ad = to_amdvi_domain(d);
     struct iommu_domain *cur = iommu_dev_domain(dev);
     struct amdvi_attach_args a = { ad->au, cur ? to_amdvi_domain(cur) : NULL, ad, 0 };
+    struct pci_system *sys = platform_pci();
     if (d->type == IOMMU_DOMAIN_BLOCKED)
         a.new = NULL;
     if (a.old && a.old->d.type == IOMMU_DOMAIN_BLOCKED)
         a.old = NULL;
-    struct pci_system *sys = platform_pci();
+    /* The IVMD memory of every requester ID the device uses is in the new domain before any
+     * DTE points there; on failure the device stays where it was. (Mappings made for an
+     * earlier device of this domain stay with the domain: its reserved regions keep them
+     * apart from the owner's.) */
+    if (d->type == IOMMU_DOMAIN_PAGING && ivrs.nr_ivmd) {
+        struct amdvi_ivmd_args m = { ad->au, &d->pt, 0 };
+        if (sys)
+            pci_for_each_dma_alias(sys, dev, amdvi_ivmd_alias, &m);
+        else
+            amdvi_ivmd_alias(dev, amdvi_rid(dev), &m);
+        if (m.err)
+            return m.err;
+    }
     if (sys)
         pci_for_each_dma_alias(sys, dev, amdvi_attach_alias, &a);
     else
@@ -244,54 +274,42 @@ static const struct iommu_unit_ops amdvi_ops = {
 
 /* ---- IVMD: memory that must stay reachable for the devices named ---- */
 
-static int amdvi_ivmd_map_dev(struct amdvi_unit *au, const struct amdvi_ivmd *m,
-                              struct pci_dev *dev, struct iommu_domain **rd)
-{
-    if (!*rd && amdvi_domain_alloc(&au->iu, IOMMU_DOMAIN_PAGING,
-                                   &(struct iommu_domain_cfg){ 0 }, rd))
-        return -ENOMEM;
-    uint32_t prot = IOMMU_READ | IOMMU_WRITE;
-    if (!(m->flags & IVMD_FLAG_EXCL) && (m->flags & (IVMD_FLAG_IR | IVMD_FLAG_IW)))
-        prot = ((m->flags & IVMD_FLAG_IR) ? IOMMU_READ : 0) |
-               ((m->flags & IVMD_FLAG_IW) ? IOMMU_WRITE : 0);
-    int err = pgtable_map(&(*rd)->pt, m->start, m->start, m->last_addr - m->start + 1, prot);
-    if (err && err != -EEXIST)
-        return err;
-    err = iommu_attach(*rd, dev);
-    if (!err)
-        kprintf("amdvi: %s: IVMD %#llx-%#llx identity-mapped for %02x:%02x.%x\n", au->name,
-                (unsigned long long)m->start, (unsigned long long)m->last_addr, dev->bus,
-                dev->devfn >> 3, dev->devfn & 7);
-    return err;
-}
-
-/* One identity-mapped paging domain per unit, attached before IOMMUEn: the devices never see a
- * gap. Exclusion ranges are treated the same way (translated 1:1, not exempted). */
+/* Every device an IVMD names starts on a paging domain of its unit (one per unit) instead of
+ * the blocked one, before IOMMUEn: it never sees a gap. The attach maps its IVMD memory
+ * (amdvi_attach_dev), as it does in every later domain of the device. */
 static int amdvi_setup_ivmd(struct amdvi_unit *au)
 {
     struct pci_system *sys = platform_pci();
     struct iommu_domain *rd = NULL;
-    for (unsigned i = 0; i < ivrs.nr_ivmd && sys; i++) {
-        for (uint32_t k = 0; k < sys->ndevs; k++) {
-            struct pci_dev *dev = &sys->devs[k];
-            if (!amdvi_serves(&au->iu, dev) ||
-                !amdvi_ivmd_covers(&ivrs.ivmd[i], dev->seg, amdvi_rid(dev)))
-                continue;
-            int err = amdvi_ivmd_map_dev(au, &ivrs.ivmd[i], dev, &rd);
-            if (err)
-                return err;
-        }
+    for (uint32_t k = 0; k < (sys ? sys->ndevs : 0); k++) {
+        struct pci_dev *dev = &sys->devs[k];
+        bool named = false;
+        for (unsigned i = 0; i < ivrs.nr_ivmd && !named; i++)
+            named = amdvi_ivmd_covers(&ivrs.ivmd[i], dev->seg, amdvi_rid(dev));
+        if (!named || !amdvi_serves(&au->iu, dev))
+            continue;
+        if (!rd && amdvi_domain_alloc(&au->iu, IOMMU_DOMAIN_PAGING,
+                                      &(struct iommu_domain_cfg){ 0 }, &rd))
+            return -ENOMEM;
+        int err = iommu_attach(rd, dev);
+        if (err)
+            return err;
+        kprintf("amdvi: %s: IVMD memory identity-mapped for %02x:%02x.%x\n", au->name,
+                dev->bus, dev->devfn >> 3, dev->devfn & 7);
     }
     return 0;
 }
 
+/* The interrupt window, the HyperTransport range and every IVMD range of the segment (for
+ * every device of the unit: a superset of what each device needs, never less). */
+_Static_assert(2 + AMDVI_IVRS_MAX_IVMD <= IOMMU_MAX_RESV, "IVMD ranges fit the reserved list");
 static void amdvi_add_resv(struct amdvi_unit *au)
 {
     struct iommu_unit *u = &au->iu;
     u->resv[u->nr_resv++] = (struct iommu_resv_region){ AMDVI_INTR_ADDR_FIRST,
                                                         AMDVI_INTR_ADDR_LAST, false };
     u->resv[u->nr_resv++] = (struct iommu_resv_region){ AMDVI_HT_FIRST, AMDVI_HT_LAST, false };
-    for (unsigned i = 0; i < ivrs.nr_ivmd && u->nr_resv < IOMMU_MAX_RESV; i++)
+    for (unsigned i = 0; i < ivrs.nr_ivmd; i++)
         if (ivrs.ivmd[i].seg == u->seg)
             u->resv[u->nr_resv++] = (struct iommu_resv_region){ ivrs.ivmd[i].start,
                                                                 ivrs.ivmd[i].last_addr, true };
@@ -313,6 +331,8 @@ static void amdvi_read_caps(struct amdvi_unit *au)
     au->np_cache = cap & AMDVI_CAP_NP_CACHE;
     au->qemu_quirks = au->pdev && pci_read32(sys, au->pdev, PCI_SUBSYSTEM_VENDOR_ID) ==
                                       QEMU_SUBSYSTEM;
+    /* QEMU 10's page walk reports no IO_PAGE_FAULT: a refused DMA just ends. */
+    au->iu.silent_aborts = au->qemu_quirks;
     unsigned hats = (unsigned)FIELD_GET(AMDVI_EFR_HATS, au->efr);
     unsigned max_levels = hats == 3 ? 0 : 4 + hats;
     unsigned vasize = (unsigned)FIELD_GET(IVINFO_VASIZE, ivrs.ivinfo);

@@ -1,8 +1,10 @@
-/* The vendor-neutral IOMMU core: unit registry, which domain each device is attached to, and the
- * one fault printer. */
+/* The vendor-neutral IOMMU core: unit registry, which domain each device is attached to, the
+ * one fault printer, and the loaders through which drivers read caller data (the size rules of
+ * copy_struct_from_user, in one place). */
 #include "iommu/iommu.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/string.h"
 #include "pci/pci.h"
 
 #define CORE_MAX_DEVS 1024
@@ -195,4 +197,25 @@ void iommu_report_fault(struct iommu_unit *u, const struct iommu_fault *f)
 uint64_t iommu_fault_count(void)
 {
     return total_faults;
+}
+
+int iommu_user_load(void *dst, size_t size, size_t min, const void *src, size_t len)
+{
+    const uint8_t *s = src;
+    if (len < min)
+        return ERR(-EINVAL);
+    for (size_t i = size; i < len; i++)
+        if (s[i])
+            return ERR(-E2BIG);
+    memset(dst, 0, size);
+    memcpy(dst, src, MIN(size, len));
+    return 0;
+}
+
+int iommu_user_array_load(void *dst, size_t size, size_t min, const struct iommu_user_array *a,
+                          uint32_t i)
+{
+    MOAT_ASSERT(i < a->entry_num);
+    return iommu_user_load(dst, size, min, (const uint8_t *)a->buf + (size_t)i * a->entry_len,
+                           a->entry_len);
 }

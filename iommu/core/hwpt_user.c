@@ -1,6 +1,8 @@
 /* HWPT entry points: explicit allocation (paging or nested), dirty tracking, user cache
  * invalidation. Checks in Linux's order (iommufd_hwpt_alloc, iommufd_hwpt_*_dirty_*,
- * iommufd_hwpt_invalidate and the VT-d driver's user-data checks). */
+ * iommufd_hwpt_invalidate). What nested data and invalidation entries mean is the unit's
+ * business (its nested_parse and cache_invalidate_user ops); this layer checks the generic
+ * parts (sizes, the entry count protocol) and hands the caller's bytes through. */
 #include "iommu/core/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
@@ -8,48 +10,20 @@
 
 #define HWPT_PAGING_FLAGS (IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | \
                            IOMMU_HWPT_FAULT_ID_VALID)
-#define VTD_S1_FLAGS (IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE | IOMMU_VTD_S1_WPE)
-#define VTD_S1_MIN (offsetof(struct iommu_hwpt_vtd_s1, __reserved) + 4)
-#define VTD_INV_MIN (offsetof(struct iommu_hwpt_vtd_s1_invalidate, __reserved) + 4)
-
-/* copy_struct_from_user: shorter than min -EINVAL, longer with non-zero tail -E2BIG. */
-static int struct_load(void *dst, size_t size, size_t min, const void *src, size_t len)
-{
-    const uint8_t *s = src;
-    if (len < min)
-        return ERR(-EINVAL);
-    for (size_t i = size; i < len; i++)
-        if (s[i])
-            return ERR(-E2BIG);
-    memset(dst, 0, size);
-    memcpy(dst, src, MIN(size, len));
-    return 0;
-}
-
-static int vtd_s1_check(const void *data, uint32_t len, struct iommu_hwpt_vtd_s1 *s1)
-{
-    int err = struct_load(s1, sizeof(*s1), VTD_S1_MIN, data, len);
-    if (err)
-        return err;
-    if ((s1->flags & ~(uint64_t)VTD_S1_FLAGS) || s1->__reserved)
-        return ERR(-EOPNOTSUPP);
-    if (!IS_ALIGNED(s1->pgtbl_addr, IOMMUFD_PAGE) ||
-        (s1->addr_width != 48 && s1->addr_width != 57))
-        return ERR(-EINVAL);
-    return 0;
-}
 
 static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
                         struct idev *idev, struct hwpt *parent, struct hwpt **out)
 {
-    struct iommu_hwpt_vtd_s1 s1;
+    const struct iommu_unit_ops *ops = idev->unit->ops;
+    struct iommu_user_data data = { a->data_type, a->data, a->data_len };
+    struct iommu_nested_cfg ncfg;
     if ((a->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !a->data_len)
         return ERR(-EOPNOTSUPP);
     if (parent->auto_domain || !parent->nest_parent || parent->domain->unit != idev->unit)
         return ERR(-EINVAL);
-    if (a->data_type != IOMMU_HWPT_DATA_VTD_S1)
+    if (!ops->nested_parse)
         return ERR(-EOPNOTSUPP);
-    int err = vtd_s1_check(a->data, a->data_len, &s1);
+    int err = ops->nested_parse(idev->unit, &data, &ncfg);
     if (!err)
         err = iommufd_slot_reserve(ctx);
     if (err)
@@ -57,8 +31,7 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
     struct hwpt *h = iommufd_zalloc(sizeof(*h));
     if (!h)
         return ERR(-ENOMEM);
-    struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested_data = &s1,
-                                    .nested_len = sizeof(s1) };
+    struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested = &ncfg };
     err = iommu_domain_alloc(idev->unit, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
     if (err) {
         kfree(h);
@@ -205,29 +178,15 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
     return pgtable_read_dirty(&h->domain->pt, iova, length, page_size, bitmap, pf);
 }
 
-/* One VT-d stage-1 invalidation entry, as intel_nested_cache_invalidate_user checks it. */
-static int vtd_inv_load(const void *src, uint32_t entry_len,
-                        struct iommu_hwpt_vtd_s1_invalidate *inv)
-{
-    int err = struct_load(inv, sizeof(*inv), VTD_INV_MIN, src, entry_len);
-    if (err)
-        return err;
-    if ((inv->flags & ~IOMMU_VTD_INV_FLAGS_LEAF) || inv->__reserved)
-        return ERR(-EOPNOTSUPP);
-    if (!IS_ALIGNED(inv->addr, IOMMUFD_PAGE) || (inv->npages == UINT64_MAX && inv->addr))
-        return ERR(-EINVAL);
-    return 0;
-}
-
-/* Entries are checked up to the first bad one; the good ones before it are carried out and
- * counted in *entry_num, the error returned (as Linux reports progress). */
+/* The caller's entries go to the unit, which checks them up to the first bad one, carries out
+ * the good ones before it and counts them in *entry_num; the first error is returned (as Linux
+ * reports progress). */
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
                          const void *entries, uint32_t entry_len, uint32_t *entry_num)
 {
-    uint32_t n = *entry_num, good = 0;
-    int err = 0;
+    struct iommu_user_array arr = { data_type, entries, entry_len, *entry_num };
     *entry_num = 0;
-    if (n && (!entries || !entry_len))
+    if (arr.entry_num && (!entries || !entry_len))
         return ERR(-EINVAL);
     struct iommufd_obj *obj = iommufd_get(ctx, hwpt_id, IOMMUFD_OBJ_ANY);
     if (!obj)
@@ -237,19 +196,9 @@ int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t da
     struct hwpt *h = container_of(obj, struct hwpt, obj);
     if (!h->domain->unit->ops->cache_invalidate_user)
         return ERR(-EOPNOTSUPP);
-    if (data_type != IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
-        return ERR(-EINVAL);
-    struct iommu_hwpt_vtd_s1_invalidate inv;
-    for (; good < n && !err; good++)
-        err = vtd_inv_load((const uint8_t *)entries + (size_t)good * entry_len, entry_len, &inv);
-    if (err)
-        good--;
-    for (uint32_t i = 0; i < good; i++) {
-        vtd_inv_load((const uint8_t *)entries + (size_t)i * entry_len, entry_len, &inv);
-        int e = h->domain->unit->ops->cache_invalidate_user(h->domain, &inv, sizeof(inv));
-        if (e)
-            return e;
-        (*entry_num)++;
-    }
+    uint32_t n = arr.entry_num;
+    int err = h->domain->unit->ops->cache_invalidate_user(h->domain, &arr);
+    MOAT_ASSERT(arr.entry_num <= n);
+    *entry_num = arr.entry_num;
     return err;
 }

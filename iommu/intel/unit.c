@@ -5,6 +5,7 @@
  * RMRRs for the devices they name, and only then set TE. Every function starts in the blocked
  * domain: its context entry is not present, so all its DMA faults. */
 #include "arch/arch.h"
+#include "iommu/intel/nested.h"
 #include "iommu/intel/vtd.h"
 #include "kernel/acpi/platform.h"
 #include "kernel/cmdline.h"
@@ -379,6 +380,9 @@ static const struct iommu_unit_ops vtd_ops = {
     .unmap = vtd_unmap,
     .hw_info = vtd_hw_info,
     .msi_compose = vtd_ir_msi_compose,
+    /* Stage-1 data is read and checked as Linux does; nested domains themselves are not built
+     * yet (domain_alloc answers -EOPNOTSUPP), so there is no cache_invalidate_user. */
+    .nested_parse = vtd_nested_parse,
 };
 
 /* ---- bring-up ---- */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "iommu/core/iommufd_private.h"
+#include "iommu/intel/nested.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "lib/log.h"
@@ -101,8 +102,9 @@ static int nested_alloc(struct iommu_unit *u, const struct iommu_domain_cfg *cfg
     if (!p || !md((struct iommu_domain *)p)->live || p->type != IOMMU_DOMAIN_PAGING ||
         !(p->flags & IOMMU_DOMAIN_NEST_PARENT) || p->unit != u)
         VIOLATION("nested over a bad parent");
-    if (!cfg->nested_data || cfg->nested_len != sizeof(struct iommu_hwpt_vtd_s1))
-        VIOLATION("nested data %zu bytes", cfg->nested_len);
+    const struct vtd_s1_cfg *s1 = cfg->nested ? vtd_s1_cfg(cfg->nested) : NULL;
+    if (!s1 || (s1->addr_width != 48 && s1->addr_width != 57) || (s1->fl_ptr & 4095))
+        VIOLATION("nested domain without a checked stage-1 config");
     return 0;
 }
 
@@ -252,15 +254,21 @@ static int mock_set_dirty(struct iommu_domain *d, bool enable)
     return 0;
 }
 
-static int mock_cache_inv(struct iommu_domain *d, const void *data, size_t len)
+/* The hardware half of a stage-1 invalidation: only checked entries may arrive. */
+static int mock_s1_flush(struct iommu_domain *d, const struct vtd_s1_inv *inv)
 {
-    const struct iommu_hwpt_vtd_s1_invalidate *inv = data;
     mock_stats.inv_calls++;
-    if (!md(d)->live || d->type != IOMMU_DOMAIN_NESTED || len != sizeof(*inv))
-        VIOLATION("user invalidation on a bad domain or %zu bytes", len);
-    else if ((inv->flags & ~IOMMU_VTD_INV_FLAGS_LEAF) || inv->__reserved || (inv->addr & 4095))
+    if ((inv->addr & 4095) || (inv->npages == UINT64_MAX && inv->addr))
         VIOLATION("unchecked invalidation entry");
     return 0;
+}
+
+/* The mock takes VT-d stage-1 data: the VT-d driver's own parser and entry checks. */
+static int mock_cache_inv(struct iommu_domain *d, struct iommu_user_array *a)
+{
+    if (!md(d)->live || d->type != IOMMU_DOMAIN_NESTED)
+        VIOLATION("user invalidation on a bad domain");
+    return vtd_nested_invalidate_user(d, a, mock_s1_flush);
 }
 
 static const struct iommu_unit_ops mock_ops = {
@@ -272,7 +280,20 @@ static const struct iommu_unit_ops mock_ops = {
     .unmap = mock_unmap,
     .hw_info = mock_hw_info,
     .set_dirty_tracking = mock_set_dirty,
+    .nested_parse = vtd_nested_parse,
     .cache_invalidate_user = mock_cache_inv,
+};
+
+/* Unit 1: the same without nested support (no nested_parse, no user invalidation). */
+static const struct iommu_unit_ops mock_plain_ops = {
+    .vendor = "mock",
+    .domain_alloc = mock_domain_alloc,
+    .domain_free = mock_domain_free,
+    .attach_dev = mock_attach,
+    .map = mock_map,
+    .unmap = mock_unmap,
+    .hw_info = mock_hw_info,
+    .set_dirty_tracking = mock_set_dirty,
 };
 
 static bool mock_serves(struct iommu_unit *u, const struct pci_dev *dev)
@@ -292,7 +313,7 @@ void mock_iommu_setup(void)
     MOAT_ASSERT(pmm_add_region((uint64_t)(uintptr_t)arena, ARENA_BYTES) == 0);
     for (int i = 0; i < MOCK_UNITS; i++) {
         struct iommu_unit *u = &units[i];
-        u->ops = &mock_ops;
+        u->ops = i ? &mock_plain_ops : &mock_ops;
         u->name = i ? "mock1" : "mock0";
         u->seg = (uint16_t)i;
         u->pgsize_bitmap = PGTABLE_SZ_4K | PGTABLE_SZ_2M | PGTABLE_SZ_1G;

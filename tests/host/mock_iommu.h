@@ -24,7 +24,8 @@ extern unsigned mock_violations;
 extern struct mock_stats mock_stats;
 
 /* Registers the units (unit 0 serves segment 0, unit 1 segment 1) over a page arena; safe to
- * call from every test. Unit 0 reserves the x86 interrupt window. */
+ * call from every test. Unit 0 reserves the x86 interrupt window and takes nested stage-1 data
+ * in the VT-d format (iommu/intel/nested.h); unit 1 has no nested support. */
 void mock_iommu_setup(void);
 struct iommu_unit *mock_unit(int i);
 /* Replaces unit i's reserved regions (n <= IOMMU_MAX_RESV). */

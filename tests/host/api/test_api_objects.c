@@ -181,6 +181,37 @@ TEST(hwpt_alloc_errno_and_nesting)
     API_CLEAN(&b);
 }
 
+/* Nested data belongs to the unit: a type it does not take, or a unit with no nested support,
+ * is -EOPNOTSUPP, checked before anything is allocated. */
+TEST(nested_data_is_the_units)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint32_t ioas, d2, d4, par2, par4, nest;
+    struct moat_iommufd *ctx = open_ioas(&ioas);
+    REQUIRE(ctx);
+    CHECK_EQ(moat_device_bind(ctx, &api_devs[2], &d2), 0);
+    CHECK_EQ(moat_device_bind(ctx, &api_devs[4], &d4), 0);
+    struct moat_hwpt_alloc a = { .dev_id = d2, .pt_id = ioas,
+                                 .flags = IOMMU_HWPT_ALLOC_NEST_PARENT };
+    CHECK_EQ(moat_hwpt_alloc(ctx, &a, &par2), 0);
+    a.dev_id = d4;
+    CHECK_EQ(moat_hwpt_alloc(ctx, &a, &par4), 0);
+    unsigned live = mock_live_domains();
+    struct moat_hwpt_alloc n = { .dev_id = d2, .pt_id = par2, .data = &good_s1,
+                                 .data_type = 77, .data_len = sizeof(good_s1) };
+    CHECK_EQ(moat_hwpt_alloc(ctx, &n, &nest), -EOPNOTSUPP);      /* a type unit 0 lacks */
+    n = (struct moat_hwpt_alloc){ .dev_id = d4, .pt_id = par4, .data = &good_s1,
+                                  .data_type = IOMMU_HWPT_DATA_VTD_S1,
+                                  .data_len = sizeof(good_s1) };
+    CHECK_EQ(moat_hwpt_alloc(ctx, &n, &nest), -EOPNOTSUPP);      /* unit 1: no nesting */
+    n.pt_id = par2;
+    CHECK_EQ(moat_hwpt_alloc(ctx, &n, &nest), -EINVAL);          /* parent of another unit */
+    CHECK_EQ(mock_live_domains(), live);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+}
+
 TEST(nested_user_invalidation)
 {
     struct api_base b;
