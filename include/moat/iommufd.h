@@ -30,7 +30,9 @@ struct moat_iommufd;
 
 int moat_iommufd_open(struct moat_iommufd **out);
 /* Tears everything down: devices back to blocking, every mapping unmapped (each unmap waits for
- * its invalidation), then every object freed. */
+ * its invalidation), then every object freed. A fault queue descriptor still open (from
+ * IOMMU_FAULT_QUEUE_ALLOC through the ioctl face) holds the context, as in Linux: the teardown
+ * then happens when the last such descriptor is closed. */
 void moat_iommufd_close(struct moat_iommufd *ctx);
 /* Destroys an IOAS, HWPT or fault queue: -ENOENT unknown ID, -EBUSY still in use (a device
  * attached, an HWPT on the IOAS, a nested HWPT on a parent, an HWPT using the fault queue, or a
