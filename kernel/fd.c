@@ -253,6 +253,11 @@ static const struct file_ops eventfd_ops = {
     .release = eventfd_release, .stream = true,
 };
 
+bool file_is_eventfd(const struct file *f)
+{
+    return f && f->ops == &eventfd_ops;
+}
+
 void eventfd_signal(struct file *f)
 {
     if (f && f->ops == &eventfd_ops)

@@ -76,5 +76,6 @@ int sys_poll(const int *fds, const short *events, short *revents, unsigned n, in
 int sys_eventfd(unsigned initval, int flags);
 /* Adds one to an eventfd (from an interrupt handler, e.g. VFIO_DEVICE_SET_IRQS triggers). */
 void eventfd_signal(struct file *f);
+bool file_is_eventfd(const struct file *f);
 
 #endif

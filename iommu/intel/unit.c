@@ -379,6 +379,7 @@ static const struct iommu_unit_ops vtd_ops = {
     .unmap = vtd_unmap,
     .hw_info = vtd_hw_info,
     .msi_compose = vtd_ir_msi_compose,
+    .ioapic_compose = vtd_ir_ioapic_compose,
 };
 
 /* ---- bring-up ---- */
