@@ -154,6 +154,10 @@ struct moat_fault_record {
     struct iommu_fault fault;
 };
 
+/* Through the ioctl face (IOMMU_FAULT_QUEUE_ALLOC) a queue also gets a descriptor that behaves as
+ * Linux's fault fd: read() gives struct iommu_hwpt_pgfault records (a whole number of them, else
+ * -ESPIPE; 0 when none wait), poll() POLLIN while records wait; it holds the queue (destroy is
+ * -EBUSY) and the context until closed. The descriptor and the calls below share one queue. */
 int moat_fault_queue_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *out_fault_id);
 /* Copies out up to max records, oldest first, and removes them; *n: how many. */
 int moat_fault_queue_read(struct moat_iommufd *ctx, uint32_t fault_id,
