@@ -3,7 +3,9 @@
  * container, the device's group (found through /sys/bus/pci/devices/<BDF>/iommu_group), the type1
  * IOMMU, DMA mappings of anonymous memory, the device fd with its BAR mmap'ed. Checks DMA both
  * ways byte for byte, that memory outside the mappings stays untouched, and the errors type1
- * gives for common mistakes.
+ * gives for common mistakes. Interrupts: MSI to an eventfd, then INTx (edu raises INTx while its
+ * MSI is off) with Linux's level-triggered protocol: the interrupt arrives masked, the program
+ * acknowledges the device and unmasks.
  *
  *   ./moat run --topology tests/topologies/edu.txt --app apps/edu_vfio.c
  */
@@ -92,6 +94,81 @@ static void msi_through_eventfd(int dev)
     close(efd);
 }
 
+static int irq_set(int dev, uint32_t index, uint32_t flags, uint32_t count, int32_t data)
+{
+    struct { struct vfio_irq_set s; int32_t d; } set = {
+        .s = { .argsz = sizeof(set), .index = index, .flags = flags, .start = 0, .count = count },
+        .d = data,
+    };
+    return ioctl(dev, VFIO_DEVICE_SET_IRQS, &set);
+}
+
+static int wait_irq(int efd, int ms)
+{
+    struct pollfd p = { .fd = efd, .events = POLLIN };
+    uint64_t n = 0;
+    if (poll(&p, 1, ms) != 1 || !(p.revents & POLLIN) || read(efd, &n, 8) != 8)
+        return 0;
+    return (int)n;
+}
+
+#define INTX VFIO_PCI_INTX_IRQ_INDEX
+#define ACT_NONE(a) (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_##a)
+
+/* The edu's INTx (MSI is off again), level-triggered: automasked on arrival, unmasked by us. */
+static void intx_through_eventfd(int dev)
+{
+    struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = INTX };
+    EXPECT("INTx irq info: one, eventfd, maskable, automasked",
+           ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) == 0 && ii.count == 1 &&
+           ii.flags == (VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
+                        VFIO_IRQ_INFO_AUTOMASKED));
+    if (ii.count != 1)
+        return;
+    int efd = eventfd(0, EFD_NONBLOCK);
+    EXPECT("UNMASK before INTx is on is EINVAL",
+           irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == -1 && errno == EINVAL);
+    EXPECT("SET_IRQS: INTx to an eventfd",
+           irq_set(dev, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 1,
+                   efd) == 0);
+    EXPECT("MSI while INTx is on is EINVAL",
+           irq_set(dev, VFIO_PCI_MSI_IRQ_INDEX,
+                   VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 1, efd) == -1 &&
+           errno == EINVAL);
+    EXPECT("two INTx vectors is EINVAL",
+           irq_set(dev, INTX, ACT_NONE(MASK), 2, 0) == -1 && errno == EINVAL);
+    int rounds = 0;
+    for (int i = 0; i < 3; i++) {
+        *(volatile uint32_t *)(regs + 0x60) = 0x1u << i;    /* raise */
+        int n = wait_irq(efd, 2000);
+        *(volatile uint32_t *)(regs + 0x60) = 0x100;        /* still asserted, but masked */
+        int quiet = wait_irq(efd, 50) == 0;
+        *(volatile uint32_t *)(regs + 0x64) = 0x100u | 1u << i; /* acknowledge: the line drops */
+        int unmasked = irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0;
+        rounds += n == 1 && quiet && unmasked && wait_irq(efd, 50) == 0;
+    }
+    EXPECT("three INTx rounds: raise, one signal, masked, ack, unmask", rounds == 3);
+    /* Unmasking while the device still asserts re-sends instead of unmasking. */
+    *(volatile uint32_t *)(regs + 0x60) = 0x8;
+    int first = wait_irq(efd, 2000);
+    EXPECT("UNMASK of a still-pending INTx signals again",
+           first == 1 && irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0 && wait_irq(efd, 50) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x8;
+    EXPECT("unmask after the ack", irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0);
+    /* The user's own mask holds the interrupt back until unmasked. */
+    EXPECT("MASK", irq_set(dev, INTX, ACT_NONE(MASK), 1, 0) == 0);
+    *(volatile uint32_t *)(regs + 0x60) = 0x10;
+    int held = wait_irq(efd, 100) == 0;
+    EXPECT("masked: nothing arrives; UNMASK delivers it",
+           held && irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0 && wait_irq(efd, 2000) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x10;
+    EXPECT("UNMASK by eventfd is not implemented (ENOTTY)",
+           irq_set(dev, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 1, efd) == -1 &&
+           errno == ENOTTY);
+    EXPECT("SET_IRQS: INTx off", irq_set(dev, INTX, ACT_NONE(TRIGGER), 0, 0) == 0);
+    close(efd);
+}
+
 static int open_group(void)
 {
     char link[128], path[64];
@@ -171,6 +248,7 @@ int main(void)
     pwrite(dev, &cmd, 2, (off_t)rc.offset + 4);
 
     msi_through_eventfd(dev);
+    intx_through_eventfd(dev);
 
     for (int i = 0; i < 4096; i++)
         buf[i] = (uint8_t)(i * 13 + 7);

@@ -112,6 +112,12 @@ struct iommu_unit_ops {
      * caller then composes a plain message). */
     int (*msi_compose)(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
                        uint64_t *addr, uint32_t *data);
+    /* Optional: the same for an I/O APIC (by its APIC ID, as the MADT and the DMAR/IVRS name
+     * it): the message its redirection entry must make it send, level- or edge-triggered.
+     * -ENODEV the unit does not serve that IOAPIC, -EOPNOTSUPP remapping is off. NULL: the
+     * unit lets that IOAPIC's interrupts through unremapped. */
+    int (*ioapic_compose)(struct iommu_unit *u, unsigned ioapic_id, unsigned vector, uint32_t dest,
+                          bool level, uint64_t *addr, uint32_t *data);
     /* Optional, for nested domains: reads the caller's stage-1 data into the unit's own
      * config, which domain_alloc(NESTED) then receives in cfg->nested. Called at the boundary,
      * before anything is allocated; touches no hardware. Errors as Linux's drivers give them:

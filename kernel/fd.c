@@ -116,7 +116,7 @@ long sys_read(int fd, void *buf, size_t len)
 {
     return WITH_FILE(fd, f, !f->ops->read, ({
         long n = f->ops->read(f, buf, len, f->pos);
-        if (n > 0)
+        if (n > 0 && !f->ops->stream)
             f->pos += (uint64_t)n;
         n;
     }));
@@ -126,24 +126,27 @@ long sys_write(int fd, const void *buf, size_t len)
 {
     return WITH_FILE(fd, f, !f->ops->write, ({
         long n = f->ops->write(f, buf, len, f->pos);
-        if (n > 0)
+        if (n > 0 && !f->ops->stream)
             f->pos += (uint64_t)n;
         n;
     }));
 }
 
+/* Linux's order: a negative offset, the descriptor, then FMODE_PREAD (cleared for streams). */
 long sys_pread(int fd, void *buf, size_t len, int64_t off)
 {
     if (off < 0)
         return -EINVAL;
-    return WITH_FILE(fd, f, !f->ops->read, f->ops->read(f, buf, len, (uint64_t)off));
+    return WITH_FILE(fd, f, !f->ops->stream && !f->ops->read,
+                     f->ops->stream ? -ESPIPE : f->ops->read(f, buf, len, (uint64_t)off));
 }
 
 long sys_pwrite(int fd, const void *buf, size_t len, int64_t off)
 {
     if (off < 0)
         return -EINVAL;
-    return WITH_FILE(fd, f, !f->ops->write, f->ops->write(f, buf, len, (uint64_t)off));
+    return WITH_FILE(fd, f, !f->ops->stream && !f->ops->write,
+                     f->ops->stream ? -ESPIPE : f->ops->write(f, buf, len, (uint64_t)off));
 }
 
 int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
@@ -247,8 +250,13 @@ static void eventfd_release(struct file *f)
 
 static const struct file_ops eventfd_ops = {
     .read = eventfd_read, .write = eventfd_write, .poll = eventfd_poll,
-    .release = eventfd_release,
+    .release = eventfd_release, .stream = true,
 };
+
+bool file_is_eventfd(const struct file *f)
+{
+    return f && f->ops == &eventfd_ops;
+}
 
 void eventfd_signal(struct file *f)
 {

@@ -1,7 +1,8 @@
 /* Files and descriptors for the Linux-compatible face: device nodes (/dev/vfio/..., /dev/iommu)
- * register an open function; a few /sys paths are answered by providers. One process, one
- * descriptor table. Every function returns a negative errno on failure (the C library turns
- * that into -1 and errno). */
+ * register an open function; a few /sys paths are answered by providers; objects such as eventfds
+ * and fault queues install anonymous files. One process, one descriptor table. Every function
+ * returns a negative errno on failure (the C library turns that into -1 and errno). Portable:
+ * host tests drive the same table. */
 #ifndef MOAT_KERNEL_FD_H
 #define MOAT_KERNEL_FD_H
 
@@ -12,6 +13,7 @@ struct file;
 #define FILE_POLLIN 0x001
 #define FILE_POLLOUT 0x004
 #define FILE_POLLERR 0x008
+#define FILE_POLLRDNORM 0x040
 
 struct file_ops {
     long (*ioctl)(struct file *f, unsigned long cmd, unsigned long arg);
@@ -21,6 +23,9 @@ struct file_ops {
     int (*mmap)(struct file *f, uint64_t off, size_t len, int prot, void **out);
     unsigned (*poll)(struct file *f);
     void (*release)(struct file *f);
+    /* A stream (Linux's nonseekable files: eventfd, the fault queue): read and write always see
+     * offset 0 and leave the position alone; pread and pwrite fail with -ESPIPE. */
+    bool stream;
 };
 
 struct file {
@@ -71,5 +76,6 @@ int sys_poll(const int *fds, const short *events, short *revents, unsigned n, in
 int sys_eventfd(unsigned initval, int flags);
 /* Adds one to an eventfd (from an interrupt handler, e.g. VFIO_DEVICE_SET_IRQS triggers). */
 void eventfd_signal(struct file *f);
+bool file_is_eventfd(const struct file *f);
 
 #endif

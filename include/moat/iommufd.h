@@ -31,7 +31,9 @@ struct moat_iommufd;
 
 int moat_iommufd_open(struct moat_iommufd **out);
 /* Tears everything down: devices back to blocking, every mapping unmapped (each unmap waits for
- * its invalidation), then every object freed. */
+ * its invalidation), then every object freed. A fault queue descriptor still open (from
+ * IOMMU_FAULT_QUEUE_ALLOC through the ioctl face) holds the context, as in Linux: the teardown
+ * then happens when the last such descriptor is closed. */
 void moat_iommufd_close(struct moat_iommufd *ctx);
 /* Destroys an IOAS, HWPT or fault queue: -ENOENT unknown ID, -EBUSY still in use (a device
  * attached, an HWPT on the IOAS, a nested HWPT on a parent, an HWPT using the fault queue, or a
@@ -155,6 +157,10 @@ struct moat_fault_record {
     struct iommu_fault fault;
 };
 
+/* Through the ioctl face (IOMMU_FAULT_QUEUE_ALLOC) a queue also gets a descriptor that behaves as
+ * Linux's fault fd: read() gives struct iommu_hwpt_pgfault records (a whole number of them, else
+ * -ESPIPE; 0 when none wait), poll() POLLIN while records wait; it holds the queue (destroy is
+ * -EBUSY) and the context until closed. The descriptor and the calls below share one queue. */
 int moat_fault_queue_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *out_fault_id);
 /* Copies out up to max records, oldest first, and removes them; *n: how many. */
 int moat_fault_queue_read(struct moat_iommufd *ctx, uint32_t fault_id,

@@ -71,6 +71,7 @@ int moat_iommufd_open(struct moat_iommufd **out)
     struct moat_iommufd *ctx = iommufd_zalloc(sizeof(*ctx));
     if (!ctx)
         return ERR(-ENOMEM);
+    ctx->refs = 1;
     ctx->v2p = default_v2p;
     ctx->ua.copy_from = default_copy_from;
     ctx->ua.copy_to = default_copy_to;
@@ -164,6 +165,8 @@ void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj)
 static void obj_destroy(struct moat_iommufd *ctx, struct iommufd_obj *obj)
 {
     iommufd_obj_remove(ctx, obj);
+    if (obj->id == ctx->vfio_ioas_id)       /* Linux forgets a destroyed compat IOAS */
+        ctx->vfio_ioas_id = 0;
     switch (obj->type) {
     case IOMMUFD_OBJ_IOAS:
         ioas_destroy(container_of(obj, struct ioas, obj));
@@ -195,11 +198,17 @@ int moat_iommufd_destroy(struct moat_iommufd *ctx, uint32_t id)
     return 0;
 }
 
+void iommufd_ctx_get(struct moat_iommufd *ctx)
+{
+    ctx->refs++;
+}
+
 /* Devices first (back to blocking: no DMA reaches anything from here on), then leaves of the
  * users graph until nothing is left. */
-void moat_iommufd_close(struct moat_iommufd *ctx)
+void iommufd_ctx_put(struct moat_iommufd *ctx)
 {
-    if (!ctx)
+    MOAT_ASSERT(ctx->refs);
+    if (--ctx->refs)
         return;
     idev_detach_all(ctx);
     while (ctx->nr_objs) {
@@ -221,6 +230,12 @@ void moat_iommufd_close(struct moat_iommufd *ctx)
     }
     kfree(ctx->objs);
     kfree(ctx);
+}
+
+void moat_iommufd_close(struct moat_iommufd *ctx)
+{
+    if (ctx)
+        iommufd_ctx_put(ctx);
 }
 
 static uint64_t pinned_walk(const void *va, uint64_t len, bool *hit)

@@ -4,6 +4,7 @@
  * bytes must be zero (-E2BIG). Results are copied back over min(size, known size) bytes.
  * Pointers inside structures are reached through the context's uaccess hooks. */
 #include "iommu/core/iommufd_private.h"
+#include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -322,18 +323,52 @@ static int do_invalidate(struct ucmd *u)
     return respond(u) ? -EFAULT : err;
 }
 
+/* The queue and a descriptor for it (kernel/fd.c), which holds the queue: IOMMU_DESTROY is
+ * -EBUSY until the descriptor is closed, as in Linux. */
 static int do_fault_alloc(struct ucmd *u)
 {
     struct iommu_fault_alloc *c = u->cmd;
     int err = moat_fault_queue_alloc(u->ctx, c->flags, &c->out_fault_id);
     if (err)
         return err;
-    /* No file descriptors in the native face: the Linux-compatible face gives one. */
-    c->out_fault_fd = UINT32_MAX;
-    err = respond(u);
-    if (err)
+    int fd = fault_queue_fd_open(u->ctx, c->out_fault_id);
+    if (fd < 0) {
         moat_iommufd_destroy(u->ctx, c->out_fault_id);
+        return fd;
+    }
+    c->out_fault_fd = (uint32_t)fd;
+    err = respond(u);
+    if (err) {
+        sys_close(fd);
+        moat_iommufd_destroy(u->ctx, c->out_fault_id);
+    }
     return err;
+}
+
+/* The IOAS that VFIO compatibility uses (Linux's vfio_compat.c): GET -ENODEV when none is set,
+ * SET -ENOENT for an ID that is not an IOAS, CLEAR forgets it (nothing is destroyed). */
+static int do_vfio_ioas(struct ucmd *u)
+{
+    struct iommu_vfio_ioas *c = u->cmd;
+    if (c->__reserved)
+        return ERR(-EOPNOTSUPP);
+    switch (c->op) {
+    case IOMMU_VFIO_IOAS_GET:
+        if (!u->ctx->vfio_ioas_id)
+            return ERR(-ENODEV);
+        c->ioas_id = u->ctx->vfio_ioas_id;
+        return respond(u);
+    case IOMMU_VFIO_IOAS_SET:
+        if (!ioas_get(u->ctx, c->ioas_id))
+            return ERR(-ENOENT);
+        u->ctx->vfio_ioas_id = c->ioas_id;
+        return 0;
+    case IOMMU_VFIO_IOAS_CLEAR:
+        u->ctx->vfio_ioas_id = 0;
+        return 0;
+    default:
+        return ERR(-EOPNOTSUPP);
+    }
 }
 
 struct ioctl_op {
@@ -362,6 +397,7 @@ static const struct ioctl_op ops[] = {
     OP(IOMMU_HWPT_GET_DIRTY_BITMAP, do_get_dirty, struct iommu_hwpt_get_dirty_bitmap, data),
     OP(IOMMU_HWPT_INVALIDATE, do_invalidate, struct iommu_hwpt_invalidate, __reserved),
     OP(IOMMU_FAULT_QUEUE_ALLOC, do_fault_alloc, struct iommu_fault_alloc, out_fault_fd),
+    OP(IOMMU_VFIO_IOAS, do_vfio_ioas, struct iommu_vfio_ioas, __reserved),
 };
 
 union ucmd_buffer {

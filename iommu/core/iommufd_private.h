@@ -32,6 +32,8 @@ struct moat_iommufd {
     struct iommufd_obj **objs;  /* objs[id - 1] */
     uint32_t nr_slots;
     uint32_t nr_objs;
+    unsigned refs;              /* the opener, and each fault queue descriptor */
+    uint32_t vfio_ioas_id;      /* IOMMU_VFIO_IOAS: the VFIO-compat IOAS, 0 when none */
     moat_virt_to_phys_fn v2p;
     void *v2p_arg;
     struct moat_uaccess ua;
@@ -91,10 +93,15 @@ struct idev {
     struct idev *next_bound;        /* every bound device, every context */
 };
 
+/* One producer (the fault reporting path, in an interrupt handler) writes ring[tail] and then
+ * moves tail; one consumer reads ring[head] and then moves head. Both counters run freely
+ * (tail - head records wait), so neither side needs the other's lock. */
 struct fault_queue {
     struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
     struct moat_fault_record ring[MOAT_FAULT_QUEUE_DEPTH];
-    uint32_t head, count;
+    uint32_t head, tail;
+    uint32_t cookies;               /* records handed out through the descriptor */
     uint64_t overflows;
     void (*notify)(void *arg);
     void *notify_arg;
@@ -102,6 +109,10 @@ struct fault_queue {
 
 /* context.c */
 void *iommufd_zalloc(size_t size);
+/* A reference that keeps the context (and its objects) alive after moat_iommufd_close() until
+ * iommufd_ctx_put(), as a Linux fault fd holds its iommufd. */
+void iommufd_ctx_get(struct moat_iommufd *ctx);
+void iommufd_ctx_put(struct moat_iommufd *ctx);
 int iommufd_slot_reserve(struct moat_iommufd *ctx);
 void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
                          enum iommufd_obj_type type);
@@ -158,6 +169,9 @@ struct idev *idev_find_rid(uint16_t seg, uint16_t rid);
 /* fault_queue.c */
 void fault_queue_destroy(struct fault_queue *fq);
 void fault_queue_deliver(struct iommu_domain *d, const struct iommu_fault *f, void *hwpt);
+/* A descriptor for the queue in kernel/fd.c's table (read/poll/write as Linux's fault fd), or
+ * -errno. It holds a user of the queue and a reference on the context until closed. */
+int fault_queue_fd_open(struct moat_iommufd *ctx, uint32_t fault_id);
 
 /* Test hook: the n-th allocation from now (1 = the next) fails; 0 turns failures off. Counts
  * this layer's allocations and those a test driver routes through moat_iommufd_should_fail(). */

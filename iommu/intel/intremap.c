@@ -78,7 +78,7 @@ static int vtd_irte_write(struct vtd_unit *vu, unsigned idx, const struct vtd_ir
     return vtd_inv_iec(vu, false, (uint16_t)idx);
 }
 
-int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector)
+static int vtd_ir_alloc_entry(struct vtd_unit *vu, uint16_t sid, uint8_t vector, bool level)
 {
     if (!vu->ir)
         return -EOPNOTSUPP;
@@ -87,8 +87,15 @@ int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector)
     unsigned idx = vu->irt_next++;
     struct vtd_irte n;
     vtd_mk_irte(&n, vector, apic_id(), vu->ecap & VTD_ECAP_EIM, sid);
+    if (level)
+        n.lo |= VTD_IRTE_TM;    /* the local APIC then broadcasts the EOI to the IOAPIC */
     int err = vtd_irte_write(vu, idx, &n);
     return err ? err : (int)idx;
+}
+
+int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector)
+{
+    return vtd_ir_alloc_entry(vu, sid, vector, false);
 }
 
 static int vtd_last_alias(struct pci_dev *dev, uint16_t rid, void *arg)
@@ -121,5 +128,43 @@ int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vecto
         return idx;
     *addr = vtd_msi_addr_remappable((uint16_t)idx);
     *data = 0;
+    return 0;
+}
+
+/* The IOAPIC's source-id: its device scope in this unit's DRHD (8.3.1.1), start bus and one
+ * hop (an IOAPIC below bridges is not supported). */
+static int vtd_ioapic_sid(struct vtd_unit *vu, unsigned ioapic_id, uint16_t *sid)
+{
+    const struct vtd_dmar_scopes *sc = &vu->drhd->scopes;
+    for (unsigned i = 0; i < sc->n; i++) {
+        const struct vtd_dmar_scope *s = &sc->s[i];
+        if (s->type != SCOPE_IOAPIC || s->enum_id != ioapic_id)
+            continue;
+        if (s->npath != 1)
+            return -ENODEV;
+        *sid = (uint16_t)(s->start_bus << 8 | s->path[0]);
+        return 0;
+    }
+    return -ENODEV;
+}
+
+/* Remappable format for an IOAPIC entry (5.1.5.1): the handle in the address, and the vector in
+ * the data, which the entry keeps in bits 7:0 so that the EOI broadcast matches it. */
+int vtd_ir_ioapic_compose(struct iommu_unit *u, unsigned ioapic_id, unsigned vector,
+                          uint32_t dest, bool level, uint64_t *addr, uint32_t *data)
+{
+    struct vtd_unit *vu = to_vtd_unit(u);
+    uint16_t sid;
+    if (vtd_ioapic_sid(vu, ioapic_id, &sid))
+        return -ENODEV;
+    if (!vu->ir)
+        return -EOPNOTSUPP;
+    if (dest != apic_id())
+        return -EINVAL;
+    int idx = vtd_ir_alloc_entry(vu, sid, (uint8_t)vector, level);
+    if (idx < 0)
+        return idx;
+    *addr = vtd_msi_addr_remappable((uint16_t)idx);
+    *data = vector & 0xff;
     return 0;
 }

@@ -383,6 +383,7 @@ static const struct iommu_unit_ops vtd_ops = {
     /* Stage-1 data is read and checked as Linux does; nested domains themselves are not built
      * yet (domain_alloc answers -EOPNOTSUPP), so there is no cache_invalidate_user. */
     .nested_parse = vtd_nested_parse,
+    .ioapic_compose = vtd_ir_ioapic_compose,
 };
 
 /* ---- bring-up ---- */

@@ -214,5 +214,7 @@ struct vtd_unit *vtd_ir_unit(void);
 /* iommu_unit_ops.msi_compose */
 int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
                        uint64_t *addr, uint32_t *data);
+int vtd_ir_ioapic_compose(struct iommu_unit *u, unsigned ioapic_id, unsigned vector,
+                          uint32_t dest, bool level, uint64_t *addr, uint32_t *data);
 
 #endif

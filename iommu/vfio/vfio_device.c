@@ -71,7 +71,8 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
     ii.count = 0;
     const struct pci_dev *d = vd->pdev;
     if (ii.index == VFIO_PCI_INTX_IRQ_INDEX) {
-        ii.count = 0;           /* legacy INTx is not routed by moat */
+        ii.count = vfio_intx_count(vd);
+        ii.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
     } else if (ii.index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi) {
         uint16_t ctl = pci_read16(vfio_pci(), d, d->caps.msi + 2);
         ii.count = 1u << ((ctl >> 1) & 7);      /* what the function offers; moat arms one */

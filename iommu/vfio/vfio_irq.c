@@ -1,7 +1,7 @@
 /* VFIO_DEVICE_SET_IRQS for MSI and MSI-X: each vector is a CPU vector whose handler signals the
  * user's eventfd; the message is composed through the IOMMU's interrupt remapping when the unit
- * has it on (msi_compose), and written into the MSI capability or the MSI-X table. INTx is not
- * routed by moat (GET_IRQ_INFO reports count 0 for it). */
+ * has it on (msi_compose), and written into the MSI capability or the MSI-X table. INTx requests
+ * go to vfio_intx.c. */
 #include "iommu/vfio/vfio_private.h"
 #include "arch/arch.h"
 #include "arch/x86_64/msi.h"
@@ -47,6 +47,7 @@ static void irq_release(struct vfio_irq *irq)
 void vfio_irqs_disable(struct vfio_device *vd)
 {
     struct pci_system *sys = vfio_pci();
+    vfio_intx_disable(vd);
     if (vd->irq_index == VFIO_PCI_MSI_IRQ_INDEX) {
         msi_disable(sys, vd->pdev);
     } else if (vd->irq_index == VFIO_PCI_MSIX_IRQ_INDEX) {
@@ -140,13 +141,15 @@ long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
         __builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1 ||
         hdr.index >= VFIO_PCI_NUM_IRQS)
         return -EINVAL;
+    if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
+        return vfio_intx_set_irqs(vd, &hdr, (const uint8_t *)arg + minsz);
     unsigned max = irq_count(vd, hdr.index);
     if (max == 0 || hdr.start >= max || hdr.count > max - hdr.start)
         return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : -EINVAL;
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.argsz < minsz + hdr.count * sizeof(int32_t))
         return -EINVAL;
     if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
-        return -EINVAL;     /* masking and unmasking are for INTx, which moat does not route */
+        return -EINVAL;     /* masking and unmasking are for INTx only */
     if (vd->irq_index != ~0u && vd->irq_index != hdr.index)
         return -EINVAL;     /* Linux: MSI and MSI-X are exclusive */
     if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {

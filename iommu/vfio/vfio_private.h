@@ -6,6 +6,7 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
+#include "arch/x86_64/ioapic.h"
 #include "kernel/fd.h"
 #include "moat/iommufd.h"
 #include "pci/pci.h"
@@ -46,9 +47,19 @@ struct vfio_irq {
     int vector;                     /* CPU vector, 0 when none */
 };
 
+/* The INTx line of a device (vfio_intx.c). */
+struct vfio_intx {
+    bool probed, usable;            /* vfio_intx_count() decided; the answer */
+    unsigned gsi, flags;            /* its route (GSI_* flags) */
+    struct gsi_handler h;
+    struct file *trigger;           /* the eventfd, or NULL */
+    bool masked;                    /* Interrupt Disable set by the handler or the user */
+};
+
 /* Per-device state shared by the group path and the cdev path. */
 struct vfio_device {
-    unsigned irq_index;             /* VFIO_PCI_MSI_IRQ_INDEX / MSIX, or ~0u when none armed */
+    unsigned irq_index;             /* VFIO_PCI_{INTX,MSI,MSIX}_IRQ_INDEX, or ~0u when none */
+    struct vfio_intx intx;
     unsigned nr_irqs;
     struct vfio_irq irqs[VFIO_MAX_VECTORS];
     struct pci_dev *pdev;
@@ -77,6 +88,10 @@ int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
 void vfio_irqs_disable(struct vfio_device *vd);
+/* INTx (vfio_intx.c): 1 when the device's INTx can be delivered, else 0. */
+unsigned vfio_intx_count(struct vfio_device *vd);
+long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data);
+void vfio_intx_disable(struct vfio_device *vd);
 
 /* Copies a capability chain entry into an info buffer at *off, linking it to *prev_next. */
 void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,

@@ -211,6 +211,15 @@ static void madt_entry(struct acpi_info *ai, const uint8_t *e)
             ai->nr_ioapics++;
         }
         break;
+    case 2:     /* Interrupt Source Override */
+        if (e[1] >= 10 && ai->nr_iso < ACPI_MAX_ISO) {
+            ai->iso[ai->nr_iso].bus = e[2];
+            ai->iso[ai->nr_iso].source = e[3];
+            ai->iso[ai->nr_iso].gsi = rd32(e, 4);
+            ai->iso[ai->nr_iso].flags = (uint16_t)(e[8] | e[9] << 8);
+            ai->nr_iso++;
+        }
+        break;
     case 5:     /* Local APIC Address Override */
         if (e[1] >= 12)
             ai->lapic_pa = rd64(e, 4);

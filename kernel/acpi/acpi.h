@@ -38,6 +38,7 @@ _Static_assert(sizeof(struct acpi_rsdp) == 36, "ACPI RSDP");
 #define ACPI_MAX_TABLES 64
 #define ACPI_MAX_CPUS 256
 #define ACPI_MAX_IOAPICS 8
+#define ACPI_MAX_ISO 16
 #define ACPI_MAX_MCFG 16
 
 /* Returns a CPU pointer to len bytes at physical pa, or NULL when that range is not memory. */
@@ -81,6 +82,10 @@ struct acpi_info {
     uint32_t cpu_apic_id[ACPI_MAX_CPUS];
     unsigned nr_ioapics;
     struct { uint32_t id, gsi_base; uint64_t pa; } ioapic[ACPI_MAX_IOAPICS];
+    /* Interrupt Source Overrides (ACPI 6.5 5.2.12.5): flags are MPS INTI flags, polarity 1:0
+     * (0 bus default, 1 high, 3 low) and trigger mode 3:2 (0 bus default, 1 edge, 3 level). */
+    unsigned nr_iso;
+    struct { uint8_t bus, source; uint16_t flags; uint32_t gsi; } iso[ACPI_MAX_ISO];
 
     /* MCFG */
     unsigned nr_mcfg;

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "kernel/time.h"
 #include "lib/log.h"
 #include "tests/host/harness.h"
 
@@ -42,6 +44,14 @@ int moat_trace_err(int err, const char *file, int line)
 {
     fprintf(stderr, "error %d first at %s:%d\n", err, file, line);
     return err;
+}
+
+/* kernel/time.h's clock, for portable code that waits (sys_poll). */
+uint64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 void host_test_register(struct host_test *t)

@@ -74,7 +74,7 @@ static void build_fadt(void)
 
 static void build_madt(void)
 {
-    uint32_t len = 44 + 8 + 8 + 12 + 16;
+    uint32_t len = 44 + 8 + 8 + 12 + 10 + 16;
     table_at(MADT_PA, "APIC", len);
     put32(MADT_PA + 36, 0xfee00000);
     put32(MADT_PA + 40, 1);                 /* PCAT_COMPAT */
@@ -87,6 +87,10 @@ static void build_madt(void)
     memcpy(e + 4, &(uint32_t){ 0xfec00000 }, 4);
     memcpy(e + 8, &(uint32_t){ 0 }, 4);
     e += 12;
+    e[0] = 2; e[1] = 10; e[2] = 0; e[3] = 9;                    /* ISA IRQ 9 -> GSI 9, level high */
+    memcpy(e + 4, &(uint32_t){ 9 }, 4);
+    e[8] = 0x0d;
+    e += 10;
     e[0] = 9; e[1] = 16;                                         /* x2APIC id 300 enabled */
     memcpy(e + 4, &(uint32_t){ 300 }, 4);
     memcpy(e + 8, &(uint32_t){ 1 }, 4);
@@ -161,6 +165,10 @@ TEST(good_tables)
     CHECK_EQ(ai.cpu_apic_id[0], 0);
     CHECK_EQ(ai.cpu_apic_id[1], 300);
     CHECK_EQ(ai.nr_ioapics, 1);
+    CHECK_EQ(ai.nr_iso, 1);
+    CHECK_EQ(ai.iso[0].source, 9);
+    CHECK_EQ(ai.iso[0].gsi, 9);
+    CHECK_EQ(ai.iso[0].flags, 0x0d);
     CHECK_EQ(ai.ioapic[0].pa, 0xfec00000);
     CHECK(ai.pcat_compat);
     CHECK_EQ(ai.nr_mcfg, 1);                /* the invalid second entry is skipped */

@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "iommu/core/iommufd_private.h"
+#include "kernel/fd.h"
 #include "kernel/mm/heap.h"
+#include "kernel/time.h"
 #include "lib/log.h"
 #include "moat/iommufd.h"
 #include "tests/host/mock_iommu.h"
@@ -69,6 +71,7 @@ static const unsigned long cmds[] = {
     IOMMU_IOAS_IOVA_RANGES, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_OPTION,
     IOMMU_HWPT_ALLOC, IOMMU_GET_HW_INFO, IOMMU_HWPT_SET_DIRTY_TRACKING,
     IOMMU_HWPT_GET_DIRTY_BITMAP, IOMMU_HWPT_INVALIDATE, IOMMU_FAULT_QUEUE_ALLOC,
+    IOMMU_VFIO_IOAS,
 };
 
 static void check(bool ok, const char *what)
@@ -105,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; size && i < USIZE; i += size)
         memcpy(umem + i, data, MIN(size, USIZE - i));
     size_t at = 0;
+    int fault_fds[64], nr_fds = 0;
     for (int ops = 0; at + 2 <= size && ops < 64; ops++) {
         uint8_t c = data[at], n = MIN(data[at + 1], ARG_MAX_LEN);
         at += 2;
@@ -117,13 +121,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int ret = moat_iommufd_ioctl(ctx, cmd, (void *)(uintptr_t)UBASE);
         if (trace)
             fprintf(stderr, "ioctl %#lx -> %d\n", cmd & 0xff, ret);
+        if (cmd == IOMMU_FAULT_QUEUE_ALLOC && ret == 0) {
+            struct iommu_fault_alloc fa;
+            memcpy(&fa, umem, sizeof(fa));
+            check((int)fa.out_fault_fd >= 3, "fault fd");
+            fault_fds[nr_fds++] = (int)fa.out_fault_fd;
+        }
         if (c % 7 == 3) {       /* let devices move too */
             uint32_t pt = umem[0] % 8;
             if (moat_device_attach(ctx, 1 + (c & 1), &pt))
                 moat_device_replace(ctx, 1 + (c & 1), &pt);
         }
     }
+    /* The descriptors hold the context: its teardown happens at the last close. */
     moat_iommufd_close(ctx);
+    for (int i = 0; i < nr_fds; i++)
+        check(sys_close(fault_fds[i]) == 0, "close fault fd");
     check(heap_live_bytes() == heap0, "heap leak");
     check(mock_live_domains() == 0 && mock_mapped_bytes() == 0 && mock_attached_devs() == 0,
           "mock not clean");
@@ -223,5 +236,12 @@ void moat_panic(const char *file, int line, const char *fmt, ...)
 int moat_trace_err(int err, const char *file, int line)
 {
     return err;
+}
+
+uint64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 #endif

@@ -1,0 +1,212 @@
+/* INTx for VFIO devices, with Linux vfio-pci's semantics (vfio_pci_intx.c): one level-triggered
+ * interrupt, signalled to an eventfd and masked by the handler (VFIO_IRQ_INFO_AUTOMASKED) until
+ * the user unmasks it with VFIO_IRQ_SET_ACTION_UNMASK. Masking is PCI 2.3 INTx masking (Interrupt
+ * Disable in the command register, Interrupt Status in the status register), as Linux does for
+ * functions that support it, so the line can be shared: the handler acts only when its function's
+ * Interrupt Status is set. Functions without INTx masking, without a pin, or whose pin has no
+ * known route (arch/x86_64/intx.c) report no INTx (count 0), as Linux does without a pin.
+ * The line reaches the CPU through the IOAPIC (and the IOMMU's interrupt remapping when on). */
+#include "iommu/vfio/vfio_private.h"
+#include "arch/arch.h"
+#include "arch/x86_64/ioapic.h"
+#include "pci/pci_regs.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+#define PCI_INTERRUPT_PIN 0x3d
+#define STATUS_INTERRUPT BIT(3)
+
+static bool intx_masking_works(struct vfio_device *vd)
+{
+    struct pci_system *sys = vfio_pci();
+    uint16_t cmd = pci_read16(sys, vd->pdev, PCI_COMMAND);
+    pci_write16(sys, vd->pdev, PCI_COMMAND, cmd ^ PCI_COMMAND_INTX_DISABLE);
+    uint16_t now = pci_read16(sys, vd->pdev, PCI_COMMAND);
+    pci_write16(sys, vd->pdev, PCI_COMMAND, cmd);
+    return (now ^ cmd) == PCI_COMMAND_INTX_DISABLE;
+}
+
+/* 1 when the device's INTx can be delivered, else 0 (decided once per device file). */
+unsigned vfio_intx_count(struct vfio_device *vd)
+{
+    if (vd->intx.probed)
+        return vd->intx.usable;
+    vd->intx.probed = true;
+    vd->intx.usable = false;
+    if (vd->pdev->is_virtfn || !pci_read8(vfio_pci(), vd->pdev, PCI_INTERRUPT_PIN))
+        return 0;
+    if (pci_intx_route(vfio_pci(), vd->pdev, &vd->intx.gsi, &vd->intx.flags) ||
+        ioapic_gsi_check(vd->intx.gsi) || !intx_masking_works(vd))
+        return 0;
+    vd->intx.usable = true;
+    return 1;
+}
+
+static void intx_set_disable(struct vfio_device *vd, bool disable)
+{
+    struct pci_system *sys = vfio_pci();
+    uint16_t cmd = pci_read16(sys, vd->pdev, PCI_COMMAND);
+    uint16_t want = disable ? cmd | PCI_COMMAND_INTX_DISABLE : cmd & ~PCI_COMMAND_INTX_DISABLE;
+    if (want != cmd)
+        pci_write16(sys, vd->pdev, PCI_COMMAND, want);
+}
+
+static bool intx_pending(struct vfio_device *vd)
+{
+    return pci_read16(vfio_pci(), vd->pdev, PCI_STATUS) & STATUS_INTERRUPT;
+}
+
+static void intx_signal(struct vfio_device *vd)
+{
+    if (vd->intx.trigger)
+        eventfd_signal(vd->intx.trigger);
+}
+
+/* In the interrupt: ours only when the function says so; then masked and signalled. */
+static void intx_handler(void *ctx)
+{
+    struct vfio_device *vd = ctx;
+    if (vd->intx.masked || !intx_pending(vd))
+        return;
+    intx_set_disable(vd, true);
+    vd->intx.masked = true;
+    intx_signal(vd);
+}
+
+static void intx_mask(struct vfio_device *vd)
+{
+    uint64_t f = irq_save();
+    if (!vd->intx.masked) {
+        intx_set_disable(vd, true);
+        vd->intx.masked = true;
+    }
+    irq_restore(f);
+}
+
+/* A still-pending interrupt is re-sent to the user instead of being unmasked into. */
+static void intx_unmask(struct vfio_device *vd)
+{
+    uint64_t f = irq_save();
+    bool resend = false;
+    if (vd->intx.masked) {
+        if (intx_pending(vd)) {
+            resend = true;
+        } else {
+            vd->intx.masked = false;
+            intx_set_disable(vd, false);
+        }
+    }
+    irq_restore(f);
+    if (resend)
+        intx_signal(vd);
+}
+
+void vfio_intx_disable(struct vfio_device *vd)
+{
+    if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX)
+        return;
+    intx_set_disable(vd, true);
+    ioapic_gsi_detach(vd->intx.gsi, &vd->intx.h);
+    if (vd->intx.trigger)
+        file_put(vd->intx.trigger);
+    vd->intx.trigger = NULL;
+    vd->intx.masked = false;
+    vd->irq_index = ~0u;
+}
+
+static int intx_enable(struct vfio_device *vd, struct file *trigger)
+{
+    vd->intx.h = (struct gsi_handler){ .fn = intx_handler, .ctx = vd };
+    vd->intx.masked = true;             /* quiet until the handler is in place */
+    intx_set_disable(vd, true);
+    int err = ioapic_gsi_attach(vd->intx.gsi, vd->intx.flags, &vd->intx.h);
+    if (err)
+        return err;
+    vd->intx.trigger = trigger;
+    vd->irq_index = VFIO_PCI_INTX_IRQ_INDEX;
+    vd->intx.masked = false;
+    intx_set_disable(vd, false);
+    return 0;
+}
+
+/* fd >= 0: that eventfd (a new reference), -1: none. */
+static int intx_eventfd(int32_t fd, struct file **out)
+{
+    *out = NULL;
+    if (fd < 0)
+        return 0;
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    if (!file_is_eventfd(f)) {
+        file_put(f);
+        return -EINVAL;
+    }
+    *out = f;
+    return 0;
+}
+
+static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, uint32_t dtype,
+                        const uint8_t *data)
+{
+    bool is_intx = vd->irq_index == VFIO_PCI_INTX_IRQ_INDEX;
+    if (is_intx && h->count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE) {
+        vfio_intx_disable(vd);
+        return 0;
+    }
+    if (!(is_intx || vd->irq_index == ~0u) || h->start != 0 || h->count != 1)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+        int32_t fd;
+        struct file *trigger;
+        memcpy(&fd, data, sizeof(fd));
+        int err = intx_eventfd(fd, &trigger);
+        if (err)
+            return err;
+        if (!is_intx) {
+            err = intx_enable(vd, trigger);
+            if (err && trigger)
+                file_put(trigger);
+            return err;
+        }
+        uint64_t f = irq_save();
+        struct file *old = vd->intx.trigger;
+        vd->intx.trigger = trigger;
+        irq_restore(f);
+        if (old)
+            file_put(old);
+        return 0;
+    }
+    if (!is_intx)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_NONE || data[0])
+        intx_signal(vd);                /* loopback, as Linux */
+    return 0;
+}
+
+/* VFIO_DEVICE_SET_IRQS on VFIO_PCI_INTX_IRQ_INDEX; the header's flags are checked already.
+ * Masking and unmasking through an eventfd (virqfd) are not implemented: -ENOTTY. */
+long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data)
+{
+    uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    uint32_t action = h->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+    size_t size = dtype == VFIO_IRQ_SET_DATA_EVENTFD ? 4 : dtype == VFIO_IRQ_SET_DATA_BOOL ? 1 : 0;
+    size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
+    unsigned max = vfio_intx_count(vd);
+    if ((uint64_t)h->count * size > h->argsz - minsz || h->start >= max ||
+        (uint64_t)h->start + h->count > max)
+        return -EINVAL;
+    if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+        return intx_trigger(vd, h, dtype, data);
+    if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX || h->start != 0 || h->count != 1)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+        return -ENOTTY;
+    if (dtype == VFIO_IRQ_SET_DATA_BOOL && !data[0])
+        return 0;
+    if (action == VFIO_IRQ_SET_ACTION_MASK)
+        intx_mask(vd);
+    else
+        intx_unmask(vd);
+    return 0;
+}
