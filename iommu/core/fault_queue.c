@@ -128,7 +128,7 @@ int moat_fault_queue_overflows(struct moat_iommufd *ctx, uint32_t fault_id, uint
  *   pasid   the PASID when PASID_VALID, else 0
  *   grpid   0: there is no page request group
  *   perm    WRITE for a write request, READ for a read
- *   addr    the IOVA the device used, as the unit recorded it (VT-d: page-granular)
+ *   addr    the IOVA the device used, as the unit recorded it (page-granular on some units)
  *   length  0: no hint
  *   cookie  a per-queue sequence number, from 1
  * The unit's reason code is not in this format: the boot log's line and the native
