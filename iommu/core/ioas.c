@@ -113,14 +113,30 @@ static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t
     return *bytes ? 0 : -ENOENT;
 }
 
-static void unmap_commit(struct ioas *ioas, uint64_t iova, uint64_t last)
+/* Every area inside the ranges leaves every domain of the IOAS with one invalidation wait per
+ * domain (a gather: no IOVA is reused and no area forgotten before its sync), then is
+ * forgotten. */
+static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r, uint32_t num)
 {
-    struct iova_node *n = iova_first(&ioas->tree, iova, last);
-    while (n) {
-        struct iova_node *next = iova_next(&ioas->tree, n, last);
-        if (n->kind == IOVA_AREA)
-            ioas_area_release(ioas, container_of(n, struct ioas_area, node));
-        n = next;
+    struct pgtable_gather g;
+    for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
+        iommu_gather_init(&g);
+        for (uint32_t i = 0; i < num; i++)
+            for (struct iova_node *n = iova_first(&ioas->tree, r[i].start, r[i].last); n;
+                 n = iova_next(&ioas->tree, n, r[i].last))
+                if (n->kind == IOVA_AREA)
+                    MOAT_ASSERT(iommu_unmap_gather(h->domain, n->start,
+                                                   n->last - n->start + 1, &g) == 0);
+        iommu_gather_sync(h->domain, &g);
+    }
+    for (uint32_t i = 0; i < num; i++) {
+        struct iova_node *n = iova_first(&ioas->tree, r[i].start, r[i].last);
+        while (n) {
+            struct iova_node *next = iova_next(&ioas->tree, n, r[i].last);
+            if (n->kind == IOVA_AREA)
+                ioas_area_forget(ioas, container_of(n, struct ioas_area, node));
+            n = next;
+        }
     }
 }
 
@@ -133,7 +149,7 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
         return ERR(-ENOENT);
     if (iova == 0 && length == UINT64_MAX) {
         if (unmap_check(ioas, 0, UINT64_MAX, &bytes) == 0)
-            unmap_commit(ioas, 0, UINT64_MAX);
+            unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, 1);
         *unmapped = bytes;
         return 0;
     }
@@ -146,8 +162,46 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
     int err = unmap_check(ioas, iova, last, &bytes);
     if (err)
         return err;
-    unmap_commit(ioas, iova, last);
+    unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, 1);
     *unmapped = bytes;
+    return 0;
+}
+
+static bool ranges_overlap(const struct iommu_iova_range *r, uint32_t num)
+{
+    for (uint32_t i = 0; i < num; i++)
+        for (uint32_t j = i + 1; j < num; j++)
+            if (r[i].start <= r[j].last && r[j].start <= r[i].last)
+                return true;
+    return false;
+}
+
+int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
+                         const struct iommu_iova_range *ranges, uint32_t num, uint64_t *unmapped)
+{
+    uint64_t total = 0, bytes;
+    struct ioas *ioas = ioas_get(ctx, ioas_id);
+    if (!ioas)
+        return ERR(-ENOENT);
+    if (!num)
+        return ERR(-EINVAL);
+    if (num > MOAT_IOAS_UNMAP_MANY_MAX)
+        return ERR(-E2BIG);
+    if (!ranges)
+        return ERR(-EFAULT);
+    for (uint32_t i = 0; i < num; i++)
+        if (ranges[i].start > ranges[i].last)
+            return ERR(-EINVAL);
+    if (ranges_overlap(ranges, num))
+        return ERR(-EINVAL);
+    for (uint32_t i = 0; i < num; i++) {
+        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, &bytes);
+        if (err)
+            return err;
+        total += bytes;
+    }
+    unmap_commit(ioas, ranges, num);
+    *unmapped = total;
     return 0;
 }
 

@@ -279,10 +279,9 @@ int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
     return 0;
 }
 
-/* Unmaps a from every domain, then forgets it (its IOVA range may go to the cache). */
-void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
+/* Forgets an area no domain maps any more (its IOVA range may go to the cache). */
+void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
 {
-    unmap_everywhere(ioas, a);
     a->pa = 0;
     a->va = NULL;
     a->prot = 0;
@@ -290,6 +289,13 @@ void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
         return;
     iova_remove(&ioas->tree, &a->node);
     kfree(a);
+}
+
+/* Unmaps a from every domain, then forgets it. */
+void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
+{
+    unmap_everywhere(ioas, a);
+    ioas_area_forget(ioas, a);
 }
 
 static void free_subtree(struct iova_node *n)

@@ -124,6 +124,7 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length);
 struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length);
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n);
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a);
+void ioas_area_forget(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_abort(struct ioas *ioas, struct ioas_area *a);
 void ioas_free_all_nodes(struct ioas *ioas);
 
