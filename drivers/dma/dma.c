@@ -263,6 +263,10 @@ void dma_iova_free(struct dma_space *ds, uint64_t iova, uint64_t size)
     for (uint64_t i = first; i < first + n; i++)
         MOAT_ASSERT(page_used(ds, i));
     mark_pages(ds, first, n, false);
+    /* Freed IOVAs are handed out again first: the IOAS still holds their nodes (its cache),
+     * so mapping there again costs no allocation and no tree update. The unmap that freed
+     * them invalidated the IOTLB, so reuse is safe. */
+    ds->hint = MIN(ds->hint, first);
 }
 
 /* ---- mappings ---- */

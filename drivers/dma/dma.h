@@ -4,9 +4,9 @@
  * A PAGING dma_space binds its device in the runtime's IOMMUFD context (one context for all of
  * the runtime's drivers, so that members of one isolation group may be driven together),
  * allocates an IOAS of its own and attaches the device to it (an automatic paging HWPT). IOVAs
- * come from the space's own bitmap over a fixed window (4 KiB pages, next-fit) and every
- * mapping is a moat_ioas_map at a FIXED_IOVA, one per physically contiguous run. Three kinds of
- * memory a device may reach:
+ * come from the space's own bitmap over a fixed window (4 KiB pages, freed ones reused first)
+ * and every mapping is a moat_ioas_map at a FIXED_IOVA, one per physically contiguous run.
+ * Three kinds of memory a device may reach:
  *   dma_alloc      zeroed pages for rings and queues, mapped for as long as the driver runs;
  *   dma_map        a caller's buffer for one I/O (strict mode): mapped before the device is
  *                  told, unmapped after it completed; the unmap includes the IOTLB

@@ -11,7 +11,7 @@
 #define IOMMUFD_PAGE 4096ULL
 #define IOAS_GUARD IOMMUFD_PAGE         /* kept free around every chosen IOVA range */
 #define IOAS_CACHE_CLASSES 7            /* 4 KiB .. 256 KiB */
-#define IOAS_CACHE_DEPTH 16
+#define IOAS_CACHE_DEPTH 64            /* a queue depth of freed I/O buffers */
 
 enum iommufd_obj_type {
     IOMMUFD_OBJ_ANY,
@@ -57,7 +57,7 @@ struct ioas {
     struct iommu_iova_range *allowed;   /* sorted; none: everywhere */
     uint32_t nr_allowed;
     bool no_huge;
-    struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed chosen ranges, per size class */
+    struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed ranges, per size class */
     uint32_t cache_len[IOAS_CACHE_CLASSES];
 };
 
