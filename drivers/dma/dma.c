@@ -15,12 +15,31 @@
 static struct moat_iommufd *runtime_ctx;
 static unsigned runtime_users;
 
+/* The run the next map call is about (map_runs and dma_alloc have just translated it, page by
+ * page): the hook below answers for exactly that run without walking the CPU tables again. */
+static struct {
+    uintptr_t va;
+    uint64_t len, pa;
+} known_run;
+
+static void known_run_set(uintptr_t va, uint64_t len, uint64_t pa)
+{
+    known_run.va = va;
+    known_run.len = len;
+    known_run.pa = pa;
+}
+
 /* Map calls hand physically contiguous runs (map_runs splits buffers): anything else, or
  * memory the CPU does not map (the mmap area has holes), is refused. */
 static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
 {
     uint64_t first, next;
     uintptr_t v = (uintptr_t)va;
+    if (known_run.len && v == known_run.va && len == known_run.len) {
+        *pa = known_run.pa;
+        known_run.len = 0;
+        return 0;
+    }
     if (arch_virt_to_phys(v, &first))
         return -EFAULT;
     for (uint64_t off = DMA_PAGE - (v & (DMA_PAGE - 1)); off < len; off += DMA_PAGE)
@@ -271,14 +290,18 @@ void dma_iova_free(struct dma_space *ds, uint64_t iova, uint64_t size)
 
 /* ---- mappings ---- */
 
-static int ioas_map_counted(struct dma_space *ds, uintptr_t va, uint64_t iova, uint64_t size,
-                            uint32_t prot)
+/* [va, va + size) is physically contiguous at pa (the caller translated it). */
+static int ioas_map_counted(struct dma_space *ds, uintptr_t va, uint64_t pa, uint64_t iova,
+                            uint64_t size, uint32_t prot)
 {
     uint32_t flags = IOMMU_IOAS_MAP_FIXED_IOVA |
                      (prot & IOMMU_READ ? IOMMU_IOAS_MAP_READABLE : 0) |
                      (prot & IOMMU_WRITE ? IOMMU_IOAS_MAP_WRITEABLE : 0);
     ds->nr_maps++;
-    return moat_ioas_map(ds->ictx, ds->ioas_id, flags, (const void *)va, size, &iova);
+    known_run_set(va, size, pa);
+    int err = moat_ioas_map(ds->ictx, ds->ioas_id, flags, (const void *)va, size, &iova);
+    known_run.len = 0;
+    return err;
 }
 
 /* A failed unmap would leave the device a way into memory about to be reused. */
@@ -325,7 +348,7 @@ int dma_alloc(struct dma_space *ds, uint64_t size, uint32_t prot, struct dma_mem
         return 0;
     int err = dma_iova_alloc(ds, m->size, &m->iova);
     if (!err) {
-        err = ioas_map_counted(ds, (uintptr_t)m->cpu, m->iova, m->size, prot);
+        err = ioas_map_counted(ds, (uintptr_t)m->cpu, m->pa, m->iova, m->size, prot);
         if (err)
             dma_iova_free(ds, m->iova, m->size);
     }
@@ -361,8 +384,8 @@ static int map_runs(struct dma_space *ds, uintptr_t va, uint64_t n, uint64_t iov
         while (done + run < n && !arch_virt_to_phys(va + (done + run) * DMA_PAGE, &next) &&
                next == pa + run * DMA_PAGE)
             run++;
-        if (ioas_map_counted(ds, va + done * DMA_PAGE, iova + done * DMA_PAGE, run * DMA_PAGE,
-                             prot))
+        if (ioas_map_counted(ds, va + done * DMA_PAGE, pa, iova + done * DMA_PAGE,
+                             run * DMA_PAGE, prot))
             goto fail;
         done += run;
     }
