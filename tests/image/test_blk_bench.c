@@ -47,43 +47,60 @@ static uint64_t next_lba(struct bench_run *r)
     return r->rng % (r->b->nlba / per) * per;
 }
 
-static int issue(struct bench_run *r, unsigned i)
-{
-    void *buf = r->zero_copy ? NULL : r->bufs + (size_t)i * BENCH_IO;
-    int err = blk_io_prepare(r->b, &r->ios[i], r->mode, BLK_OP_READ, next_lba(r),
-                             BENCH_IO / r->b->lba_size, buf);
-    if (!err)
-        err = blk_io_submit(r->b, &r->ios[i]);
-    return err;
-}
+/* Where the CPU's time goes, per mode and queue depth: preparing I/Os (mapping, pool), telling
+ * the device (the doorbell), polling (reaping, and for STRICT the batched unmaps), completing
+ * (unmap or copy-out), and the rest (the slice's own loop). */
+enum { T_PREPARE, T_SUBMIT, T_POLL, T_COMPLETE, NR_T };
+static const char *const t_names[NR_T] = { "prepare", "submit", "poll", "complete" };
 
 struct bench_acc {
     uint64_t ios, ns;
     uint64_t reap_batches;      /* STRICT: unmap calls of reaped I/Os (one wait each) */
+    uint64_t t[NR_T];
 };
+
+static int issue(struct bench_run *r, unsigned i, struct bench_acc *acc)
+{
+    void *buf = r->zero_copy ? NULL : r->bufs + (size_t)i * BENCH_IO;
+    uint64_t t0 = clock_ns();
+    int err = blk_io_prepare(r->b, &r->ios[i], r->mode, BLK_OP_READ, next_lba(r),
+                             BENCH_IO / r->b->lba_size, buf);
+    uint64_t t1 = clock_ns();
+    if (!err)
+        err = blk_io_submit(r->b, &r->ios[i]);
+    acc->t[T_PREPARE] += t1 - t0;
+    acc->t[T_SUBMIT] += clock_ns() - t1;
+    return err;
+}
 
 /* Keeps qd reads in flight for ns; adds the I/Os and the time to acc. */
 static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
 {
     bool busy[BENCH_MAX_QD];
+    struct bench_acc setup = { 0 };
     for (unsigned i = 0; i < r->qd; i++) {
-        if (issue(r, i))
+        if (issue(r, i, &setup))
             return -EIO;
         busy[i] = true;
     }
     uint64_t t0 = clock_ns(), end = t0 + ns, done = 0, batches0 = r->b->nr_reap_batches;
     unsigned left = r->qd;
     while (left) {
+        uint64_t p0 = clock_ns();
         if (blk_poll(r->b) < 0 || clock_ns() > end + 10 * NSEC_PER_SEC)
             return -EIO;
-        bool more = clock_ns() < end;
+        uint64_t p1 = clock_ns();
+        acc->t[T_POLL] += p1 - p0;
+        bool more = p1 < end;
         for (unsigned i = 0; i < r->qd; i++) {
             if (!busy[i] || !r->ios[i].done)
                 continue;
+            uint64_t c0 = clock_ns();
             if (blk_io_complete(r->b, &r->ios[i]))
                 return -EIO;
+            acc->t[T_COMPLETE] += clock_ns() - c0;
             done++;
-            busy[i] = more && issue(r, i) == 0;
+            busy[i] = more && issue(r, i, acc) == 0;
             left -= !busy[i];
         }
     }
@@ -91,6 +108,21 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
     acc->ns += clock_ns() - t0;
     acc->reap_batches += r->b->nr_reap_batches - batches0;
     return 0;
+}
+
+/* Nanoseconds per I/O of each step at queue depth 32, and what is left. */
+static void report_steps(const char *mode, const struct bench_acc *a)
+{
+    if (!a->ios)
+        return;
+    uint64_t sum = 0;
+    for (unsigned k = 0; k < NR_T; k++) {
+        kprintf("bench qd32_%s_%s %llu ns/io\n", mode, t_names[k],
+                (unsigned long long)(a->t[k] / a->ios));
+        sum += a->t[k];
+    }
+    kprintf("bench qd32_%s_total %llu ns/io\n", mode, (unsigned long long)(a->ns / a->ios));
+    (void)sum;
 }
 
 static void print_ratio(const char *name, uint64_t num, uint64_t den)
@@ -155,6 +187,8 @@ static void report(struct bench_acc acc[NR_MODES][2], bool identity)
     print_ratio("dma_ratio_premapped_qd1", iops(&acc[M_PREMAPPED][0]),
                 iops(&acc[M_IDENTITY][0]));
     print_ratio("dma_ratio_strict_qd1", iops(&acc[M_STRICT][0]), iops(&acc[M_IDENTITY][0]));
+    for (unsigned m = identity ? 0 : 1; m < NR_MODES; m++)
+        report_steps(mode_names[m], &acc[m][1]);
     if (acc[M_STRICT][1].reap_batches)
         print_ratio("strict_qd32_ios_per_invalidation", acc[M_STRICT][1].ios,
                     acc[M_STRICT][1].reap_batches);
