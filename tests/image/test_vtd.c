@@ -510,7 +510,7 @@ static void aliased_function(struct ktest *t)
 }
 
 /* Twelve scattered unmaps gathered into one batch (more ranges than a gather lists): one wait
- * for them all, and afterwards none of them translates. */
+ * for them all (queued invalidation), and afterwards none of them translates. */
 static void one_wait_per_batch(struct ktest *t)
 {
     struct fixture fx;
@@ -528,7 +528,8 @@ static void one_wait_per_batch(struct ktest *t)
         KASSERT(t, iommu_unmap_gather(fx.d, IOVA_BASE + ((i * 5) % N) * 0x3000ULL, 4096, &g) == 0);
     KEXPECT_EQ(t, fx.vu->nr_waits, w0);
     iommu_gather_sync(fx.d, &g);
-    KEXPECT_EQ(t, fx.vu->nr_waits - w0, 1);
+    if (fx.vu->qi)          /* the register interface waits once per register write */
+        KEXPECT_EQ(t, fx.vu->nr_waits - w0, 1);
     for (unsigned i = 0; i < N; i++)
         KEXPECT(t, iommu_iova_to_phys(fx.d, IOVA_BASE + i * 0x3000ULL, &x) != 0);
     pmm_free(pa, 0);
