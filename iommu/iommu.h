@@ -103,6 +103,12 @@ struct iommu_unit_ops {
     int (*attach_dev)(struct iommu_domain *d, struct pci_dev *dev);
     int (*map)(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
     int (*unmap)(struct iommu_domain *d, uint64_t iova, uint64_t size);
+    /* Optional, both or neither: unmap_gather is unmap without its invalidation, which is
+     * added to g; gather_sync invalidates everything g holds and waits once. Between the two
+     * the device may still reach what was unmapped. */
+    int (*unmap_gather)(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                        struct pgtable_gather *g);
+    void (*gather_sync)(struct iommu_domain *d, struct pgtable_gather *g);
     /* Raw capability registers for GET_HW_INFO; returns bytes written or -errno. */
     int (*hw_info)(struct iommu_unit *u, void *buf, size_t len, uint32_t *type);
     /* Optional. */
@@ -173,6 +179,14 @@ int iommu_attach(struct iommu_domain *d, struct pci_dev *dev);
 struct iommu_domain *iommu_dev_domain(const struct pci_dev *dev);
 int iommu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 int iommu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);
+/* Several unmaps of one domain, one invalidation wait: iommu_gather_init, any number of
+ * iommu_unmap_gather, then iommu_gather_sync, after which (as after iommu_unmap) no DMA
+ * reaches any of the ranges. Until the sync the caller must neither map the ranges again nor
+ * free what they reached. Units without batching unmap (and invalidate) at once. */
+void iommu_gather_init(struct pgtable_gather *g);
+int iommu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                       struct pgtable_gather *g);
+void iommu_gather_sync(struct iommu_domain *d, struct pgtable_gather *g);
 int iommu_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa);
 
 /* Drivers report every fault record here: the core prints the boot log's line

@@ -139,6 +139,7 @@ static int attach_data(struct blk_dev *b, struct blk_io *io)
         uint32_t prot = io->op == BLK_OP_READ ? IOMMU_WRITE : IOMMU_READ;
         int err = dma_map(&b->dma, io->buf, io->len, prot, &io->map);
         io->iova = io->map.iova;
+        io->mapped = err == 0;
         return err;
     }
     io->bounce = dma_pool_get(&b->pool, &io->iova);
@@ -177,11 +178,42 @@ int blk_io_submit(struct blk_dev *b, struct blk_io *io)
     return b->ops->submit(b, io);
 }
 
+/* The buffers of every STRICT I/O reaped so far leave the device's reach with one
+ * invalidation wait; only then are the I/Os done. */
+static void finish_reaped(struct blk_dev *b)
+{
+    struct dma_map *maps[BLK_REAP_BATCH] = { NULL };
+    unsigned n = b->nr_reaped;
+    for (unsigned i = 0; i < n; i++)
+        maps[i] = &b->reaped[i]->map;
+    dma_unmap_many(&b->dma, maps, n);
+    b->nr_reap_batches++;
+    for (unsigned i = 0; i < n; i++) {
+        b->reaped[i]->mapped = false;
+        b->reaped[i]->done = true;
+    }
+    b->nr_reaped = 0;
+}
+
+void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status)
+{
+    io->status = status;
+    if (io->mode != BLK_DMA_STRICT || !io->mapped || !dma_space_isolated(&b->dma)) {
+        io->done = true;
+        return;
+    }
+    if (b->nr_reaped == BLK_REAP_BATCH)
+        finish_reaped(b);
+    b->reaped[b->nr_reaped++] = io;
+}
+
 int blk_poll(struct blk_dev *b)
 {
     if (b->broken)
         return -EIO;
     int n = b->ops->poll(b);
+    if (b->nr_reaped)           /* also after a bad completion: those I/O did complete */
+        finish_reaped(b);
     if (n < 0)
         b->broken = true;
     return n;
@@ -193,10 +225,13 @@ static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
     if (io->op == BLK_OP_FLUSH)
         return;
     if (io->mode == BLK_DMA_STRICT) {
+        if (!io->mapped)        /* unmapped when it was reaped */
+            return;
         if (abandon)
             dma_unmap_quarantine(&b->dma, &io->map);
         else
             dma_unmap(&b->dma, &io->map);
+        io->mapped = false;
         return;
     }
     if (abandon) {

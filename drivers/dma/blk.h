@@ -3,8 +3,9 @@
  *   BLK_DMA_POOLED  data goes through buffers mapped once at set-up (the data path does no
  *                   IOMMU work; one copy per I/O);
  *   BLK_DMA_STRICT  the caller's own buffer is mapped for exactly one I/O and unmapped (with
- *                   the IOTLB invalidation) before blk_read/blk_write return: no DMA into it can
- *                   happen afterwards.
+ *                   the IOTLB invalidation) before the I/O is reported done: no DMA into it
+ *                   can happen afterwards. Completions reaped by one poll are unmapped
+ *                   together, with one invalidation wait.
  * Synchronous calls (blk_read, blk_write, blk_flush) wait with a deadline. The asynchronous
  * steps below them (prepare, submit, poll, complete) let a caller keep several I/Os in flight.
  *
@@ -22,6 +23,7 @@ enum blk_op { BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH };
 enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
 
 #define BLK_MAX_DEVS 8
+#define BLK_REAP_BATCH 32       /* STRICT completions whose unmaps share one invalidation */
 #define BLK_IO_TIMEOUT_NS (10ULL * 1000 * 1000 * 1000)   /* per I/O; TCG is slow */
 
 struct blk_io {
@@ -40,6 +42,7 @@ struct blk_io {
     void *buf;                  /* the caller's buffer */
     void *bounce;               /* POOLED: the pool buffer */
     struct dma_map map;         /* STRICT: the mapping of buf */
+    bool mapped;                /* STRICT: map is live */
 };
 
 struct blk_dev_ops {
@@ -52,8 +55,8 @@ struct blk_dev_ops {
     void (*release)(struct blk_dev *b);
     /* Queues io and tells the device. -EBUSY when the queue is full. */
     int (*submit)(struct blk_dev *b, struct blk_io *io);
-    /* Reaps completions (done and status of each io); returns how many, or a negative errno
-     * when the device wrote something invalid. */
+    /* Reaps completions, handing each to blk_io_reaped; returns how many, or a negative
+     * errno when the device wrote something invalid. */
     int (*poll)(struct blk_dev *b);
 };
 
@@ -81,6 +84,10 @@ struct blk_dev {
     volatile uint8_t *msix_table;
     uint16_t msix_cap;
     volatile uint64_t nr_irqs;
+    /* STRICT completions reaped by the current poll, not yet unmapped (blk_io_reaped) */
+    struct blk_io *reaped[BLK_REAP_BATCH];
+    unsigned nr_reaped;
+    uint64_t nr_reap_batches;   /* unmap calls for reaped I/Os (one invalidation wait each) */
 };
 
 /* Drivers: sets up b's DMA space (type: PAGING normally), enables the PCI function, runs
@@ -94,6 +101,11 @@ int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type);
  * it): -ENODEV without MSI-X. Called by blk_dev_setup when want_irq; disabled on teardown. */
 int blk_irq_enable(struct blk_dev *b);
 void blk_irq_disable(struct blk_dev *b);
+/* Drivers hand every completed io here from ops->poll. A STRICT one is not done yet: blk_poll
+ * unmaps the buffers of all the I/Os its poll reaped with one invalidation wait, and only
+ * then marks them done, so a caller never sees a completed I/O whose buffer the device can
+ * still reach. */
+void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status);
 /* Drivers report what a completion says; logs and marks the device broken on a bad one. */
 void blk_dev_bad_completion(struct blk_dev *b, const char *what, uint64_t value);
 

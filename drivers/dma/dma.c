@@ -1,4 +1,5 @@
-/* DMA spaces: a device's domain, an IOVA bitmap over a fixed window, mappings (dma.h). */
+/* DMA spaces: a device bound in the runtime's IOMMUFD context with an IOAS of its own, an IOVA
+ * bitmap over a fixed window, mappings at fixed IOVAs (dma.h). */
 #include "arch/arch.h"
 #include "drivers/dma/dma.h"
 #include "kernel/mm/heap.h"
@@ -6,11 +7,77 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
+#include "moat/iommufd.h"
 #include "pci/pci.h"
+
+/* ---- the runtime's IOMMUFD context, shared by every PAGING space ---- */
+
+static struct moat_iommufd *runtime_ctx;
+static unsigned runtime_users;
+
+/* The run the next map call is about (map_runs and dma_alloc have just translated it, page by
+ * page): the hook below answers for exactly that run without walking the CPU tables again. */
+static struct {
+    uintptr_t va;
+    uint64_t len, pa;
+} known_run;
+
+static void known_run_set(uintptr_t va, uint64_t len, uint64_t pa)
+{
+    known_run.va = va;
+    known_run.len = len;
+    known_run.pa = pa;
+}
+
+/* Map calls hand physically contiguous runs (map_runs splits buffers): anything else, or
+ * memory the CPU does not map (the mmap area has holes), is refused. */
+static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+{
+    uint64_t first, next;
+    uintptr_t v = (uintptr_t)va;
+    if (known_run.len && v == known_run.va && len == known_run.len) {
+        *pa = known_run.pa;
+        known_run.len = 0;
+        return 0;
+    }
+    if (arch_virt_to_phys(v, &first))
+        return -EFAULT;
+    for (uint64_t off = DMA_PAGE - (v & (DMA_PAGE - 1)); off < len; off += DMA_PAGE)
+        if (arch_virt_to_phys(v + off, &next) || next != first + off)
+            return -EFAULT;
+    *pa = first;
+    return 0;
+}
+
+static int runtime_ctx_get(struct moat_iommufd **out)
+{
+    if (!runtime_ctx) {
+        int err = moat_iommufd_open(&runtime_ctx);
+        if (err) {
+            runtime_ctx = NULL;
+            return err;
+        }
+        moat_iommufd_set_virt_to_phys(runtime_ctx, dma_virt_to_phys, NULL);
+    }
+    runtime_users++;
+    *out = runtime_ctx;
+    return 0;
+}
+
+static void runtime_ctx_put(void)
+{
+    MOAT_ASSERT(runtime_users > 0);
+    if (--runtime_users == 0) {
+        moat_iommufd_close(runtime_ctx);
+        runtime_ctx = NULL;
+    }
+}
+
+/* ---- spaces ---- */
 
 static bool translated(const struct dma_space *ds)
 {
-    return ds->domain && ds->domain->type == IOMMU_DOMAIN_PAGING;
+    return ds->ictx != NULL;
 }
 
 bool dma_space_isolated(const struct dma_space *ds)
@@ -20,36 +87,72 @@ bool dma_space_isolated(const struct dma_space *ds)
 
 const char *dma_space_describe(const struct dma_space *ds)
 {
-    if (!ds->domain)
-        return "no IOMMU: DMA is not isolated";
-    return translated(ds) ? "own paging domain" : "identity domain: DMA is not isolated";
+    if (translated(ds))
+        return "own paging domain";
+    return ds->domain ? "identity domain: DMA is not isolated" : "no IOMMU: DMA is not isolated";
 }
 
-/* The window must lie inside the domain's input range and clear of the unit's reserved
- * regions (the interrupt window, firmware identity ranges): a mapping there would be refused
+/* The window must lie inside one usable range of the IOAS (the domain's input range minus the
+ * unit's reserved regions: the interrupt window, firmware identity ranges): a mapping elsewhere would be refused
  * or unreachable. */
-static int check_window(const struct iommu_domain *d)
+static int check_window(struct dma_space *ds)
 {
-    uint64_t last = DMA_IOVA_BASE + DMA_IOVA_SIZE - 1;
-    if (d->iova_last < last)
-        return -ERANGE;
-    for (unsigned i = 0; i < d->unit->nr_resv; i++)
-        if (d->unit->resv[i].start <= last && d->unit->resv[i].last >= DMA_IOVA_BASE)
-            return -ERANGE;
-    return 0;
+    struct iommu_iova_range r[16];
+    uint32_t num = ARRAY_SIZE(r);
+    uint64_t align, last = ds->iova_base + ds->npages * DMA_PAGE - 1;
+    int err = moat_ioas_iova_ranges(ds->ictx, ds->ioas_id, r, &num, &align);
+    if (err && err != -EMSGSIZE)
+        return err;
+    for (uint32_t i = 0; i < MIN(num, (uint32_t)ARRAY_SIZE(r)); i++)
+        if (r[i].start <= ds->iova_base && r[i].last >= last)
+            return 0;
+    return -ERANGE;
 }
 
-static int attach_domain(struct dma_space *ds, struct iommu_unit *u)
+/* bind, IOAS, attach (an automatic paging HWPT), window check; undone in reverse on failure. */
+static int paging_init(struct dma_space *ds)
 {
-    int err = iommu_domain_alloc(u, ds->type, NULL, &ds->domain);
+    int err = runtime_ctx_get(&ds->ictx);
+    if (err) {
+        ds->ictx = NULL;
+        return err;
+    }
+    err = moat_device_bind(ds->ictx, ds->pci, &ds->dev_id);
+    if (err)
+        goto put;
+    err = moat_ioas_alloc(ds->ictx, 0, &ds->ioas_id);
+    if (err)
+        goto unbind;
+    ds->hwpt_id = ds->ioas_id;
+    err = moat_device_attach(ds->ictx, ds->dev_id, &ds->hwpt_id);
+    if (!err)
+        err = check_window(ds);
+    if (!err) {
+        ds->attached = true;
+        ds->domain = iommu_dev_domain(ds->pci);
+        return 0;
+    }
+    moat_device_unbind(ds->ictx, ds->dev_id);
+    MOAT_ASSERT(moat_iommufd_destroy(ds->ictx, ds->ioas_id) == 0);
+    goto put;
+unbind:
+    moat_device_unbind(ds->ictx, ds->dev_id);
+put:
+    runtime_ctx_put();
+    ds->ictx = NULL;
+    return err;
+}
+
+/* The one exception to "through IOMMUFD": IOMMUFD has no identity HWPT (Linux gives user space
+ * none either), so the benchmark's unprotected baseline uses the driver contract. */
+static int identity_init(struct dma_space *ds, struct iommu_unit *u)
+{
+    int err = iommu_domain_alloc(u, IOMMU_DOMAIN_IDENTITY, NULL, &ds->domain);
     if (err) {
         ds->domain = NULL;
         return err;
     }
-    if (ds->type == IOMMU_DOMAIN_PAGING)
-        err = check_window(ds->domain);
-    if (!err)
-        err = iommu_attach(ds->domain, ds->pci);
+    err = iommu_attach(ds->domain, ds->pci);
     if (err) {
         iommu_domain_free(ds->domain);
         ds->domain = NULL;
@@ -57,19 +160,25 @@ static int attach_domain(struct dma_space *ds, struct iommu_unit *u)
     return err;
 }
 
-int dma_space_init(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_type type)
+int dma_space_init_window(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_type type,
+                          uint64_t base, uint64_t size)
 {
+    uint64_t end;
     if (type != IOMMU_DOMAIN_PAGING && type != IOMMU_DOMAIN_IDENTITY)
+        return -EINVAL;
+    if (!base || !IS_ALIGNED(base, DMA_PAGE) || !size || !IS_ALIGNED(size, 64 * DMA_PAGE) ||
+        __builtin_add_overflow(base, size - 1, &end))
         return -EINVAL;
     memset(ds, 0, sizeof(*ds));
     ds->pci = dev;
     ds->type = type;
-    ds->npages = DMA_IOVA_SIZE / DMA_PAGE;
+    ds->iova_base = base;
+    ds->npages = size / DMA_PAGE;
     ds->bitmap = kzalloc(ds->npages / 8);
     if (!ds->bitmap)
         return -ENOMEM;
     struct iommu_unit *u = iommu_unit_for(dev);
-    int err = u ? attach_domain(ds, u) : 0;
+    int err = !u ? 0 : type == IOMMU_DOMAIN_PAGING ? paging_init(ds) : identity_init(ds, u);
     if (err) {
         kfree(ds->bitmap);
         ds->bitmap = NULL;
@@ -77,15 +186,33 @@ int dma_space_init(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_
     return err;
 }
 
+int dma_space_init(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_type type)
+{
+    return dma_space_init_window(ds, dev, type, DMA_IOVA_BASE, DMA_IOVA_SIZE);
+}
+
 void dma_space_block(struct dma_space *ds)
 {
-    if (ds->domain)
+    if (translated(ds)) {
+        if (ds->attached)
+            MOAT_ASSERT(moat_device_detach(ds->ictx, ds->dev_id) == 0);
+        ds->attached = false;
+        ds->domain = NULL;          /* the automatic HWPT went with the device */
+    } else if (ds->domain) {
         MOAT_ASSERT(iommu_attach(NULL, ds->pci) == 0);
+    }
 }
 
 void dma_space_fini(struct dma_space *ds)
 {
-    if (ds->domain) {
+    if (translated(ds)) {
+        MOAT_ASSERT(moat_device_unbind(ds->ictx, ds->dev_id) == 0);
+        MOAT_ASSERT(moat_iommufd_destroy(ds->ictx, ds->ioas_id) == 0);
+        runtime_ctx_put();
+        ds->ictx = NULL;
+        ds->attached = false;
+        ds->domain = NULL;
+    } else if (ds->domain) {
         dma_space_block(ds);
         iommu_domain_free(ds->domain);
         ds->domain = NULL;
@@ -143,37 +270,55 @@ int dma_iova_alloc(struct dma_space *ds, uint64_t size, uint64_t *iova)
         return -ENOSPC;
     mark_pages(ds, first, n, true);
     ds->hint = first + n == ds->npages ? 0 : first + n;
-    *iova = DMA_IOVA_BASE + first * DMA_PAGE;
+    *iova = ds->iova_base + first * DMA_PAGE;
     return 0;
 }
 
 void dma_iova_free(struct dma_space *ds, uint64_t iova, uint64_t size)
 {
-    uint64_t first = (iova - DMA_IOVA_BASE) / DMA_PAGE;
+    uint64_t first = (iova - ds->iova_base) / DMA_PAGE;
     uint64_t n = ALIGN_UP(size, DMA_PAGE) / DMA_PAGE;
-    MOAT_ASSERT(iova >= DMA_IOVA_BASE && first + n <= ds->npages);
+    MOAT_ASSERT(iova >= ds->iova_base && first + n <= ds->npages);
     for (uint64_t i = first; i < first + n; i++)
         MOAT_ASSERT(page_used(ds, i));
     mark_pages(ds, first, n, false);
+    /* Freed IOVAs are handed out again first: the IOAS still holds their nodes (its cache),
+     * so mapping there again costs no allocation and no tree update. The unmap that freed
+     * them invalidated the IOTLB, so reuse is safe. */
+    ds->hint = MIN(ds->hint, first);
 }
 
 /* ---- mappings ---- */
 
-static int iommu_map_counted(struct dma_space *ds, uint64_t iova, uint64_t pa, uint64_t size,
-                             uint32_t prot)
+/* [va, va + size) is physically contiguous at pa (the caller translated it). */
+static int ioas_map_counted(struct dma_space *ds, uintptr_t va, uint64_t pa, uint64_t iova,
+                            uint64_t size, uint32_t prot)
 {
+    uint32_t flags = IOMMU_IOAS_MAP_FIXED_IOVA |
+                     (prot & IOMMU_READ ? IOMMU_IOAS_MAP_READABLE : 0) |
+                     (prot & IOMMU_WRITE ? IOMMU_IOAS_MAP_WRITEABLE : 0);
     ds->nr_maps++;
-    return iommu_map(ds->domain, iova, pa, size, prot);
+    known_run_set(va, size, pa);
+    int err = moat_ioas_map(ds->ictx, ds->ioas_id, flags, (const void *)va, size, &iova);
+    known_run.len = 0;
+    return err;
 }
 
-static void iommu_unmap_counted(struct dma_space *ds, uint64_t iova, uint64_t size)
+/* A failed unmap would leave the device a way into memory about to be reused. */
+static void unmap_failed(uint64_t iova, uint64_t size, int err)
 {
+    panic("dma: unmap of iova %#llx+%#llx failed: %s", (unsigned long long)iova,
+          (unsigned long long)size, errno_name(err));
+}
+
+/* [iova, iova + size) holds whole mappings only (one per contiguous run): one call, one wait. */
+static void ioas_unmap_counted(struct dma_space *ds, uint64_t iova, uint64_t size)
+{
+    uint64_t done;
     ds->nr_unmaps++;
-    /* A failed unmap would leave the device a way into memory about to be reused. */
-    int err = iommu_unmap(ds->domain, iova, size);
-    if (err)
-        panic("dma: unmap of iova %#llx+%#llx failed: %s", (unsigned long long)iova,
-              (unsigned long long)size, errno_name(err));
+    int err = moat_ioas_unmap(ds->ictx, ds->ioas_id, iova, size, &done);
+    if (err || done != size)
+        unmap_failed(iova, size, err ? err : -EIO);
 }
 
 static unsigned order_for(uint64_t size)
@@ -203,7 +348,7 @@ int dma_alloc(struct dma_space *ds, uint64_t size, uint32_t prot, struct dma_mem
         return 0;
     int err = dma_iova_alloc(ds, m->size, &m->iova);
     if (!err) {
-        err = iommu_map_counted(ds, m->iova, m->pa, m->size, prot);
+        err = ioas_map_counted(ds, (uintptr_t)m->cpu, m->pa, m->iova, m->size, prot);
         if (err)
             dma_iova_free(ds, m->iova, m->size);
     }
@@ -219,15 +364,15 @@ void dma_free(struct dma_space *ds, struct dma_mem *m)
     if (!m->cpu)
         return;
     if (translated(ds)) {
-        iommu_unmap_counted(ds, m->iova, m->size);
+        ioas_unmap_counted(ds, m->iova, m->size);
         dma_iova_free(ds, m->iova, m->size);
     }
     pmm_free(m->pa, m->order);
     m->cpu = NULL;
 }
 
-/* Maps the CPU pages of [va, va + n pages) at iova, one IOMMU call per physically contiguous
- * run. On failure whatever was mapped is removed again. */
+/* Maps the CPU pages of [va, va + n pages) at consecutive IOVAs from iova, one map call per
+ * physically contiguous run. On failure whatever was mapped is removed again (one call). */
 static int map_runs(struct dma_space *ds, uintptr_t va, uint64_t n, uint64_t iova, uint32_t prot)
 {
     uint64_t done = 0;
@@ -239,14 +384,15 @@ static int map_runs(struct dma_space *ds, uintptr_t va, uint64_t n, uint64_t iov
         while (done + run < n && !arch_virt_to_phys(va + (done + run) * DMA_PAGE, &next) &&
                next == pa + run * DMA_PAGE)
             run++;
-        if (iommu_map_counted(ds, iova + done * DMA_PAGE, pa, run * DMA_PAGE, prot))
+        if (ioas_map_counted(ds, va + done * DMA_PAGE, pa, iova + done * DMA_PAGE,
+                             run * DMA_PAGE, prot))
             goto fail;
         done += run;
     }
     return 0;
 fail:
     if (done)
-        iommu_unmap_counted(ds, iova, done * DMA_PAGE);
+        ioas_unmap_counted(ds, iova, done * DMA_PAGE);
     return -EFAULT;
 }
 
@@ -289,16 +435,40 @@ int dma_unmap(struct dma_space *ds, struct dma_map *m)
 {
     if (!translated(ds))
         return 0;
-    iommu_unmap_counted(ds, m->iova_base, m->size);
+    ioas_unmap_counted(ds, m->iova_base, m->size);
     dma_iova_free(ds, m->iova_base, m->size);
     return 0;
+}
+
+/* One moat_ioas_unmap_many per DMA_UNMAP_BATCH maps: their invalidations share one wait. The
+ * IOVAs go back only after it. */
+void dma_unmap_many(struct dma_space *ds, struct dma_map *const *maps, unsigned n)
+{
+    struct iommu_iova_range r[DMA_UNMAP_BATCH];
+    if (!translated(ds))
+        return;
+    for (unsigned first = 0; first < n; first += DMA_UNMAP_BATCH) {
+        unsigned k = MIN(n - first, (unsigned)DMA_UNMAP_BATCH);
+        uint64_t want = 0, done;
+        for (unsigned i = 0; i < k; i++) {
+            const struct dma_map *m = maps[first + i];
+            r[i] = (struct iommu_iova_range){ m->iova_base, m->iova_base + m->size - 1 };
+            want += m->size;
+        }
+        ds->nr_unmaps++;
+        int err = moat_ioas_unmap_many(ds->ictx, ds->ioas_id, r, k, &done);
+        if (err || done != want)
+            unmap_failed(r[0].start, want, err ? err : -EIO);
+        for (unsigned i = 0; i < k; i++)
+            dma_iova_free(ds, maps[first + i]->iova_base, maps[first + i]->size);
+    }
 }
 
 void dma_unmap_quarantine(struct dma_space *ds, struct dma_map *m)
 {
     if (!translated(ds))
         return;
-    iommu_unmap_counted(ds, m->iova_base, m->size);
+    ioas_unmap_counted(ds, m->iova_base, m->size);
     ds->quarantined_pages += m->size / DMA_PAGE;
     kprintf("dma: quarantined iova %#llx+%#llx (I/O never completed)\n",
             (unsigned long long)m->iova_base, (unsigned long long)m->size);

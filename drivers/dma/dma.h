@@ -1,16 +1,24 @@
-/* DMA for the runtime's own drivers: one address space per device, through its IOMMU domain.
+/* DMA for the runtime's own drivers: one address space per device, through the native IOMMUFD
+ * API (<moat/iommufd.h>), as an application would use it.
  *
- * A dma_space owns the device's domain and hands out IOVAs from a window of it (a bitmap of
- * 4 KiB pages, next-fit). Three kinds of memory a device may reach:
+ * A PAGING dma_space binds its device in the runtime's IOMMUFD context (one context for all of
+ * the runtime's drivers, so that members of one isolation group may be driven together),
+ * allocates an IOAS of its own and attaches the device to it (an automatic paging HWPT). IOVAs
+ * come from the space's own bitmap over a fixed window (4 KiB pages, freed ones reused first)
+ * and every mapping is a moat_ioas_map at a FIXED_IOVA, one per physically contiguous run.
+ * Three kinds of memory a device may reach:
  *   dma_alloc      zeroed pages for rings and queues, mapped for as long as the driver runs;
  *   dma_map        a caller's buffer for one I/O (strict mode): mapped before the device is
  *                  told, unmapped after it completed; the unmap includes the IOTLB
  *                  invalidation, so no DMA through it can happen once dma_unmap returns;
+ *                  dma_unmap_many takes several down with one invalidation wait;
  *   dma_pool       buffers mapped once at set-up, so the data path maps nothing per I/O.
  * An IOVA whose I/O never completed (a timeout) is unmapped and quarantined: never handed out
- * again while the space lives, because the device may still hold it.
+ * again while the space lives, because the device may still hold it (the bitmap keeps it).
  *
- * Without an IOMMU (or with an IDENTITY domain) the IOVA is the physical address and nothing is
+ * IDENTITY (the unprotected baseline of the block benchmark) has no IOMMUFD equivalent: it is
+ * the one use of the driver contract (iommu/iommu.h) left here, an identity domain attached
+ * directly. Without an IOMMU, or with IDENTITY, the IOVA is the physical address and nothing is
  * mapped: the device is then not isolated, and the space says so (dma_space_isolated()).
  *
  * Single CPU, polled drivers: no locking (the runtime runs drivers on CPU 0 only). */
@@ -21,21 +29,33 @@
 #include "lib/compiler.h"
 
 struct pci_dev;
+struct moat_iommufd;
 
 #define DMA_PAGE 4096ULL
-/* The IOVA window every space allocates from: below the x86 interrupt window, above 0 so that
- * a zero IOVA is never valid. */
+/* The IOVA window spaces allocate from by default: below the x86 interrupt window, above 0 so
+ * that a zero IOVA is never valid. */
 #define DMA_IOVA_BASE 0x40000000ULL
 #define DMA_IOVA_SIZE 0x40000000ULL    /* 1 GiB: 262144 pages, a 32 KiB bitmap */
+/* Mappings dma_unmap_many takes down per invalidation wait. */
+#define DMA_UNMAP_BATCH 64
 
 struct dma_space {
     struct pci_dev *pci;
-    struct iommu_domain *domain;    /* NULL when no IOMMU covers the device */
     enum iommu_domain_type type;    /* PAGING or IDENTITY (what was asked for) */
+    /* PAGING: the runtime's IOMMUFD context, the device and its IOAS there */
+    struct moat_iommufd *ictx;      /* NULL when not translated */
+    uint32_t dev_id, ioas_id, hwpt_id;
+    bool attached;                  /* false once blocked (dma_space_block) */
+    /* The domain the device is on (the HWPT's, or the identity domain); NULL without an
+     * IOMMU. Read-only, for diagnostics and tests (fault hooks, translations): map through
+     * the IOAS, never through it. */
+    struct iommu_domain *domain;
+    uint64_t iova_base;             /* the window: [iova_base, + npages pages) */
     uint64_t *bitmap;               /* 1 = page in use (or quarantined) */
     uint64_t npages, hint;
     uint64_t used_pages, quarantined_pages;
-    uint64_t nr_maps, nr_unmaps;    /* IOMMU map/unmap calls (each with its invalidation) */
+    uint64_t nr_maps, nr_unmaps;    /* moat_ioas_map calls; unmap calls (one invalidation
+                                     * wait each, however many mappings they take down) */
 };
 
 /* A device-visible allocation. */
@@ -64,14 +84,22 @@ struct dma_pool {
     unsigned nquarantined;
 };
 
-/* Gives dev a domain of the given type (PAGING or IDENTITY) from its unit and attaches it.
- * -EOPNOTSUPP when the unit cannot do that type. Bus mastering is the caller's business. */
+/* PAGING: binds dev in the runtime's IOMMUFD context, allocates its IOAS and attaches it
+ * (-EBUSY when dev, or a member of its group, is bound to another context: an application's
+ * VFIO or IOMMUFD file). IDENTITY: an identity domain from its unit (-EOPNOTSUPP when the
+ * unit has none). Without an IOMMU: nothing (IOVA = physical address). Bus mastering is the
+ * caller's business. */
 int dma_space_init(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_type type);
-/* Returns the device to its blocked domain and frees the domain. Every mapping must be gone,
- * and the driver must have reset the device first: a new space reuses IOVAs, so a request the
- * device still held would otherwise land in someone else's buffer. */
+/* The same with another IOVA window (base page-aligned and not 0, size a multiple of 256 KiB):
+ * for devices that cannot address DMA_IOVA_BASE (edu: 28 bits). */
+int dma_space_init_window(struct dma_space *ds, struct pci_dev *dev, enum iommu_domain_type type,
+                          uint64_t base, uint64_t size);
+/* Returns the device to blocking, unbinds it and destroys its IOAS (the runtime's context is
+ * closed with its last space). Every mapping must be gone, and the driver must have reset the
+ * device first: a new space reuses IOVAs, so a request the device still held would otherwise
+ * land in someone else's buffer. */
 void dma_space_fini(struct dma_space *ds);
-/* Moves the device to its unit's blocked domain (idempotent): from then on none of its DMA
+/* Moves the device to blocking (moat_device_detach; idempotent): from then on none of its DMA
  * reaches memory, while this space's mappings can still be taken down. */
 void dma_space_block(struct dma_space *ds);
 bool dma_space_isolated(const struct dma_space *ds);
@@ -93,10 +121,14 @@ void dma_free(struct dma_space *ds, struct dma_mem *m);
 int dma_map(struct dma_space *ds, const void *buf, size_t len, uint32_t prot, struct dma_map *m);
 /* Removes the mapping; when it returns, the device cannot reach the buffer any more. */
 int dma_unmap(struct dma_space *ds, struct dma_map *m);
+/* Removes n mappings with one invalidation wait (per DMA_UNMAP_BATCH): when it returns, the
+ * device can reach none of the buffers. */
+void dma_unmap_many(struct dma_space *ds, struct dma_map *const *maps, unsigned n);
 /* For an I/O that never completed: unmaps and keeps the IOVA range out of use for good. */
 void dma_unmap_quarantine(struct dma_space *ds, struct dma_map *m);
 
-/* Error-path tests: when non-zero, the dma_fail_nth-th dma_alloc from now fails (-ENOMEM). */
+/* Error-path tests: when non-zero, the dma_fail_nth-th dma_alloc from now fails (-ENOMEM).
+ * (The IOMMUFD layer's own allocations fail with moat_iommufd_fail_nth.) */
 extern unsigned dma_fail_nth;
 
 int dma_pool_init(struct dma_pool *p, struct dma_space *ds, unsigned nbufs, uint32_t bufsize);

@@ -5,7 +5,7 @@
  * DMA space, 0: DMA space to device buffer), bit 2 interrupt on completion. */
 #include "arch/arch.h"
 #include "drivers/edu/edu.h"
-#include "iommu/iommu.h"
+#include "drivers/dma/dma.h"
 #include "kernel/driver.h"
 #include "kernel/init.h"
 #include "kernel/time.h"
@@ -111,20 +111,13 @@ uint32_t edu_irq_status(struct edu_dev *e)
     return edu_rd32(e, EDU_REG_IRQ_STATUS);
 }
 
-/* A PAGING domain from the device's unit, attached before bus mastering is turned on. */
+/* Its own IOAS in the runtime's IOMMUFD context (dma.h), attached before bus mastering is
+ * turned on; the window stays below the device's 28-bit DMA mask. */
 static int edu_attach_domain(struct edu_dev *e)
 {
-    struct iommu_unit *u = iommu_unit_for(e->pci);
-    if (!u)
-        return 0;
-    int err = iommu_domain_alloc(u, IOMMU_DOMAIN_PAGING, NULL, &e->domain);
-    if (err)
-        return err;
-    err = iommu_attach(e->domain, e->pci);
-    if (err) {
-        iommu_domain_free(e->domain);
-        e->domain = NULL;
-    }
+    int err = dma_space_init_window(&e->dma, e->pci, IOMMU_DOMAIN_PAGING, EDU_IOVA_BASE,
+                                    EDU_IOVA_SIZE);
+    e->domain = err ? NULL : e->dma.domain;
     return err;
 }
 
@@ -149,7 +142,7 @@ static int edu_probe(struct pci_system *sys, struct pci_dev *pd)
     pci_set_driver(pd, "edu");
     nr_devs++;
     kprintf("edu: %s: ident %#x, %s\n", e->bdf, edu_rd32(e, EDU_REG_IDENT),
-            e->domain ? "own paging domain" : "no IOMMU: DMA is not isolated");
+            dma_space_describe(&e->dma));
     return 0;
 }
 

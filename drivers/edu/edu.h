@@ -1,10 +1,12 @@
 /* Driver for QEMU's edu device (hw/misc/edu.c): an MMIO register file with a DMA engine that
- * copies between its 4 KiB internal buffer and DMA space. Each device gets a PAGING domain
- * from its IOMMU unit at probe; callers map buffers there and program the device with IOVAs
- * only. The device masks DMA addresses to 28 bits, so IOVAs stay below 2^28. */
+ * copies between its 4 KiB internal buffer and DMA space. Each device is bound at probe in the
+ * runtime's IOMMUFD context with an IOAS of its own (a dma_space, drivers/dma/dma.h); callers
+ * map buffers through e->dma (dma_alloc, dma_map) and program the device with IOVAs only.
+ * The device masks DMA addresses to 28 bits, so its window is [EDU_IOVA_BASE, 2^27). */
 #ifndef MOAT_DRIVERS_EDU_EDU_H
 #define MOAT_DRIVERS_EDU_EDU_H
 
+#include "drivers/dma/dma.h"
 #include "lib/compiler.h"
 
 struct pci_dev;
@@ -14,13 +16,19 @@ struct iommu_domain;
 #define EDU_BUF_SIZE 4096               /* the device's internal buffer */
 #define EDU_BUF_ADDR 0x40000            /* ... at this device-side address */
 #define EDU_DMA_LIMIT (1ULL << 28)      /* default DMA mask: IOVAs below this */
+#define EDU_IOVA_BASE 0x1000000ULL      /* e->dma's window: 16 MiB .. 128 MiB, clear of the */
+#define EDU_IOVA_SIZE 0x7000000ULL      /* fixed IOVAs the VT-d/AMD-Vi suites use below it */
 #define EDU_DMA_TIMEOUT_NS (3ULL * 1000 * 1000 * 1000)   /* a transfer takes 100 ms of
                                                            * virtual time in QEMU */
 
 struct edu_dev {
     struct pci_dev *pci;
     volatile uint8_t *mmio;
-    struct iommu_domain *domain;        /* NULL when no IOMMU covers the device */
+    struct dma_space dma;
+    /* The domain of its HWPT (NULL when no IOMMU covers the device). The VT-d and AMD-Vi
+     * suites test the hardware drivers through it with the driver contract (iommu.h), at
+     * IOVAs below EDU_IOVA_BASE; drivers map through dma. */
+    struct iommu_domain *domain;
     uint16_t rid;
     char bdf[16];
 };

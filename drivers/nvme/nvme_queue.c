@@ -109,10 +109,8 @@ static int take_cqe(struct nvme_ctrl *c, struct nvme_queue *q, const struct nvme
     r->busy = false;
     q->free_cids[q->nfree++] = cid;
     q->sq_head = sqhd;
-    if (r->io) {
-        r->io->status = nvme_status_errno(r->sf);
-        r->io->done = true;
-    }
+    if (r->io)
+        blk_io_reaped(&c->blk, r->io, nvme_status_errno(r->sf));
     r->done = true;
     return 0;
 }

@@ -124,8 +124,7 @@ static int vblk_submit(struct blk_dev *b, struct blk_io *io)
     if (io->op == BLK_OP_WRITE && vb->read_only)
         return -EROFS;
     if (io->op == BLK_OP_FLUSH && !(vb->vp.features & BIT(VIRTIO_BLK_F_FLUSH))) {
-        io->status = 0;         /* no volatile cache to flush */
-        io->done = true;
+        blk_io_reaped(b, io, 0);    /* no volatile cache to flush */
         return 0;
     }
     unsigned n = io->op == BLK_OP_FLUSH ? 2 : 3;
@@ -178,9 +177,7 @@ static int vblk_poll(struct blk_dev *b)
             blk_dev_bad_completion(b, "a request status that is no status", st);
             return -EPROTO;
         }
-        struct blk_io *io = cookie;
-        io->status = status_to_errno(st);
-        io->done = true;
+        blk_io_reaped(b, cookie, status_to_errno(st));
         count++;
     }
 }

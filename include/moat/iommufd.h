@@ -72,9 +72,19 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
                   uint64_t length, uint64_t *iova);
 /* Unmaps every mapping inside [iova, iova + length - 1]; each must lie wholly inside (never
  * split: -ENOENT), and something must be mapped there (-ENOENT). iova 0, length UINT64_MAX
- * unmaps everything (0 also when nothing was mapped). *unmapped: bytes unmapped. */
+ * unmaps everything (0 also when nothing was mapped). *unmapped: bytes unmapped. The
+ * mappings leave each domain with one invalidation wait, however many there are. */
 int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, uint64_t length,
                     uint64_t *unmapped);
+/* Unmaps what num ranges [start, last] cover, each as moat_ioas_unmap would (every mapping
+ * wholly inside, something mapped: -ENOENT), with ONE invalidation and wait per domain for
+ * them all (moat_ioas_unmap does one per call): when it returns, no DMA reaches any of them.
+ * All are checked before anything changes. -EINVAL num 0, start > last or ranges that
+ * overlap, -E2BIG num > MOAT_IOAS_UNMAP_MANY_MAX, -EFAULT ranges NULL, -ENOENT unknown IOAS.
+ * *unmapped: bytes unmapped. moat's own call; no ioctl carries it. */
+#define MOAT_IOAS_UNMAP_MANY_MAX 256
+int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
+                         const struct iommu_iova_range *ranges, uint32_t num, uint64_t *unmapped);
 /* Maps what [src_iova, src_iova + length) of src maps (the whole range must be mapped: -ENOENT)
  * into dst, at *dst_iova (FIXED_IOVA) or a chosen one. WRITEABLE needs a writeable source
  * (-EPERM). */

@@ -248,6 +248,18 @@ static int amdvi_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
     return pgtable_unmap(&d->pt, iova, size, 0);
 }
 
+static int amdvi_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                              struct pgtable_gather *g)
+{
+    return pgtable_unmap_gather(&d->pt, iova, size, 0, g);
+}
+
+/* INVALIDATE_IOMMU_PAGES per gathered range, one COMPLETION_WAIT. */
+static void amdvi_gather_sync(struct iommu_domain *d, struct pgtable_gather *g)
+{
+    pgtable_gather_sync(&d->pt, g);
+}
+
 /* Linux 6.12 defines no AMD hw_info type: IOMMU_HW_INFO_TYPE_NONE with the raw EFR, the
  * control register and the IVHD's EFR image. */
 static int amdvi_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *type)
@@ -268,6 +280,8 @@ static const struct iommu_unit_ops amdvi_ops = {
     .attach_dev = amdvi_attach_dev,
     .map = amdvi_map,
     .unmap = amdvi_unmap,
+    .unmap_gather = amdvi_unmap_gather,
+    .gather_sync = amdvi_gather_sync,
     .hw_info = amdvi_hw_info,
     .msi_compose = amdvi_ir_msi_compose,
 };

@@ -129,6 +129,27 @@ int iommu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
     return d->unit->ops->unmap(d, iova, size);
 }
 
+void iommu_gather_init(struct pgtable_gather *g)
+{
+    pgtable_gather_init(g);
+}
+
+int iommu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                       struct pgtable_gather *g)
+{
+    if (d->type != IOMMU_DOMAIN_PAGING)
+        return -EINVAL;
+    if (!d->unit->ops->unmap_gather)
+        return d->unit->ops->unmap(d, iova, size);
+    return d->unit->ops->unmap_gather(d, iova, size, g);
+}
+
+void iommu_gather_sync(struct iommu_domain *d, struct pgtable_gather *g)
+{
+    if (d->type == IOMMU_DOMAIN_PAGING && d->unit->ops->gather_sync)
+        d->unit->ops->gather_sync(d, g);
+}
+
 int iommu_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa)
 {
     if (d->type == IOMMU_DOMAIN_IDENTITY) {

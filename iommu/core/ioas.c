@@ -113,15 +113,49 @@ static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t
     return *bytes ? 0 : -ENOENT;
 }
 
-static void unmap_commit(struct ioas *ioas, uint64_t iova, uint64_t last)
+static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r)
 {
-    struct iova_node *n = iova_first(&ioas->tree, iova, last);
+    struct iova_node *n = iova_first(&ioas->tree, r->start, r->last);
     while (n) {
-        struct iova_node *next = iova_next(&ioas->tree, n, last);
+        struct iova_node *next = iova_next(&ioas->tree, n, r->last);
         if (n->kind == IOVA_AREA)
-            ioas_area_release(ioas, container_of(n, struct ioas_area, node));
+            ioas_area_forget(ioas, container_of(n, struct ioas_area, node));
         n = next;
     }
+}
+
+/* Adds the unmap of every area inside r to the domain's gather; with forget, also forgets
+ * them (the nodes are bookkeeping only: the device's reach ends at the gather's sync, and
+ * nothing maps there before it). */
+static void gather_range(struct ioas *ioas, struct iommu_domain *d, struct pgtable_gather *g,
+                         const struct iommu_iova_range *r, bool forget)
+{
+    struct iova_node *n = iova_first(&ioas->tree, r->start, r->last);
+    while (n) {
+        struct iova_node *next = iova_next(&ioas->tree, n, r->last);
+        if (n->kind == IOVA_AREA) {
+            MOAT_ASSERT(iommu_unmap_gather(d, n->start, n->last - n->start + 1, g) == 0);
+            if (forget)
+                ioas_area_forget(ioas, container_of(n, struct ioas_area, node));
+        }
+        n = next;
+    }
+}
+
+/* Every area inside the ranges leaves every domain of the IOAS with one invalidation wait per
+ * domain (a gather), then is forgotten. One domain (the common case): one walk does both. */
+static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r, uint32_t num)
+{
+    struct pgtable_gather g;
+    bool one = ioas->hwpts && !ioas->hwpts->next;
+    for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
+        iommu_gather_init(&g);
+        for (uint32_t i = 0; i < num; i++)
+            gather_range(ioas, h->domain, &g, &r[i], one);
+        iommu_gather_sync(h->domain, &g);
+    }
+    for (uint32_t i = 0; i < num && !one; i++)
+        forget_range(ioas, &r[i]);
 }
 
 int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, uint64_t length,
@@ -133,7 +167,7 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
         return ERR(-ENOENT);
     if (iova == 0 && length == UINT64_MAX) {
         if (unmap_check(ioas, 0, UINT64_MAX, &bytes) == 0)
-            unmap_commit(ioas, 0, UINT64_MAX);
+            unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, 1);
         *unmapped = bytes;
         return 0;
     }
@@ -146,8 +180,56 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
     int err = unmap_check(ioas, iova, last, &bytes);
     if (err)
         return err;
-    unmap_commit(ioas, iova, last);
+    unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, 1);
     *unmapped = bytes;
+    return 0;
+}
+
+/* Sorted by start (insertion sort of indices: completions arrive nearly in IOVA order), any
+ * two neighbours that meet overlap. */
+static bool ranges_overlap(const struct iommu_iova_range *r, uint32_t num)
+{
+    uint16_t idx[MOAT_IOAS_UNMAP_MANY_MAX];
+    for (uint32_t i = 0; i < num; i++) {
+        uint32_t j = i;
+        while (j > 0 && r[idx[j - 1]].start > r[i].start) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = (uint16_t)i;
+    }
+    for (uint32_t i = 1; i < num; i++)
+        if (r[idx[i]].start <= r[idx[i - 1]].last)
+            return true;
+    return false;
+}
+
+int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
+                         const struct iommu_iova_range *ranges, uint32_t num, uint64_t *unmapped)
+{
+    uint64_t total = 0, bytes;
+    struct ioas *ioas = ioas_get(ctx, ioas_id);
+    if (!ioas)
+        return ERR(-ENOENT);
+    if (!num)
+        return ERR(-EINVAL);
+    if (num > MOAT_IOAS_UNMAP_MANY_MAX)
+        return ERR(-E2BIG);
+    if (!ranges)
+        return ERR(-EFAULT);
+    for (uint32_t i = 0; i < num; i++)
+        if (ranges[i].start > ranges[i].last)
+            return ERR(-EINVAL);
+    if (ranges_overlap(ranges, num))
+        return ERR(-EINVAL);
+    for (uint32_t i = 0; i < num; i++) {
+        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, &bytes);
+        if (err)
+            return err;
+        total += bytes;
+    }
+    unmap_commit(ioas, ranges, num);
+    *unmapped = total;
     return 0;
 }
 

@@ -1,5 +1,8 @@
 /* IOAS areas: choosing IOVAs (first fit with guard gaps, plus a cache of freed ranges per common
- * size), checking fixed IOVAs, and fanning areas out to every paging domain of the IOAS. */
+ * size), checking fixed IOVAs, and fanning areas out to every paging domain of the IOAS. Freed
+ * ranges of a cached size stay in the tree as IOVA_CACHED nodes, whoever placed them: a map at
+ * exactly that range takes the node over; only chosen ones are handed out again by the
+ * allocator. */
 #include "iommu/core/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
@@ -116,6 +119,9 @@ static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova)
 {
     int c = cache_class(length);
     for (struct iova_node *n = c >= 0 ? ioas->cache[c] : NULL; n; n = n->cnext) {
+        /* A range a caller fixed may lack the guard gaps chosen ones keep. */
+        if (!container_of(n, struct ioas_area, node)->chosen)
+            continue;
         if (ioas->nr_allowed) {
             bool ok = false;
             for (uint32_t i = 0; i < ioas->nr_allowed && !ok; i++)
@@ -279,17 +285,25 @@ int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
     return 0;
 }
 
-/* Unmaps a from every domain, then forgets it (its IOVA range may go to the cache). */
-void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
+/* Forgets an area no domain maps any more (its IOVA range may go to the cache). */
+void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
 {
-    unmap_everywhere(ioas, a);
     a->pa = 0;
     a->va = NULL;
     a->prot = 0;
-    if (a->chosen && cache_push(ioas, &a->node))
+    /* Fixed ranges are cached too: a caller that maps at the IOVAs it just unmapped (a
+     * driver's own allocator) then reuses the node, with no allocation and no tree update. */
+    if (cache_push(ioas, &a->node))
         return;
     iova_remove(&ioas->tree, &a->node);
     kfree(a);
+}
+
+/* Unmaps a from every domain, then forgets it. */
+void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
+{
+    unmap_everywhere(ioas, a);
+    ioas_area_forget(ioas, a);
 }
 
 static void free_subtree(struct iova_node *n)

@@ -11,7 +11,7 @@
 #define IOMMUFD_PAGE 4096ULL
 #define IOAS_GUARD IOMMUFD_PAGE         /* kept free around every chosen IOVA range */
 #define IOAS_CACHE_CLASSES 7            /* 4 KiB .. 256 KiB */
-#define IOAS_CACHE_DEPTH 16
+#define IOAS_CACHE_DEPTH 64            /* a queue depth of freed I/O buffers */
 
 enum iommufd_obj_type {
     IOMMUFD_OBJ_ANY,
@@ -59,7 +59,7 @@ struct ioas {
     struct iommu_iova_range *allowed;   /* sorted; none: everywhere */
     uint32_t nr_allowed;
     bool no_huge;
-    struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed chosen ranges, per size class */
+    struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed ranges, per size class */
     uint32_t cache_len[IOAS_CACHE_CLASSES];
 };
 
@@ -135,6 +135,7 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length);
 struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length);
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n);
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a);
+void ioas_area_forget(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_abort(struct ioas *ioas, struct ioas_area *a);
 void ioas_free_all_nodes(struct ioas *ioas);
 

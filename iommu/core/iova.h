@@ -9,7 +9,7 @@
 
 enum iova_kind {
     IOVA_AREA,      /* a mapping (struct ioas_area) */
-    IOVA_CACHED,    /* a freed allocator-chosen range kept for reuse: free to everyone else */
+    IOVA_CACHED,    /* a freed range kept for reuse: free to everyone else */
     IOVA_RESV,      /* merged reserved ranges */
 };
 

@@ -359,6 +359,18 @@ static int vtd_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
     return pgtable_unmap(&d->pt, iova, size, 0);
 }
 
+static int vtd_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                            struct pgtable_gather *g)
+{
+    return pgtable_unmap_gather(&d->pt, iova, size, 0, g);
+}
+
+/* One batch of page-selective invalidations (or one domain-selective one) and one wait. */
+static void vtd_gather_sync(struct iommu_domain *d, struct pgtable_gather *g)
+{
+    pgtable_gather_sync(&d->pt, g);
+}
+
 /* Linux's struct iommu_hw_info_vtd: flags, reserved, cap_reg, ecap_reg. */
 static int vtd_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *type)
 {
@@ -378,6 +390,8 @@ static const struct iommu_unit_ops vtd_ops = {
     .attach_dev = vtd_attach_dev,
     .map = vtd_map,
     .unmap = vtd_unmap,
+    .unmap_gather = vtd_unmap_gather,
+    .gather_sync = vtd_gather_sync,
     .hw_info = vtd_hw_info,
     .msi_compose = vtd_ir_msi_compose,
     /* Stage-1 data is read and checked as Linux does; nested domains themselves are not built

@@ -83,6 +83,7 @@ void pt_gather_init(struct pgtable_gather *g)
     g->nr_ranges = 0;
     g->nr_pages = 0;
     g->leaf_only = true;
+    g->widen = false;
 }
 
 /* keep_ranges: the flush was forced by a full page list; the ranges stay gathered so that the
@@ -96,8 +97,10 @@ static void pt_gather_flush(struct pgtable *pt, struct pgtable_gather *g, bool k
     for (unsigned int i = 0; i < g->nr_pages; i++)
         pt_free_table(pt, g->pages[i].va, g->pages[i].pa, g->pages[i].size);
     g->nr_pages = 0;
-    if (!keep_ranges)
-        pt_gather_init(g);
+    if (!keep_ranges) {
+        g->nr_ranges = 0;
+        g->leaf_only = true;
+    }
 }
 
 /* Overlapping or adjacent, written so that nothing overflows at either end of 64 bits. */
@@ -110,6 +113,28 @@ static bool pt_ranges_touch(const struct pgtable_range *r, uint64_t start, uint6
     return true;
 }
 
+static uint64_t pt_range_gap(const struct pgtable_range *r, uint64_t start, uint64_t last)
+{
+    if (start > r->last)
+        return start - r->last;
+    if (r->start > last)
+        return r->start - last;
+    return 0;
+}
+
+/* A full gather that may widen (a batch): the range closest to [start, last] grows to cover
+ * it. Invalidating entries that did not change is harmless (they are refetched), and keeps
+ * the batch to one flush. */
+static void pt_gather_widen(struct pgtable_gather *g, uint64_t start, uint64_t last)
+{
+    struct pgtable_range *best = &g->range[0];
+    for (unsigned int i = 1; i < g->nr_ranges; i++)
+        if (pt_range_gap(&g->range[i], start, last) < pt_range_gap(best, start, last))
+            best = &g->range[i];
+    best->start = MIN(best->start, start);
+    best->last = MAX(best->last, last);
+}
+
 void pt_gather_range(struct pgtable *pt, struct pgtable_gather *g, uint64_t start,
                      uint64_t last, bool leaf)
 {
@@ -118,6 +143,8 @@ void pt_gather_range(struct pgtable *pt, struct pgtable_gather *g, uint64_t star
     if (r && pt_ranges_touch(r, start, last)) {
         r->start = MIN(r->start, start);
         r->last = MAX(r->last, last);
+    } else if (g->nr_ranges == PGTABLE_GATHER_RANGES && g->widen) {
+        pt_gather_widen(g, start, last);
     } else {
         if (g->nr_ranges == PGTABLE_GATHER_RANGES)
             pt_gather_flush(pt, g, false);
@@ -141,6 +168,17 @@ void pt_gather_page(struct pgtable *pt, struct pgtable_gather *g, void *va, uint
 }
 
 void pt_gather_finish(struct pgtable *pt, struct pgtable_gather *g)
+{
+    pt_gather_flush(pt, g, false);
+}
+
+void pgtable_gather_init(struct pgtable_gather *g)
+{
+    pt_gather_init(g);
+    g->widen = true;
+}
+
+void pgtable_gather_sync(struct pgtable *pt, struct pgtable_gather *g)
 {
     pt_gather_flush(pt, g, false);
 }
@@ -343,7 +381,18 @@ int pgtable_unmap(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t fla
 
     if (!ret && (flags & ~PGTABLE_UNMAP_SPLIT))
         ret = ERR(-EINVAL);
-    return ret ? ret : pt->ops->unmap(pt, iova, last, flags);
+    return ret ? ret : pt->ops->unmap(pt, iova, last, flags, NULL);
+}
+
+int pgtable_unmap_gather(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t flags,
+                         struct pgtable_gather *g)
+{
+    uint64_t last;
+    int ret = pt_check_span(iova, size, pt->granule, pt->ia_last, &last);
+
+    if (!ret && (flags & ~PGTABLE_UNMAP_SPLIT))
+        ret = ERR(-EINVAL);
+    return ret ? ret : pt->ops->unmap(pt, iova, last, flags, g);
 }
 
 int pgtable_translate(const struct pgtable *pt, uint64_t iova, struct pgtable_xlate *out)

@@ -117,6 +117,8 @@ struct pgtable_gather {
     struct pgtable_range range[PGTABLE_GATHER_RANGES];
     unsigned int nr_ranges;
     bool leaf_only; /* only leaf entries changed: paging-structure caches may be kept */
+    bool widen;     /* when the ranges are full, widen the nearest instead of flushing (a
+                     * batch: pgtable_gather_init) */
     unsigned int nr_pages;
     struct pgtable_gathered_page pages[PGTABLE_GATHER_PAGES];
 };
@@ -189,6 +191,17 @@ int pgtable_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t size, u
 /* Unmaps [iova, iova + size), which must be entirely mapped; flushes, then frees table pages
  * whose whole span was unmapped. */
 int pgtable_unmap(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t flags);
+/* Batches: several unmaps, one invalidation. pgtable_unmap_gather is pgtable_unmap (same
+ * checks, same errors, nothing changed on an error) except that what must be invalidated is
+ * added to g instead of flushed: until pgtable_gather_sync(pt, g), the hardware may still
+ * translate through the removed entries, so the caller must not reuse their IOVAs or free
+ * the memory they pointed at before that. A full range list widens the nearest range (more
+ * is invalidated, never less); a full page list still flushes early. One gather per table. */
+void pgtable_gather_init(struct pgtable_gather *g);
+int pgtable_unmap_gather(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t flags,
+                         struct pgtable_gather *g);
+void pgtable_gather_sync(struct pgtable *pt, struct pgtable_gather *g);
+
 /* 0 and *out, or -ENOENT when nothing is mapped at iova, -ERANGE beyond the input width. */
 int pgtable_translate(const struct pgtable *pt, uint64_t iova, struct pgtable_xlate *out);
 /* Reports the dirty state of [iova, iova + size) into bitmap (bit i = the page at

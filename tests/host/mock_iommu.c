@@ -75,9 +75,63 @@ static void *pt_p2v(void *ctx, uint64_t pa)
     return phys_to_virt(pa);
 }
 
+/* Ranges unmapped but not yet invalidated, per domain. */
+#define MOCK_PENDING 512
+static struct {
+    const struct mock_domain *m;
+    uint64_t start, last;
+} pending[MOCK_PENDING];
+static unsigned nr_pending;
+
+unsigned mock_pending_invalidations(void)
+{
+    return nr_pending;
+}
+
+void mock_unmap_log_reset(void)
+{
+    mock_stats.nr_unmap_log = 0;
+}
+
+static void pending_add(const struct mock_domain *m, uint64_t iova, uint64_t size)
+{
+    if (nr_pending == MOCK_PENDING) {
+        VIOLATION("more than %u unmaps waiting for one invalidation", MOCK_PENDING);
+        return;
+    }
+    pending[nr_pending].m = m;
+    pending[nr_pending].start = iova;
+    pending[nr_pending].last = iova + size - 1;
+    nr_pending++;
+}
+
+static bool gather_covers(const struct pgtable_gather *g, uint64_t start, uint64_t last)
+{
+    for (unsigned i = 0; i < g->nr_ranges; i++)
+        if (g->range[i].start <= start && g->range[i].last >= last)
+            return true;
+    return false;
+}
+
+/* The invalidation: every pending range of this domain that the gather covers is done. */
 static void pt_flush(void *ctx, const struct pgtable_gather *g)
 {
+    const struct mock_domain *m = ctx;
     mock_stats.flushes++;
+    for (unsigned i = 0; i < nr_pending;) {
+        if (pending[i].m == m && gather_covers(g, pending[i].start, pending[i].last))
+            pending[i] = pending[--nr_pending];
+        else
+            i++;
+    }
+}
+
+static void pending_check(const struct mock_domain *m, const char *when)
+{
+    for (unsigned i = 0; i < nr_pending; i++)
+        if (pending[i].m == m)
+            VIOLATION("%s returned with %#llx..%#llx not invalidated", when,
+                      (unsigned long long)pending[i].start, (unsigned long long)pending[i].last);
 }
 
 static const struct pgtable_mem_ops mem_ops = { pt_alloc, pt_free, pt_p2v, NULL };
@@ -218,15 +272,29 @@ static int mock_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t
     return 0;
 }
 
-static int mock_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
+static void unmap_logged(uint64_t iova, uint64_t size)
 {
     mock_stats.unmap_calls++;
     mock_stats.last_iova = iova;
     mock_stats.last_size = size;
+    if (mock_stats.nr_unmap_log < MOCK_UNMAP_LOG) {
+        mock_stats.unmap_log[mock_stats.nr_unmap_log].iova = iova;
+        mock_stats.unmap_log[mock_stats.nr_unmap_log].size = size;
+        mock_stats.nr_unmap_log++;
+    }
+}
+
+static int unmap_common(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                        struct pgtable_gather *g)
+{
+    unmap_logged(iova, size);
     if (!range_ok(d, iova, size))
         return -EINVAL;
-    int err = pgtable_unmap(&d->pt, iova, size, 0);
+    pending_add(md(d), iova, size);
+    int err = g ? pgtable_unmap_gather(&d->pt, iova, size, 0, g)
+                : pgtable_unmap(&d->pt, iova, size, 0);
     if (err) {
+        nr_pending--;
         VIOLATION("unmap of %#llx+%#llx: %d", (unsigned long long)iova,
                   (unsigned long long)size, err);
         return err;
@@ -234,6 +302,29 @@ static int mock_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
     md(d)->mapped -= size;
     mapped_total -= size;
     return 0;
+}
+
+static int mock_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size)
+{
+    int err = unmap_common(d, iova, size, NULL);
+    pending_check(md(d), "unmap");
+    return err;
+}
+
+static int mock_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
+                             struct pgtable_gather *g)
+{
+    mock_stats.gather_unmaps++;
+    return unmap_common(d, iova, size, g);
+}
+
+static void mock_gather_sync(struct iommu_domain *d, struct pgtable_gather *g)
+{
+    mock_stats.gather_syncs++;
+    if (!md(d)->live || d->type != IOMMU_DOMAIN_PAGING)
+        VIOLATION("gather_sync on a dead or non-paging domain");
+    pgtable_gather_sync(&d->pt, g);
+    pending_check(md(d), "gather_sync");
 }
 
 static int mock_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *type)
@@ -278,6 +369,8 @@ static const struct iommu_unit_ops mock_ops = {
     .attach_dev = mock_attach,
     .map = mock_map,
     .unmap = mock_unmap,
+    .unmap_gather = mock_unmap_gather,
+    .gather_sync = mock_gather_sync,
     .hw_info = mock_hw_info,
     .set_dirty_tracking = mock_set_dirty,
     .nested_parse = vtd_nested_parse,

@@ -14,15 +14,27 @@
 #define MOCK_MSI_START 0xfee00000ULL
 #define MOCK_MSI_LAST 0xfeefffffULL
 
+#define MOCK_UNMAP_LOG 64
+
 struct mock_stats {
     uint64_t map_calls, unmap_calls, attach_calls, inv_calls, flushes;
+    uint64_t gather_unmaps, gather_syncs;   /* unmap_gather calls (also in unmap_calls) */
     uint64_t last_iova, last_size, last_pa;
     uint32_t last_prot;
+    /* Every unmap and unmap_gather, in order (the first MOCK_UNMAP_LOG since the reset). */
+    struct { uint64_t iova, size; } unmap_log[MOCK_UNMAP_LOG];
+    unsigned nr_unmap_log;
 };
+
+/* Empties mock_stats' unmap log. */
+void mock_unmap_log_reset(void);
 
 extern unsigned mock_violations;
 extern struct mock_stats mock_stats;
 
+/* Unmapped ranges whose invalidation (a flush covering them) has not happened yet: the mock
+ * checks that none is left when unmap or gather_sync returns (a violation otherwise). */
+unsigned mock_pending_invalidations(void);
 /* Registers the units (unit 0 serves segment 0, unit 1 segment 1) over a page arena; safe to
  * call from every test. Unit 0 reserves the x86 interrupt window and takes nested stage-1 data
  * in the VT-d format (iommu/intel/nested.h); unit 1 has no nested support. */

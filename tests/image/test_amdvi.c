@@ -462,6 +462,32 @@ static void one_wait_per_operation(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* Twelve scattered unmaps gathered into one batch (more ranges than a gather lists): one
+ * completion wait for them all, and afterwards none of them translates. */
+static void one_wait_per_batch(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    enum { N = 12 };
+    uint64_t pa;
+    KASSERT(t, pmm_alloc(0, &pa) == 0);
+    for (unsigned i = 0; i < N; i++)
+        KASSERT(t, iommu_map(fx.d, IOVA_BASE + i * 0x3000ULL, pa, 4096, IOMMU_READ) == 0);
+    struct pgtable_gather g;
+    uint64_t w0 = fx.au->nr_waits, x;
+    iommu_gather_init(&g);
+    for (unsigned i = 0; i < N; i++)
+        KASSERT(t, iommu_unmap_gather(fx.d, IOVA_BASE + ((i * 5) % N) * 0x3000ULL, 4096, &g) == 0);
+    KEXPECT_EQ(t, fx.au->nr_waits, w0);
+    iommu_gather_sync(fx.d, &g);
+    KEXPECT_EQ(t, fx.au->nr_waits - w0, 1);
+    for (unsigned i = 0; i < N; i++)
+        KEXPECT(t, iommu_iova_to_phys(fx.d, IOVA_BASE + i * 0x3000ULL, &x) != 0);
+    pmm_free(pa, 0);
+    fixture_put(&fx);
+}
+
 /* Domain IDs above 255 (16-bit field): the edu translated through a domain tagged 0x1xx. */
 #define MANY_DOMAINS 300
 static struct iommu_domain *many[MANY_DOMAINS];
@@ -596,6 +622,7 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(event_log_overflow_restart),
             KTEST_CASE(event_record_reported),
             KTEST_CASE(one_wait_per_operation),
+            KTEST_CASE(one_wait_per_batch),
             KTEST_CASE(invalidate_all_without_ia),
             KTEST_CASE(stuck_command_buffer_recovers),
             KTEST_CASE(domain_ids_above_255),

@@ -520,6 +520,33 @@ static void aliased_function(struct ktest *t)
     fixture_put(&fx);
 }
 
+/* Twelve scattered unmaps gathered into one batch (more ranges than a gather lists): one wait
+ * for them all (queued invalidation), and afterwards none of them translates. */
+static void one_wait_per_batch(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    enum { N = 12 };
+    uint64_t pa;
+    KASSERT(t, pmm_alloc(0, &pa) == 0);
+    for (unsigned i = 0; i < N; i++)
+        KASSERT(t, iommu_map(fx.d, IOVA_BASE + i * 0x3000ULL, pa, 4096, IOMMU_READ) == 0);
+    struct pgtable_gather g;
+    uint64_t w0 = fx.vu->nr_waits, x;
+    iommu_gather_init(&g);
+    for (unsigned i = 0; i < N; i++)
+        KASSERT(t, iommu_unmap_gather(fx.d, IOVA_BASE + ((i * 5) % N) * 0x3000ULL, 4096, &g) == 0);
+    KEXPECT_EQ(t, fx.vu->nr_waits, w0);
+    iommu_gather_sync(fx.d, &g);
+    if (fx.vu->qi)          /* the register interface waits once per register write */
+        KEXPECT_EQ(t, fx.vu->nr_waits - w0, 1);
+    for (unsigned i = 0; i < N; i++)
+        KEXPECT(t, iommu_iova_to_phys(fx.d, IOVA_BASE + i * 0x3000ULL, &x) != 0);
+    pmm_free(pa, 0);
+    fixture_put(&fx);
+}
+
 KTEST_SUITE(vtd,
             KTEST_CASE(caps_match_machine),
             KTEST_CASE(dma_both_directions),
@@ -539,6 +566,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(fail_nth_allocation),
             KTEST_CASE(queue_error_recovery),
             KTEST_CASE(one_wait_per_operation),
+            KTEST_CASE(one_wait_per_batch),
             KTEST_CASE(bench_map_unmap_4k));
 
 /* ---- vtd_storm (explicit; run with several edu devices): thousands of bad DMAs ---- */

@@ -7,6 +7,8 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
+#include "iommu/core/iommufd_private.h"    /* moat_iommufd_fail_nth */
+#include "moat/iommufd.h"
 #include "pci/pci.h"
 #include "tests/host/harness.h"
 #include "tests/host/mock_iommu.h"
@@ -197,7 +199,19 @@ TEST(map_scattered_pages)
     CHECK_EQ(mock_stats.map_calls - calls, 3);
     for (unsigned i = 0; i < REMAP_PAGES; i++)
         CHECK(translates(&ds, m.iova_base + i * DMA_PAGE, remap_pa[i]));
+    /* One unmap call for the three runs: each run's mapping exactly, one invalidation. */
+    uint64_t flushes = mock_stats.flushes, unmaps = ds.nr_unmaps;
+    mock_unmap_log_reset();
     dma_unmap(&ds, &m);
+    CHECK_EQ(ds.nr_unmaps - unmaps, 1);
+    CHECK_EQ(mock_stats.flushes - flushes, 1);
+    CHECK_EQ(mock_stats.nr_unmap_log, 3);
+    CHECK_EQ(mock_stats.unmap_log[0].iova, m.iova_base);
+    CHECK_EQ(mock_stats.unmap_log[0].size, 2 * DMA_PAGE);
+    CHECK_EQ(mock_stats.unmap_log[1].iova, m.iova_base + 2 * DMA_PAGE);
+    CHECK_EQ(mock_stats.unmap_log[1].size, DMA_PAGE);
+    CHECK_EQ(mock_stats.unmap_log[2].iova, m.iova_base + 3 * DMA_PAGE);
+    CHECK_EQ(mock_pending_invalidations(), 0);
     CHECK_EQ(mock_mapped_bytes(), 0);
     remap_va = 0;
     pmm_free(pa, 3);
@@ -306,5 +320,96 @@ TEST(pool_fail_nth)
         CHECK_EQ(pmm_free_bytes(), free0);
         CHECK_EQ(heap_live_bytes(), heap0);
     }
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* Completions reaped together: their buffers leave with one unmap call and one invalidation,
+ * every range exactly, and their IOVAs are free afterwards. */
+TEST(unmap_many_one_invalidation)
+{
+    struct dma_space ds;
+    setup(&ds);
+    enum { N = 20 };
+    uint64_t pa;
+    uint8_t *buf = pmm_alloc_zeroed(5, &pa);        /* 32 pages */
+    REQUIRE(buf);
+    struct dma_map m[N], *mp[N];
+    for (unsigned i = 0; i < N; i++) {
+        REQUIRE(dma_map(&ds, buf + i * DMA_PAGE + (i % 3) * 512, 1024, IOMMU_WRITE, &m[i]) == 0);
+        mp[i] = &m[(i * 7) % N];                   /* completion order is not map order */
+    }
+    CHECK_EQ(ds.used_pages, N);
+    uint64_t flushes = mock_stats.flushes, unmaps = ds.nr_unmaps;
+    mock_unmap_log_reset();
+    dma_unmap_many(&ds, mp, N);
+    CHECK_EQ(ds.nr_unmaps - unmaps, 1);
+    CHECK_EQ(mock_stats.flushes - flushes, 1);
+    CHECK_EQ(mock_stats.nr_unmap_log, N);
+    for (unsigned i = 0; i < N; i++) {
+        CHECK_EQ(mock_stats.unmap_log[i].iova, mp[i]->iova_base);
+        CHECK_EQ(mock_stats.unmap_log[i].size, DMA_PAGE);
+        CHECK(!translates(&ds, m[i].iova_base, pa + i * DMA_PAGE));
+    }
+    CHECK_EQ(mock_pending_invalidations(), 0);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(ds.used_pages, 0);
+    CHECK(!moat_iommufd_is_pinned(buf, 32 * DMA_PAGE));
+    pmm_free(pa, 5);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* The device is bound in the runtime's context while its space lives: no other context (an
+ * application's VFIO or IOMMUFD file) can take it, and it is free again afterwards. */
+TEST(space_owns_the_binding)
+{
+    struct dma_space ds;
+    setup(&ds);
+    struct moat_iommufd *app;
+    uint32_t id;
+    REQUIRE(moat_iommufd_open(&app) == 0);
+    CHECK_EQ(moat_device_bind(app, &dev, &id), -EBUSY);
+    dma_space_block(&ds);
+    CHECK_EQ(iommu_dev_domain(&dev), mock_unit(0)->blocked);
+    CHECK(dma_space_isolated(&ds));
+    dma_space_block(&ds);                           /* idempotent */
+    dma_space_fini(&ds);
+    CHECK_EQ(moat_device_bind(app, &dev, &id), 0);
+    struct dma_space again;
+    CHECK_EQ(dma_space_init(&again, &dev, IOMMU_DOMAIN_PAGING), -EBUSY);
+    moat_iommufd_close(app);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* Every allocation of the IOMMUFD layer failing in turn inside dma_space_init: an error, the
+ * device back on its blocked domain and unbound, nothing left behind. */
+TEST(space_init_fail_nth)
+{
+    mock_iommu_setup();
+    mock_pci_dev(&dev, 0, 0, 0x20, 0);
+    struct dma_space ds;
+    REQUIRE(dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING) == 0);      /* warms the caches */
+    dma_space_fini(&ds);
+    uint64_t free0 = pmm_free_bytes();
+    size_t heap0 = heap_live_bytes();
+    unsigned failures = 0;
+    for (unsigned n = 1; n < 64; n++) {
+        moat_iommufd_fail_nth(n);
+        int err = dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING);
+        moat_iommufd_fail_nth(0);
+        if (!err) {
+            dma_space_fini(&ds);
+            break;
+        }
+        failures++;
+        CHECK_EQ(err, -ENOMEM);
+        CHECK_EQ(iommu_dev_domain(&dev), mock_unit(0)->blocked);
+        CHECK_EQ(pmm_free_bytes(), free0);
+        CHECK_EQ(heap_live_bytes(), heap0);
+    }
+    CHECK(failures >= 3);                           /* context, device, IOAS at least */
+    CHECK_EQ(pmm_free_bytes(), free0);
+    CHECK_EQ(heap_live_bytes(), heap0);
+    CHECK_EQ(mock_live_domains(), 0);
     CHECK_EQ(mock_violations, 0);
 }

@@ -365,3 +365,56 @@ TEST(leaf_cache_dropped_on_free)
         teardown(&pt);
     }
 }
+
+static bool log_covers(const struct flush_log *l, uint64_t start, uint64_t last)
+{
+    for (unsigned int i = 0; i < l->nr; i++)
+        if (l->ranges[i].start <= start && l->ranges[i].last >= last)
+            return true;
+    return false;
+}
+
+/* A batch: 20 scattered unmaps into one caller's gather flush nothing until the sync, then
+ * flush once (the full range list widens instead of flushing), covering every unmapped page;
+ * a freed table page goes back only after that flush. Bad input changes nothing. */
+TEST(gather_batch)
+{
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) {
+        struct pgtable pt;
+        struct pgtable_cfg cfg = { .fmt = f };
+        REQUIRE(setup(&pt, &cfg));
+        for (int i = 0; i < 20; i++)
+            CHECK_EQ(pgtable_map(&pt, (uint64_t)i * 3 * K4, K4, K4, RW), 0);
+        CHECK_EQ(pgtable_map(&pt, 4 * M2, 8 * M2, M2, RW), 0);    /* a 2 MiB leaf */
+        CHECK_EQ(pgtable_map(&pt, 8 * M2, K4, M2, RW), 0);        /* 512 x 4 KiB: a table */
+        flush_log_reset(&fl);
+        struct pgtable_gather g;
+        pgtable_gather_init(&g);
+        for (int i = 0; i < 20; i++)
+            CHECK_EQ(pgtable_unmap_gather(&pt, (uint64_t)((i * 7) % 20) * 3 * K4, K4, 0, &g), 0);
+        CHECK_EQ(pgtable_unmap_gather(&pt, 4 * M2 + K4, K4, 0, &g), -PGTABLE_ESPLIT);
+        CHECK_EQ(pgtable_unmap_gather(&pt, 9 * M2, K4, 0, &g), -ENOENT);
+        CHECK_EQ(pgtable_unmap_gather(&pt, 8 * M2, 2 * M2, 0, &g), -ENOENT); /* half mapped */
+        CHECK_EQ(pgtable_unmap_gather(&pt, 4 * M2, M2, 0, &g), 0);
+        int64_t live = tm.live;
+        CHECK_EQ(pgtable_unmap_gather(&pt, 8 * M2, M2, 0, &g), 0);   /* frees its table */
+        CHECK_EQ(tm.live, live);                    /* not before the flush */
+        CHECK_EQ(fl.calls, 0);
+        pgtable_gather_sync(&pt, &g);
+        CHECK_EQ(fl.calls, 1);
+        CHECK_EQ(fl.pages, 1);
+        CHECK_EQ(tm.live, live - 1);
+        CHECK(log_covers(&fl, 8 * M2, 9 * M2 - 1));
+        for (int i = 0; i < 20; i++)
+            CHECK(log_covers(&fl, (uint64_t)i * 3 * K4, (uint64_t)i * 3 * K4 + K4 - 1));
+        CHECK(log_covers(&fl, 4 * M2, 5 * M2 - 1));
+        CHECK(!fl.all_leaf_only);
+        struct pgtable_xlate x;
+        CHECK_EQ(pgtable_translate(&pt, 0, &x), -ENOENT);
+        CHECK_EQ(pgtable_translate(&pt, 4 * M2, &x), -ENOENT);
+        CHECK_EQ(pgtable_translate(&pt, 8 * M2, &x), -ENOENT);
+        pgtable_gather_sync(&pt, &g);                              /* nothing left: no flush */
+        CHECK_EQ(fl.calls, 1);
+        teardown(&pt);
+    }
+}
