@@ -110,6 +110,7 @@ struct pci_dev {
     /* tree: indices into pci_system.devs, PCI_NONE when absent */
     uint32_t parent;           /* bridge whose secondary bus holds us (for a VF, the PF's) */
     uint32_t first_child, next_sibling;
+    uint32_t last_child;       /* tail of our children's list: appending stays O(1) */
     uint32_t physfn;           /* VFs: their PF */
     uint8_t depth;
     uint8_t host;              /* index of the host bridge (root bus) above us */
@@ -141,6 +142,7 @@ struct pci_system {
     struct pci_dev *devs;      /* caller's array */
     uint32_t ndevs, max_devs;
     uint32_t root_first[PCI_MAX_HOST_BRIDGES];   /* first device on each root bus */
+    uint32_t root_last[PCI_MAX_HOST_BRIDGES];    /* and the last */
     uint32_t flags;
     unsigned ngroups;
     unsigned warnings;         /* total warnings printed */
