@@ -119,6 +119,8 @@ struct pci_dev {
     uint64_t need_size[3], need_align[3];
     bool need32;               /* something below needs the prefetchable window below 4 GiB */
     uint32_t dma_alias[8];     /* devfns on our bus that we also use as requester IDs */
+    bool alias_peer;           /* pci_assign_groups scratch: a function on our bus is our DMA
+                                * alias, or has us as one */
     int group;                 /* PCI_NO_GROUP until pci_assign_groups() */
     bool no_group;             /* not translated by the IOMMU: never grouped. Set for the
                                 * IOMMU's own function (class 0806, as on AMD); the platform
