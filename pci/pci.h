@@ -110,6 +110,7 @@ struct pci_dev {
     /* tree: indices into pci_system.devs, PCI_NONE when absent */
     uint32_t parent;           /* bridge whose secondary bus holds us (for a VF, the PF's) */
     uint32_t first_child, next_sibling;
+    uint32_t last_child;       /* tail of our children's list: appending stays O(1) */
     uint32_t physfn;           /* VFs: their PF */
     uint8_t depth;
     uint8_t host;              /* index of the host bridge (root bus) above us */
@@ -118,6 +119,8 @@ struct pci_dev {
     uint64_t need_size[3], need_align[3];
     bool need32;               /* something below needs the prefetchable window below 4 GiB */
     uint32_t dma_alias[8];     /* devfns on our bus that we also use as requester IDs */
+    bool alias_peer;           /* pci_assign_groups scratch: a function on our bus is our DMA
+                                * alias, or has us as one */
     int group;                 /* PCI_NO_GROUP until pci_assign_groups() */
     bool no_group;             /* not translated by the IOMMU: never grouped. Set for the
                                 * IOMMU's own function (class 0806, as on AMD); the platform
@@ -141,6 +144,7 @@ struct pci_system {
     struct pci_dev *devs;      /* caller's array */
     uint32_t ndevs, max_devs;
     uint32_t root_first[PCI_MAX_HOST_BRIDGES];   /* first device on each root bus */
+    uint32_t root_last[PCI_MAX_HOST_BRIDGES];    /* and the last */
     uint32_t flags;
     unsigned ngroups;
     unsigned warnings;         /* total warnings printed */

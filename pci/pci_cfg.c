@@ -106,7 +106,7 @@ int pci_system_init(struct pci_system *sys, const struct pci_cfg_ops *ops, void 
     sys->max_devs = max_devs;
     sys->flags = flags;
     for (unsigned i = 0; i < PCI_MAX_HOST_BRIDGES; i++)
-        sys->root_first[i] = PCI_NONE;
+        sys->root_first[i] = sys->root_last[i] = PCI_NONE;
     return 0;
 }
 
@@ -125,12 +125,15 @@ uint32_t pci_dev_index(const struct pci_system *sys, const struct pci_dev *dev)
     return (uint32_t)(dev - sys->devs);
 }
 
-/* Children are kept in discovery order: append at the tail of the sibling list. */
-static void pci_link_child(struct pci_system *sys, uint32_t *head, uint32_t idx)
+/* Children are kept in discovery order: append at the tail of the sibling list. The tail is
+ * kept so that a bus of k functions (or a PF's k VFs) costs O(k), not O(k^2). */
+static void pci_link_child(struct pci_system *sys, uint32_t *head, uint32_t *tail, uint32_t idx)
 {
-    while (*head != PCI_NONE)
-        head = &sys->devs[*head].next_sibling;
-    *head = idx;
+    if (*head == PCI_NONE)
+        *head = idx;
+    else
+        sys->devs[*tail].next_sibling = idx;
+    *tail = idx;
 }
 
 struct pci_dev *pci_alloc_dev(struct pci_system *sys, uint32_t parent, unsigned root)
@@ -145,13 +148,14 @@ struct pci_dev *pci_alloc_dev(struct pci_system *sys, uint32_t parent, unsigned 
     struct pci_dev *dev = &sys->devs[idx];
     memset(dev, 0, sizeof(*dev));
     dev->parent = parent;
-    dev->first_child = dev->next_sibling = dev->physfn = PCI_NONE;
+    dev->first_child = dev->last_child = dev->next_sibling = dev->physfn = PCI_NONE;
     dev->group = PCI_NO_GROUP;
     if (parent == PCI_NONE) {
-        pci_link_child(sys, &sys->root_first[root], idx);
+        pci_link_child(sys, &sys->root_first[root], &sys->root_last[root], idx);
     } else {
-        dev->depth = (uint8_t)(sys->devs[parent].depth + 1);
-        pci_link_child(sys, &sys->devs[parent].first_child, idx);
+        struct pci_dev *up = &sys->devs[parent];
+        dev->depth = (uint8_t)(up->depth + 1);
+        pci_link_child(sys, &up->first_child, &up->last_child, idx);
     }
     return dev;
 }

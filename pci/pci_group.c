@@ -101,6 +101,8 @@ static int pci_alias_group(struct pci_system *sys, struct pci_dev *d, struct pci
         return PCI_NO_GROUP;
     if (d->group != PCI_NO_GROUP)
         return d->group;
+    if (!d->alias_peer)
+        return PCI_NO_GROUP;   /* the walk below would find nothing */
     for (uint32_t i = pci_bus_first(sys, d); i != PCI_NONE; i = sys->devs[i].next_sibling) {
         struct pci_dev *t = &sys->devs[i];
         if (t == d || !pci_same_bus(t, d) || !pci_devs_are_dma_aliases(d, t))
@@ -172,11 +174,40 @@ static int pci_device_group(struct pci_system *sys, struct pci_dev *d)
     return g;
 }
 
+static bool pci_has_dma_alias(const struct pci_dev *d)
+{
+    uint32_t any = 0;
+    for (unsigned w = 0; w < ARRAY_SIZE(d->dma_alias); w++)
+        any |= d->dma_alias[w];
+    return any != 0;
+}
+
+/* Marks both ends of every DMA alias relation between functions of one bus, so that
+ * pci_alias_group walks a bus only for functions that have one. Only quirked functions carry
+ * alias bits: this costs O(functions with aliases x bus length), where walking the bus for
+ * every function cost O(bus length^2). */
+static void pci_mark_alias_peers(struct pci_system *sys)
+{
+    for (uint32_t i = 0; i < sys->ndevs; i++)
+        sys->devs[i].alias_peer = false;
+    for (uint32_t i = 0; i < sys->ndevs; i++) {
+        struct pci_dev *d = &sys->devs[i];
+        if (!pci_has_dma_alias(d))
+            continue;
+        for (uint32_t j = pci_bus_first(sys, d); j != PCI_NONE; j = sys->devs[j].next_sibling) {
+            struct pci_dev *t = &sys->devs[j];
+            if (t != d && pci_same_bus(t, d) && pci_devs_are_dma_aliases(d, t))
+                d->alias_peer = t->alias_peer = true;
+        }
+    }
+}
+
 int pci_assign_groups(struct pci_system *sys)
 {
     sys->ngroups = 0;
     for (uint32_t i = 0; i < sys->ndevs; i++)
         sys->devs[i].group = PCI_NO_GROUP;
+    pci_mark_alias_peers(sys);
     for (uint32_t i = 0; i < sys->ndevs; i++)
         if (!sys->devs[i].no_group)
             sys->devs[i].group = pci_device_group(sys, &sys->devs[i]);

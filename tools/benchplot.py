@@ -34,7 +34,7 @@ PLOTS = [
     ("pci_enum_vs_functions", "pci bring-up against function count (host, synthetic)",
      "pci functions", "us", 1000, [
          ("moat", r"pci_enum_(\d+)"),
-         ("config model alone", r"pci_enum_model_(\d+)"),
+         ("config accesses (replayed) alone", r"pci_enum_model_(\d+)"),
      ]),
 ]
 
