@@ -4,6 +4,7 @@
  * around its target unchanged. The vendor decides what else a blocked write must show. */
 #include "drivers/edu/edu.h"
 #include "kernel/ktest.h"
+#include "kernel/mm/pmm.h"
 #include "lib/string.h"
 #include "tests/image/dma_fixture.h"
 
@@ -107,5 +108,33 @@ void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *
     v->blocked_write(t, &env, iova);
     KEXPECT(t, edu_dma(env.e, false, iova, 0, 4096) == 0);     /* reads work */
     KEXPECT(t, iommu_unmap(env.d, iova, 4096) == 0);
+    dma_env_put(&env);
+}
+
+/* Twelve scattered unmaps gathered into one batch (more ranges than a gather lists): one
+ * completion wait for them all where the unit batches, and afterwards none of them translates. */
+void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v)
+{
+    struct dma_case_env env;
+    if (!v->get(t, &env))
+        return;
+    enum { N = 12 };
+    uint64_t pa;
+    KASSERT(t, pmm_alloc(0, &pa) == 0);
+    for (unsigned i = 0; i < N; i++)
+        KASSERT(t, iommu_map(env.d, DMA_CASE_IOVA_BASE + i * 0x3000ULL, pa, 4096, IOMMU_READ) == 0);
+    struct pgtable_gather g;
+    uint64_t w0 = v->nr_waits(&env), x;
+    iommu_gather_init(&g);
+    for (unsigned i = 0; i < N; i++)
+        KASSERT(t, iommu_unmap_gather(env.d, DMA_CASE_IOVA_BASE + ((i * 5) % N) * 0x3000ULL, 4096,
+                                      &g) == 0);
+    KEXPECT_EQ(t, v->nr_waits(&env), w0);
+    iommu_gather_sync(env.d, &g);
+    if (v->batch_waits(&env))
+        KEXPECT_EQ(t, v->nr_waits(&env) - w0, v->batch_waits(&env));
+    for (unsigned i = 0; i < N; i++)
+        KEXPECT(t, iommu_iova_to_phys(env.d, DMA_CASE_IOVA_BASE + i * 0x3000ULL, &x) != 0);
+    pmm_free(pa, 0);
     dma_env_put(&env);
 }

@@ -57,6 +57,10 @@ struct dma_case_env {
 struct dma_vendor {
     bool (*get)(struct ktest *t, struct dma_case_env *env);
     void (*blocked_write)(struct ktest *t, const struct dma_case_env *env, uint64_t iova);
+    /* Completion waits the unit has done so far; batch_waits: how many one gathered batch of
+     * unmaps must cost (1), or 0 when the unit waits per invalidation (a register interface). */
+    uint64_t (*nr_waits)(const struct dma_case_env *env);
+    unsigned (*batch_waits)(const struct dma_case_env *env);
 };
 
 /* The edu numbered dev with its paging domain and the canary pages; skips the case (with
@@ -71,6 +75,7 @@ void dma_case_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v)
 void dma_case_other_domain_iova_blocked(struct ktest *t, const struct dma_vendor *v);
 void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v);
 void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *v);
+void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v);
 
 /* Defines the suite-local case `name` running the shared one with vendor v. */
 #define DMA_VENDOR_CASE(name, v)                                                        \

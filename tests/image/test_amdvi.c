@@ -141,12 +141,24 @@ static void amdvi_case_blocked(struct ktest *t, const struct dma_case_env *env, 
     expect_blocked_write(t, &fx, iova, false);
 }
 
-static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked };
+static uint64_t amdvi_case_waits(const struct dma_case_env *env)
+{
+    return to_amdvi_unit(env->d->unit)->nr_waits;
+}
+
+static unsigned amdvi_case_batch_waits(const struct dma_case_env *env)
+{
+    return 1;
+}
+
+static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked,
+                                                    amdvi_case_waits, amdvi_case_batch_waits };
 DMA_VENDOR_CASE(dma_both_directions, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(read_only_blocks_writes, &amdvi_dma_vendor)
+DMA_VENDOR_CASE(one_wait_per_batch, &amdvi_dma_vendor)
 
 /* ---- cases ---- */
 
@@ -459,32 +471,6 @@ static void one_wait_per_operation(struct ktest *t)
     KEXPECT_EQ(t, fx.au->nr_waits - w2, 1);
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
     pmm_free(pa, 8);
-    fixture_put(&fx);
-}
-
-/* Twelve scattered unmaps gathered into one batch (more ranges than a gather lists): one
- * completion wait for them all, and afterwards none of them translates. */
-static void one_wait_per_batch(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    enum { N = 12 };
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(0, &pa) == 0);
-    for (unsigned i = 0; i < N; i++)
-        KASSERT(t, iommu_map(fx.d, IOVA_BASE + i * 0x3000ULL, pa, 4096, IOMMU_READ) == 0);
-    struct pgtable_gather g;
-    uint64_t w0 = fx.au->nr_waits, x;
-    iommu_gather_init(&g);
-    for (unsigned i = 0; i < N; i++)
-        KASSERT(t, iommu_unmap_gather(fx.d, IOVA_BASE + ((i * 5) % N) * 0x3000ULL, 4096, &g) == 0);
-    KEXPECT_EQ(t, fx.au->nr_waits, w0);
-    iommu_gather_sync(fx.d, &g);
-    KEXPECT_EQ(t, fx.au->nr_waits - w0, 1);
-    for (unsigned i = 0; i < N; i++)
-        KEXPECT(t, iommu_iova_to_phys(fx.d, IOVA_BASE + i * 0x3000ULL, &x) != 0);
-    pmm_free(pa, 0);
     fixture_put(&fx);
 }
 

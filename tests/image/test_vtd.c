@@ -99,12 +99,25 @@ static void vtd_case_blocked(struct ktest *t, const struct dma_case_env *env, ui
     expect_blocked_write(t, &fx, iova);
 }
 
-static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked };
+static uint64_t vtd_case_waits(const struct dma_case_env *env)
+{
+    return to_vtd_unit(env->d->unit)->nr_waits;
+}
+
+/* The register interface waits once per register write. */
+static unsigned vtd_case_batch_waits(const struct dma_case_env *env)
+{
+    return to_vtd_unit(env->d->unit)->qi ? 1 : 0;
+}
+
+static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked, vtd_case_waits,
+                                                  vtd_case_batch_waits };
 DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(read_only_blocks_writes, &vtd_dma_vendor)
+DMA_VENDOR_CASE(one_wait_per_batch, &vtd_dma_vendor)
 
 /* ---- cases ---- */
 
@@ -517,33 +530,6 @@ static void aliased_function(struct ktest *t)
         msi_disable(platform_pci(), fx.e->pci);
         irq_free_vector((unsigned)vec);
     }
-    fixture_put(&fx);
-}
-
-/* Twelve scattered unmaps gathered into one batch (more ranges than a gather lists): one wait
- * for them all (queued invalidation), and afterwards none of them translates. */
-static void one_wait_per_batch(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    enum { N = 12 };
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(0, &pa) == 0);
-    for (unsigned i = 0; i < N; i++)
-        KASSERT(t, iommu_map(fx.d, IOVA_BASE + i * 0x3000ULL, pa, 4096, IOMMU_READ) == 0);
-    struct pgtable_gather g;
-    uint64_t w0 = fx.vu->nr_waits, x;
-    iommu_gather_init(&g);
-    for (unsigned i = 0; i < N; i++)
-        KASSERT(t, iommu_unmap_gather(fx.d, IOVA_BASE + ((i * 5) % N) * 0x3000ULL, 4096, &g) == 0);
-    KEXPECT_EQ(t, fx.vu->nr_waits, w0);
-    iommu_gather_sync(fx.d, &g);
-    if (fx.vu->qi)          /* the register interface waits once per register write */
-        KEXPECT_EQ(t, fx.vu->nr_waits - w0, 1);
-    for (unsigned i = 0; i < N; i++)
-        KEXPECT(t, iommu_iova_to_phys(fx.d, IOVA_BASE + i * 0x3000ULL, &x) != 0);
-    pmm_free(pa, 0);
     fixture_put(&fx);
 }
 
