@@ -16,6 +16,7 @@
 struct pci_dev;
 struct iommu_unit;
 struct iommu_domain;
+struct iommu_resv_region;
 
 enum iommu_domain_type {
     IOMMU_DOMAIN_BLOCKED,   /* every DMA faults: the default for every function */
@@ -77,6 +78,8 @@ struct iommu_fault {
 
 typedef void (*iommu_fault_fn)(struct iommu_domain *d, const struct iommu_fault *f, void *ctx);
 
+#define IOMMU_MAX_DIRECT 32
+
 struct iommu_domain {
     struct iommu_unit *unit;
     enum iommu_domain_type type;
@@ -87,6 +90,12 @@ struct iommu_domain {
     iommu_fault_fn fault_fn;        /* set by the owner (fault queue); NULL: log only */
     void *fault_ctx;
     uint64_t nr_faults;
+    bool user;                      /* owned by the object layer (IOMMUFD/VFIO, Linux's
+                                     * UNMANAGED): gets no direct mappings */
+    /* The 1:1 ranges the core mapped for firmware (iommu_attach); they stay until the domain
+     * is freed, whichever devices leave it. */
+    unsigned nr_direct;
+    struct { uint64_t start, last; } direct[IOMMU_MAX_DIRECT];
 };
 
 /* What a hardware driver implements. Every function is called with validated arguments.
@@ -136,13 +145,33 @@ struct iommu_unit_ops {
      * the good ones before it are carried out, a->entry_num is set to how many were, and the
      * first error is returned (Linux's protocol). */
     int (*cache_invalidate_user)(struct iommu_domain *d, struct iommu_user_array *a);
+    /* The reserved regions of dev (which the unit serves), at most max of them into out:
+     * the count, or -ENOSPC when there are more. Reads firmware tables only. */
+    int (*resv_regions)(struct iommu_unit *u, struct pci_dev *dev,
+                        struct iommu_resv_region *out, unsigned max);
 };
 
-/* Reserved IOVA ranges a unit imposes on a device (the interrupt window, firmware memory that
- * must stay identity-mapped). */
+/* Reserved IOVA ranges of one device (Linux's iommu_get_resv_regions), as its unit's
+ * resv_regions op reports them: the interrupt window for every device, firmware memory
+ * (VT-d RMRR, AMD-Vi IVMD) only for the devices the firmware names. */
+enum iommu_resv_type {
+    /* Never mappable (AMD-Vi's HyperTransport range). Zero: a region that names no type is
+     * the harmless kind. */
+    IOMMU_RESV_RESERVED,
+    /* Must stay mapped 1:1 (prot) in every domain of the device: the core maps it into each
+     * kernel paging domain before the device is attached there, refuses the blocked domain for
+     * it, and the object layer refuses to bind the device (Linux's require_direct). */
+    IOMMU_RESV_DIRECT,
+    /* Mapped 1:1 in kernel domains, but may be left out of user domains (VT-d RMRRs of USB
+     * and graphics functions, Linux's device_rmrr_is_relaxable). */
+    IOMMU_RESV_DIRECT_RELAXABLE,
+    IOMMU_RESV_MSI,                 /* the interrupt window: DMA there is an interrupt */
+};
+
 struct iommu_resv_region {
     uint64_t start, last;
-    bool identity;                  /* must stay mapped 1:1 (RMRR) */
+    uint32_t prot;                  /* DIRECT*: IOMMU_READ | IOMMU_WRITE of the 1:1 mapping */
+    enum iommu_resv_type type;
 };
 
 #define IOMMU_MAX_RESV 24
@@ -157,8 +186,6 @@ struct iommu_unit {
                                      * emulation's gap): callers judge blocked DMA by its
                                      * effect, not by a record */
     struct iommu_domain *blocked;   /* the default domain of every function it serves */
-    unsigned nr_resv;
-    struct iommu_resv_region resv[IOMMU_MAX_RESV];
     bool (*serves)(struct iommu_unit *u, const struct pci_dev *dev);
     struct iommu_unit *next;
 };
@@ -173,9 +200,18 @@ struct iommu_unit *iommu_first_unit(void);
 
 int iommu_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
                        const struct iommu_domain_cfg *cfg, struct iommu_domain **out);
+/* Unmaps the direct ranges the core put in d, then frees it (no device may be attached). */
 void iommu_domain_free(struct iommu_domain *d);
-/* Attaches dev to d (replacing its current domain); d == NULL returns it to blocking. */
+/* Attaches dev to d (replacing its current domain); d == NULL returns it to blocking.
+ * For a kernel paging domain (not d->user), dev's DIRECT and DIRECT_RELAXABLE regions are
+ * mapped 1:1 first (those already there with the same permissions are kept), all or nothing;
+ * they stay with the domain when the device leaves (Linux's iommu_create_device_direct_mappings).
+ * -EINVAL for the blocked domain when dev requires direct mappings (Linux refuses it). */
 int iommu_attach(struct iommu_domain *d, struct pci_dev *dev);
+/* dev's reserved regions (iommu_unit_ops.resv_regions): count or -errno; 0 without a unit. */
+int iommu_resv_regions(struct pci_dev *dev, struct iommu_resv_region *out, unsigned max);
+/* Whether dev has an IOMMU_RESV_DIRECT region (Linux's dev->iommu->require_direct). */
+bool iommu_dev_require_direct(struct pci_dev *dev);
 struct iommu_domain *iommu_dev_domain(const struct pci_dev *dev);
 int iommu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 int iommu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);

@@ -4,6 +4,7 @@
  * AMD-Vi v1 table. */
 #include "iommu/amd/amdvi_hw.h"
 #include "iommu/amd/ivrs.h"
+#include "iommu/iommu.h"
 #include "iommu/pgtable/pgtable.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -66,4 +67,31 @@ int amdvi_ivmd_map_domain(const struct amdvi_ivrs *iv, struct pgtable *pt, uint1
         while (n--)
             pgtable_unmap(pt, done[n]->start, ivmd_size(done[n]), 0);
     return err;
+}
+
+static bool region_listed(const struct iommu_resv_region *out, unsigned n,
+                          const struct amdvi_ivmd *m)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (out[i].start == m->start && out[i].last == m->last_addr &&
+            out[i].type == IOMMU_RESV_DIRECT)
+            return true;
+    return false;
+}
+
+/* Linux reports every IVMD block as IOMMU_RESV_DIRECT (its exclusion ranges were made
+ * read-write unity maps in init_unity_map_range), so each makes its devices require_direct. */
+int amdvi_ivmd_regions(const struct amdvi_ivrs *iv, uint16_t seg, uint16_t devid,
+                       struct iommu_resv_region *out, unsigned *n, unsigned max)
+{
+    for (unsigned i = 0; i < iv->nr_ivmd; i++) {
+        const struct amdvi_ivmd *m = &iv->ivmd[i];
+        if (!amdvi_ivmd_covers(m, seg, devid) || region_listed(out, *n, m))
+            continue;
+        if (*n == max)
+            return -ENOSPC;
+        out[(*n)++] = (struct iommu_resv_region){ m->start, m->last_addr, amdvi_ivmd_prot(m),
+                                                  IOMMU_RESV_DIRECT };
+    }
+    return 0;
 }

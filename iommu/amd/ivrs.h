@@ -112,6 +112,13 @@ uint32_t amdvi_ivmd_prot(const struct amdvi_ivmd *m);
 int amdvi_ivmd_map_domain(const struct amdvi_ivrs *iv, struct pgtable *pt, uint16_t seg,
                           uint16_t devid);
 
+/* Appends to out[*n] (up to max) one DIRECT region per IVMD block naming (seg, devid) that is
+ * not there yet, with the block's permissions (exclusion ranges read-write, as Linux turns
+ * them into unity maps); -ENOSPC when out is full. */
+struct iommu_resv_region;
+int amdvi_ivmd_regions(const struct amdvi_ivrs *iv, uint16_t seg, uint16_t devid,
+                       struct iommu_resv_region *out, unsigned *n, unsigned max);
+
 /* One line per block kept. */
 void amdvi_ivrs_print(const struct amdvi_ivrs *iv);
 

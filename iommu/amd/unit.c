@@ -190,23 +190,6 @@ static int amdvi_attach_alias(struct pci_dev *dev, uint16_t rid, void *arg)
     return 0;   /* every alias, even after an error: none may stay on the old domain */
 }
 
-struct amdvi_ivmd_args {
-    struct amdvi_unit *au;
-    struct pgtable *pt;
-    int err;
-};
-
-static int amdvi_ivmd_alias(struct pci_dev *dev, uint16_t rid, void *arg)
-{
-    struct amdvi_ivmd_args *m = arg;
-    uint16_t ivhd_alias = amdvi_ivhd_alias_of(m->au->ivhd, rid);
-    if (!m->err)
-        m->err = amdvi_ivmd_map_domain(&ivrs, m->pt, m->au->iu.seg, rid);
-    if (!m->err && ivhd_alias != rid)
-        m->err = amdvi_ivmd_map_domain(&ivrs, m->pt, m->au->iu.seg, ivhd_alias);
-    return 0;
-}
-
 static int amdvi_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 {
     struct amdvi_domain *ad = to_amdvi_domain(d);
@@ -217,19 +200,8 @@ static int amdvi_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
         a.new = NULL;
     if (a.old && a.old->d.type == IOMMU_DOMAIN_BLOCKED)
         a.old = NULL;
-    /* The IVMD memory of every requester ID the device uses is in the new domain before any
-     * DTE points there; on failure the device stays where it was. (Mappings made for an
-     * earlier device of this domain stay with the domain: its reserved regions keep them
-     * apart from the owner's.) */
-    if (d->type == IOMMU_DOMAIN_PAGING && ivrs.nr_ivmd) {
-        struct amdvi_ivmd_args m = { ad->au, &d->pt, 0 };
-        if (sys)
-            pci_for_each_dma_alias(sys, dev, amdvi_ivmd_alias, &m);
-        else
-            amdvi_ivmd_alias(dev, amdvi_rid(dev), &m);
-        if (m.err)
-            return m.err;
-    }
+    /* The IVMD memory of every requester ID the device uses was mapped into a kernel paging
+     * domain by the core before this call (amdvi_resv_regions reports it per device). */
     if (sys)
         pci_for_each_dma_alias(sys, dev, amdvi_attach_alias, &a);
     else
@@ -273,6 +245,45 @@ static int amdvi_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *
     return sizeof(regs);
 }
 
+struct amdvi_resv_args {
+    struct amdvi_unit *au;
+    struct iommu_resv_region *out;
+    unsigned n, max;
+    int err;
+};
+
+static int amdvi_resv_alias(struct pci_dev *dev, uint16_t rid, void *arg)
+{
+    struct amdvi_resv_args *r = arg;
+    uint16_t ivhd_alias = amdvi_ivhd_alias_of(r->au->ivhd, rid);
+    (void)dev;
+    if (!r->err)
+        r->err = amdvi_ivmd_regions(&ivrs, r->au->iu.seg, rid, r->out, &r->n, r->max);
+    if (!r->err && ivhd_alias != rid)
+        r->err = amdvi_ivmd_regions(&ivrs, r->au->iu.seg, ivhd_alias, r->out, &r->n, r->max);
+    return 0;
+}
+
+/* The interrupt window and the HyperTransport range for every device; the IVMD blocks naming
+ * any requester ID the device's DMA carries (its PCI aliases and the IVHD's alias entries). */
+static int amdvi_resv_regions(struct iommu_unit *u, struct pci_dev *dev,
+                              struct iommu_resv_region *out, unsigned max)
+{
+    struct amdvi_resv_args r = { to_amdvi_unit(u), out, 0, max, 0 };
+    struct pci_system *sys = platform_pci();
+    if (max < 2)
+        return -ENOSPC;
+    out[r.n++] = (struct iommu_resv_region){ AMDVI_INTR_ADDR_FIRST, AMDVI_INTR_ADDR_LAST, 0,
+                                             IOMMU_RESV_MSI };
+    out[r.n++] = (struct iommu_resv_region){ AMDVI_HT_FIRST, AMDVI_HT_LAST, 0,
+                                             IOMMU_RESV_RESERVED };
+    if (sys)
+        pci_for_each_dma_alias(sys, dev, amdvi_resv_alias, &r);
+    else
+        amdvi_resv_alias(dev, amdvi_rid(dev), &r);
+    return r.err ? r.err : (int)r.n;
+}
+
 static const struct iommu_unit_ops amdvi_ops = {
     .vendor = "amd",
     .domain_alloc = amdvi_domain_alloc,
@@ -284,23 +295,22 @@ static const struct iommu_unit_ops amdvi_ops = {
     .gather_sync = amdvi_gather_sync,
     .hw_info = amdvi_hw_info,
     .msi_compose = amdvi_ir_msi_compose,
+    .resv_regions = amdvi_resv_regions,
 };
 
 /* ---- IVMD: memory that must stay reachable for the devices named ---- */
 
 /* Every device an IVMD names starts on a paging domain of its unit (one per unit) instead of
  * the blocked one, before IOMMUEn: it never sees a gap. The attach maps its IVMD memory
- * (amdvi_attach_dev), as it does in every later domain of the device. */
+ * (the core, from amdvi_resv_regions), as in every later kernel paging domain of
+ * the device. */
 static int amdvi_setup_ivmd(struct amdvi_unit *au)
 {
     struct pci_system *sys = platform_pci();
     struct iommu_domain *rd = NULL;
     for (uint32_t k = 0; k < (sys ? sys->ndevs : 0); k++) {
         struct pci_dev *dev = &sys->devs[k];
-        bool named = false;
-        for (unsigned i = 0; i < ivrs.nr_ivmd && !named; i++)
-            named = amdvi_ivmd_covers(&ivrs.ivmd[i], dev->seg, amdvi_rid(dev));
-        if (!named || !amdvi_serves(&au->iu, dev))
+        if (!ivrs.nr_ivmd || !amdvi_serves(&au->iu, dev) || !iommu_dev_require_direct(dev))
             continue;
         if (!rd && amdvi_domain_alloc(&au->iu, IOMMU_DOMAIN_PAGING,
                                       &(struct iommu_domain_cfg){ 0 }, &rd))
@@ -312,21 +322,6 @@ static int amdvi_setup_ivmd(struct amdvi_unit *au)
                 dev->bus, dev->devfn >> 3, dev->devfn & 7);
     }
     return 0;
-}
-
-/* The interrupt window, the HyperTransport range and every IVMD range of the segment (for
- * every device of the unit: a superset of what each device needs, never less). */
-_Static_assert(2 + AMDVI_IVRS_MAX_IVMD <= IOMMU_MAX_RESV, "IVMD ranges fit the reserved list");
-static void amdvi_add_resv(struct amdvi_unit *au)
-{
-    struct iommu_unit *u = &au->iu;
-    u->resv[u->nr_resv++] = (struct iommu_resv_region){ AMDVI_INTR_ADDR_FIRST,
-                                                        AMDVI_INTR_ADDR_LAST, false };
-    u->resv[u->nr_resv++] = (struct iommu_resv_region){ AMDVI_HT_FIRST, AMDVI_HT_LAST, false };
-    for (unsigned i = 0; i < ivrs.nr_ivmd; i++)
-        if (ivrs.ivmd[i].seg == u->seg)
-            u->resv[u->nr_resv++] = (struct iommu_resv_region){ ivrs.ivmd[i].start,
-                                                                ivrs.ivmd[i].last_addr, true };
 }
 
 /* ---- bring-up ---- */
@@ -422,7 +417,6 @@ static struct amdvi_unit *amdvi_unit_create(unsigned index)
     au->iu.serves = amdvi_serves;
     amdvi_read_caps(au);
     au->iu.ias = au->ias;
-    amdvi_add_resv(au);
     return au;
 }
 

@@ -1,6 +1,7 @@
 /* The vendor-neutral IOMMU core: unit registry, which domain each device is attached to, the
  * one fault printer, and the loaders through which drivers read caller data (the size rules of
  * copy_struct_from_user, in one place). */
+#include "iommu/core/direct.h"
 #include "iommu/iommu.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -88,6 +89,8 @@ void iommu_domain_free(struct iommu_domain *d)
         return;
     MOAT_ASSERT(d->nr_devs == 0);
     MOAT_ASSERT(d != d->unit->blocked);
+    if (d->type == IOMMU_DOMAIN_PAGING)
+        iommu_direct_undo(d, 0);
     d->unit->ops->domain_free(d);
 }
 
@@ -106,9 +109,18 @@ int iommu_attach(struct iommu_domain *d, struct pci_dev *dev)
     struct iommu_domain *old = l->domain ? l->domain : u->blocked;
     if (old == d)
         return 0;
-    int err = u->ops->attach_dev(d, dev);
+    /* Firmware's 1:1 ranges are in the domain before any context entry points there. */
+    unsigned mark;
+    int err = iommu_direct_check_blocked(d, dev);
+    if (!err)
+        err = iommu_direct_map(d, dev, &mark);
     if (err)
         return err;
+    err = u->ops->attach_dev(d, dev);
+    if (err) {
+        iommu_direct_undo(d, mark);
+        return err;
+    }
     old->nr_devs--;
     d->nr_devs++;
     l->domain = d;

@@ -46,6 +46,24 @@ static int group_viable(struct moat_iommufd *ctx, const struct pci_dev *pdev)
     return 0;
 }
 
+/* Binding claims DMA ownership of the whole group, which in Linux puts every member on the
+ * blocking domain: refused (-EINVAL) when a member needs firmware's 1:1 mappings (a VT-d RMRR
+ * that is not relaxable, an AMD-Vi IVMD), as __iommu_device_set_domain refuses it. */
+static int group_claimable(struct pci_dev *pdev)
+{
+    int err = 0;
+    if (iommu_dev_require_direct(pdev))
+        err = -EINVAL;
+    for (uint32_t i = 0; i < nr_pci_devs && !err && pdev->group != PCI_NO_GROUP; i++)
+        if (pci_devs[i].group == pdev->group && iommu_dev_require_direct(&pci_devs[i]))
+            err = -EINVAL;
+    if (err) {
+        log_bdf("iommufd: cannot bind", pdev);
+        kprintf(": firmware requires a 1:1 mapping for its group (RMRR/IVMD)\n");
+    }
+    return err ? ERR(err) : 0;
+}
+
 int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *out_dev_id)
 {
     if (!dev)
@@ -54,6 +72,8 @@ int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *ou
     if (!unit)
         return ERR(-ENODEV);
     int err = group_viable(ctx, dev);
+    if (!err)
+        err = group_claimable(dev);
     if (!err)
         err = iommufd_slot_reserve(ctx);
     if (err)

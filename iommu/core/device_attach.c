@@ -1,4 +1,5 @@
-/* Attach and replace: find (or make) the HWPT, reserve the device's regions in its IOAS, then
+/* Attach and replace: find (or make) the HWPT, reserve the device's own regions in its IOAS
+ * (so an IOAS's usable ranges narrow only for the devices attached to it), then
  * one iommu_attach — which is a replace in the driver, so DMA is never unchecked. Any failure
  * leaves the device where it was and removes what was made for it. */
 #include "iommu/core/iommufd_private.h"
@@ -7,13 +8,17 @@
 #include "lib/string.h"
 #include "pci/pci.h"
 
-static uint32_t dev_resv(const struct idev *idev, struct ioas_resv *out)
+/* The device's own reserved regions, as iommufd's iopt_table_enforce_dev_resv_regions takes
+ * them: all but DIRECT_RELAXABLE ones, which a user domain may leave unmapped. The count or
+ * -errno. */
+static int dev_resv(const struct idev *idev, struct ioas_resv *out)
 {
-    const struct iommu_unit *u = idev->unit;
-    uint32_t n = MIN(u->nr_resv, (unsigned)IOMMU_MAX_RESV);
-    for (uint32_t i = 0; i < n; i++)
-        out[i] = (struct ioas_resv){ u->resv[i].start, u->resv[i].last, idev };
-    return n;
+    struct iommu_resv_region r[IOMMU_MAX_RESV];
+    int n = iommu_resv_regions(idev->pdev, r, IOMMU_MAX_RESV), m = 0;
+    for (int i = 0; i < n; i++)
+        if (r[i].type != IOMMU_RESV_DIRECT_RELAXABLE)
+            out[m++] = (struct ioas_resv){ r[i].start, r[i].last, idev };
+    return n < 0 ? n : m;
 }
 
 static struct ioas *ioas_of(struct hwpt *h)
@@ -42,8 +47,9 @@ static int resolve(struct moat_iommufd *ctx, struct idev *idev, uint32_t pt_id,
             return 0;
         }
     }
-    struct ioas_resv r[IOMMU_MAX_RESV];
-    int err = ioas_resv_check(ioas, r, dev_resv(idev, r));
+    struct ioas_resv r[IOMMU_MAX_RESV] = { { 0 } };
+    int n = dev_resv(idev, r);
+    int err = n < 0 ? n : ioas_resv_check(ioas, r, (uint32_t)n);
     if (!err)
         err = hwpt_paging_create(ctx, ioas, idev, 0, true, out);
     *created = !err;
@@ -63,8 +69,9 @@ static int move_to(struct moat_iommufd *ctx, struct idev *idev, struct hwpt *h, 
 {
     struct ioas *ioas = ioas_of(h);
     bool same_ioas = idev->hwpt && ioas_of(idev->hwpt) == ioas;
-    struct ioas_resv r[IOMMU_MAX_RESV];
-    int err = same_ioas ? 0 : ioas_resv_add(ioas, r, dev_resv(idev, r));
+    struct ioas_resv r[IOMMU_MAX_RESV] = { { 0 } };
+    int n = same_ioas ? 0 : dev_resv(idev, r);
+    int err = n < 0 ? n : ioas_resv_add(ioas, r, (uint32_t)n);
     if (!err) {
         err = iommu_attach(h->domain, idev->pdev);
         if (err && !same_ioas)

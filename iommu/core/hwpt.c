@@ -45,7 +45,10 @@ static int domain_for(struct idev *idev, uint32_t flags, struct iommu_domain **d
         cfg.flags |= IOMMU_DOMAIN_NEST_PARENT;
     if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
         cfg.flags |= IOMMU_DOMAIN_DIRTY_TRACKING;
-    return iommu_domain_alloc(idev->unit, IOMMU_DOMAIN_PAGING, &cfg, d);
+    int err = iommu_domain_alloc(idev->unit, IOMMU_DOMAIN_PAGING, &cfg, d);
+    if (!err)
+        (*d)->user = true;      /* no direct mappings: see iommu_attach */
+    return err;
 }
 
 int hwpt_paging_create(struct moat_iommufd *ctx, struct ioas *ioas, struct idev *idev,

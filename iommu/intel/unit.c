@@ -6,6 +6,7 @@
  * domain: its context entry is not present, so all its DMA faults. */
 #include "arch/arch.h"
 #include "iommu/intel/nested.h"
+#include "iommu/intel/rmrr.h"
 #include "iommu/intel/vtd.h"
 #include "kernel/acpi/platform.h"
 #include "kernel/cmdline.h"
@@ -146,21 +147,9 @@ static void vtd_did_free(struct vtd_unit *vu, uint16_t did)
 
 /* ---- which functions a unit serves ---- */
 
-static bool vtd_bridge(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint8_t *sec,
-                       uint8_t *sub)
-{
-    struct pci_system *sys = ctx;
-    struct pci_dev *d = sys ? pci_get_dev(sys, seg, bus, devfn) : NULL;
-    if (!d || !d->is_bridge)
-        return false;
-    *sec = d->secondary;
-    *sub = d->subordinate;
-    return true;
-}
-
 static bool vtd_serves_rid(struct vtd_unit *vu, uint16_t seg, uint8_t bus, uint8_t devfn)
 {
-    return vtd_dmar_unit_for(&dmar, seg, bus, devfn, vtd_bridge, platform_pci()) ==
+    return vtd_dmar_unit_for(&dmar, seg, bus, devfn, vtd_pci_bridge, platform_pci()) ==
            (int)vu->index;
 }
 
@@ -248,7 +237,7 @@ static bool vtd_ats_allowed(struct pci_system *sys, const struct pci_dev *dev)
 {
     for (unsigned i = 0; i < dmar.nr_satc; i++)
         if (vtd_scopes_match(&dmar.satc[i].scopes, dev->seg, dmar.satc[i].seg, dev->bus,
-                             dev->devfn, vtd_bridge, sys))
+                             dev->devfn, vtd_pci_bridge, sys))
             return true;
     const struct pci_dev *rp = dev;
     while (rp->parent != PCI_NONE)
@@ -258,7 +247,7 @@ static bool vtd_ats_allowed(struct pci_system *sys, const struct pci_dev *dev)
     for (unsigned i = 0; i < dmar.nr_atsr; i++) {
         const struct vtd_atsr *a = &dmar.atsr[i];
         if (a->seg == dev->seg && (a->flag || vtd_scopes_match(&a->scopes, dev->seg, a->seg,
-                                                               rp->bus, rp->devfn, vtd_bridge,
+                                                               rp->bus, rp->devfn, vtd_pci_bridge,
                                                                sys)))
             return true;
     }
@@ -383,6 +372,20 @@ static int vtd_hw_info(struct iommu_unit *u, void *buf, size_t len, uint32_t *ty
     return sizeof(info);
 }
 
+/* The interrupt window for every function, and the RMRRs that name this one. */
+static int vtd_resv_regions(struct iommu_unit *u, struct pci_dev *dev,
+                            struct iommu_resv_region *out, unsigned max)
+{
+    (void)u;
+    unsigned n = 0;
+    if (max == 0)
+        return -ENOSPC;
+    out[n++] = (struct iommu_resv_region){ VTD_INTR_ADDR_FIRST, VTD_INTR_ADDR_LAST, 0,
+                                           IOMMU_RESV_MSI };
+    int err = vtd_rmrr_regions(&dmar, platform_pci(), dev, out, &n, max);
+    return err ? err : (int)n;
+}
+
 static const struct iommu_unit_ops vtd_ops = {
     .vendor = "intel",
     .domain_alloc = vtd_domain_alloc,
@@ -398,6 +401,7 @@ static const struct iommu_unit_ops vtd_ops = {
      * yet (domain_alloc answers -EOPNOTSUPP), so there is no cache_invalidate_user. */
     .nested_parse = vtd_nested_parse,
     .ioapic_compose = vtd_ir_ioapic_compose,
+    .resv_regions = vtd_resv_regions,
 };
 
 /* ---- bring-up ---- */
@@ -421,45 +425,39 @@ static int vtd_invalidate_all(struct vtd_unit *vu)
     return err;
 }
 
-/* RMRR ranges stay reachable for the devices they name: one identity-mapped paging domain per
- * unit, attached before TE is set so the device never sees a gap. */
+/* Whether dev has a 1:1 region (an RMRR names it, relaxable or not). */
+static bool vtd_has_direct(struct pci_dev *dev)
+{
+    struct iommu_resv_region r[IOMMU_MAX_RESV];
+    int n = iommu_resv_regions(dev, r, IOMMU_MAX_RESV);
+    for (int i = 0; i < n; i++)
+        if (r[i].type == IOMMU_RESV_DIRECT || r[i].type == IOMMU_RESV_DIRECT_RELAXABLE)
+            return true;
+    return n < 0;
+}
+
+/* RMRR ranges stay reachable for the devices they name: they start on one paging domain of
+ * the unit instead of the blocked one, before TE is set, so they never see a gap. The core's
+ * attach maps each device's RMRRs (and only its own) 1:1 there, as it does in every later
+ * kernel paging domain of the device. */
 static int vtd_setup_rmrr(struct vtd_unit *vu)
 {
     struct pci_system *sys = platform_pci();
     struct iommu_domain *rd = NULL;
-    for (unsigned i = 0; i < dmar.nr_rmrr && sys; i++) {
-        const struct vtd_rmrr *r = &dmar.rmrr[i];
-        for (uint32_t k = 0; k < sys->ndevs; k++) {
-            struct pci_dev *dev = &sys->devs[k];
-            if (!vtd_serves(&vu->iu, dev) ||
-                !vtd_scopes_match(&r->scopes, dev->seg, r->seg, dev->bus, dev->devfn,
-                                  vtd_bridge, sys))
-                continue;
-            if (!rd && vtd_domain_alloc(&vu->iu, IOMMU_DOMAIN_PAGING,
-                                        &(struct iommu_domain_cfg){ 0 }, &rd))
-                return -ENOMEM;
-            int err = pgtable_map(&rd->pt, r->base, r->base, r->limit - r->base + 1,
-                                  IOMMU_READ | IOMMU_WRITE);
-            if (err && err != -EEXIST)
-                return err;
-            err = iommu_attach(rd, dev);
-            if (err)
-                return err;
-            kprintf("vtd: %s: RMRR %#llx-%#llx identity-mapped for %02x:%02x.%x\n", vu->name,
-                    (unsigned long long)r->base, (unsigned long long)r->limit, dev->bus,
-                    dev->devfn >> 3, dev->devfn & 7);
-        }
+    for (uint32_t k = 0; k < (sys && dmar.nr_rmrr ? sys->ndevs : 0); k++) {
+        struct pci_dev *dev = &sys->devs[k];
+        if (!vtd_serves(&vu->iu, dev) || !vtd_has_direct(dev))
+            continue;
+        if (!rd && vtd_domain_alloc(&vu->iu, IOMMU_DOMAIN_PAGING,
+                                    &(struct iommu_domain_cfg){ 0 }, &rd))
+            return -ENOMEM;
+        int err = iommu_attach(rd, dev);
+        if (err)
+            return err;
+        kprintf("vtd: %s: RMRR memory identity-mapped for %02x:%02x.%x\n", vu->name,
+                dev->bus, dev->devfn >> 3, dev->devfn & 7);
     }
     return 0;
-}
-
-static void vtd_add_resv(struct vtd_unit *vu)
-{
-    vu->iu.resv[vu->iu.nr_resv++] = (struct iommu_resv_region){ VTD_INTR_ADDR_FIRST,
-                                                                VTD_INTR_ADDR_LAST, false };
-    for (unsigned i = 0; i < dmar.nr_rmrr && vu->iu.nr_resv < IOMMU_MAX_RESV; i++)
-        vu->iu.resv[vu->iu.nr_resv++] = (struct iommu_resv_region){ dmar.rmrr[i].base,
-                                                                    dmar.rmrr[i].limit, true };
 }
 
 /* Hand-over without an unprotected window (firmware left TE on): the new root table is empty,
@@ -560,7 +558,6 @@ static struct vtd_unit *vtd_unit_create(unsigned index)
         kfree(vu);
         return NULL;
     }
-    vtd_add_resv(vu);
     return vu;
 }
 

@@ -362,6 +362,28 @@ static int mock_cache_inv(struct iommu_domain *d, struct iommu_user_array *a)
     return vtd_nested_invalidate_user(d, a, mock_s1_flush);
 }
 
+/* Reserved regions: the unit's list (every device), then the test's per-device hook. */
+static struct iommu_resv_region unit_resv[MOCK_UNITS][IOMMU_MAX_RESV];
+static unsigned nr_unit_resv[MOCK_UNITS];
+static mock_dev_resv_fn dev_resv_fn;
+static void *dev_resv_ctx;
+
+static int mock_resv_regions(struct iommu_unit *u, struct pci_dev *dev,
+                             struct iommu_resv_region *out, unsigned max)
+{
+    int i = u->seg;
+    if (!u->serves(u, dev))
+        VIOLATION("resv_regions for a device the unit does not serve");
+    unsigned n = 0;
+    for (; n < nr_unit_resv[i]; n++) {
+        if (n == max)
+            return -ENOSPC;
+        out[n] = unit_resv[i][n];
+    }
+    int err = dev_resv_fn ? dev_resv_fn(dev_resv_ctx, dev, out, &n, max) : 0;
+    return err ? err : (int)n;
+}
+
 static const struct iommu_unit_ops mock_ops = {
     .vendor = "mock",
     .domain_alloc = mock_domain_alloc,
@@ -375,6 +397,7 @@ static const struct iommu_unit_ops mock_ops = {
     .set_dirty_tracking = mock_set_dirty,
     .nested_parse = vtd_nested_parse,
     .cache_invalidate_user = mock_cache_inv,
+    .resv_regions = mock_resv_regions,
 };
 
 /* Unit 1: the same without nested support (no nested_parse, no user invalidation). */
@@ -387,6 +410,7 @@ static const struct iommu_unit_ops mock_plain_ops = {
     .unmap = mock_unmap,
     .hw_info = mock_hw_info,
     .set_dirty_tracking = mock_set_dirty,
+    .resv_regions = mock_resv_regions,
 };
 
 static bool mock_serves(struct iommu_unit *u, const struct pci_dev *dev)
@@ -418,7 +442,7 @@ void mock_iommu_setup(void)
         u->serves = mock_serves;
         iommu_register_unit(u);
     }
-    struct iommu_resv_region msi = { MOCK_MSI_START, MOCK_MSI_LAST, false };
+    struct iommu_resv_region msi = { MOCK_MSI_START, MOCK_MSI_LAST, 0, IOMMU_RESV_MSI };
     mock_set_resv(0, &msi, 1);
 }
 
@@ -429,9 +453,16 @@ struct iommu_unit *mock_unit(int i)
 
 void mock_set_resv(int i, const struct iommu_resv_region *r, unsigned n)
 {
-    units[i].nr_resv = n;
+    MOAT_ASSERT(n <= IOMMU_MAX_RESV);
+    nr_unit_resv[i] = n;
     for (unsigned k = 0; k < n; k++)
-        units[i].resv[k] = r[k];
+        unit_resv[i][k] = r[k];
+}
+
+void mock_set_dev_resv(mock_dev_resv_fn fn, void *ctx)
+{
+    dev_resv_fn = fn;
+    dev_resv_ctx = ctx;
 }
 
 unsigned mock_live_domains(void)

@@ -42,6 +42,11 @@ void mock_iommu_setup(void);
 struct iommu_unit *mock_unit(int i);
 /* Replaces unit i's reserved regions (n <= IOMMU_MAX_RESV). */
 void mock_set_resv(int i, const struct iommu_resv_region *r, unsigned n);
+/* Per-device reserved regions after the unit's: fn appends to out[*n] (up to max), returns 0
+ * or -errno. NULL: none. */
+typedef int (*mock_dev_resv_fn)(void *ctx, struct pci_dev *dev, struct iommu_resv_region *out,
+                                unsigned *n, unsigned max);
+void mock_set_dev_resv(mock_dev_resv_fn fn, void *ctx);
 /* Live paging/nested domains, bytes mapped in them, devices not on a blocked domain. */
 unsigned mock_live_domains(void);
 uint64_t mock_mapped_bytes(void);

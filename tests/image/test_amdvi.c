@@ -178,7 +178,9 @@ static void unit_state(struct ktest *t)
     KEXPECT_EQ(t, fx.d->pt.fmt, PGTABLE_FMT_AMD_V1);
     KEXPECT_EQ(t, fx.d->pt.levels, au->levels);
     KEXPECT(t, fx.d->iova_last >= EDU_DMA_LIMIT - 1);
-    KEXPECT(t, au->iu.nr_resv >= 2 && au->iu.resv[0].start == AMDVI_INTR_ADDR_FIRST);
+    struct iommu_resv_region rr[IOMMU_MAX_RESV];
+    int nr = iommu_resv_regions(fx.e->pci, rr, IOMMU_MAX_RESV);
+    KEXPECT(t, nr >= 2 && rr[0].start == AMDVI_INTR_ADDR_FIRST && rr[0].type == IOMMU_RESV_MSI);
     uint64_t regs[4];
     uint32_t type = 99;
     KEXPECT_EQ(t, au->iu.ops->hw_info(&au->iu, regs, sizeof(regs), &type), 24);

@@ -131,7 +131,9 @@ static void caps_match_machine(struct ktest *t)
     KEXPECT_EQ(t, fx.d->pt.levels, fx.vu->first_stage_ok && fx.d->pt.fmt == PGTABLE_FMT_X86_64
                                        ? 4 : fx.vu->levels);
     KEXPECT(t, vtd_read32(fx.vu, VTD_GSTS_REG) & VTD_GCMD_TE);
-    KEXPECT(t, fx.vu->iu.nr_resv >= 1 && fx.vu->iu.resv[0].start == VTD_INTR_ADDR_FIRST);
+    struct iommu_resv_region rr[IOMMU_MAX_RESV];
+    int nr = iommu_resv_regions(fx.e->pci, rr, IOMMU_MAX_RESV);
+    KEXPECT(t, nr >= 1 && rr[0].start == VTD_INTR_ADDR_FIRST && rr[0].type == IOMMU_RESV_MSI);
     KEXPECT(t, fx.d->iova_last >= EDU_DMA_LIMIT - 1);
     fixture_put(&fx);
 }

@@ -78,8 +78,9 @@ TEST(no_unit_means_physical_addresses)
 TEST(window_clear_of_reserved_regions)
 {
     mock_iommu_setup();
-    struct iommu_resv_region r[2] = { { 0xfee00000ULL, 0xfeefffffULL, false },
-                                      { DMA_IOVA_BASE + 0x5000, DMA_IOVA_BASE + 0x5fff, false } };
+    struct iommu_resv_region r[2] = { { 0xfee00000ULL, 0xfeefffffULL, 0, IOMMU_RESV_MSI },
+                                      { DMA_IOVA_BASE + 0x5000, DMA_IOVA_BASE + 0x5fff, 0,
+                                        IOMMU_RESV_RESERVED } };
     mock_set_resv(0, r, 2);
     mock_pci_dev(&dev, 0, 0, 0x20, 0);
     struct dma_space ds;

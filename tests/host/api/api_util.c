@@ -13,7 +13,7 @@ void api_setup(struct api_base *b)
     mock_pci_dev(&api_devs[4], 1, 1, 0x00, 10);
     mock_pci_dev(&api_devs[5], 5, 0, 0x00, 20);
     moat_iommufd_set_pci_devs(api_devs, NDEVS);
-    struct iommu_resv_region msi = { MOCK_MSI_START, MOCK_MSI_LAST, false };
+    struct iommu_resv_region msi = { MOCK_MSI_START, MOCK_MSI_LAST, 0, IOMMU_RESV_MSI };
     mock_set_resv(0, &msi, 1);
     mock_set_resv(1, NULL, 0);
     moat_iommufd_fail_nth(0);

@@ -269,9 +269,9 @@ TEST(iova_ranges_narrow_with_reserved_regions)
     CHECK_EQ(r[0].start, 0);
     CHECK_EQ(r[0].last, UINT64_MAX);
     CHECK_EQ(align, 4096);
-    /* An RMRR besides the interrupt window. */
-    struct iommu_resv_region rr[] = { { MOCK_MSI_START, MOCK_MSI_LAST, false },
-                                      { 0xe0000, 0xfffff, true } };
+    /* A reserved range besides the interrupt window. */
+    struct iommu_resv_region rr[] = { { MOCK_MSI_START, MOCK_MSI_LAST, 0, IOMMU_RESV_MSI },
+                                      { 0xe0000, 0xfffff, 0, IOMMU_RESV_RESERVED } };
     mock_set_resv(0, rr, 2);
     uint32_t dev = attach_dev(ctx, ioas, 2);
     n = 8;
