@@ -198,8 +198,17 @@ void dma_space_block(struct dma_space *ds)
             MOAT_ASSERT(moat_device_detach(ds->ictx, ds->dev_id) == 0);
         ds->attached = false;
         ds->domain = NULL;          /* the automatic HWPT went with the device */
-    } else if (ds->domain) {
-        MOAT_ASSERT(iommu_attach(NULL, ds->pci) == 0);
+    } else if (ds->domain && !ds->identity_kept) {
+        /* A device whose firmware-declared memory must stay mapped 1:1 (RMRR, IVMD) may not
+         * be blocked; it keeps its identity domain for good, as Linux keeps it. */
+        int err = iommu_attach(NULL, ds->pci);
+        if (err) {
+            char bdf[16];
+            pci_format_bdf(ds->pci, bdf, sizeof(bdf));
+            kprintf("dma: %s: stays in its identity domain: the unit refuses to block it (%s)\n",
+                    bdf, errno_name(err));
+            ds->identity_kept = true;
+        }
     }
 }
 
@@ -214,7 +223,8 @@ void dma_space_fini(struct dma_space *ds)
         ds->domain = NULL;
     } else if (ds->domain) {
         dma_space_block(ds);
-        iommu_domain_free(ds->domain);
+        if (!ds->identity_kept)     /* else the device still uses it */
+            iommu_domain_free(ds->domain);
         ds->domain = NULL;
     }
     if (ds->used_pages != ds->quarantined_pages)

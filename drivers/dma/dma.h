@@ -46,6 +46,7 @@ struct dma_space {
     struct moat_iommufd *ictx;      /* NULL when not translated */
     uint32_t dev_id, ioas_id, hwpt_id;
     bool attached;                  /* false once blocked (dma_space_block) */
+    bool identity_kept;             /* IDENTITY: the unit refused to block the device */
     /* The domain the device is on (the HWPT's, or the identity domain); NULL without an
      * IOMMU. Read-only, for diagnostics and tests (fault hooks, translations): map through
      * the IOAS, never through it. */
@@ -100,7 +101,9 @@ int dma_space_init_window(struct dma_space *ds, struct pci_dev *dev, enum iommu_
  * land in someone else's buffer. */
 void dma_space_fini(struct dma_space *ds);
 /* Moves the device to blocking (moat_device_detach; idempotent): from then on none of its DMA
- * reaches memory, while this space's mappings can still be taken down. */
+ * reaches memory, while this space's mappings can still be taken down. An IDENTITY space whose
+ * device needs its firmware 1:1 ranges (the unit refuses to block it) says so and leaves the
+ * device in its identity domain, which dma_space_fini then does not free. */
 void dma_space_block(struct dma_space *ds);
 bool dma_space_isolated(const struct dma_space *ds);
 const char *dma_space_describe(const struct dma_space *ds);

@@ -106,12 +106,6 @@ bool amdvi_ivmd_covers(const struct amdvi_ivmd *m, uint16_t seg, uint16_t devid)
 
 /* ivmd.c: the pgtable permissions of an IVMD block (PGTABLE_PROT_*). */
 uint32_t amdvi_ivmd_prot(const struct amdvi_ivmd *m);
-/* Maps every IVMD block naming (seg, devid) 1:1 with its permissions in pt; blocks already in
- * place are left alone. On an error (-ERANGE: beyond pt's input range; pgtable_map's errors,
- * -EEXIST when something else is mapped there) nothing this call mapped is left. */
-int amdvi_ivmd_map_domain(const struct amdvi_ivrs *iv, struct pgtable *pt, uint16_t seg,
-                          uint16_t devid);
-
 /* Appends to out[*n] (up to max) one DIRECT region per IVMD block naming (seg, devid) that is
  * not there yet, with the block's permissions (exclusion ranges read-write, as Linux turns
  * them into unity maps); -ENOSPC when out is full. */

@@ -414,3 +414,33 @@ TEST(space_init_fail_nth)
     CHECK_EQ(mock_live_domains(), 0);
     CHECK_EQ(mock_violations, 0);
 }
+
+/* A device whose firmware memory must stay mapped 1:1 (an RMRR or IVMD): the runtime's context
+ * cannot bind it (Linux refuses such a device to a user domain with -EINVAL), and the failed
+ * space leaves nothing behind. */
+static int direct_for_dev(void *ctx, struct pci_dev *d, struct iommu_resv_region *out,
+                          unsigned *n, unsigned max)
+{
+    if (d != ctx || *n == max)
+        return 0;
+    out[(*n)++] = (struct iommu_resv_region){ 0x7f000000, 0x7f0fffff, IOMMU_READ | IOMMU_WRITE,
+                                              IOMMU_RESV_DIRECT };
+    return 0;
+}
+
+TEST(device_needing_direct_memory_is_refused)
+{
+    mock_iommu_setup();
+    mock_pci_dev(&dev, 0, 0, 0x20, 0);
+    mock_set_dev_resv(direct_for_dev, &dev);
+    uint64_t heap0 = heap_live_bytes();
+    struct dma_space ds;
+    CHECK_EQ(dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING), -EINVAL);
+    CHECK_EQ(heap_live_bytes(), heap0);
+    CHECK_EQ(mock_live_domains(), 0);
+    mock_set_dev_resv(NULL, NULL);
+    /* Without the range, the same device gets its space. */
+    CHECK_EQ(dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING), 0);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}

@@ -1,18 +1,18 @@
 /* IVMD blocks (IVRS types 20h, 21h, 22h): which the parser keeps, the exact message for each
- * hostile one, and the identity mappings they become in a real AMD-Vi v1 page table — with the
- * block's permissions, in every domain of the devices named, all or nothing. QEMU's amd-iommu
- * emits no IVMD, so these tests are the coverage. */
+ * hostile one, and the DIRECT reserved regions they become for exactly the devices they name,
+ * with the block's permissions (the core maps those 1:1, all or nothing: test_vtd_rmrr checks
+ * that part). QEMU's amd-iommu emits no IVMD, so these tests are the coverage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "iommu/amd/amdvi_hw.h"
 #include "iommu/amd/ivrs.h"
-#include "iommu/pgtable/pgtable.h"
+#include "iommu/iommu.h"
+#include "lib/string.h"
 #include "lib/errno.h"
 #include "tests/host/amd/ivrs_build.h"
 #include "tests/host/harness.h"
-#include "tests/host/pgtable/pt_test_util.h"
 
 #define R PGTABLE_PROT_READ
 #define W PGTABLE_PROT_WRITE
@@ -177,35 +177,26 @@ TEST(hostile_blocks_are_rejected_by_name)
     }
 }
 
-/* ---- mappings ---- */
+/* ---- the regions each device gets ---- */
 
-static struct tmem tm;
-static struct flush_log fl;
-
-static void pt_setup(struct pgtable *pt, unsigned ias)
+/* The regions amdvi_ivmd_regions gives (seg, devid), into out (n of them). */
+static struct iommu_resv_region out[8];
+static unsigned regions_of(uint16_t seg, uint16_t devid)
 {
-    struct pgtable_cfg cfg = { .fmt = PGTABLE_FMT_AMD_V1, .ias = ias };
-    tmem_init(&tm, 1024);
-    fl.tm = &tm;
-    flush_log_reset(&fl);
-    REQUIRE(pgtable_init(pt, &cfg, &tmem_ops, &tm, &flush_log_ops, &fl) == 0);
+    unsigned n = 0;
+    memset(out, 0, sizeof(out));
+    CHECK_EQ(amdvi_ivmd_regions(&iv, seg, devid, out, &n, 8), 0);
+    return n;
 }
 
-static void pt_teardown(struct pgtable *pt)
+/* Is [start, last] with prot among out[0..n), as a DIRECT region? */
+static bool has_region(unsigned n, uint64_t start, uint64_t last, uint32_t prot)
 {
-    pgtable_destroy(pt);
-    CHECK_EQ(tm.live, 0);
-    tmem_fini(&tm);
-}
-
-/* pa and R/W permission at iova, or -1 when nothing is mapped there. */
-static int64_t at(const struct pgtable *pt, uint64_t iova, uint32_t *prot)
-{
-    struct pgtable_xlate x;
-    if (pgtable_translate(pt, iova, &x))
-        return -1;
-    *prot = x.prot & (R | W);
-    return (int64_t)x.pa;
+    for (unsigned i = 0; i < n; i++)
+        if (out[i].start == start && out[i].last == last && out[i].prot == prot &&
+            out[i].type == IOMMU_RESV_DIRECT)
+            return true;
+    return false;
 }
 
 static void parse_mixed(void)
@@ -222,71 +213,41 @@ static void parse_mixed(void)
 
 TEST(each_device_gets_its_blocks_with_their_permissions)
 {
-    struct pgtable pt;
-    uint32_t prot = 0;
     parse_mixed();
-    pt_setup(&pt, 48);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0010), 0);
-    CHECK_EQ(at(&pt, 0xa0000, &prot), 0xa0000);
-    CHECK_EQ(prot, R | W);
-    CHECK_EQ(at(&pt, 0xbf000, &prot), 0xbf000);
-    CHECK_EQ(at(&pt, 0xc0000, &prot), -1);
-    CHECK_EQ(at(&pt, 0x7f000000, &prot), 0x7f000000);
-    CHECK_EQ(prot, R);                                  /* IR only */
-    CHECK_EQ(at(&pt, 0x7f0ff000, &prot), 0x7f0ff000);
-    CHECK_EQ(at(&pt, 0x80000000, &prot), -1);           /* bus 1's, not 00:02.0's */
-    CHECK_EQ(at(&pt, 0x90000000, &prot), -1);
-    /* Idempotent: an attach to the domain the device is already on. */
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0010), 0);
-    /* A second device joins the domain: its own blocks are added, the shared 20h stays. */
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0185), 0);
-    CHECK_EQ(at(&pt, 0x80000000, &prot), 0x80000000);
-    CHECK_EQ(prot, R | W);                              /* exclusion range */
-    CHECK_EQ(at(&pt, 0x901ff000, &prot), 0x901ff000);
-    CHECK_EQ(prot, W);                                  /* IW only */
-    CHECK_EQ(at(&pt, 0x7f000000, &prot), 0x7f000000);   /* 0x0010's, still there */
-    pt_teardown(&pt);
-    /* A device no block names specifically gets only the 20h memory; another segment none. */
-    pt_setup(&pt, 48);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0120), 0);
-    CHECK_EQ(at(&pt, 0xa0000, &prot), 0xa0000);
-    CHECK_EQ(at(&pt, 0x80000000, &prot), 0x80000000);
-    CHECK_EQ(at(&pt, 0x90000000, &prot), -1);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 1, 0x0010), 0);
-    CHECK_EQ(at(&pt, 0x7f000000, &prot), -1);
-    pt_teardown(&pt);
+    /* 00:02.0: the 20h memory read-write and its own 21h block read-only, nothing of bus 1. */
+    unsigned n = regions_of(0, 0x0010);
+    CHECK_EQ(n, 2);
+    CHECK(has_region(n, 0xa0000, 0xbffff, R | W));
+    CHECK(has_region(n, 0x7f000000, 0x7f0fffff, R));
+    /* 01:10.5: the 20h memory, the exclusion range of 0x100-0x1ff as read-write, and the
+     * write-only unity block of 0x180-0x190. */
+    n = regions_of(0, 0x0185);
+    CHECK_EQ(n, 3);
+    CHECK(has_region(n, 0xa0000, 0xbffff, R | W));
+    CHECK(has_region(n, 0x80000000, 0x80000fff, R | W));
+    CHECK(has_region(n, 0x90000000, 0x901fffff, W));
+    /* 01:04.0: inside 0x100-0x1ff only. */
+    n = regions_of(0, 0x0120);
+    CHECK_EQ(n, 2);
+    CHECK(has_region(n, 0xa0000, 0xbffff, R | W));
+    CHECK(has_region(n, 0x80000000, 0x80000fff, R | W));
+    /* Another segment: nothing. */
+    CHECK_EQ(regions_of(1, 0x0010), 0);
 }
 
-TEST(a_conflict_leaves_nothing_behind)
+TEST(regions_are_listed_once_and_bounded)
 {
-    struct pgtable pt;
-    uint32_t prot = 0;
     parse_mixed();
-    /* Something else where 00:02.0's 21h block must go: the 20h block mapped just before it
-     * is taken out again. */
-    pt_setup(&pt, 48);
-    REQUIRE(pgtable_map(&pt, 0x7f080000, 0x12340000, 0x1000, R | W) == 0);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0010), -EEXIST);
-    CHECK_EQ(at(&pt, 0xa0000, &prot), -1);
-    CHECK_EQ(at(&pt, 0x7f000000, &prot), -1);
-    CHECK_EQ(at(&pt, 0x7f080000, &prot), 0x12340000);
-    REQUIRE(pgtable_unmap(&pt, 0x7f080000, 0x1000, 0) == 0);
-    pt_teardown(&pt);
-    /* The same range mapped 1:1 but with other permissions is not "in place". */
-    pt_setup(&pt, 48);
-    REQUIRE(pgtable_map(&pt, 0x7f000000, 0x7f000000, 0x100000, R | W) == 0);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0010), -EEXIST);
-    CHECK_EQ(at(&pt, 0xa0000, &prot), -1);
-    pt_teardown(&pt);
-    /* A domain too narrow for a block: -ERANGE, nothing mapped. */
-    one_unit();
-    ivmd(IVRS_TYPE_IVMD_ALL, UNITY_RW, 0, 0, 0xa0000, 0x20000);
-    ivmd(IVRS_TYPE_IVMD_ONE, UNITY_RW, 0x0010, 0, 0x100000000ULL, 0x1000);
-    REQUIRE(parse() == 0 && iv.nr_ivmd == 2);
-    pt_setup(&pt, 32);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0010), -ERANGE);
-    CHECK_EQ(at(&pt, 0xa0000, &prot), -1);
-    CHECK_EQ(amdvi_ivmd_map_domain(&iv, &pt, 0, 0x0100), 0);    /* 20h only: fits */
-    CHECK_EQ(at(&pt, 0xa0000, &prot), 0xa0000);
-    pt_teardown(&pt);
+    /* A second call for an alias of the same device adds nothing already listed. */
+    unsigned n = regions_of(0, 0x0185);
+    REQUIRE(n == 3);
+    CHECK_EQ(amdvi_ivmd_regions(&iv, 0, 0x0186, out, &n, 8), 0);
+    CHECK_EQ(n, 3);
+    /* Too little room: -ENOSPC, never a write past max. */
+    struct iommu_resv_region two[3];
+    memset(two, 0xee, sizeof(two));
+    n = 0;
+    CHECK_EQ(amdvi_ivmd_regions(&iv, 0, 0x0185, two, &n, 2), -ENOSPC);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(two[2].start, 0xeeeeeeeeeeeeeeeeULL);
 }
