@@ -284,6 +284,7 @@ static const struct iommu_unit_ops amdvi_ops = {
     .gather_sync = amdvi_gather_sync,
     .hw_info = amdvi_hw_info,
     .msi_compose = amdvi_ir_msi_compose,
+    .msi_free = amdvi_ir_msi_free,
 };
 
 /* ---- IVMD: memory that must stay reachable for the devices named ---- */
