@@ -5,7 +5,9 @@
  * ways byte for byte, that memory outside the mappings stays untouched, and the errors type1
  * gives for common mistakes. Interrupts: MSI to an eventfd, then INTx (edu raises INTx while its
  * MSI is off) with Linux's level-triggered protocol: the interrupt arrives masked, the program
- * acknowledges the device and unmasks.
+ * acknowledges the device and unmasks — by ioctl, by writing an eventfd, and through the
+ * virtual Interrupt Disable bit of the command register. MSI is armed and disarmed many more
+ * times than the interrupt remapping table has entries.
  *
  *   ./moat run --topology tests/topologies/edu.txt --app apps/edu_vfio.c
  */
@@ -67,6 +69,9 @@ static int unmap(int c, uint64_t iova, uint64_t size, uint32_t flags, uint64_t *
     return r;
 }
 
+static int wait_irq(int efd, int ms);
+static int efd_empty(int efd);
+
 /* The edu's MSI, delivered to an eventfd through VFIO_DEVICE_SET_IRQS. */
 static void msi_through_eventfd(int dev)
 {
@@ -91,6 +96,25 @@ static void msi_through_eventfd(int dev)
     struct vfio_irq_set off = { .argsz = sizeof(off), .index = VFIO_PCI_MSI_IRQ_INDEX,
                                 .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER };
     EXPECT("SET_IRQS: MSI off", ioctl(dev, VFIO_DEVICE_SET_IRQS, &off) == 0);
+    /* Each arm takes an interrupt remapping entry and each disarm gives it back: far more
+     * rounds than VT-d's table (256) or an AMD-Vi device table (512) holds. */
+    int ok = 0, swaps = 0;
+    for (int i = 0; i < 1200; i++)
+        ok += ioctl(dev, VFIO_DEVICE_SET_IRQS, &set) == 0 &&
+              ioctl(dev, VFIO_DEVICE_SET_IRQS, &off) == 0;
+    EXPECT("MSI armed and disarmed 1200 times", ok == 1200);
+    int efd2 = eventfd(0, EFD_NONBLOCK);
+    EXPECT("MSI on", ioctl(dev, VFIO_DEVICE_SET_IRQS, &set) == 0);
+    for (int i = 0; i < 300; i++) {
+        set.fd = i & 1 ? efd : efd2;
+        swaps += ioctl(dev, VFIO_DEVICE_SET_IRQS, &set) == 0;
+    }
+    EXPECT("MSI re-armed with another eventfd 300 times", swaps == 300);
+    *(volatile uint32_t *)(regs + 0x60) = 0x1;
+    EXPECT("the last eventfd gets the interrupt", wait_irq(efd, 2000) == 1 && efd_empty(efd2));
+    *(volatile uint32_t *)(regs + 0x64) = 0x1;
+    EXPECT("SET_IRQS: MSI off", ioctl(dev, VFIO_DEVICE_SET_IRQS, &off) == 0);
+    close(efd2);
     close(efd);
 }
 
@@ -114,6 +138,131 @@ static int wait_irq(int efd, int ms)
 
 #define INTX VFIO_PCI_INTX_IRQ_INDEX
 #define ACT_NONE(a) (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_##a)
+
+#define EFD_UNMASK (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK)
+
+static int efd_write(int efd, uint64_t v)
+{
+    return write(efd, &v, 8) == 8;
+}
+
+static int efd_empty(int efd)
+{
+    uint64_t n;
+    return read(efd, &n, 8) == -1 && errno == EAGAIN;
+}
+
+static int efd_raised(int efd)
+{
+    struct pollfd p = { .fd = efd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* INTx unmasked through an eventfd (Linux's virqfd): writing it unmasks, inside the write. */
+static void intx_unmask_eventfd(int dev, int efd)
+{
+    int ufd = eventfd(0, EFD_NONBLOCK);
+    EXPECT("MASK by eventfd is ENOTTY, as Linux",
+           irq_set(dev, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_MASK, 1, ufd) == -1 &&
+           errno == ENOTTY);
+    EXPECT("UNMASK eventfd: a closed descriptor is EBADF",
+           irq_set(dev, INTX, EFD_UNMASK, 1, 250) == -1 && errno == EBADF);
+    EXPECT("UNMASK eventfd: not an eventfd is EINVAL",
+           irq_set(dev, INTX, EFD_UNMASK, 1, dev) == -1 && errno == EINVAL);
+    EXPECT("UNMASK eventfd", irq_set(dev, INTX, EFD_UNMASK, 1, ufd) == 0);
+    EXPECT("a second UNMASK eventfd is EBUSY",
+           irq_set(dev, INTX, EFD_UNMASK, 1, efd) == -1 && errno == EBUSY);
+    EXPECT("writing it unmasks what the last round left masked", efd_write(ufd, 1));
+    int rounds = 0;
+    for (int i = 0; i < 3; i++) {
+        *(volatile uint32_t *)(regs + 0x60) = 0x1u << i;
+        int n = wait_irq(efd, 2000);
+        int quiet = wait_irq(efd, 30) == 0;
+        *(volatile uint32_t *)(regs + 0x64) = 0x1u << i;
+        int w = efd_write(ufd, 1);
+        rounds += n == 1 && quiet && w && efd_empty(ufd);
+    }
+    EXPECT("three rounds unmasked by writing the eventfd, which the unmask empties", rounds == 3);
+    *(volatile uint32_t *)(regs + 0x60) = 0x20;
+    EXPECT("after those, INTx is unmasked: the next one arrives", wait_irq(efd, 2000) == 1);
+    EXPECT("writing the eventfd while still asserted signals again",
+           efd_write(ufd, 1) && wait_irq(efd, 50) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x20;
+    EXPECT("after the ack, a write unmasks", efd_write(ufd, 1) && efd_empty(ufd));
+    EXPECT("UNMASK eventfd -1 tears it down", irq_set(dev, INTX, EFD_UNMASK, 1, -1) == 0);
+    *(volatile uint32_t *)(regs + 0x60) = 0x40;
+    int got = wait_irq(efd, 2000);
+    *(volatile uint32_t *)(regs + 0x64) = 0x40;
+    efd_write(ufd, 1);
+    *(volatile uint32_t *)(regs + 0x60) = 0x40;
+    EXPECT("then a write no longer unmasks (and stays in the counter)",
+           got == 1 && wait_irq(efd, 100) == 0 && efd_raised(ufd));
+    EXPECT("an eventfd already raised unmasks when it is set",
+           irq_set(dev, INTX, EFD_UNMASK, 1, ufd) == 0 && wait_irq(efd, 2000) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x40;
+    close(ufd);
+    int ufd2 = eventfd(0, EFD_NONBLOCK);
+    EXPECT("closing the eventfd tears it down: another can be set",
+           irq_set(dev, INTX, EFD_UNMASK, 1, ufd2) == 0 && efd_write(ufd2, 1));
+    EXPECT("and torn down", irq_set(dev, INTX, EFD_UNMASK, 1, -1) == 0);
+    close(ufd2);
+}
+
+/* The command register's Interrupt Disable is virtual (as vfio-pci): the program's copy masks
+ * INTx and holds off every unmask until cleared; status writes are dropped. */
+static uint16_t cfg16(int dev, unsigned off)
+{
+    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+    uint16_t v = 0xdead;
+    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
+    pread(dev, &v, 2, (off_t)(rc.offset + off));
+    return v;
+}
+
+static int cfg_put16(int dev, unsigned off, uint16_t v)
+{
+    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
+    return pwrite(dev, &v, 2, (off_t)(rc.offset + off)) == 2;
+}
+
+#define CMD_INTX_DISABLE 0x400
+#define STATUS_INTX 0x8
+
+static void intx_virtual_disable(int dev, int efd)
+{
+    uint16_t cmd = cfg16(dev, 4);
+    EXPECT("Interrupt Disable reads clear while INTx is in use", !(cmd & CMD_INTX_DISABLE));
+    EXPECT("setting it reads back set",
+           cfg_put16(dev, 4, cmd | CMD_INTX_DISABLE) && (cfg16(dev, 4) & CMD_INTX_DISABLE));
+    *(volatile uint32_t *)(regs + 0x60) = 0x80;
+    EXPECT("with it set, nothing arrives; Interrupt Status reads set",
+           wait_irq(efd, 100) == 0 && (cfg16(dev, 6) & STATUS_INTX));
+    EXPECT("UNMASK does not unmask under it",
+           irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0 && wait_irq(efd, 100) == 0);
+    uint16_t st = cfg16(dev, 6);
+    EXPECT("status writes are dropped", cfg_put16(dev, 6, 0xffff) && cfg16(dev, 6) == st);
+    EXPECT("clearing it delivers the pending interrupt",
+           cfg_put16(dev, 4, cmd & ~CMD_INTX_DISABLE) && !(cfg16(dev, 4) & CMD_INTX_DISABLE) &&
+           wait_irq(efd, 2000) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x80;
+    EXPECT("Interrupt Status clears with the ack", !(cfg16(dev, 6) & STATUS_INTX));
+    EXPECT("then UNMASK unmasks again", irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0);
+    *(volatile uint32_t *)(regs + 0x60) = 0x80;
+    EXPECT("and the next one arrives", wait_irq(efd, 2000) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x80;
+    EXPECT("unmask after it", irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0);
+    /* Set before INTx is enabled: INTx starts masked. */
+    EXPECT("INTx off, Interrupt Disable set",
+           irq_set(dev, INTX, ACT_NONE(TRIGGER), 0, 0) == 0 && cfg_put16(dev, 4, cmd | CMD_INTX_DISABLE));
+    EXPECT("INTx on again", irq_set(dev, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+                                      1, efd) == 0);
+    *(volatile uint32_t *)(regs + 0x60) = 0x80;
+    EXPECT("it starts masked", wait_irq(efd, 100) == 0);
+    EXPECT("until the bit is cleared", cfg_put16(dev, 4, cmd) && wait_irq(efd, 2000) == 1);
+    *(volatile uint32_t *)(regs + 0x64) = 0x80;
+    irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0);
+}
 
 /* The edu's INTx (MSI is off again), level-triggered: automasked on arrival, unmasked by us. */
 static void intx_through_eventfd(int dev)
@@ -162,9 +311,8 @@ static void intx_through_eventfd(int dev)
     EXPECT("masked: nothing arrives; UNMASK delivers it",
            held && irq_set(dev, INTX, ACT_NONE(UNMASK), 1, 0) == 0 && wait_irq(efd, 2000) == 1);
     *(volatile uint32_t *)(regs + 0x64) = 0x10;
-    EXPECT("UNMASK by eventfd is not implemented (ENOTTY)",
-           irq_set(dev, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 1, efd) == -1 &&
-           errno == ENOTTY);
+    intx_unmask_eventfd(dev, efd);
+    intx_virtual_disable(dev, efd);
     EXPECT("SET_IRQS: INTx off", irq_set(dev, INTX, ACT_NONE(TRIGGER), 0, 0) == 0);
     close(efd);
 }

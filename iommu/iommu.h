@@ -127,6 +127,11 @@ struct iommu_unit_ops {
      * caller then composes a plain message). */
     int (*msi_compose)(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
                        uint64_t *addr, uint32_t *data);
+    /* Optional, with msi_compose: gives back what composing (addr, data) for dev took (its
+     * remapping entry), invalidating the unit's cache of it before the entry can be reused.
+     * The caller has stopped dev from sending that message first (MSI disabled, the MSI-X
+     * entry masked). A message the unit did not compose (remapping off) is ignored. */
+    void (*msi_free)(struct iommu_unit *u, struct pci_dev *dev, uint64_t addr, uint32_t data);
     /* Optional: the same for an I/O APIC (by its APIC ID, as the MADT and the DMAR/IVRS name
      * it): the message its redirection entry must make it send, level- or edge-triggered.
      * -ENODEV the unit does not serve that IOAPIC, -EOPNOTSUPP remapping is off. NULL: the

@@ -203,11 +203,29 @@ int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n,
 }
 
 /* eventfd: a 64-bit counter; read returns and clears it (blocks while zero unless nonblocking),
- * write adds to it. */
+ * write adds to it. Hooks (eventfd_hook_add) consume what is added, as they are told. */
 struct eventfd {
     uint64_t count;
     bool nonblock;
+    bool dispatching;               /* hooks are running: a raise from inside them waits */
+    struct eventfd_hook *hooks;
 };
+
+/* Runs the hooks after the counter was raised: each sees the raise, and the count is taken (as
+ * Linux's virqfd reads the eventfd in its wake-up). A raise made while the hooks run (one of
+ * them signals this same eventfd) is left in the counter for a reader: no recursion. */
+static void eventfd_dispatch(struct eventfd *e)
+{
+    if (!e->hooks || e->dispatching)
+        return;
+    e->dispatching = true;
+    e->count = 0;
+    for (struct eventfd_hook *h = e->hooks, *next; h; h = next) {
+        next = h->next;
+        h->fn(h->ctx);
+    }
+    e->dispatching = false;
+}
 
 static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
 {
@@ -234,6 +252,7 @@ static long eventfd_write(struct file *f, const void *buf, size_t len, uint64_t 
     if (v == ~0ULL || e->count + v < e->count)
         return -EINVAL;
     e->count += v;
+    eventfd_dispatch(e);    /* even for 0: Linux wakes its waiters on every write */
     return 8;
 }
 
@@ -245,7 +264,13 @@ static unsigned eventfd_poll(struct file *f)
 
 static void eventfd_release(struct file *f)
 {
-    kfree(f->priv);
+    struct eventfd *e = f->priv;
+    for (struct eventfd_hook *h = e->hooks, *next; h; h = next) {
+        next = h->next;
+        h->next = NULL;
+        h->hup(h->ctx);
+    }
+    kfree(e);
 }
 
 static const struct file_ops eventfd_ops = {
@@ -260,8 +285,32 @@ bool file_is_eventfd(const struct file *f)
 
 void eventfd_signal(struct file *f)
 {
-    if (f && f->ops == &eventfd_ops)
-        ((struct eventfd *)f->priv)->count++;
+    if (f && f->ops == &eventfd_ops) {
+        struct eventfd *e = f->priv;
+        e->count++;
+        eventfd_dispatch(e);
+    }
+}
+
+void eventfd_hook_add(struct file *f, struct eventfd_hook *h)
+{
+    struct eventfd *e = f->priv;
+    h->next = e->hooks;
+    e->hooks = h;
+    if (READ_ONCE(e->count))
+        h->fn(h->ctx);      /* raised before the hook was there: seen, not taken */
+}
+
+void eventfd_hook_del(struct file *f, struct eventfd_hook *h)
+{
+    struct eventfd *e = f->priv;
+    for (struct eventfd_hook **pp = &e->hooks; *pp; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    }
+    h->next = NULL;
 }
 
 #define EFD_NONBLOCK_FLAG 04000

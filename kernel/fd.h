@@ -78,4 +78,24 @@ int sys_eventfd(unsigned initval, int flags);
 void eventfd_signal(struct file *f);
 bool file_is_eventfd(const struct file *f);
 
+/* A consumer of an eventfd's raises, as Linux's virqfd (VFIO's unmask-by-eventfd): moat has no
+ * wait queues or worker threads, so fn runs synchronously inside whatever raises the counter —
+ * every successful write(2) of the program (even of 0, as Linux wakes its waiters then too), or
+ * eventfd_signal() from an interrupt handler — and the count is taken, so the eventfd then reads as empty. When hooked while the counter is
+ * already non-zero, fn runs once at eventfd_hook_add without taking it (Linux checks for a
+ * pending event at registration the same way). A raise from inside a hook stays in the counter.
+ * The hook holds no reference: when the eventfd's last reference goes (the program closed it),
+ * hup runs and the consumer must forget the file (Linux's EPOLLHUP tear-down). fn and hup run
+ * with the eventfd's state consistent; they must not free the file. */
+struct eventfd_hook {
+    void (*fn)(void *ctx);
+    void (*hup)(void *ctx);
+    void *ctx;
+    struct eventfd_hook *next;      /* the eventfd's list */
+};
+
+/* f must be an eventfd (file_is_eventfd). One eventfd can feed several hooks. */
+void eventfd_hook_add(struct file *f, struct eventfd_hook *h);
+void eventfd_hook_del(struct file *f, struct eventfd_hook *h);
+
 #endif

@@ -32,6 +32,13 @@ int msi_compose(struct pci_dev *dev, unsigned vector, struct msi_msg *m)
     return 0;
 }
 
+void msi_free(struct pci_dev *dev, const struct msi_msg *m)
+{
+    struct iommu_unit *u = iommu_unit_for(dev);
+    if (m->addr && u && u->ops->msi_free)
+        u->ops->msi_free(u, dev, m->addr, m->data);
+}
+
 int msi_enable(struct pci_system *sys, struct pci_dev *dev, const struct msi_msg *m)
 {
     uint16_t cap = pci_find_cap(sys, dev, PCI_CAP_ID_MSI);

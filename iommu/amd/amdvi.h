@@ -25,7 +25,8 @@ struct amdvi_irt {
     uint16_t devid;
     volatile uint32_t *e;
     uint64_t pa;
-    unsigned used;                      /* entries handed out, from 0 */
+    unsigned used;                      /* entries handed out */
+    uint64_t map[AMDVI_IRT_ENTRIES / 64];   /* which ones */
 };
 
 struct amdvi_unit {
@@ -169,5 +170,9 @@ int amdvi_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vec
                          uint32_t dest, uint64_t *addr, uint32_t *data);
 /* Allocates an IRTE for devid (vector to dest); its index or -errno. */
 int amdvi_ir_alloc(struct amdvi_unit *au, uint16_t devid, uint8_t vector, uint8_t dest);
+/* Clears entry index of devid's table, invalidates the unit's copy of the table and frees it. */
+int amdvi_ir_free(struct amdvi_unit *au, uint16_t devid, unsigned index);
+/* iommu_unit_ops.msi_free: the entry that amdvi_ir_msi_compose gave (and its alias's). */
+void amdvi_ir_msi_free(struct iommu_unit *u, struct pci_dev *dev, uint64_t addr, uint32_t data);
 
 #endif

@@ -296,6 +296,7 @@ static const struct iommu_unit_ops amdvi_ops = {
     .hw_info = amdvi_hw_info,
     .msi_compose = amdvi_ir_msi_compose,
     .resv_regions = amdvi_resv_regions,
+    .msi_free = amdvi_ir_msi_free,
 };
 
 /* ---- IVMD: memory that must stay reachable for the devices named ---- */

@@ -4,16 +4,19 @@
  * Compatibility-format interrupts stay blocked (GCMD.CFI clear): a DMA write into the
  * interrupt window that is not a valid remappable interrupt becomes a fault, not an interrupt.
  * x2APIC destinations use EIM when the unit has it. Every IRTE change is followed by an
- * index-selective interrupt-entry-cache invalidation. */
+ * index-selective interrupt-entry-cache invalidation. Entries come from a bitmap and go back to
+ * it when the message is freed (cleared and invalidated first), so re-arming never runs out. */
 #include "arch/arch.h"
 #include "iommu/intel/vtd.h"
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/string.h"
 #include "pci/pci_platform.h"
 
 #define VTD_IRT_ENTRIES 256
 #define VTD_IRT_S 7                     /* 2^(S+1) = 256 entries */
+_Static_assert(VTD_IRT_ENTRIES <= sizeof(((struct vtd_unit *)0)->irt_map) * 8, "IRT map");
 
 static struct vtd_unit *ir_first;
 
@@ -51,7 +54,9 @@ int vtd_ir_init(struct vtd_unit *vu)
         return -ENOMEM;
     vtd_clean(vu, vu->irt, 4096);
     vu->irt_entries = VTD_IRT_ENTRIES;
-    vu->irt_next = 1;                   /* entry 0 stays not present: a zero handle faults */
+    memset(vu->irt_map, 0, sizeof(vu->irt_map));
+    vu->irt_map[0] = 1;                 /* entry 0 stays not present: a zero handle faults */
+    vu->irt_used = 1;
     int err = vtd_ir_enable(vu);
     if (err) {
         kprintf("vtd: %s: interrupt remapping failed: %s\n", vu->name, errno_name(err));
@@ -78,19 +83,62 @@ static int vtd_irte_write(struct vtd_unit *vu, unsigned idx, const struct vtd_ir
     return vtd_inv_iec(vu, false, (uint16_t)idx);
 }
 
+static int vtd_irt_take(struct vtd_unit *vu)
+{
+    for (unsigned w = 0; w * 64 < vu->irt_entries; w++) {
+        if (vu->irt_map[w] == ~0ULL)
+            continue;
+        unsigned idx = w * 64 + (unsigned)__builtin_ctzll(~vu->irt_map[w]);
+        if (idx >= vu->irt_entries)
+            break;
+        vu->irt_map[w] |= 1ULL << (idx % 64);
+        vu->irt_used++;
+        return (int)idx;
+    }
+    return -ENOSPC;
+}
+
+static void vtd_irt_give(struct vtd_unit *vu, unsigned idx)
+{
+    vu->irt_map[idx / 64] &= ~(1ULL << (idx % 64));
+    vu->irt_used--;
+}
+
 static int vtd_ir_alloc_entry(struct vtd_unit *vu, uint16_t sid, uint8_t vector, bool level)
 {
     if (!vu->ir)
         return -EOPNOTSUPP;
-    if (vu->irt_next >= vu->irt_entries)
-        return -ENOSPC;
-    unsigned idx = vu->irt_next++;
+    int idx = vtd_irt_take(vu);
+    if (idx < 0)
+        return idx;
     struct vtd_irte n;
     vtd_mk_irte(&n, vector, apic_id(), vu->ecap & VTD_ECAP_EIM, sid);
     if (level)
         n.lo |= VTD_IRTE_TM;    /* the local APIC then broadcasts the EOI to the IOAPIC */
-    int err = vtd_irte_write(vu, idx, &n);
-    return err ? err : (int)idx;
+    int err = vtd_irte_write(vu, (unsigned)idx, &n);
+    if (err) {
+        vtd_ir_free(vu, (unsigned)idx);
+        return err;
+    }
+    return idx;
+}
+
+/* The entry is cleared and the interrupt entry cache invalidated (and waited for) before the
+ * index can be handed out again. When the invalidation times out the entry stays taken: the
+ * unit may still hold the old one. */
+int vtd_ir_free(struct vtd_unit *vu, unsigned idx)
+{
+    if (!vu->ir || idx == 0 || idx >= vu->irt_entries ||
+        !(vu->irt_map[idx / 64] & (1ULL << (idx % 64))))
+        return -EINVAL;
+    struct vtd_irte *e = &vu->irt[idx];
+    WRITE_ONCE(e->lo, 0);
+    WRITE_ONCE(e->hi, 0);
+    vtd_clean(vu, e, sizeof(*e));
+    int err = vtd_inv_iec(vu, false, (uint16_t)idx);
+    if (!err)
+        vtd_irt_give(vu, idx);
+    return err;
 }
 
 int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector)
@@ -129,6 +177,21 @@ int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vecto
     *addr = vtd_msi_addr_remappable((uint16_t)idx);
     *data = 0;
     return 0;
+}
+
+/* Only remappable messages name an entry: the handle is in the address (5.1.2.2), and moat
+ * composes without subhandles. */
+void vtd_ir_msi_free(struct iommu_unit *u, struct pci_dev *dev, uint64_t addr, uint32_t data)
+{
+    struct vtd_unit *vu = to_vtd_unit(u);
+    if (!vu->ir || !(addr & VTD_MSI_ADDR_IF) || (addr & VTD_MSI_ADDR_SHV))
+        return;
+    unsigned idx = (unsigned)FIELD_GET(VTD_MSI_ADDR_HANDLE_LO, addr) |
+                   ((addr & VTD_MSI_ADDR_HANDLE_HI) ? 1u << 15 : 0);
+    int err = vtd_ir_free(vu, idx);
+    if (err)
+        kprintf("vtd: %s: IRTE %u of %02x:%02x.%x not freed: %s\n", vu->name, idx, dev->bus,
+                dev->devfn >> 3, dev->devfn & 7, errno_name(err));
 }
 
 /* The IOAPIC's source-id: its device scope in this unit's DRHD (8.3.1.1), start bus and one

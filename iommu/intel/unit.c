@@ -397,6 +397,7 @@ static const struct iommu_unit_ops vtd_ops = {
     .gather_sync = vtd_gather_sync,
     .hw_info = vtd_hw_info,
     .msi_compose = vtd_ir_msi_compose,
+    .msi_free = vtd_ir_msi_free,
     /* Stage-1 data is read and checked as Linux does; nested domains themselves are not built
      * yet (domain_alloc answers -EOPNOTSUPP), so there is no cache_invalidate_user. */
     .nested_parse = vtd_nested_parse,

@@ -70,7 +70,8 @@ struct vtd_unit {
     struct vtd_irte *irt;
     uint64_t irt_pa;
     unsigned irt_entries;
-    unsigned irt_next;
+    unsigned irt_used;                  /* entries in use, entry 0 (never handed out) included */
+    uint64_t irt_map[256 / 64];         /* which entries are in use */
     bool ir;
     struct vtd_ats_dev ats[VTD_MAX_ATS];
     unsigned nr_ats;
@@ -209,11 +210,14 @@ unsigned vtd_fault_poll(struct vtd_unit *vu);
 int vtd_ir_init(struct vtd_unit *vu);
 /* Allocates an IRTE for (sid → vector on this CPU); returns its index or -errno. */
 int vtd_ir_alloc(struct vtd_unit *vu, uint16_t sid, uint8_t vector);
+/* Clears IRTE idx, invalidates the interrupt entry cache for it and frees it. */
+int vtd_ir_free(struct vtd_unit *vu, unsigned idx);
 /* The unit translating interrupts, or NULL when remapping is off. */
 struct vtd_unit *vtd_ir_unit(void);
 /* iommu_unit_ops.msi_compose */
 int vtd_ir_msi_compose(struct iommu_unit *u, struct pci_dev *dev, unsigned vector, uint32_t dest,
                        uint64_t *addr, uint32_t *data);
+void vtd_ir_msi_free(struct iommu_unit *u, struct pci_dev *dev, uint64_t addr, uint32_t data);
 int vtd_ir_ioapic_compose(struct iommu_unit *u, unsigned ioapic_id, unsigned vector,
                           uint32_t dest, bool level, uint64_t *addr, uint32_t *data);
 

@@ -90,15 +90,56 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
 }
 
 /* Config space: reads pass through; writes to the command register and beyond the header pass
- * through, but BARs and the expansion ROM belong to moat (resources are assigned by it). */
+ * through, but BARs and the expansion ROM belong to moat (resources are assigned by it). The
+ * command register's Interrupt Disable is virtual and status writes are dropped, as vfio-pci
+ * does (vfio_config.c). */
 static bool cfg_write_allowed(uint64_t off, size_t len)
 {
     return !(off < 0x34 && off + len > 0x10) || (off >= 0x4 && off + len <= 0x8);
 }
 
-static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
+static uint32_t cfg_read_hw(struct pci_dev *d, uint16_t o, unsigned w)
 {
     struct pci_system *sys = vfio_pci();
+    return w == 4 ? pci_read32(sys, d, o) : w == 2 ? pci_read16(sys, d, o) : pci_read8(sys, d, o);
+}
+
+/* Writes the bytes of v at o that mask names: the whole access, its low half, or byte by byte. */
+static void cfg_write_hw(struct pci_dev *d, uint16_t o, unsigned w, uint32_t v, unsigned mask)
+{
+    struct pci_system *sys = vfio_pci();
+    if (mask == (1u << w) - 1 && w == 4) {
+        pci_write32(sys, d, o, v);
+    } else if (mask == 3 && w >= 2) {
+        pci_write16(sys, d, o, (uint16_t)v);
+    } else {
+        for (unsigned i = 0; i < w; i++)
+            if (mask & (1u << i))
+                pci_write8(sys, d, (uint16_t)(o + i), (uint8_t)(v >> (8 * i)));
+    }
+}
+
+/* One naturally aligned access; the header's virtual bits through vfio_config.c. */
+static void cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p, bool write)
+{
+    bool virt = vfio_cfg_virtualized(o, w);
+    uint32_t v = 0, hw = !write || virt ? cfg_read_hw(vd->pdev, o, w) : 0;
+    if (!write) {
+        v = virt ? vfio_cfg_read(&vd->vcfg, o, w, hw) : hw;
+        memcpy(p, &v, w);
+        return;
+    }
+    memcpy(&v, p, w);
+    unsigned mask = (1u << w) - 1;
+    if (virt)
+        mask = vfio_cfg_write(&vd->vcfg, o, w, v, hw, &v);
+    cfg_write_hw(vd->pdev, o, w, v, mask);
+    if (virt)
+        vfio_intx_follow_virtual(vd);
+}
+
+static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
+{
     if (off >= vd->pdev->cfg_size)
         return -EINVAL;
     if (len > vd->pdev->cfg_size - off)
@@ -107,19 +148,7 @@ static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t o
         return -EINVAL;
     for (size_t i = 0; i < len;) {
         unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : ((off + i) & 1) == 0 && len - i >= 2 ? 2 : 1;
-        uint16_t o = (uint16_t)(off + i);
-        uint8_t *p = (uint8_t *)buf + i;
-        if (write) {
-            uint32_t v = 0;
-            memcpy(&v, p, w);
-            if (w == 4) pci_write32(sys, vd->pdev, o, v);
-            else if (w == 2) pci_write16(sys, vd->pdev, o, (uint16_t)v);
-            else pci_write8(sys, vd->pdev, o, (uint8_t)v);
-        } else {
-            uint32_t v = w == 4 ? pci_read32(sys, vd->pdev, o) :
-                         w == 2 ? pci_read16(sys, vd->pdev, o) : pci_read8(sys, vd->pdev, o);
-            memcpy(p, &v, w);
-        }
+        cfg_chunk(vd, (uint16_t)(off + i), w, (uint8_t *)buf + i, write);
         i += w;
     }
     return (long)len;

@@ -5,6 +5,8 @@
  * functions that support it, so the line can be shared: the handler acts only when its function's
  * Interrupt Status is set. Functions without INTx masking, without a pin, or whose pin has no
  * known route (arch/x86_64/intx.c) report no INTx (count 0), as Linux does without a pin.
+ * The command register's Interrupt Disable the program sees is virtual (vfio_config.c): setting
+ * it masks, and while it is set nothing unmasks; clearing it unmasks (vfio_intx_follow_virtual).
  * The line reaches the CPU through the IOAPIC (and the IOMMU's interrupt remapping when on). */
 #include "iommu/vfio/vfio_private.h"
 #include "arch/arch.h"
@@ -73,22 +75,29 @@ static void intx_handler(void *ctx)
     intx_signal(vd);
 }
 
+/* Masking comes from the handler, the ioctl, and the virtual Interrupt Disable; the last also
+ * while INTx is not in use, and then the real bit just follows the virtual one (as Linux). */
 static void intx_mask(struct vfio_device *vd)
 {
     uint64_t f = irq_save();
-    if (!vd->intx.masked) {
+    if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX) {
+        intx_set_disable(vd, true);
+    } else if (!vd->intx.masked) {
         intx_set_disable(vd, true);
         vd->intx.masked = true;
     }
     irq_restore(f);
 }
 
-/* A still-pending interrupt is re-sent to the user instead of being unmasked into. */
+/* A still-pending interrupt is re-sent to the user instead of being unmasked into. Nothing
+ * unmasks while the program's virtual Interrupt Disable is set (Linux's virq_disabled). */
 static void intx_unmask(struct vfio_device *vd)
 {
     uint64_t f = irq_save();
     bool resend = false;
-    if (vd->intx.masked) {
+    if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX) {
+        intx_set_disable(vd, false);
+    } else if (vd->intx.masked && !vd->intx.virq_disabled) {
         if (intx_pending(vd)) {
             resend = true;
         } else {
@@ -101,10 +110,66 @@ static void intx_unmask(struct vfio_device *vd)
         intx_signal(vd);
 }
 
+void vfio_intx_follow_virtual(struct vfio_device *vd)
+{
+    bool want = vd->vcfg.command & VFIO_CFG_INTX_DISABLE;
+    if (want == vd->intx.virq_disabled)
+        return;
+    vd->intx.virq_disabled = want;
+    if (want)
+        intx_mask(vd);
+    else
+        intx_unmask(vd);
+}
+
+/* ---- unmask by eventfd (Linux's virqfd on the INTx context) ---- */
+
+static void intx_unmask_hook(void *ctx)
+{
+    intx_unmask(ctx);
+}
+
+/* The program closed the eventfd: the unmask path goes with it. */
+static void intx_unmask_hup(void *ctx)
+{
+    struct vfio_device *vd = ctx;
+    vd->intx.unmask_efd = NULL;
+}
+
+static void intx_unmask_efd_clear(struct vfio_device *vd)
+{
+    if (vd->intx.unmask_efd)
+        eventfd_hook_del(vd->intx.unmask_efd, &vd->intx.unmask_hook);
+    vd->intx.unmask_efd = NULL;
+}
+
+/* fd >= 0: unmask whenever that eventfd is raised; fd < 0: stop. Linux's order of errors: a bad
+ * descriptor, not an eventfd, then one already in place (-EBUSY). */
+static int intx_unmask_efd_set(struct vfio_device *vd, int32_t fd)
+{
+    if (fd < 0) {
+        intx_unmask_efd_clear(vd);
+        return 0;
+    }
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    int err = !file_is_eventfd(f) ? -EINVAL : vd->intx.unmask_efd ? -EBUSY : 0;
+    if (!err) {
+        vd->intx.unmask_hook = (struct eventfd_hook){ .fn = intx_unmask_hook,
+                                                      .hup = intx_unmask_hup, .ctx = vd };
+        vd->intx.unmask_efd = f;
+        eventfd_hook_add(f, &vd->intx.unmask_hook);
+    }
+    file_put(f);            /* the hook holds none: closing the eventfd tears it down */
+    return err;
+}
+
 void vfio_intx_disable(struct vfio_device *vd)
 {
     if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX)
         return;
+    intx_unmask_efd_clear(vd);
     intx_set_disable(vd, true);
     ioapic_gsi_detach(vd->intx.gsi, &vd->intx.h);
     if (vd->intx.trigger)
@@ -124,8 +189,8 @@ static int intx_enable(struct vfio_device *vd, struct file *trigger)
         return err;
     vd->intx.trigger = trigger;
     vd->irq_index = VFIO_PCI_INTX_IRQ_INDEX;
-    vd->intx.masked = false;
-    intx_set_disable(vd, false);
+    vd->intx.masked = vd->intx.virq_disabled;  /* starts masked under the virtual bit */
+    intx_set_disable(vd, vd->intx.masked);
     return 0;
 }
 
@@ -185,7 +250,8 @@ static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, ui
 }
 
 /* VFIO_DEVICE_SET_IRQS on VFIO_PCI_INTX_IRQ_INDEX; the header's flags are checked already.
- * Masking and unmasking through an eventfd (virqfd) are not implemented: -ENOTTY. */
+ * UNMASK takes an eventfd (see intx_unmask_efd_set and kernel/fd.h's eventfd_hook for when the
+ * unmask runs); MASK does not: -ENOTTY, as Linux, which never implemented it. */
 long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data)
 {
     uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
@@ -200,8 +266,13 @@ long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, co
         return intx_trigger(vd, h, dtype, data);
     if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX || h->start != 0 || h->count != 1)
         return -EINVAL;
-    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && action == VFIO_IRQ_SET_ACTION_MASK)
         return -ENOTTY;
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+        int32_t fd;
+        memcpy(&fd, data, sizeof(fd));
+        return intx_unmask_efd_set(vd, fd);
+    }
     if (dtype == VFIO_IRQ_SET_DATA_BOOL && !data[0])
         return 0;
     if (action == VFIO_IRQ_SET_ACTION_MASK)

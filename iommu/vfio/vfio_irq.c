@@ -1,7 +1,10 @@
 /* VFIO_DEVICE_SET_IRQS for MSI and MSI-X: each vector is a CPU vector whose handler signals the
  * user's eventfd; the message is composed through the IOMMU's interrupt remapping when the unit
- * has it on (msi_compose), and written into the MSI capability or the MSI-X table. INTx requests
- * go to vfio_intx.c. */
+ * has it on (msi_compose), and written into the MSI capability or the MSI-X table. A vector that
+ * stops (disable, re-arm with -1, device close) is silenced at the function first, then its
+ * remapping entry is freed (msi_free), so arming and disarming can repeat without end. Re-arming
+ * an armed vector with another eventfd keeps its message, as Linux does. INTx requests go to
+ * vfio_intx.c. */
 #include "iommu/vfio/vfio_private.h"
 #include "arch/arch.h"
 #include "arch/x86_64/msi.h"
@@ -35,8 +38,18 @@ static volatile uint32_t *msix_entry(struct vfio_device *vd, unsigned i)
     return page ? (volatile uint32_t *)(page + off % 4096) : NULL;
 }
 
-static void irq_release(struct vfio_irq *irq)
+static void msix_mask(struct vfio_device *vd, unsigned i)
 {
+    volatile uint32_t *e = msix_entry(vd, i);
+    if (e)
+        e[3] = MSIX_ENTRY_CTRL_MASK;
+}
+
+/* The function no longer sends irq's message (MSI off, or its MSI-X entry masked): the message's
+ * remapping entry, the vector and the eventfd go back. */
+static void irq_release(struct vfio_device *vd, struct vfio_irq *irq)
+{
+    msi_free(vd->pdev, &irq->msg);
     if (irq->vector)
         irq_free_vector((unsigned)irq->vector);
     if (irq->trigger)
@@ -55,16 +68,42 @@ void vfio_irqs_disable(struct vfio_device *vd)
         pci_write16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS, c & ~MSIX_FLAGS_ENABLE);
     }
     for (unsigned i = 0; i < VFIO_MAX_VECTORS; i++)
-        irq_release(&vd->irqs[i]);
+        irq_release(vd, &vd->irqs[i]);
     vd->irq_index = ~0u;
     vd->nr_irqs = 0;
 }
 
-/* Arms vector i with the eventfd fd (-1: leaves it unarmed). */
-static int irq_arm(struct vfio_device *vd, unsigned i, int fd, struct msi_msg *m)
+/* Vector i of index stops: its message is silenced at the function before it is released. */
+static void irq_stop(struct vfio_device *vd, unsigned index, unsigned i)
+{
+    if (!vd->irqs[i].vector)
+        return;
+    if (index == VFIO_PCI_MSIX_IRQ_INDEX)
+        msix_mask(vd, i);
+    else
+        msi_disable(vfio_pci(), vd->pdev);
+    irq_release(vd, &vd->irqs[i]);
+}
+
+/* Arms vector i with the eventfd fd (-1: leaves it unarmed). A vector already armed keeps its
+ * message and only changes eventfd, as Linux does (*swapped). */
+static int irq_arm(struct vfio_device *vd, unsigned index, unsigned i, int fd, bool *swapped)
 {
     struct vfio_irq *irq = &vd->irqs[i];
-    irq_release(irq);
+    *swapped = false;
+    if (fd >= 0 && irq->vector) {
+        struct file *t = fd_get(fd);
+        if (!t)
+            return -EBADF;
+        uint64_t f = irq_save();
+        struct file *old = irq->trigger;
+        irq->trigger = t;
+        irq_restore(f);
+        file_put(old);
+        *swapped = true;
+        return 0;
+    }
+    irq_stop(vd, index, i);
     if (fd < 0)
         return 0;
     irq->trigger = fd_get(fd);
@@ -72,11 +111,11 @@ static int irq_arm(struct vfio_device *vd, unsigned i, int fd, struct msi_msg *m
         return -EBADF;
     int vec = irq_alloc_vector(irq_fire, irq);
     if (vec < 0) {
-        irq_release(irq);
+        irq_release(vd, irq);
         return vec;
     }
     irq->vector = vec;
-    return msi_compose(vd->pdev, (unsigned)vec, m);
+    return msi_compose(vd->pdev, (unsigned)vec, &irq->msg);
 }
 
 static int msix_program(struct vfio_device *vd, unsigned i, const struct msi_msg *m, bool armed)
@@ -96,14 +135,17 @@ static int irqs_enable(struct vfio_device *vd, unsigned index, unsigned start, u
                        const int32_t *fds)
 {
     struct pci_system *sys = vfio_pci();
-    struct msi_msg m = { 0, 0 };
     int err = 0;
     for (unsigned i = start; i < start + count && !err; i++) {
-        err = irq_arm(vd, i, fds[i - start], &m);
-        if (!err && index == VFIO_PCI_MSIX_IRQ_INDEX)
-            err = msix_program(vd, i, &m, fds[i - start] >= 0);
-        else if (!err && index == VFIO_PCI_MSI_IRQ_INDEX && fds[i - start] >= 0)
-            err = msi_enable(sys, vd->pdev, &m);
+        bool swapped;
+        const struct msi_msg *m = &vd->irqs[i].msg;
+        err = irq_arm(vd, index, i, fds[i - start], &swapped);
+        if (err || swapped)
+            continue;
+        if (index == VFIO_PCI_MSIX_IRQ_INDEX)
+            err = msix_program(vd, i, m, fds[i - start] >= 0);
+        else if (fds[i - start] >= 0)
+            err = msi_enable(sys, vd->pdev, m);
     }
     if (err) {
         vfio_irqs_disable(vd);

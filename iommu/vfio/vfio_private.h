@@ -7,6 +7,8 @@
 #include <linux/vfio.h>
 
 #include "arch/x86_64/ioapic.h"
+#include "arch/x86_64/msi.h"
+#include "iommu/vfio/vfio_config.h"
 #include "kernel/fd.h"
 #include "moat/iommufd.h"
 #include "pci/pci.h"
@@ -45,6 +47,7 @@ struct vfio_group {
 struct vfio_irq {
     struct file *trigger;           /* the eventfd, held while armed */
     int vector;                     /* CPU vector, 0 when none */
+    struct msi_msg msg;             /* what the function sends (its remapping entry), or zeroes */
 };
 
 /* The INTx line of a device (vfio_intx.c). */
@@ -54,12 +57,16 @@ struct vfio_intx {
     struct gsi_handler h;
     struct file *trigger;           /* the eventfd, or NULL */
     bool masked;                    /* Interrupt Disable set by the handler or the user */
+    bool virq_disabled;             /* the program's virtual Interrupt Disable, as last applied */
+    struct file *unmask_efd;        /* VFIO_IRQ_SET_ACTION_UNMASK's eventfd (no reference) */
+    struct eventfd_hook unmask_hook;
 };
 
 /* Per-device state shared by the group path and the cdev path. */
 struct vfio_device {
     unsigned irq_index;             /* VFIO_PCI_{INTX,MSI,MSIX}_IRQ_INDEX, or ~0u when none */
     struct vfio_intx intx;
+    struct vfio_vconfig vcfg;       /* the program's view of the virtual config bits */
     unsigned nr_irqs;
     struct vfio_irq irqs[VFIO_MAX_VECTORS];
     struct pci_dev *pdev;
@@ -92,6 +99,8 @@ void vfio_irqs_disable(struct vfio_device *vd);
 unsigned vfio_intx_count(struct vfio_device *vd);
 long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data);
 void vfio_intx_disable(struct vfio_device *vd);
+/* After a config write: masks or unmasks when the virtual Interrupt Disable changed. */
+void vfio_intx_follow_virtual(struct vfio_device *vd);
 
 /* Copies a capability chain entry into an info buffer at *off, linking it to *prev_next. */
 void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,

@@ -513,6 +513,46 @@ static void domain_ids_above_255(struct ktest *t)
 
 
 
+/* msi_free gives the entry back: composing and freeing three tables' worth leaves the
+ * device's table as it was, a freed index aborts, and a message composed after still works. */
+static void irte_freed_for_reuse(struct ktest *t)
+{
+    struct fixture fx;
+    if (!fixture_get(t, &fx, 0))
+        return;
+    if (!fx.au->ir) {
+        fixture_put(&fx);
+        ktest_skip(t, "interrupt remapping off");
+        return;
+    }
+    int vec = irq_alloc_vector(edu_irq, fx.e);
+    KASSERT(t, vec > 0);
+    struct msi_msg m;
+    KASSERT(t, msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
+    msi_free(fx.e->pci, &m);
+    const struct amdvi_irt *tb = NULL;
+    for (unsigned i = 0; i < fx.au->nr_irt; i++)
+        if (fx.au->irt[i].devid == fx.e->rid)
+            tb = &fx.au->irt[i];
+    KASSERT(t, tb != NULL);
+    unsigned used = tb->used, ok = 0;
+    for (unsigned i = 0; i < 3 * AMDVI_IRT_ENTRIES; i++) {
+        if (msi_compose(fx.e->pci, (unsigned)vec, &m) == 0)
+            ok++;
+        msi_free(fx.e->pci, &m);
+    }
+    KEXPECT_EQ(t, ok, 3 * AMDVI_IRT_ENTRIES);
+    KEXPECT_EQ(t, tb->used, used);
+    KEXPECT(t, !raise_with(fx.e, &m));
+    KASSERT(t, msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
+    KEXPECT(t, raise_with(fx.e, &m));
+    msi_disable(platform_pci(), fx.e->pci);
+    msi_free(fx.e->pci, &m);
+    KEXPECT_EQ(t, tb->used, used);
+    irq_free_vector((unsigned)vec);
+    fixture_put(&fx);
+}
+
 /* The edu's MSI reaches its vector only through the entry moat gave it: an index it was not
  * given, or an entry in another device's table, is aborted. Devices without a table of their
  * own start with an empty one. */
@@ -615,4 +655,5 @@ KTEST_SUITE(amdvi,
             KTEST_CASE(stuck_command_buffer_recovers),
             KTEST_CASE(domain_ids_above_255),
             KTEST_CASE(msi_through_irte),
+            KTEST_CASE(irte_freed_for_reuse),
             KTEST_CASE(bench_map_unmap_4k));
