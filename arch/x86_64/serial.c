@@ -15,6 +15,12 @@
 #define LCR_DLAB 0x80
 
 static bool serial_present;
+static struct serial_stats stats;
+
+const struct serial_stats *serial_stats(void)
+{
+    return &stats;
+}
 
 void serial_init(void)
 {
@@ -35,8 +41,13 @@ void serial_write(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         /* A real UART drains a byte in ~87 us at 115200; give up on a stuck one rather
          * than hang the machine. */
-        for (int spin = 0; spin < 100000 && !(inb(COM1 + UART_LSR) & LSR_THRE); spin++)
-            cpu_relax();
+        for (int spin = 0; spin < 100000; spin++, cpu_relax()) {
+            stats.port_io++;
+            if (inb(COM1 + UART_LSR) & LSR_THRE)
+                break;
+        }
         outb(COM1 + UART_THR, (uint8_t)s[i]);
+        stats.port_io++;
+        stats.bytes++;
     }
 }
