@@ -206,7 +206,6 @@ static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pc
     /* An AMD IOMMU (IVRS present) makes Linux apply its AMD southbridge ACS quirk. */
     const struct acpi_info *ai = platform_acpi();
     uint32_t flags = ai && acpi_find_table(ai, "IVRS", 0) ? PCI_SYS_AMD_IVRS : 0;
-    memset(devs, 0, PCI_MAX_DEVS * sizeof(*devs));
     int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, flags);
     if (err)
         return err;
