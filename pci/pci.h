@@ -203,6 +203,9 @@ uint16_t pci_find_cap(struct pci_system *sys, const struct pci_dev *dev, uint8_t
 uint16_t pci_find_ext_cap(struct pci_system *sys, const struct pci_dev *dev, uint16_t id);
 /* Sets Memory/I/O Space Enable for the BARs that are assigned, and Bus Master Enable. */
 int pci_enable_device(struct pci_system *sys, struct pci_dev *dev);
+/* The same, setting the extra command bits (e.g. Interrupt Disable) in the same write: each
+ * command-register write can cost a hypervisor a rebuild of its memory map. */
+int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t extra);
 void pci_set_driver(struct pci_dev *dev, const char *name);
 /* "0000:00:03.0" into buf (at least 13 bytes). */
 void pci_format_bdf(const struct pci_dev *dev, char *buf, size_t size);

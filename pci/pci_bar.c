@@ -11,7 +11,9 @@ uint64_t pci_sizing_probe(struct pci_system *sys, struct pci_dev *dev, uint16_t 
     uint32_t orig = pci_read32(sys, dev, off);
     pci_write32(sys, dev, off, 0xffffffffu);
     uint32_t mask = pci_read32(sys, dev, off);
-    pci_write32(sys, dev, off, orig);
+    /* A register that reads 0 both ways is hardwired: nothing to put back. */
+    if (orig != 0 || mask != 0)
+        pci_write32(sys, dev, off, orig);
 
     *is64 = false;
     bar->flags = 0;

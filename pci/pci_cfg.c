@@ -189,6 +189,11 @@ void pci_set_driver(struct pci_dev *dev, const char *name)
 
 int pci_enable_device(struct pci_system *sys, struct pci_dev *dev)
 {
+    return pci_enable_device_cmd(sys, dev, 0);
+}
+
+int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t extra)
+{
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
     if (cmd == 0xffff)
         return ERR(-ENODEV);
@@ -200,7 +205,7 @@ int pci_enable_device(struct pci_system *sys, struct pci_dev *dev)
             return ERR(-EBUSY);
         cmd |= (b->flags & PCI_BAR_IO) ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
     }
-    cmd |= PCI_COMMAND_MASTER;
+    cmd |= PCI_COMMAND_MASTER | extra;
     pci_write16(sys, dev, PCI_COMMAND, cmd);
     return 0;
 }

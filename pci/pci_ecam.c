@@ -24,6 +24,12 @@ static struct ecam_seg ecam[ACPI_MAX_MCFG];
 static unsigned nr_ecam;
 static struct pci_system pci_sys;
 static bool pci_ready;
+static struct pci_cfg_stats cfg_stats;
+
+const struct pci_cfg_stats *platform_pci_cfg_stats(void)
+{
+    return &cfg_stats;
+}
 
 struct pci_system *platform_pci(void)
 {
@@ -52,6 +58,7 @@ static uint32_t cfg_read(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, ui
                          unsigned width)
 {
     volatile uint8_t *a = ecam_addr(seg, bus, devfn, off);
+    cfg_stats.reads++;
     if (!a) {
         if (seg == 0 && off < 256)
             return legacy_read(bus, devfn, off, width);
@@ -68,6 +75,11 @@ static void cfg_write(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint1
                       unsigned width, uint32_t val)
 {
     volatile uint8_t *a = ecam_addr(seg, bus, devfn, off);
+    cfg_stats.writes++;
+    /* A command-register write that changes decode or bus mastering makes a hypervisor
+     * rebuild the guest's memory map: the costly kind of configuration write. */
+    if (off <= PCI_COMMAND && off + width > PCI_COMMAND)
+        cfg_stats.command_writes++;
     if (!a) {
         if (seg != 0 || off >= 256)
             return;
@@ -194,7 +206,6 @@ static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pc
     /* An AMD IOMMU (IVRS present) makes Linux apply its AMD southbridge ACS quirk. */
     const struct acpi_info *ai = platform_acpi();
     uint32_t flags = ai && acpi_find_table(ai, "IVRS", 0) ? PCI_SYS_AMD_IVRS : 0;
-    memset(devs, 0, PCI_MAX_DEVS * sizeof(*devs));
     int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, flags);
     if (err)
         return err;

@@ -7,4 +7,10 @@
 /* NULL before the pci unit ran. */
 struct pci_system *platform_pci(void);
 
+/* Configuration accesses made through the platform's ops since boot. */
+struct pci_cfg_stats {
+    uint64_t reads, writes, command_writes;
+};
+const struct pci_cfg_stats *platform_pci_cfg_stats(void);
+
 #endif

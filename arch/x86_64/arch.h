@@ -12,6 +12,12 @@
 
 void serial_init(void);
 void serial_write(const char *s, size_t n);
+/* What the console cost: bytes written and port I/O instructions issued (under a hypervisor
+ * each is an exit). */
+struct serial_stats {
+    uint64_t bytes, port_io;
+};
+const struct serial_stats *serial_stats(void);
 void console_flush(void);
 
 /* Ends the run: ACPI S5 for status 0, QEMU's isa-debug-exit for a failure status. */

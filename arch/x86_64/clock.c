@@ -1,5 +1,6 @@
 /* The TSC clock, calibrated against the ACPI PM timer (3.579545 MHz, a fixed-rate counter every
- * PC chipset has). Nanoseconds are computed as (tsc_delta * mult) >> 32. */
+ * PC chipset has), or taken from CPUID leaf 0x15 when it names the crystal and one PM-timer
+ * window confirms it. Nanoseconds are computed as (tsc_delta * mult) >> 32. */
 #include "arch/x86_64/arch.h"
 #include "kernel/acpi/platform.h"
 #include "kernel/boot_info.h"
@@ -9,7 +10,10 @@
 #include "lib/log.h"
 
 #define PM_TIMER_HZ 3579545ULL
-#define CALIBRATE_PM_TICKS 3580     /* 1 ms, three times */
+#define CALIBRATE_PM_TICKS 1790     /* 0.5 ms per window */
+#define CALIBRATE_MAX_WINDOWS 5
+#define CALIBRATE_AGREE 2000        /* two windows within 1/2000 (0.05%) of each other */
+#define CPUID_AGREE 100             /* CPUID's frequency within 1% of a PM-timer window */
 
 static uint64_t tsc_hz;
 static uint64_t ns_mult;            /* ns per TSC tick, 32.32 fixed point */
@@ -78,32 +82,54 @@ static uint64_t calibrate_once(uint16_t port, uint32_t mask)
     return 0;
 }
 
-/* The median of three calibrations: one disturbed run cannot decide the clock. */
+static bool close_to(uint64_t a, uint64_t b, uint64_t parts)
+{
+    uint64_t d = a > b ? a - b : b - a;
+    return d <= b / parts;
+}
+
+/* Windows until two agree: one disturbed window cannot decide the clock, and an undisturbed
+ * boot needs only two (1 ms). Without agreement, the median of all of them. */
 static uint64_t calibrate_with_pm_timer(uint16_t port, bool wide)
 {
     uint32_t mask = wide ? 0xffffffffu : 0xffffffu;
-    uint64_t f[3];
-    for (int i = 0; i < 3; i++)
-        f[i] = calibrate_once(port, mask);
-    for (int i = 0; i < 2; i++)
-        for (int j = i + 1; j < 3; j++)
+    uint64_t f[CALIBRATE_MAX_WINDOWS];
+    for (int n = 0; n < CALIBRATE_MAX_WINDOWS; n++) {
+        f[n] = calibrate_once(port, mask);
+        if (!f[n])
+            return 0;       /* the timer does not move */
+        for (int i = 0; i < n; i++)
+            if (close_to(f[i], f[n], CALIBRATE_AGREE))
+                return (f[i] + f[n]) / 2;
+    }
+    for (int i = 0; i < CALIBRATE_MAX_WINDOWS - 1; i++)
+        for (int j = i + 1; j < CALIBRATE_MAX_WINDOWS; j++)
             if (f[j] < f[i]) {
                 uint64_t t = f[i];
                 f[i] = f[j];
                 f[j] = t;
             }
-    return f[1];
+    return f[CALIBRATE_MAX_WINDOWS / 2];
+}
+
+/* The TSC's frequency from the crystal ratio of leaf 0x15, when the crystal is named. */
+static uint64_t tsc_hz_from_crystal(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    if (r[0] < 0x15)
+        return 0;
+    cpuid(0x15, 0, r);
+    return r[0] && r[1] && r[2] ? (uint64_t)r[2] * r[1] / r[0] : 0;
 }
 
 static uint64_t tsc_hz_from_cpuid(void)
 {
     uint32_t r[4];
+    uint64_t hz = tsc_hz_from_crystal();
+    if (hz)
+        return hz;
     cpuid(0, 0, r);
-    if (r[0] >= 0x15) {
-        cpuid(0x15, 0, r);
-        if (r[0] && r[1] && r[2])
-            return (uint64_t)r[2] * r[1] / r[0];
-    }
     if (r[0] >= 0x16) {
         cpuid(0x16, 0, r);
         if (r[0])
@@ -115,7 +141,14 @@ static uint64_t tsc_hz_from_cpuid(void)
 static int clock_init(void)
 {
     const struct acpi_info *ai = platform_acpi();
-    if (ai && ai->pm_timer_port)
+    uint64_t crystal = tsc_hz_from_crystal();
+    if (ai && ai->pm_timer_port && crystal) {
+        /* An exact figure from CPUID, trusted once one PM-timer window agrees with it. */
+        uint32_t mask = ai->pm_timer_32bit ? 0xffffffffu : 0xffffffu;
+        if (close_to(calibrate_once(ai->pm_timer_port, mask), crystal, CPUID_AGREE))
+            tsc_hz = crystal;
+    }
+    if (!tsc_hz && ai && ai->pm_timer_port)
         tsc_hz = calibrate_with_pm_timer(ai->pm_timer_port, ai->pm_timer_32bit);
     if (tsc_hz && (tsc_hz < 100000000ULL || tsc_hz > 20000000000ULL)) {
         kprintf("clock: PM-timer calibration gave an implausible %llu Hz, not used\n",

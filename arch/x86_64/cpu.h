@@ -28,6 +28,17 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
     __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
 }
 
+/* Running under KVM: the hypervisor bit (CPUID.1:ECX[31]) and KVM's signature at 0x40000000. */
+static inline bool cpu_on_kvm(void)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    if (!(r[2] & (1u << 31)))
+        return false;
+    cpuid(0x40000000, 0, r);
+    return r[1] == 0x4b4d564b && r[2] == 0x564b4d56 && r[3] == 0x4d;   /* "KVMKVMKVM\0\0\0" */
+}
+
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;

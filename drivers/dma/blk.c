@@ -40,10 +40,7 @@ static void blk_register(struct blk_dev *b)
 static int start_device(struct blk_dev *b)
 {
     struct pci_system *sys = platform_pci();
-    int err = pci_enable_device(sys, b->pci);
-    if (!err)
-        pci_write16(sys, b->pci, PCI_COMMAND,
-                    pci_read16(sys, b->pci, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    int err = pci_enable_device_cmd(sys, b->pci, PCI_COMMAND_INTX_DISABLE);
     if (!err && b->want_irq)
         err = blk_irq_enable(b);
     if (!err)

@@ -6,6 +6,7 @@
 static struct buddy_zone zones[PMM_MAX_ZONES];
 static unsigned nr_zones;
 static uint64_t total_bytes;
+static uint64_t zeroed_bytes;
 
 void pmm_reset(void)
 {
@@ -61,6 +62,7 @@ void *pmm_alloc_zeroed(unsigned order, uint64_t *pa_out)
         return NULL;
     void *va = phys_to_virt(pa);
     memset(va, 0, PAGE_SIZE << order);
+    zeroed_bytes += PAGE_SIZE << order;
     if (pa_out)
         *pa_out = pa;
     return va;
@@ -83,6 +85,11 @@ uint64_t pmm_free_bytes(void)
     for (unsigned i = 0; i < nr_zones; i++)
         n += zones[i].free_pages << PAGE_SHIFT;
     return n;
+}
+
+uint64_t pmm_zeroed_bytes(void)
+{
+    return zeroed_bytes;
 }
 
 uint64_t pmm_total_bytes(void)

@@ -20,6 +20,8 @@ void *pmm_alloc_zeroed(unsigned order, uint64_t *pa_out);
 void pmm_free(uint64_t pa, unsigned order);
 uint64_t pmm_free_bytes(void);
 uint64_t pmm_total_bytes(void);
+/* Bytes pmm_alloc_zeroed has cleared so far (boot-time work accounting). */
+uint64_t pmm_zeroed_bytes(void);
 /* For tests: forget every zone. */
 void pmm_reset(void);
 
