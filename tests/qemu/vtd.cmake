@@ -19,8 +19,20 @@ moat_vtd_cell(caching_mode_on intel "caching mode" -global intel-iommu.caching-m
 moat_vtd_cell(caching_mode_off intel "legacy mode" -global intel-iommu.caching-mode=off)
 moat_vtd_cell(aw39 intel "3-level \\(39-bit\\)" -global intel-iommu.aw-bits=39)
 moat_vtd_cell(aw48 intel "4-level \\(48-bit\\)" -global intel-iommu.aw-bits=48)
-moat_vtd_cell(intremap_on intel "legacy mode" -global intel-iommu.intremap=on)
-moat_vtd_cell(intremap_off intel "legacy mode" -global intel-iommu.intremap=off)
+# Interrupt remapping on and off (a property of the IOMMU's -device line: a -global cannot
+# override moat's explicit intremap=on).
+foreach(ir on off)
+  set(ir_lines "^vtd: dmar0: interrupt remapping on")
+  set(ir_no "")
+  if(ir STREQUAL off)
+    set(ir_lines "^dmar: host address width [0-9]+, flags 0$")
+    set(ir_no "interrupt remapping on")
+  endif()
+  moat_qemu_test(vtd_intremap_${ir}
+    LINES ${VTD_OK} "^vtd: dmar0 at 0x[0-9a-f]+: .*legacy mode" ${VTD_FAULT_LINE} ${ir_lines}
+    NO_LINES ${VTD_BAD} ${ir_no}
+    ARGS --tests --iommu intel,intremap=${ir} -- -device edu)
+endforeach()
 moat_vtd_cell(scalable_ss intel-scalable "scalable mode, 4-level")
 moat_vtd_cell(scalable_fs intel-scalable "scalable mode.*first stage" -global intel-iommu.x-flts=on)
 moat_vtd_cell(scalable_cm intel-scalable "scalable mode.*caching mode"
@@ -81,7 +93,7 @@ endforeach()
 # real image files under the rest of the VT-d matrix (blk.cmake covers legacy, scalable and AMD).
 foreach(cell "caching_mode;intel;;-global;intel-iommu.caching-mode=on"
              "aw39;intel;;-global;intel-iommu.aw-bits=39"
-             "intremap_off;intel;;-global;intel-iommu.intremap=off"
+             "intremap_off;intel,intremap=off;"
              "register_invalidation;intel;vtd=noqi"
              "scalable_fs;intel-scalable;;-global;intel-iommu.x-flts=on"
              "scalable_cm;intel-scalable;;-global;intel-iommu.caching-mode=on")
