@@ -1,6 +1,6 @@
 /* The IOVA-area AVL tree (iova.h). Gaps are counted in bytes; a hole is the free space between
- * two neighbouring nodes. Every rotation and every insert/remove step recomputes the
- * augmentation from the two children, so it stays exact. */
+ * two neighbouring nodes. Every rotation, and every insert/remove step below which something
+ * changed, recomputes the augmentation from the two children, so it stays exact. */
 #include "iommu/core/iova.h"
 #include "lib/log.h"
 
@@ -66,60 +66,97 @@ static struct iova_node *balance(struct iova_node *n)
     return n;
 }
 
-static struct iova_node *insert_at(struct iova_node *root, struct iova_node *n)
+/* Rebalances n after a change below it. *changed: the subtree's height or augmentation moved
+ * (a rotation keeps the span and the set of holes, so only they matter to the parent). When
+ * a child reports no change, its parent has nothing to recompute, nor have the ancestors. */
+static struct iova_node *rebalance(struct iova_node *n, bool *changed)
 {
-    if (!root)
+    int h = n->height;
+    uint64_t first = n->sub_first, last = n->sub_last, gap = n->max_gap;
+    struct iova_node *r = balance(n);
+    *changed = r->height != h || r->sub_first != first || r->sub_last != last ||
+               r->max_gap != gap;
+    return r;
+}
+
+/* *pred and *succ end as the neighbours of n in address order. */
+static struct iova_node *insert_at(struct iova_node *root, struct iova_node *n,
+                                   struct iova_node **pred, struct iova_node **succ,
+                                   bool *changed)
+{
+    if (!root) {
+        *changed = true;
         return n;
-    if (n->start < root->start)
-        root->left = insert_at(root->left, n);
-    else
-        root->right = insert_at(root->right, n);
-    return balance(root);
+    }
+    if (n->start < root->start) {
+        *succ = root;
+        root->left = insert_at(root->left, n, pred, succ, changed);
+    } else {
+        *pred = root;
+        root->right = insert_at(root->right, n, pred, succ, changed);
+    }
+    return *changed ? rebalance(root, changed) : root;
 }
 
 void iova_insert(struct iova_tree *t, struct iova_node *n)
 {
+    struct iova_node *pred = NULL, *succ = NULL;
+    bool changed;
     MOAT_ASSERT(n->start <= n->last);
     n->left = n->right = NULL;
     update(n);
-    t->root = insert_at(t->root, n);
+    t->root = insert_at(t->root, n, &pred, &succ, &changed);
+    n->prev = pred;
+    n->next = succ;
+    if (pred)
+        pred->next = n;
+    if (succ)
+        succ->prev = n;
     t->count++;
 }
 
-static struct iova_node *remove_min(struct iova_node *n, struct iova_node **min)
+static struct iova_node *remove_min(struct iova_node *n, struct iova_node **min, bool *changed)
 {
     if (!n->left) {
         *min = n;
+        *changed = true;
         return n->right;
     }
-    n->left = remove_min(n->left, min);
-    return balance(n);
+    n->left = remove_min(n->left, min, changed);
+    return *changed ? rebalance(n, changed) : n;
 }
 
-static struct iova_node *remove_at(struct iova_node *root, struct iova_node *n)
+static struct iova_node *remove_at(struct iova_node *root, struct iova_node *n, bool *changed)
 {
     MOAT_ASSERT(root);
     if (root == n) {
+        *changed = true;
         if (!n->left || !n->right)
             return n->left ? n->left : n->right;
         struct iova_node *m;
-        struct iova_node *r = remove_min(n->right, &m);
+        bool ignored;
+        struct iova_node *r = remove_min(n->right, &m, &ignored);
         m->left = n->left;
         m->right = r;
         return balance(m);
     }
     if (n->start < root->start)
-        root->left = remove_at(root->left, n);
+        root->left = remove_at(root->left, n, changed);
     else
-        root->right = remove_at(root->right, n);
-    return balance(root);
+        root->right = remove_at(root->right, n, changed);
+    return *changed ? rebalance(root, changed) : root;
 }
 
 void iova_remove(struct iova_tree *t, struct iova_node *n)
 {
-    t->root = remove_at(t->root, n);
+    bool changed;
+    t->root = remove_at(t->root, n, &changed);
     t->count--;
-    n->left = n->right = NULL;
+    if (n->prev)
+        n->prev->next = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->left = n->right = n->prev = n->next = NULL;
 }
 
 struct iova_node *iova_first(const struct iova_tree *t, uint64_t start, uint64_t last)
@@ -129,20 +166,6 @@ struct iova_node *iova_first(const struct iova_tree *t, uint64_t start, uint64_t
     struct iova_node *n = t->root, *best = NULL;
     while (n) {
         if (n->last >= start) {
-            best = n;
-            n = n->left;
-        } else {
-            n = n->right;
-        }
-    }
-    return best && best->start <= last ? best : NULL;
-}
-
-struct iova_node *iova_next(const struct iova_tree *t, const struct iova_node *cur, uint64_t last)
-{
-    struct iova_node *n = t->root, *best = NULL;
-    while (n) {
-        if (n->start > cur->start) {
             best = n;
             n = n->left;
         } else {
