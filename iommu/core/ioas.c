@@ -56,20 +56,23 @@ static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
     return 0;
 }
 
-/* Where [.., + length) goes in ioas: the fixed *iova checked, or one chosen. */
-static int place(struct ioas *ioas, uint32_t flags, uint64_t length, uint64_t pa, uint64_t *iova)
+/* Where [.., + length) goes in ioas: the fixed *iova checked, or one chosen; *first as
+ * ioas_choose_iova. */
+static int place(struct ioas *ioas, uint32_t flags, uint64_t length, uint64_t pa, uint64_t *iova,
+                 struct iova_node **first)
 {
     if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
         return ERR(-EINVAL);
     if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-        return ioas_check_fixed(ioas, *iova, length);
-    return ioas_choose_iova(ioas, length, pa, iova);
+        return ioas_check_fixed(ioas, *iova, length, first);
+    return ioas_choose_iova(ioas, length, pa, iova, first);
 }
 
 int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, const void *va,
                   uint64_t length, uint64_t *iova)
 {
     uint64_t pa, end, where = *iova;
+    struct iova_node *first;
     int err = map_flags_check(flags, where, length, 0);
     if (err)
         return err;
@@ -82,10 +85,10 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
         return ERR(-EOVERFLOW);
     err = iommufd_v2p(ctx, va, length, &pa);
     if (!err)
-        err = place(ioas, flags, length, pa, &where);
+        err = place(ioas, flags, length, pa, &where, &first);
     if (err)
         return err;
-    struct ioas_area *a = ioas_area_prepare(ioas, where, length);
+    struct ioas_area *a = ioas_area_prepare(ioas, where, length, first);
     if (!a)
         return ERR(-ENOMEM);
     a->pa = pa;
@@ -98,12 +101,14 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
     return err;
 }
 
-/* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. */
-static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t *bytes)
+/* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. *first: the
+ * lowest node meeting the range, where the commit starts its walk. */
+static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t *bytes,
+                       struct iova_node **first)
 {
     *bytes = 0;
-    for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
-         n = iova_next(&ioas->tree, n, last)) {
+    *first = iova_first(&ioas->tree, iova, last);
+    for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last)) {
         if (n->kind != IOVA_AREA)
             continue;
         if (n->start < iova || n->last > last)
@@ -113,9 +118,9 @@ static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t
     return *bytes ? 0 : -ENOENT;
 }
 
-static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r)
+static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r,
+                         struct iova_node *n)
 {
-    struct iova_node *n = iova_first(&ioas->tree, r->start, r->last);
     while (n) {
         struct iova_node *next = iova_next(&ioas->tree, n, r->last);
         if (n->kind == IOVA_AREA)
@@ -128,9 +133,8 @@ static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r)
  * them (the nodes are bookkeeping only: the device's reach ends at the gather's sync, and
  * nothing maps there before it). */
 static void gather_range(struct ioas *ioas, struct iommu_domain *d, struct pgtable_gather *g,
-                         const struct iommu_iova_range *r, bool forget)
+                         const struct iommu_iova_range *r, struct iova_node *n, bool forget)
 {
-    struct iova_node *n = iova_first(&ioas->tree, r->start, r->last);
     while (n) {
         struct iova_node *next = iova_next(&ioas->tree, n, r->last);
         if (n->kind == IOVA_AREA) {
@@ -143,31 +147,35 @@ static void gather_range(struct ioas *ioas, struct iommu_domain *d, struct pgtab
 }
 
 /* Every area inside the ranges leaves every domain of the IOAS with one invalidation wait per
- * domain (a gather), then is forgotten. One domain (the common case): one walk does both. */
-static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r, uint32_t num)
+ * domain (a gather), then is forgotten. One domain (the common case): one walk does both.
+ * first[i]: unmap_check's for r[i]. Forgetting an area touches no node outside its range,
+ * and the ranges are disjoint, so the later ranges' first nodes stay valid. */
+static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r,
+                         struct iova_node *const *first, uint32_t num)
 {
     struct pgtable_gather g;
     bool one = ioas->hwpts && !ioas->hwpts->next;
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
         iommu_gather_init(&g);
         for (uint32_t i = 0; i < num; i++)
-            gather_range(ioas, h->domain, &g, &r[i], one);
+            gather_range(ioas, h->domain, &g, &r[i], first[i], one);
         iommu_gather_sync(h->domain, &g);
     }
     for (uint32_t i = 0; i < num && !one; i++)
-        forget_range(ioas, &r[i]);
+        forget_range(ioas, &r[i], first[i]);
 }
 
 int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, uint64_t length,
                     uint64_t *unmapped)
 {
     uint64_t last, bytes;
+    struct iova_node *first;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return ERR(-ENOENT);
     if (iova == 0 && length == UINT64_MAX) {
-        if (unmap_check(ioas, 0, UINT64_MAX, &bytes) == 0)
-            unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, 1);
+        if (unmap_check(ioas, 0, UINT64_MAX, &bytes, &first) == 0)
+            unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, &first, 1);
         *unmapped = bytes;
         return 0;
     }
@@ -177,10 +185,10 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
         return ERR(-EINVAL);
     if (__builtin_add_overflow(iova, length - 1, &last))
         return ERR(-EOVERFLOW);
-    int err = unmap_check(ioas, iova, last, &bytes);
+    int err = unmap_check(ioas, iova, last, &bytes, &first);
     if (err)
         return err;
-    unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, 1);
+    unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, &first, 1);
     *unmapped = bytes;
     return 0;
 }
@@ -208,6 +216,7 @@ int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
                          const struct iommu_iova_range *ranges, uint32_t num, uint64_t *unmapped)
 {
     uint64_t total = 0, bytes;
+    struct iova_node *first[MOAT_IOAS_UNMAP_MANY_MAX];
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return ERR(-ENOENT);
@@ -223,12 +232,12 @@ int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
     if (ranges_overlap(ranges, num))
         return ERR(-EINVAL);
     for (uint32_t i = 0; i < num; i++) {
-        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, &bytes);
+        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, &bytes, &first[i]);
         if (err)
             return err;
         total += bytes;
     }
-    unmap_commit(ioas, ranges, num);
+    unmap_commit(ioas, ranges, first, num);
     *unmapped = total;
     return 0;
 }

@@ -7,6 +7,41 @@
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 
+/* An area structure: a spare one when there is one (no allocation on the map path), else a
+ * new one. Zeroed either way. */
+static struct ioas_area *area_alloc(struct ioas *ioas)
+{
+    struct ioas_area *a = ioas->spare;
+    if (!a)
+        return iommufd_zalloc(sizeof(*a));
+    ioas->spare = a->node.next ? container_of(a->node.next, struct ioas_area, node) : NULL;
+    ioas->nr_spare--;
+    *a = (struct ioas_area){ 0 };
+    return a;
+}
+
+/* a is in no tree and no cache list. */
+static void area_free(struct ioas *ioas, struct ioas_area *a)
+{
+    if (ioas->nr_spare >= IOAS_SPARE_AREAS) {
+        kfree(a);
+        return;
+    }
+    a->node.next = ioas->spare ? &ioas->spare->node : NULL;
+    ioas->spare = a;
+    ioas->nr_spare++;
+}
+
+static void spares_free(struct ioas *ioas)
+{
+    while (ioas->spare) {
+        struct ioas_area *a = ioas->spare;
+        ioas->spare = a->node.next ? container_of(a->node.next, struct ioas_area, node) : NULL;
+        kfree(a);
+    }
+    ioas->nr_spare = 0;
+}
+
 static int cache_class(uint64_t length)
 {
     if (length & (length - 1))
@@ -53,7 +88,7 @@ void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last)
         if (n->kind == IOVA_CACHED) {
             cache_unlink(ioas, n);
             iova_remove(&ioas->tree, n);
-            kfree(container_of(n, struct ioas_area, node));
+            area_free(ioas, container_of(n, struct ioas_area, node));
         }
         n = next;
     }
@@ -66,7 +101,7 @@ static void cache_evict_all(struct ioas *ioas)
             struct iova_node *n = ioas->cache[c];
             cache_unlink(ioas, n);
             iova_remove(&ioas->tree, n);
-            kfree(container_of(n, struct ioas_area, node));
+            area_free(ioas, container_of(n, struct ioas_area, node));
         }
 }
 
@@ -115,7 +150,8 @@ static bool fit_allowed(const struct ioas *ioas, uint64_t length, uint64_t align
     return false;
 }
 
-static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova)
+static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova,
+                       struct iova_node **first)
 {
     int c = cache_class(length);
     for (struct iova_node *n = c >= 0 ? ioas->cache[c] : NULL; n; n = n->cnext) {
@@ -130,16 +166,20 @@ static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova)
                 continue;
         }
         *iova = n->start;
+        *first = n;
         return true;
     }
     return false;
 }
 
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova)
+/* A range found in a hole meets no node; a cached one is its own node. */
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
+                     struct iova_node **first)
 {
     uint64_t align = choose_align(ioas, length, pa);
-    if (fit_cached(ioas, length, iova))
+    if (fit_cached(ioas, length, iova, first))
         return 0;
+    *first = NULL;
     for (int pass = 0; pass < 2; pass++) {
         if (fit_allowed(ioas, length, align, IOAS_GUARD, iova) ||
             fit_allowed(ioas, length, IOMMUFD_PAGE, 0, iova))
@@ -167,8 +207,11 @@ bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last)
     return resv_hit(ioas, start, last);
 }
 
-/* A fixed IOVA: aligned, no wrap, not reserved (-EINVAL, as Linux), not mapped (-EEXIST). */
-int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length)
+/* A fixed IOVA: aligned, no wrap, not reserved (-EINVAL, as Linux), not mapped (-EEXIST).
+ * Reserved ranges are in the tree too, so the nodes met past the reserved check are areas
+ * or cached ranges. */
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                     struct iova_node **first)
 {
     uint64_t last;
     if (!IS_ALIGNED(iova, IOMMUFD_PAGE))
@@ -177,31 +220,34 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length)
         return ERR(-EOVERFLOW);
     if (resv_hit(ioas, iova, last))
         return ERR(-EINVAL);
-    for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
-         n = iova_next(&ioas->tree, n, last))
+    *first = iova_first(&ioas->tree, iova, last);
+    for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last))
         if (n->kind == IOVA_AREA)
             return ERR(-EEXIST);
     return 0;
 }
 
-/* The area for [iova, iova + length): a cached node of exactly that range is taken over (it is
- * already in the tree), otherwise a new one is allocated. */
-struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length)
+/* The area for [iova, iova + length), whose lowest meeting node is first (NULL: none): a cached
+ * node of exactly that range is taken over (it is already in the tree), otherwise a new one
+ * is made, to evict what first begins at commit. */
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
+                                    struct iova_node *first)
 {
-    struct iova_node *n = iova_first(&ioas->tree, iova, iova);
     struct ioas_area *a;
-    if (n && n->kind == IOVA_CACHED && n->start == iova && n->last == iova + length - 1) {
-        cache_unlink(ioas, n);
-        n->kind = IOVA_AREA;
-        return container_of(n, struct ioas_area, node);
+    if (first && first->kind == IOVA_CACHED && first->start == iova &&
+        first->last == iova + length - 1) {
+        cache_unlink(ioas, first);
+        first->kind = IOVA_AREA;
+        return container_of(first, struct ioas_area, node);
     }
-    a = iommufd_zalloc(sizeof(*a));
+    a = area_alloc(ioas);
     if (!a)
         return NULL;
     a->node.start = iova;
     a->node.last = iova + length - 1;
     a->node.kind = IOVA_AREA;
     a->node.height = -1;                /* not in the tree yet */
+    a->evict = first != NULL;
     return a;
 }
 
@@ -214,7 +260,7 @@ void ioas_area_abort(struct ioas *ioas, struct ioas_area *a)
         return;
     if (a->node.height >= 0)
         iova_remove(&ioas->tree, &a->node);
-    kfree(a);
+    area_free(ioas, a);
 }
 
 int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)
@@ -268,7 +314,8 @@ int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         struct ioas_area *a = areas[i];
         if (a->node.height < 0) {
-            ioas_cache_evict(ioas, a->node.start, a->node.last);
+            if (a->evict)
+                ioas_cache_evict(ioas, a->node.start, a->node.last);
             iova_insert(&ioas->tree, &a->node);
         }
     }
@@ -296,7 +343,7 @@ void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
     if (cache_push(ioas, &a->node))
         return;
     iova_remove(&ioas->tree, &a->node);
-    kfree(a);
+    area_free(ioas, a);
 }
 
 /* Unmaps a from every domain, then forgets it. */
@@ -328,4 +375,5 @@ void ioas_free_all_nodes(struct ioas *ioas)
         ioas->cache_len[c] = 0;
     }
     ioas->nr_merged = 0;
+    spares_free(ioas);
 }

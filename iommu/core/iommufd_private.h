@@ -12,6 +12,7 @@
 #define IOAS_GUARD IOMMUFD_PAGE         /* kept free around every chosen IOVA range */
 #define IOAS_CACHE_CLASSES 7            /* 4 KiB .. 256 KiB */
 #define IOAS_CACHE_DEPTH 64            /* a queue depth of freed I/O buffers */
+#define IOAS_SPARE_AREAS 64            /* freed area structures kept for the next map */
 
 enum iommufd_obj_type {
     IOMMUFD_OBJ_ANY,
@@ -61,6 +62,8 @@ struct ioas {
     bool no_huge;
     struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed ranges, per size class */
     uint32_t cache_len[IOAS_CACHE_CLASSES];
+    struct ioas_area *spare;        /* area structures out of any tree, linked by node.next */
+    uint32_t nr_spare;
 };
 
 struct ioas_area {
@@ -69,6 +72,7 @@ struct ioas_area {
     const void *va;                 /* the pinned CPU memory */
     uint32_t prot;                  /* IOMMU_READ | IOMMU_WRITE */
     bool chosen;                    /* the IOVA was chosen by the allocator */
+    bool evict;                     /* prepared: cached ranges lie in its way (see commit) */
 };
 
 struct fault_queue;
@@ -130,9 +134,15 @@ void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a);
 uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool *hit);
 
 /* ioas_area.c */
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova);
-int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length);
-struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length);
+/* Both place [*iova, + length) and return in *first the lowest node of the tree that meets
+ * it (a cached range: nothing else may be there), NULL when none does, for
+ * ioas_area_prepare; valid until the tree changes. */
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
+                     struct iova_node **first);
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                     struct iova_node **first);
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
+                                    struct iova_node *first);
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n);
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_forget(struct ioas *ioas, struct ioas_area *a);
