@@ -368,8 +368,7 @@ void ioas_free_all_nodes(struct ioas *ioas)
 {
     MOAT_ASSERT(!ioas->hwpts);
     free_subtree(ioas->tree.root);
-    ioas->tree.root = NULL;
-    ioas->tree.count = 0;
+    ioas->tree = (struct iova_tree){ 0 };
     for (int c = 0; c < IOAS_CACHE_CLASSES; c++) {
         ioas->cache[c] = NULL;
         ioas->cache_len[c] = 0;

@@ -1,8 +1,9 @@
 /* The IOVA-area structure: an AVL tree of non-overlapping closed intervals [start, last], each
- * node augmented with its subtree's first start, last end and largest free gap, so that
- * overlap lookups and first-fit gap searches are O(log n). The nodes are also linked in
- * address order, so that walking a range costs one descent, then one step per node. Generic
- * translation layer: no objects, no validation of untrusted input. */
+ * node augmented with its subtree's largest free gap, so that overlap lookups and first-fit
+ * gap searches are O(log n). The nodes are also linked in address order: walking a range
+ * costs one descent, then one step per node, and a node's neighbours give the holes beside
+ * it (a subtree's span needs no augmentation of its own). Generic translation layer: no
+ * objects, no validation of untrusted input. */
 #ifndef MOAT_IOMMU_CORE_IOVA_H
 #define MOAT_IOMMU_CORE_IOVA_H
 
@@ -18,7 +19,6 @@ struct iova_node {
     struct iova_node *left, *right;
     struct iova_node *prev, *next;  /* in address order, while in a tree */
     uint64_t start, last;
-    uint64_t sub_first, sub_last;   /* of the subtree */
     uint64_t max_gap;               /* largest hole between two nodes of the subtree */
     int height;
     uint8_t kind;
@@ -27,6 +27,7 @@ struct iova_node {
 
 struct iova_tree {
     struct iova_node *root;
+    struct iova_node *lowest, *highest;
     uint64_t count;
 };
 
