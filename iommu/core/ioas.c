@@ -113,6 +113,8 @@ static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t
             continue;
         if (n->start < iova || n->last > last)
             return ERR(-ENOENT);
+        if (!*bytes)
+            *first = n;             /* the walks after this start at the first area */
         *bytes += n->last - n->start + 1;
     }
     return *bytes ? 0 : -ENOENT;
@@ -155,6 +157,14 @@ static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r,
 {
     struct pgtable_gather g;
     bool one = ioas->hwpts && !ioas->hwpts->next;
+    if (one && num == 1 && first[0]->last - first[0]->start == r->last - r->start) {
+        /* One area, one domain (a driver's unmap of one buffer): a plain unmap is the same
+         * single invalidation wait, without the gather's steps. */
+        struct ioas_area *a = container_of(first[0], struct ioas_area, node);
+        ioas_unmap_area_domain(ioas->hwpts->domain, a);
+        ioas_area_forget(ioas, a);
+        return;
+    }
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
         iommu_gather_init(&g);
         for (uint32_t i = 0; i < num; i++)

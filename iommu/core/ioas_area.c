@@ -263,7 +263,8 @@ void ioas_area_abort(struct ioas *ioas, struct ioas_area *a)
     area_free(ioas, a);
 }
 
-int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)
+static inline int map_area_domain(struct ioas *ioas, struct iommu_domain *d,
+                                  struct ioas_area *a)
 {
     uint64_t len = a->node.last - a->node.start + 1;
     if (!ioas->no_huge)
@@ -280,6 +281,11 @@ int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_
     return 0;
 }
 
+int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)
+{
+    return map_area_domain(ioas, d, a);
+}
+
 /* Unmap includes the invalidation and its wait (iommu.h): after this, no DMA reaches a. */
 void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
 {
@@ -290,7 +296,7 @@ void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
 static int map_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
-        int err = ioas_map_area_domain(ioas, h->domain, a);
+        int err = map_area_domain(ioas, h->domain, a);
         if (err) {
             for (struct hwpt *u = ioas->hwpts; u != h; u = u->next)
                 ioas_unmap_area_domain(u->domain, a);

@@ -7,6 +7,7 @@
 #include "iommu/core/iova.h"
 #include "iommu/iommu.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 #define IOMMUFD_PAGE 4096ULL
 #define IOAS_GUARD IOMMUFD_PAGE         /* kept free around every chosen IOVA range */
@@ -120,11 +121,32 @@ void iommufd_ctx_put(struct moat_iommufd *ctx);
 int iommufd_slot_reserve(struct moat_iommufd *ctx);
 void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
                          enum iommufd_obj_type type);
-struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t id,
-                                enum iommufd_obj_type type);
 void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj);
-int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len, uint64_t *pa);
 struct moat_iommufd *iommufd_contexts(void);
+
+/* Inline: every map and unmap starts with these (a call costs more than the lookup). */
+static inline struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t id,
+                                              enum iommufd_obj_type type)
+{
+    if (id == 0 || id > ctx->nr_slots)
+        return NULL;
+    struct iommufd_obj *obj = ctx->objs[id - 1];
+    if (!obj || (type != IOMMUFD_OBJ_ANY && obj->type != type))
+        return NULL;
+    return obj;
+}
+
+static inline int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len,
+                              uint64_t *pa)
+{
+    uint64_t end;
+    int err = ctx->v2p(ctx->v2p_arg, va, len, pa);
+    if (err)
+        return err;
+    if (__builtin_add_overflow(*pa, len - 1, &end) || !IS_ALIGNED(*pa, IOMMUFD_PAGE))
+        return ERR(-EFAULT);
+    return 0;
+}
 
 /* ioas.c */
 struct ioas *ioas_get(struct moat_iommufd *ctx, uint32_t id);
