@@ -56,24 +56,11 @@ static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
     return 0;
 }
 
-/* Where [.., + length) goes in ioas: the fixed *iova checked, or one chosen; *first as
- * ioas_choose_iova. */
-static int place(struct ioas *ioas, uint32_t flags, uint64_t length, uint64_t pa, uint64_t *iova,
-                 struct iova_node **first)
-{
-    if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
-        return ERR(-EINVAL);
-    if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-        return ioas_check_fixed(ioas, *iova, length, first);
-    return ioas_choose_iova(ioas, length, pa, iova, first);
-}
-
 int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, const void *va,
                   uint64_t length, uint64_t *iova)
 {
-    uint64_t pa, end, where = *iova;
-    struct iova_node *first;
-    int err = map_flags_check(flags, where, length, 0);
+    uint64_t pa, end;
+    int err = map_flags_check(flags, *iova, length, 0);
     if (err)
         return err;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
@@ -84,21 +71,10 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
     if (__builtin_add_overflow((uint64_t)(uintptr_t)va, length - 1, &end))
         return ERR(-EOVERFLOW);
     err = iommufd_v2p(ctx, va, length, &pa);
-    if (!err)
-        err = place(ioas, flags, length, pa, &where, &first);
     if (err)
         return err;
-    struct ioas_area *a = ioas_area_prepare(ioas, where, length, first);
-    if (!a)
-        return ERR(-ENOMEM);
-    a->pa = pa;
-    a->va = va;
-    a->prot = map_prot(flags);
-    a->chosen = !(flags & IOMMU_IOAS_MAP_FIXED_IOVA);
-    err = ioas_areas_commit(ioas, &a, 1);
-    if (!err)
-        *iova = where;
-    return err;
+    return ioas_area_map(ioas, flags & IOMMU_IOAS_MAP_FIXED_IOVA, va, pa, length,
+                         map_prot(flags), iova);
 }
 
 /* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. *first: the

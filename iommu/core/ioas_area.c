@@ -312,19 +312,22 @@ static void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
         ioas_unmap_area_domain(h->domain, a);
 }
 
+static void area_insert(struct ioas *ioas, struct ioas_area *a)
+{
+    if (a->node.height >= 0)
+        return;
+    if (a->evict)
+        ioas_cache_evict(ioas, a->node.start, a->node.last);
+    iova_insert(&ioas->tree, &a->node);
+}
+
 /* Puts prepared areas into the tree and every domain. Page-table memory for the domains cannot
  * be reserved through the driver contract, so a driver -ENOMEM is rolled back: on error the
  * IOAS and every domain are as before and the areas are freed. */
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        struct ioas_area *a = areas[i];
-        if (a->node.height < 0) {
-            if (a->evict)
-                ioas_cache_evict(ioas, a->node.start, a->node.last);
-            iova_insert(&ioas->tree, &a->node);
-        }
-    }
+    for (uint32_t i = 0; i < n; i++)
+        area_insert(ioas, areas[i]);
     for (uint32_t i = 0; i < n; i++) {
         int err = map_everywhere(ioas, areas[i]);
         if (err) {
@@ -335,6 +338,41 @@ int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
             return err;
         }
     }
+    return 0;
+}
+
+/* moat_ioas_map after the checks that need no IOAS state: place, prepare and commit one area
+ * in one call (ioas_areas_commit's rules for one area). */
+int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, uint64_t length,
+                  uint32_t prot, uint64_t *iova)
+{
+    struct iova_node *first;
+    uint64_t where = *iova;
+    int err;
+    if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
+        return ERR(-EINVAL);
+    if (fixed)
+        err = ioas_check_fixed(ioas, where, length, &first);
+    else if (fit_cached(ioas, length, &where, &first))
+        err = 0;        /* the common case, without the first-fit search's frame */
+    else
+        err = ioas_choose_iova(ioas, length, pa, &where, &first);
+    if (err)
+        return err;
+    struct ioas_area *a = ioas_area_prepare(ioas, where, length, first);
+    if (!a)
+        return ERR(-ENOMEM);
+    a->pa = pa;
+    a->va = va;
+    a->prot = prot;
+    a->chosen = !fixed;
+    area_insert(ioas, a);
+    err = map_everywhere(ioas, a);
+    if (err) {
+        ioas_area_abort(ioas, a);
+        return err;
+    }
+    *iova = where;
     return 0;
 }
 

@@ -166,6 +166,9 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
 struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
                                     struct iova_node *first);
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n);
+/* Places (a fixed *iova, or one chosen), prepares and commits one area; *iova on success. */
+int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, uint64_t length,
+                  uint32_t prot, uint64_t *iova);
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_forget(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_abort(struct ioas *ioas, struct ioas_area *a);
