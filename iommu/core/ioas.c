@@ -78,19 +78,23 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
 }
 
 /* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. *first: the
- * lowest node meeting the range, where the commit starts its walk. */
-static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t *bytes,
-                       struct iova_node **first)
+ * first area, where the commit starts its walk; *tail: the last one. below: NULL, or a node
+ * wholly below iova (the lookup starts there). */
+static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last,
+                       const struct iova_node *below, uint64_t *bytes,
+                       struct iova_node **first, struct iova_node **tail)
 {
     *bytes = 0;
-    *first = iova_first(&ioas->tree, iova, last);
+    *first = below ? iova_first_after(&ioas->tree, below, iova, last)
+                   : iova_first(&ioas->tree, iova, last);
     for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last)) {
         if (n->kind != IOVA_AREA)
             continue;
         if (n->start < iova || n->last > last)
             return ERR(-ENOENT);
         if (!*bytes)
-            *first = n;             /* the walks after this start at the first area */
+            *first = n;
+        *tail = n;
         *bytes += n->last - n->start + 1;
     }
     return *bytes ? 0 : -ENOENT;
@@ -155,12 +159,12 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
                     uint64_t *unmapped)
 {
     uint64_t last, bytes;
-    struct iova_node *first;
+    struct iova_node *first, *tail;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return ERR(-ENOENT);
     if (iova == 0 && length == UINT64_MAX) {
-        if (unmap_check(ioas, 0, UINT64_MAX, &bytes, &first) == 0)
+        if (unmap_check(ioas, 0, UINT64_MAX, NULL, &bytes, &first, &tail) == 0)
             unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, &first, 1);
         *unmapped = bytes;
         return 0;
@@ -171,7 +175,7 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
         return ERR(-EINVAL);
     if (__builtin_add_overflow(iova, length - 1, &last))
         return ERR(-EOVERFLOW);
-    int err = unmap_check(ioas, iova, last, &bytes, &first);
+    int err = unmap_check(ioas, iova, last, NULL, &bytes, &first, &tail);
     if (err)
         return err;
     unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, &first, 1);
@@ -179,11 +183,17 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
     return 0;
 }
 
-/* Sorted by start (insertion sort of indices: completions arrive nearly in IOVA order), any
- * two neighbours that meet overlap. */
+/* Ranges in ascending order (the common case) are checked in one pass; others sorted by start
+ * (insertion sort of indices: completions arrive nearly in IOVA order), any two neighbours
+ * that meet overlap. */
 static bool ranges_overlap(const struct iommu_iova_range *r, uint32_t num)
 {
     uint16_t idx[MOAT_IOAS_UNMAP_MANY_MAX];
+    uint32_t ascending = 1;
+    while (ascending < num && r[ascending].start > r[ascending - 1].last)
+        ascending++;
+    if (ascending == num)
+        return false;
     for (uint32_t i = 0; i < num; i++) {
         uint32_t j = i;
         while (j > 0 && r[idx[j - 1]].start > r[i].start) {
@@ -202,7 +212,7 @@ int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
                          const struct iommu_iova_range *ranges, uint32_t num, uint64_t *unmapped)
 {
     uint64_t total = 0, bytes;
-    struct iova_node *first[MOAT_IOAS_UNMAP_MANY_MAX];
+    struct iova_node *first[MOAT_IOAS_UNMAP_MANY_MAX], *tail = NULL;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return ERR(-ENOENT);
@@ -218,7 +228,11 @@ int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
     if (ranges_overlap(ranges, num))
         return ERR(-EINVAL);
     for (uint32_t i = 0; i < num; i++) {
-        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, &bytes, &first[i]);
+        /* After a range below this one, its last area is a node below this range. */
+        const struct iova_node *below =
+            i && ranges[i].start > ranges[i - 1].last ? tail : NULL;
+        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, below, &bytes, &first[i],
+                              &tail);
         if (err)
             return err;
         total += bytes;

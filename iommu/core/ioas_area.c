@@ -220,7 +220,7 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
         return ERR(-EOVERFLOW);
     if (resv_hit(ioas, iova, last))
         return ERR(-EINVAL);
-    *first = iova_first(&ioas->tree, iova, last);
+    *first = iova_first_near(&ioas->tree, iova, last);
     for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last))
         if (n->kind == IOVA_AREA)
             return ERR(-EEXIST);
@@ -372,6 +372,7 @@ int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, ui
         ioas_area_abort(ioas, a);
         return err;
     }
+    ioas->tree.near = &a->node;
     *iova = where;
     return 0;
 }

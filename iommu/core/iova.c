@@ -164,6 +164,8 @@ void iova_remove(struct iova_tree *t, struct iova_node *n)
 {
     struct iova_ends e = { n->prev, n->next };
     bool changed;
+    if (t->near == n)
+        t->near = NULL;
     /* Unlinked first: the nodes recomputed below see the merged hole. */
     *(e.prev ? &e.prev->next : &t->lowest) = e.next;
     *(e.next ? &e.next->prev : &t->highest) = e.prev;
@@ -186,6 +188,17 @@ struct iova_node *iova_first(const struct iova_tree *t, uint64_t start, uint64_t
         }
     }
     return best && best->start <= last ? best : NULL;
+}
+
+struct iova_node *iova_first_after(const struct iova_tree *t, const struct iova_node *below,
+                                   uint64_t start, uint64_t last)
+{
+    struct iova_node *n = below->next;
+    MOAT_ASSERT(below->last < start);
+    for (int step = 0; step < 4 && n; step++, n = n->next)
+        if (n->last >= start)
+            return n->start <= last ? n : NULL;
+    return n ? iova_first(t, start, last) : NULL;
 }
 
 /* Clips the hole [gs, ge] to [lo, hi] and checks its size. */

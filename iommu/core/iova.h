@@ -28,6 +28,7 @@ struct iova_node {
 struct iova_tree {
     struct iova_node *root;
     struct iova_node *lowest, *highest;
+    struct iova_node *near;         /* NULL, or where lookups start (iova_first_near) */
     uint64_t count;
 };
 
@@ -35,6 +36,20 @@ void iova_insert(struct iova_tree *t, struct iova_node *n);
 void iova_remove(struct iova_tree *t, struct iova_node *n);
 /* The lowest node intersecting [start, last], or NULL. */
 struct iova_node *iova_first(const struct iova_tree *t, uint64_t start, uint64_t last);
+/* iova_first, given below, a node of the tree wholly below start: a few steps forward from
+ * it when the range is near (ranges handed in address order), else a descent. */
+struct iova_node *iova_first_after(const struct iova_tree *t, const struct iova_node *below,
+                                   uint64_t start, uint64_t last);
+/* iova_first, starting from t->near (set by the user, cleared when that node is removed) when
+ * it lies below start: consecutive ranges (a driver's buffers) are found in a step. */
+static inline struct iova_node *iova_first_near(const struct iova_tree *t, uint64_t start,
+                                                uint64_t last)
+{
+    if (t->near && t->near->last < start)
+        return iova_first_after(t, t->near, start, last);
+    return iova_first(t, start, last);
+}
+
 /* The node after n intersecting [.., last], or NULL: O(1). */
 static inline struct iova_node *iova_next(const struct iova_tree *t, const struct iova_node *n,
                                           uint64_t last)

@@ -108,6 +108,13 @@ TEST(iova_tree_matches_model)
             if (used[k] && nodes[k].last >= q && nodes[k].start <= ql)
                 want = &nodes[k];
         CHECK(f == want);
+        /* The same from a remembered node (cleared when removed), and from any node below. */
+        if (step % 3 == 0)
+            t.near = used[i] ? &nodes[i] : NULL;
+        CHECK(iova_first_near(&t, q, ql) == want);
+        for (int k = (int)(q / 64) - 1; k >= 0 && k >= (int)(q / 64) - 8; k--)
+            if (used[k] && nodes[k].last < q)
+                CHECK(iova_first_after(&t, &nodes[k], q, ql) == want);
         if (f) {
             struct iova_node *n = iova_next(&t, f, UINT64_MAX), *wn = NULL;
             for (int k = (int)(f - nodes) + 1; k < SLOTS && !wn; k++)
