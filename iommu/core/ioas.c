@@ -140,9 +140,7 @@ static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r,
     if (one && num == 1 && first[0]->last - first[0]->start == r->last - r->start) {
         /* One area, one domain (a driver's unmap of one buffer): a plain unmap is the same
          * single invalidation wait, without the gather's steps. */
-        struct ioas_area *a = container_of(first[0], struct ioas_area, node);
-        ioas_unmap_area_domain(ioas->hwpts->domain, a);
-        ioas_area_forget(ioas, a);
+        ioas_area_release(ioas, container_of(first[0], struct ioas_area, node));
         return;
     }
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {

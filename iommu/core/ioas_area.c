@@ -50,7 +50,7 @@ static int cache_class(uint64_t length)
     return c >= 0 && c < IOAS_CACHE_CLASSES ? c : -1;
 }
 
-static void cache_unlink(struct ioas *ioas, struct iova_node *n)
+static inline void cache_unlink(struct ioas *ioas, struct iova_node *n)
 {
     int c = cache_class(n->last - n->start + 1);
     MOAT_ASSERT(c >= 0 && n->kind == IOVA_CACHED);
@@ -150,8 +150,8 @@ static bool fit_allowed(const struct ioas *ioas, uint64_t length, uint64_t align
     return false;
 }
 
-static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova,
-                       struct iova_node **first)
+static inline bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova,
+                              struct iova_node **first)
 {
     int c = cache_class(length);
     for (struct iova_node *n = c >= 0 ? ioas->cache[c] : NULL; n; n = n->cnext) {
@@ -230,8 +230,8 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
 /* The area for [iova, iova + length), whose lowest meeting node is first (NULL: none): a cached
  * node of exactly that range is taken over (it is already in the tree), otherwise a new one
  * is made, to evict what first begins at commit. */
-struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
-                                    struct iova_node *first)
+static inline struct ioas_area *area_prepare(struct ioas *ioas, uint64_t iova,
+                                             uint64_t length, struct iova_node *first)
 {
     struct ioas_area *a;
     if (first && first->kind == IOVA_CACHED && first->start == iova &&
@@ -249,6 +249,12 @@ struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t l
     a->node.height = -1;                /* not in the tree yet */
     a->evict = first != NULL;
     return a;
+}
+
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
+                                    struct iova_node *first)
+{
+    return area_prepare(ioas, iova, length, first);
 }
 
 /* Undoes ioas_area_prepare for an area that was never committed. */
@@ -293,7 +299,7 @@ void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
     MOAT_ASSERT(err == 0);
 }
 
-static int map_everywhere(struct ioas *ioas, struct ioas_area *a)
+static inline int map_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
         int err = map_area_domain(ioas, h->domain, a);
@@ -306,10 +312,10 @@ static int map_everywhere(struct ioas *ioas, struct ioas_area *a)
     return 0;
 }
 
-static void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
+static inline void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
     for (struct hwpt *h = ioas->hwpts; h; h = h->next)
-        ioas_unmap_area_domain(h->domain, a);
+        MOAT_ASSERT(iommu_unmap(h->domain, a->node.start, a->node.last - a->node.start + 1) == 0);
 }
 
 static void area_insert(struct ioas *ioas, struct ioas_area *a)
@@ -359,7 +365,7 @@ int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, ui
         err = ioas_choose_iova(ioas, length, pa, &where, &first);
     if (err)
         return err;
-    struct ioas_area *a = ioas_area_prepare(ioas, where, length, first);
+    struct ioas_area *a = area_prepare(ioas, where, length, first);
     if (!a)
         return ERR(-ENOMEM);
     a->pa = pa;
@@ -378,7 +384,7 @@ int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, ui
 }
 
 /* Forgets an area no domain maps any more (its IOVA range may go to the cache). */
-void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
+static inline void area_forget(struct ioas *ioas, struct ioas_area *a)
 {
     a->pa = 0;
     a->va = NULL;
@@ -395,7 +401,12 @@ void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
 {
     unmap_everywhere(ioas, a);
-    ioas_area_forget(ioas, a);
+    area_forget(ioas, a);
+}
+
+void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
+{
+    area_forget(ioas, a);
 }
 
 static void free_subtree(struct iova_node *n)
