@@ -210,8 +210,8 @@ bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last)
 /* A fixed IOVA: aligned, no wrap, not reserved (-EINVAL, as Linux), not mapped (-EEXIST).
  * Reserved ranges are in the tree too, so the nodes met past the reserved check are areas
  * or cached ranges. */
-int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
-                     struct iova_node **first)
+static inline int check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                              struct iova_node **first)
 {
     uint64_t last;
     if (!IS_ALIGNED(iova, IOMMUFD_PAGE))
@@ -225,6 +225,12 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
         if (n->kind == IOVA_AREA)
             return ERR(-EEXIST);
     return 0;
+}
+
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                     struct iova_node **first)
+{
+    return check_fixed(ioas, iova, length, first);
 }
 
 /* The area for [iova, iova + length), whose lowest meeting node is first (NULL: none): a cached
@@ -358,7 +364,7 @@ int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, ui
     if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
         return ERR(-EINVAL);
     if (fixed)
-        err = ioas_check_fixed(ioas, where, length, &first);
+        err = check_fixed(ioas, where, length, &first);
     else if (fit_cached(ioas, length, &where, &first))
         err = 0;        /* the common case, without the first-fit search's frame */
     else
