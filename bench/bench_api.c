@@ -9,6 +9,11 @@
  *   api_map_unmap_4kb_<S>  the same size with memory only 4 KiB aligned (4 KiB leaves only)
  *   ioctl_map_unmap_2m/1g  the superpage sizes through the ioctl face
  *   api_map_unmap_256m_4kb_per_page  256 MiB of 4 KiB-backed memory, per 4 KiB page
+ *   api_fixed_map_unmap_many_<S>     a block driver's pattern (drivers/dma): FIXED_BATCH maps
+ *                          of S bytes at consecutive fixed IOVAs, then one moat_ioas_unmap_many
+ *                          of them all; per map. 4k: a cached size (the IOAS keeps the freed
+ *                          nodes in its tree); 12k: not a cached size, every map inserts a node
+ *                          and every unmap removes it
  *
  * The IOMMU is the host tests' strict mock (tests/host/mock_iommu.c): a real VT-d second-stage
  * page table, but invalidation is a counter, so hardware invalidation cost is not included
@@ -56,6 +61,24 @@ static void ioctl_once(void)
                                   .length = len };
     if (moat_iommufd_ioctl(ctx, IOMMU_IOAS_UNMAP, &u))
         die("IOMMU_IOAS_UNMAP");
+}
+
+#define FIXED_BATCH 32
+#define FIXED_IOVA (1ULL << 32)
+
+static void fixed_batch_once(void)
+{
+    struct iommu_iova_range r[FIXED_BATCH];
+    uint64_t got;
+    for (unsigned i = 0; i < FIXED_BATCH; i++) {
+        uint64_t iova = FIXED_IOVA + i * len;
+        if (moat_ioas_map(ctx, ioas, RW | IOMMU_IOAS_MAP_FIXED_IOVA,
+                          (const char *)buf + i * len, len, &iova))
+            die("fixed map");
+        r[i] = (struct iommu_iova_range){ iova, iova + len - 1 };
+    }
+    if (moat_ioas_unmap_many(ctx, ioas, r, FIXED_BATCH, &got) || got != FIXED_BATCH * len)
+        die("unmap_many");
 }
 
 /* Rounds of `iters` calls (after a warm-up of iters / 4); per call, divided by `per`. */
@@ -132,6 +155,13 @@ int main(int argc, char **argv)
     len = 256ULL << 20;
     run("api_map_unmap_256m_4kb_per_page", "ns/page", native_once, rounds, short_run ? 2 : 5,
         (double)(len / 4096));
+    buf = (const void *)(uintptr_t)FAKE_VA;
+    len = 4096;
+    run("api_fixed_map_unmap_many_4k", "ns", fixed_batch_once, rounds, iters / FIXED_BATCH,
+        FIXED_BATCH);
+    len = 3 * 4096;
+    run("api_fixed_map_unmap_many_12k", "ns", fixed_batch_once, rounds, iters / FIXED_BATCH,
+        FIXED_BATCH);
     size_sweep(rounds, iters);
     moat_iommufd_close(ctx);
     free(page);

@@ -96,17 +96,6 @@ void moat_iommufd_set_uaccess(struct moat_iommufd *ctx, const struct moat_uacces
     ctx->ua = (struct moat_uaccess){ default_copy_from, default_copy_to, NULL };
 }
 
-int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len, uint64_t *pa)
-{
-    uint64_t end;
-    int err = ctx->v2p(ctx->v2p_arg, va, len, pa);
-    if (err)
-        return err;
-    if (__builtin_add_overflow(*pa, len - 1, &end) || !IS_ALIGNED(*pa, IOMMUFD_PAGE))
-        return ERR(-EFAULT);
-    return 0;
-}
-
 struct moat_iommufd *iommufd_contexts(void)
 {
     return contexts;
@@ -143,16 +132,6 @@ void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
     obj->id = i + 1;
     obj->type = type;
     obj->users = 0;
-}
-
-struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t id, enum iommufd_obj_type type)
-{
-    if (id == 0 || id > ctx->nr_slots)
-        return NULL;
-    struct iommufd_obj *obj = ctx->objs[id - 1];
-    if (!obj || (type != IOMMUFD_OBJ_ANY && obj->type != type))
-        return NULL;
-    return obj;
 }
 
 void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj)

@@ -56,21 +56,11 @@ static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
     return 0;
 }
 
-/* Where [.., + length) goes in ioas: the fixed *iova checked, or one chosen. */
-static int place(struct ioas *ioas, uint32_t flags, uint64_t length, uint64_t pa, uint64_t *iova)
-{
-    if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
-        return ERR(-EINVAL);
-    if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-        return ioas_check_fixed(ioas, *iova, length);
-    return ioas_choose_iova(ioas, length, pa, iova);
-}
-
 int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, const void *va,
                   uint64_t length, uint64_t *iova)
 {
-    uint64_t pa, end, where = *iova;
-    int err = map_flags_check(flags, where, length, 0);
+    uint64_t pa, end;
+    int err = map_flags_check(flags, *iova, length, 0);
     if (err)
         return err;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
@@ -81,41 +71,38 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
     if (__builtin_add_overflow((uint64_t)(uintptr_t)va, length - 1, &end))
         return ERR(-EOVERFLOW);
     err = iommufd_v2p(ctx, va, length, &pa);
-    if (!err)
-        err = place(ioas, flags, length, pa, &where);
     if (err)
         return err;
-    struct ioas_area *a = ioas_area_prepare(ioas, where, length);
-    if (!a)
-        return ERR(-ENOMEM);
-    a->pa = pa;
-    a->va = va;
-    a->prot = map_prot(flags);
-    a->chosen = !(flags & IOMMU_IOAS_MAP_FIXED_IOVA);
-    err = ioas_areas_commit(ioas, &a, 1);
-    if (!err)
-        *iova = where;
-    return err;
+    return ioas_area_map(ioas, flags & IOMMU_IOAS_MAP_FIXED_IOVA, va, pa, length,
+                         map_prot(flags), iova);
 }
 
-/* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. */
-static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last, uint64_t *bytes)
+/* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. *first: the
+ * first area, where the commit starts its walk; *tail: the last one. below: NULL, or a node
+ * wholly below iova (the lookup starts there). */
+static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last,
+                       const struct iova_node *below, uint64_t *bytes,
+                       struct iova_node **first, struct iova_node **tail)
 {
     *bytes = 0;
-    for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
-         n = iova_next(&ioas->tree, n, last)) {
+    *first = below ? iova_first_after(&ioas->tree, below, iova, last)
+                   : iova_first(&ioas->tree, iova, last);
+    for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last)) {
         if (n->kind != IOVA_AREA)
             continue;
         if (n->start < iova || n->last > last)
             return ERR(-ENOENT);
+        if (!*bytes)
+            *first = n;
+        *tail = n;
         *bytes += n->last - n->start + 1;
     }
     return *bytes ? 0 : -ENOENT;
 }
 
-static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r)
+static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r,
+                         struct iova_node *n)
 {
-    struct iova_node *n = iova_first(&ioas->tree, r->start, r->last);
     while (n) {
         struct iova_node *next = iova_next(&ioas->tree, n, r->last);
         if (n->kind == IOVA_AREA)
@@ -128,9 +115,8 @@ static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r)
  * them (the nodes are bookkeeping only: the device's reach ends at the gather's sync, and
  * nothing maps there before it). */
 static void gather_range(struct ioas *ioas, struct iommu_domain *d, struct pgtable_gather *g,
-                         const struct iommu_iova_range *r, bool forget)
+                         const struct iommu_iova_range *r, struct iova_node *n, bool forget)
 {
-    struct iova_node *n = iova_first(&ioas->tree, r->start, r->last);
     while (n) {
         struct iova_node *next = iova_next(&ioas->tree, n, r->last);
         if (n->kind == IOVA_AREA) {
@@ -143,31 +129,41 @@ static void gather_range(struct ioas *ioas, struct iommu_domain *d, struct pgtab
 }
 
 /* Every area inside the ranges leaves every domain of the IOAS with one invalidation wait per
- * domain (a gather), then is forgotten. One domain (the common case): one walk does both. */
-static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r, uint32_t num)
+ * domain (a gather), then is forgotten. One domain (the common case): one walk does both.
+ * first[i]: unmap_check's for r[i]. Forgetting an area touches no node outside its range,
+ * and the ranges are disjoint, so the later ranges' first nodes stay valid. */
+static void unmap_commit(struct ioas *ioas, const struct iommu_iova_range *r,
+                         struct iova_node *const *first, uint32_t num)
 {
     struct pgtable_gather g;
     bool one = ioas->hwpts && !ioas->hwpts->next;
+    if (one && num == 1 && first[0]->last - first[0]->start == r->last - r->start) {
+        /* One area, one domain (a driver's unmap of one buffer): a plain unmap is the same
+         * single invalidation wait, without the gather's steps. */
+        ioas_area_release(ioas, container_of(first[0], struct ioas_area, node));
+        return;
+    }
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
         iommu_gather_init(&g);
         for (uint32_t i = 0; i < num; i++)
-            gather_range(ioas, h->domain, &g, &r[i], one);
+            gather_range(ioas, h->domain, &g, &r[i], first[i], one);
         iommu_gather_sync(h->domain, &g);
     }
     for (uint32_t i = 0; i < num && !one; i++)
-        forget_range(ioas, &r[i]);
+        forget_range(ioas, &r[i], first[i]);
 }
 
 int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, uint64_t length,
                     uint64_t *unmapped)
 {
     uint64_t last, bytes;
+    struct iova_node *first, *tail;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return ERR(-ENOENT);
     if (iova == 0 && length == UINT64_MAX) {
-        if (unmap_check(ioas, 0, UINT64_MAX, &bytes) == 0)
-            unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, 1);
+        if (unmap_check(ioas, 0, UINT64_MAX, NULL, &bytes, &first, &tail) == 0)
+            unmap_commit(ioas, &(struct iommu_iova_range){ 0, UINT64_MAX }, &first, 1);
         *unmapped = bytes;
         return 0;
     }
@@ -177,19 +173,25 @@ int moat_ioas_unmap(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova, u
         return ERR(-EINVAL);
     if (__builtin_add_overflow(iova, length - 1, &last))
         return ERR(-EOVERFLOW);
-    int err = unmap_check(ioas, iova, last, &bytes);
+    int err = unmap_check(ioas, iova, last, NULL, &bytes, &first, &tail);
     if (err)
         return err;
-    unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, 1);
+    unmap_commit(ioas, &(struct iommu_iova_range){ iova, last }, &first, 1);
     *unmapped = bytes;
     return 0;
 }
 
-/* Sorted by start (insertion sort of indices: completions arrive nearly in IOVA order), any
- * two neighbours that meet overlap. */
+/* Ranges in ascending order (the common case) are checked in one pass; others sorted by start
+ * (insertion sort of indices: completions arrive nearly in IOVA order), any two neighbours
+ * that meet overlap. */
 static bool ranges_overlap(const struct iommu_iova_range *r, uint32_t num)
 {
     uint16_t idx[MOAT_IOAS_UNMAP_MANY_MAX];
+    uint32_t ascending = 1;
+    while (ascending < num && r[ascending].start > r[ascending - 1].last)
+        ascending++;
+    if (ascending == num)
+        return false;
     for (uint32_t i = 0; i < num; i++) {
         uint32_t j = i;
         while (j > 0 && r[idx[j - 1]].start > r[i].start) {
@@ -208,6 +210,7 @@ int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
                          const struct iommu_iova_range *ranges, uint32_t num, uint64_t *unmapped)
 {
     uint64_t total = 0, bytes;
+    struct iova_node *first[MOAT_IOAS_UNMAP_MANY_MAX], *tail = NULL;
     struct ioas *ioas = ioas_get(ctx, ioas_id);
     if (!ioas)
         return ERR(-ENOENT);
@@ -223,12 +226,16 @@ int moat_ioas_unmap_many(struct moat_iommufd *ctx, uint32_t ioas_id,
     if (ranges_overlap(ranges, num))
         return ERR(-EINVAL);
     for (uint32_t i = 0; i < num; i++) {
-        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, &bytes);
+        /* After a range below this one, its last area is a node below this range. */
+        const struct iova_node *below =
+            i && ranges[i].start > ranges[i - 1].last ? tail : NULL;
+        int err = unmap_check(ioas, ranges[i].start, ranges[i].last, below, &bytes, &first[i],
+                              &tail);
         if (err)
             return err;
         total += bytes;
     }
-    unmap_commit(ioas, ranges, num);
+    unmap_commit(ioas, ranges, first, num);
     *unmapped = total;
     return 0;
 }

@@ -7,6 +7,41 @@
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 
+/* An area structure: a spare one when there is one (no allocation on the map path), else a
+ * new one. Zeroed either way. */
+static struct ioas_area *area_alloc(struct ioas *ioas)
+{
+    struct ioas_area *a = ioas->spare;
+    if (!a)
+        return iommufd_zalloc(sizeof(*a));
+    ioas->spare = a->node.next ? container_of(a->node.next, struct ioas_area, node) : NULL;
+    ioas->nr_spare--;
+    *a = (struct ioas_area){ 0 };
+    return a;
+}
+
+/* a is in no tree and no cache list. */
+static void area_free(struct ioas *ioas, struct ioas_area *a)
+{
+    if (ioas->nr_spare >= IOAS_SPARE_AREAS) {
+        kfree(a);
+        return;
+    }
+    a->node.next = ioas->spare ? &ioas->spare->node : NULL;
+    ioas->spare = a;
+    ioas->nr_spare++;
+}
+
+static void spares_free(struct ioas *ioas)
+{
+    while (ioas->spare) {
+        struct ioas_area *a = ioas->spare;
+        ioas->spare = a->node.next ? container_of(a->node.next, struct ioas_area, node) : NULL;
+        kfree(a);
+    }
+    ioas->nr_spare = 0;
+}
+
 static int cache_class(uint64_t length)
 {
     if (length & (length - 1))
@@ -15,7 +50,7 @@ static int cache_class(uint64_t length)
     return c >= 0 && c < IOAS_CACHE_CLASSES ? c : -1;
 }
 
-static void cache_unlink(struct ioas *ioas, struct iova_node *n)
+static inline void cache_unlink(struct ioas *ioas, struct iova_node *n)
 {
     int c = cache_class(n->last - n->start + 1);
     MOAT_ASSERT(c >= 0 && n->kind == IOVA_CACHED);
@@ -53,7 +88,7 @@ void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last)
         if (n->kind == IOVA_CACHED) {
             cache_unlink(ioas, n);
             iova_remove(&ioas->tree, n);
-            kfree(container_of(n, struct ioas_area, node));
+            area_free(ioas, container_of(n, struct ioas_area, node));
         }
         n = next;
     }
@@ -66,7 +101,7 @@ static void cache_evict_all(struct ioas *ioas)
             struct iova_node *n = ioas->cache[c];
             cache_unlink(ioas, n);
             iova_remove(&ioas->tree, n);
-            kfree(container_of(n, struct ioas_area, node));
+            area_free(ioas, container_of(n, struct ioas_area, node));
         }
 }
 
@@ -115,7 +150,8 @@ static bool fit_allowed(const struct ioas *ioas, uint64_t length, uint64_t align
     return false;
 }
 
-static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova)
+static inline bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova,
+                              struct iova_node **first)
 {
     int c = cache_class(length);
     for (struct iova_node *n = c >= 0 ? ioas->cache[c] : NULL; n; n = n->cnext) {
@@ -130,16 +166,20 @@ static bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova)
                 continue;
         }
         *iova = n->start;
+        *first = n;
         return true;
     }
     return false;
 }
 
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova)
+/* A range found in a hole meets no node; a cached one is its own node. */
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
+                     struct iova_node **first)
 {
     uint64_t align = choose_align(ioas, length, pa);
-    if (fit_cached(ioas, length, iova))
+    if (fit_cached(ioas, length, iova, first))
         return 0;
+    *first = NULL;
     for (int pass = 0; pass < 2; pass++) {
         if (fit_allowed(ioas, length, align, IOAS_GUARD, iova) ||
             fit_allowed(ioas, length, IOMMUFD_PAGE, 0, iova))
@@ -167,8 +207,11 @@ bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last)
     return resv_hit(ioas, start, last);
 }
 
-/* A fixed IOVA: aligned, no wrap, not reserved (-EINVAL, as Linux), not mapped (-EEXIST). */
-int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length)
+/* A fixed IOVA: aligned, no wrap, not reserved (-EINVAL, as Linux), not mapped (-EEXIST).
+ * Reserved ranges are in the tree too, so the nodes met past the reserved check are areas
+ * or cached ranges. */
+static inline int check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                              struct iova_node **first)
 {
     uint64_t last;
     if (!IS_ALIGNED(iova, IOMMUFD_PAGE))
@@ -177,32 +220,47 @@ int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length)
         return ERR(-EOVERFLOW);
     if (resv_hit(ioas, iova, last))
         return ERR(-EINVAL);
-    for (struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
-         n = iova_next(&ioas->tree, n, last))
+    *first = iova_first_near(&ioas->tree, iova, last);
+    for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last))
         if (n->kind == IOVA_AREA)
             return ERR(-EEXIST);
     return 0;
 }
 
-/* The area for [iova, iova + length): a cached node of exactly that range is taken over (it is
- * already in the tree), otherwise a new one is allocated. */
-struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length)
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                     struct iova_node **first)
 {
-    struct iova_node *n = iova_first(&ioas->tree, iova, iova);
+    return check_fixed(ioas, iova, length, first);
+}
+
+/* The area for [iova, iova + length), whose lowest meeting node is first (NULL: none): a cached
+ * node of exactly that range is taken over (it is already in the tree), otherwise a new one
+ * is made, to evict what first begins at commit. */
+static inline struct ioas_area *area_prepare(struct ioas *ioas, uint64_t iova,
+                                             uint64_t length, struct iova_node *first)
+{
     struct ioas_area *a;
-    if (n && n->kind == IOVA_CACHED && n->start == iova && n->last == iova + length - 1) {
-        cache_unlink(ioas, n);
-        n->kind = IOVA_AREA;
-        return container_of(n, struct ioas_area, node);
+    if (first && first->kind == IOVA_CACHED && first->start == iova &&
+        first->last == iova + length - 1) {
+        cache_unlink(ioas, first);
+        first->kind = IOVA_AREA;
+        return container_of(first, struct ioas_area, node);
     }
-    a = iommufd_zalloc(sizeof(*a));
+    a = area_alloc(ioas);
     if (!a)
         return NULL;
     a->node.start = iova;
     a->node.last = iova + length - 1;
     a->node.kind = IOVA_AREA;
     a->node.height = -1;                /* not in the tree yet */
+    a->evict = first != NULL;
     return a;
+}
+
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
+                                    struct iova_node *first)
+{
+    return area_prepare(ioas, iova, length, first);
 }
 
 /* Undoes ioas_area_prepare for an area that was never committed. */
@@ -214,10 +272,11 @@ void ioas_area_abort(struct ioas *ioas, struct ioas_area *a)
         return;
     if (a->node.height >= 0)
         iova_remove(&ioas->tree, &a->node);
-    kfree(a);
+    area_free(ioas, a);
 }
 
-int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)
+static inline int map_area_domain(struct ioas *ioas, struct iommu_domain *d,
+                                  struct ioas_area *a)
 {
     uint64_t len = a->node.last - a->node.start + 1;
     if (!ioas->no_huge)
@@ -234,6 +293,11 @@ int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_
     return 0;
 }
 
+int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)
+{
+    return map_area_domain(ioas, d, a);
+}
+
 /* Unmap includes the invalidation and its wait (iommu.h): after this, no DMA reaches a. */
 void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
 {
@@ -241,10 +305,10 @@ void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
     MOAT_ASSERT(err == 0);
 }
 
-static int map_everywhere(struct ioas *ioas, struct ioas_area *a)
+static inline int map_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
     for (struct hwpt *h = ioas->hwpts; h; h = h->next) {
-        int err = ioas_map_area_domain(ioas, h->domain, a);
+        int err = map_area_domain(ioas, h->domain, a);
         if (err) {
             for (struct hwpt *u = ioas->hwpts; u != h; u = u->next)
                 ioas_unmap_area_domain(u->domain, a);
@@ -254,10 +318,19 @@ static int map_everywhere(struct ioas *ioas, struct ioas_area *a)
     return 0;
 }
 
-static void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
+static inline void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
     for (struct hwpt *h = ioas->hwpts; h; h = h->next)
-        ioas_unmap_area_domain(h->domain, a);
+        MOAT_ASSERT(iommu_unmap(h->domain, a->node.start, a->node.last - a->node.start + 1) == 0);
+}
+
+static void area_insert(struct ioas *ioas, struct ioas_area *a)
+{
+    if (a->node.height >= 0)
+        return;
+    if (a->evict)
+        ioas_cache_evict(ioas, a->node.start, a->node.last);
+    iova_insert(&ioas->tree, &a->node);
 }
 
 /* Puts prepared areas into the tree and every domain. Page-table memory for the domains cannot
@@ -265,13 +338,8 @@ static void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
  * IOAS and every domain are as before and the areas are freed. */
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        struct ioas_area *a = areas[i];
-        if (a->node.height < 0) {
-            ioas_cache_evict(ioas, a->node.start, a->node.last);
-            iova_insert(&ioas->tree, &a->node);
-        }
-    }
+    for (uint32_t i = 0; i < n; i++)
+        area_insert(ioas, areas[i]);
     for (uint32_t i = 0; i < n; i++) {
         int err = map_everywhere(ioas, areas[i]);
         if (err) {
@@ -285,8 +353,44 @@ int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n)
     return 0;
 }
 
+/* moat_ioas_map after the checks that need no IOAS state: place, prepare and commit one area
+ * in one call (ioas_areas_commit's rules for one area). */
+int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, uint64_t length,
+                  uint32_t prot, uint64_t *iova)
+{
+    struct iova_node *first;
+    uint64_t where = *iova;
+    int err;
+    if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
+        return ERR(-EINVAL);
+    if (fixed)
+        err = check_fixed(ioas, where, length, &first);
+    else if (fit_cached(ioas, length, &where, &first))
+        err = 0;        /* the common case, without the first-fit search's frame */
+    else
+        err = ioas_choose_iova(ioas, length, pa, &where, &first);
+    if (err)
+        return err;
+    struct ioas_area *a = area_prepare(ioas, where, length, first);
+    if (!a)
+        return ERR(-ENOMEM);
+    a->pa = pa;
+    a->va = va;
+    a->prot = prot;
+    a->chosen = !fixed;
+    area_insert(ioas, a);
+    err = map_everywhere(ioas, a);
+    if (err) {
+        ioas_area_abort(ioas, a);
+        return err;
+    }
+    ioas->tree.near = &a->node;
+    *iova = where;
+    return 0;
+}
+
 /* Forgets an area no domain maps any more (its IOVA range may go to the cache). */
-void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
+static inline void area_forget(struct ioas *ioas, struct ioas_area *a)
 {
     a->pa = 0;
     a->va = NULL;
@@ -296,14 +400,19 @@ void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
     if (cache_push(ioas, &a->node))
         return;
     iova_remove(&ioas->tree, &a->node);
-    kfree(a);
+    area_free(ioas, a);
 }
 
 /* Unmaps a from every domain, then forgets it. */
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a)
 {
     unmap_everywhere(ioas, a);
-    ioas_area_forget(ioas, a);
+    area_forget(ioas, a);
+}
+
+void ioas_area_forget(struct ioas *ioas, struct ioas_area *a)
+{
+    area_forget(ioas, a);
 }
 
 static void free_subtree(struct iova_node *n)
@@ -321,11 +430,11 @@ void ioas_free_all_nodes(struct ioas *ioas)
 {
     MOAT_ASSERT(!ioas->hwpts);
     free_subtree(ioas->tree.root);
-    ioas->tree.root = NULL;
-    ioas->tree.count = 0;
+    ioas->tree = (struct iova_tree){ 0 };
     for (int c = 0; c < IOAS_CACHE_CLASSES; c++) {
         ioas->cache[c] = NULL;
         ioas->cache_len[c] = 0;
     }
     ioas->nr_merged = 0;
+    spares_free(ioas);
 }

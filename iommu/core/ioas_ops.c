@@ -38,8 +38,9 @@ static int copy_prepare(struct ioas *dst, struct ioas *src, uint64_t src_iova, u
             continue;
         struct ioas_area *s = container_of(n, struct ioas_area, node);
         uint64_t from = MAX(n->start, src_iova), to = MIN(n->last, last);
-        struct ioas_area *a = ioas_area_prepare(dst, dst_iova + (from - src_iova),
-                                                to - from + 1);
+        uint64_t at = dst_iova + (from - src_iova);
+        struct ioas_area *a = ioas_area_prepare(dst, at, to - from + 1,
+                                                iova_first(&dst->tree, at, at + (to - from)));
         if (!a)
             return ERR(-ENOMEM);
         a->pa = s->pa + (from - n->start);
@@ -56,11 +57,13 @@ static int copy_into(struct ioas *dst, struct ioas *src, uint32_t flags, uint64_
     struct ioas_area *first = container_of(iova_first(&src->tree, src_iova, src_iova),
                                            struct ioas_area, node);
     uint64_t where = *dst_iova;
+    struct iova_node *ignored;
     int err;
     if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-        err = ioas_check_fixed(dst, where, length);
+        err = ioas_check_fixed(dst, where, length, &ignored);
     else
-        err = ioas_choose_iova(dst, length, first->pa + (src_iova - first->node.start), &where);
+        err = ioas_choose_iova(dst, length, first->pa + (src_iova - first->node.start), &where,
+                               &ignored);
     if (err)
         return err;
     struct ioas_area **areas = iommufd_zalloc(pieces * sizeof(*areas));

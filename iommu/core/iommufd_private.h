@@ -7,11 +7,13 @@
 #include "iommu/core/iova.h"
 #include "iommu/iommu.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 #define IOMMUFD_PAGE 4096ULL
 #define IOAS_GUARD IOMMUFD_PAGE         /* kept free around every chosen IOVA range */
 #define IOAS_CACHE_CLASSES 7            /* 4 KiB .. 256 KiB */
 #define IOAS_CACHE_DEPTH 64            /* a queue depth of freed I/O buffers */
+#define IOAS_SPARE_AREAS 64            /* freed area structures kept for the next map */
 
 enum iommufd_obj_type {
     IOMMUFD_OBJ_ANY,
@@ -61,6 +63,8 @@ struct ioas {
     bool no_huge;
     struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed ranges, per size class */
     uint32_t cache_len[IOAS_CACHE_CLASSES];
+    struct ioas_area *spare;        /* area structures out of any tree, linked by node.next */
+    uint32_t nr_spare;
 };
 
 struct ioas_area {
@@ -69,6 +73,7 @@ struct ioas_area {
     const void *va;                 /* the pinned CPU memory */
     uint32_t prot;                  /* IOMMU_READ | IOMMU_WRITE */
     bool chosen;                    /* the IOVA was chosen by the allocator */
+    bool evict;                     /* prepared: cached ranges lie in its way (see commit) */
 };
 
 struct fault_queue;
@@ -116,11 +121,32 @@ void iommufd_ctx_put(struct moat_iommufd *ctx);
 int iommufd_slot_reserve(struct moat_iommufd *ctx);
 void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
                          enum iommufd_obj_type type);
-struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t id,
-                                enum iommufd_obj_type type);
 void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj);
-int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len, uint64_t *pa);
 struct moat_iommufd *iommufd_contexts(void);
+
+/* Inline: every map and unmap starts with these (a call costs more than the lookup). */
+static inline struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t id,
+                                              enum iommufd_obj_type type)
+{
+    if (id == 0 || id > ctx->nr_slots)
+        return NULL;
+    struct iommufd_obj *obj = ctx->objs[id - 1];
+    if (!obj || (type != IOMMUFD_OBJ_ANY && obj->type != type))
+        return NULL;
+    return obj;
+}
+
+static inline int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len,
+                              uint64_t *pa)
+{
+    uint64_t end;
+    int err = ctx->v2p(ctx->v2p_arg, va, len, pa);
+    if (err)
+        return err;
+    if (__builtin_add_overflow(*pa, len - 1, &end) || !IS_ALIGNED(*pa, IOMMUFD_PAGE))
+        return ERR(-EFAULT);
+    return 0;
+}
 
 /* ioas.c */
 struct ioas *ioas_get(struct moat_iommufd *ctx, uint32_t id);
@@ -130,10 +156,19 @@ void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a);
 uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool *hit);
 
 /* ioas_area.c */
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova);
-int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length);
-struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length);
+/* Both place [*iova, + length) and return in *first the lowest node of the tree that meets
+ * it (a cached range: nothing else may be there), NULL when none does, for
+ * ioas_area_prepare; valid until the tree changes. */
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
+                     struct iova_node **first);
+int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
+                     struct iova_node **first);
+struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
+                                    struct iova_node *first);
 int ioas_areas_commit(struct ioas *ioas, struct ioas_area **areas, uint32_t n);
+/* Places (a fixed *iova, or one chosen), prepares and commits one area; *iova on success. */
+int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, uint64_t length,
+                  uint32_t prot, uint64_t *iova);
 void ioas_area_release(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_forget(struct ioas *ioas, struct ioas_area *a);
 void ioas_area_abort(struct ioas *ioas, struct ioas_area *a);

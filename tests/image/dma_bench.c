@@ -13,21 +13,31 @@
 
 static uint64_t t_drv[ROUNDS], t_inv[ROUNDS], t_api[ROUNDS];
 
-/* The API's side: a context with one IOAS and a paging HWPT on the unit that serves e. */
+/* The API's side: an IOAS of its own and a paging HWPT (not attached) on the unit that serves
+ * e. The edu driver binds its device at probe in the runtime's context (e->dma), so the IOAS
+ * and HWPT are made there, for that binding; a context of their own when e is not bound. */
 struct api_env {
     struct moat_iommufd *ctx;
     uint32_t ioas, dev, hwpt;
+    bool own_ctx;
 };
 
 static bool api_open(struct api_env *a, struct edu_dev *e)
 {
     *a = (struct api_env){ 0 };
-    if (moat_iommufd_open(&a->ctx))
+    if (e->dma.ictx) {
+        a->ctx = e->dma.ictx;
+        a->dev = e->dma.dev_id;
+    } else {
+        if (moat_iommufd_open(&a->ctx))
+            return false;
+        a->own_ctx = true;
+        if (moat_device_bind(a->ctx, e->pci, &a->dev))
+            return false;
+    }
+    struct moat_hwpt_alloc h = { .dev_id = a->dev };
+    if (moat_ioas_alloc(a->ctx, 0, &a->ioas))
         return false;
-    struct moat_hwpt_alloc h = { .dev_id = 0 };
-    if (moat_ioas_alloc(a->ctx, 0, &a->ioas) || moat_device_bind(a->ctx, e->pci, &a->dev))
-        return false;
-    h.dev_id = a->dev;
     h.pt_id = a->ioas;
     return moat_hwpt_alloc(a->ctx, &h, &a->hwpt) == 0;
 }
@@ -38,6 +48,10 @@ static void api_close(struct api_env *a)
         return;
     if (a->hwpt)
         moat_iommufd_destroy(a->ctx, a->hwpt);
+    if (a->ioas)
+        moat_iommufd_destroy(a->ctx, a->ioas);
+    if (!a->own_ctx)
+        return;
     if (a->dev)
         moat_device_unbind(a->ctx, a->dev);
     moat_iommufd_close(a->ctx);

@@ -47,6 +47,46 @@ static bool model_gap(uint64_t need, uint64_t lo, uint64_t hi, uint64_t *s, uint
     return false;
 }
 
+/* Recomputes heights and largest holes from scratch (the holes from the node ranges, not
+ * from the links); they must equal what the tree keeps (the early stop of rebalancing must
+ * not leave a stale ancestor) and the tree must be balanced. */
+static bool tree_exact(const struct iova_node *n, int *h, uint64_t *first, uint64_t *last,
+                       uint64_t *gap)
+{
+    int hl = 0, hr = 0;
+    uint64_t fl = 0, ll = 0, gl = 0, fr = 0, lr = 0, gr = 0;
+    if (!n) {
+        *h = 0;
+        return true;
+    }
+    if (!tree_exact(n->left, &hl, &fl, &ll, &gl) || !tree_exact(n->right, &hr, &fr, &lr, &gr))
+        return false;
+    *h = 1 + (hl > hr ? hl : hr);
+    *first = n->left ? fl : n->start;
+    *last = n->right ? lr : n->last;
+    *gap = gl > gr ? gl : gr;
+    if (n->left && n->start - ll - 1 > *gap)
+        *gap = n->start - ll - 1;
+    if (n->right && fr - n->last - 1 > *gap)
+        *gap = fr - n->last - 1;
+    return n->height == *h && n->max_gap == *gap && hl - hr <= 1 && hr - hl <= 1;
+}
+
+/* The address-order links visit exactly the used nodes, in order, both ways. */
+static bool links_exact(const struct iova_tree *t)
+{
+    const struct iova_node *prev = NULL, *n = iova_first(t, 0, UINT64_MAX);
+    for (int k = 0; k < SLOTS; k++) {
+        if (!used[k])
+            continue;
+        if (n != &nodes[k] || n->prev != prev)
+            return false;
+        prev = n;
+        n = n->next;
+    }
+    return n == NULL && t->highest == prev && t->lowest == iova_first(t, 0, UINT64_MAX);
+}
+
 TEST(iova_tree_matches_model)
 {
     struct iova_tree t = { 0 };
@@ -68,6 +108,13 @@ TEST(iova_tree_matches_model)
             if (used[k] && nodes[k].last >= q && nodes[k].start <= ql)
                 want = &nodes[k];
         CHECK(f == want);
+        /* The same from a remembered node (cleared when removed), and from any node below. */
+        if (step % 3 == 0)
+            t.near = used[i] ? &nodes[i] : NULL;
+        CHECK(iova_first_near(&t, q, ql) == want);
+        for (int k = (int)(q / 64) - 1; k >= 0 && k >= (int)(q / 64) - 8; k--)
+            if (used[k] && nodes[k].last < q)
+                CHECK(iova_first_after(&t, &nodes[k], q, ql) == want);
         if (f) {
             struct iova_node *n = iova_next(&t, f, UINT64_MAX), *wn = NULL;
             for (int k = (int)(f - nodes) + 1; k < SLOTS && !wn; k++)
@@ -86,6 +133,10 @@ TEST(iova_tree_matches_model)
             CHECK_EQ(s1, s2);
             CHECK_EQ(e1, e2);
         }
+        int th;
+        uint64_t tf, tl, tg;
+        CHECK(tree_exact(t.root, &th, &tf, &tl, &tg));
+        CHECK(links_exact(&t));
         if (host_test_failures)
             return;
     }
