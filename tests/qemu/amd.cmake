@@ -6,7 +6,8 @@
 # runs on its own (blk_amd in blk.cmake), where its fault-record checks know the vendor.
 moat_qemu_test(ktests_amd ARGS --tests --iommu amd --cmdline tests=amdvi,boot
   LINES "^ivrs:   IVHD 11h: IOMMU 0000:00:01.0" "^amdvi: amdvi0 at 0x[0-9a-f]+ .*4-level"
-        "^ok [0-9]+ amdvi$" "^bench amdvi_map_unmap_4k [0-9]+ ns" "^[1-9][0-9]* passed, 0 failed"
+        "^ok [0-9]+ amdvi$" "^bench amdvi_map_unmap_4k [0-9]+ ns"
+        "^bench amdvi_api_map_unmap_vs_inval [0-9.]+ x" "^[1-9][0-9]* passed, 0 failed"
         "^dma fault: dev 0000:00:03.0 iova 0x7654000 write reason 2 \\(IO_PAGE_FAULT\\)$"
         "^amdvi: amdvi0: interrupt remapping on"
   NO_LINES "^ivrs: .* rejected: " "bring-up failed" "EXCEPTION" "PANIC")

@@ -9,7 +9,7 @@ set(VTD_FAULT_LINE "^dma fault: dev 0000:00:0[0-9a-f]\\.0 iova 0x300000 write re
 function(moat_vtd_cell name iommu mode)
   moat_qemu_test(vtd_${name}
     LINES ${VTD_OK} "^vtd: dmar0 at 0x[0-9a-f]+: .*${mode}" ${VTD_FAULT_LINE}
-          "^bench vtd_map_unmap_4k [0-9]+ ns"
+          "^bench vtd_map_unmap_4k [0-9]+ ns" "^bench vtd_api_map_unmap_vs_inval [0-9.]+ x"
     NO_LINES ${VTD_BAD}
     ARGS --tests --iommu ${iommu} -- -device edu ${ARGN})
 endfunction()
