@@ -32,9 +32,6 @@
 
 /* ---- fault capture through the domain's fault_fn ---- */
 
-
-
-
 /* The fault arrives by interrupt; polling too makes a lost event a failure of its own
  * (event_interrupt), not a hang. */
 static bool wait_fault(struct amdvi_unit *au, bool poll, uint64_t ns)
@@ -91,9 +88,6 @@ static void fixture_put(struct fixture *fx)
     struct dma_case_env env = { .d = fx->d };
     dma_env_put(&env);
 }
-
-
-
 
 static void check_record(struct ktest *t, struct fixture *fx, uint64_t iova, bool write)
 {
@@ -510,9 +504,6 @@ static void domain_ids_above_255(struct ktest *t)
 
 /* ---- interrupt remapping ---- */
 
-
-
-
 /* msi_free gives the entry back: composing and freeing three tables' worth leaves the
  * device's table as it was, a freed index aborts, and a message composed after still works. */
 static void irte_freed_for_reuse(struct ktest *t)
@@ -594,7 +585,6 @@ static void msi_through_irte(struct ktest *t)
     irq_free_vector((unsigned)vec);
     fixture_put(&fx);
 }
-
 
 #define BENCH_ROUNDS 1000
 static uint64_t bench_ns[BENCH_ROUNDS];

@@ -27,9 +27,6 @@
 
 /* ---- fault capture through the domain's fault_fn ---- */
 
-
-
-
 /* The fault arrives by interrupt; polling the unit too makes a lost event a test failure of
  * its own (checked in fault_event_interrupt), not a hang. */
 static bool wait_fault(struct vtd_unit *vu, bool poll)
@@ -63,9 +60,6 @@ static void fixture_put(struct fixture *fx)
     struct dma_case_env env = { .d = fx->d };
     dma_env_put(&env);
 }
-
-
-
 
 /* Expects one blocked write DMA at iova: record, requester, direction; canaries intact. */
 static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t iova)
@@ -314,8 +308,6 @@ static void one_wait_per_operation(struct ktest *t)
     fixture_put(&fx);
 }
 
-
-
 #define BENCH_ROUNDS 1000
 static uint64_t bench_ns[BENCH_ROUNDS], bench_cyc[BENCH_ROUNDS], bench_map[BENCH_ROUNDS];
 
@@ -456,9 +448,6 @@ static void fail_nth_allocation(struct ktest *t)
 }
 
 /* ---- interrupt remapping ---- */
-
-
-
 
 static void expect_ir_fault(struct ktest *t, struct fixture *fx, const struct msi_msg *m,
                             unsigned reason)
