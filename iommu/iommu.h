@@ -158,17 +158,17 @@ struct iommu_unit_ops {
 
 /* Reserved IOVA ranges of one device (Linux's iommu_get_resv_regions), as its unit's
  * resv_regions op reports them: the interrupt window for every device, firmware memory
- * (VT-d RMRR, AMD-Vi IVMD) only for the devices the firmware names. */
+ * (RMRRs, IVMDs) only for the devices the firmware names. */
 enum iommu_resv_type {
-    /* Never mappable (AMD-Vi's HyperTransport range). Zero: a region that names no type is
+    /* Never mappable (e.g. a HyperTransport range). Zero: a region that names no type is
      * the harmless kind. */
     IOMMU_RESV_RESERVED,
     /* Must stay mapped 1:1 (prot) in every domain of the device: the core maps it into each
      * kernel paging domain before the device is attached there, refuses the blocked domain for
      * it, and the object layer refuses to bind the device (Linux's require_direct). */
     IOMMU_RESV_DIRECT,
-    /* Mapped 1:1 in kernel domains, but may be left out of user domains (VT-d RMRRs of USB
-     * and graphics functions, Linux's device_rmrr_is_relaxable). */
+    /* Mapped 1:1 in kernel domains, but may be left out of user domains (RMRRs of USB and
+     * graphics functions, Linux's device_rmrr_is_relaxable). */
     IOMMU_RESV_DIRECT_RELAXABLE,
     IOMMU_RESV_MSI,                 /* the interrupt window: DMA there is an interrupt */
 };

@@ -17,7 +17,7 @@ struct iommu_domain;
 #define EDU_BUF_ADDR 0x40000            /* ... at this device-side address */
 #define EDU_DMA_LIMIT (1ULL << 28)      /* default DMA mask: IOVAs below this */
 #define EDU_IOVA_BASE 0x1000000ULL      /* e->dma's window: 16 MiB .. 128 MiB, clear of the */
-#define EDU_IOVA_SIZE 0x7000000ULL      /* fixed IOVAs the VT-d/AMD-Vi suites use below it */
+#define EDU_IOVA_SIZE 0x7000000ULL      /* fixed IOVAs the in-image DMA suites use below it */
 #define EDU_DMA_TIMEOUT_NS (3ULL * 1000 * 1000 * 1000)   /* a transfer takes 100 ms of
                                                            * virtual time in QEMU */
 
@@ -25,7 +25,7 @@ struct edu_dev {
     struct pci_dev *pci;
     volatile uint8_t *mmio;
     struct dma_space dma;
-    /* The domain of its HWPT (NULL when no IOMMU covers the device). The VT-d and AMD-Vi
+    /* The domain of its HWPT (NULL when no IOMMU covers the device). The in-image DMA
      * suites test the hardware drivers through it with the driver contract (iommu.h), at
      * IOVAs below EDU_IOVA_BASE; drivers map through dma. */
     struct iommu_domain *domain;

@@ -47,8 +47,8 @@ static int group_viable(struct moat_iommufd *ctx, const struct pci_dev *pdev)
 }
 
 /* Binding claims DMA ownership of the whole group, which in Linux puts every member on the
- * blocking domain: refused (-EINVAL) when a member needs firmware's 1:1 mappings (a VT-d RMRR
- * that is not relaxable, an AMD-Vi IVMD), as __iommu_device_set_domain refuses it. */
+ * blocking domain: refused (-EINVAL) when a member needs firmware's 1:1 mappings (a DIRECT
+ * region that is not relaxable: an RMRR, an IVMD), as __iommu_device_set_domain refuses it. */
 static int group_claimable(struct pci_dev *pdev)
 {
     int err = 0;

@@ -1,5 +1,5 @@
-/* Per-device reserved regions and the direct (1:1) mappings firmware asks for (VT-d RMRR,
- * AMD-Vi IVMD), done once here for every driver, as Linux's core does:
+/* Per-device reserved regions and the direct (1:1) mappings firmware asks for (RMRRs,
+ * IVMDs), done once here for every driver, as Linux's core does:
  *  - iommu_get_resv_regions: the unit's resv_regions op, per device;
  *  - iommu_create_device_direct_mappings: DIRECT and DIRECT_RELAXABLE regions are mapped 1:1
  *    in a kernel paging domain before the device is attached to it; user domains (IOMMUFD,
