@@ -226,6 +226,44 @@ static int cfg_put16(int dev, unsigned off, uint16_t v)
     return pwrite(dev, &v, 2, (off_t)(rc.offset + off)) == 2;
 }
 
+static uint32_t cfg32(int dev, unsigned off)
+{
+    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+    uint32_t v = 0xdeadbeef;
+    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
+    pread(dev, &v, 4, (off_t)(rc.offset + off));
+    return v;
+}
+
+static int cfg_put32(int dev, unsigned off, uint32_t v)
+{
+    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
+    return pwrite(dev, &v, 4, (off_t)(rc.offset + off)) == 4;
+}
+
+/* The BARs are virtual (as vfio-pci): sizing through the config region answers as the hardware
+ * would, while the function keeps decoding where it was placed. edu: BAR0 is 1 MiB of 32-bit
+ * non-prefetchable memory, nothing else. */
+static void bar_sizing(int dev)
+{
+    uint32_t bar0 = cfg32(dev, 0x10);
+    EXPECT("BAR0 reads as 32-bit non-prefetchable memory", bar0 && (bar0 & 0xf) == 0);
+    EXPECT("sizing BAR0 reads back the 1 MiB mask",
+           cfg_put32(dev, 0x10, 0xffffffff) && cfg32(dev, 0x10) == 0xfff00000);
+    EXPECT("the device still answers at its BAR meanwhile",
+           (*(volatile uint32_t *)regs & 0xff) == 0xed);
+    EXPECT("restoring BAR0 reads back the address",
+           cfg_put32(dev, 0x10, bar0) && cfg32(dev, 0x10) == bar0);
+    EXPECT("an unimplemented BAR reads 0 and sizes to 0",
+           cfg32(dev, 0x14) == 0 && cfg_put32(dev, 0x14, 0xffffffff) && cfg32(dev, 0x14) == 0);
+    EXPECT("no expansion ROM: its BAR reads 0",
+           cfg32(dev, 0x30) == 0 && cfg_put32(dev, 0x30, 0xfffff800) && cfg32(dev, 0x30) == 0);
+    *(volatile uint32_t *)(regs + 0x04) = 0x12345678;
+    EXPECT("and the device works there afterwards",
+           *(volatile uint32_t *)(regs + 0x04) == ~0x12345678u);
+}
+
 #define CMD_INTX_DISABLE 0x400
 #define STATUS_INTX 0x8
 
@@ -388,6 +426,7 @@ int main(void)
         return 1;
     regs = m;
     EXPECT("edu identifies itself", (*(volatile uint32_t *)regs & 0xff) == 0xed);
+    bar_sizing(dev);
     struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
     ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
     uint16_t cmd;

@@ -6,6 +6,14 @@
  * - Status: no bit is writable (writes are dropped, so that the RW1C error bits stay for the
  *   host); reads pass through, Interrupt Status included (Capabilities List is virtual in Linux
  *   only so that capabilities can be hidden, and moat hides none: it passes through too).
+ * - BARs (0x10-0x24) and the expansion ROM BAR (0x30), type 0 headers only: wholly virtual.
+ *   Reads return the program's copy, which starts as the function's BAR; writes change only the
+ *   copy, kept masked by the BAR's size with its flag bits (I/O; memory type and prefetchable)
+ *   read-only, so that sizing (write all ones, read back, restore) answers as the hardware would.
+ *   The upper half of a 64-bit BAR is masked by the size's upper bits; an unimplemented BAR, and
+ *   a ROM moat has not sized, read 0. The function's BARs never change (moat assigned them).
+ * - CardBus CIS pointer and subsystem IDs (0x28-0x2f): read-only, writes dropped.
+ * In a header of another type, 0x10-0x33 passes reads through and drops writes.
  * Other registers are the caller's business. Portable: host-tested. */
 #ifndef MOAT_IOMMU_VFIO_CONFIG_H
 #define MOAT_IOMMU_VFIO_CONFIG_H
@@ -14,12 +22,27 @@
 
 #define VFIO_CFG_COMMAND 0x04
 #define VFIO_CFG_STATUS 0x06
+#define VFIO_CFG_BAR0 0x10
+#define VFIO_CFG_ROM 0x30
+#define VFIO_CFG_HEADER_END 0x34        /* the first byte after the virtualized registers */
 #define VFIO_CFG_INTX_DISABLE BIT(10)   /* command: Interrupt Disable */
+#define VFIO_CFG_NBARS 7                /* six BAR dwords, then the expansion ROM */
+#define VFIO_CFG_ROM_INDEX 6
 
 /* The program's view of the virtual bits. */
 struct vfio_vconfig {
     uint16_t command;                   /* only VFIO_CFG_INTX_DISABLE is kept */
+    bool bars;                          /* BARs virtual: a type 0 header, set up by init_bars */
+    uint32_t bar[VFIO_CFG_NBARS];       /* the program's copies */
+    uint32_t bar_mask[VFIO_CFG_NBARS];  /* writable bits (0: unimplemented) */
+    uint32_t bar_flags[VFIO_CFG_NBARS]; /* read-only bits, ORed in */
 };
+
+/* Makes the BARs virtual: hw holds the function's BAR dwords (0x10-0x24, then 0x30), size the
+ * sizes of the BARs (0 for unimplemented ones and the upper halves of 64-bit BARs; the ROM's
+ * size, or 0 when not sized). The flags come from hw: bit 0 for I/O, bits 3:0 for memory. */
+void vfio_cfg_init_bars(struct vfio_vconfig *v, const uint32_t hw[VFIO_CFG_NBARS],
+                        const uint64_t size[VFIO_CFG_NBARS]);
 
 /* Accesses are naturally aligned, w = 1, 2 or 4 bytes at off; values little-endian. */
 

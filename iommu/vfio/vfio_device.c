@@ -89,15 +89,10 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
     return 0;
 }
 
-/* Config space: reads pass through; writes to the command register and beyond the header pass
- * through, but BARs and the expansion ROM belong to moat (resources are assigned by it). The
- * command register's Interrupt Disable is virtual and status writes are dropped, as vfio-pci
- * does (vfio_config.c). */
-static bool cfg_write_allowed(uint64_t off, size_t len)
-{
-    return !(off < 0x34 && off + len > 0x10) || (off >= 0x4 && off + len <= 0x8);
-}
-
+/* Config space: reads and writes pass through, except for the header registers vfio_config.c
+ * virtualizes as vfio-pci does: the command register's Interrupt Disable, the status register
+ * (writes dropped), and the BARs and expansion ROM BAR, whose virtual copies the program sizes
+ * and rewrites while the function keeps the addresses moat assigned. */
 static uint32_t cfg_read_hw(struct pci_dev *d, uint16_t o, unsigned w)
 {
     struct pci_system *sys = vfio_pci();
@@ -138,14 +133,36 @@ static void cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p
         vfio_intx_follow_virtual(vd);
 }
 
+/* The virtual BARs start as the function's; moat does not size expansion ROMs, so the ROM BAR
+ * reads 0, as Linux's does for a function without a ROM resource. */
+static void cfg_init_bars(struct vfio_device *vd)
+{
+    const struct pci_dev *d = vd->pdev;
+    uint32_t hw[VFIO_CFG_NBARS] = { 0 };
+    uint64_t size[VFIO_CFG_NBARS] = { 0 };
+    if (d->hdr_type != 0)
+        return;
+    for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
+        const struct pci_bar *b = &d->bar[i];
+        hw[i] = pci_read32(vfio_pci(), d, (uint16_t)(VFIO_CFG_BAR0 + 4 * i));
+        size[i] = b->size;
+        /* the flag bits from what enumeration found, as Linux takes them from the resource
+         * (a VF's BARs read 0 in its own header) */
+        if (b->size && (b->flags & PCI_BAR_IO))
+            hw[i] = (hw[i] & ~3u) | 1;
+        else if (b->size)
+            hw[i] = (hw[i] & ~0xfu) | (b->flags & PCI_BAR_MEM64 ? 4 : 0) |
+                    (b->flags & PCI_BAR_PREFETCH ? 8 : 0);
+    }
+    vfio_cfg_init_bars(&vd->vcfg, hw, size);
+}
+
 static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
 {
     if (off >= vd->pdev->cfg_size)
         return -EINVAL;
     if (len > vd->pdev->cfg_size - off)
         len = vd->pdev->cfg_size - off;
-    if (write && !cfg_write_allowed(off, len))
-        return -EINVAL;
     for (size_t i = 0; i < len;) {
         unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : ((off + i) & 1) == 0 && len - i >= 2 ? 2 : 1;
         cfg_chunk(vd, (uint16_t)(off + i), w, (uint8_t *)buf + i, write);
@@ -330,6 +347,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
+    cfg_init_bars(vd);
     if (g)
         vd->ictx = g->container->ictx;
     *out = file_new(&device_ops, vd);
