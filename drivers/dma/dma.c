@@ -29,17 +29,11 @@ static void known_run_set(uintptr_t va, uint64_t len, uint64_t pa)
     known_run.pa = pa;
 }
 
-/* Map calls hand physically contiguous runs (map_runs splits buffers): anything else, or
- * memory the CPU does not map (the mmap area has holes), is refused. */
-static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+/* The physical address of [v, v + len) when the CPU maps it to one contiguous run; -EFAULT
+ * otherwise (scattered pages, or holes in the mmap area). */
+static int phys_contiguous(uintptr_t v, uint64_t len, uint64_t *pa)
 {
     uint64_t first, next;
-    uintptr_t v = (uintptr_t)va;
-    if (known_run.len && v == known_run.va && len == known_run.len) {
-        *pa = known_run.pa;
-        known_run.len = 0;
-        return 0;
-    }
     if (arch_virt_to_phys(v, &first))
         return -EFAULT;
     for (uint64_t off = DMA_PAGE - (v & (DMA_PAGE - 1)); off < len; off += DMA_PAGE)
@@ -47,6 +41,19 @@ static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *p
             return -EFAULT;
     *pa = first;
     return 0;
+}
+
+/* Map calls hand physically contiguous runs (map_runs splits buffers): anything else is
+ * refused. */
+static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+{
+    uintptr_t v = (uintptr_t)va;
+    if (known_run.len && v == known_run.va && len == known_run.len) {
+        *pa = known_run.pa;
+        known_run.len = 0;
+        return 0;
+    }
+    return phys_contiguous(v, len, pa);
 }
 
 static int runtime_ctx_get(struct moat_iommufd **out)
@@ -93,8 +100,8 @@ const char *dma_space_describe(const struct dma_space *ds)
 }
 
 /* The window must lie inside one usable range of the IOAS (the domain's input range minus the
- * unit's reserved regions: the interrupt window, firmware identity ranges): a mapping elsewhere would be refused
- * or unreachable. */
+ * device's reserved regions: the interrupt window, firmware identity ranges): a mapping
+ * elsewhere would be refused or unreachable. */
 static int check_window(struct dma_space *ds)
 {
     struct iommu_iova_range r[16];
@@ -109,7 +116,8 @@ static int check_window(struct dma_space *ds)
     return -ERANGE;
 }
 
-/* bind, IOAS, attach (an automatic paging HWPT), window check; undone in reverse on failure. */
+/* bind, IOAS, attach (an automatic paging HWPT), window check; undone in reverse on failure
+ * (unbinding detaches, which frees the IOAS for its destroy). */
 static int paging_init(struct dma_space *ds)
 {
     int err = runtime_ctx_get(&ds->ictx);
@@ -120,11 +128,13 @@ static int paging_init(struct dma_space *ds)
     err = moat_device_bind(ds->ictx, ds->pci, &ds->dev_id);
     if (err)
         goto put;
+    bool have_ioas = false;
     err = moat_ioas_alloc(ds->ictx, 0, &ds->ioas_id);
-    if (err)
-        goto unbind;
-    ds->hwpt_id = ds->ioas_id;
-    err = moat_device_attach(ds->ictx, ds->dev_id, &ds->hwpt_id);
+    if (!err) {
+        have_ioas = true;
+        ds->hwpt_id = ds->ioas_id;
+        err = moat_device_attach(ds->ictx, ds->dev_id, &ds->hwpt_id);
+    }
     if (!err)
         err = check_window(ds);
     if (!err) {
@@ -133,10 +143,8 @@ static int paging_init(struct dma_space *ds)
         return 0;
     }
     moat_device_unbind(ds->ictx, ds->dev_id);
-    MOAT_ASSERT(moat_iommufd_destroy(ds->ictx, ds->ioas_id) == 0);
-    goto put;
-unbind:
-    moat_device_unbind(ds->ictx, ds->dev_id);
+    if (have_ioas)
+        MOAT_ASSERT(moat_iommufd_destroy(ds->ictx, ds->ioas_id) == 0);
 put:
     runtime_ctx_put();
     ds->ictx = NULL;
@@ -409,15 +417,10 @@ fail:
 /* Untranslated, the device sees physical addresses: the buffer must be contiguous there. */
 static int map_untranslated(uintptr_t first, uintptr_t va, struct dma_map *m)
 {
-    uint64_t base, pa;
-    if (arch_virt_to_phys(first, &base))
-        return -EFAULT;
-    for (uint64_t off = DMA_PAGE; off < m->size; off += DMA_PAGE)
-        if (arch_virt_to_phys(first + off, &pa) || pa != base + off)
-            return -EFAULT;
-    m->iova_base = base;
-    m->iova = base + (va - first);
-    return 0;
+    int err = phys_contiguous(first, m->size, &m->iova_base);
+    if (!err)
+        m->iova = m->iova_base + (va - first);
+    return err;
 }
 
 int dma_map(struct dma_space *ds, const void *buf, size_t len, uint32_t prot, struct dma_map *m)
