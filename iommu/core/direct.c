@@ -64,32 +64,26 @@ static bool anything_mapped(struct iommu_domain *d, const struct iommu_resv_regi
     return false;
 }
 
-static void log_dev(const char *what, const struct pci_dev *dev)
-{
-    kprintf("iommu: %04x:%02x:%02x.%x: %s", dev->seg, dev->bus, dev->devfn >> 3,
-            dev->devfn & 7, what);
-}
-
 static int map_one(struct iommu_domain *d, const struct pci_dev *dev,
                    const struct iommu_resv_region *r)
 {
+    char bdf[16];
+    pci_format_bdf(dev, bdf, sizeof(bdf));
     if ((r->start | (r->last + 1)) & 0xfff || r->last < r->start) {
-        log_dev("firmware range not page-aligned: not attached\n", dev);
+        kprintf("iommu: %s: firmware range not page-aligned: not attached\n", bdf);
         return ERR(-EINVAL);
     }
     if (r->last > d->iova_last) {
-        log_dev("", dev);
-        kprintf("direct range %#llx-%#llx lies beyond the domain's %#llx: not attached\n",
-                (unsigned long long)r->start, (unsigned long long)r->last,
-                (unsigned long long)d->iova_last);
+        kprintf("iommu: %s: direct range %#llx-%#llx lies beyond the domain's %#llx: "
+                "not attached\n", bdf, (unsigned long long)r->start,
+                (unsigned long long)r->last, (unsigned long long)d->iova_last);
         return ERR(-ERANGE);
     }
     if (in_place(d, r))
         return 0;
     if (anything_mapped(d, r)) {
-        log_dev("", dev);
-        kprintf("direct range %#llx-%#llx is partly mapped already: not attached\n",
-                (unsigned long long)r->start, (unsigned long long)r->last);
+        kprintf("iommu: %s: direct range %#llx-%#llx is partly mapped already: not attached\n",
+                bdf, (unsigned long long)r->start, (unsigned long long)r->last);
         return ERR(-EEXIST);
     }
     if (d->nr_direct == IOMMU_MAX_DIRECT)
@@ -131,7 +125,9 @@ int iommu_direct_check_blocked(struct iommu_domain *d, struct pci_dev *dev)
 {
     if (d->type != IOMMU_DOMAIN_BLOCKED || !iommu_dev_require_direct(dev))
         return 0;
-    log_dev("firmware has requested this device have a 1:1 IOMMU mapping, rejecting "
-            "configuring the device without a 1:1 mapping\n", dev);
+    char bdf[16];
+    pci_format_bdf(dev, bdf, sizeof(bdf));
+    kprintf("iommu: %s: not blocked: firmware memory (RMRR/IVMD) must stay mapped 1:1 for it\n",
+            bdf);
     return ERR(-EINVAL);
 }
