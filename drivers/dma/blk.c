@@ -71,6 +71,8 @@ int blk_dev_setup(struct blk_dev *b, enum iommu_domain_type type)
         b->timeout_ns = BLK_IO_TIMEOUT_NS;
     b->up = true;
     b->broken = false;
+    b->plugged = false;
+    b->nr_held = 0;
     blk_register(b);
     return 0;
 }
@@ -172,7 +174,25 @@ int blk_io_submit(struct blk_dev *b, struct blk_io *io)
     io->done = false;
     io->status = -EINPROGRESS;
     b->nr_io++;
-    return b->ops->submit(b, io);
+    int err = b->ops->submit(b, io);
+    if (!err && b->plugged)
+        b->nr_held++;
+    return err;
+}
+
+void blk_plug(struct blk_dev *b)
+{
+    b->plugged = b->ops->commit != NULL;
+}
+
+void blk_unplug(struct blk_dev *b)
+{
+    if (!b->plugged)
+        return;
+    b->plugged = false;
+    if (b->nr_held && !b->broken)
+        b->ops->commit(b);
+    b->nr_held = 0;
 }
 
 /* The buffers of every STRICT I/O reaped so far leave the device's reach with one
@@ -256,6 +276,7 @@ static void io_cancel(struct blk_dev *b, struct blk_io *io)
 
 int blk_io_wait(struct blk_dev *b, struct blk_io *io)
 {
+    blk_unplug(b);      /* else io may never reach the device */
     int err = poll_until(io->done || blk_poll(b) < 0 || io->done, b->timeout_ns);
     if (io->done)
         return blk_io_complete(b, io);

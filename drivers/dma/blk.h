@@ -53,8 +53,11 @@ struct blk_dev_ops {
     int (*reset)(struct blk_dev *b);
     /* Frees what start set up (the device is reset, or cut off from its domain). */
     void (*release)(struct blk_dev *b);
-    /* Queues io and tells the device. -EBUSY when the queue is full. */
+    /* Queues io and tells the device (not while b->plugged: then commit does). -EBUSY when
+     * the queue is full. */
     int (*submit)(struct blk_dev *b, struct blk_io *io);
+    /* Tells the device of every I/O submitted while plugged: one doorbell or notification. */
+    void (*commit)(struct blk_dev *b);
     /* Reaps completions, handing each to blk_io_reaped; returns how many, or a negative
      * errno when the device wrote something invalid. */
     int (*poll)(struct blk_dev *b);
@@ -73,6 +76,8 @@ struct blk_dev {
     struct dma_pool pool;       /* queue_depth buffers of max_io bytes */
     enum blk_dma_mode mode;     /* of blk_read/blk_write */
     bool up, broken;
+    bool plugged;               /* blk_plug: submissions wait for blk_unplug's one doorbell */
+    unsigned nr_held;           /* submitted while plugged, not yet told to the device */
     uint64_t timeout_ns;
     uint64_t nr_io, nr_timeouts, nr_bad_completions;
     uint64_t leaked_bytes;      /* kept from reuse: a device without IOMMU that did not reset */
@@ -126,6 +131,11 @@ void blk_set_mode(struct blk_dev *b, enum blk_dma_mode mode);
 int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode, enum blk_op op,
                    uint64_t lba, uint32_t nlb, void *buf);
 int blk_io_submit(struct blk_dev *b, struct blk_io *io);
+/* Between blk_plug and blk_unplug, submitted I/Os wait in the device's queue and unplug tells
+ * the device of all of them at once (one doorbell instead of one per I/O, as Linux's plugs and
+ * its NVMe driver's last-request doorbell). Waiting (blk_io_wait, blk_read...) unplugs first. */
+void blk_plug(struct blk_dev *b);
+void blk_unplug(struct blk_dev *b);
 int blk_poll(struct blk_dev *b);
 int blk_io_complete(struct blk_dev *b, struct blk_io *io);
 /* Waits (bounded) for io and completes it; on a timeout or a broken device the I/O is

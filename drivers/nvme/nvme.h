@@ -31,6 +31,7 @@ struct nvme_queue {
     struct nvme_cqe *cqes;
     volatile uint32_t *sq_db, *cq_db;
     uint16_t sq_tail, sq_head, cq_head;
+    uint16_t sq_rung;               /* the tail the doorbell last told the controller */
     uint8_t phase;
     struct nvme_req *reqs;          /* per command ID */
     uint16_t *free_cids;
@@ -54,8 +55,12 @@ struct nvme_ctrl {
 unsigned nvme_count(void);
 struct nvme_ctrl *nvme_get(unsigned i);
 
-/* Queues a command (its CID is filled in); -EBUSY when the queue or its CIDs are full. */
-int nvme_submit(struct nvme_queue *q, struct nvme_sqe *sqe, struct blk_io *io, uint16_t *cid);
+/* Queues a command (its CID is filled in) and rings the doorbell, unless hold: then the
+ * command waits in the queue for nvme_sq_ring. -EBUSY when the queue or its CIDs are full. */
+int nvme_submit(struct nvme_queue *q, struct nvme_sqe *sqe, struct blk_io *io, bool hold,
+                uint16_t *cid);
+/* Tells the controller of every command queued since the last doorbell (one write). */
+void nvme_sq_ring(struct nvme_queue *q);
 /* Reaps what the controller completed; -EPROTO (and the device marked broken) on an entry
  * that cannot be. */
 int nvme_reap(struct nvme_ctrl *c, struct nvme_queue *q);

@@ -62,10 +62,15 @@ static int nvme_blk_submit(struct blk_dev *b, struct blk_io *io)
             return err;
     }
     uint16_t cid;
-    int err = nvme_submit(q, &sqe, io, &cid);
+    int err = nvme_submit(q, &sqe, io, b->plugged, &cid);
     if (!err)
         io->tag = cid;
     return err;
+}
+
+static void nvme_blk_commit(struct blk_dev *b)
+{
+    nvme_sq_ring(&to_ctrl(b)->io);
 }
 
 static int nvme_blk_poll(struct blk_dev *b)
@@ -79,5 +84,6 @@ const struct blk_dev_ops nvme_blk_ops = {
     .reset = nvme_ctrl_reset,
     .release = nvme_ctrl_release,
     .submit = nvme_blk_submit,
+    .commit = nvme_blk_commit,
     .poll = nvme_blk_poll,
 };

@@ -61,7 +61,17 @@ void nvme_queue_free(struct nvme_ctrl *c, struct nvme_queue *q)
     memset(q, 0, sizeof(*q));
 }
 
-int nvme_submit(struct nvme_queue *q, struct nvme_sqe *sqe, struct blk_io *io, uint16_t *cid)
+void nvme_sq_ring(struct nvme_queue *q)
+{
+    if (q->sq_rung == q->sq_tail)
+        return;
+    wmb();      /* the entries are in memory before the controller learns of them */
+    *q->sq_db = q->sq_tail;
+    q->sq_rung = q->sq_tail;
+}
+
+int nvme_submit(struct nvme_queue *q, struct nvme_sqe *sqe, struct blk_io *io, bool hold,
+                uint16_t *cid)
 {
     uint16_t next = (uint16_t)((q->sq_tail + 1) % q->depth);
     if (q->nfree == 0 || next == q->sq_head)
@@ -72,8 +82,8 @@ int nvme_submit(struct nvme_queue *q, struct nvme_sqe *sqe, struct blk_io *io, u
     sqe->cdw0 = (sqe->cdw0 & ~(uint32_t)NVME_SQE_CID) | (uint32_t)FIELD_PREP(NVME_SQE_CID, id);
     q->sqes[q->sq_tail] = *sqe;
     q->sq_tail = next;
-    wmb();      /* the entry is in memory before the controller learns of it */
-    *q->sq_db = q->sq_tail;
+    if (!hold)
+        nvme_sq_ring(q);
     *cid = id;
     return 0;
 }
@@ -140,7 +150,7 @@ int nvme_reap(struct nvme_ctrl *c, struct nvme_queue *q)
 int nvme_admin(struct nvme_ctrl *c, struct nvme_sqe *sqe, uint32_t *dw0)
 {
     uint16_t cid;
-    int err = nvme_submit(&c->admin, sqe, NULL, &cid);
+    int err = nvme_submit(&c->admin, sqe, NULL, false, &cid);
     if (err)
         return err;
     struct nvme_req *r = &c->admin.reqs[cid];

@@ -146,8 +146,14 @@ static int vblk_submit(struct blk_dev *b, struct blk_io *io)
     if (head < 0)
         return head;
     io->tag = (uint16_t)head;
-    virtq_kick(&vb->vq);
+    if (!b->plugged)
+        virtq_kick(&vb->vq);
     return 0;
+}
+
+static void vblk_commit(struct blk_dev *b)
+{
+    virtq_kick(&to_vblk(b)->vq);
 }
 
 static int status_to_errno(uint8_t st)
@@ -194,6 +200,7 @@ static const struct blk_dev_ops vblk_ops = {
     .reset = vblk_reset,
     .release = vblk_release,
     .submit = vblk_submit,
+    .commit = vblk_commit,
     .poll = vblk_poll,
 };
 

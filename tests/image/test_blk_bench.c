@@ -78,11 +78,13 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
 {
     bool busy[BENCH_MAX_QD];
     struct bench_acc setup = { 0 };
+    blk_plug(r->b);
     for (unsigned i = 0; i < r->qd; i++) {
         if (issue(r, i, &setup))
             return -EIO;
         busy[i] = true;
     }
+    blk_unplug(r->b);
     uint64_t t0 = clock_ns(), end = t0 + ns, done = 0, batches0 = r->b->nr_reap_batches;
     unsigned left = r->qd;
     while (left) {
@@ -92,6 +94,7 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
         uint64_t p1 = clock_ns();
         acc->t[T_POLL] += p1 - p0;
         bool more = p1 < end;
+        blk_plug(r->b);
         for (unsigned i = 0; i < r->qd; i++) {
             if (!busy[i] || !r->ios[i].done)
                 continue;
@@ -103,6 +106,9 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
             busy[i] = more && issue(r, i, acc) == 0;
             left -= !busy[i];
         }
+        uint64_t u0 = clock_ns();
+        blk_unplug(r->b);       /* one doorbell for the I/Os this poll's completions freed */
+        acc->t[T_SUBMIT] += clock_ns() - u0;
     }
     acc->ios += done;
     acc->ns += clock_ns() - t0;
@@ -127,7 +133,7 @@ static void report_steps(const char *mode, const struct bench_acc *a)
 
 static void print_ratio(const char *name, uint64_t num, uint64_t den)
 {
-    if (den == 0)
+    if (num == 0 || den == 0)       /* a mode not run (bench_modes=) */
         return;
     uint64_t milli = num * 1000 / den;
     kprintf("bench %s %llu.%03llu x\n", name, (unsigned long long)(milli / 1000),
@@ -153,18 +159,41 @@ static int run_mode(struct bench_run *r, unsigned m, uint64_t ns, struct bench_a
     return 0;
 }
 
+/* bench_modes=identity,strict,... on the command line runs only those modes (to profile one);
+ * all by default. */
+static bool mode_wanted(unsigned m)
+{
+    char s[64];
+    if (!cmdline_get("bench_modes", s, sizeof(s)))
+        return true;
+    for (char *p = s; *p;) {
+        size_t n = 0;
+        while (p[n] && p[n] != ',')
+            n++;
+        if (n == strlen(mode_names[m]) && memcmp(p, mode_names[m], n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
 /* One slice of each mode; false when the identity domain is not available. */
 static int bench_round(struct bench_run *r, uint64_t ns, struct bench_acc acc[NR_MODES][2],
                        bool *identity)
 {
-    int err = blk_dev_rebind(r->b, IOMMU_DOMAIN_IDENTITY);
-    *identity = !err && iommu_unit_for(r->b->pci);
-    if (*identity && (err = run_mode(r, M_IDENTITY, ns, acc[M_IDENTITY])))
-        return err;
+    int err = 0;
+    *identity = false;
+    if (mode_wanted(M_IDENTITY)) {
+        err = blk_dev_rebind(r->b, IOMMU_DOMAIN_IDENTITY);
+        *identity = !err && iommu_unit_for(r->b->pci);
+        if (*identity && (err = run_mode(r, M_IDENTITY, ns, acc[M_IDENTITY])))
+            return err;
+    }
     if ((err = blk_dev_rebind(r->b, IOMMU_DOMAIN_PAGING)))
         return err;
-    err = run_mode(r, M_STRICT, ns, acc[M_STRICT]);
-    return err ? err : run_mode(r, M_PREMAPPED, ns, acc[M_PREMAPPED]);
+    if (mode_wanted(M_STRICT) && (err = run_mode(r, M_STRICT, ns, acc[M_STRICT])))
+        return err;
+    return mode_wanted(M_PREMAPPED) ? run_mode(r, M_PREMAPPED, ns, acc[M_PREMAPPED]) : 0;
 }
 
 static uint64_t iops(const struct bench_acc *a)
@@ -175,11 +204,12 @@ static uint64_t iops(const struct bench_acc *a)
 static void report(struct bench_acc acc[NR_MODES][2], bool identity)
 {
     for (unsigned m = identity ? 0 : 1; m < NR_MODES; m++)
-        for (unsigned q = 0; q < 2; q++)
+        for (unsigned q = 0; q < 2 && mode_wanted(m); q++)
             kprintf("bench nvme_randread_4k_qd%u_%s %llu IOPS\n", qds[q], mode_names[m],
                     (unsigned long long)iops(&acc[m][q]));
     if (!identity) {
-        kprintf("# no identity domain (no IOMMU, or the unit cannot pass through): no ratios\n");
+        if (mode_wanted(M_IDENTITY))
+            kprintf("# no identity domain (no IOMMU, or the unit cannot pass through): no ratios\n");
         return;
     }
     print_ratio("dma_ratio_premapped", iops(&acc[M_PREMAPPED][1]), iops(&acc[M_IDENTITY][1]));
