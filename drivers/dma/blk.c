@@ -190,8 +190,10 @@ void blk_unplug(struct blk_dev *b)
     if (!b->plugged)
         return;
     b->plugged = false;
-    if (b->nr_held && !b->broken)
+    if (b->nr_held && !b->broken) {
         b->ops->commit(b);
+        b->nr_commits++;
+    }
     b->nr_held = 0;
 }
 

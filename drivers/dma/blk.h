@@ -78,6 +78,7 @@ struct blk_dev {
     bool up, broken;
     bool plugged;               /* blk_plug: submissions wait for blk_unplug's one doorbell */
     unsigned nr_held;           /* submitted while plugged, not yet told to the device */
+    uint64_t nr_commits;        /* blk_unplug's doorbells */
     uint64_t timeout_ns;
     uint64_t nr_io, nr_timeouts, nr_bad_completions;
     uint64_t leaked_bytes;      /* kept from reuse: a device without IOMMU that did not reset */

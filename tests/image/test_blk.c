@@ -3,7 +3,7 @@
  * Suites:
  *   blk      identify, range errors (from the block layer and from the device), reads in both
  *            DMA modes, strict mode leaving nothing mapped, the pool mapping nothing per I/O,
- *            NVMe PRP shapes, queue-depth I/O, and device-written garbage (used-ring ids and
+ *            NVMe PRP shapes, queue-depth I/O, plugged submissions (one doorbell), and device-written garbage (used-ring ids and
  *            lengths, CQ entries) rejected and recovered from by a reset. Runs on the default
  *            machine, whose disks read zeros and drop writes.
  *   blk_rw   (explicit) write/read/verify round trips in both modes and across them; needs
@@ -288,6 +288,57 @@ static void queue_depth(struct ktest *t)
     struct blk_dev *n = blk_find(TEST_NVME);
     if (n)
         queue_depth_on(t, n);
+}
+
+/* Plugged submissions reach the device with one doorbell at unplug; an NVMe controller,
+ * which learns of commands only from its doorbell, completes none before. A wait unplugs. */
+static void plugged_on(struct ktest *t, struct blk_dev *b, bool doorbell_only)
+{
+    static struct blk_io ios[8];
+    unsigned n = MIN(b->pool.nbufs, 8u);
+    uint64_t commits = b->nr_commits;
+    blk_plug(b);
+    for (unsigned i = 0; i < n; i++) {
+        KASSERT(t, blk_io_prepare(b, &ios[i], BLK_DMA_POOLED, BLK_OP_READ, i * 8ULL % b->nlba,
+                                  1, NULL) == 0);
+        memset(ios[i].bounce, 0xa5, b->lba_size);
+        KASSERT(t, blk_io_submit(b, &ios[i]) == 0);
+    }
+    if (doorbell_only) {
+        uint64_t end = clock_ns() + 20 * NSEC_PER_MSEC;
+        while (clock_ns() < end)
+            KEXPECT_EQ(t, blk_poll(b), 0);
+        for (unsigned i = 0; i < n; i++)
+            KEXPECT(t, !ios[i].done);
+    }
+    blk_unplug(b);
+    KEXPECT_EQ(t, b->nr_commits, commits + 1);
+    for (unsigned i = 0; i < n; i++) {
+        KEXPECT(t, poll_until(ios[i].done || blk_poll(b) < 0, b->timeout_ns) == 0 &&
+                       ios[i].done);
+        /* the default disks read zeros: the device wrote the whole block */
+        const uint8_t *p = ios[i].bounce;
+        KEXPECT(t, p[0] == 0 && p[b->lba_size / 2] == 0 && p[b->lba_size - 1] == 0);
+        KEXPECT_EQ(t, blk_io_complete(b, &ios[i]), 0);
+    }
+    /* a wait while plugged tells the device first instead of timing out */
+    blk_plug(b);
+    KASSERT(t, blk_io_prepare(b, &ios[0], BLK_DMA_POOLED, BLK_OP_READ, 0, 1, NULL) == 0);
+    KASSERT(t, blk_io_submit(b, &ios[0]) == 0);
+    KEXPECT_EQ(t, blk_io_wait(b, &ios[0]), 0);
+    KEXPECT(t, !b->plugged);
+    KEXPECT_EQ(t, b->nr_commits, commits + 2);
+    KEXPECT_EQ(t, b->pool.nfree, b->pool.nbufs);
+}
+
+static void plugged_submissions(struct ktest *t)
+{
+    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
+    if (v)
+        plugged_on(t, v, false);
+    struct blk_dev *n = blk_find(TEST_NVME);
+    if (n)
+        plugged_on(t, n, true);
 }
 
 static void flush(struct ktest *t)
@@ -626,6 +677,7 @@ KTEST_SUITE(blk,
             KTEST_CASE(pool_maps_nothing),
             KTEST_CASE(nvme_prp_shapes),
             KTEST_CASE(queue_depth),
+            KTEST_CASE(plugged_submissions),
             KTEST_CASE(flush),
             KTEST_CASE(nvme_bad_completions),
             KTEST_CASE(virtio_bad_used),

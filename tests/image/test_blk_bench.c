@@ -6,7 +6,8 @@
  *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work).
  * Prints "bench <name> <value> <unit>" lines and the ratios protected/identity. The time per
  * per mode and queue depth is bench_ms=N on the command line (default 800), measured in 12 slices
- * that alternate between the modes. */
+ * that alternate between the modes. The I/Os a poll frees are re-submitted under one plug (one
+ * doorbell); bench_plug=0 rings per I/O, bench_modes= and bench_qds= pick what runs. */
 #include "drivers/nvme/nvme.h"
 #include "kernel/cmdline.h"
 #include "kernel/mm/pmm.h"
@@ -26,6 +27,7 @@ struct bench_run {
     unsigned qd;
     uint8_t *bufs;              /* qd * 4 KiB, for STRICT */
     uint64_t rng;
+    bool plug;
     struct blk_io ios[BENCH_MAX_QD];
 };
 
@@ -73,12 +75,20 @@ static int issue(struct bench_run *r, unsigned i, struct bench_acc *acc)
     return err;
 }
 
+/* The I/Os a poll's completions free are re-submitted plugged: one doorbell for all of them,
+ * as a block driver does. bench_plug=0 on the command line rings it for every I/O instead. */
+static void plug(struct bench_run *r)
+{
+    if (r->plug)
+        blk_plug(r->b);
+}
+
 /* Keeps qd reads in flight for ns; adds the I/Os and the time to acc. */
 static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
 {
     bool busy[BENCH_MAX_QD];
     struct bench_acc setup = { 0 };
-    blk_plug(r->b);
+    plug(r);
     for (unsigned i = 0; i < r->qd; i++) {
         if (issue(r, i, &setup))
             return -EIO;
@@ -94,7 +104,7 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
         uint64_t p1 = clock_ns();
         acc->t[T_POLL] += p1 - p0;
         bool more = p1 < end;
-        blk_plug(r->b);
+        plug(r);
         for (unsigned i = 0; i < r->qd; i++) {
             if (!busy[i] || !r->ios[i].done)
                 continue;
@@ -146,35 +156,47 @@ enum { M_IDENTITY, M_STRICT, M_PREMAPPED, NR_MODES };
 static const char *const mode_names[NR_MODES] = { "identity", "strict", "premapped" };
 static const unsigned qds[2] = { 1, 32 };
 
+/* bench_modes=identity,strict,... and bench_qds=1,32 on the command line run only those modes
+ * and queue depths (to profile one); all by default. */
+static bool listed(const char *key, const char *word)
+{
+    char s[64];
+    if (!cmdline_get(key, s, sizeof(s)))
+        return true;
+    for (char *p = s; *p;) {
+        size_t n = 0;
+        while (p[n] && p[n] != ',')
+            n++;
+        if (n == strlen(word) && memcmp(p, word, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+static bool mode_wanted(unsigned m)
+{
+    return listed("bench_modes", mode_names[m]);
+}
+
+static bool qd_wanted(unsigned qd)
+{
+    return listed("bench_qds", qd == 1 ? "1" : "32");
+}
+
 static int run_mode(struct bench_run *r, unsigned m, uint64_t ns, struct bench_acc acc[2])
 {
     r->mode = m == M_PREMAPPED ? BLK_DMA_POOLED : BLK_DMA_STRICT;
     r->zero_copy = m == M_PREMAPPED;    /* identity: untranslated, maps and copies nothing */
     for (unsigned q = 0; q < 2; q++) {
         r->qd = qds[q];
+        if (!qd_wanted(r->qd))
+            continue;
         int err = bench_slice(r, ns, &acc[q]);
         if (err)
             return err;
     }
     return 0;
-}
-
-/* bench_modes=identity,strict,... on the command line runs only those modes (to profile one);
- * all by default. */
-static bool mode_wanted(unsigned m)
-{
-    char s[64];
-    if (!cmdline_get("bench_modes", s, sizeof(s)))
-        return true;
-    for (char *p = s; *p;) {
-        size_t n = 0;
-        while (p[n] && p[n] != ',')
-            n++;
-        if (n == strlen(mode_names[m]) && memcmp(p, mode_names[m], n) == 0)
-            return true;
-        p += n + (p[n] == ',');
-    }
-    return false;
 }
 
 /* One slice of each mode; false when the identity domain is not available. */
@@ -320,6 +342,10 @@ static void nvme_randread(struct ktest *t)
     memset(&r, 0, sizeof(r));
     r.b = b;
     r.rng = 0x2545f4914f6cdd1dULL;
+    char arg[8];
+    r.plug = !cmdline_get("bench_plug", arg, sizeof(arg)) || strcmp(arg, "0") != 0;
+    kprintf("# blk_bench: %s\n", r.plug ? "one doorbell per poll round (plugged re-submissions)"
+                                         : "one doorbell per I/O (bench_plug=0)");
     r.bufs = pmm_alloc_zeroed(5, &pa);      /* 32 x 4 KiB */
     KASSERT(t, r.bufs && b->nlba * b->lba_size >= 16 * BENCH_IO);
     static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2];
