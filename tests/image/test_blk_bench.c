@@ -1,32 +1,49 @@
-/* blk_bench (explicit): NVMe 4 KiB random reads at queue depth 1 and 32 for a fixed time in
- * three DMA modes, back to back:
+/* blk_bench (explicit): block I/O for a fixed time in three DMA modes, back to back:
  *   identity   the controller on an IDENTITY domain: no translation, nothing mapped;
  *   strict     a PAGING domain, every I/O maps its buffer and unmaps it (with the IOTLB
  *              invalidation) after completion;
  *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work).
- * Prints "bench <name> <value> <unit>" lines and the ratios protected/identity. The time per
- * per mode and queue depth is bench_ms=N on the command line (default 800), measured in 12 slices
- * that alternate between the modes. The I/Os a poll frees are re-submitted under one plug (one
- * doorbell); bench_plug=0 rings per I/O, bench_modes= and bench_qds= pick what runs. */
+ * On NVMe and virtio-blk, 4 KiB random reads and 128 KiB sequential reads, queue depth 1 and
+ * 32. Prints "bench <name> <value> <unit>" lines: IOPS and MB/s, and the ratios
+ * protected/identity (dma_ratio_premapped and dma_ratio_strict: NVMe, 4 KiB random, QD 32).
+ * The time per mode, queue depth and workload is bench_ms=N on the command line (default 800),
+ * measured in 12 slices that alternate between the modes. The I/Os a poll frees are
+ * re-submitted under one plug (one doorbell); bench_plug=0 rings per I/O. bench_modes=,
+ * bench_qds=, bench_devs=nvme,virtio and bench_wls=randread_4k,seqread_128k pick what runs. */
 #include "drivers/nvme/nvme.h"
 #include "kernel/cmdline.h"
 #include "kernel/mm/pmm.h"
 #include "kernel/time.h"
 #include "lib/errno.h"
+#include "lib/fmt.h"
 #include "lib/log.h"
 #include "lib/string.h"
 #include "tests/image/test_blk.h"
 
 #define BENCH_MAX_QD 32
-#define BENCH_IO 4096u
+#define BENCH_IO 4096u                  /* the random reads, and the map/unmap costs */
+#define BENCH_MAX_IO (128u * 1024)
+#define BUF_ORDER 5                     /* 4 KiB << 5: one BENCH_MAX_IO buffer */
+
+struct workload {
+    const char *name;
+    uint32_t io_bytes;
+    bool seq;
+};
+
+static const struct workload workloads[] = {
+    { "randread_4k", BENCH_IO, false },
+    { "seqread_128k", BENCH_MAX_IO, true },
+};
 
 struct bench_run {
     struct blk_dev *b;
     enum blk_dma_mode mode;
     bool zero_copy;             /* POOLED: data stays in the pool buffer */
     unsigned qd;
-    uint8_t *bufs;              /* qd * 4 KiB, for STRICT */
-    uint64_t rng;
+    const struct workload *wl;
+    uint8_t *bufs[BENCH_MAX_QD];    /* one per slot, BENCH_MAX_IO each: the caller's buffers */
+    uint64_t rng, next;         /* random, sequential: the next LBA */
     bool plug;
     struct blk_io ios[BENCH_MAX_QD];
 };
@@ -40,13 +57,23 @@ static uint64_t bench_ns(void)
     return 800 * NSEC_PER_MSEC;
 }
 
+static uint32_t io_blocks(const struct bench_run *r)
+{
+    return r->wl->io_bytes / r->b->lba_size;
+}
+
 static uint64_t next_lba(struct bench_run *r)
 {
+    uint64_t per = io_blocks(r), slots = r->b->nlba / per;
+    if (r->wl->seq) {
+        uint64_t lba = r->next;
+        r->next = lba + per >= slots * per ? 0 : lba + per;
+        return lba;
+    }
     r->rng ^= r->rng << 13;
     r->rng ^= r->rng >> 7;
     r->rng ^= r->rng << 17;
-    uint64_t per = BENCH_IO / r->b->lba_size;
-    return r->rng % (r->b->nlba / per) * per;
+    return r->rng % slots * per;
 }
 
 /* Where the CPU's time goes, per mode and queue depth: preparing I/Os (mapping, pool), telling
@@ -63,10 +90,10 @@ struct bench_acc {
 
 static int issue(struct bench_run *r, unsigned i, struct bench_acc *acc)
 {
-    void *buf = r->zero_copy ? NULL : r->bufs + (size_t)i * BENCH_IO;
+    void *buf = r->zero_copy ? NULL : r->bufs[i];
     uint64_t t0 = clock_ns();
-    int err = blk_io_prepare(r->b, &r->ios[i], r->mode, BLK_OP_READ, next_lba(r),
-                             BENCH_IO / r->b->lba_size, buf);
+    int err = blk_io_prepare(r->b, &r->ios[i], r->mode, BLK_OP_READ, next_lba(r), io_blocks(r),
+                             buf);
     uint64_t t1 = clock_ns();
     if (!err)
         err = blk_io_submit(r->b, &r->ios[i]);
@@ -223,23 +250,51 @@ static uint64_t iops(const struct bench_acc *a)
     return a->ns ? a->ios * NSEC_PER_SEC / a->ns : 0;
 }
 
-static void report(struct bench_acc acc[NR_MODES][2], bool identity)
+/* "1.234 x", the ratio of two figures of the same run; nothing when one was not measured. */
+static void ratio_line(const char *prefix, const char *name, uint64_t num, uint64_t den)
 {
+    char full[64];
+    fmt_snprintf(full, sizeof(full), "%s%s", prefix, name);
+    print_ratio(full, num, den);
+}
+
+/* IOPS and MB/s of every mode and queue depth of one device and workload, their ratios to
+ * identity; for NVMe 4 KiB random reads also the headline ratios and the QD32 steps. */
+static void report(const char *dev, const struct workload *wl, struct bench_acc acc[NR_MODES][2],
+                   bool identity)
+{
+    char p[48];
     for (unsigned m = identity ? 0 : 1; m < NR_MODES; m++)
-        for (unsigned q = 0; q < 2 && mode_wanted(m); q++)
-            kprintf("bench nvme_randread_4k_qd%u_%s %llu IOPS\n", qds[q], mode_names[m],
-                    (unsigned long long)iops(&acc[m][q]));
+        for (unsigned q = 0; q < 2; q++) {
+            const struct bench_acc *a = &acc[m][q];
+            if (!a->ns)
+                continue;
+            /* bytes per microsecond: MB/s, one decimal */
+            uint64_t mbps10 = a->ios * wl->io_bytes * 10000 / a->ns;
+            fmt_snprintf(p, sizeof(p), "%s_%s_qd%u_%s", dev, wl->name, qds[q], mode_names[m]);
+            kprintf("bench %s %llu IOPS\n", p, (unsigned long long)iops(a));
+            kprintf("bench %s_mbps %llu.%llu MB/s\n", p, (unsigned long long)(mbps10 / 10),
+                    (unsigned long long)(mbps10 % 10));
+        }
     if (!identity) {
         if (mode_wanted(M_IDENTITY))
-            kprintf("# no identity domain (no IOMMU, or the unit cannot pass through): no ratios\n");
+            kprintf("# %s: no identity domain (no IOMMU, or the unit cannot pass through): no "
+                    "ratios\n", dev);
         return;
     }
+    for (unsigned q = 0; q < 2; q++) {
+        fmt_snprintf(p, sizeof(p), "%s_%s_qd%u_", dev, wl->name, qds[q]);
+        ratio_line(p, "ratio_premapped", iops(&acc[M_PREMAPPED][q]), iops(&acc[M_IDENTITY][q]));
+        ratio_line(p, "ratio_strict", iops(&acc[M_STRICT][q]), iops(&acc[M_IDENTITY][q]));
+    }
+    if (strcmp(dev, "nvme") || wl->seq)
+        return;
     print_ratio("dma_ratio_premapped", iops(&acc[M_PREMAPPED][1]), iops(&acc[M_IDENTITY][1]));
     print_ratio("dma_ratio_strict", iops(&acc[M_STRICT][1]), iops(&acc[M_IDENTITY][1]));
     print_ratio("dma_ratio_premapped_qd1", iops(&acc[M_PREMAPPED][0]),
                 iops(&acc[M_IDENTITY][0]));
     print_ratio("dma_ratio_strict_qd1", iops(&acc[M_STRICT][0]), iops(&acc[M_IDENTITY][0]));
-    for (unsigned m = identity ? 0 : 1; m < NR_MODES; m++)
+    for (unsigned m = 0; m < NR_MODES; m++)
         report_steps(mode_names[m], &acc[m][1]);
     if (acc[M_STRICT][1].reap_batches)
         print_ratio("strict_qd32_ios_per_invalidation", acc[M_STRICT][1].ios,
@@ -332,37 +387,71 @@ static void map_unmap_cost(struct ktest *t, struct blk_dev *b, uint8_t *buf)
         cost_print(&c[i]);
 }
 
-static void nvme_randread(struct ktest *t)
+/* One device, one workload: a warm-up round, then SLICES rounds of every mode. */
+static int bench_workload(struct bench_run *r, const char *dev, const struct workload *wl)
 {
-    struct blk_dev *b = test_blk_dev(t, TEST_NVME);
-    if (!b)
+    static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2];
+    memset(acc, 0, sizeof(acc));
+    memset(warm, 0, sizeof(warm));
+    r->wl = wl;
+    r->next = 0;
+    uint64_t slice = bench_ns() / SLICES;
+    bool identity = false;
+    int err = bench_round(r, slice / 4, warm, &identity);     /* warm-up, not counted */
+    for (unsigned s = 0; s < SLICES && !err; s++)
+        err = bench_round(r, slice, acc, &identity);
+    if (!err)
+        report(dev, wl, acc, identity);
+    return err;
+}
+
+static void bench_dev(struct ktest *t, const char *name, const char *dev, bool costs)
+{
+    struct blk_dev *b = blk_find(name);
+    if (!b || !b->up || !listed("bench_devs", dev))
         return;
-    uint64_t pa;
     static struct bench_run r;
     memset(&r, 0, sizeof(r));
     r.b = b;
     r.rng = 0x2545f4914f6cdd1dULL;
     char arg[8];
     r.plug = !cmdline_get("bench_plug", arg, sizeof(arg)) || strcmp(arg, "0") != 0;
-    kprintf("# blk_bench: %s\n", r.plug ? "one doorbell per poll round (plugged re-submissions)"
-                                         : "one doorbell per I/O (bench_plug=0)");
-    r.bufs = pmm_alloc_zeroed(5, &pa);      /* 32 x 4 KiB */
-    KASSERT(t, r.bufs && b->nlba * b->lba_size >= 16 * BENCH_IO);
-    static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2];
-    memset(acc, 0, sizeof(acc));
-    uint64_t slice = bench_ns() / SLICES;
-    bool identity = false;
-    int err = bench_round(&r, slice / 4, warm, &identity);     /* warm-up, not counted */
-    for (unsigned s = 0; s < SLICES && !err; s++)
-        err = bench_round(&r, slice, acc, &identity);
-    KEXPECT_EQ(t, err, 0);
-    if (!err) {
-        report(acc, identity);
-        map_unmap_cost(t, b, r.bufs);
+    kprintf("# blk_bench %s: %s\n", dev, r.plug ? "one doorbell per poll round (plugged "
+                                                   "re-submissions)"
+                                                 : "one doorbell per I/O (bench_plug=0)");
+    int err = 0;
+    for (unsigned i = 0; i < BENCH_MAX_QD && !err; i++) {
+        uint64_t pa;
+        r.bufs[i] = pmm_alloc_zeroed(BUF_ORDER, &pa);
+        err = r.bufs[i] ? 0 : -ENOMEM;
     }
+    for (unsigned w = 0; w < ARRAY_SIZE(workloads) && !err; w++) {
+        const struct workload *wl = &workloads[w];
+        if (!listed("bench_wls", wl->name))
+            continue;
+        if (wl->io_bytes > b->max_io || b->nlba * b->lba_size < 16ULL * wl->io_bytes) {
+            kprintf("# blk_bench %s %s: skipped (I/O size %u, device max %u)\n", dev,
+                    wl->name, wl->io_bytes, b->max_io);
+            continue;
+        }
+        err = bench_workload(&r, dev, wl);
+    }
+    KEXPECT_EQ(t, err, 0);
+    if (!err && costs)
+        map_unmap_cost(t, b, r.bufs[0]);
     blk_dev_rebind(b, IOMMU_DOMAIN_PAGING);
     blk_set_mode(b, BLK_DMA_POOLED);
-    pmm_free(pa, 5);
+    for (unsigned i = 0; i < BENCH_MAX_QD; i++)
+        if (r.bufs[i])
+            pmm_free(virt_to_phys(r.bufs[i]), BUF_ORDER);
 }
 
-KTEST_SUITE_EXPLICIT(blk_bench, KTEST_CASE(nvme_randread));
+static void dma_modes(struct ktest *t)
+{
+    if (!blk_find(TEST_NVME) && !blk_find(TEST_VBLK))
+        ktest_skip(t, "no block device on this machine");
+    bench_dev(t, TEST_NVME, "nvme", true);
+    bench_dev(t, TEST_VBLK, "virtio", false);
+}
+
+KTEST_SUITE_EXPLICIT(blk_bench, KTEST_CASE(dma_modes));

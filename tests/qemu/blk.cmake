@@ -27,7 +27,11 @@ moat_qemu_test(blk_bench TIMEOUT 120 ARGS --tests --cmdline "tests=blk_bench ben
         "^bench nvme_randread_4k_qd1_strict [0-9]+ IOPS"
         "^bench nvme_randread_4k_qd32_premapped [0-9]+ IOPS"
         "^bench dma_ratio_premapped [0-9]+\\.[0-9]+ x" "^bench dma_ratio_strict [0-9]+\\.[0-9]+ x"
-  NO_LINES "dma fault:")
+        "^bench nvme_seqread_128k_qd32_premapped_mbps [0-9]+\\.[0-9] MB/s"
+        "^bench virtio_randread_4k_qd32_ratio_strict [0-9]+\\.[0-9]+ x"
+        "^bench virtio_seqread_128k_qd1_ratio_premapped [0-9]+\\.[0-9]+ x"
+        "^1 passed, 0 failed"
+  NO_LINES "dma fault:" "not ok")
 
 # blk_disk_test(NAME TIMEOUT disk-test-args...): TIMEOUT bounds the guest; the host check
 # after it gets another minute.
