@@ -276,20 +276,42 @@ static uint64_t find_run(const struct dma_space *ds, uint64_t from, uint64_t to,
     return UINT64_MAX;
 }
 
-int dma_iova_alloc(struct dma_space *ds, uint64_t size, uint64_t *iova)
+/* The first run of n free pages in [from, to) whose IOVA is a multiple of align pages. */
+static uint64_t find_run_aligned(const struct dma_space *ds, uint64_t from, uint64_t to,
+                                 uint64_t n, uint64_t align)
 {
-    uint64_t n = ALIGN_UP(size, DMA_PAGE) / DMA_PAGE;
+    uint64_t base = ds->iova_base / DMA_PAGE;
+    for (uint64_t i = ALIGN_UP(base + from, align) - base; i + n <= to; i += align) {
+        uint64_t k = 0;
+        while (k < n && !page_used(ds, i + k))
+            k++;
+        if (k == n)
+            return i;
+    }
+    return UINT64_MAX;
+}
+
+/* As dma_iova_alloc, at an IOVA aligned to align bytes (a power of two). */
+static int iova_alloc_aligned(struct dma_space *ds, uint64_t size, uint64_t align, uint64_t *iova)
+{
+    uint64_t n = ALIGN_UP(size, DMA_PAGE) / DMA_PAGE, ap = align / DMA_PAGE;
     if (n == 0 || n > ds->npages)
         return -EINVAL;
-    uint64_t first = find_run(ds, ds->hint, ds->npages, n);
+    uint64_t first = ap > 1 ? find_run_aligned(ds, ds->hint, ds->npages, n, ap)
+                            : find_run(ds, ds->hint, ds->npages, n);
     if (first == UINT64_MAX)
-        first = find_run(ds, 0, ds->npages, n);
+        first = ap > 1 ? find_run_aligned(ds, 0, ds->npages, n, ap) : find_run(ds, 0, ds->npages, n);
     if (first == UINT64_MAX)
         return -ENOSPC;
     mark_pages(ds, first, n, true);
     ds->hint = first + n == ds->npages ? 0 : first + n;
     *iova = ds->iova_base + first * DMA_PAGE;
     return 0;
+}
+
+int dma_iova_alloc(struct dma_space *ds, uint64_t size, uint64_t *iova)
+{
+    return iova_alloc_aligned(ds, size, DMA_PAGE, iova);
 }
 
 void dma_iova_free(struct dma_space *ds, uint64_t iova, uint64_t size)
@@ -364,7 +386,9 @@ int dma_alloc(struct dma_space *ds, uint64_t size, uint32_t prot, struct dma_mem
     m->iova = m->pa;
     if (!translated(ds))
         return 0;
-    int err = dma_iova_alloc(ds, m->size, &m->iova);
+    /* A 2 MiB block at a 2 MiB-aligned IOVA is one large leaf: one IOTLB entry for it all. */
+    int err = iova_alloc_aligned(ds, m->size, m->size >= DMA_SUPERPAGE ? DMA_SUPERPAGE : DMA_PAGE,
+                                 &m->iova);
     if (!err) {
         err = ioas_map_counted(ds, (uintptr_t)m->cpu, m->pa, m->iova, m->size, prot);
         if (err)

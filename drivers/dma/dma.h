@@ -35,6 +35,7 @@ struct moat_iommufd;
 /* The IOVA window spaces allocate from by default: below the x86 interrupt window, above 0 so
  * that a zero IOVA is never valid. */
 #define DMA_IOVA_BASE 0x40000000ULL
+#define DMA_SUPERPAGE (2ULL << 20)     /* dma_alloc's largest block: one 2 MiB leaf */
 #define DMA_IOVA_SIZE 0x40000000ULL    /* 1 GiB: 262144 pages, a 32 KiB bitmap */
 /* Mappings dma_unmap_many takes down per invalidation wait. */
 #define DMA_UNMAP_BATCH 64
@@ -75,10 +76,22 @@ struct dma_map {
     uint64_t size;                  /* bytes of IOVA range (whole pages) */
 };
 
-/* Buffers of one size, mapped once. */
+/* A pool buffer: where it is, and which slab holds it. */
+struct dma_pool_buf {
+    void *cpu;
+    uint64_t iova;
+    uint16_t slab;
+    bool quarantined;
+};
+
+/* Buffers of one size, mapped once: carved from slabs of up to 2 MiB, each one dma_alloc (one
+ * map call; a 2 MiB slab is one large IOMMU leaf, so the device's IOTLB holds the whole slab
+ * in one entry). */
 struct dma_pool {
     struct dma_space *ds;
-    struct dma_mem *chunks;         /* one per buffer */
+    struct dma_mem *slabs;
+    unsigned nslabs;
+    struct dma_pool_buf *bufs;
     uint16_t *free;                 /* stack of free buffer indices */
     unsigned nbufs, nfree;
     uint32_t bufsize;
@@ -113,7 +126,8 @@ int dma_iova_alloc(struct dma_space *ds, uint64_t size, uint64_t *iova);
 void dma_iova_free(struct dma_space *ds, uint64_t iova, uint64_t size);
 
 /* Zeroed, physically contiguous memory (size rounded up to a power-of-two page block, at most
- * 2 MiB) mapped with prot at a fresh IOVA. */
+ * 2 MiB) mapped with prot at a fresh IOVA; a 2 MiB block at a 2 MiB-aligned one, so that the
+ * IOMMU maps it with one large leaf. */
 int dma_alloc(struct dma_space *ds, uint64_t size, uint32_t prot, struct dma_mem *m);
 /* Unmaps (with invalidation), then frees. */
 void dma_free(struct dma_space *ds, struct dma_mem *m);
@@ -139,8 +153,9 @@ void dma_pool_fini(struct dma_pool *p);
 /* A free buffer (NULL when none), its IOVA in *iova. */
 void *dma_pool_get(struct dma_pool *p, uint64_t *iova);
 void dma_pool_put(struct dma_pool *p, void *buf);
-/* A buffer whose I/O never completed: never handed out again; at dma_pool_fini it is
- * unmapped (then freed) like the others, but its IOVA stays quarantined. */
+/* A buffer whose I/O never completed: never handed out again; at dma_pool_fini its slab is
+ * unmapped (then its memory freed) like the others, but the slab's IOVA range stays
+ * quarantined. Without an IOMMU nothing ends the device's reach: the slab is never freed. */
 void dma_pool_quarantine(struct dma_pool *p, void *buf);
 
 #endif

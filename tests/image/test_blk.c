@@ -397,8 +397,8 @@ static void nvme_bad_completions(struct ktest *t)
  * and the injected used entries below refer to them. */
 static int add_dummy_chain(struct blk_dev *b, struct virtq *vq, void *cookie)
 {
-    struct virtq_buf bufs[2] = { { b->pool.chunks[0].iova, 16, false },
-                                 { b->pool.chunks[0].iova + 512, 1, true } };
+    struct virtq_buf bufs[2] = { { b->pool.bufs[0].iova, 16, false },
+                                 { b->pool.bufs[0].iova + 512, 1, true } };
     return virtq_add(vq, bufs, 2, cookie);
 }
 
@@ -545,8 +545,10 @@ static void strict_direction(struct ktest *t)
 }
 
 /* A request the device never completes (placed in the ring, never notified): the wait ends at
- * its deadline, the device is broken, the buffer's IOVA is unmapped and quarantined (never
- * reused while this domain lives), and a reset brings the device back. */
+ * its deadline, the device is broken, and a reset brings the device back. STRICT: the
+ * buffer's IOVA is unmapped and quarantined at once (never reused while this domain lives).
+ * POOLED: the pool buffer is never handed out again; it stays mapped to its own memory until
+ * the pool's slab is taken down, whose IOVA range is then quarantined. */
 static void timeout_quarantines_mode(struct ktest *t, struct blk_dev *b, enum blk_dma_mode mode)
 {
     uint8_t *buf = buf_alloc();
@@ -563,10 +565,16 @@ static void timeout_quarantines_mode(struct ktest *t, struct blk_dev *b, enum bl
     KEXPECT(t, b->broken);
     KEXPECT_EQ(t, b->nr_timeouts, 1);
     uint64_t pa;
-    KEXPECT(t, iommu_iova_to_phys(b->dma.domain, iova, &pa) != 0);
-    KEXPECT(t, b->dma.quarantined_pages > q);
-    if (mode == BLK_DMA_POOLED)
+    if (mode == BLK_DMA_POOLED) {
         KEXPECT_EQ(t, b->pool.nquarantined, 1);
+        KEXPECT_EQ(t, b->pool.nfree, b->pool.nbufs - 1);
+        KEXPECT(t, iommu_iova_to_phys(b->dma.domain, iova, &pa) == 0 &&
+                       pa == virt_to_phys(io.bounce));
+        KEXPECT_EQ(t, b->dma.quarantined_pages, q);
+    } else {
+        KEXPECT(t, iommu_iova_to_phys(b->dma.domain, iova, &pa) != 0);
+        KEXPECT(t, b->dma.quarantined_pages > q);
+    }
     uint64_t again;
     KEXPECT(t, dma_iova_alloc(&b->dma, 4096, &again) == 0 && (again >> 12) != (iova >> 12));
     dma_iova_free(&b->dma, again, 4096);

@@ -264,7 +264,8 @@ TEST(pool_maps_once)
     uint64_t calls = mock_stats.map_calls, unmaps;
     REQUIRE(dma_pool_init(&p, &ds, 8, 65536) == 0);
     unmaps = mock_stats.unmap_calls;
-    CHECK_EQ(mock_stats.map_calls - calls, 8);
+    CHECK_EQ(mock_stats.map_calls - calls, 1);      /* one 512 KiB slab */
+    CHECK_EQ(p.nslabs, 1);
     void *bufs[8];
     uint64_t iovas[8];
     for (unsigned i = 0; i < 8; i++) {
@@ -278,16 +279,52 @@ TEST(pool_maps_once)
     CHECK(dma_pool_get(&p, &none) == NULL);
     for (unsigned i = 0; i < 8; i++)
         dma_pool_put(&p, bufs[i]);
-    CHECK_EQ(mock_stats.map_calls - calls, 8);
+    CHECK_EQ(mock_stats.map_calls - calls, 1);
     CHECK_EQ(mock_stats.unmap_calls, unmaps);
+    /* A quarantined buffer is never handed out again; it keeps its own memory mapped until
+     * the slab is taken down, whose IOVA range then stays out of use. */
     bufs[0] = dma_pool_get(&p, &iovas[0]);
     dma_pool_quarantine(&p, bufs[0]);
-    CHECK(!translates(&ds, iovas[0], virt_to_phys(bufs[0])));
+    CHECK(translates(&ds, iovas[0], virt_to_phys(bufs[0])));
     CHECK_EQ(p.nfree, 7);
+    for (unsigned i = 0; i < 7; i++)
+        CHECK(dma_pool_get(&p, &none) != bufs[0]);
+    CHECK(dma_pool_get(&p, &none) == NULL);
+    CHECK_EQ(ds.quarantined_pages, 0);
     dma_pool_fini(&p);
     CHECK_EQ(mock_mapped_bytes(), 0);
     CHECK_EQ(ds.used_pages, ds.quarantined_pages);
-    CHECK_EQ(ds.quarantined_pages, 16);
+    CHECK_EQ(ds.quarantined_pages, 128);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
+}
+
+/* A block driver's pool (32 x 128 KiB): two 2 MiB slabs, each at a 2 MiB-aligned IOVA and
+ * mapped by one 2 MiB leaf; every buffer translates to its own memory. */
+TEST(pool_slabs_are_large_leaves)
+{
+    struct dma_space ds;
+    setup(&ds);
+    struct dma_pool p;
+    uint64_t calls = mock_stats.map_calls;
+    REQUIRE(dma_pool_init(&p, &ds, 32, 128 * 1024) == 0);
+    CHECK_EQ(p.nslabs, 2);
+    CHECK_EQ(mock_stats.map_calls - calls, 2);
+    for (unsigned s = 0; s < p.nslabs; s++) {
+        struct pgtable_xlate x;
+        CHECK_EQ(p.slabs[s].iova % DMA_SUPERPAGE, 0);
+        REQUIRE(pgtable_translate(&ds.domain->pt, p.slabs[s].iova, &x) == 0);
+        CHECK_EQ(x.pgsize, DMA_SUPERPAGE);
+        CHECK_EQ(x.pa, p.slabs[s].pa);
+    }
+    for (unsigned i = 0; i < p.nbufs; i++) {
+        CHECK(translates(&ds, p.bufs[i].iova, virt_to_phys(p.bufs[i].cpu)));
+        CHECK(translates(&ds, p.bufs[i].iova + 128 * 1024 - 4096,
+                         virt_to_phys(p.bufs[i].cpu) + 128 * 1024 - 4096));
+    }
+    dma_pool_fini(&p);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(ds.used_pages, 0);
     dma_space_fini(&ds);
     CHECK_EQ(mock_violations, 0);
 }
@@ -300,13 +337,13 @@ TEST(pool_fail_nth)
     mock_pci_dev(&dev, 0, 0, 0x20, 0);
     uint64_t free0 = 0;
     size_t heap0 = heap_live_bytes();
-    for (unsigned n = 7; n >= 1; n--) {     /* n = 7 succeeds: it warms the heap's caches */
+    for (unsigned n = 4; n >= 1; n--) {     /* n = 4 succeeds: it warms the heap's caches */
         struct dma_space ds;
         struct dma_pool p;
         REQUIRE(dma_space_init(&ds, &dev, IOMMU_DOMAIN_PAGING) == 0);
         dma_fail_nth = n;
-        int err = dma_pool_init(&p, &ds, 6, 8192);
-        if (n <= 6) {
+        int err = dma_pool_init(&p, &ds, 9, 512 * 1024);     /* slabs of 4, 4 and 1 */
+        if (n <= 3) {
             CHECK_EQ(err, -ENOMEM);
             CHECK_EQ(dma_fail_nth, 0);
             CHECK_EQ(mock_mapped_bytes(), 0);
@@ -317,7 +354,7 @@ TEST(pool_fail_nth)
         }
         dma_fail_nth = 0;
         dma_space_fini(&ds);
-        free0 = n == 7 ? pmm_free_bytes() : free0;
+        free0 = n == 4 ? pmm_free_bytes() : free0;
         CHECK_EQ(pmm_free_bytes(), free0);
         CHECK_EQ(heap_live_bytes(), heap0);
     }
