@@ -297,10 +297,14 @@ static int iova_alloc_aligned(struct dma_space *ds, uint64_t size, uint64_t alig
     uint64_t n = ALIGN_UP(size, DMA_PAGE) / DMA_PAGE, ap = align / DMA_PAGE;
     if (n == 0 || n > ds->npages)
         return -EINVAL;
-    uint64_t first = ap > 1 ? find_run_aligned(ds, ds->hint, ds->npages, n, ap)
-                            : find_run(ds, ds->hint, ds->npages, n);
-    if (first == UINT64_MAX)
-        first = ap > 1 ? find_run_aligned(ds, 0, ds->npages, n, ap) : find_run(ds, 0, ds->npages, n);
+    uint64_t first = UINT64_MAX;
+    /* from the hint on first, then from the start */
+    for (uint64_t from = ds->hint;; from = 0) {
+        first = ap > 1 ? find_run_aligned(ds, from, ds->npages, n, ap)
+                       : find_run(ds, from, ds->npages, n);
+        if (first != UINT64_MAX || from == 0)
+            break;
+    }
     if (first == UINT64_MAX)
         return -ENOSPC;
     mark_pages(ds, first, n, true);

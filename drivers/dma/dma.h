@@ -35,8 +35,8 @@ struct moat_iommufd;
 /* The IOVA window spaces allocate from by default: below the x86 interrupt window, above 0 so
  * that a zero IOVA is never valid. */
 #define DMA_IOVA_BASE 0x40000000ULL
-#define DMA_SUPERPAGE (2ULL << 20)     /* dma_alloc's largest block: one 2 MiB leaf */
 #define DMA_IOVA_SIZE 0x40000000ULL    /* 1 GiB: 262144 pages, a 32 KiB bitmap */
+#define DMA_SUPERPAGE (2ULL << 20)     /* dma_alloc's largest block: one 2 MiB leaf */
 /* Mappings dma_unmap_many takes down per invalidation wait. */
 #define DMA_UNMAP_BATCH 64
 

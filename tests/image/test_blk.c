@@ -3,8 +3,9 @@
  * Suites:
  *   blk      identify, range errors (from the block layer and from the device), reads in both
  *            DMA modes, strict mode leaving nothing mapped, the pool mapping nothing per I/O,
- *            NVMe PRP shapes, queue-depth I/O, plugged submissions (one doorbell), and device-written garbage (used-ring ids and
- *            lengths, CQ entries) rejected and recovered from by a reset. Runs on the default
+ *            NVMe PRP shapes, queue-depth I/O, plugged submissions (one doorbell), and
+ *            device-written garbage (used-ring ids and lengths, CQ entries) rejected and
+ *            recovered from by a reset. Runs on the default
  *            machine, whose disks read zeros and drop writes.
  *   blk_rw   (explicit) write/read/verify round trips in both modes and across them; needs
  *            disks that keep what is written (tools/disk-test.sh --suite blk_rw). */
@@ -73,6 +74,24 @@ static void buf_free(void *p)
 
 /* ---- blk ---- */
 
+/* Runs fn on the virtio disk (the case is skipped without it, or with translated and no IOMMU
+ * translation), then on the NVMe one if there is one. */
+static void for_devs(struct ktest *t, bool translated,
+                     void (*fn)(struct ktest *t, struct blk_dev *b))
+{
+    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
+    if (!v)
+        return;
+    if (translated && !dma_space_isolated(&v->dma)) {
+        ktest_skip(t, "no IOMMU translation");
+        return;
+    }
+    fn(t, v);
+    struct blk_dev *n = blk_find(TEST_NVME);
+    if (n)
+        fn(t, n);
+}
+
 static void check_identity(struct ktest *t, struct blk_dev *b)
 {
     KEXPECT(t, b->nlba > 0);
@@ -130,12 +149,7 @@ static void range_errors_on(struct ktest *t, struct blk_dev *b)
 
 static void range_errors(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (v)
-        range_errors_on(t, v);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        range_errors_on(t, n);
+    for_devs(t, false, range_errors_on);
 }
 
 /* Past the block layer's check: the device itself must answer with an error, not hang, and
@@ -183,12 +197,7 @@ static void read_modes_on(struct ktest *t, struct blk_dev *b)
 
 static void read_both_modes(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (v)
-        read_modes_on(t, v);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        read_modes_on(t, n);
+    for_devs(t, false, read_modes_on);
 }
 
 /* Strict: the buffer's IOVA is gone (with its invalidation) when the I/O is complete. */
@@ -282,18 +291,14 @@ static void queue_depth_on(struct ktest *t, struct blk_dev *b)
 
 static void queue_depth(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (v)
-        queue_depth_on(t, v);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        queue_depth_on(t, n);
+    for_devs(t, false, queue_depth_on);
 }
 
 /* Plugged submissions reach the device with one doorbell at unplug; an NVMe controller,
  * which learns of commands only from its doorbell, completes none before. A wait unplugs. */
-static void plugged_on(struct ktest *t, struct blk_dev *b, bool doorbell_only)
+static void plugged_on(struct ktest *t, struct blk_dev *b)
 {
+    bool doorbell_only = strcmp(b->name, TEST_NVME) == 0;
     static struct blk_io ios[8];
     unsigned n = MIN(b->pool.nbufs, 8u);
     uint64_t commits = b->nr_commits;
@@ -333,12 +338,7 @@ static void plugged_on(struct ktest *t, struct blk_dev *b, bool doorbell_only)
 
 static void plugged_submissions(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (v)
-        plugged_on(t, v, false);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        plugged_on(t, n, true);
+    for_devs(t, false, plugged_on);
 }
 
 static void flush(struct ktest *t)
@@ -492,17 +492,7 @@ static void stale_iova_on(struct ktest *t, struct blk_dev *b)
 
 static void stale_iova_blocked(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (!v)
-        return;
-    if (!dma_space_isolated(&v->dma)) {
-        ktest_skip(t, "no IOMMU translation");
-        return;
-    }
-    stale_iova_on(t, v);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        stale_iova_on(t, n);
+    for_devs(t, true, stale_iova_on);
 }
 
 /* Strict mappings carry only the direction of the I/O: a buffer mapped for a write (the
@@ -531,17 +521,7 @@ static void strict_direction_on(struct ktest *t, struct blk_dev *b)
 
 static void strict_direction(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (!v)
-        return;
-    if (!dma_space_isolated(&v->dma)) {
-        ktest_skip(t, "no IOMMU translation");
-        return;
-    }
-    strict_direction_on(t, v);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        strict_direction_on(t, n);
+    for_devs(t, true, strict_direction_on);
 }
 
 /* A request the device never completes (placed in the ring, never notified): the wait ends at
@@ -631,12 +611,7 @@ static void setup_fail_nth_on(struct ktest *t, struct blk_dev *b)
 
 static void setup_fail_nth(struct ktest *t)
 {
-    struct blk_dev *v = test_blk_dev(t, TEST_VBLK);
-    if (v)
-        setup_fail_nth_on(t, v);
-    struct blk_dev *n = blk_find(TEST_NVME);
-    if (n)
-        setup_fail_nth_on(t, n);
+    for_devs(t, false, setup_fail_nth_on);
 }
 
 /* Opt-in MSI-X: the completions raise the device's vector (a remapped message when the unit

@@ -117,8 +117,10 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
     struct bench_acc setup = { 0 };
     plug(r);
     for (unsigned i = 0; i < r->qd; i++) {
-        if (issue(r, i, &setup))
+        if (issue(r, i, &setup)) {
+            blk_unplug(r->b);
             return -EIO;
+        }
         busy[i] = true;
     }
     blk_unplug(r->b);
@@ -136,8 +138,10 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
             if (!busy[i] || !r->ios[i].done)
                 continue;
             uint64_t c0 = clock_ns();
-            if (blk_io_complete(r->b, &r->ios[i]))
+            if (blk_io_complete(r->b, &r->ios[i])) {
+                blk_unplug(r->b);
                 return -EIO;
+            }
             acc->t[T_COMPLETE] += clock_ns() - c0;
             done++;
             busy[i] = more && issue(r, i, acc) == 0;

@@ -66,23 +66,28 @@ static int sequence(struct moat_iommufd *ctx, uint8_t *buf)
 #undef STEP
 }
 
-TEST(fail_nth_allocation_sweep)
+typedef int (*sequence_fn)(struct moat_iommufd *ctx, uint8_t *buf);
+
+/* Runs seq once whole (*full: its steps), then again with the n-th allocation failing for
+ * n = 1, 2, ... until the sequence outruns the failure or n reaches max: every run must end
+ * in an allocation error or succeed, and leave nothing behind. *swept: the last n. */
+static void sweep(sequence_fn seq, size_t pages, unsigned long max, int *full,
+                  unsigned long *swept)
 {
     struct api_base b;
     api_setup(&b);
-    uint8_t *buf = api_pages(1024);
+    uint8_t *buf = api_pages(pages);
     struct moat_iommufd *ctx;
+    *swept = 0;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    int full = sequence(ctx, buf);
+    *full = seq(ctx, buf);
     moat_iommufd_close(ctx);
     API_CLEAN(&b);
-    REQUIRE(full > 20);
     unsigned long n;
-    for (n = 1; n < 5000; n++) {
-        if (moat_iommufd_open(&ctx))
-            break;
+    for (n = 1; n < max; n++) {
+        REQUIRE(moat_iommufd_open(&ctx) == 0);
         moat_iommufd_fail_nth(n);
-        int steps = sequence(ctx, buf);
+        int steps = seq(ctx, buf);
         moat_iommufd_fail_nth(0);
         if (steps < 0) {
             printf("    fail at allocation %lu: unexpected error in step %d\n", n, -steps - 1000);
@@ -90,10 +95,19 @@ TEST(fail_nth_allocation_sweep)
         }
         moat_iommufd_close(ctx);
         API_CLEAN(&b);
-        if (steps == full)
+        if (steps == *full)
             break;          /* the sequence outran the injected failure: all N covered */
     }
     printf("    %lu allocation points swept\n", n);
+    *swept = n;
+}
+
+TEST(fail_nth_allocation_sweep)
+{
+    int full;
+    unsigned long n;
+    sweep(sequence, 1024, 5000, &full, &n);
+    CHECK(full > 20);
     CHECK(n > 30 && n < 5000);
 }
 
@@ -149,27 +163,9 @@ static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
 
 TEST(fail_nth_ioctl_sweep)
 {
-    struct api_base b;
-    api_setup(&b);
-    uint8_t *buf = api_pages(16);
-    struct moat_iommufd *ctx;
-    REQUIRE(moat_iommufd_open(&ctx) == 0);
-    int full = ioctl_sequence(ctx, buf);
-    moat_iommufd_close(ctx);
-    API_CLEAN(&b);
-    REQUIRE(full == 17);
+    int full;
     unsigned long n;
-    for (n = 1; n < 2000; n++) {
-        REQUIRE(moat_iommufd_open(&ctx) == 0);
-        moat_iommufd_fail_nth(n);
-        int steps = ioctl_sequence(ctx, buf);
-        moat_iommufd_fail_nth(0);
-        CHECK(steps >= 0);
-        moat_iommufd_close(ctx);
-        API_CLEAN(&b);
-        if (steps == full)
-            break;
-    }
-    printf("    %lu allocation points swept\n", n);
+    sweep(ioctl_sequence, 16, 2000, &full, &n);
+    CHECK(full == 17);
     CHECK(n > 10 && n < 2000);
 }
