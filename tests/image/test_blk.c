@@ -222,17 +222,7 @@ static void strict_unmaps_on(struct ktest *t, struct blk_dev *b)
 
 static void strict_unmaps(struct ktest *t)
 {
-    struct blk_dev *b = test_blk_dev(t, TEST_NVME);
-    if (!b)
-        return;
-    if (!dma_space_isolated(&b->dma)) {
-        ktest_skip(t, "no IOMMU translation");
-        return;
-    }
-    strict_unmaps_on(t, b);
-    struct blk_dev *v = blk_find(TEST_VBLK);
-    if (v)
-        strict_unmaps_on(t, v);
+    for_devs(t, true, strict_unmaps_on);
 }
 
 static void pool_maps_nothing(struct ktest *t)
