@@ -79,6 +79,7 @@ static void sweep(sequence_fn seq, size_t pages, unsigned long max, int *full,
     uint8_t *buf = api_pages(pages);
     struct moat_iommufd *ctx;
     *swept = 0;
+    *full = 0;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
     *full = seq(ctx, buf);
     moat_iommufd_close(ctx);
@@ -104,8 +105,8 @@ static void sweep(sequence_fn seq, size_t pages, unsigned long max, int *full,
 
 TEST(fail_nth_allocation_sweep)
 {
-    int full;
-    unsigned long n;
+    int full = 0;
+    unsigned long n = 0;
     sweep(sequence, 1024, 5000, &full, &n);
     CHECK(full > 20);
     CHECK(n > 30 && n < 5000);
@@ -163,8 +164,8 @@ static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
 
 TEST(fail_nth_ioctl_sweep)
 {
-    int full;
-    unsigned long n;
+    int full = 0;
+    unsigned long n = 0;
     sweep(ioctl_sequence, 16, 2000, &full, &n);
     CHECK(full == 17);
     CHECK(n > 10 && n < 2000);
