@@ -8,7 +8,7 @@
  *                              ranges, so this is the steady state of a driver's map/unmap
  *   api_map_4k_fresh_live_<N>  one 4 KiB map whose IOVA the first-fit search must find (the
  *                              cache drained first), per map, over batches of 1000
- *   iova_alloc_live_<N>        the allocator's tree alone (iommu/core/iova.h) holding N ranges
+ *   iova_alloc_live_<N>        the allocator's tree alone (iommu/iommufd/iova.h) holding N ranges
  *                              with holes too small for the request everywhere but at the end:
  *                              find the lowest fitting hole, insert, remove
  *   api_scale_ratio            api_map_unmap_4k_live_<largest N> / api_map_unmap_4k_live_10
@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "bench/bench_util.h"
-#include "iommu/core/iommufd_private.h"
-#include "iommu/core/iova.h"
+#include "iommu/iommufd/iommufd_private.h"
+#include "iommu/iommufd/iova.h"
 #include "kernel/mm/pmm.h"
 #include "moat/iommufd.h"
 #include "tests/host/mock_iommu.h"

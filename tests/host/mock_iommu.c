@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "iommu/intel/nested.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"

@@ -7,7 +7,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
-#include "iommu/core/iommufd_private.h"    /* moat_iommufd_fail_nth */
+#include "iommu/iommufd/iommufd_private.h"    /* moat_iommufd_fail_nth */
 #include "moat/iommufd.h"
 #include "pci/pci.h"
 #include "tests/host/harness.h"

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "moat/iommufd.h"

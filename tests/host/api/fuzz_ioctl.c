@@ -15,7 +15,7 @@
 #include <dirent.h>
 #include <string.h>
 
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "kernel/time.h"

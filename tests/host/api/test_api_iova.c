@@ -2,7 +2,7 @@
  * intervals, then overlap lookups and first-fit gap searches (with bounds) compared. */
 #include <stdlib.h>
 
-#include "iommu/core/iova.h"
+#include "iommu/iommufd/iova.h"
 #include "tests/host/harness.h"
 
 #define SLOTS 512       /* the model: slot i is [i * 64 + off, i * 64 + off + len - 1] */

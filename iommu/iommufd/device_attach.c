@@ -2,7 +2,7 @@
  * (so an IOAS's usable ranges narrow only for the devices attached to it), then
  * one iommu_attach — which is a replace in the driver, so DMA is never unchecked. Any failure
  * leaves the device where it was and removes what was made for it. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"

@@ -3,7 +3,7 @@
  * iommufd_hwpt_invalidate). What nested data and invalidation entries mean is the unit's
  * business (its nested_parse and cache_invalidate_user ops); this layer checks the generic
  * parts (sizes, the entry count protocol) and hands the caller's bytes through. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"

@@ -1,7 +1,7 @@
 /* Devices: bind (with isolation groups enforced across contexts), attach, replace, detach,
  * hardware info. A bound device is always either on its unit's blocked domain or on the
  * domain of exactly one HWPT of its context. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"

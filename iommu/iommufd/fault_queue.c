@@ -5,7 +5,7 @@
  * Through the ioctl face a queue also gets a descriptor that behaves as Linux's fault fd
  * (drivers/iommu/iommufd/fault.c): read() returns struct iommu_hwpt_pgfault records, poll()
  * reports POLLIN while records wait, write() takes struct iommu_hwpt_page_response. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"

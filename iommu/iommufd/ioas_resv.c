@@ -2,7 +2,7 @@
  * domain's input width) and its merged form, which sits in the IOVA tree so that the allocator
  * skips it. The merged list never has more entries than the raw one, so its node array (sized
  * for the raw list) always suffices: removing reservations needs no allocation. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"

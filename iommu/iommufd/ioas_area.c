@@ -3,7 +3,7 @@
  * ranges of a cached size stay in the tree as IOVA_CACHED nodes, whoever placed them: a map at
  * exactly that range takes the node over; only chosen ones are handed out again by the
  * allocator. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 

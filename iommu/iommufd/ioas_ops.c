@@ -1,5 +1,5 @@
 /* IOAS operations beyond map/unmap: copy, IOVA ranges, allowed IOVAs, options. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"

@@ -4,7 +4,7 @@
 #define MOAT_IOMMU_CORE_IOMMUFD_PRIVATE_H
 
 #include "moat/iommufd.h"
-#include "iommu/core/iova.h"
+#include "iommu/iommufd/iova.h"
 #include "iommu/iommu.h"
 #include "lib/errno.h"
 #include "lib/log.h"

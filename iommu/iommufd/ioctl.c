@@ -3,7 +3,7 @@
  * is the caller's structure size; below the minimum -EINVAL, beyond what moat knows the extra
  * bytes must be zero (-E2BIG). Results are copied back over min(size, known size) bytes.
  * Pointers inside structures are reached through the context's uaccess hooks. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"

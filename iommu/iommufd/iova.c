@@ -4,7 +4,7 @@
  * exactly one node, whichever of its two ends is the other's ancestor. Every rotation, and
  * every insert/remove step below which something changed, recomputes the augmentation from
  * the two children, so it stays exact. */
-#include "iommu/core/iova.h"
+#include "iommu/iommufd/iova.h"
 #include "lib/log.h"
 
 static int height(const struct iova_node *n)

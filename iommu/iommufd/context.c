@@ -1,7 +1,7 @@
 /* The context (the open /dev/iommu): the object table indexed by ID, destroy, teardown, the
  * virt-to-phys and user-access hooks, the pin query, and the one allocation function of this
  * layer (with the fail-the-Nth-allocation test hook). */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "lib/log.h"

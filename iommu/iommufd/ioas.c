@@ -1,6 +1,6 @@
 /* IOAS: the IOVA address space object. Argument checks follow Linux's iommufd_ioas_* and
  * iopt_* (order and errno), then the commit. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"

@@ -1,6 +1,6 @@
 /* HWPT: hardware page tables. A paging HWPT mirrors its IOAS (every area mapped in its domain);
  * a nested HWPT is a caller-owned stage 1 over a NEST_PARENT paging HWPT. */
-#include "iommu/core/iommufd_private.h"
+#include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"
