@@ -95,6 +95,9 @@ struct pci_dev {
     bool is_virtfn;
     bool ari_fwd;              /* bridge: ARI Forwarding enabled on its secondary bus */
     bool flr;                  /* PCIe Function Level Reset capable (Device Capabilities) */
+    bool hotplug_slot;         /* Root/Downstream Port with a hot-plug capable slot */
+    bool gone;                 /* removed (hot-unplug): skipped by every lookup and walk; its
+                                * entry is reused when it is the last of devs[] */
     uint16_t cfg_size;
     uint32_t quirks;           /* PCI_QUIRK_* (pci_internal.h) */
     uint32_t warnings;         /* enum pci_warn */
@@ -184,8 +187,26 @@ typedef int (*pci_alias_fn)(struct pci_dev *dev, uint16_t rid, void *arg);
 int pci_for_each_dma_alias(struct pci_system *sys, struct pci_dev *dev, pci_alias_fn fn,
                            void *arg);
 
+/* Hot-plug, below one Root or Downstream Port whose bus numbers are set:
+ *   pci_scan_below()     enumerates what is on the port's secondary bus now (it must have no
+ *                        children); returns the index of the first new device (ndevs when none)
+ *   pci_assign_below()   places the new subtree's BARs inside the port's windows (-ENOSPC,
+ *                        with a message, when they do not fit: the windows never move)
+ *   pci_group_added()    groups devices first..ndevs-1 with the boot's rules (a new function may
+ *                        join an existing group)
+ *   pci_remove_below()   forgets everything below the port (marks it gone)
+ * At boot, pci_assign_resources() gives each hot-plug port's windows at least the padding
+ * below (as Linux's pci=hpmemsize/hpmmioprefsize do; no I/O window is padded). */
+#define PCI_HOTPLUG_MEM_PAD (2ULL << 20)
+#define PCI_HOTPLUG_PREF_PAD (2ULL << 20)
+uint32_t pci_scan_below(struct pci_system *sys, struct pci_dev *port);
+int pci_assign_below(struct pci_system *sys, struct pci_dev *port);
+void pci_group_added(struct pci_system *sys, uint32_t first);
+void pci_remove_below(struct pci_system *sys, struct pci_dev *port);
+
 void pci_print_tree(const struct pci_system *sys);
 void pci_print_groups(const struct pci_system *sys);
+void pci_print_group(const struct pci_system *sys, unsigned g);   /* one iommu_group line */
 
 /* Lookup and access for drivers. */
 struct pci_dev *pci_get_dev(struct pci_system *sys, uint16_t seg, uint8_t bus, uint8_t devfn);

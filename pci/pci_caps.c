@@ -143,6 +143,11 @@ void pci_parse_caps(struct pci_system *sys, struct pci_dev *dev)
         uint16_t flags = pci_read16(sys, dev, dev->caps.exp + PCI_EXP_FLAGS);
         dev->pcie_type = (uint8_t)FIELD_GET(PCI_EXP_FLAGS_TYPE, flags);
         dev->flr = pci_read32(sys, dev, dev->caps.exp + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR;
+        dev->hotplug_slot = (flags & PCI_EXP_FLAGS_SLOT) &&
+                            (dev->pcie_type == PCI_EXP_TYPE_ROOT_PORT ||
+                             dev->pcie_type == PCI_EXP_TYPE_DOWNSTREAM) &&
+                            (pci_read32(sys, dev, dev->caps.exp + PCI_EXP_SLTCAP) &
+                             PCI_EXP_SLTCAP_HPC);
     }
     dev->cfg_size = pci_probe_cfg_size(sys, dev);
     pci_walk_ext(sys, dev, dev, pci_record_ext, &dev->caps);

@@ -164,7 +164,7 @@ struct pci_dev *pci_get_dev(struct pci_system *sys, uint16_t seg, uint8_t bus, u
 {
     for (uint32_t i = 0; i < sys->ndevs; i++) {
         struct pci_dev *d = &sys->devs[i];
-        if (d->seg == seg && d->bus == bus && d->devfn == devfn)
+        if (!d->gone && d->seg == seg && d->bus == bus && d->devfn == devfn)
             return d;
     }
     return NULL;
@@ -176,7 +176,7 @@ struct pci_dev *pci_get_dev_by_id(struct pci_system *sys, uint16_t vendor, uint1
     uint32_t i = from ? pci_dev_index(sys, from) + 1 : 0;
     for (; i < sys->ndevs; i++) {
         struct pci_dev *d = &sys->devs[i];
-        if (d->vendor == vendor && (device == 0xffff || d->device == device))
+        if (!d->gone && d->vendor == vendor && (device == 0xffff || d->device == device))
             return d;
     }
     return NULL;

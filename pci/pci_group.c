@@ -214,6 +214,17 @@ int pci_assign_groups(struct pci_system *sys)
     return (int)sys->ngroups;
 }
 
+/* Linux groups a hot-added device when it is probed, with the same rules: it joins the group
+ * of an alias, a function without ACS or the bridge that breaks the ACS path, or gets a new
+ * number (numbers of groups that emptied are not reused, as on Linux). */
+void pci_group_added(struct pci_system *sys, uint32_t first)
+{
+    pci_mark_alias_peers(sys);
+    for (uint32_t i = first; i < sys->ndevs; i++)
+        if (!sys->devs[i].no_group && !sys->devs[i].gone)
+            sys->devs[i].group = pci_device_group(sys, &sys->devs[i]);
+}
+
 static int pci_alias_call(struct pci_dev *dev, uint16_t rid, pci_alias_fn fn, void *arg)
 {
     return fn(dev, rid, arg);

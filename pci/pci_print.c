@@ -78,22 +78,26 @@ static uint32_t pci_next_member(const struct pci_system *sys, int g, uint64_t af
     return best;
 }
 
-void pci_print_groups(const struct pci_system *sys)
+void pci_print_group(const struct pci_system *sys, unsigned g)
 {
     char bdf[16];
-    for (unsigned g = 0; g < sys->ngroups; g++) {
-        kprintf("iommu_group %u:", g);
-        bool first = true;
-        uint64_t last = 0;
-        for (;;) {
-            uint32_t i = pci_next_member(sys, (int)g, last, first);
-            if (i == PCI_NONE)
-                break;
-            pci_format_bdf(&sys->devs[i], bdf, sizeof(bdf));
-            kprintf(" %s", bdf);
-            last = pci_sort_key(&sys->devs[i]);
-            first = false;
-        }
-        kprintf("\n");
+    kprintf("iommu_group %u:", g);
+    bool first = true;
+    uint64_t last = 0;
+    for (;;) {
+        uint32_t i = pci_next_member(sys, (int)g, last, first);
+        if (i == PCI_NONE)
+            break;
+        pci_format_bdf(&sys->devs[i], bdf, sizeof(bdf));
+        kprintf(" %s", bdf);
+        last = pci_sort_key(&sys->devs[i]);
+        first = false;
     }
+    kprintf("\n");
+}
+
+void pci_print_groups(const struct pci_system *sys)
+{
+    for (unsigned g = 0; g < sys->ngroups; g++)
+        pci_print_group(sys, g);
 }

@@ -98,10 +98,43 @@
 #define   PCI_EXP_TYPE_PCIE_BRIDGE  0x8   /* PCI/PCI-X to PCI Express Bridge */
 #define   PCI_EXP_TYPE_RC_END       0x9   /* Root Complex Integrated Endpoint */
 #define   PCI_EXP_TYPE_RC_EC        0xa   /* Root Complex Event Collector */
+#define  PCI_EXP_FLAGS_SLOT     BIT(8)   /* Slot Implemented */
 #define PCI_EXP_DEVCAP          0x04
 #define  PCI_EXP_DEVCAP_FLR     BIT(28)  /* Function Level Reset Capability */
 #define PCI_EXP_DEVCTL          0x08
 #define  PCI_EXP_DEVCTL_BCR_FLR BIT(15)  /* Initiate Function Level Reset */
+#define PCI_EXP_LNKCAP          0x0c
+#define  PCI_EXP_LNKCAP_DLLLARC BIT(20)  /* Data Link Layer Link Active Reporting Capable */
+#define PCI_EXP_LNKSTA          0x12
+#define  PCI_EXP_LNKSTA_DLLLA   BIT(13)  /* Data Link Layer Link Active */
+#define PCI_EXP_SLTCAP          0x14     /* Slot Capabilities (§7.5.3.9) */
+#define  PCI_EXP_SLTCAP_ABP     BIT(0)   /* Attention Button Present */
+#define  PCI_EXP_SLTCAP_PCP     BIT(1)   /* Power Controller Present */
+#define  PCI_EXP_SLTCAP_AIP     BIT(3)   /* Attention Indicator Present */
+#define  PCI_EXP_SLTCAP_PIP     BIT(4)   /* Power Indicator Present */
+#define  PCI_EXP_SLTCAP_HPC     BIT(6)   /* Hot-Plug Capable */
+#define  PCI_EXP_SLTCAP_NCCS    BIT(18)  /* No Command Completed Support */
+#define  PCI_EXP_SLTCAP_PSN     GENMASK(31, 19)  /* Physical Slot Number */
+#define PCI_EXP_SLTCTL          0x18     /* Slot Control (§7.5.3.10) */
+#define  PCI_EXP_SLTCTL_ABPE    BIT(0)   /* Attention Button Pressed Enable */
+#define  PCI_EXP_SLTCTL_PDCE    BIT(3)   /* Presence Detect Changed Enable */
+#define  PCI_EXP_SLTCTL_CCIE    BIT(4)   /* Command Completed Interrupt Enable */
+#define  PCI_EXP_SLTCTL_HPIE    BIT(5)   /* Hot-Plug Interrupt Enable */
+#define  PCI_EXP_SLTCTL_AIC     GENMASK(7, 6)    /* Attention Indicator Control */
+#define  PCI_EXP_SLTCTL_PIC     GENMASK(9, 8)    /* Power Indicator Control */
+#define   PCI_EXP_SLTCTL_IND_ON     1
+#define   PCI_EXP_SLTCTL_IND_BLINK  2
+#define   PCI_EXP_SLTCTL_IND_OFF    3
+#define  PCI_EXP_SLTCTL_PCC     BIT(10)  /* Power Controller Control: 1 = off */
+#define  PCI_EXP_SLTCTL_DLLSCE  BIT(12)  /* Data Link Layer State Changed Enable */
+#define PCI_EXP_SLTSTA          0x1a     /* Slot Status (§7.5.3.11) */
+#define  PCI_EXP_SLTSTA_ABP     BIT(0)   /* Attention Button Pressed */
+#define  PCI_EXP_SLTSTA_PFD     BIT(1)   /* Power Fault Detected */
+#define  PCI_EXP_SLTSTA_MRLSC   BIT(2)   /* MRL Sensor Changed */
+#define  PCI_EXP_SLTSTA_PDC     BIT(3)   /* Presence Detect Changed */
+#define  PCI_EXP_SLTSTA_CC      BIT(4)   /* Command Completed */
+#define  PCI_EXP_SLTSTA_PDS     BIT(6)   /* Presence Detect State */
+#define  PCI_EXP_SLTSTA_DLLSC   BIT(8)   /* Data Link Layer State Changed */
 #define PCI_EXP_DEVCAP2         0x24
 #define  PCI_EXP_DEVCAP2_ARI    BIT(5)   /* ARI Forwarding Supported */
 #define PCI_EXP_DEVCTL2         0x28

@@ -128,6 +128,25 @@ static uint64_t pci_layout_run(struct pci_system *sys, uint32_t first, struct pc
     return l->overflow ? UINT64_MAX : l->cursor - base;
 }
 
+static const uint64_t pci_hotplug_pad[PCI_RES_KINDS] = { 0, PCI_HOTPLUG_MEM_PAD,
+                                                         PCI_HOTPLUG_PREF_PAD };
+
+/* Room for what may be plugged later: a hot-plug port's windows never move once devices
+ * below it are live, so they are sized for the largest plausible device from the start. */
+static void pci_pad_hotplug(struct pci_dev *b)
+{
+    if (!b->hotplug_slot)
+        return;
+    for (int k = 0; k < PCI_RES_KINDS; k++)
+        b->need_size[k] = MAX(b->need_size[k], pci_hotplug_pad[k]);
+}
+
+static bool pci_hotplug_windows_ok(const struct pci_dev *b)
+{
+    return !b->hotplug_slot || (b->win_mem.size >= PCI_HOTPLUG_MEM_PAD &&
+                                b->win_pref.size >= PCI_HOTPLUG_PREF_PAD);
+}
+
 static void pci_size_bridge(struct pci_system *sys, struct pci_dev *b)
 {
     b->need32 = false;
@@ -140,6 +159,7 @@ static void pci_size_bridge(struct pci_system *sys, struct pci_dev *b)
         if (k == PCI_RES_PREF)
             b->need32 = l.need32;
     }
+    pci_pad_hotplug(b);
 }
 
 static void pci_write_window(struct pci_system *sys, struct pci_dev *b, int kind, uint64_t base,
@@ -221,6 +241,8 @@ static bool pci_host_fw_ok(struct pci_system *sys, unsigned h)
         struct pci_dev *d = &sys->devs[i];
         if (d->host != h || d->is_virtfn)
             continue;
+        if (!pci_hotplug_windows_ok(d))
+            return false;
         for (unsigned b = 0; b < PCI_STD_NUM_BARS; b++) {
             if (d->bar[b].size && !pci_bar_fw_ok(sys, d, &d->bar[b], 1))
                 return false;
@@ -336,4 +358,39 @@ int pci_assign_resources(struct pci_system *sys)
             ret = r;
     }
     return ret;
+}
+
+/* The new subtree below a hot-plug port, packed into the port's windows as they are (they
+ * were padded at boot; moving them would move live devices). */
+int pci_assign_below(struct pci_system *sys, struct pci_dev *port)
+{
+    for (uint32_t i = sys->ndevs; i-- > 0;) {
+        struct pci_dev *d = &sys->devs[i];
+        if (!d->gone && d != port && d->depth > port->depth && pci_bridge_has_bus(d))
+            pci_size_bridge(sys, d);   /* a plugged switch: its windows first */
+    }
+    const struct pci_aperture *win[PCI_RES_KINDS] = { &port->win_io, &port->win_mem,
+                                                      &port->win_pref };
+    for (int k = 0; k < PCI_RES_KINDS; k++) {
+        struct pci_layout l = { .kind = k, .root_region = -1 };
+        uint64_t used = pci_layout_run(sys, port->first_child, &l, win[k]->base);
+        if (used == 0)
+            continue;
+        if (used == UINT64_MAX || !pci_inside(win[k], win[k]->base, used)) {
+            char bdf[16];
+            pci_format_bdf(port, bdf, sizeof(bdf));
+            kprintf("pci %s: hot-plug: %s window [%#llx +%#llx] cannot hold %#llx "
+                    "bytes; the new device stays unassigned\n", bdf,
+                    k == PCI_RES_IO ? "I/O" : k == PCI_RES_MEM ? "memory" : "prefetchable",
+                    (unsigned long long)win[k]->base, (unsigned long long)win[k]->size,
+                    (unsigned long long)(used == UINT64_MAX ? 0 : used));
+            sys->warnings++;
+            return ERR(-ENOSPC);
+        }
+    }
+    for (int k = 0; k < PCI_RES_KINDS; k++) {
+        struct pci_layout l = { .kind = k, .root_region = -1, .commit = true };
+        pci_layout_run(sys, port->first_child, &l, win[k]->base);
+    }
+    return 0;
 }

@@ -284,6 +284,39 @@ static uint8_t pci_scan_bus(struct pci_system *sys, struct pci_scan *st, uint8_t
     return pci_scan_bridges(sys, st, bus, first, limit, max);
 }
 
+uint32_t pci_scan_below(struct pci_system *sys, struct pci_dev *port)
+{
+    uint32_t first = sys->ndevs;
+    if (!port->is_bridge || port->first_child != PCI_NONE || port->secondary <= port->bus)
+        return first;
+    struct pci_scan st = { .host = port->host, .max_used = port->secondary };
+    pci_scan_bus(sys, &st, port->secondary, pci_dev_index(sys, port), port->subordinate);
+    return first;
+}
+
+/* Marks dev and everything below it (and its VFs, which come after it) gone. */
+static void pci_forget_subtree(struct pci_system *sys, struct pci_dev *dev)
+{
+    uint32_t idx = pci_dev_index(sys, dev);
+    for (uint32_t c = dev->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        pci_forget_subtree(sys, &sys->devs[c]);
+    for (uint32_t v = idx + 1; v < sys->ndevs; v++)
+        if (sys->devs[v].is_virtfn && sys->devs[v].physfn == idx)
+            sys->devs[v].gone = true;
+    dev->gone = true;
+    dev->group = PCI_NO_GROUP;
+    dev->driver = NULL;
+}
+
+void pci_remove_below(struct pci_system *sys, struct pci_dev *port)
+{
+    for (uint32_t c = port->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        pci_forget_subtree(sys, &sys->devs[c]);
+    port->first_child = port->last_child = PCI_NONE;
+    while (sys->ndevs > 0 && sys->devs[sys->ndevs - 1].gone)
+        sys->ndevs--;
+}
+
 int pci_enumerate(struct pci_system *sys)
 {
     for (unsigned h = 0; h < sys->nhost; h++) {

@@ -1,0 +1,334 @@
+/* PCIe native hot-plug: the slot state machine (see pci_hotplug.h). Slot register layouts are
+ * PCIe 6.0 §7.5.3.9-11; the attention-button flow and its 5 s cancel window follow Linux's
+ * pciehp, and QEMU's model (hw/pci/pcie.c) completes device_del when the slot's power
+ * controller is turned off with the power indicator off. */
+#include "pci/pci_hotplug.h"
+#include "iommu/iommu.h"
+#include "kernel/cmdline.h"
+#include "kernel/driver.h"
+#include "kernel/init.h"
+#include "kernel/time.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "pci/pci_internal.h"
+#include "pci/pci_platform.h"
+
+#define HP_MAX_SLOTS 32
+#define HP_MAX_DRIVERS 8
+#define HP_BLINK_MS 5000          /* Linux: the user may press again within 5 s to cancel */
+#define HP_CMD_TIMEOUT_NS (1000 * NSEC_PER_MSEC)    /* Linux waits 1 s for Command Completed */
+#define HP_LINK_TIMEOUT_NS (1000 * NSEC_PER_MSEC)
+#define HP_SETTLE_US 100000       /* §6.6.1: 100 ms after the link is up before config requests */
+#define HP_PRESENT_TIMEOUT_NS (1000 * NSEC_PER_MSEC)
+#define HP_EVENTS (PCI_EXP_SLTSTA_ABP | PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_PDC | \
+                   PCI_EXP_SLTSTA_DLLSC)
+
+struct hp_slot {
+    struct pci_dev *port;
+    uint16_t exp;                 /* PCIe capability offset */
+    uint32_t sltcap;
+    bool dllla;                   /* the port reports Data Link Layer Link Active */
+    uint64_t deadline;            /* BLINK_OFF: when the removal goes ahead */
+    struct pci_hotplug_slot_info info;
+};
+
+static struct hp_slot slots[HP_MAX_SLOTS];
+static unsigned nr_slots;
+static const struct pci_hotplug_driver *drivers[HP_MAX_DRIVERS];
+static unsigned nr_drivers;
+static uint64_t blink_ns = HP_BLINK_MS * NSEC_PER_MSEC;
+
+int pci_hotplug_register_driver(const struct pci_hotplug_driver *drv)
+{
+    if (nr_drivers == HP_MAX_DRIVERS)
+        return ERR(-ENOSPC);
+    drivers[nr_drivers++] = drv;
+    return 0;
+}
+
+static uint16_t slot_status(struct pci_system *sys, struct hp_slot *s)
+{
+    return pci_read16(sys, s->port, s->exp + PCI_EXP_SLTSTA);
+}
+
+/* Writes back exactly the event bits that were seen (W1C): QEMU undoes a write that clears
+ * events which were not set, taking it for a racy guest. */
+static void slot_ack(struct pci_system *sys, struct hp_slot *s, uint16_t bits)
+{
+    if (bits)
+        pci_write16(sys, s->port, s->exp + PCI_EXP_SLTSTA, bits);
+}
+
+/* One Slot Control write is one command (§6.7.3.2); without No Command Completed Support the
+ * port reports its completion, which is waited for, bounded. */
+static int slot_command(struct pci_system *sys, struct hp_slot *s, uint16_t mask, uint16_t val)
+{
+    uint16_t ctl = pci_read16(sys, s->port, s->exp + PCI_EXP_SLTCTL);
+    pci_write16(sys, s->port, s->exp + PCI_EXP_SLTCTL, (uint16_t)((ctl & ~mask) | (val & mask)));
+    if (s->sltcap & PCI_EXP_SLTCAP_NCCS)
+        return 0;
+    int err = poll_until(slot_status(sys, s) & PCI_EXP_SLTSTA_CC, HP_CMD_TIMEOUT_NS);
+    slot_ack(sys, s, slot_status(sys, s) & PCI_EXP_SLTSTA_CC);
+    return err;
+}
+
+static int slot_power_indicator(struct pci_system *sys, struct hp_slot *s, unsigned ind)
+{
+    if (!(s->sltcap & PCI_EXP_SLTCAP_PIP))
+        return 0;
+    return slot_command(sys, s, PCI_EXP_SLTCTL_PIC, (uint16_t)FIELD_PREP(PCI_EXP_SLTCTL_PIC, ind));
+}
+
+static bool slot_powered(struct pci_system *sys, struct hp_slot *s)
+{
+    return !(s->sltcap & PCI_EXP_SLTCAP_PCP) ||
+           !(pci_read16(sys, s->port, s->exp + PCI_EXP_SLTCTL) & PCI_EXP_SLTCTL_PCC);
+}
+
+/* Power off with the indicator off in one command: QEMU detaches the device on exactly that. */
+static int slot_power_off(struct pci_system *sys, struct hp_slot *s)
+{
+    uint16_t mask = PCI_EXP_SLTCTL_PIC, val = FIELD_PREP(PCI_EXP_SLTCTL_PIC, PCI_EXP_SLTCTL_IND_OFF);
+    if (s->sltcap & PCI_EXP_SLTCAP_PCP) {
+        mask |= PCI_EXP_SLTCTL_PCC;
+        val |= PCI_EXP_SLTCTL_PCC;
+    }
+    return slot_command(sys, s, mask, val);
+}
+
+static bool link_active(struct pci_system *sys, struct hp_slot *s)
+{
+    return pci_read16(sys, s->port, s->exp + PCI_EXP_LNKSTA) & PCI_EXP_LNKSTA_DLLLA;
+}
+
+static bool function0_present(struct pci_system *sys, struct hp_slot *s)
+{
+    uint32_t id = pci_cfg_read(sys, s->port->seg, s->port->secondary, 0, PCI_VENDOR_ID, 4);
+    return id != 0xffffffffu && (id & 0xffff) != 0xffff && (id & 0xffff) != 0;
+}
+
+static void slot_name(const struct hp_slot *s, char *buf, size_t size)
+{
+    pci_format_bdf(s->port, buf, size);
+}
+
+static void bind_drivers(struct pci_system *sys, struct pci_dev *dev)
+{
+    for (unsigned i = 0; i < nr_drivers && !dev->driver; i++) {
+        if (!driver_may_bind(drivers[i]->name))
+            continue;
+        int err = drivers[i]->probe(sys, dev);
+        if (err && err != -ENODEV) {
+            char bdf[16];
+            pci_format_bdf(dev, bdf, sizeof(bdf));
+            kprintf("pciehp: %s: %s probe failed: %s\n", bdf, drivers[i]->name,
+                    errno_name(err));
+        }
+    }
+}
+
+static void report_added(struct pci_system *sys, struct hp_slot *s, uint32_t first)
+{
+    char port[16], bdf[16];
+    slot_name(s, port, sizeof(port));
+    for (uint32_t i = first; i < sys->ndevs; i++) {
+        struct pci_dev *d = &sys->devs[i];
+        pci_format_bdf(d, bdf, sizeof(bdf));
+        kprintf("pciehp: %s: added %s [%04x:%04x] class %06x, group %d\n", port, bdf, d->vendor,
+                d->device, d->class_rev >> 8, d->group);
+        if (d->group != PCI_NO_GROUP)
+            pci_print_group(sys, (unsigned)d->group);
+    }
+}
+
+static int slot_enable(struct pci_system *sys, struct hp_slot *s)
+{
+    int err = 0;
+    if (!slot_powered(sys, s))
+        err = slot_command(sys, s, PCI_EXP_SLTCTL_PCC, 0);
+    if (!err)
+        err = slot_power_indicator(sys, s, PCI_EXP_SLTCTL_IND_BLINK);
+    if (!err && s->dllla)
+        err = poll_until(link_active(sys, s), HP_LINK_TIMEOUT_NS);
+    if (!err) {
+        udelay(HP_SETTLE_US);
+        err = poll_until(function0_present(sys, s), HP_PRESENT_TIMEOUT_NS);
+    }
+    uint32_t first = err ? sys->ndevs : pci_scan_below(sys, s->port);
+    if (!err && first == sys->ndevs)
+        err = -ENODEV;
+    if (!err)
+        err = pci_assign_below(sys, s->port);
+    if (err) {
+        char port[16];
+        slot_name(s, port, sizeof(port));
+        kprintf("pciehp: %s: the device did not come up (%s); slot powered off\n", port,
+                errno_name(err));
+        pci_remove_below(sys, s->port);
+        slot_power_off(sys, s);
+        s->info.failed++;
+        return err;
+    }
+    pci_group_added(sys, first);
+    s->info.state = PCI_SLOT_ON;
+    s->info.added++;
+    slot_power_indicator(sys, s, PCI_EXP_SLTCTL_IND_ON);
+    report_added(sys, s, first);
+    uint32_t end = sys->ndevs;
+    for (uint32_t i = first; i < end; i++)
+        bind_drivers(sys, &sys->devs[i]);
+    return 0;
+}
+
+static const struct pci_hotplug_driver *driver_of(const struct pci_dev *dev)
+{
+    for (unsigned i = 0; dev->driver && i < nr_drivers; i++)
+        if (strcmp(drivers[i]->name, dev->driver) == 0)
+            return drivers[i];
+    return NULL;
+}
+
+/* Children before their bridge, so that nothing below a function outlives it. */
+static void unbind_subtree(struct pci_system *sys, struct pci_dev *dev)
+{
+    for (uint32_t c = dev->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        unbind_subtree(sys, &sys->devs[c]);
+    const struct pci_hotplug_driver *drv = driver_of(dev);
+    if (drv && drv->remove)
+        drv->remove(sys, dev);
+    else if (dev->driver)
+        kprintf("pciehp: driver %s cannot let go of a device; it is blocked under it\n",
+                dev->driver);
+    pci_set_driver(dev, NULL);
+    if (iommu_unit_for(dev))
+        iommu_attach(NULL, dev);
+    uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
+    if (cmd != 0xffff)
+        pci_write16(sys, dev, PCI_COMMAND, cmd & ~(PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY |
+                                                   PCI_COMMAND_IO));
+}
+
+static void slot_disable(struct pci_system *sys, struct hp_slot *s, const char *why)
+{
+    char port[16];
+    slot_name(s, port, sizeof(port));
+    for (uint32_t c = s->port->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        unbind_subtree(sys, &sys->devs[c]);
+    pci_remove_below(sys, s->port);
+    int err = slot_power_off(sys, s);
+    s->info.state = PCI_SLOT_OFF;
+    s->info.removed++;
+    kprintf("pciehp: %s: removed (%s)%s\n", port, why, err ? ", power-off not acknowledged" : "");
+}
+
+static int slot_button(struct pci_system *sys, struct hp_slot *s, bool present)
+{
+    char port[16];
+    slot_name(s, port, sizeof(port));
+    switch (s->info.state) {
+    case PCI_SLOT_ON:
+        s->info.state = PCI_SLOT_BLINK_OFF;
+        s->deadline = clock_ns() + blink_ns;
+        slot_power_indicator(sys, s, PCI_EXP_SLTCTL_IND_BLINK);
+        kprintf("pciehp: %s: attention button: removing in %llu ms unless pressed again\n",
+                port, (unsigned long long)(blink_ns / NSEC_PER_MSEC));
+        return 0;
+    case PCI_SLOT_BLINK_OFF:
+        s->info.state = PCI_SLOT_ON;
+        s->info.cancelled++;
+        slot_power_indicator(sys, s, PCI_EXP_SLTCTL_IND_ON);
+        kprintf("pciehp: %s: attention button pressed again: removal cancelled\n", port);
+        return 0;
+    default:
+        return present && slot_enable(sys, s) == 0;
+    }
+}
+
+static int slot_poll(struct pci_system *sys, struct hp_slot *s)
+{
+    uint16_t sta = slot_status(sys, s);
+    uint16_t events = sta & HP_EVENTS;
+    slot_ack(sys, s, events);
+    bool present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
+    int done = 0;
+    if (events & (PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_DLLSC)) {
+        /* QEMU signals a hot-add as presence change and button press together: the presence
+         * decides, as in Linux (a press on an empty, off slot means nothing). */
+        if (present && s->info.state == PCI_SLOT_OFF)
+            done = slot_enable(sys, s) == 0;
+        else if (!present && s->info.state != PCI_SLOT_OFF) {
+            slot_disable(sys, s, "surprise removal");
+            done = 1;
+        }
+    } else if (events & PCI_EXP_SLTSTA_ABP) {
+        done = slot_button(sys, s, present);
+    }
+    if (s->info.state == PCI_SLOT_BLINK_OFF && clock_ns() >= s->deadline) {
+        slot_disable(sys, s, "attention button");
+        done = 1;
+    }
+    return done;
+}
+
+int pci_hotplug_poll(void)
+{
+    struct pci_system *sys = platform_pci();
+    int n = 0;
+    for (unsigned i = 0; sys && i < nr_slots; i++)
+        n += slot_poll(sys, &slots[i]);
+    return n;
+}
+
+int pci_hotplug_slot_info(const struct pci_dev *port, struct pci_hotplug_slot_info *out)
+{
+    for (unsigned i = 0; i < nr_slots; i++) {
+        if (slots[i].port == port) {
+            *out = slots[i].info;
+            return 0;
+        }
+    }
+    return -ENODEV;
+}
+
+/* Takes a slot over as Linux's pciehp does at probe: stale events cleared, an empty slot
+ * powered off, presence/link/button events enabled (no interrupt: they are polled). */
+static void slot_init(struct pci_system *sys, struct pci_dev *port)
+{
+    struct hp_slot *s = &slots[nr_slots++];
+    s->port = port;
+    s->exp = port->caps.exp;
+    s->sltcap = pci_read32(sys, port, s->exp + PCI_EXP_SLTCAP);
+    s->dllla = pci_read32(sys, port, s->exp + PCI_EXP_LNKCAP) & PCI_EXP_LNKCAP_DLLLARC;
+    slot_ack(sys, s, slot_status(sys, s) & (HP_EVENTS | PCI_EXP_SLTSTA_CC));
+    bool present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
+    s->info.state = present && slot_powered(sys, s) ? PCI_SLOT_ON : PCI_SLOT_OFF;
+    slot_command(sys, s, PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE |
+                 PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_CCIE,
+                 PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE);
+    if (s->info.state == PCI_SLOT_OFF && !present && slot_powered(sys, s))
+        slot_power_off(sys, s);
+    char bdf[16];
+    pci_format_bdf(port, bdf, sizeof(bdf));
+    kprintf("pciehp: %s: slot %u, %s; windows mem [%#llx +%#llx] pref [%#llx +%#llx]\n", bdf,
+            (unsigned)FIELD_GET(PCI_EXP_SLTCAP_PSN, s->sltcap),
+            s->info.state == PCI_SLOT_ON ? "occupied" : "empty",
+            (unsigned long long)port->win_mem.base, (unsigned long long)port->win_mem.size,
+            (unsigned long long)port->win_pref.base, (unsigned long long)port->win_pref.size);
+    if (present && s->info.state == PCI_SLOT_OFF)
+        slot_enable(sys, s);   /* present at boot but powered off */
+}
+
+static int pciehp_init(void)
+{
+    struct pci_system *sys = platform_pci();
+    char v[24];
+    unsigned long long ms;
+    if (cmdline_get("pciehp_blink_ms", v, sizeof(v)) && str_to_u64(v, NULL, 10, &ms) == 0)
+        blink_ns = ms * NSEC_PER_MSEC;
+    for (uint32_t i = 0; sys && i < sys->ndevs && nr_slots < HP_MAX_SLOTS; i++)
+        if (!sys->devs[i].gone && sys->devs[i].hotplug_slot && sys->devs[i].secondary)
+            slot_init(sys, &sys->devs[i]);
+    return 0;
+}
+MOAT_UNIT(70_driver, pciehp, pciehp_init);
