@@ -11,6 +11,8 @@
 #include "kernel/time.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/string.h"
+#include "pci/pci_hotplug.h"
 #include "pci/pci_platform.h"
 
 #define EDU_VENDOR 0x1234
@@ -36,9 +38,10 @@ unsigned edu_count(void)
     return nr_devs;
 }
 
+/* NULL for an index past the end, or one whose device was hot-unplugged. */
 struct edu_dev *edu_get(unsigned i)
 {
-    return i < nr_devs ? &devs[i] : NULL;
+    return i < nr_devs && devs[i].pci ? &devs[i] : NULL;
 }
 
 static uint32_t edu_rd32(struct edu_dev *e, unsigned off)
@@ -124,6 +127,7 @@ static int edu_attach_domain(struct edu_dev *e)
 static int edu_probe(struct pci_system *sys, struct pci_dev *pd)
 {
     struct edu_dev *e = &devs[nr_devs];
+    memset(e, 0, sizeof(*e));
     e->pci = pd;
     e->rid = (uint16_t)(pd->bus << 8 | pd->devfn);
     pci_format_bdf(pd, e->bdf, sizeof(e->bdf));
@@ -133,12 +137,18 @@ static int edu_probe(struct pci_system *sys, struct pci_dev *pd)
     if (!e->mmio)
         return -ENOMEM;
     int err = edu_attach_domain(e);
-    if (!err)
-        err = pci_enable_device(sys, pd);
-    if (err)
+    if (err) {
+        e->pci = NULL;
         return err;
-    if ((edu_rd32(e, EDU_REG_IDENT) & 0xff) != EDU_IDENT_MAGIC || !edu_alive(e))
-        return -EIO;
+    }
+    err = pci_enable_device(sys, pd);
+    if (!err && ((edu_rd32(e, EDU_REG_IDENT) & 0xff) != EDU_IDENT_MAGIC || !edu_alive(e)))
+        err = -EIO;
+    if (err) {
+        dma_space_fini(&e->dma);
+        e->pci = NULL;
+        return err;
+    }
     pci_set_driver(pd, "edu");
     nr_devs++;
     kprintf("edu: %s: ident %#x, %s\n", e->bdf, edu_rd32(e, EDU_REG_IDENT),
@@ -146,7 +156,7 @@ static int edu_probe(struct pci_system *sys, struct pci_dev *pd)
     return 0;
 }
 
-static int edu_init(void)
+static int edu_init_boot(void)
 {
     struct pci_system *sys = platform_pci();
     if (!sys || !driver_may_bind("edu"))
@@ -159,5 +169,46 @@ static int edu_init(void)
                     pd->devfn & 7, errno_name(err));
     }
     return 0;
+}
+static int edu_hotplug_probe(struct pci_system *sys, struct pci_dev *pd)
+{
+    if (pd->vendor != EDU_VENDOR || pd->device != EDU_DEVICE)
+        return -ENODEV;
+    if (nr_devs == EDU_MAX_DEVS)
+        return -ENOSPC;
+    return edu_probe(sys, pd);
+}
+
+/* Before its DMA space goes: a transfer still running is waited for (bounded; a device that is
+ * already gone reads all ones and never finishes, and then has nothing left to write), then
+ * bus mastering off and the space torn down, which blocks the device and invalidates. Users of
+ * the space (tests) must have unmapped their buffers: their IOVAs are reused otherwise. */
+static void edu_remove(struct pci_system *sys, struct pci_dev *pd)
+{
+    for (unsigned i = 0; i < nr_devs; i++) {
+        struct edu_dev *e = &devs[i];
+        if (e->pci != pd)
+            continue;
+        if (edu_dma_wait(e))
+            kprintf("edu: %s: removed with a transfer that never finished\n", e->bdf);
+        uint16_t cmd = pci_read16(sys, pd, PCI_COMMAND);
+        if (cmd != 0xffff)
+            pci_write16(sys, pd, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+        dma_space_fini(&e->dma);
+        kprintf("edu: %s: removed\n", e->bdf);
+        e->pci = NULL;
+        e->domain = NULL;
+        while (nr_devs > 0 && !devs[nr_devs - 1].pci)
+            nr_devs--;
+        return;
+    }
+}
+
+static const struct pci_hotplug_driver edu_hotplug = { "edu", edu_hotplug_probe, edu_remove };
+
+static int edu_init(void)
+{
+    int err = edu_init_boot();
+    return err ? err : pci_hotplug_register_driver(&edu_hotplug);
 }
 MOAT_UNIT_OPTIONAL(70_driver, edu, edu_init);
