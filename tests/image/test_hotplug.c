@@ -149,6 +149,12 @@ static void check_added_edu(struct ktest *t, struct hp_env *e, struct pci_dev *d
 {
     KEXPECT_EQ(t, ((uint32_t)d->device << 16) | d->vendor, EDU_ID);
     KEXPECT(t, d->group != PCI_NO_GROUP);
+    /* Linux's rule: a port without ACS does not isolate what is below it from itself (the
+     * function joins the port's group); a root port with ACS does. */
+    if (e->port->caps.acs)
+        KEXPECT(t, d->group != e->port->group);
+    else
+        KEXPECT_EQ(t, d->group, e->port->group);
     KEXPECT(t, d->bar[0].flags & PCI_BAR_ASSIGNED);
     const struct pci_aperture *w = &e->port->win_mem;
     KEXPECT(t, d->bar[0].base >= w->base && d->bar[0].base + d->bar[0].size <= w->base + w->size);

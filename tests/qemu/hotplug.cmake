@@ -25,3 +25,11 @@ moat_qemu_test(hotplug_edu_unbound TIMEOUT 240
   LINES ${HP_LINES} "^hotplug: 10 cycles, .* 0 bytes verified"
   NO_LINES ${HP_BAD} "^edu: "
   ARGS --qmp --tests --topology ${HP_TOPO} --cmdline "${HP_WORDS} drivers=none")
+# A function joining an existing group: plugged below a switch's downstream port without ACS.
+moat_qemu_test(hotplug_edu_switch TIMEOUT 240
+  LINES "^1 passed, 0 failed" "^pciehp: 0000:02:00.0: slot 0, empty"
+        "^pciehp: 0000:02:00.0: added 0000:03:00.0 \\[1234:11e8\\] class 00ff00, group 4"
+        "^iommu_group 4: 0000:02:00.0 0000:03:00.0" "^hotplug: 10 cycles, .* 81920 bytes verified"
+  NO_LINES ${HP_BAD}
+  ARGS --qmp --tests --topology ${PROJECT_SOURCE_DIR}/tests/topologies/11-hotplug-switch.txt
+       --cmdline "${HP_WORDS} hp_bus=dn1")
