@@ -113,6 +113,19 @@ static void slot_name(const struct hp_slot *s, char *buf, size_t size)
     pci_format_bdf(s->port, buf, size);
 }
 
+/* What firmware does for the functions present at boot, which drivers expect: decode on for
+ * the BARs that were placed. Bus mastering stays the driver's (and the IOMMU blocks it until
+ * a driver attaches a domain). */
+static void enable_decode(struct pci_system *sys, struct pci_dev *dev)
+{
+    uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND), want = 0;
+    for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++)
+        if (dev->bar[i].flags & PCI_BAR_ASSIGNED)
+            want |= (dev->bar[i].flags & PCI_BAR_IO) ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
+    if (cmd != 0xffff && (cmd & want) != want)
+        pci_write16(sys, dev, PCI_COMMAND, cmd | want);
+}
+
 static void bind_drivers(struct pci_system *sys, struct pci_dev *dev)
 {
     for (unsigned i = 0; i < nr_drivers && !dev->driver; i++) {
@@ -176,8 +189,10 @@ static int slot_enable(struct pci_system *sys, struct hp_slot *s)
     slot_power_indicator(sys, s, PCI_EXP_SLTCTL_IND_ON);
     report_added(sys, s, first);
     uint32_t end = sys->ndevs;
-    for (uint32_t i = first; i < end; i++)
+    for (uint32_t i = first; i < end; i++) {
+        enable_decode(sys, &sys->devs[i]);
         bind_drivers(sys, &sys->devs[i]);
+    }
     return 0;
 }
 

@@ -52,6 +52,7 @@ class Monitor:
         self.timeout = answer_timeout
         self.sock = None
         self.buf = b""
+        self.deleting = set()       # device_del answered, DEVICE_DELETED not seen yet
 
     def connect(self, deadline):
         while True:
@@ -81,8 +82,27 @@ class Monitor:
             msg = json.loads(line)
             if "event" in msg:
                 note("event %s %s" % (msg["event"], json.dumps(msg.get("data", {}))))
+                if msg["event"] == "DEVICE_DELETED":
+                    self.deleting.discard(msg.get("data", {}).get("device"))
                 continue
             return msg
+
+    def settle(self):
+        """QEMU finishes a deletion after the guest has let go of the device (for a PCIe slot:
+        after the guest powered it off), and only then are its backends (a disk's node) free
+        for another device: before the next command, wait for those DEVICE_DELETED events."""
+        deadline = time.monotonic() + self.timeout
+        while self.deleting and time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                self.execute("query-status")   # answers after every event queued before it
+            except socket.timeout:
+                break
+            if self.deleting:
+                time.sleep(0.05)
+        self.sock.settimeout(self.timeout)
+        if self.deleting:
+            note("still no DEVICE_DELETED for %s" % ", ".join(sorted(self.deleting)))
 
     def execute(self, command, arguments=None):
         req = {"execute": command}
@@ -98,14 +118,18 @@ def run_cue(mon, verb, args, deadline):
         return
     if mon.sock is None:
         mon.connect(deadline)
+    mon.settle()
     line = verb + (" " + args if args else "")
     answer = mon.execute("human-monitor-command", {"command-line": line})
-    if "error" in answer:
-        note("%s -> error: %s" % (line, answer["error"].get("desc", answer["error"])))
-    elif answer.get("return"):
-        note("%s -> %s" % (line, answer["return"].strip()))
-    else:
-        note("%s -> ok" % line)
+    # HMP reports a failed command in its text ("Error: ..."), not as a QMP error.
+    text = answer.get("return", "").strip() if "error" not in answer else \
+        "Error: %s" % answer["error"].get("desc", answer["error"])
+    if text.startswith("Error"):
+        note("%s -> error: %s" % (line, text[len("Error"):].lstrip(": ")))
+        return
+    note("%s -> %s" % (line, text or "ok"))
+    if verb == "device_del":
+        mon.deleting.add(args)
 
 
 def main():

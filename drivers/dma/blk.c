@@ -77,9 +77,12 @@ int blk_dev_setup(struct blk_dev *b, enum iommu_domain_type type)
     return 0;
 }
 
+static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon);
+
 /* Nothing the device could still reach is freed: it is reset and, behind an IOMMU, cut off
- * from its domain first. Without an IOMMU, a device that did not reset keeps its memory. */
-void blk_dev_teardown(struct blk_dev *b)
+ * from its domain first. Without an IOMMU, a device that did not reset keeps its memory.
+ * before_free runs between the two (removal ends its I/Os there). */
+static void teardown(struct blk_dev *b, void (*before_free)(struct blk_dev *b))
 {
     if (!b->up)
         return;
@@ -87,6 +90,8 @@ void blk_dev_teardown(struct blk_dev *b)
     int err = b->ops->reset(b);
     blk_irq_disable(b);
     dma_space_block(&b->dma);
+    if (before_free)
+        before_free(b);
     if (err && !dma_space_isolated(&b->dma)) {
         kprintf("blk: %s: reset failed (%s) with no IOMMU: its memory is never reused\n",
                 b->name, errno_name(err));
@@ -96,6 +101,63 @@ void blk_dev_teardown(struct blk_dev *b)
     b->ops->release(b);
     dma_pool_fini(&b->pool);
     dma_space_fini(&b->dma);
+}
+
+void blk_dev_teardown(struct blk_dev *b)
+{
+    teardown(b, NULL);
+}
+
+/* The device is reset and blocked: what it still held can never complete. */
+static void end_inflight(struct blk_dev *b)
+{
+    for (unsigned tag = 0; tag < BLK_MAX_TAGS; tag++) {
+        struct blk_io *io = b->inflight[tag];
+        if (!io)
+            continue;
+        b->inflight[tag] = NULL;
+        detach_data(b, io, true);
+        io->abandoned = true;
+        io->status = -ENODEV;
+        io->done = true;
+        b->nr_ended_by_removal++;
+    }
+}
+
+static void blk_unregister(struct blk_dev *b)
+{
+    for (unsigned i = 0; i < nr_devs; i++) {
+        if (devs[i] == b) {
+            devs[i] = devs[--nr_devs];   /* order carries no meaning */
+            return;
+        }
+    }
+}
+
+void blk_remove_pci(struct pci_system *sys, struct pci_dev *pd)
+{
+    for (unsigned i = 0; i < nr_devs; i++) {
+        if (devs[i]->pci == pd) {
+            blk_dev_remove(devs[i]);
+            return;
+        }
+    }
+}
+
+void blk_dev_remove(struct blk_dev *b)
+{
+    if (b->up && !b->broken) {
+        blk_unplug(b);
+        blk_poll(b);        /* what the device finished ends with its own status */
+    }
+    b->removed = true;
+    teardown(b, end_inflight);
+    blk_unregister(b);
+    if (b->nr_ended_by_removal)
+        kprintf("blk: %s: removed; %llu I/Os it held ended with -ENODEV\n", b->name,
+                (unsigned long long)b->nr_ended_by_removal);
+    else
+        kprintf("blk: %s: removed\n", b->name);
 }
 
 int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type)
@@ -152,6 +214,8 @@ static int attach_data(struct blk_dev *b, struct blk_io *io)
 int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode, enum blk_op op,
                    uint64_t lba, uint32_t nlb, void *buf)
 {
+    if (b->removed)
+        return -ENODEV;
     int err = check_range(b, op, lba, nlb);
     if (err)
         return err;
@@ -169,6 +233,8 @@ int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode,
 
 int blk_io_submit(struct blk_dev *b, struct blk_io *io)
 {
+    if (b->removed)
+        return -ENODEV;
     if (b->broken)
         return -EIO;
     io->done = false;
@@ -177,6 +243,10 @@ int blk_io_submit(struct blk_dev *b, struct blk_io *io)
     int err = b->ops->submit(b, io);
     if (!err && b->plugged)
         b->nr_held++;
+    if (!err) {
+        MOAT_ASSERT(io->tag < BLK_MAX_TAGS);
+        b->inflight[io->tag] = io;
+    }
     return err;
 }
 
@@ -216,6 +286,8 @@ static void finish_reaped(struct blk_dev *b)
 
 void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status)
 {
+    if (io->tag < BLK_MAX_TAGS && b->inflight[io->tag] == io)
+        b->inflight[io->tag] = NULL;
     io->status = status;
     if (io->mode != BLK_DMA_STRICT || !io->mapped || !dma_space_isolated(&b->dma)) {
         io->done = true;
@@ -228,6 +300,8 @@ void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status)
 
 int blk_poll(struct blk_dev *b)
 {
+    if (b->removed)
+        return -ENODEV;
     if (b->broken)
         return -EIO;
     int n = b->ops->poll(b);
@@ -241,7 +315,9 @@ int blk_poll(struct blk_dev *b)
 /* Undoes prepare. abandon: the I/O never completed, the device may still hold its IOVA. */
 static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
 {
-    if (io->op == BLK_OP_FLUSH)
+    if (io->tag < BLK_MAX_TAGS && b->inflight[io->tag] == io)
+        b->inflight[io->tag] = NULL;
+    if (io->abandoned || io->op == BLK_OP_FLUSH)
         return;
     if (io->mode == BLK_DMA_STRICT) {
         if (!io->mapped)        /* unmapped when it was reaped */
@@ -289,6 +365,8 @@ int blk_io_wait(struct blk_dev *b, struct blk_io *io)
         b->broken = true;
     }
     detach_data(b, io, true);
+    if (b->removed)
+        return -ENODEV;
     /* Untranslated, nothing but a reset keeps the device out of the caller's buffer. */
     if (!dma_space_isolated(&b->dma)) {
         int rerr = b->ops->reset(b);

@@ -18,6 +18,7 @@
 #include "drivers/dma/dma.h"
 
 struct blk_dev;
+struct pci_system;
 
 enum blk_op { BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH };
 enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
@@ -25,6 +26,7 @@ enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
 #define BLK_MAX_DEVS 8
 #define BLK_REAP_BATCH 32       /* STRICT completions whose unmaps share one invalidation */
 #define BLK_IO_TIMEOUT_NS (10ULL * 1000 * 1000 * 1000)   /* per I/O; TCG is slow */
+#define BLK_MAX_TAGS 128        /* drivers' request slots (io->tag) are below this */
 
 struct blk_io {
     /* what to do: set by blk_io_prepare */
@@ -35,7 +37,9 @@ struct blk_io {
     uint32_t len;               /* bytes: nlb * lba_size */
     /* the outcome: set by the driver when it reaps the completion */
     volatile bool done;
-    int status;                 /* 0, -EIO, -ERANGE (LBA out of range), -EOPNOTSUPP */
+    int status;                 /* 0, -EIO, -ERANGE (LBA out of range), -EOPNOTSUPP, -ENODEV
+                                 * (the device left before completing it) */
+    bool abandoned;             /* ended without the device: its data was detached then */
     uint16_t tag;               /* the driver's request slot */
     /* the owner's */
     enum blk_dma_mode mode;
@@ -76,6 +80,7 @@ struct blk_dev {
     struct dma_pool pool;       /* queue_depth buffers of max_io bytes */
     enum blk_dma_mode mode;     /* of blk_read/blk_write */
     bool up, broken;
+    bool removed;               /* blk_dev_remove: every call answers -ENODEV */
     bool plugged;               /* blk_plug: submissions wait for blk_unplug's one doorbell */
     unsigned nr_held;           /* submitted while plugged, not yet told to the device */
     uint64_t nr_commits;        /* blk_unplug's doorbells */
@@ -94,6 +99,9 @@ struct blk_dev {
     struct blk_io *reaped[BLK_REAP_BATCH];
     unsigned nr_reaped;
     uint64_t nr_reap_batches;   /* unmap calls for reaped I/Os (one invalidation wait each) */
+    /* I/Os the device was given and has not completed, by tag: removal ends them */
+    struct blk_io *inflight[BLK_MAX_TAGS];
+    uint64_t nr_ended_by_removal;
 };
 
 /* Drivers: sets up b's DMA space (type: PAGING normally), enables the PCI function, runs
@@ -101,6 +109,16 @@ struct blk_dev {
 int blk_dev_setup(struct blk_dev *b, enum iommu_domain_type type);
 /* Resets the device, cuts it off from its domain, then frees its rings, pool and domain. */
 void blk_dev_teardown(struct blk_dev *b);
+/* The device is leaving (hot-unplug) or has left: what it completed is reaped, then it is
+ * reset and blocked, every I/O it still held ends with -ENODEV (done, its buffer detached: a
+ * STRICT mapping unmapped with its IOVA quarantined, a pool buffer quarantined), its memory and
+ * domain are freed, and it leaves the registry. The blk_dev's memory stays valid (the driver
+ * owns it): callers still holding I/Os complete them and get -ENODEV, and -ENODEV from every
+ * other call. */
+void blk_dev_remove(struct blk_dev *b);
+/* A block driver's hot-unplug hook (pci_hotplug_driver.remove): blk_dev_remove of the device
+ * registered for pd, if any. */
+void blk_remove_pci(struct pci_system *sys, struct pci_dev *pd);
 /* Both: moves a device to a domain of another type (the benchmark's identity runs). */
 int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type);
 /* MSI-X entry 0 of the function to this CPU (through interrupt remapping when the unit has

@@ -208,7 +208,7 @@ static const struct pci_hotplug_driver edu_hotplug = { "edu", edu_hotplug_probe,
 
 static int edu_init(void)
 {
-    int err = edu_init_boot();
-    return err ? err : pci_hotplug_register_driver(&edu_hotplug);
+    int err = pci_hotplug_register_driver(&edu_hotplug);
+    return err ? err : edu_init_boot();
 }
 MOAT_UNIT_OPTIONAL(70_driver, edu, edu_init);

@@ -7,6 +7,7 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
+#include "pci/pci_hotplug.h"
 #include "pci/pci_platform.h"
 
 static struct nvme_ctrl ctrls[NVME_MAX_CTRLS];
@@ -55,9 +56,25 @@ static int wait_ready(struct nvme_ctrl *c, bool ready)
     return err;
 }
 
+/* A controller that still answers has its I/O queue pair deleted before it is disabled, as
+ * Linux's nvme_disable_io_queues does: the controller then ends (or waits for) the commands
+ * it holds itself. QEMU's model, disabled with commands still running on its backend, never
+ * lets go of the device: device_del would not complete. A broken controller is just
+ * disabled. */
+static void delete_io_queues(struct nvme_ctrl *c)
+{
+    if (c->blk.broken || !c->io.sqes || !(rd32(c, NVME_REG_CSTS) & NVME_CSTS_RDY))
+        return;
+    struct nvme_sqe sq = { .cdw0 = NVME_ADMIN_DELETE_SQ, .cdw10 = c->io.qid };
+    struct nvme_sqe cq = { .cdw0 = NVME_ADMIN_DELETE_CQ, .cdw10 = c->io.qid };
+    if (nvme_admin(c, &sq, NULL) == 0)
+        nvme_admin(c, &cq, NULL);
+}
+
 int nvme_ctrl_reset(struct blk_dev *b)
 {
     struct nvme_ctrl *c = b->priv;
+    delete_io_queues(c);
     wr32(c, NVME_REG_CC, rd32(c, NVME_REG_CC) & ~(uint32_t)NVME_CC_EN);
     return wait_ready(c, false);
 }
@@ -242,16 +259,42 @@ static void nvme_report(struct nvme_ctrl *c)
             dma_space_describe(&c->blk.dma));
 }
 
+static int nvme_hotplug_probe(struct pci_system *sys, struct pci_dev *pd)
+{
+    if (pd->class_rev >> 8 != NVME_CLASS)
+        return -ENODEV;
+    if (nr_ctrls == NVME_MAX_CTRLS)
+        return -ENOSPC;
+    int err = nvme_probe(pd);
+    if (!err)
+        nvme_report(&ctrls[nr_ctrls - 1]);
+    return err;
+}
+
+/* The controller's slot stays (its blk_dev answers -ENODEV to late callers) until it is the
+ * last one, and is reused by the next probe then. */
+static void nvme_remove(struct pci_system *sys, struct pci_dev *pd)
+{
+    blk_remove_pci(sys, pd);
+    while (nr_ctrls > 0 && ctrls[nr_ctrls - 1].blk.removed)
+        nr_ctrls--;
+}
+
+static const struct pci_hotplug_driver nvme_hotplug = { "nvme", nvme_hotplug_probe, nvme_remove };
+
 static int nvme_init(void)
 {
     struct pci_system *sys = platform_pci();
-    if (!sys || !driver_may_bind("nvme"))
+    if (!sys)
         return 0;
+    int err = pci_hotplug_register_driver(&nvme_hotplug);
+    if (err || !driver_may_bind("nvme"))
+        return err;
     for (uint32_t i = 0; i < sys->ndevs && nr_ctrls < NVME_MAX_CTRLS; i++) {
         struct pci_dev *pd = &sys->devs[i];
         if (pd->class_rev >> 8 != NVME_CLASS || pd->driver)
             continue;
-        int err = nvme_probe(pd);
+        err = nvme_probe(pd);
         if (err)
             kprintf("nvme: %02x:%02x.%x: probe failed: %s\n", pd->bus, pd->devfn >> 3,
                     pd->devfn & 7, errno_name(err));

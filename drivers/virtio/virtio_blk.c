@@ -13,6 +13,7 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
+#include "pci/pci_hotplug.h"
 #include "pci/pci_platform.h"
 
 #define VBLK_MAX_DEVS 4
@@ -228,17 +229,38 @@ static int vblk_probe(struct pci_system *sys, struct pci_dev *pd)
     return 0;
 }
 
+static int vblk_hotplug_probe(struct pci_system *sys, struct pci_dev *pd)
+{
+    if (pd->vendor != VIRTIO_PCI_VENDOR ||
+        pd->device != VIRTIO_PCI_MODERN_DEVICE_BASE + VIRTIO_ID_BLOCK)
+        return -ENODEV;
+    return nr_vblks == VBLK_MAX_DEVS ? -ENOSPC : vblk_probe(sys, pd);
+}
+
+static void vblk_remove(struct pci_system *sys, struct pci_dev *pd)
+{
+    blk_remove_pci(sys, pd);
+    while (nr_vblks > 0 && vblks[nr_vblks - 1].blk.removed)
+        nr_vblks--;
+}
+
+static const struct pci_hotplug_driver vblk_hotplug = { "virtio-blk", vblk_hotplug_probe,
+                                                        vblk_remove };
+
 static int vblk_init(void)
 {
     struct pci_system *sys = platform_pci();
-    if (!sys || !driver_may_bind("virtio-blk"))
+    if (!sys)
         return 0;
+    int err = pci_hotplug_register_driver(&vblk_hotplug);
+    if (err || !driver_may_bind("virtio-blk"))
+        return err;
     uint16_t id = VIRTIO_PCI_MODERN_DEVICE_BASE + VIRTIO_ID_BLOCK;
     for (struct pci_dev *pd = pci_get_dev_by_id(sys, VIRTIO_PCI_VENDOR, id, NULL);
          pd && nr_vblks < VBLK_MAX_DEVS; pd = pci_get_dev_by_id(sys, VIRTIO_PCI_VENDOR, id, pd)) {
         if (pd->driver)
             continue;
-        int err = vblk_probe(sys, pd);
+        err = vblk_probe(sys, pd);
         if (err)
             kprintf("virtio-blk: %02x:%02x.%x: probe failed: %s\n", pd->bus, pd->devfn >> 3,
                     pd->devfn & 7, errno_name(err));

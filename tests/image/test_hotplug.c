@@ -4,8 +4,17 @@
  *
  * Needs a topology with an empty pcie-root-port whose QEMU id is hp_bus= (default rp1) and
  * QEMU's ACPI hot-plug off on q35 (-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off),
- * which gives the slot to native hot-plug. hp_cycles=N (default 3) plug/unplug cycles. */
+ * which gives the slot to native hot-plug. Command-line words:
+ *   hp_cycles=N     plug/unplug cycles (default 3)
+ *   hp_add=DEVICE   what to plug, as QEMU's -device (default edu; e.g. nvme,drive=hpd,serial=h)
+ *   hp_inflight=1   block devices: unplug with I/Os in flight (a slow disk keeps them there),
+ *                   which must end with -ENODEV and never write memory afterwards
+ *   hp_nodata=1     the disk keeps nothing (QEMU's null-co): I/Os run, data is not compared
+ * Every plug checks what the runtime made of the function (window, group, blocking domain
+ * until bound); a bound edu or block device moves data that is checked byte for byte, next to
+ * canary pages; the heap and the page allocator end where the first cycle left them. */
 #include "arch/arch.h"
+#include "drivers/dma/blk.h"
 #include "drivers/dma/dma.h"
 #include "drivers/edu/edu.h"
 #include "iommu/iommu.h"
@@ -19,6 +28,7 @@
 #include "pci/pci_hotplug.h"
 #include "pci/pci_internal.h"
 #include "pci/pci_platform.h"
+#include "tests/image/test_blk.h"
 
 #define HP_EVENT_TIMEOUT_NS (60 * NSEC_PER_SEC)   /* a QMP round trip on a loaded TCG host */
 #define EDU_ID 0x11e81234u
@@ -28,13 +38,16 @@ struct hp_env {
     struct pci_system *sys;
     struct pci_dev *port;
     char bus[32];
+    char add[96];
     unsigned cycles;
+    bool inflight, nodata;
     /* Three pages: a canary, the page the device may write while it is mapped, a canary.
      * It outlives every device incarnation: the IOVA it had under the previous one must fault
      * under the next, and nothing of it may change then. */
     uint8_t *buf;
     uint64_t old_iova;              /* 0: no previous incarnation mapped it */
     unsigned bytes_verified, stale_blocked, stale_faults;
+    unsigned ios, ios_enodev;
 };
 
 #define HP_CANARY 0xc5
@@ -42,11 +55,15 @@ struct hp_env {
 
 static bool hp_env(struct ktest *t, struct hp_env *e)
 {
+    char v[16];
     e->sys = platform_pci();
     e->port = NULL;
     if (!cmdline_get("hp_bus", e->bus, sizeof(e->bus)))
         strcpy(e->bus, "rp1");
-    char v[16];
+    if (!cmdline_get("hp_add", e->add, sizeof(e->add)))
+        strcpy(e->add, "edu");
+    e->inflight = cmdline_get("hp_inflight", v, sizeof(v)) && strcmp(v, "1") == 0;
+    e->nodata = cmdline_get("hp_nodata", v, sizeof(v)) && strcmp(v, "1") == 0;
     unsigned long long n = 3;
     if (cmdline_get("hp_cycles", v, sizeof(v)))
         str_to_u64(v, NULL, 10, &n);
@@ -142,28 +159,29 @@ static void check_dma(struct ktest *t, struct hp_env *e, struct edu_dev *ed, uns
     e->old_iova = m.iova;
 }
 
-/* The new function as the runtime sees it: enumerated, placed inside the port's window,
- * grouped, blocked by its IOMMU unit while no driver holds it (or DMA through the driver's
- * space when edu bound it), and answering at its BAR. */
-static void check_added_edu(struct ktest *t, struct hp_env *e, struct pci_dev *d, unsigned n)
+/* Where the runtime put the new function: grouped by Linux's rule (a port without ACS does
+ * not isolate what is below it from itself: the function joins the port's group; a root port
+ * with ACS does), every memory BAR assigned inside the port's windows. */
+static void check_placement(struct ktest *t, struct hp_env *e, struct pci_dev *d)
 {
-    KEXPECT_EQ(t, ((uint32_t)d->device << 16) | d->vendor, EDU_ID);
     KEXPECT(t, d->group != PCI_NO_GROUP);
-    /* Linux's rule: a port without ACS does not isolate what is below it from itself (the
-     * function joins the port's group); a root port with ACS does. */
     if (e->port->caps.acs)
         KEXPECT(t, d->group != e->port->group);
     else
         KEXPECT_EQ(t, d->group, e->port->group);
-    KEXPECT(t, d->bar[0].flags & PCI_BAR_ASSIGNED);
-    const struct pci_aperture *w = &e->port->win_mem;
-    KEXPECT(t, d->bar[0].base >= w->base && d->bar[0].base + d->bar[0].size <= w->base + w->size);
-    struct iommu_unit *u = iommu_unit_for(d);
-    struct edu_dev *ed = d->driver ? edu_of(d) : NULL;
-    if (ed && u)
-        check_dma(t, e, ed, n);
-    else if (u)
-        KEXPECT(t, iommu_dev_domain(d) == u->blocked);
+    for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
+        const struct pci_bar *b = &d->bar[i];
+        if (!b->size || (b->flags & PCI_BAR_IO))
+            continue;
+        KEXPECT(t, b->flags & PCI_BAR_ASSIGNED);
+        const struct pci_aperture *w = (b->flags & PCI_BAR_PREFETCH) && e->port->win_pref.size ?
+                                       &e->port->win_pref : &e->port->win_mem;
+        KEXPECT(t, b->base >= w->base && b->base - w->base <= w->size - b->size);
+    }
+}
+
+static void check_edu_mmio(struct ktest *t, struct hp_env *e, struct pci_dev *d)
+{
     uint16_t cmd = pci_read16(e->sys, d, PCI_COMMAND);
     pci_write16(e->sys, d, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
     volatile uint32_t *mmio = mmio_map(d->bar[0].base, d->bar[0].size);
@@ -172,15 +190,129 @@ static void check_added_edu(struct ktest *t, struct hp_env *e, struct pci_dev *d
     pci_write16(e->sys, d, PCI_COMMAND, cmd);
 }
 
+static struct blk_dev *blk_of(const struct pci_dev *d)
+{
+    for (unsigned i = 0; i < blk_count(); i++)
+        if (blk_get(i)->pci == d)
+            return blk_get(i);
+    return NULL;
+}
+
+/* One page of the disk pattern written and read back into the page between the canaries, in
+ * the pooled mode on even cycles and the strict one on odd cycles, at an LBA that moves. */
+static void check_blk_io(struct ktest *t, struct hp_env *e, struct blk_dev *b, unsigned n)
+{
+    uint32_t nlb = HP_PAGE / b->lba_size;
+    uint64_t spl = b->lba_size / 512, seed = 0x5eed0000u + n;
+    uint64_t lba = ((uint64_t)n * nlb * 17) % (b->nlba - nlb) / nlb * nlb;
+    uint8_t *page = e->buf + HP_PAGE;
+    blk_set_mode(b, n & 1 ? BLK_DMA_STRICT : BLK_DMA_POOLED);
+    test_blk_pattern(page, lba * spl, nlb * spl, seed);
+    KEXPECT_EQ(t, blk_write(b, lba, nlb, page), 0);
+    memset(page, 0, HP_PAGE);
+    KEXPECT_EQ(t, blk_read(b, lba, nlb, page), 0);
+    if (!e->nodata) {
+        KEXPECT_EQ(t, test_blk_pattern_check(page, lba * spl, nlb * spl, seed), UINT64_MAX);
+        e->bytes_verified += 2 * HP_PAGE;
+    }
+    KEXPECT(t, canaries_intact(e));
+    e->ios += 2;
+}
+
+/* The new function as the runtime sees it, then what its driver does with it: a bound edu or
+ * block device moves checked data; an unbound function sits in its unit's blocking domain. */
+static void check_added(struct ktest *t, struct hp_env *e, struct pci_dev *d, unsigned n)
+{
+    check_placement(t, e, d);
+    struct iommu_unit *u = iommu_unit_for(d);
+    bool is_edu = ((uint32_t)d->device << 16 | d->vendor) == EDU_ID;
+    struct edu_dev *ed = is_edu && d->driver ? edu_of(d) : NULL;
+    struct blk_dev *b = d->driver ? blk_of(d) : NULL;
+    if (ed && u)
+        check_dma(t, e, ed, n);
+    else if (b)
+        check_blk_io(t, e, b, n);
+    else if (u)
+        KEXPECT(t, iommu_dev_domain(d) == u->blocked);
+    if (is_edu)
+        check_edu_mmio(t, e, d);
+}
+
+#define HP_INFLIGHT 8
+
+/* I/Os the device holds when it is unplugged: strict reads into the odd pages of 16, the even
+ * pages canaries. Each ends done, with its status or -ENODEV; an I/O that ended with -ENODEV
+ * must never see its buffer written afterwards (refilled with canaries, then checked again
+ * once the device is gone). */
+struct hp_inflight {
+    struct blk_io ios[HP_INFLIGHT];
+    uint8_t *pages;
+    uint64_t pa;
+};
+
+static void submit_inflight(struct ktest *t, struct blk_dev *b, struct hp_inflight *f)
+{
+    uint32_t nlb = HP_PAGE / b->lba_size;
+    blk_plug(b);
+    for (unsigned i = 0; i < HP_INFLIGHT; i++) {
+        KASSERT(t, blk_io_prepare(b, &f->ios[i], BLK_DMA_STRICT, BLK_OP_READ, (uint64_t)i * nlb,
+                                  nlb, f->pages + (2 * i + 1) * HP_PAGE) == 0);
+        KASSERT(t, blk_io_submit(b, &f->ios[i]) == 0);
+    }
+    blk_unplug(b);
+}
+
+static bool pages_are(const uint8_t *p, size_t len, uint8_t v)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != v)
+            return false;
+    return true;
+}
+
+static void check_inflight_ended(struct ktest *t, struct hp_env *e, struct blk_dev *b,
+                                 struct hp_inflight *f)
+{
+    unsigned enodev = 0;
+    for (unsigned i = 0; i < HP_INFLIGHT; i++) {
+        struct blk_io *io = &f->ios[i];
+        KEXPECT(t, io->done);
+        int status = io->done ? blk_io_complete(b, io) : -EINPROGRESS;
+        KEXPECT(t, status == 0 || status == -ENODEV);
+        if (io->status == -ENODEV) {
+            enodev++;
+            memset(f->pages + (2 * i + 1) * HP_PAGE, HP_CANARY, HP_PAGE);
+        }
+    }
+    KEXPECT(t, enodev > 0);
+    KEXPECT_EQ(t, blk_poll(b), -ENODEV);
+    udelay(300000);     /* time for any late write to land */
+    for (unsigned i = 0; i < HP_INFLIGHT; i++) {
+        KEXPECT(t, pages_are(f->pages + 2 * i * HP_PAGE, HP_PAGE, HP_CANARY));
+        if (f->ios[i].status == -ENODEV)
+            KEXPECT(t, pages_are(f->pages + (2 * i + 1) * HP_PAGE, HP_PAGE, HP_CANARY));
+    }
+    e->ios += HP_INFLIGHT;
+    e->ios_enodev += enodev;
+}
+
 static void one_cycle(struct ktest *t, struct hp_env *e, unsigned n)
 {
     struct pci_hotplug_slot_info before = slot_info(e);
-    kprintf("moat-qmp: device_add edu,id=hp%u,bus=%s\n", n, e->bus);
+    kprintf("moat-qmp: device_add %s,id=hp%u,bus=%s\n", e->add, n, e->bus);
     KASSERT(t, wait_slot(e, true, before.added) == 0);
     struct pci_dev *d = pci_get_dev(e->sys, e->port->seg, e->port->secondary, 0);
     KASSERT(t, d);
-    check_added_edu(t, e, d, n);
+    check_added(t, e, d, n);
 
+    struct blk_dev *b = e->inflight && d->driver ? blk_of(d) : NULL;
+    struct hp_inflight f = { .pages = NULL };
+    if (b) {
+        f.pages = pmm_alloc_zeroed(4, &f.pa);
+        KASSERT(t, f.pages);
+        memset(f.pages, HP_CANARY, 16 * HP_PAGE);
+        submit_inflight(t, b, &f);
+    }
     kprintf("moat-qmp: device_del hp%u\n", n);
     KASSERT(t, wait_slot(e, false, before.removed) == 0);
     KEXPECT(t, slot_info(e).state == PCI_SLOT_OFF);
@@ -188,9 +320,13 @@ static void one_cycle(struct ktest *t, struct hp_env *e, unsigned n)
     /* QEMU detached it: nothing answers on the secondary bus any more. */
     KEXPECT_EQ(t, pci_cfg_read(e->sys, e->port->seg, e->port->secondary, 0, PCI_VENDOR_ID, 4),
                0xffffffffu);
+    if (b) {
+        check_inflight_ended(t, e, b, &f);
+        pmm_free(f.pa, 4);
+    }
 }
 
-static void edu_plug_cycles(struct ktest *t)
+static void plug_cycles(struct ktest *t)
 {
     struct hp_env e;
     if (!hp_env(t, &e))
@@ -200,14 +336,14 @@ static void edu_plug_cycles(struct ktest *t)
     KASSERT(t, e.buf);
     memset(e.buf, HP_CANARY, 4 * HP_PAGE);
     e.old_iova = 0;
-    e.bytes_verified = e.stale_blocked = e.stale_faults = 0;
+    e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = 0;
     uint32_t ndevs = e.sys->ndevs;
     int ngroups = (int)e.sys->ngroups;
     size_t heap = 0;
     uint64_t pages = 0;
     for (unsigned n = 0; n < e.cycles && t->failures == 0; n++) {
         one_cycle(t, &e, n);
-        if (n == 0) {   /* the first BAR mapping builds CPU page tables that stay */
+        if (n == 0) {   /* the first BAR mappings build CPU page tables that stay */
             heap = heap_live_bytes();
             pages = pmm_free_bytes();
         }
@@ -218,11 +354,12 @@ static void edu_plug_cycles(struct ktest *t)
     KEXPECT_EQ(t, heap_live_bytes(), heap);
     KEXPECT_EQ(t, pmm_free_bytes(), pages);
     KEXPECT(t, canaries_intact(&e));
-    kprintf("hotplug: %u cycles, %u devices -> %u, groups %d -> %u, %u bytes verified, "
-            "%u DMAs to a previous device's IOVA blocked (%u fault records)\n", e.cycles, ndevs,
-            e.sys->ndevs, ngroups, e.sys->ngroups, e.bytes_verified, e.stale_blocked,
-            e.stale_faults);
+    kprintf("hotplug: %u cycles of %s, %u devices -> %u, groups %d -> %u, %u I/Os (%u ended "
+            "by removal with -ENODEV), %u bytes verified, %u DMAs to a previous device's IOVA "
+            "blocked (%u fault records), heap and pages back to the first cycle's\n", e.cycles,
+            e.add, ndevs, e.sys->ndevs, ngroups, e.sys->ngroups, e.ios, e.ios_enodev,
+            e.bytes_verified, e.stale_blocked, e.stale_faults);
     pmm_free(pa, 2);
 }
 
-KTEST_SUITE_EXPLICIT(hotplug, KTEST_CASE(edu_plug_cycles));
+KTEST_SUITE_EXPLICIT(hotplug, KTEST_CASE(plug_cycles));

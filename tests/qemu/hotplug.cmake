@@ -6,12 +6,12 @@
 set(HP_TOPO ${PROJECT_SOURCE_DIR}/tests/topologies/10-hotplug.txt)
 set(HP_WORDS "tests=hotplug pciehp_blink_ms=100 hp_cycles=10")
 set(HP_LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: slot 1, empty"
-    "^pciehp: 0000:00:06.0: added 0000:01:00.0 \\[1234:11e8\\]"
-    "^pciehp: 0000:00:06.0: removed \\(attention button\\)")
+    "^pciehp: 0000:00:06.0: removed .attention button.")
+set(HP_EDU "^pciehp: 0000:00:06.0: added 0000:01:00.0 \\[1234:11e8\\]")
 set(HP_BAD "EXCEPTION" "PANIC" "not ok" "cue .* failed" "-> error")
-set(HP_DMA "^hotplug: 10 cycles, .* 81920 bytes verified, 9 DMAs to a previous device's IOVA blocked")
+set(HP_DMA ${HP_EDU} "^hotplug: 10 cycles of edu,.* 81920 bytes verified, 9 DMAs to a previous device's IOVA blocked")
 moat_qemu_test(hotplug_edu_intel TIMEOUT 240
-  LINES ${HP_LINES} ${HP_DMA} "\\(9 fault records\\)"
+  LINES ${HP_LINES} ${HP_DMA} ".9 fault records."
         "^dma fault: dev 0000:01:00.0 iova 0x1000000 write"
   NO_LINES ${HP_BAD}
   ARGS --qmp --tests --topology ${HP_TOPO} --cmdline ${HP_WORDS})
@@ -22,14 +22,56 @@ moat_qemu_test(hotplug_edu_amd TIMEOUT 240
   ARGS --qmp --tests --iommu amd --topology ${HP_TOPO} --cmdline ${HP_WORDS})
 # No driver may bind: the new function stays in its unit's blocking domain.
 moat_qemu_test(hotplug_edu_unbound TIMEOUT 240
-  LINES ${HP_LINES} "^hotplug: 10 cycles, .* 0 bytes verified"
+  LINES ${HP_LINES} ${HP_EDU} "^hotplug: 10 cycles of edu,.* 0 bytes verified"
   NO_LINES ${HP_BAD} "^edu: "
   ARGS --qmp --tests --topology ${HP_TOPO} --cmdline "${HP_WORDS} drivers=none")
 # A function joining an existing group: plugged below a switch's downstream port without ACS.
 moat_qemu_test(hotplug_edu_switch TIMEOUT 240
   LINES "^1 passed, 0 failed" "^pciehp: 0000:02:00.0: slot 0, empty"
         "^pciehp: 0000:02:00.0: added 0000:03:00.0 \\[1234:11e8\\] class 00ff00, group 4"
-        "^iommu_group 4: 0000:02:00.0 0000:03:00.0" "^hotplug: 10 cycles, .* 81920 bytes verified"
+        "^iommu_group 4: 0000:02:00.0 0000:03:00.0" "^hotplug: 10 cycles of edu,.* 81920 bytes verified"
   NO_LINES ${HP_BAD}
   ARGS --qmp --tests --topology ${PROJECT_SOURCE_DIR}/tests/topologies/11-hotplug-switch.txt
        --cmdline "${HP_WORDS} hp_bus=dn1")
+
+# Block devices: tools/hotplug-disks.sh gives the same topology two disks, hpd (a raw image:
+# every plug writes the disk pattern and reads it back, alternating the pooled and strict DMA
+# modes) and hpslow (a null disk whose I/Os take 1 s: unplugged with 8 reads in flight, which
+# end with -ENODEV and whose buffers stay untouched afterwards).
+function(moat_hotplug_disk_test name)
+  cmake_parse_arguments(H "" "" "LINES;ARGS" ${ARGN})
+  set(checks --status 0)
+  foreach(re ${HP_LINES} ${H_LINES})
+    list(APPEND checks --line ${re})
+  endforeach()
+  foreach(re ${HP_BAD})
+    list(APPEND checks --no-line ${re})
+  endforeach()
+  add_test(NAME qemu.${name}
+           COMMAND ${EXPECT} ${checks} -- ${PROJECT_SOURCE_DIR}/tools/hotplug-disks.sh
+                   --no-build --timeout 240 --tests ${H_ARGS})
+  set_tests_properties(qemu.${name} PROPERTIES TIMEOUT 240 LABELS qemu
+                       ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+endfunction()
+
+set(HP_NVME "nvme,serial=hp,drive")
+set(HP_VBLK "virtio-blk-pci,disable-legacy=on,iommu_platform=on,drive")
+foreach(iommu intel amd)
+  moat_hotplug_disk_test(hotplug_nvme_${iommu}
+    LINES "^nvme: 0000:01:00.0: nvme0n1 " "^blk: nvme0n1: removed$"
+          "^hotplug: 10 cycles of nvme,.* 20 I/Os .* 81920 bytes verified"
+    ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_add=${HP_NVME}=hpd")
+  moat_hotplug_disk_test(hotplug_vblk_${iommu}
+    LINES "^virtio-blk: 0000:01:00.0: vblk0, " "^blk: vblk0: removed$"
+          "^hotplug: 10 cycles of virtio-blk-pci,.* 20 I/Os .* 81920 bytes verified"
+    ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_add=${HP_VBLK}=hpd")
+endforeach()
+set(HP_INFLIGHT "tests=hotplug pciehp_blink_ms=100 hp_cycles=4 hp_inflight=1 hp_nodata=1")
+moat_hotplug_disk_test(hotplug_nvme_inflight
+  LINES "^blk: nvme0n1: removed; [1-8] I/Os it held ended with -ENODEV"
+        "^hotplug: 4 cycles of nvme,.* .[1-9][0-9]* ended by removal with -ENODEV"
+  ARGS --cmdline "${HP_INFLIGHT} hp_add=${HP_NVME}=hpslow")
+moat_hotplug_disk_test(hotplug_vblk_inflight
+  LINES "^blk: vblk0: removed; [1-8] I/Os it held ended with -ENODEV"
+        "^hotplug: 4 cycles of virtio-blk-pci,.* .[1-9][0-9]* ended by removal with -ENODEV"
+  ARGS --iommu amd --cmdline "${HP_INFLIGHT} hp_add=${HP_VBLK}=hpslow")
