@@ -6,6 +6,10 @@
 # moat_image_tests(SRC...)     in-image test suites: only in moat-tests.elf.
 # moat_host_test(NAME SOURCES ... [LIBS ...] [TIMEOUT s])   a host test run by ctest.
 # moat_bench(NAME SOURCES ... [LIBS ...])                    a host benchmark program.
+# moat_fuzz_target(NAME SOURCES ... LIBS ... [COVER lib...] [CORPUS dir] [MAX_LEN n])
+#                               a fuzz target (tests/host/fuzz/fuzz_main.c): libFuzzer with
+#                               clang, COVER instrumented; a replay driver otherwise. ctest
+#                               runs it for 5 s either way.
 
 set(MOAT_WARNINGS -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
     -Wno-unused-parameter)
@@ -60,6 +64,38 @@ function(moat_host_test name)
     set(T_TIMEOUT 300)
   endif()
   set_tests_properties(host.${name} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS host)
+endfunction()
+
+function(moat_fuzz_target name)
+  cmake_parse_arguments(F "" "CORPUS;MAX_LEN" "SOURCES;LIBS;COVER" ${ARGN})
+  if(NOT F_MAX_LEN)
+    set(F_MAX_LEN 4096)
+  endif()
+  add_executable(${name} ${F_SOURCES} ${PROJECT_SOURCE_DIR}/tests/host/fuzz/fuzz_main.c)
+  target_include_directories(${name} PRIVATE ${MOAT_INCLUDES})
+  target_link_libraries(${name} PRIVATE ${F_LIBS})
+  if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    set(flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+    foreach(lib ${F_COVER})
+      target_compile_options(${lib} PRIVATE -fsanitize=fuzzer-no-link)
+    endforeach()
+    target_compile_definitions(${name} PRIVATE MOAT_HOSTED=1 MOAT_LIBFUZZER=1)
+    target_compile_options(${name} PRIVATE ${MOAT_WARNINGS} ${flags})
+    target_link_options(${name} PRIVATE ${flags})
+    set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}_work)
+    file(MAKE_DIRECTORY ${work})
+    add_test(NAME host.${name} COMMAND ${name} ${work} ${F_CORPUS} -max_total_time=5
+                                       -max_len=${F_MAX_LEN})
+  else()
+    target_compile_definitions(${name} PRIVATE MOAT_HOSTED=1)
+    target_compile_options(${name} PRIVATE ${MOAT_WARNINGS} ${MOAT_SAN_FLAGS})
+    target_link_options(${name} PRIVATE ${MOAT_SAN_FLAGS})
+    if(NOT F_CORPUS)
+      set(F_CORPUS none)
+    endif()
+    add_test(NAME host.${name} COMMAND ${name} ${F_CORPUS} 5 ${F_MAX_LEN})
+  endif()
+  set_tests_properties(host.${name} PROPERTIES TIMEOUT 60 LABELS host)
 endfunction()
 
 function(moat_bench name)

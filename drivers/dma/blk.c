@@ -109,7 +109,7 @@ void blk_dev_teardown(struct blk_dev *b)
 }
 
 /* The device is reset and blocked: what it still held can never complete. */
-static void end_inflight(struct blk_dev *b)
+static void end_inflight(struct blk_dev *b, int status)
 {
     for (unsigned tag = 0; tag < BLK_MAX_TAGS; tag++) {
         struct blk_io *io = b->inflight[tag];
@@ -118,10 +118,43 @@ static void end_inflight(struct blk_dev *b)
         b->inflight[tag] = NULL;
         detach_data(b, io, true);
         io->abandoned = true;
-        io->status = -ENODEV;
+        io->status = status;
         io->done = true;
-        b->nr_ended_by_removal++;
+        if (status == -ENODEV)
+            b->nr_ended_by_removal++;
     }
+}
+
+static void end_removed(struct blk_dev *b)
+{
+    end_inflight(b, -ENODEV);
+}
+
+static void end_failed(struct blk_dev *b)
+{
+    end_inflight(b, -EIO);
+}
+
+int blk_dev_recover(struct blk_dev *b)
+{
+    if (b->removed || b->given_up)
+        return b->removed ? -ENODEV : -EIO;
+    enum iommu_domain_type type = b->dma.type;
+    if (b->nr_recoveries == BLK_MAX_RECOVERIES) {
+        teardown(b, end_failed);
+        b->given_up = true;
+        b->broken = true;
+        kprintf("blk: %s: misbehaved again after %u resets: given up, its DMA blocked\n",
+                b->name, b->nr_recoveries);
+        return -EIO;
+    }
+    b->nr_recoveries++;
+    teardown(b, end_failed);
+    int err = blk_dev_setup(b, type);
+    kprintf("blk: %s: reset and brought up again (recovery %u of %u)%s%s\n", b->name,
+            b->nr_recoveries, BLK_MAX_RECOVERIES, err ? ": failed, " : "",
+            err ? errno_name(err) : "");
+    return err;
 }
 
 static void blk_unregister(struct blk_dev *b)
@@ -151,7 +184,7 @@ void blk_dev_remove(struct blk_dev *b)
         blk_poll(b);        /* what the device finished ends with its own status */
     }
     b->removed = true;
-    teardown(b, end_inflight);
+    teardown(b, end_removed);
     blk_unregister(b);
     if (b->nr_ended_by_removal)
         kprintf("blk: %s: removed; %llu I/Os it held ended with -ENODEV\n", b->name,
@@ -367,6 +400,10 @@ int blk_io_wait(struct blk_dev *b, struct blk_io *io)
     detach_data(b, io, true);
     if (b->removed)
         return -ENODEV;
+    if (!b->no_recovery) {
+        blk_dev_recover(b);     /* resets first: the device lets go of the buffer */
+        return err ? err : -EIO;
+    }
     /* Untranslated, nothing but a reset keeps the device out of the caller's buffer. */
     if (!dma_space_isolated(&b->dma)) {
         int rerr = b->ops->reset(b);

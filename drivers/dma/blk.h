@@ -27,6 +27,7 @@ enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
 #define BLK_REAP_BATCH 32       /* STRICT completions whose unmaps share one invalidation */
 #define BLK_IO_TIMEOUT_NS (10ULL * 1000 * 1000 * 1000)   /* per I/O; TCG is slow */
 #define BLK_MAX_TAGS 128        /* drivers' request slots (io->tag) are below this */
+#define BLK_MAX_RECOVERIES 3    /* resets after missed deadlines before a device is given up */
 
 struct blk_io {
     /* what to do: set by blk_io_prepare */
@@ -81,6 +82,9 @@ struct blk_dev {
     enum blk_dma_mode mode;     /* of blk_read/blk_write */
     bool up, broken;
     bool removed;               /* blk_dev_remove: every call answers -ENODEV */
+    bool no_recovery;           /* a missed deadline leaves the device broken (tests) */
+    unsigned nr_recoveries;     /* blk_dev_recover's resets so far */
+    bool given_up;              /* misbehaved past BLK_MAX_RECOVERIES: down and blocked */
     bool plugged;               /* blk_plug: submissions wait for blk_unplug's one doorbell */
     unsigned nr_held;           /* submitted while plugged, not yet told to the device */
     uint64_t nr_commits;        /* blk_unplug's doorbells */
@@ -116,6 +120,12 @@ void blk_dev_teardown(struct blk_dev *b);
  * owns it): callers still holding I/Os complete them and get -ENODEV, and -ENODEV from every
  * other call. */
 void blk_dev_remove(struct blk_dev *b);
+/* A device that missed an I/O deadline or wrote an impossible completion (broken) is reset,
+ * every other I/O it held ends with -EIO, and it is brought up again on a new domain of the
+ * same type (as Linux's NVMe timeout handler resets the controller); blk_io_wait calls this
+ * for the I/O it gave up on. After BLK_MAX_RECOVERIES a device is given up: reset, blocked,
+ * its memory freed, reported; -EIO from then on. Returns 0 when the device is up again. */
+int blk_dev_recover(struct blk_dev *b);
 /* A block driver's hot-unplug hook (pci_hotplug_driver.remove): blk_dev_remove of the device
  * registered for pd, if any. */
 void blk_remove_pci(struct pci_system *sys, struct pci_dev *pd);

@@ -75,3 +75,15 @@ moat_hotplug_disk_test(hotplug_vblk_inflight
   LINES "^blk: vblk0: removed; [1-8] I/Os it held ended with -ENODEV"
         "^hotplug: 4 cycles of virtio-blk-pci,.* .[1-9][0-9]* ended by removal with -ENODEV"
   ARGS --iommu amd --cmdline "${HP_INFLIGHT} hp_add=${HP_VBLK}=hpslow")
+
+# Hung devices: the 1 s disk at boot behind NVMe, deadlines of 300 ms (tests/image/test_blk_recover.c).
+add_test(NAME qemu.blk_recover_hung
+         COMMAND ${EXPECT} --status 0 --line "^2 passed, 0 failed"
+                 --line "^blk: nvme0n1: reset and brought up again .recovery 1 of 3."
+                 --line "^blk: nvme0n1: misbehaved again after 3 resets: given up, its DMA blocked"
+                 --no-line "EXCEPTION" --no-line "PANIC"
+                 -- ${PROJECT_SOURCE_DIR}/tools/hotplug-disks.sh --no-build --timeout 240 --tests
+                 --cmdline tests=blk_recover
+                 -- -device nvme,bus=pcie.0,addr=0x9,drive=hpslow,serial=slow)
+set_tests_properties(qemu.blk_recover_hung PROPERTIES TIMEOUT 240 LABELS qemu
+                     ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
