@@ -191,6 +191,10 @@ static unsigned poll_once(const int *fds_in, const short *events, short *revents
     return ready;
 }
 
+__attribute__((weak)) void moat_idle_work(void)
+{
+}
+
 int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n, int timeout_ms)
 {
     uint64_t deadline = clock_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * NSEC_PER_MSEC;
@@ -198,6 +202,7 @@ int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n,
         unsigned ready = poll_once(fds_in, events, revents, n);
         if (ready || (timeout_ms >= 0 && clock_ns() >= deadline))
             return (int)ready;
+        moat_idle_work();
         __asm__ __volatile__("pause" ::: "memory");
     }
 }
@@ -234,8 +239,10 @@ static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
         return -EINVAL;
     if (e->count == 0 && e->nonblock)
         return -EAGAIN;
-    while (READ_ONCE(e->count) == 0)
+    while (READ_ONCE(e->count) == 0) {
+        moat_idle_work();
         __asm__ __volatile__("pause" ::: "memory");
+    }
     uint64_t v = e->count;
     e->count = 0;
     memcpy(buf, &v, 8);

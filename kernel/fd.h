@@ -71,6 +71,9 @@ long sys_pwrite(int fd, const void *buf, size_t len, int64_t off);
 int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out);
 long sys_readlink(const char *path, char *buf, size_t size);
 int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
+/* What the runtime does while a program waits in poll or a blocking eventfd read (it has no
+ * threads): PCIe hot-plug slot events (pci/pci_hotplug.c). A weak no-op where that is absent. */
+void moat_idle_work(void);
 /* Returns the number of ready descriptors (revents filled), 0 at the timeout (ms; <0: none). */
 int sys_poll(const int *fds, const short *events, short *revents, unsigned n, int timeout_ms);
 int sys_eventfd(unsigned initval, int flags);

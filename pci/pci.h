@@ -149,7 +149,9 @@ struct pci_system {
     uint32_t root_first[PCI_MAX_HOST_BRIDGES];   /* first device on each root bus */
     uint32_t root_last[PCI_MAX_HOST_BRIDGES];    /* and the last */
     uint32_t flags;
-    unsigned ngroups;
+    unsigned ngroups;          /* group numbers handed out: 0 .. ngroups-1 */
+    uint64_t free_groups[4];   /* numbers below 256 whose group emptied (hot-unplug): reused
+                                * lowest first, as Linux's group ID allocator does */
     unsigned warnings;         /* total warnings printed */
     bool overflow;             /* devs[] was too small: devices were left out */
 };

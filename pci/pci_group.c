@@ -9,6 +9,7 @@
  * Devices are grouped in enumeration order, parents first, as Linux probes them. */
 #include "pci/pci_internal.h"
 #include "lib/log.h"
+#include "lib/string.h"
 
 #define PCI_REQ_ACS (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
 
@@ -152,6 +153,29 @@ static struct pci_dev *pci_dma_alias_top(struct pci_system *sys, struct pci_dev 
     return top;
 }
 
+static int pci_new_group(struct pci_system *sys)
+{
+    for (unsigned w = 0; w < ARRAY_SIZE(sys->free_groups); w++) {
+        if (sys->free_groups[w]) {
+            unsigned bit = (unsigned)__builtin_ctzll(sys->free_groups[w]);
+            sys->free_groups[w] &= ~BIT(bit);
+            return (int)(w * 64 + bit);
+        }
+    }
+    return (int)sys->ngroups++;
+}
+
+/* After a removal: a group left without members gives its number back. */
+void pci_group_release(struct pci_system *sys, int g)
+{
+    if (g < 0 || (unsigned)g >= 64 * ARRAY_SIZE(sys->free_groups))
+        return;
+    for (uint32_t i = 0; i < sys->ndevs; i++)
+        if (!sys->devs[i].gone && sys->devs[i].group == g)
+            return;
+    sys->free_groups[g / 64] |= BIT(g % 64);
+}
+
 static int pci_device_group(struct pci_system *sys, struct pci_dev *d)
 {
     struct pci_dev *p = pci_dma_alias_top(sys, d);
@@ -170,7 +194,7 @@ static int pci_device_group(struct pci_system *sys, struct pci_dev *d)
     if (g == PCI_NO_GROUP)
         g = pci_function_alias_group(sys, p, &v);
     if (g == PCI_NO_GROUP)
-        g = (int)sys->ngroups++;
+        g = pci_new_group(sys);
     return g;
 }
 
@@ -205,6 +229,7 @@ static void pci_mark_alias_peers(struct pci_system *sys)
 int pci_assign_groups(struct pci_system *sys)
 {
     sys->ngroups = 0;
+    memset(sys->free_groups, 0, sizeof(sys->free_groups));
     for (uint32_t i = 0; i < sys->ndevs; i++)
         sys->devs[i].group = PCI_NO_GROUP;
     pci_mark_alias_peers(sys);
@@ -215,8 +240,8 @@ int pci_assign_groups(struct pci_system *sys)
 }
 
 /* Linux groups a hot-added device when it is probed, with the same rules: it joins the group
- * of an alias, a function without ACS or the bridge that breaks the ACS path, or gets a new
- * number (numbers of groups that emptied are not reused, as on Linux). */
+ * of an alias, a function without ACS or the bridge that breaks the ACS path, or gets the
+ * lowest free number (Linux's group IDs come from an IDA: numbers of emptied groups return). */
 void pci_group_added(struct pci_system *sys, uint32_t first)
 {
     pci_mark_alias_peers(sys);

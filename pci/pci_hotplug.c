@@ -6,6 +6,7 @@
 #include "iommu/iommu.h"
 #include "kernel/cmdline.h"
 #include "kernel/driver.h"
+#include "kernel/fd.h"
 #include "kernel/init.h"
 #include "kernel/time.h"
 #include "lib/errno.h"
@@ -21,6 +22,8 @@
 #define HP_LINK_TIMEOUT_NS (1000 * NSEC_PER_MSEC)
 #define HP_SETTLE_US 100000       /* §6.6.1: 100 ms after the link is up before config requests */
 #define HP_PRESENT_TIMEOUT_NS (1000 * NSEC_PER_MSEC)
+#define HP_REQUEST_EVERY_NS (10 * NSEC_PER_SEC)     /* Linux re-asks a VFIO user every 10 s */
+#define HP_IDLE_EVERY_NS (10 * NSEC_PER_MSEC)
 #define HP_EVENTS (PCI_EXP_SLTSTA_ABP | PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_PDC | \
                    PCI_EXP_SLTSTA_DLLSC)
 
@@ -29,7 +32,10 @@ struct hp_slot {
     uint16_t exp;                 /* PCIe capability offset */
     uint32_t sltcap;
     bool dllla;                   /* the port reports Data Link Layer Link Active */
-    uint64_t deadline;            /* BLINK_OFF: when the removal goes ahead */
+    uint64_t deadline;            /* BLINK_OFF: when the removal goes ahead; WAIT_RELEASE:
+                                   * when the holder is asked again */
+    unsigned requests;            /* WAIT_RELEASE: asked this many times */
+    const char *why;              /* what started the removal */
     struct pci_hotplug_slot_info info;
 };
 
@@ -38,6 +44,12 @@ static unsigned nr_slots;
 static const struct pci_hotplug_driver *drivers[HP_MAX_DRIVERS];
 static unsigned nr_drivers;
 static uint64_t blink_ns = HP_BLINK_MS * NSEC_PER_MSEC;
+static const struct pci_hotplug_holder *holder;
+
+void pci_hotplug_set_holder(const struct pci_hotplug_holder *h)
+{
+    holder = h;
+}
 
 int pci_hotplug_register_driver(const struct pci_hotplug_driver *drv)
 {
@@ -216,6 +228,8 @@ static void unbind_subtree(struct pci_system *sys, struct pci_dev *dev)
         kprintf("pciehp: driver %s cannot let go of a device; it is blocked under it\n",
                 dev->driver);
     pci_set_driver(dev, NULL);
+    if (holder)
+        holder->leaving(dev);
     if (iommu_unit_for(dev))
         iommu_attach(NULL, dev);
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
@@ -235,6 +249,55 @@ static void slot_disable(struct pci_system *sys, struct hp_slot *s, const char *
     s->info.state = PCI_SLOT_OFF;
     s->info.removed++;
     kprintf("pciehp: %s: removed (%s)%s\n", port, why, err ? ", power-off not acknowledged" : "");
+}
+
+static bool subtree_held(struct pci_system *sys, struct pci_dev *dev)
+{
+    for (uint32_t c = dev->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        if (subtree_held(sys, &sys->devs[c]))
+            return true;
+    return holder && holder->held(dev);
+}
+
+static void subtree_request(struct pci_system *sys, struct pci_dev *dev, unsigned count)
+{
+    for (uint32_t c = dev->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        subtree_request(sys, &sys->devs[c], count);
+    if (holder && holder->held(dev))
+        holder->request(dev, count);
+}
+
+static bool port_held(struct pci_system *sys, struct hp_slot *s)
+{
+    for (uint32_t c = s->port->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+        if (subtree_held(sys, &sys->devs[c]))
+            return true;
+    return false;
+}
+
+/* The removal: at once, or once every holder has let go (asked again every 10 s). */
+static int slot_remove(struct pci_system *sys, struct hp_slot *s, const char *why)
+{
+    if (s->info.state != PCI_SLOT_WAIT_RELEASE) {
+        s->why = why;
+        s->requests = 0;
+    }
+    if (!port_held(sys, s)) {
+        slot_disable(sys, s, s->why);
+        return 1;
+    }
+    if (s->info.state != PCI_SLOT_WAIT_RELEASE || clock_ns() >= s->deadline) {
+        char port[16];
+        slot_name(s, port, sizeof(port));
+        if (s->requests == 0)
+            kprintf("pciehp: %s: a program holds the device: asking it to let go\n", port);
+        for (uint32_t c = s->port->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
+            subtree_request(sys, &sys->devs[c], s->requests);
+        s->requests++;
+        s->deadline = clock_ns() + HP_REQUEST_EVERY_NS;
+        s->info.state = PCI_SLOT_WAIT_RELEASE;
+    }
+    return 0;
 }
 
 static int slot_button(struct pci_system *sys, struct hp_slot *s, bool present)
@@ -272,17 +335,14 @@ static int slot_poll(struct pci_system *sys, struct hp_slot *s)
          * decides, as in Linux (a press on an empty, off slot means nothing). */
         if (present && s->info.state == PCI_SLOT_OFF)
             done = slot_enable(sys, s) == 0;
-        else if (!present && s->info.state != PCI_SLOT_OFF) {
-            slot_disable(sys, s, "surprise removal");
-            done = 1;
-        }
-    } else if (events & PCI_EXP_SLTSTA_ABP) {
+        else if (!present && s->info.state != PCI_SLOT_OFF)
+            done = slot_remove(sys, s, "surprise removal");
+    } else if (events & PCI_EXP_SLTSTA_ABP && s->info.state != PCI_SLOT_WAIT_RELEASE) {
         done = slot_button(sys, s, present);
     }
-    if (s->info.state == PCI_SLOT_BLINK_OFF && clock_ns() >= s->deadline) {
-        slot_disable(sys, s, "attention button");
-        done = 1;
-    }
+    if ((s->info.state == PCI_SLOT_BLINK_OFF && clock_ns() >= s->deadline) ||
+        s->info.state == PCI_SLOT_WAIT_RELEASE)
+        done |= slot_remove(sys, s, "attention button");
     return done;
 }
 
@@ -293,6 +353,18 @@ int pci_hotplug_poll(void)
     for (unsigned i = 0; sys && i < nr_slots; i++)
         n += slot_poll(sys, &slots[i]);
     return n;
+}
+
+/* While a program waits in poll(2) (kernel/fd.c): slot events are seen without anyone calling
+ * pci_hotplug_poll, at most every 10 ms (each look is a few configuration reads per slot). */
+void moat_idle_work(void)
+{
+    static uint64_t last;
+    uint64_t now = clock_ns();
+    if (nr_slots == 0 || now - last < HP_IDLE_EVERY_NS)
+        return;
+    last = now;
+    pci_hotplug_poll();
 }
 
 int pci_hotplug_slot_info(const struct pci_dev *port, struct pci_hotplug_slot_info *out)

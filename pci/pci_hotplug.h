@@ -3,9 +3,10 @@
  *
  * Events are polled: pci_hotplug_poll() reads every slot's status, acts on what changed and
  * returns. The port's MSI/MSI-X is not wired yet, so whoever waits for a device (a test, an
- * appliance's main loop) calls it; an event is seen at the first call after it happened, and
- * a removal asked for by the attention button completes at the first call after the blink
- * wait (Linux's 5 s, or "pciehp_blink_ms=N" on the command line).
+ * appliance's main loop) calls it, and so does every wait of a program in poll(2) (at most
+ * every 10 ms: moat_idle_work); an event is seen at the first call after it happened, and a
+ * removal asked for by the attention button completes at the first call after the blink wait
+ * (Linux's 5 s, or "pciehp_blink_ms=N" on the command line).
  *
  * Adding: presence (or link) up on a powered-off slot -> power on, wait for the link (bounded),
  * 100 ms, enumerate the secondary bus, place BARs in the port's padded windows, group the new
@@ -31,10 +32,23 @@ struct pci_hotplug_driver {
 /* A driver that handles devices arriving after boot (call from its init unit). */
 int pci_hotplug_register_driver(const struct pci_hotplug_driver *drv);
 
+/* Who else may hold a function: the VFIO face, for a program that has the device open. While a
+ * function of the subtree is held, its removal waits (slot state WAIT_RELEASE): request() asks
+ * the holder to let go (VFIO signals the program's VFIO_PCI_REQ_IRQ_INDEX eventfd), again
+ * every 10 s as Linux's vfio_unregister_group_dev does; once nothing is held, leaving() lets
+ * the holder drop what still refers to the function (bindings in an IOMMUFD context), and the
+ * removal goes on. */
+struct pci_hotplug_holder {
+    bool (*held)(const struct pci_dev *dev);
+    void (*request)(struct pci_dev *dev, unsigned count);
+    void (*leaving)(struct pci_dev *dev);
+};
+void pci_hotplug_set_holder(const struct pci_hotplug_holder *h);
+
 /* Handles every pending slot event; returns how many devices were added or removed. */
 int pci_hotplug_poll(void);
 
-enum pci_slot_state { PCI_SLOT_OFF, PCI_SLOT_ON, PCI_SLOT_BLINK_OFF };
+enum pci_slot_state { PCI_SLOT_OFF, PCI_SLOT_ON, PCI_SLOT_BLINK_OFF, PCI_SLOT_WAIT_RELEASE };
 
 /* The slot below port (NULL when port has none), its state and counters. */
 struct pci_hotplug_slot_info {

@@ -34,6 +34,8 @@ uint8_t pci_sriov_scan(struct pci_system *sys, struct pci_dev *pf);
 unsigned pci_sriov_planned(const struct pci_dev *pf);
 
 void pci_apply_quirks(struct pci_system *sys, struct pci_dev *dev);
+/* A group that lost its last member gives its number back (pci_remove_below). */
+void pci_group_release(struct pci_system *sys, int g);
 /* Linux's pci_dev_specific_acs_enabled: <0 no quirk, 0 not enabled, 1 enabled. */
 int pci_quirk_acs(struct pci_system *sys, struct pci_dev *dev, uint16_t flags);
 

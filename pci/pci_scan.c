@@ -294,6 +294,15 @@ uint32_t pci_scan_below(struct pci_system *sys, struct pci_dev *port)
     return first;
 }
 
+static void pci_forget(struct pci_system *sys, struct pci_dev *dev)
+{
+    int g = dev->group;
+    dev->gone = true;
+    dev->group = PCI_NO_GROUP;
+    dev->driver = NULL;
+    pci_group_release(sys, g);
+}
+
 /* Marks dev and everything below it (and its VFs, which come after it) gone. */
 static void pci_forget_subtree(struct pci_system *sys, struct pci_dev *dev)
 {
@@ -302,10 +311,8 @@ static void pci_forget_subtree(struct pci_system *sys, struct pci_dev *dev)
         pci_forget_subtree(sys, &sys->devs[c]);
     for (uint32_t v = idx + 1; v < sys->ndevs; v++)
         if (sys->devs[v].is_virtfn && sys->devs[v].physfn == idx)
-            sys->devs[v].gone = true;
-    dev->gone = true;
-    dev->group = PCI_NO_GROUP;
-    dev->driver = NULL;
+            pci_forget(sys, &sys->devs[v]);
+    pci_forget(sys, dev);
 }
 
 void pci_remove_below(struct pci_system *sys, struct pci_dev *port)

@@ -44,6 +44,20 @@ static void group_unbind(struct vfio_container *c, struct vfio_group *g)
         moat_device_unbind(c->ictx, g->dev_ids[--g->nr_bound]);
 }
 
+void vfio_container_unbind_dev(struct vfio_container *c, struct vfio_group *g,
+                               const struct pci_dev *pdev)
+{
+    for (unsigned i = 0; c->ictx && i < g->nr_bound; i++) {
+        if (g->pdevs[i] != pdev)
+            continue;
+        moat_device_unbind(c->ictx, g->dev_ids[i]);
+        g->nr_bound--;
+        g->dev_ids[i] = g->dev_ids[g->nr_bound];
+        g->pdevs[i] = g->pdevs[g->nr_bound];
+        return;
+    }
+}
+
 /* With the IOMMU set, the group's devices are bound to the container's context and attached to
  * its IOAS (type1 attaches whole groups); before that, nothing happens yet. */
 int vfio_container_attach_group(struct vfio_container *c, struct vfio_group *g)
@@ -59,6 +73,7 @@ int vfio_container_attach_group(struct vfio_container *c, struct vfio_group *g)
         int err = g->nr_bound == VFIO_GROUP_MAX_DEVS ? -ENOSPC :
                   moat_device_bind(c->ictx, d, &dev_id);
         if (!err) {
+            g->pdevs[g->nr_bound] = d;
             g->dev_ids[g->nr_bound++] = dev_id;
             err = moat_device_attach(c->ictx, dev_id, &pt);
         }

@@ -6,7 +6,9 @@
 #include "kernel/mm/heap.h"
 #include "kernel/vm.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
+#include "pci/pci_hotplug.h"
 
 #define REGION_SHIFT 40
 #define REGION_INDEX(off) ((off) >> REGION_SHIFT)
@@ -81,7 +83,7 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
         ii.count = (pci_read16(vfio_pci(), d, d->caps.msix + 2) & 0x7ff) + 1;
         ii.flags |= VFIO_IRQ_INFO_NORESIZE;
     } else if (ii.index == VFIO_PCI_ERR_IRQ_INDEX || ii.index == VFIO_PCI_REQ_IRQ_INDEX) {
-        ii.count = d->caps.exp ? 1 : 0;
+        ii.count = ii.index == VFIO_PCI_REQ_IRQ_INDEX || d->caps.exp;   /* Linux: REQ always */
     }
     if (ii.count == 0)
         ii.flags = 0;
@@ -321,9 +323,27 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     }
 }
 
+/* Every open device file, for hot-unplug: a device a program holds leaves only once closed. */
+static struct vfio_device *open_devs;
+
+static void open_unlink(struct vfio_device *vd)
+{
+    for (struct vfio_device **p = &open_devs; *p; p = &(*p)->next_open) {
+        if (*p == vd) {
+            *p = vd->next_open;
+            return;
+        }
+    }
+}
+
 static void device_release(struct file *f)
 {
     struct vfio_device *vd = f->priv;
+    open_unlink(vd);
+    if (vd->req_trigger)
+        file_put(vd->req_trigger);
+    if (vd->err_trigger)
+        file_put(vd->err_trigger);
     vfio_irqs_disable(vd);
     if (vd->group)
         vd->group->open_devices--;
@@ -357,7 +377,47 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     }
     if (g)
         g->open_devices++;
+    vd->next_open = open_devs;
+    open_devs = vd;
     return 0;
+}
+
+static bool device_held(const struct pci_dev *pdev)
+{
+    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
+        if (vd->pdev == pdev)
+            return true;
+    return false;
+}
+
+/* Linux's vfio_pci_core_request: the program is asked through its REQ eventfd; one that set
+ * none is only told on the console (Linux: "No device request channel registered, blocked
+ * until released by user"). */
+static void device_request(struct pci_dev *pdev, unsigned count)
+{
+    char bdf[16];
+    pci_format_bdf(pdev, bdf, sizeof(bdf));
+    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open) {
+        if (vd->pdev != pdev)
+            continue;
+        if (vd->req_trigger) {
+            if (count == 0)
+                kprintf("vfio-pci %s: requesting the device from the program\n", bdf);
+            eventfd_signal(vd->req_trigger);
+        } else if (count == 0) {
+            kprintf("vfio-pci %s: no device request channel registered, blocked until "
+                    "released by the program\n", bdf);
+        }
+    }
+}
+
+static const struct pci_hotplug_holder vfio_holder = {
+    .held = device_held, .request = device_request, .leaving = vfio_group_device_leaving,
+};
+
+void vfio_hotplug_init(void)
+{
+    pci_hotplug_set_holder(&vfio_holder);
 }
 
 int vfio_cdev_open(const char *rest, int oflags, struct file **out)
@@ -368,6 +428,8 @@ int vfio_cdev_open(const char *rest, int oflags, struct file **out)
     if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
         return -ENOENT;
     struct pci_dev *pdev = &sys->devs[idx];
+    if (pdev->gone)
+        return -ENOENT;
     if (pdev->group < 0 || !vfio_group_viable(pdev->group))
         return -EBUSY;
     return vfio_device_open(pdev, NULL, out);

@@ -199,6 +199,8 @@ static struct pci_dev *sys_dev(const char *path, const char **leaf)
     struct pci_system *sys = vfio_pci();
     for (uint32_t i = 0; sys && i < sys->ndevs; i++) {
         char bdf[16];
+        if (sys->devs[i].gone)
+            continue;
         pci_format_bdf(&sys->devs[i], bdf, sizeof(bdf));
         size_t n = strlen(bdf);
         if (strncmp(path, bdf, n) == 0 && (path[n] == '/' || path[n] == 0)) {
@@ -244,6 +246,15 @@ static struct sysfs_provider vfio_sysfs = { .readlink = sysfs_readlink, .list = 
 
 void vfio_container_register(void);
 
+/* The device leaves (hot-unplug, after its file was closed): containers that bound it with
+ * its group let go of it, so nothing in their contexts refers to it any more. */
+void vfio_group_device_leaving(struct pci_dev *pdev)
+{
+    for (unsigned id = 0; id < VFIO_MAX_GROUPS; id++)
+        if (groups[id] && groups[id]->container)
+            vfio_container_unbind_dev(groups[id]->container, groups[id], pdev);
+}
+
 static int vfio_init(void)
 {
     if (!vfio_pci())
@@ -255,6 +266,7 @@ static int vfio_init(void)
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
     vm_set_pinned_query(moat_iommufd_is_pinned);
+    vfio_hotplug_init();
     return 0;
 }
 MOAT_UNIT_OPTIONAL(80_late, vfio, vfio_init);

@@ -185,6 +185,14 @@ long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
         return -EINVAL;
     if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
         return vfio_intx_set_irqs(vd, &hdr, (const uint8_t *)arg + minsz);
+    if (hdr.index == VFIO_PCI_ERR_IRQ_INDEX || hdr.index == VFIO_PCI_REQ_IRQ_INDEX) {
+        unsigned one = hdr.index == VFIO_PCI_REQ_IRQ_INDEX || vd->pdev->caps.exp;
+        size_t each = dtype == VFIO_IRQ_SET_DATA_EVENTFD ? 4 : dtype == VFIO_IRQ_SET_DATA_BOOL;
+        if (!one || hdr.start >= one || hdr.count > one - hdr.start ||
+            hdr.argsz - minsz < hdr.count * each)
+            return -EINVAL;
+        return vfio_set_ctx_trigger(vd, &hdr, (const uint8_t *)arg + minsz);
+    }
     unsigned max = irq_count(vd, hdr.index);
     if (max == 0 || hdr.start >= max || hdr.count > max - hdr.start)
         return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : -EINVAL;
@@ -204,4 +212,52 @@ long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
     int32_t fds[VFIO_MAX_VECTORS];
     memcpy(fds, (const char *)arg + minsz, hdr.count * sizeof(int32_t));
     return irqs_enable(vd, hdr.index, hdr.start, hdr.count, fds);
+}
+
+/* Linux's vfio_pci_set_ctx_trigger_single for the ERR and REQ indexes: an eventfd to signal
+ * (fd -1 releases it), or, for loopback tests, DATA_NONE (count 1: signal, count 0: release)
+ * and DATA_BOOL (signal when true). Only TRIGGER exists for them (-ENOTTY otherwise). */
+long vfio_set_ctx_trigger(struct vfio_device *vd, const struct vfio_irq_set *hdr,
+                          const uint8_t *data)
+{
+    struct file **ctx = hdr->index == VFIO_PCI_REQ_IRQ_INDEX ? &vd->req_trigger : &vd->err_trigger;
+    uint32_t dtype = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
+        return -ENOTTY;
+    if (dtype == VFIO_IRQ_SET_DATA_NONE) {
+        if (!*ctx)
+            return -EINVAL;
+        if (hdr->count) {
+            eventfd_signal(*ctx);
+        } else {
+            file_put(*ctx);
+            *ctx = NULL;
+        }
+        return 0;
+    }
+    if (!hdr->count)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
+        if (data[0] && *ctx)
+            eventfd_signal(*ctx);
+        return 0;
+    }
+    int32_t fd;
+    memcpy(&fd, data, sizeof(fd));
+    if (fd < -1)
+        return 0;
+    struct file *t = NULL;
+    if (fd >= 0) {
+        t = fd_get(fd);
+        if (!t)
+            return -EBADF;
+        if (!file_is_eventfd(t)) {
+            file_put(t);
+            return -EINVAL;
+        }
+    }
+    if (*ctx)
+        file_put(*ctx);
+    *ctx = t;
+    return 0;
 }

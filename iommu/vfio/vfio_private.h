@@ -39,6 +39,7 @@ struct vfio_group {
     unsigned open_devices;
     unsigned nr_bound;              /* devices bound in the container's context */
     uint32_t dev_ids[VFIO_GROUP_MAX_DEVS];
+    const struct pci_dev *pdevs[VFIO_GROUP_MAX_DEVS];   /* the device of each dev_id */
 };
 
 #define VFIO_MAX_VECTORS 32
@@ -75,6 +76,10 @@ struct vfio_device {
     uint32_t dev_id;
     bool cdev_bound;
     struct file *iommufd_file;      /* cdev path: held while bound */
+    /* VFIO_PCI_REQ_IRQ_INDEX / ERR_IRQ_INDEX eventfds (held): the request is signalled when
+     * the device is to be removed (hot-unplug); no error is ever reported */
+    struct file *req_trigger, *err_trigger;
+    struct vfio_device *next_open;  /* every open device file (vfio_device.c) */
 };
 
 struct pci_system *vfio_pci(void);
@@ -89,11 +94,20 @@ struct vfio_container *vfio_container_of(struct file *f);
 void vfio_container_put(struct vfio_container *c);
 
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out);
+/* Hot-unplug (pci_hotplug.h's holder): the VFIO face holds a device while a program has it
+ * open; a device that leaves is unbound from the container contexts that bound it. */
+void vfio_hotplug_init(void);
+void vfio_group_device_leaving(struct pci_dev *pdev);
+void vfio_container_unbind_dev(struct vfio_container *c, struct vfio_group *g,
+                               const struct pci_dev *pdev);
 int vfio_cdev_open(const char *rest, int oflags, struct file **out);
 struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
+/* VFIO_DEVICE_SET_IRQS for the ERR and REQ indexes, after the header checks. */
+long vfio_set_ctx_trigger(struct vfio_device *vd, const struct vfio_irq_set *hdr,
+                          const uint8_t *data);
 void vfio_irqs_disable(struct vfio_device *vd);
 /* INTx (vfio_intx.c): 1 when the device's INTx can be delivered, else 0. */
 unsigned vfio_intx_count(struct vfio_device *vd);

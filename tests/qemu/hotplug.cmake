@@ -87,3 +87,14 @@ add_test(NAME qemu.blk_recover_hung
                  -- -device nvme,bus=pcie.0,addr=0x9,drive=hpslow,serial=slow)
 set_tests_properties(qemu.blk_recover_hung PROPERTIES TIMEOUT 240 LABELS qemu
                      ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+
+# A VFIO program holding the device when it is unplugged: the request eventfd, the device kept
+# until the program closes it, then gone, and what referred to it refused (apps/hotplug_vfio.c).
+foreach(iommu intel amd)
+  moat_qemu_test(app.hotplug_vfio_${iommu} TIMEOUT 240
+    LINES "^hotplug_vfio: all checks hold" "^vfio-pci 0000:01:00.0: requesting the device"
+          "^pciehp: 0000:00:06.0: removed .attention button."
+    NO_LINES "FAIL" "EXCEPTION" "PANIC" ${HP_BAD}
+    ARGS --qmp --iommu ${iommu} --topology ${HP_TOPO} --app ${PROJECT_SOURCE_DIR}/apps/hotplug_vfio.c
+         --cmdline pciehp_blink_ms=100)
+endforeach()
