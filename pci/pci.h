@@ -230,6 +230,11 @@ int pci_enable_device(struct pci_system *sys, struct pci_dev *dev);
  * command-register write can cost a hypervisor a rebuild of its memory map. */
 int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t extra);
 void pci_set_driver(struct pci_dev *dev, const char *name);
+/* Resets one endpoint with its configuration kept (pci_reset.c): FLR, else a secondary bus
+ * reset when it is alone below its bridge; -ENOTTY when neither is possible (as Linux),
+ * -ETIMEDOUT when it does not come back within 1 s. Mappings of its domain are untouched. */
+bool pci_reset_supported(struct pci_system *sys, struct pci_dev *dev);
+int pci_reset_function(struct pci_system *sys, struct pci_dev *dev);
 /* "0000:00:03.0" into buf (at least 13 bytes). */
 void pci_format_bdf(const struct pci_dev *dev, char *buf, size_t size);
 

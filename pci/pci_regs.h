@@ -63,7 +63,9 @@
 #define PCI_PREF_LIMIT_UPPER32  0x2c
 #define PCI_IO_BASE_UPPER16     0x30
 #define PCI_IO_LIMIT_UPPER16    0x32
+#define PCI_INTERRUPT_LINE      0x3c     /* type 0 and type 1 */
 #define PCI_BRIDGE_CONTROL      0x3e
+#define  PCI_BRIDGE_CTL_BUS_RESET BIT(6)  /* Secondary Bus Reset */
 
 /* Capability IDs (PCI Code and ID Assignment) */
 #define PCI_CAP_ID_PM           0x01
@@ -104,6 +106,7 @@
 #define PCI_EXP_DEVCTL          0x08
 #define  PCI_EXP_DEVCTL_BCR_FLR BIT(15)  /* Initiate Function Level Reset */
 #define PCI_EXP_LNKCAP          0x0c
+#define PCI_EXP_LNKCTL          0x10
 #define  PCI_EXP_LNKCAP_DLLLARC BIT(20)  /* Data Link Layer Link Active Reporting Capable */
 #define PCI_EXP_LNKSTA          0x12
 #define  PCI_EXP_LNKSTA_DLLLA   BIT(13)  /* Data Link Layer Link Active */

@@ -27,7 +27,7 @@ static long device_info(struct vfio_device *vd, unsigned long arg)
     if (info.argsz < minsz)
         return -EINVAL;
     info.flags = VFIO_DEVICE_FLAGS_PCI;
-    if (vd->pdev->flr)
+    if (pci_reset_supported(vfio_pci(), vd->pdev))
         info.flags |= VFIO_DEVICE_FLAGS_RESET;
     info.num_regions = VFIO_PCI_NUM_REGIONS;
     info.num_irqs = VFIO_PCI_NUM_IRQS;
@@ -235,18 +235,14 @@ static int device_mmap(struct file *f, uint64_t off, size_t len, int prot, void 
     return vm_map_mmio(b->base + roff, len, out);
 }
 
+/* Linux: -EINVAL when the device cannot be reset; its configuration is kept (the BARs the
+ * program mapped still decode afterwards). */
 static long device_reset(struct vfio_device *vd)
 {
     struct pci_system *sys = vfio_pci();
-    const struct pci_dev *d = vd->pdev;
-    if (!d->flr || !d->caps.exp)
+    if (!pci_reset_supported(sys, vd->pdev))
         return -EINVAL;
-    /* Function Level Reset: Initiate FLR in Device Control, then 100 ms before access. */
-    uint16_t ctl = pci_read16(sys, d, d->caps.exp + 8);
-    pci_write16(sys, d, d->caps.exp + 8, ctl | 0x8000);
-    if (sys->ops->delay_us)
-        sys->ops->delay_us(sys->ctx, 100000);
-    return 0;
+    return pci_reset_function(sys, vd->pdev);
 }
 
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
