@@ -16,6 +16,7 @@
 /* Access bits (the CPU protection of a region, the access a copy or a device needs). */
 #define VM_PROT_READ 0x1
 #define VM_PROT_WRITE 0x2
+#define VM_PROT_EXEC 0x4
 
 /* What a region is: it decides whether a device may reach it. */
 enum vm_kind {

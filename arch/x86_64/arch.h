@@ -43,6 +43,9 @@ int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
 
+/* Runs fn on another stack (top: its highest address, 16-byte aligned) and returns its value. */
+int arch_call_on_stack(int (*fn)(void), void *top);
+
 /* Interrupts. A handler runs with interrupts off; the EOI is sent after it returns. */
 typedef void (*irq_handler_fn)(unsigned vector, void *ctx);
 /* A free vector in 0x30..0xef, with its handler installed; -ENOSPC when none is free. */

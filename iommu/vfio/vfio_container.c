@@ -20,7 +20,7 @@ static int container_set_iommu(struct vfio_container *c, unsigned long type)
     int err = moat_iommufd_open(&c->ictx);
     if (err)
         return err;
-    moat_iommufd_set_virt_to_phys(c->ictx, vfio_user_virt_to_phys, NULL);
+    moat_iommufd_set_virt_to_phys(c->ictx, vfio_user_virt_to_phys, (void *)&vfio_type1_maps_bars);
     err = moat_ioas_alloc(c->ictx, 0, &c->ioas_id);
     if (err) {
         moat_iommufd_close(c->ictx);
@@ -196,25 +196,14 @@ static int dma_reserve(struct vfio_container *c)
     return 0;
 }
 
-/* The length of the physically contiguous run starting at va (at most len). */
-static uint64_t contiguous_run(uint64_t va, uint64_t len)
-{
-    uint64_t first, pa, run = 4096;
-    if (vm_virt_to_phys((const void *)(uintptr_t)va, &first))
-        return 0;
-    while (run < len && !vm_virt_to_phys((const void *)(uintptr_t)(va + run), &pa) &&
-           pa == first + run)
-        run += 4096;
-    return run;
-}
-
 /* User memory need not be physically contiguous: each contiguous run is its own IOAS mapping,
  * and the type1 mapping (one unmap covers all its runs) is what the caller sees. */
 static int map_runs(struct vfio_container *c, uint32_t flags, uint64_t va, uint64_t iova,
                     uint64_t size)
 {
     for (uint64_t off = 0; off < size;) {
-        uint64_t run = contiguous_run(va + off, size - off), at = iova + off, done;
+        uint64_t pa, run = vm_phys_run((const void *)(uintptr_t)(va + off), size - off, &pa);
+        uint64_t at = iova + off, done;
         int err = run ? moat_ioas_map(c->ictx, c->ioas_id, flags,
                                       (const void *)(uintptr_t)(va + off), run, &at) : -EFAULT;
         if (err) {

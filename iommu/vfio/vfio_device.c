@@ -246,7 +246,7 @@ static int device_mmap(struct file *f, uint64_t off, size_t len, int prot, void 
     if (!bar_mmio(b) || b->size < 4096 || roff >= b->size || len > b->size - roff ||
         (roff & 4095))
         return ERR(-EINVAL);
-    return vm_map_mmio(b->base + roff, len, out);
+    return vm_map_mmio(b->base + roff, len, prot, out);
 }
 
 static long device_reset(struct vfio_device *vd)
@@ -412,18 +412,19 @@ struct moat_iommufd *vfio_iommufd_of(struct file *f)
     return f->ops == &iommufd_ops ? f->priv : NULL;
 }
 
-/* User memory for DMA must be physically contiguous across each map call's range. */
-int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+/* The program's memory for DMA: kernel/vm answers whether a device may reach it with the access
+ * asked (and where it is: one contiguous run per map call). arg is the face's rule for BARs. */
+int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
-    uint64_t first, p;
-    if (vm_virt_to_phys(va, &first))
-        return ERR(-EFAULT);
-    for (uint64_t off = 4096 - ((uintptr_t)va & 4095); off < len; off += 4096)
-        if (vm_virt_to_phys((const char *)va + off, &p) || p != first + off)
-            return ERR(-EFAULT);
-    *pa = first;
-    return 0;
+    const bool *allow_bar = arg;
+    int vm_prot = (prot & IOMMU_IOAS_MAP_READABLE ? VM_PROT_READ : 0) |
+                  (prot & IOMMU_IOAS_MAP_WRITEABLE ? VM_PROT_WRITE : 0);
+    return vm_dma_pin(va, len, vm_prot, allow_bar && *allow_bar, pa);
 }
+
+/* Linux 6.12: type1 maps a BAR the program mmap'd (VM_PFNMAP, for peer-to-peer); IOMMUFD pins
+ * with pin_user_pages, which refuses it (-EFAULT). */
+const bool vfio_type1_maps_bars = true;
 
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out)
 {

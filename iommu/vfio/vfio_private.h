@@ -96,7 +96,8 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
 int vfio_cdev_open(const char *rest, int oflags, struct file **out);
 struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
-int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
+int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa);
+extern const bool vfio_type1_maps_bars;
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
 void vfio_irqs_disable(struct vfio_device *vd);
 /* INTx (vfio_intx.c): 1 when the device's INTx can be delivered, else 0. */
