@@ -40,6 +40,8 @@ int arch_map_page(uintptr_t va, uint64_t pa, unsigned flags);
 int arch_unmap_page(uintptr_t va, uint64_t *pa_out);
 /* The physical address behind va through the CPU page tables; -EFAULT when unmapped. */
 int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
+/* The physical address of the CPU's top-level page table. */
+uint64_t arch_page_table_root(void);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
 
