@@ -5,6 +5,7 @@
  * (kernel/uaccess: not the program's memory); the suite checks each stays byte for byte. */
 #include "iommu/vfio/vfio_private.h"
 #include "arch/arch.h"
+#include "drivers/dma/dma.h"
 #include "kernel/init.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
@@ -12,12 +13,35 @@
 
 #define TARGETS_DIR "/sys/kernel/moat/targets/"
 #define DRIVER_PAGE_FILL 0xd5       /* what the stand-in for another driver's buffer holds */
+#define OTHER_DMA_FILL 0xd6         /* what another device's DMA buffer holds */
 
 extern char __text_start[], __rodata_start[], __data_start[], __bss_start[];
 
 static uint64_t runtime_stack;      /* a page of the stack the runtime booted and initialised on */
 static void *heap_object;           /* a runtime heap object: its page holds the heap's metadata */
 static void *driver_page;           /* a page of the runtime's, as another driver's buffer is */
+static struct dma_space other_space;
+static struct dma_mem other_buf;    /* mapped for another device, in the runtime's context */
+
+/* A DMA buffer of another device (the last PCI function, through drivers/dma as the runtime's
+ * drivers map theirs), made the first time a program asks for it; 0 when that device is the
+ * program's or has no IOMMU. */
+static uint64_t other_dma(void)
+{
+    struct pci_system *sys = vfio_pci();
+    if (other_buf.cpu || !sys || !sys->ndevs)
+        return (uintptr_t)other_buf.cpu;
+    if (dma_space_init(&other_space, &sys->devs[sys->ndevs - 1], IOMMU_DOMAIN_PAGING))
+        return 0;
+    if (!other_space.ictx || dma_alloc(&other_space, PAGE_SIZE, IOMMU_READ | IOMMU_WRITE,
+                                       &other_buf)) {
+        dma_space_fini(&other_space);
+        other_buf.cpu = NULL;
+        return 0;
+    }
+    memset(other_buf.cpu, OTHER_DMA_FILL, PAGE_SIZE);
+    return (uintptr_t)other_buf.cpu;
+}
 
 static uint64_t target(const char *name)
 {
@@ -40,6 +64,8 @@ static uint64_t target(const char *name)
         return runtime_stack;
     if (!strcmp(name, "driver_page"))
         return (uintptr_t)driver_page;
+    if (!strcmp(name, "other_dma"))
+        return other_dma();
     return 0;
 }
 

@@ -386,7 +386,7 @@ int main(void)
 
     static const struct { const char *name; int stable; } targets[] = {
         { "text", 1 }, { "rodata", 1 }, { "iommu_root", 1 }, { "page_table", 1 },
-        { "driver_page", 1 }, { "data", 0 }, { "bss", 0 }, { "heap", 0 }, { "kernel_stack", 0 },
+        { "driver_page", 1 }, { "other_dma", 1 }, { "data", 0 }, { "bss", 0 }, { "heap", 0 }, { "kernel_stack", 0 },
     };
     for (unsigned i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
         runtime_target(targets[i].name, targets[i].stable, efd, own);
