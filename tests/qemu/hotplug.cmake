@@ -38,20 +38,11 @@ moat_qemu_test(hotplug_edu_switch TIMEOUT 240
 # every plug writes the disk pattern and reads it back, alternating the pooled and strict DMA
 # modes) and hpslow (a null disk whose I/Os take 1 s: unplugged with 8 reads in flight, which
 # end with -ENODEV and whose buffers stay untouched afterwards).
+set(HP_DISKS ${PROJECT_SOURCE_DIR}/tools/hotplug-disks.sh)
 function(moat_hotplug_disk_test name)
   cmake_parse_arguments(H "" "" "LINES;ARGS" ${ARGN})
-  set(checks --status 0)
-  foreach(re ${HP_LINES} ${H_LINES})
-    list(APPEND checks --line ${re})
-  endforeach()
-  foreach(re ${HP_BAD})
-    list(APPEND checks --no-line ${re})
-  endforeach()
-  add_test(NAME qemu.${name}
-           COMMAND ${EXPECT} ${checks} -- ${PROJECT_SOURCE_DIR}/tools/hotplug-disks.sh
-                   --no-build --timeout 240 --tests ${H_ARGS})
-  set_tests_properties(qemu.${name} PROPERTIES TIMEOUT 240 LABELS qemu
-                       ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+  moat_qemu_test(${name} TIMEOUT 240 RUNNER ${HP_DISKS} LINES ${HP_LINES} ${H_LINES}
+                 NO_LINES ${HP_BAD} ARGS --tests ${H_ARGS})
 endfunction()
 
 set(HP_NVME "nvme,serial=hp,drive")
@@ -77,16 +68,11 @@ moat_hotplug_disk_test(hotplug_vblk_inflight
   ARGS --iommu amd --cmdline "${HP_INFLIGHT} hp_add=${HP_VBLK}=hpslow")
 
 # Hung devices: the 1 s disk at boot behind NVMe, deadlines of 300 ms (tests/image/test_blk_recover.c).
-add_test(NAME qemu.blk_recover_hung
-         COMMAND ${EXPECT} --status 0 --line "^2 passed, 0 failed"
-                 --line "^blk: nvme0n1: reset and brought up again .recovery 1 of 3."
-                 --line "^blk: nvme0n1: misbehaved again after 3 resets: given up, its DMA blocked"
-                 --no-line "EXCEPTION" --no-line "PANIC"
-                 -- ${PROJECT_SOURCE_DIR}/tools/hotplug-disks.sh --no-build --timeout 240 --tests
-                 --cmdline tests=blk_recover
-                 -- -device nvme,bus=pcie.0,addr=0x9,drive=hpslow,serial=slow)
-set_tests_properties(qemu.blk_recover_hung PROPERTIES TIMEOUT 240 LABELS qemu
-                     ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+moat_qemu_test(blk_recover_hung TIMEOUT 240 RUNNER ${HP_DISKS}
+  LINES "^2 passed, 0 failed" "^blk: nvme0n1: reset and brought up again .recovery 1 of 3."
+        "^blk: nvme0n1: misbehaved again after 3 resets: given up, its DMA blocked"
+  NO_LINES "EXCEPTION" "PANIC"
+  ARGS --tests --cmdline tests=blk_recover -- -device nvme,bus=pcie.0,addr=0x9,drive=hpslow,serial=slow)
 
 # A VFIO program holding the device when it is unplugged: the request eventfd, the device kept
 # until the program closes it, then gone, and what referred to it refused (apps/hotplug_vfio.c).
@@ -102,11 +88,6 @@ endforeach()
 # Function reset with DMA mapped: SBR for the edu alone below rp2, FLR for an NVMe controller
 # (tests/image/test_reset.c). VT-d only for now: under QEMU's AMD-Vi an edu enumerated at boot
 # below a root port moves no data at all (the amdvi suite fails the same way on this topology).
-add_test(NAME qemu.reset_intel
-         COMMAND ${EXPECT} --status 0 --line "^2 passed, 0 failed" --no-line "# SKIP"
-                 --no-line "EXCEPTION" --no-line "PANIC"
-                 -- ${PROJECT_SOURCE_DIR}/tools/hotplug-disks.sh --no-build --timeout 240
-                 --tests --cmdline tests=reset
-                 -- -device nvme,bus=pcie.0,addr=0x9,drive=hpd,serial=r)
-set_tests_properties(qemu.reset_intel PROPERTIES TIMEOUT 240 LABELS qemu
-                     ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+moat_qemu_test(reset_intel TIMEOUT 240 RUNNER ${HP_DISKS}
+  LINES "^2 passed, 0 failed" NO_LINES "# SKIP" "EXCEPTION" "PANIC"
+  ARGS --tests --cmdline tests=reset -- -device nvme,bus=pcie.0,addr=0x9,drive=hpd,serial=r)

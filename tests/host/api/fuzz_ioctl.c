@@ -7,12 +7,10 @@
  * structures are checked against it, map addresses are translated without being touched. After
  * the input the context is closed and everything must be released — otherwise abort().
  *
- * Built as a libFuzzer target with clang; with other compilers main() replays the committed
- * corpus and then random and mutated inputs for a few seconds (a ctest entry). */
+ * Built as a libFuzzer target with clang; with other compilers tests/host/fuzz/fuzz_main.c
+ * replays the committed corpus and then random and mutated inputs for a few seconds (ctest). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-#include <dirent.h>
 #include <string.h>
 
 #include "iommu/iommufd/iommufd_private.h"
@@ -144,104 +142,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(mock_violations == 0, "mock violation");
     return 0;
 }
-
-#if !MOAT_LIBFUZZER
-/* Replay driver: fuzz_ioctl CORPUS_DIR [SECONDS]. */
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static size_t load_corpus(const char *dir, uint8_t (*bufs)[512], size_t *lens, size_t max)
-{
-    DIR *d = opendir(dir);
-    size_t n = 0;
-    struct dirent *e;
-    while (d && n < max && (e = readdir(d))) {
-        char path[1024];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        lens[n] = fread(bufs[n], 1, sizeof(bufs[n]), f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(bufs[n], lens[n]);
-        n++;
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
-int main(int argc, char **argv)
-{
-    static uint8_t corpus[64][512], in[512];
-    static size_t lens[64];
-    double secs = argc > 2 ? atof(argv[2]) : 3.0;
-    size_t n = argc > 1 ? load_corpus(argv[1], corpus, lens, 64) : 0;
-    printf("replayed %zu corpus inputs\n", n);
-    unsigned long runs = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double end = (double)ts.tv_sec + ts.tv_nsec / 1e9 + secs;
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((double)ts.tv_sec + ts.tv_nsec / 1e9 >= end)
-            break;
-        size_t len;
-        if (n && next_rand() % 4) {     /* mutate a corpus input */
-            size_t k = next_rand() % n;
-            len = lens[k];
-            memcpy(in, corpus[k], len);
-            for (int m = 0; m < 1 + (int)(next_rand() % 8) && len; m++)
-                in[next_rand() % len] ^= (uint8_t)(1u << (next_rand() % 8));
-            if (next_rand() % 8 == 0)
-                in[next_rand() % len] = (uint8_t)next_rand();
-        } else {
-            len = next_rand() % sizeof(in);
-            for (size_t i = 0; i < len; i++)
-                in[i] = (uint8_t)next_rand();
-        }
-        LLVMFuzzerTestOneInput(in, len);
-        runs++;
-    }
-    printf("%lu inputs in %.1f s: no crash, no leak\n", runs, secs);
-    return 0;
-}
-#else
-/* libFuzzer provides main; the platform hooks host_shim.c would give. */
-void kvprintf(const char *fmt, va_list ap)
-{
-    (void)fmt;
-    (void)ap;
-}
-
-void kprintf(const char *fmt, ...)
-{
-    (void)fmt;
-}
-
-void moat_panic(const char *file, int line, const char *fmt, ...)
-{
-    fprintf(stderr, "panic at %s:%d\n", file, line);
-    abort();
-}
-
-int moat_trace_err(int err, const char *file, int line)
-{
-    return err;
-}
-
-uint64_t clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-#endif
