@@ -167,6 +167,23 @@ static void report_added(struct pci_system *sys, struct hp_slot *s, uint32_t fir
     }
 }
 
+/* SR-IOV PFs get their VFs as at boot (pci_sriov_enable_all: all of them). */
+static void enable_vfs(struct pci_system *sys, uint32_t first)
+{
+    uint32_t end = sys->ndevs;
+    for (uint32_t i = first; i < end; i++) {
+        struct pci_dev *pf = &sys->devs[i];
+        if (!pf->caps.sriov || pf->is_virtfn)
+            continue;
+        int n = pci_sriov_enable(sys, pf, 0);
+        if (n < 0) {
+            char bdf[16];
+            pci_format_bdf(pf, bdf, sizeof(bdf));
+            kprintf("pciehp: %s: SR-IOV: %s\n", bdf, errno_name(n));
+        }
+    }
+}
+
 static int slot_enable(struct pci_system *sys, struct hp_slot *s)
 {
     int err = 0;
@@ -184,7 +201,7 @@ static int slot_enable(struct pci_system *sys, struct hp_slot *s)
     if (!err && first == sys->ndevs)
         err = -ENODEV;
     if (!err)
-        err = pci_assign_below(sys, s->port);
+        pci_assign_below(sys, s->port);     /* what does not fit is named and left out */
     if (err) {
         char port[16];
         slot_name(s, port, sizeof(port));
@@ -195,6 +212,7 @@ static int slot_enable(struct pci_system *sys, struct hp_slot *s)
         s->info.failed++;
         return err;
     }
+    enable_vfs(sys, first);
     pci_group_added(sys, first);
     s->info.state = PCI_SLOT_ON;
     s->info.added++;

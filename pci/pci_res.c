@@ -361,9 +361,12 @@ int pci_assign_resources(struct pci_system *sys)
 }
 
 /* The new subtree below a hot-plug port, packed into the port's windows as they are (they
- * were padded at boot; moving them would move live devices). */
+ * were padded at boot; moving them would move live devices). A kind that does not fit (an I/O
+ * BAR below a port without an I/O window, say) is named and left unassigned, the others are
+ * placed, as Linux does; -ENOSPC then. */
 int pci_assign_below(struct pci_system *sys, struct pci_dev *port)
 {
+    int ret = 0;
     for (uint32_t i = sys->ndevs; i-- > 0;) {
         struct pci_dev *d = &sys->devs[i];
         if (!d->gone && d != port && d->depth > port->depth && pci_bridge_has_bus(d))
@@ -376,21 +379,20 @@ int pci_assign_below(struct pci_system *sys, struct pci_dev *port)
         uint64_t used = pci_layout_run(sys, port->first_child, &l, win[k]->base);
         if (used == 0)
             continue;
-        if (used == UINT64_MAX || !pci_inside(win[k], win[k]->base, used)) {
+        if (used != UINT64_MAX && pci_inside(win[k], win[k]->base, used)) {
+            l = (struct pci_layout){ .kind = k, .root_region = -1, .commit = true };
+            pci_layout_run(sys, port->first_child, &l, win[k]->base);
+        } else {
             char bdf[16];
             pci_format_bdf(port, bdf, sizeof(bdf));
             kprintf("pci %s: hot-plug: %s window [%#llx +%#llx] cannot hold %#llx "
-                    "bytes; the new device stays unassigned\n", bdf,
+                    "bytes; those BARs stay unassigned\n", bdf,
                     k == PCI_RES_IO ? "I/O" : k == PCI_RES_MEM ? "memory" : "prefetchable",
                     (unsigned long long)win[k]->base, (unsigned long long)win[k]->size,
                     (unsigned long long)(used == UINT64_MAX ? 0 : used));
             sys->warnings++;
-            return ERR(-ENOSPC);
+            ret = ERR(-ENOSPC);
         }
     }
-    for (int k = 0; k < PCI_RES_KINDS; k++) {
-        struct pci_layout l = { .kind = k, .root_region = -1, .commit = true };
-        pci_layout_run(sys, port->first_child, &l, win[k]->base);
-    }
-    return 0;
+    return ret;
 }

@@ -47,7 +47,7 @@ struct hp_env {
     uint8_t *buf;
     uint64_t old_iova;              /* 0: no previous incarnation mapped it */
     unsigned bytes_verified, stale_blocked, stale_faults;
-    unsigned ios, ios_enodev;
+    unsigned ios, ios_enodev, vfs;
 };
 
 #define HP_CANARY 0xc5
@@ -180,6 +180,28 @@ static void check_placement(struct ktest *t, struct hp_env *e, struct pci_dev *d
     }
 }
 
+/* Live functions below the port (VFs count: their parent is their PF's). */
+static unsigned count_below(struct hp_env *e)
+{
+    unsigned n = 0;
+    uint32_t port = pci_dev_index(e->sys, e->port);
+    for (uint32_t i = 0; i < e->sys->ndevs; i++)
+        n += !e->sys->devs[i].gone && e->sys->devs[i].parent == port;
+    return n;
+}
+
+/* An SR-IOV PF gets all its VFs, as at boot, each grouped. */
+static void check_vfs(struct ktest *t, struct hp_env *e, struct pci_dev *pf)
+{
+    KEXPECT_EQ(t, pf->num_vfs, pf->total_vfs);
+    KEXPECT_EQ(t, count_below(e), 1u + pf->num_vfs);
+    uint32_t idx = pci_dev_index(e->sys, pf);
+    for (uint32_t i = 0; i < e->sys->ndevs; i++)
+        if (e->sys->devs[i].is_virtfn && e->sys->devs[i].physfn == idx)
+            KEXPECT(t, e->sys->devs[i].group != PCI_NO_GROUP);
+    e->vfs += pf->num_vfs;
+}
+
 static void check_edu_mmio(struct ktest *t, struct hp_env *e, struct pci_dev *d)
 {
     uint16_t cmd = pci_read16(e->sys, d, PCI_COMMAND);
@@ -236,6 +258,8 @@ static void check_added(struct ktest *t, struct hp_env *e, struct pci_dev *d, un
         KEXPECT(t, iommu_dev_domain(d) == u->blocked);
     if (is_edu)
         check_edu_mmio(t, e, d);
+    if (d->caps.sriov)
+        check_vfs(t, e, d);
 }
 
 #define HP_INFLIGHT 8
@@ -317,6 +341,7 @@ static void one_cycle(struct ktest *t, struct hp_env *e, unsigned n)
     KASSERT(t, wait_slot(e, false, before.removed) == 0);
     KEXPECT(t, slot_info(e).state == PCI_SLOT_OFF);
     KEXPECT(t, pci_get_dev(e->sys, e->port->seg, e->port->secondary, 0) == NULL);
+    KEXPECT_EQ(t, count_below(e), 0);
     /* QEMU detached it: nothing answers on the secondary bus any more. */
     KEXPECT_EQ(t, pci_cfg_read(e->sys, e->port->seg, e->port->secondary, 0, PCI_VENDOR_ID, 4),
                0xffffffffu);
@@ -336,7 +361,7 @@ static void plug_cycles(struct ktest *t)
     KASSERT(t, e.buf);
     memset(e.buf, HP_CANARY, 4 * HP_PAGE);
     e.old_iova = 0;
-    e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = 0;
+    e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = e.vfs = 0;
     uint32_t ndevs = e.sys->ndevs;
     int ngroups = (int)e.sys->ngroups;
     size_t heap = 0;
@@ -354,11 +379,11 @@ static void plug_cycles(struct ktest *t)
     KEXPECT_EQ(t, heap_live_bytes(), heap);
     KEXPECT_EQ(t, pmm_free_bytes(), pages);
     KEXPECT(t, canaries_intact(&e));
-    kprintf("hotplug: %u cycles of %s, %u devices -> %u, groups %d -> %u, %u I/Os (%u ended "
-            "by removal with -ENODEV), %u bytes verified, %u DMAs to a previous device's IOVA "
-            "blocked (%u fault records), heap and pages back to the first cycle's\n", e.cycles,
-            e.add, ndevs, e.sys->ndevs, ngroups, e.sys->ngroups, e.ios, e.ios_enodev,
-            e.bytes_verified, e.stale_blocked, e.stale_faults);
+    kprintf("hotplug: %u cycles of %s, %u devices -> %u, groups %d -> %u, %u VFs, %u I/Os (%u "
+            "ended by removal with -ENODEV), %u bytes verified, %u DMAs to a previous device's "
+            "IOVA blocked (%u fault records), heap and pages back to the first cycle's\n",
+            e.cycles, e.add, ndevs, e.sys->ndevs, ngroups, e.sys->ngroups, e.vfs, e.ios,
+            e.ios_enodev, e.bytes_verified, e.stale_blocked, e.stale_faults);
     pmm_free(pa, 2);
 }
 

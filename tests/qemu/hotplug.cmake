@@ -20,6 +20,14 @@ moat_qemu_test(hotplug_edu_amd TIMEOUT 240
   LINES ${HP_LINES} ${HP_DMA}
   NO_LINES ${HP_BAD}
   ARGS --qmp --tests --iommu amd --topology ${HP_TOPO} --cmdline ${HP_WORDS})
+# An SR-IOV NIC: igb's 8 VFs enabled on every plug, each in its own group, all gone on unplug.
+foreach(iommu intel amd)
+  moat_qemu_test(hotplug_igb_${iommu} TIMEOUT 240
+    LINES ${HP_LINES} "^pciehp: 0000:00:06.0: added 0000:01:11.6 \\[8086:10ca\\]"
+          "^hotplug: 10 cycles of igb,.* 80 VFs"
+    NO_LINES ${HP_BAD}
+    ARGS --qmp --tests --iommu ${iommu} --topology ${HP_TOPO} --cmdline "${HP_WORDS} hp_add=igb")
+endforeach()
 # No driver may bind: the new function stays in its unit's blocking domain.
 moat_qemu_test(hotplug_edu_unbound TIMEOUT 240
   LINES ${HP_LINES} ${HP_EDU} "^hotplug: 10 cycles of edu,.* 0 bytes verified"

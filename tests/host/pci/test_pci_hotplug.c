@@ -113,11 +113,15 @@ TEST(too_large_for_the_window)
     REQUIRE(build(&t, &rp) > 0);
     struct pci_dev *port = topo_dev(&t, 0, 6, 0);
     int fn = fake_add(&t.f, rp, 0, 0, 0x1234, 0x5678, 0x020000, 0);
-    fake_bar(&t.f, fn, 0, 64ULL << 20, 0);     /* 64 MiB: more than the 2 MiB padding */
+    fake_bar(&t.f, fn, 0, 64ULL << 20, PCI_BAR_PREFETCH);   /* more than the 2 MiB padding */
+    fake_bar(&t.f, fn, 2, 16384, 0);            /* a small one that fits */
     uint32_t first = pci_scan_below(&t.sys, port);
     REQUIRE(t.sys.ndevs == first + 1);
+    struct pci_dev *d = &t.sys.devs[first];
     CHECK_EQ(pci_assign_below(&t.sys, port), -ENOSPC);
-    CHECK(!(t.sys.devs[first].bar[0].flags & PCI_BAR_ASSIGNED));
+    CHECK(!(d->bar[0].flags & PCI_BAR_ASSIGNED));
+    CHECK(d->bar[2].flags & PCI_BAR_ASSIGNED);       /* the kind that fits is placed */
+    CHECK(inside(&port->win_mem, &d->bar[2]));
     pci_remove_below(&t.sys, port);
     CHECK_EQ(t.sys.ndevs, first);
     topo_end(&t);
