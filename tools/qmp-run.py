@@ -90,7 +90,9 @@ class Monitor:
     def settle(self):
         """QEMU finishes a deletion after the guest has let go of the device (for a PCIe slot:
         after the guest powered it off), and only then are its backends (a disk's node) free
-        for another device: before the next command, wait for those DEVICE_DELETED events."""
+        for another device: before adding anything, wait for those DEVICE_DELETED events
+        (not before a device_del: a second press of the attention button must reach the
+        guest while the first one's removal is pending)."""
         deadline = time.monotonic() + self.timeout
         while self.deleting and time.monotonic() < deadline:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
@@ -118,7 +120,8 @@ def run_cue(mon, verb, args, deadline):
         return
     if mon.sock is None:
         mon.connect(deadline)
-    mon.settle()
+    if verb in ("device_add", "drive_add"):
+        mon.settle()
     line = verb + (" " + args if args else "")
     answer = mon.execute("human-monitor-command", {"command-line": line})
     # HMP reports a failed command in its text ("Error: ..."), not as a QMP error.
