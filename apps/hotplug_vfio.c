@@ -4,7 +4,10 @@
  * (cdev bound to /dev/iommu, DMA checked both ways next to canary pages), registers an eventfd
  * for VFIO_PCI_REQ_IRQ_INDEX, then asks QEMU to unplug it. The runtime must not take the device
  * away: it signals the request eventfd and waits. The program closes the device; only then
- * does it leave, and what referred to it is refused with Linux's errno.
+ * does it leave, and what referred to it is refused with Linux's errno. Then the same through
+ * a type1 container and a group file that stays open after its device left: the group hands
+ * out nothing more, the container's mappings can still be taken down, and the number of the
+ * open group is not given to the next device plugged.
  *
  *   ./moat run --qmp --topology tests/topologies/10-hotplug.txt --app apps/hotplug_vfio.c \
  *       --cmdline pciehp_blink_ms=100
@@ -17,6 +20,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -121,6 +125,91 @@ static void request_channel(int dev, int efd)
            read(efd, &n, 8) == 8 && n == 1);
 }
 
+static int group_number(void)
+{
+    char link[128];
+    ssize_t n = readlink(DEV_DIR "/iommu_group", link, sizeof(link) - 1);
+    if (n <= 0)
+        return -1;
+    link[n] = 0;
+    const char *slash = strrchr(link, '/');
+    return slash ? atoi(slash + 1) : -1;
+}
+
+/* Maps buf's middle page at IOVA 0x100000, checks DMA both ways, and hands the request
+ * channel an eventfd; returns the eventfd. */
+static int type1_device(int c, int dev, uint8_t *buf)
+{
+    struct vfio_iommu_type1_dma_map dm = {
+        .argsz = sizeof(dm), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+        .vaddr = (uintptr_t)(buf + 4096), .iova = 0x100000, .size = 4096 };
+    EXPECT("type1: VFIO_IOMMU_MAP_DMA", ioctl(c, VFIO_IOMMU_MAP_DMA, &dm) == 0);
+    struct vfio_region_info r0 = { .argsz = sizeof(r0), .index = VFIO_PCI_BAR0_REGION_INDEX };
+    EXPECT("type1: BAR0 region info", ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r0) == 0);
+    void *m = mmap(NULL, r0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, (off_t)r0.offset);
+    EXPECT("type1: BAR0 mmap", m != MAP_FAILED);
+    if (m == MAP_FAILED)
+        return -1;
+    regs = m;
+    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
+    uint16_t cmd = 0;
+    pread(dev, &cmd, 2, (off_t)rc.offset + 4);
+    cmd |= 0x6;
+    EXPECT("type1: bus mastering", pwrite(dev, &cmd, 2, (off_t)rc.offset + 4) == 2);
+    for (int i = 0; i < 4096; i++)
+        buf[4096 + i] = (uint8_t)(i ^ 0xa5);
+    EXPECT("type1: DMA memory -> device", dma(0x100000, EDU_BUF, 4096, 0));
+    memset(buf + 4096, 0, 4096);
+    EXPECT("type1: DMA device -> memory", dma(EDU_BUF, 0x100000, 4096, 1));
+    int same = 1;
+    for (int i = 0; i < 4096; i++)
+        same &= buf[4096 + i] == (uint8_t)(i ^ 0xa5);
+    EXPECT("type1: the bytes came back", same);
+    int efd = eventfd(0, 0);
+    EXPECT("type1: the request eventfd is registered",
+           efd >= 0 && set_req(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+                               0, 1, efd) == 0);
+    return efd;
+}
+
+static void type1_path(uint8_t *buf)
+{
+    printf("moat-qmp: device_add edu,id=hpw,bus=rp1\n");
+    EXPECT("type1: the plugged edu appears", wait_for(1));
+    int gnum = group_number();
+    char gpath[32];
+    snprintf(gpath, sizeof(gpath), "/dev/vfio/%d", gnum);
+    int c = open("/dev/vfio/vfio", O_RDWR), g = open(gpath, O_RDWR);
+    EXPECT("type1: open the container and the group", gnum >= 0 && c >= 0 && g >= 0);
+    EXPECT("type1: the group joins the container, type1v2",
+           ioctl(g, VFIO_GROUP_SET_CONTAINER, &c) == 0 &&
+           ioctl(c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) == 0);
+    int dev = ioctl(g, VFIO_GROUP_GET_DEVICE_FD, BDF);
+    EXPECT("type1: VFIO_GROUP_GET_DEVICE_FD", dev >= 0);
+    if (c < 0 || g < 0 || dev < 0)
+        return;
+    int efd = type1_device(c, dev, buf);
+    printf("moat-qmp: device_del hpw\n");
+    struct pollfd p = { .fd = efd, .events = POLLIN };
+    EXPECT("type1: the device request arrives", poll(&p, 1, WAIT_MS) == 1);
+    close(dev);
+    EXPECT("type1: after close the device leaves, the group file still open", wait_for(0));
+    EXPECT("type1: the group hands out nothing more (ENODEV)",
+           ioctl(g, VFIO_GROUP_GET_DEVICE_FD, BDF) == -1 && errno == ENODEV);
+    struct vfio_iommu_type1_dma_unmap du = { .argsz = sizeof(du), .iova = 0x100000, .size = 4096 };
+    EXPECT("type1: the container's mapping can still be taken down",
+           ioctl(c, VFIO_IOMMU_UNMAP_DMA, &du) == 0 && du.size == 4096);
+    printf("moat-qmp: device_add edu,id=hpx,bus=rp1\n");
+    EXPECT("type1: another edu appears", wait_for(1));
+    EXPECT("type1: it does not get the number of the group still open", group_number() != gnum);
+    close(efd);
+    close(g);
+    close(c);
+    printf("moat-qmp: device_del hpx\n");
+    EXPECT("type1: with nobody holding it, it leaves", wait_for(0));
+}
+
 int main(void)
 {
     printf("moat-qmp: device_add edu,id=hpv,bus=rp1\n");
@@ -202,6 +291,12 @@ int main(void)
     EXPECT("the canary pages were never written", intact);
     close(efd);
     close(iommufd);
+    memset(buf, 0xc5, 3 * 4096);
+    type1_path(buf);
+    intact = 1;
+    for (int i = 0; i < 4096; i++)
+        intact &= buf[i] == 0xc5 && buf[8192 + i] == 0xc5;
+    EXPECT("type1: the canary pages were never written", intact);
     printf("hotplug_vfio: %s\n", failed ? "FAILED" : "all checks hold");
     return failed ? 1 : 0;
 }

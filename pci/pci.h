@@ -152,6 +152,10 @@ struct pci_system {
     unsigned ngroups;          /* group numbers handed out: 0 .. ngroups-1 */
     uint64_t free_groups[4];   /* numbers below 256 whose group emptied (hot-unplug): reused
                                 * lowest first, as Linux's group ID allocator does */
+    /* Optional: is a group number still held by someone (a VFIO group file that a program
+     * keeps open after its devices left)? Such a number is not reused until let go, as a
+     * Linux iommu_group lives while referenced. */
+    bool (*group_busy)(int group);
     unsigned warnings;         /* total warnings printed */
     bool overflow;             /* devs[] was too small: devices were left out */
 };

@@ -156,10 +156,13 @@ static struct pci_dev *pci_dma_alias_top(struct pci_system *sys, struct pci_dev 
 static int pci_new_group(struct pci_system *sys)
 {
     for (unsigned w = 0; w < ARRAY_SIZE(sys->free_groups); w++) {
-        if (sys->free_groups[w]) {
-            unsigned bit = (unsigned)__builtin_ctzll(sys->free_groups[w]);
+        for (uint64_t left = sys->free_groups[w]; left; left &= left - 1) {
+            unsigned bit = (unsigned)__builtin_ctzll(left);
+            int g = (int)(w * 64 + bit);
+            if (sys->group_busy && sys->group_busy(g))
+                continue;
             sys->free_groups[w] &= ~BIT(bit);
-            return (int)(w * 64 + bit);
+            return g;
         }
     }
     return (int)sys->ngroups++;

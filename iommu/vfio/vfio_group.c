@@ -244,6 +244,12 @@ static struct sysfs_provider vfio_sysfs = { .readlink = sysfs_readlink, .list = 
 
 void vfio_container_register(void);
 
+/* A group file still open keeps its number from a new device (pci_system.group_busy). */
+static bool vfio_group_busy(int id)
+{
+    return id >= 0 && id < VFIO_MAX_GROUPS && groups[id] && groups[id]->opened;
+}
+
 /* The device leaves (hot-unplug, after its file was closed): containers that bound it with
  * its group let go of it, so nothing in their contexts refers to it any more. */
 void vfio_group_device_leaving(struct pci_dev *pdev)
@@ -264,6 +270,7 @@ static int vfio_init(void)
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
     vm_set_pinned_query(moat_iommufd_is_pinned);
+    vfio_pci()->group_busy = vfio_group_busy;
     vfio_hotplug_init();
     return 0;
 }

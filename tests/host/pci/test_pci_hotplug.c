@@ -168,3 +168,41 @@ TEST(join_group_below_switch_and_remove_cold_plugged)
     CHECK(pci_get_dev_by_id(&t.sys, 0x1234, 0x11e8, NULL) == &t.sys.devs[first]);
     topo_end(&t);
 }
+
+static int busy_group = -1;
+
+static bool group_is_busy(int g)
+{
+    return g == busy_group;
+}
+
+/* An emptied group's number returns to the next device unless someone still holds it. */
+TEST(group_numbers_reused_unless_held)
+{
+    struct topo t;
+    int rp;
+    REQUIRE(build(&t, &rp) > 0);
+    struct pci_dev *port = topo_dev(&t, 0, 6, 0);
+    int first_group = -1;
+    for (int cycle = 0; cycle < 3; cycle++) {
+        fake_edu(&t.f, rp, 0, 0);
+        uint32_t first = pci_scan_below(&t.sys, port);
+        REQUIRE(t.sys.ndevs == first + 1);
+        pci_assign_below(&t.sys, port);
+        pci_group_added(&t.sys, first);
+        int g = t.sys.devs[first].group;
+        if (cycle == 0)
+            first_group = g;
+        else if (cycle == 1)
+            CHECK_EQ(g, first_group);               /* reused */
+        else
+            CHECK(g != first_group);                /* held: not reused */
+        if (cycle == 1) {
+            busy_group = g;
+            t.sys.group_busy = group_is_busy;
+        }
+        pci_remove_below(&t.sys, port);
+        t.f.n--;
+    }
+    topo_end(&t);
+}
