@@ -5,12 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "lib/log.h"
 
 #define ARENA_BYTES (64u << 20)
+/* Low enough for QEMU's 44-bit output size (and below the sanitizer's shadow memory): host
+ * memory is used at its own address as the "physical" one. */
+#define ARENA_ADDR 0x50000000UL
 static void *arena;
 
 #define VIOLATION(m, ...)                                                       \
@@ -23,8 +27,11 @@ static void *arena;
 
 void mock_smmu_memory(void)
 {
-    if (!arena)
-        arena = aligned_alloc(2u << 20, ARENA_BYTES);
+    if (!arena) {
+        arena = mmap((void *)ARENA_ADDR, ARENA_BYTES, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        MOAT_ASSERT(arena == (void *)ARENA_ADDR);
+    }
     memset(arena, 0, ARENA_BYTES);
     pmm_reset();
     heap_reset();
