@@ -175,7 +175,7 @@ static void entry_store_sync(struct smmu_entry_writer *w, volatile uint64_t *ent
 
 void smmu_entry_write(struct smmu_entry_writer *w, volatile uint64_t *entry, const uint64_t *target)
 {
-    uint64_t cur[8], cur_used[8], tgt_used[8], stage[8];
+    uint64_t cur[8] = { 0 }, cur_used[8] = { 0 }, tgt_used[8] = { 0 }, stage[8] = { 0 };
     MOAT_ASSERT(w->nwords <= 8);
     for (unsigned i = 0; i < w->nwords; i++)
         cur[i] = entry[i];
