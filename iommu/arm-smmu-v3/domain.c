@@ -250,15 +250,27 @@ static struct smmu_stream *smmu_stream(struct smmu_unit *su, uint32_t sid, bool 
             return &su->streams[i];
     if (!create || su->nr_streams == SMMU_MAX_STREAMS)
         return NULL;
-    su->streams[su->nr_streams] = (struct smmu_stream){ sid, NULL };
+    su->streams[su->nr_streams] = (struct smmu_stream){ sid, 0, NULL };
     return &su->streams[su->nr_streams++];
 }
 
-int smmu_attach_sid(struct smmu_unit *su, uint32_t sid, struct smmu_domain *d)
+bool smmu_rid_of(struct smmu_unit *su, uint32_t sid, uint16_t *rid)
 {
+    struct smmu_stream *s = smmu_stream(su, sid, false);
+    if (s)
+        *rid = s->rid;
+    return s != NULL;
+}
+
+int smmu_attach_rid(struct smmu_unit *su, uint16_t rid, struct smmu_domain *d)
+{
+    uint32_t sid = rid;
+    if (su->sid_of && !su->sid_of(su, rid, &sid))
+        return d ? -ENODEV : 0;     /* the unit never sees it: nothing to block either */
     struct smmu_stream *s = smmu_stream(su, sid, d != NULL);
     if (!s)
         return d ? -ENOSPC : 0;
+    s->rid = rid;
     struct smmu_ste e;
     smmu_ste_for_domain(d, &e);
     int err = smmu_ste_install(su, sid, &e);
@@ -276,7 +288,7 @@ struct smmu_attach_args {
 static int smmu_attach_alias(struct pci_dev *dev, uint16_t rid, void *arg)
 {
     struct smmu_attach_args *a = arg;
-    int err = smmu_attach_sid(a->su, rid, a->d);
+    int err = smmu_attach_rid(a->su, rid, a->d);
     if (err && !a->err)
         a->err = err;
     return 0;   /* every alias, even after an error: none may stay on the old domain */
@@ -286,8 +298,8 @@ int smmu_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 {
     struct smmu_domain *sd = to_smmu_domain(d);
     struct smmu_attach_args a = { sd->su, d->type == IOMMU_DOMAIN_BLOCKED ? NULL : sd, 0 };
-    if (sd->su->for_each_sid)
-        sd->su->for_each_sid(sd->su, dev, smmu_attach_alias, &a);
+    if (sd->su->for_each_rid)
+        sd->su->for_each_rid(sd->su, dev, smmu_attach_alias, &a);
     else
         smmu_attach_alias(dev, (uint16_t)(dev->bus << 8 | dev->devfn), &a);
     return a.err;

@@ -102,8 +102,10 @@ static void smmu_event_report(struct smmu_unit *su, const struct smmu_event *e)
         kprintf("smmuv3: %s: stream %#x: %s (event %#llx %#llx %#llx %#llx)\n", su->name, sid,
                 f.text, (unsigned long long)e->w[0], (unsigned long long)e->w[1],
                 (unsigned long long)e->w[2], (unsigned long long)e->w[3]);
-    if (sid >> 16)
-        return;     /* no PCI requester: nobody to hand it to */
+    /* The requester behind the StreamID (iommu-map may offset it). A StreamID no attach has
+     * seen is a requester ID only when StreamID = requester ID. */
+    if (!smmu_rid_of(su, sid, &f.rid) && (su->sid_of || (sid >> 16)))
+        return;     /* no PCI requester known: nobody to hand it to */
     iommu_report_fault(&su->iu, &f);
 }
 
@@ -154,4 +156,10 @@ uint32_t smmu_gerror_poll(struct smmu_unit *su)
             kprintf("smmuv3: %s: global error %s\n", su->name, gerror_names[b]);
     smmu_write32(su, SMMU_GERRORN, gn ^ ack);
     return active;
+}
+
+unsigned smmu_poll(struct smmu_unit *su)
+{
+    smmu_gerror_poll(su);
+    return smmu_evtq_poll(su);
 }

@@ -83,6 +83,7 @@ struct smmu_features {
 /* One stream a device uses, and what it is attached to. */
 struct smmu_stream {
     uint32_t sid;
+    uint16_t rid;                           /* the requester ID it carries (fault records) */
     struct smmu_domain *d;                  /* NULL: the blocked domain */
 };
 
@@ -97,8 +98,11 @@ struct smmu_unit {
     struct smmu_features f;
     uint64_t wait_ns;                       /* bound of every hardware wait */
     uint64_t msi_doorbell;                  /* the page MSIs are written to (0: none known) */
-    /* The StreamIDs of dev (its aliases, the firmware's iommu-map); NULL: its requester ID. */
-    int (*for_each_sid)(struct smmu_unit *su, struct pci_dev *dev, pci_alias_fn fn, void *arg);
+    /* The requester IDs dev's DMA uses (its aliases); NULL: its own only. */
+    int (*for_each_rid)(struct smmu_unit *su, struct pci_dev *dev, pci_alias_fn fn, void *arg);
+    /* The StreamID of a requester ID (the firmware's iommu-map); false: the unit does not see
+     * it. NULL: StreamID = requester ID. */
+    bool (*sid_of)(struct smmu_unit *su, uint16_t rid, uint32_t *sid);
     /* stream table */
     bool two_level;
     unsigned strtab_sid_bits;               /* StreamIDs the table covers */
@@ -246,6 +250,8 @@ const char *smmu_event_name(unsigned id);
 unsigned smmu_evtq_poll(struct smmu_unit *su);
 /* Handles and acknowledges active global errors; returns the bits that were active. */
 uint32_t smmu_gerror_poll(struct smmu_unit *su);
+/* What the wired interrupts (eventq, gerror) and the late boot poll run: both of the above. */
+unsigned smmu_poll(struct smmu_unit *su);
 
 /* ---- domain.c ---- */
 int smmu_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
@@ -254,8 +260,10 @@ void smmu_domain_free(struct iommu_domain *d);
 int smmu_attach_dev(struct iommu_domain *d, struct pci_dev *dev);
 /* The STE a stream attached to d (NULL: blocked) gets. */
 void smmu_ste_for_domain(const struct smmu_domain *sd, struct smmu_ste *e);
-/* Attaches one StreamID to d (NULL: blocked). */
-int smmu_attach_sid(struct smmu_unit *su, uint32_t sid, struct smmu_domain *d);
+/* Attaches the StreamID of requester ID rid to d (NULL: blocked). */
+int smmu_attach_rid(struct smmu_unit *su, uint16_t rid, struct smmu_domain *d);
+/* The requester ID behind a StreamID attach has seen; false when none. */
+bool smmu_rid_of(struct smmu_unit *su, uint32_t sid, uint16_t *rid);
 int smmu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 int smmu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);
 int smmu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,

@@ -146,11 +146,12 @@ static bool cmd_check_tlbi_range(struct mock_smmu *m, const struct smmu_cmd *c, 
         *n = 1;
         return num == 0 && scale == 0;
     }
-    if (!(m->idr[3] & IDR3_RIL) || tg != 1) {   /* tests run the 4 KiB granule */
-        VIOLATION(m, "range TLBI (TG %u) without IDR3.RIL or with another granule", tg);
+    if (!(m->idr[3] & IDR3_RIL)) {
+        VIOLATION(m, "range TLBI (TG %u) without IDR3.RIL", tg);
         return false;
     }
-    *n = (uint64_t)(num + 1) << scale;
+    /* In the model's 4 KiB pages: TG 1 4 KiB, 2 16 KiB, 3 64 KiB granules. */
+    *n = ((uint64_t)(num + 1) << scale) << (tg == 1 ? 0 : tg == 2 ? 2 : 4);
     return true;
 }
 

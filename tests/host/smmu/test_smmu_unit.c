@@ -631,3 +631,105 @@ TEST(nested_and_dirty_refused)
     cfg.flags = IOMMU_DOMAIN_NEST_PARENT;
     CHECK_EQ(iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_PAGING, &cfg, &d), -EOPNOTSUPP);
 }
+
+/* ---- StreamIDs from the firmware's iommu-map ---- */
+
+/* As an iommu-map entry <0x0 &smmu 0x1000 0x100> would say: bus 0 at StreamIDs 0x1000.. */
+static bool sid_offset(struct smmu_unit *su, uint16_t rid, uint32_t *sid)
+{
+    if (rid >= 0x100)
+        return false;
+    *sid = 0x1000u + rid;
+    return true;
+}
+
+TEST(iommu_map_offset_streams)
+{
+    unit_up();
+    U.sid_of = sid_offset;
+    struct pci_dev *dev = mkdev(0, 0x40), *far = mkdev(2, 0x00);
+    struct iommu_domain *d = paging(0);
+    REQUIRE(d);
+    struct buf b = buf_new();
+    REQUIRE(iommu_map(d, 0x7000, b.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    REQUIRE(iommu_attach(d, dev) == 0);
+    uint8_t v = 0x99;
+    CHECK_EQ(mock_smmu_dma(&M, 0x1040, 0x7008, &v, 1, true), 0);
+    CHECK_EQ(b.page[4096 + 8], 0x99);
+    CHECK_EQ(mock_smmu_dma(&M, 0x40, 0x7008, &v, 1, true), EVT_C_BAD_STREAMID);
+    /* The fault of StreamID 0x1040 is the requester 00:08.0's, delivered to its domain. */
+    nr_delivered = 0;
+    CHECK_EQ(mock_smmu_dma(&M, 0x1040, 0x9000, &v, 1, false), EVT_F_TRANSLATION);
+    smmu_poll(&U);
+    CHECK_EQ(nr_delivered, 1);
+    CHECK_EQ(last_fault.rid, 0x40);
+    CHECK_EQ(last_fault.addr, 0x9000);
+    CHECK_EQ(iommu_attach(d, far), -ENODEV);    /* no map entry: the unit never sees it */
+    REQUIRE(iommu_attach(NULL, dev) == 0);
+    iommu_unmap(d, 0x7000, 4096);
+    iommu_domain_free(d);
+    CHECK(canaries_intact(&b));
+    CHECK_EQ(M.violations, 0);
+}
+
+/* ---- batched unmaps ---- */
+
+TEST(gather_one_sync)
+{
+    unit_up();
+    struct pci_dev *dev = mkdev(0, 0x48);
+    struct iommu_domain *d = paging(0);
+    REQUIRE(d);
+    struct buf b = buf_new();
+    for (unsigned i = 0; i < 4; i++)
+        REQUIRE(iommu_map(d, 0x100000 + i * 0x10000, b.pa + 4096, 4096, IOMMU_READ) == 0);
+    REQUIRE(iommu_attach(d, dev) == 0);
+    uint8_t x;
+    for (unsigned i = 0; i < 4; i++)
+        CHECK_EQ(mock_smmu_dma(&M, 0x48, 0x100000 + i * 0x10000, &x, 1, false), 0);
+    mock_smmu_clear_log(&M);
+    struct pgtable_gather g;
+    iommu_gather_init(&g);
+    for (unsigned i = 0; i < 4; i++)
+        REQUIRE(iommu_unmap_gather(d, 0x100000 + i * 0x10000, 4096, &g) == 0);
+    CHECK_EQ(M.nr_syncs, 0);
+    iommu_gather_sync(d, &g);
+    CHECK_EQ(M.nr_syncs, 1);
+    for (unsigned i = 0; i < 4; i++)
+        CHECK_EQ(mock_smmu_dma(&M, 0x48, 0x100000 + i * 0x10000, &x, 1, false),
+                 EVT_F_TRANSLATION);
+    smmu_poll(&U);
+    REQUIRE(iommu_attach(NULL, dev) == 0);
+    iommu_domain_free(d);
+    CHECK_EQ(M.violations, 0);
+}
+
+/* ---- granules ---- */
+
+TEST(granule_64k_only)
+{
+    unit_prepare();
+    M.idr[5] = (uint32_t)(FIELD_PREP(IDR5_OAS, 5) | IDR5_GRAN64K);
+    REQUIRE(unit_start() == 0);
+    CHECK_EQ(U.iu.pgsize_bitmap, BIT(16) | BIT(29));
+    struct iommu_domain *s1 = paging(0), *s2 = paging(IOMMU_DOMAIN_NEST_PARENT);
+    REQUIRE(s1 && s2);
+    CHECK_EQ(s1->pt.granule, 65536);
+    CHECK_EQ(FIELD_GET(CD0_TG0, to_smmu_domain(s1)->cd->w[0]), SMMU_TG_64K);
+    CHECK_EQ(FIELD_GET(CD0_IPS, to_smmu_domain(s1)->cd->w[0]), 5);
+    struct smmu_ste e;
+    smmu_ste_for_domain(to_smmu_domain(s2), &e);
+    CHECK_EQ(FIELD_GET(STE2_S2TG, e.w[2]), SMMU_TG_64K);
+    CHECK_EQ(FIELD_GET(STE2_S2T0SZ, e.w[2]), 64 - s2->pt.ias);
+    /* 48-bit IPA with 64 KiB pages: 3 levels from level 1 (SL0 2). */
+    CHECK_EQ(s2->pt.levels, 3);
+    CHECK_EQ(FIELD_GET(STE2_S2SL0, e.w[2]), 2);
+    CHECK_EQ(iommu_map(s1, 0x10000, 0x50000000, 0x10000, IOMMU_READ), 0);
+    CHECK_EQ(iommu_map(s1, 0x21000, 0x50000000, 0x1000, IOMMU_READ), -EINVAL);  /* < granule */
+    mock_smmu_clear_log(&M);
+    CHECK_EQ(iommu_unmap(s1, 0x10000, 0x10000), 0);
+    CHECK_EQ(FIELD_GET(CMD1_TG, M.log[0].w[1]), 3);     /* range TLBI in 64 KiB granules */
+    iommu_domain_free(s1);
+    iommu_domain_free(s2);
+    CHECK_EQ(M.violations, 0);
+}
