@@ -17,26 +17,23 @@
 
 #define SMMU_PTR_MASK(q) ((2u << (q)->log2) - 1)     /* index and wrap bit */
 
-int smmu_cmdq_init(struct smmu_unit *su)
+int smmu_queue_init(struct smmu_queue *q, unsigned log2, unsigned entry_bytes, uint32_t base_reg,
+                    uint32_t prod_reg, uint32_t cons_reg)
 {
-    struct smmu_queue *q = &su->cmdq;
-    q->log2 = su->f.cmdq_log2;
-    q->entry_bytes = sizeof(struct smmu_cmd);
-    q->order = 0;
-    q->prod_reg = SMMU_CMDQ_PROD;
-    q->cons_reg = SMMU_CMDQ_CONS;
-    q->base = smmu_alloc_pages(q->order, &q->pa);
+    MOAT_ASSERT((entry_bytes << log2) <= 4096);
+    *q = (struct smmu_queue){ .log2 = log2, .entry_bytes = entry_bytes, .base_reg = base_reg,
+                              .prod_reg = prod_reg, .cons_reg = cons_reg };
+    q->base = smmu_alloc_pages(0, &q->pa);
     return q->base ? 0 : -ENOMEM;
 }
 
-void smmu_cmdq_program(struct smmu_unit *su)
+void smmu_queue_program(struct smmu_unit *su, struct smmu_queue *q)
 {
-    struct smmu_queue *q = &su->cmdq;
     q->prod = q->cons = 0;
-    smmu_write64(su, SMMU_CMDQ_BASE, Q_BASE_RWA | (q->pa & Q_BASE_ADDR) |
-                                     FIELD_PREP(Q_BASE_LOG2SIZE, q->log2));
-    smmu_write32(su, SMMU_CMDQ_PROD, 0);
-    smmu_write32(su, SMMU_CMDQ_CONS, 0);
+    smmu_write64(su, q->base_reg, Q_BASE_RWA | (q->pa & Q_BASE_ADDR) |
+                                  FIELD_PREP(Q_BASE_LOG2SIZE, q->log2));
+    smmu_write32(su, q->prod_reg, 0);
+    smmu_write32(su, q->cons_reg, 0);
 }
 
 /* ---- builders ---- */
@@ -214,7 +211,7 @@ static void cmdq_reset(struct smmu_unit *su)
     smmu_write32(su, SMMU_CR0, cr0);
     if (poll_until(!(smmu_read32(su, SMMU_CR0ACK) & CR0_CMDQEN), su->wait_ns))
         kprintf("smmuv3: %s: the command queue does not stop\n", su->name);
-    smmu_cmdq_program(su);
+    smmu_queue_program(su, &su->cmdq);
     smmu_write32(su, SMMU_CR0, cr0 | CR0_CMDQEN);
     if (poll_until(smmu_read32(su, SMMU_CR0ACK) & CR0_CMDQEN, su->wait_ns))
         kprintf("smmuv3: %s: the command queue does not restart\n", su->name);

@@ -61,22 +61,14 @@ static void smmu_id_free(uint8_t *used, unsigned id)
 
 /* ---- page tables ---- */
 
-static unsigned order_of(size_t size)
-{
-    unsigned order = 0;
-    while ((4096ULL << order) < size)
-        order++;
-    return order;
-}
-
 static void *smmu_pt_alloc(void *ctx, size_t size, uint64_t *pa)
 {
-    return smmu_alloc_pages(order_of(size), pa);
+    return smmu_alloc_pages(pmm_order_for(size), pa);
 }
 
 static void smmu_pt_free(void *ctx, void *va, uint64_t pa, size_t size)
 {
-    smmu_free_pages(va, pa, order_of(size));
+    smmu_free_pages(va, pa, pmm_order_for(size));
 }
 
 static void *smmu_pt_virt(void *ctx, uint64_t pa)

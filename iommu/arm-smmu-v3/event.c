@@ -14,28 +14,6 @@
 #include "lib/errno.h"
 #include "lib/log.h"
 
-int smmu_evtq_init(struct smmu_unit *su)
-{
-    struct smmu_queue *q = &su->evtq;
-    q->log2 = su->f.evtq_log2;
-    q->entry_bytes = sizeof(struct smmu_event);
-    q->order = 0;
-    q->prod_reg = SMMU_EVENTQ_PROD;
-    q->cons_reg = SMMU_EVENTQ_CONS;
-    q->base = smmu_alloc_pages(q->order, &q->pa);
-    return q->base ? 0 : -ENOMEM;
-}
-
-void smmu_evtq_program(struct smmu_unit *su)
-{
-    struct smmu_queue *q = &su->evtq;
-    q->prod = q->cons = 0;
-    smmu_write64(su, SMMU_EVENTQ_BASE, Q_BASE_RWA | (q->pa & Q_BASE_ADDR) |
-                                       FIELD_PREP(Q_BASE_LOG2SIZE, q->log2));
-    smmu_write32(su, SMMU_EVENTQ_PROD, 0);
-    smmu_write32(su, SMMU_EVENTQ_CONS, 0);
-}
-
 const char *smmu_event_name(unsigned id)
 {
     switch (id) {

@@ -43,9 +43,8 @@ struct smmu_queue {
     uint64_t pa;
     unsigned log2;                          /* 2^log2 entries */
     unsigned entry_bytes;
-    unsigned order;                         /* pmm order of the allocation */
     uint32_t prod, cons;
-    uint32_t prod_reg, cons_reg;
+    uint32_t base_reg, prod_reg, cons_reg;
 };
 
 static inline uint32_t smmu_q_idx(const struct smmu_queue *q, uint32_t p)
@@ -218,8 +217,11 @@ volatile struct smmu_ste *smmu_ste_for(struct smmu_unit *su, uint32_t sid, int *
 int smmu_ste_install(struct smmu_unit *su, uint32_t sid, const struct smmu_ste *target);
 
 /* ---- cmdq.c ---- */
-int smmu_cmdq_init(struct smmu_unit *su);
-void smmu_cmdq_program(struct smmu_unit *su);
+/* One page of 2^log2 entries (the caller keeps log2 small enough) and its registers. */
+int smmu_queue_init(struct smmu_queue *q, unsigned log2, unsigned entry_bytes, uint32_t base_reg,
+                    uint32_t prod_reg, uint32_t cons_reg);
+/* Points the unit at q, empty (the queue is off). */
+void smmu_queue_program(struct smmu_unit *su, struct smmu_queue *q);
 /* Queues n commands and one CMD_SYNC, and waits for the sync (bounded). A command the unit
  * refused is reported and skipped (-EIO); a unit that stops consuming is reset (-ETIMEDOUT). */
 int smmu_cmdq_submit(struct smmu_unit *su, const struct smmu_cmd *c, unsigned n);
@@ -241,8 +243,6 @@ int smmu_tlbi_ranges(struct smmu_domain *sd, const struct pgtable_range *r, unsi
 int smmu_tlbi_domain(struct smmu_domain *sd);
 
 /* ---- event.c ---- */
-int smmu_evtq_init(struct smmu_unit *su);
-void smmu_evtq_program(struct smmu_unit *su);
 /* Decodes an event record into *f; returns the event ID. */
 unsigned smmu_event_decode(const struct smmu_event *e, uint16_t seg, struct iommu_fault *f);
 const char *smmu_event_name(unsigned id);

@@ -7,16 +7,9 @@
  * table (LOG2SIZE below SIDSIZE) are aborted by the unit as well (C_BAD_STREAMID). */
 #include "iommu/arm-smmu-v3/smmu.h"
 #include "iommu/pgtable/barrier.h"
+#include "kernel/mm/pmm.h"
 #include "lib/errno.h"
 #include "lib/log.h"
-
-static unsigned order_for_bytes(uint64_t bytes)
-{
-    unsigned order = 0;
-    while ((4096ULL << order) < bytes)
-        order++;
-    return order;
-}
 
 static void ste_fill_abort(struct smmu_ste *t, unsigned n)
 {
@@ -40,11 +33,11 @@ int smmu_strtab_init(struct smmu_unit *su)
         su->l2 = smmu_zalloc(su->nr_l1 * sizeof(*su->l2));
         if (!su->l2)
             return -ENOMEM;
-        su->strtab_order = order_for_bytes(su->nr_l1 * sizeof(uint64_t));
+        su->strtab_order = pmm_order_for(su->nr_l1 * sizeof(uint64_t));
     } else {
         if (bits > SMMU_LINEAR_SID_BITS_MAX)
             bits = SMMU_LINEAR_SID_BITS_MAX;
-        su->strtab_order = order_for_bytes(sizeof(struct smmu_ste) << bits);
+        su->strtab_order = pmm_order_for(sizeof(struct smmu_ste) << bits);
     }
     su->strtab_sid_bits = bits;
     su->strtab = smmu_alloc_pages(su->strtab_order, &su->strtab_pa);
@@ -70,7 +63,7 @@ void smmu_strtab_program(struct smmu_unit *su)
  * 64-bit store, made after the table's contents are visible. */
 static int smmu_l2_install(struct smmu_unit *su, unsigned i)
 {
-    unsigned order = order_for_bytes(sizeof(struct smmu_ste) << SMMU_L2_SPLIT);
+    unsigned order = pmm_order_for(sizeof(struct smmu_ste) << SMMU_L2_SPLIT);
     uint64_t pa;
     struct smmu_ste *t = smmu_alloc_pages(order, &pa);
     if (!t)

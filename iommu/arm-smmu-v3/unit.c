@@ -72,14 +72,14 @@ static int smmu_reset(struct smmu_unit *su)
                                           FIELD_PREP(CR1_QUEUE_IC, CR1_CACHE_WB)));
     smmu_write32(su, SMMU_CR2, (uint32_t)(CR2_RECINVSID | CR2_PTM));
     smmu_strtab_program(su);
-    smmu_cmdq_program(su);
+    smmu_queue_program(su, &su->cmdq);
     uint32_t cr0 = CR0_CMDQEN;
     if ((err = smmu_write_cr0(su, cr0)))
         return err;
     su->enabled = true;
     if ((err = smmu_inv_all(su)))
         return err;
-    smmu_evtq_program(su);
+    smmu_queue_program(su, &su->evtq);
     cr0 |= CR0_EVENTQEN;
     if ((err = smmu_write_cr0(su, cr0)) || (err = smmu_irq_setup(su)))
         return err;
@@ -105,7 +105,11 @@ int smmu_unit_init(struct smmu_unit *su)
     su->iu.silent_aborts = true;    /* an ABORT STE records nothing (5.2, Config 0b000) */
     if (!su->iu.serves)
         su->iu.serves = smmu_serves_default;
-    if ((err = smmu_strtab_init(su)) || (err = smmu_cmdq_init(su)) || (err = smmu_evtq_init(su)))
+    if ((err = smmu_strtab_init(su)) ||
+        (err = smmu_queue_init(&su->cmdq, su->f.cmdq_log2, sizeof(struct smmu_cmd),
+                               SMMU_CMDQ_BASE, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS)) ||
+        (err = smmu_queue_init(&su->evtq, su->f.evtq_log2, sizeof(struct smmu_event),
+                               SMMU_EVENTQ_BASE, SMMU_EVENTQ_PROD, SMMU_EVENTQ_CONS)))
         return err;
     struct iommu_domain *blocked;
     err = smmu_domain_alloc(&su->iu, IOMMU_DOMAIN_BLOCKED, &(struct iommu_domain_cfg){ 0 },

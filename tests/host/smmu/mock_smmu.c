@@ -68,6 +68,17 @@ void mock_smmu_init(struct mock_smmu *m)
     m->aidr = 1;
 }
 
+void mock_smmu_prepare(struct mock_smmu *m, struct smmu_unit *u)
+{
+    mock_smmu_memory();
+    mock_smmu_init(m);
+    memset(u, 0, sizeof(*u));
+    snprintf(u->name, sizeof(u->name), "smmu0");
+    u->io = &mock_smmu_io;
+    u->io_ctx = m;
+    u->wait_ns = 20 * 1000 * 1000;
+}
+
 /* ---- queues ---- */
 
 static unsigned q_log2(uint64_t base)

@@ -51,6 +51,9 @@ extern const struct smmu_io mock_smmu_io;
 void mock_smmu_init(struct mock_smmu *m);
 /* A page arena for the page allocator and heap (each test may call it again). */
 void mock_smmu_memory(void);
+/* All of it for one test: fresh memory, m as QEMU's unit, u (named smmu0) reaching m, with
+ * 20 ms waits. The test may change m's ID registers before smmu_unit_init(u). */
+void mock_smmu_prepare(struct mock_smmu *m, struct smmu_unit *u);
 /* The STE the unit would fetch for sid: 0, or -1 when the table has none (beyond it, invalid
  * level-1 descriptor). */
 int mock_smmu_read_ste(struct mock_smmu *m, uint32_t sid, struct smmu_ste *out);

@@ -15,13 +15,7 @@ static struct pci_dev dev;
 
 static void setup(void)
 {
-    mock_smmu_memory();
-    mock_smmu_init(&M);
-    memset(&U, 0, sizeof(U));
-    snprintf(U.name, sizeof(U.name), "smmu0");
-    U.io = &mock_smmu_io;
-    U.io_ctx = &M;
-    U.wait_ns = 20 * NSEC_PER_MSEC;
+    mock_smmu_prepare(&M, &U);
     MOAT_ASSERT(smmu_unit_init(&U) == 0);
     iommu_register_unit(&U.iu);
     dev.seg = 0;

@@ -18,13 +18,7 @@ static bool registered;
 /* A fresh model and unit (QEMU's IDRs unless the test changed M after mock_smmu_init). */
 static void unit_prepare(void)
 {
-    mock_smmu_memory();
-    mock_smmu_init(&M);
-    memset(&U, 0, sizeof(U));
-    snprintf(U.name, sizeof(U.name), "smmu0");
-    U.io = &mock_smmu_io;
-    U.io_ctx = &M;
-    U.wait_ns = 20 * NSEC_PER_MSEC;
+    mock_smmu_prepare(&M, &U);
 }
 
 static int unit_start(void)
