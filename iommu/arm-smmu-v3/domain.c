@@ -206,6 +206,8 @@ void smmu_domain_free(struct iommu_domain *d)
 {
     struct smmu_domain *sd = to_smmu_domain(d);
     struct smmu_unit *su = sd->su;
+    for (unsigned i = 0; i < su->nr_streams; i++)
+        MOAT_ASSERT(su->streams[i].d != sd);
     if (sd->stage != SMMU_STAGE_NONE) {
         if (sd->msi_mapped)
             pgtable_unmap(&d->pt, SMMU_MSI_IOVA, d->pt.granule, 0);
@@ -266,8 +268,19 @@ int smmu_attach_rid(struct smmu_unit *su, uint16_t rid, struct smmu_domain *d)
     struct smmu_ste e;
     smmu_ste_for_domain(d, &e);
     int err = smmu_ste_install(su, sid, &e);
-    if (!err || err == -EIO || err == -ETIMEDOUT)
-        s->d = d;   /* the entry is in memory; a failed sync is retried by the next one */
+    if (!err) {
+        s->d = d;
+        return 0;
+    }
+    if (err == -ENOMEM || err == -ENODEV)
+        return err;     /* nothing was written */
+    /* The unit did not confirm the change: the entry goes back to the old domain's, which the
+     * caller still believes in (and will not free while the device is on it). */
+    kprintf("smmuv3: %s: stream %#x: attach failed (%s): back to its previous domain\n",
+            su->name, sid, errno_name(err));
+    smmu_ste_for_domain(s->d, &e);
+    if (smmu_ste_install(su, sid, &e))
+        kprintf("smmuv3: %s: stream %#x: the unit confirms nothing\n", su->name, sid);
     return err;
 }
 

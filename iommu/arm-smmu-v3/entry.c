@@ -77,6 +77,17 @@ void smmu_mk_ste_s2(struct smmu_ste *e, const struct pgtable *pt, uint16_t vmid)
     e->w[3] = pt->root_pa & STE3_S2TTB;
 }
 
+/* Both stages (issue 17): the caller's stage 1 (its CD at s1ctxptr, an IPA) over stage 2. */
+void smmu_mk_ste_nested(struct smmu_ste *e, uint64_t s1ctxptr, const struct pgtable *s2,
+                        uint16_t vmid)
+{
+    struct smmu_ste s1;
+    smmu_mk_ste_s2(e, s2, vmid);
+    smmu_mk_ste_s1(&s1, s1ctxptr);
+    e->w[0] = (s1.w[0] & ~STE0_CONFIG) | FIELD_PREP(STE0_CONFIG, STE_CFG_NESTED);
+    e->w[1] |= s1.w[1];
+}
+
 /* A stage-1 context over pt: TTB0 only (EPD1), AArch64 tables, faults recorded (R) and
  * terminated (A), MAIR as the pgtable layer's AttrIndx values expect. */
 void smmu_mk_cd(struct smmu_cd *e, const struct pgtable *pt, uint16_t asid)

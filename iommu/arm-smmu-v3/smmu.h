@@ -182,6 +182,8 @@ void smmu_mk_ste_abort(struct smmu_ste *e);
 void smmu_mk_ste_bypass(struct smmu_ste *e);
 void smmu_mk_ste_s1(struct smmu_ste *e, uint64_t cd_pa);
 void smmu_mk_ste_s2(struct smmu_ste *e, const struct pgtable *pt, uint16_t vmid);
+void smmu_mk_ste_nested(struct smmu_ste *e, uint64_t s1ctxptr, const struct pgtable *s2,
+                        uint16_t vmid);
 void smmu_mk_cd(struct smmu_cd *e, const struct pgtable *pt, uint16_t asid);
 /* The bits the SMMU reads of an entry in the configuration it holds (5.2, 5.4). */
 void smmu_ste_used(const uint64_t *e, uint64_t *used);

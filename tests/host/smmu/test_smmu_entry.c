@@ -120,7 +120,6 @@ static const char *const cfg_name[] = { "invalid", "abort", "bypass", "s1A", "s1
 static void mk(unsigned c, struct smmu_ste *e)
 {
     struct pgtable a = fake_pt(0x40000000, 44), b = fake_pt(0x50000000, 40);
-    struct smmu_ste s1;
     switch (c) {
     case C_INVALID: memset(e, 0, sizeof(*e)); break;
     case C_ABORT: smmu_mk_ste_abort(e); break;
@@ -129,12 +128,8 @@ static void mk(unsigned c, struct smmu_ste *e)
     case C_S1B: smmu_mk_ste_s1(e, 0x42000040); break;
     case C_S2A: smmu_mk_ste_s2(e, &a, 1); break;
     case C_S2B: smmu_mk_ste_s2(e, &b, 2); break;
-    case C_NESTED_A:
-        /* What issue 17's nested STE will be: the user's stage 1 over stage-2 table A. */
-        smmu_mk_ste_s2(e, &a, 1);
-        smmu_mk_ste_s1(&s1, 0x43000000);
-        e->w[0] = s1.w[0] | FIELD_PREP(STE0_CONFIG, STE_CFG_NESTED);
-        e->w[1] |= s1.w[1];
+    case C_NESTED_A:   /* issue 17's: a caller's stage 1 over stage-2 table A */
+        smmu_mk_ste_nested(e, 0x43000000, &a, 1);
         break;
     }
 }
@@ -274,6 +269,10 @@ TEST(builders_fields)
     CHECK_EQ(e.w[3], 0x40000000ULL);
     smmu_mk_ste_s1(&e, 0x41000040);
     CHECK_EQ(e.w[0], 0x41000040ULL | 0xb);          /* V, Config 0b101, S1ContextPtr */
+    smmu_mk_ste_nested(&e, 0x41000040, &pt, 9);
+    CHECK_EQ(e.w[0], 0x41000040ULL | 0xf);          /* V, Config 0b111 */
+    CHECK_EQ(e.w[2] & 0xffff, 9);
+    CHECK_EQ(e.w[3], 0x40000000ULL);
     struct smmu_cd cd;
     pt = fake_pt(0x40000000, 48);
     smmu_mk_cd(&cd, &pt, 0x1234);

@@ -727,3 +727,30 @@ TEST(granule_64k_only)
     iommu_domain_free(s2);
     CHECK_EQ(M.violations, 0);
 }
+
+/* The unit refuses the CFGI_STE of an attach: the device stays on its old domain, in memory
+ * and in the caller's view, so nothing the caller frees is still reachable. */
+TEST(attach_unconfirmed_rolls_back)
+{
+    unit_up();
+    struct pci_dev *dev = mkdev(0, 0x50);
+    struct iommu_domain *a = paging(0), *b = paging(0);
+    REQUIRE(a && b);
+    struct buf buf = buf_new();
+    REQUIRE(iommu_map(a, 0x4000, buf.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    REQUIRE(iommu_attach(a, dev) == 0);
+    M.refuse_op = CMD_CFGI_STE;
+    CHECK_EQ(iommu_attach(b, dev), -EIO);
+    CHECK(iommu_dev_domain(dev) == a);
+    /* Whatever the model cached, it fetches the entry again: memory holds domain a's. */
+    for (unsigned i = 0; i < MOCK_SMMU_CFG; i++)
+        M.cfg[i].valid = false;
+    uint8_t v = 0x42;
+    CHECK_EQ(mock_smmu_dma(&M, 0x50, 0x4000, &v, 1, true), 0);
+    CHECK_EQ(buf.page[4096], 0x42);
+    REQUIRE(iommu_attach(NULL, dev) == 0);
+    iommu_domain_free(b);
+    iommu_unmap(a, 0x4000, 4096);
+    iommu_domain_free(a);
+    CHECK_EQ(M.violations, 0);
+}
