@@ -118,14 +118,14 @@ void smmu_ste_used(const uint64_t *e, uint64_t *used)
         return;
     used[0] |= STE0_CONFIG;
     unsigned cfg = (unsigned)FIELD_GET(STE0_CONFIG, e[0]);
-    if (cfg == STE_CFG_BYPASS)
-        used[1] |= STE1_SHCFG;
+    if (cfg == STE_CFG_BYPASS || cfg == STE_CFG_S2)
+        used[1] |= STE1_ATTR_OVERRIDES;
     if (cfg == STE_CFG_S1 || cfg == STE_CFG_NESTED) {
         used[0] |= STE0_S1FMT | STE0_S1CTXPTR | STE0_S1CDMAX;
         used[1] |= STE1_S1_FIELDS;
     }
     if (cfg == STE_CFG_S2 || cfg == STE_CFG_NESTED) {
-        used[1] |= STE1_EATS | STE1_SHCFG;
+        used[1] |= STE1_EATS;
         used[2] |= STE2_S2_FIELDS;
         used[3] |= STE3_S2TTB;
     }

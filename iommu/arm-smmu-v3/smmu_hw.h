@@ -194,6 +194,9 @@ _Static_assert(sizeof(struct smmu_ste) == 64, "STE is 64 bytes");
 #define STE1_STRW GENMASK(31, 30)          /* 0: NS-EL1 translation regime */
 #define STE1_SHCFG GENMASK(45, 44)
 #define STE_SHCFG_INCOMING 1
+/* MEMATTR, MTCFG, ALLOCCFG, SHCFG, NSCFG, PRIVCFG, INSTCFG: the attributes that replace stage
+ * 1's when stage 1 is bypassed (bypass and stage-2-only STEs) */
+#define STE1_ATTR_OVERRIDES GENMASK(51, 32)
 /* word 2 */
 #define STE2_S2VMID GENMASK(15, 0)
 #define STE2_S2T0SZ GENMASK(37, 32)
