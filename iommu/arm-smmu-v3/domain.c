@@ -314,6 +314,11 @@ int smmu_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 
 int smmu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot)
 {
+    /* Stage-1 entries cannot say write-only (AP: read-only or read-write). As Linux does,
+     * write-only becomes read-write there rather than failing the map; stage 2 (S2AP) keeps
+     * it exact. */
+    if (to_smmu_domain(d)->stage == SMMU_STAGE_1 && (prot & IOMMU_WRITE))
+        prot |= IOMMU_READ;
     return pgtable_map(&d->pt, iova, pa, size, prot);
 }
 

@@ -383,7 +383,7 @@ int mock_smmu_read_ste(struct mock_smmu *m, uint32_t sid, struct smmu_ste *out)
 
 struct walk {
     uint64_t pa;
-    bool writable;
+    bool readable, writable;
     unsigned fault;         /* event ID, 0: none */
 };
 
@@ -418,13 +418,11 @@ static void walk(struct mock_smmu *m, uint64_t root, unsigned ias, unsigned star
         }
         uint64_t size = 1ULL << shift;
         w->pa = (*d & GENMASK(47, 12) & ~(size - 1)) | (ia & (size - 1));
-        if (s2) {
-            if (!(*d & BIT(6))) {
-                w->fault = EVT_F_PERMISSION;
-                return;
-            }
+        if (s2) {                               /* S2AP: bit 6 read, bit 7 write */
+            w->readable = *d & BIT(6);
             w->writable = *d & BIT(7);
-        } else {
+        } else {                                /* AP[2]: read-only */
+            w->readable = true;
             w->writable = !(*d & BIT(7));
         }
         w->fault = 0;
@@ -513,9 +511,10 @@ static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *s
             return rec ? (int)w.fault : -1;
         }
         t = &m->tlb[m->tlb_next++ % MOCK_SMMU_TLB];
-        *t = (struct mock_smmu_tlb){ true, s2, tag, iova >> 12, w.pa >> 12, w.writable };
+        *t = (struct mock_smmu_tlb){ true, s2, tag, iova >> 12, w.pa >> 12, w.readable,
+                                     w.writable };
     }
-    if (write && !t->writable) {
+    if (write ? !t->writable : !t->readable) {
         if (rec)
             record(m, EVT_F_PERMISSION, sid, iova, write, s2);
         return rec ? EVT_F_PERMISSION : -1;

@@ -19,7 +19,7 @@ struct mock_smmu_tlb {
     bool s2;
     uint16_t tag;               /* ASID (stage 1) or VMID (stage 2) */
     uint64_t page, pa;          /* 4 KiB frames */
-    bool writable;
+    bool readable, writable;
 };
 
 struct mock_smmu {

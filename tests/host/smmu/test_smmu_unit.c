@@ -754,3 +754,29 @@ TEST(attach_unconfirmed_rolls_back)
     iommu_domain_free(a);
     CHECK_EQ(M.violations, 0);
 }
+
+/* Write-only: stage 2 says it exactly (a read faults); stage 1 cannot, and maps it readable
+ * too, as Linux's Arm stage-1 tables do, rather than failing the map. */
+TEST(write_only_mappings)
+{
+    unit_up();
+    struct pci_dev *dev = mkdev(0, 0x58);
+    for (int stage = 1; stage <= 2; stage++) {
+        struct iommu_domain *d = paging(stage == 2 ? IOMMU_DOMAIN_NEST_PARENT : 0);
+        REQUIRE(d);
+        struct buf b = buf_new();
+        REQUIRE(iommu_map(d, 0x6000, b.pa + 4096, 4096, IOMMU_WRITE) == 0);
+        REQUIRE(iommu_attach(d, dev) == 0);
+        uint8_t v = 0x17;
+        CHECK_EQ(mock_smmu_dma(&M, 0x58, 0x6010, &v, 1, true), 0);
+        CHECK_EQ(b.page[4096 + 0x10], 0x17);
+        CHECK_EQ(mock_smmu_dma(&M, 0x58, 0x6010, &v, 1, false),
+                 stage == 2 ? EVT_F_PERMISSION : 0);
+        smmu_poll(&U);
+        REQUIRE(iommu_attach(NULL, dev) == 0);
+        iommu_unmap(d, 0x6000, 4096);
+        iommu_domain_free(d);
+        CHECK(canaries_intact(&b));
+    }
+    CHECK_EQ(M.violations, 0);
+}
