@@ -310,6 +310,22 @@ int smmu_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
     return a.err;
 }
 
+/* ---- MSIs ---- */
+
+/* A device on a translated domain writes its MSIs into the window, where the domain maps the
+ * doorbell page; on identity (bypass) its writes reach the doorbell itself; on the blocked
+ * domain nothing does. The domain is the device's at the time the message is composed (every
+ * translated domain maps the window at the same IOVA, so moving between them keeps it). */
+uint64_t smmu_msi_address(struct iommu_unit *u, struct pci_dev *dev, uint64_t pa)
+{
+    struct smmu_unit *su = to_smmu_unit(u);
+    struct iommu_domain *d = iommu_dev_domain(dev);
+    if (!d || d->type != IOMMU_DOMAIN_PAGING || !to_smmu_domain(d)->msi_mapped ||
+        (pa & ~(d->pt.granule - 1)) != (su->msi_doorbell & ~(d->pt.granule - 1)))
+        return pa;
+    return SMMU_MSI_IOVA + (pa & (d->pt.granule - 1));
+}
+
 /* ---- map and unmap ---- */
 
 int smmu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot)

@@ -266,6 +266,8 @@ void smmu_ste_for_domain(const struct smmu_domain *sd, struct smmu_ste *e);
 int smmu_attach_rid(struct smmu_unit *su, uint16_t rid, struct smmu_domain *d);
 /* The requester ID behind a StreamID attach has seen; false when none. */
 bool smmu_rid_of(struct smmu_unit *su, uint32_t sid, uint16_t *rid);
+/* iommu_unit_ops.msi_address: the window's IOVA for the doorbell on translated domains. */
+uint64_t smmu_msi_address(struct iommu_unit *u, struct pci_dev *dev, uint64_t pa);
 int smmu_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 int smmu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);
 int smmu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,

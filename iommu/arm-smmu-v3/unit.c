@@ -155,4 +155,5 @@ const struct iommu_unit_ops smmu_ops = {
     .gather_sync = smmu_gather_sync,
     .hw_info = smmu_hw_info,
     .resv_regions = smmu_resv_regions,
+    .msi_address = smmu_msi_address,
 };

@@ -534,12 +534,24 @@ TEST(msi_window)
         struct iommu_domain *d = paging(stage ? IOMMU_DOMAIN_NEST_PARENT : 0);
         REQUIRE(d);
         REQUIRE(iommu_attach(d, dev) == 0);
+        /* The message the device is given names the window, and its write lands on the
+         * doorbell. */
+        uint64_t addr = iommu_msi_address(dev, doorbell + 0x40);
+        CHECK_EQ(addr, SMMU_MSI_IOVA + 0x40);
         uint32_t msg = 0x2a + (uint32_t)stage;
-        CHECK_EQ(mock_smmu_dma(&M, 0x38, SMMU_MSI_IOVA + 0x40, &msg, 4, true), 0);
+        CHECK_EQ(mock_smmu_dma(&M, 0x38, addr, &msg, 4, true), 0);
         CHECK_EQ(((uint32_t *)db)[0x10], msg);
         REQUIRE(iommu_attach(NULL, dev) == 0);
         iommu_domain_free(d);
     }
+    /* Blocked or identity: the doorbell's own address (bypass reaches it; blocked nothing). */
+    CHECK_EQ(iommu_msi_address(dev, doorbell + 0x40), doorbell + 0x40);
+    struct iommu_domain *id = NULL;
+    REQUIRE(iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_IDENTITY, NULL, &id) == 0);
+    REQUIRE(iommu_attach(id, dev) == 0);
+    CHECK_EQ(iommu_msi_address(dev, doorbell + 0x40), doorbell + 0x40);
+    REQUIRE(iommu_attach(NULL, dev) == 0);
+    iommu_domain_free(id);
     CHECK_EQ(M.violations, 0);
 }
 
