@@ -8,7 +8,9 @@
  *   event.c   the event queue and GERROR: records decoded into iommu_report_fault
  *   domain.c  blocked, identity, stage-1 and stage-2 domains; attach; map/unmap; the MSI window
  *   unit.c    bring-up order and the iommu_unit_ops
- * All of it is portable: registers are reached through struct smmu_io (MMIO in the image, a model
+ *   iort.c    ACPI IORT: units and root-complex StreamID mappings (UEFI boots)
+ *   platform.c  (image, AArch64) the device tree's unit, its interrupts, the ITS doorbell
+ * All of it but platform.c is portable: registers are reached through struct smmu_io (MMIO in the image, a model
  * of the unit in the host tests), memory the SMMU reads comes from the page allocator. */
 #ifndef MOAT_IOMMU_ARM_SMMU_V3_SMMU_H
 #define MOAT_IOMMU_ARM_SMMU_V3_SMMU_H
@@ -273,6 +275,10 @@ int smmu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);
 int smmu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
                       struct pgtable_gather *g);
 void smmu_gather_sync(struct iommu_domain *d, struct pgtable_gather *g);
+
+/* ---- platform.c (image, AArch64: the device tree's unit) ---- */
+/* The unit the platform brought up (index 0 only today), or NULL. */
+struct smmu_unit *smmu_unit_get(unsigned index);
 
 /* ---- unit.c ---- */
 extern const struct iommu_unit_ops smmu_ops;
