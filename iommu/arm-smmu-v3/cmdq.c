@@ -11,6 +11,7 @@
  * stops consuming altogether is reset: the queue disabled, emptied and enabled again. */
 #include "iommu/arm-smmu-v3/smmu.h"
 #include "iommu/pgtable/barrier.h"
+#include "kernel/mm/pmm.h"
 #include "kernel/time.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -20,10 +21,11 @@
 int smmu_queue_init(struct smmu_queue *q, unsigned log2, unsigned entry_bytes, uint32_t base_reg,
                     uint32_t prod_reg, uint32_t cons_reg)
 {
-    MOAT_ASSERT((entry_bytes << log2) <= 4096);
+    MOAT_ASSERT((entry_bytes << log2) <= 32768);
     *q = (struct smmu_queue){ .log2 = log2, .entry_bytes = entry_bytes, .base_reg = base_reg,
-                              .prod_reg = prod_reg, .cons_reg = cons_reg };
-    q->base = smmu_alloc_pages(0, &q->pa);
+                              .prod_reg = prod_reg, .cons_reg = cons_reg,
+                              .order = pmm_order_for(entry_bytes << log2) };
+    q->base = smmu_alloc_pages(q->order, &q->pa);
     return q->base ? 0 : -ENOMEM;
 }
 

@@ -70,12 +70,31 @@ unsigned smmu_event_decode(const struct smmu_event *e, uint16_t seg, struct iomm
     return id;
 }
 
+/* Whether e continues the transfer the last reported record came from: same stream, reason
+ * and direction, a later address in the same 4 KiB page. A unit may record every access of a
+ * blocked transfer (QEMU's records each word a device model writes: a 4 KiB DMA makes 1024);
+ * one record per transfer and page is what the core's printer and the fault queues get, the
+ * rest are counted. A new transfer to the same page starts at or below the last address and
+ * is reported again. */
+static bool smmu_event_continues(struct smmu_unit *su, uint32_t sid, const struct iommu_fault *f)
+{
+    struct smmu_last_record *l = &su->last_rec;
+    bool same = l->valid && l->sid == sid && l->reason == f->reason && l->write == f->write &&
+                (l->addr >> 12) == (f->addr >> 12) && f->addr > l->addr;
+    *l = (struct smmu_last_record){ true, sid, f->reason, f->write, f->addr };
+    return same;
+}
+
 static void smmu_event_report(struct smmu_unit *su, const struct smmu_event *e)
 {
     struct iommu_fault f;
     unsigned id = smmu_event_decode(e, su->iu.seg, &f);
     uint32_t sid = (uint32_t)FIELD_GET(EVT0_SID, e->w[0]);
     su->nr_events++;
+    if (event_has_addr(id) && smmu_event_continues(su, sid, &f)) {
+        su->nr_coalesced++;
+        return;
+    }
     if (!event_has_addr(id) && (su->nr_events < 8 || su->nr_events % 1024 == 0))
         kprintf("smmuv3: %s: stream %#x: %s (event %#llx %#llx %#llx %#llx)\n", su->name, sid,
                 f.text, (unsigned long long)e->w[0], (unsigned long long)e->w[1],
@@ -114,7 +133,7 @@ unsigned smmu_evtq_poll(struct smmu_unit *su)
 }
 
 static const char *const gerror_names[] = {
-    "CMDQ_ERR", "bit 1", "EVENTQ_ABT_ERR (event queue write aborted)",
+    "CMDQ_ERR", "bit 1", "EVENTQ_ABT_ERR (an event record could not be written: records lost)",
     "PRIQ_ABT_ERR", "MSI_CMDQ_ABT_ERR", "MSI_EVENTQ_ABT_ERR", "MSI_PRIQ_ABT_ERR",
     "MSI_GERROR_ABT_ERR", "SFM_ERR (service failure mode: the unit stopped translating)",
 };

@@ -21,7 +21,7 @@
 
 #define SMMU_WAIT_TIMEOUT_NS (1000ULL * 1000 * 1000)
 #define SMMU_CMDQ_LOG2_MAX 8                /* 256 commands: one 4 KiB page */
-#define SMMU_EVTQ_LOG2_MAX 7                /* 128 records: one 4 KiB page */
+#define SMMU_EVTQ_LOG2_MAX 10               /* 1024 records: 32 KiB */
 #define SMMU_LINEAR_SID_BITS_MAX 12         /* a linear table of at most 256 KiB */
 #define SMMU_L2_SPLIT 8                     /* 256 STEs (16 KiB) per level-2 table */
 #define SMMU_MAX_IDS 4096                   /* ASIDs and VMIDs tracked per unit */
@@ -45,6 +45,7 @@ struct smmu_queue {
     uint64_t pa;
     unsigned log2;                          /* 2^log2 entries */
     unsigned entry_bytes;
+    unsigned order;                         /* pmm order of the allocation */
     uint32_t prod, cons;
     uint32_t base_reg, prod_reg, cons_reg;
 };
@@ -90,6 +91,15 @@ struct smmu_stream {
 
 #define SMMU_MAX_STREAMS 256
 
+/* The last fault record reported (event.c: one record per blocked transfer and page). */
+struct smmu_last_record {
+    bool valid;
+    uint32_t sid;
+    uint32_t reason;
+    bool write;
+    uint64_t addr;
+};
+
 struct smmu_unit {
     struct iommu_unit iu;
     char name[16];
@@ -114,7 +124,7 @@ struct smmu_unit {
     unsigned nr_l1;
     /* queues */
     struct smmu_queue cmdq, evtq;
-    uint32_t gerrorn;                       /* the GERRORN value last written */
+    struct smmu_last_record last_rec;
     bool enabled;                           /* CMDQEN acknowledged: commands are consumed */
     /* identifiers */
     uint8_t asid_used[SMMU_MAX_IDS / 8];
@@ -125,6 +135,7 @@ struct smmu_unit {
     /* statistics for tests and the bench */
     uint64_t nr_cmds, nr_syncs, nr_events, nr_overflows, nr_gerrors, nr_cmdq_errors;
     uint64_t nr_cmdq_resets, nr_ste_writes, nr_entry_breaks;
+    uint64_t nr_coalesced;                  /* records continuing a reported transfer */
 };
 
 enum smmu_stage { SMMU_STAGE_NONE, SMMU_STAGE_1, SMMU_STAGE_2 };
@@ -221,7 +232,7 @@ volatile struct smmu_ste *smmu_ste_for(struct smmu_unit *su, uint32_t sid, int *
 int smmu_ste_install(struct smmu_unit *su, uint32_t sid, const struct smmu_ste *target);
 
 /* ---- cmdq.c ---- */
-/* One page of 2^log2 entries (the caller keeps log2 small enough) and its registers. */
+/* 2^log2 entries of entry_bytes (up to 32 KiB) and the queue's registers. */
 int smmu_queue_init(struct smmu_queue *q, unsigned log2, unsigned entry_bytes, uint32_t base_reg,
                     uint32_t prod_reg, uint32_t cons_reg);
 /* Points the unit at q, empty (the queue is off). */
