@@ -146,7 +146,7 @@ static int smmu_dt_init(void)
     }
     iommu_register_unit(&su->iu);
     the_unit = su;
-    unsigned irqs = smmu_opt("poll") ? 0 : smmu_irq_setup(su);
+    su->nr_irqs = smmu_opt("poll") ? 0 : smmu_irq_setup(su);
     kprintf("smmuv3: %s at %#llx: idr0 %#x idr1 %#x idr3 %#x idr5 %#x: stage%s%s, %s stream "
             "table (%u StreamID bits), %u-bit output, %u KiB granule, %srange invalidation, "
             "MSI window %#llx -> %#llx, events by %s\n", su->name,
@@ -155,7 +155,7 @@ static int smmu_dt_init(void)
             su->two_level ? "2-level" : "linear", su->strtab_sid_bits, su->f.oas,
             (1u << su->f.granule_shift) / 1024, su->f.ril ? "" : "no ",
             (unsigned long long)SMMU_MSI_IOVA, (unsigned long long)su->msi_doorbell,
-            irqs ? "interrupt" : "polling");
+            su->nr_irqs ? "interrupt" : "polling");
     return 0;
 }
 MOAT_UNIT(60_iommu, smmuv3, smmu_dt_init);

@@ -109,6 +109,7 @@ struct smmu_unit {
     struct smmu_features f;
     uint64_t wait_ns;                       /* bound of every hardware wait */
     uint64_t msi_doorbell;                  /* the page MSIs are written to (0: none known) */
+    unsigned nr_irqs;                       /* wired interrupts running smmu_poll (0: polled) */
     /* The requester IDs dev's DMA uses (its aliases); NULL: its own only. */
     int (*for_each_rid)(struct smmu_unit *su, struct pci_dev *dev, pci_alias_fn fn, void *arg);
     /* The StreamID of a requester ID (the firmware's iommu-map); false: the unit does not see
