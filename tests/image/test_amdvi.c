@@ -146,7 +146,8 @@ static unsigned amdvi_case_batch_waits(const struct dma_case_env *env)
 }
 
 static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked,
-                                                    amdvi_case_waits, amdvi_case_batch_waits };
+                                                    amdvi_case_waits, amdvi_case_batch_waits,
+                                                    NULL, NULL };
 DMA_VENDOR_CASE(dma_both_directions, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &amdvi_dma_vendor)

@@ -125,14 +125,25 @@ static unsigned smmu_case_batch_waits(const struct dma_case_env *env)
     return 1;
 }
 
+static void smmu_case_fail_nth(unsigned n)
+{
+    smmu_fail_nth = n;
+}
+
+/* Replace onto a stage-2 domain: the STE changes configuration, not only its context. */
+static const struct iommu_domain_cfg smmu_stage2 = { .flags = IOMMU_DOMAIN_NEST_PARENT };
+
 static const struct dma_vendor smmu_dma_vendor = { smmu_case_get, smmu_case_blocked,
-                                                   smmu_case_waits, smmu_case_batch_waits };
+                                                   smmu_case_waits, smmu_case_batch_waits,
+                                                   &smmu_stage2, smmu_case_fail_nth };
 DMA_VENDOR_CASE(dma_both_directions, &smmu_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &smmu_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &smmu_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &smmu_dma_vendor)
 DMA_VENDOR_CASE(read_only_blocks_writes, &smmu_dma_vendor)
 DMA_VENDOR_CASE(one_wait_per_batch, &smmu_dma_vendor)
+DMA_VENDOR_CASE(replace_no_stale_translation, &smmu_dma_vendor)
+DMA_VENDOR_CASE(fail_nth_allocation, &smmu_dma_vendor)
 
 /* ---- cases ---- */
 
@@ -212,37 +223,6 @@ static void blocked_domain_and_back(struct ktest *t)
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55);
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
-}
-
-/* Replace: after a DMA cached A's translation, the device moves to B (stage 2) with the same
- * IOVA mapped elsewhere; the next DMA lands in B's page, with no fault; and back. */
-static void replace_domain_no_stale_translation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *b;
-    struct iommu_domain_cfg s2 = { .flags = IOMMU_DOMAIN_NEST_PARENT };
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, &s2, &b) == 0);
-    KEXPECT(t, to_smmu_domain(b)->stage == SMMU_STAGE_2);
-    uint64_t iova = IOVA_BASE + 0x900000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, iommu_map(b, iova, fx.pa + 8192, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x7a) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x7a && fx.pages[8192] == CANARY);
-    memset(fx.pages, CANARY, 4 * 4096);
-    uint64_t faults = iommu_fault_count();
-    KASSERT(t, iommu_attach(b, fx.e->pci) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[8192] == 0x7a);
-    KEXPECT(t, all_bytes(fx.pages + 4096, 4096, CANARY));
-    KEXPECT_EQ(t, iommu_fault_count(), faults);
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    KEXPECT(t, iommu_unmap(b, iova, 4096) == 0);
-    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    iommu_domain_free(b);
     fixture_put(&fx);
 }
 
@@ -360,47 +340,6 @@ static void one_wait_per_operation(struct ktest *t)
     fixture_put(&fx);
 }
 
-/* Fail the Nth driver allocation of "allocate a domain, attach, map 2 MiB" for every N until
- * it succeeds: nothing leaks and the device stays where the core says it is. */
-static void fail_nth_allocation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(9, &pa) == 0);
-    unsigned n;
-    for (n = 1; n < 64; n++) {
-        uint64_t pmm0 = pmm_free_bytes();
-        size_t heap0 = heap_live_bytes();
-        struct iommu_domain *d = NULL;
-        bool attached = false, mapped = false;
-        smmu_fail_nth = n;
-        int err = iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &d);
-        if (!err)
-            attached = (err = iommu_attach(d, fx.e->pci)) == 0;
-        if (!err)
-            mapped = (err = iommu_map(d, IOVA_BASE, pa, 2 << 20, IOMMU_READ)) == 0;
-        smmu_fail_nth = 0;
-        KEXPECT(t, err == 0 || err == -ENOMEM);
-        KEXPECT(t, iommu_dev_domain(fx.e->pci) == (attached ? d : fx.d));
-        if (mapped)
-            KEXPECT(t, iommu_unmap(d, IOVA_BASE, 2 << 20) == 0);
-        if (attached)
-            KEXPECT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-        if (d)
-            iommu_domain_free(d);
-        KEXPECT_EQ(t, pmm_free_bytes(), pmm0);
-        KEXPECT_EQ(t, heap_live_bytes(), heap0);
-        if (!err)
-            break;
-    }
-    KEXPECT(t, n > 2 && n < 64);
-    pmm_free(pa, 9);
-    KASSERT(t, load_device_buffer(&fx, 0x5e) == 0);
-    fixture_put(&fx);
-}
-
 #define BENCH_ROUNDS 1000
 static uint64_t bench_ns[BENCH_ROUNDS], bench_map[BENCH_ROUNDS];
 
@@ -454,7 +393,7 @@ KTEST_SUITE(smmuv3,
             KTEST_CASE(read_only_blocks_writes),
             KTEST_CASE(msi_window),
             KTEST_CASE(blocked_domain_and_back),
-            KTEST_CASE(replace_domain_no_stale_translation),
+            KTEST_CASE(replace_no_stale_translation),
             KTEST_CASE(stage2_write_only),
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(fault_event_interrupt),

@@ -104,14 +104,21 @@ static unsigned vtd_case_batch_waits(const struct dma_case_env *env)
     return to_vtd_unit(env->d->unit)->qi ? 1 : 0;
 }
 
+static void vtd_case_fail_nth(unsigned n)
+{
+    vtd_fail_nth = n;
+}
+
 static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked, vtd_case_waits,
-                                                  vtd_case_batch_waits };
+                                                  vtd_case_batch_waits, NULL, vtd_case_fail_nth };
 DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(read_only_blocks_writes, &vtd_dma_vendor)
 DMA_VENDOR_CASE(one_wait_per_batch, &vtd_dma_vendor)
+DMA_VENDOR_CASE(replace_no_stale_translation, &vtd_dma_vendor)
+DMA_VENDOR_CASE(fail_nth_allocation, &vtd_dma_vendor)
 
 /* ---- cases ---- */
 
@@ -190,35 +197,6 @@ static void blocked_domain_and_back(struct ktest *t)
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55);
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
-}
-
-/* Replace (attach while attached): after a DMA cached A's translation, the device moves to B
- * with the same IOVA mapped elsewhere; the next DMA must land in B's page, with no fault. */
-static void replace_domain_no_stale_translation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *b;
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &b) == 0);
-    uint64_t iova = IOVA_BASE + 0x900000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, iommu_map(b, iova, fx.pa + 8192, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x7a) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x7a && fx.pages[8192] == CANARY);
-    memset(fx.pages, CANARY, 4 * 4096);
-    uint64_t faults = iommu_fault_count();
-    KASSERT(t, iommu_attach(b, fx.e->pci) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[8192] == 0x7a);
-    KEXPECT(t, all_bytes(fx.pages + 4096, 4096, CANARY));
-    KEXPECT_EQ(t, iommu_fault_count(), faults);
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    KEXPECT(t, iommu_unmap(b, iova, 4096) == 0);
-    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    iommu_domain_free(b);
     fixture_put(&fx);
 }
 
@@ -405,48 +383,6 @@ static void device_tlb_with_domain(struct ktest *t)
     KEXPECT_EQ(t, vu->nr_waits - w0, 1);
 }
 
-/* Error paths: fail the Nth VT-d allocation of "allocate a domain, attach, map 2 MiB" for
- * every N until the sequence succeeds. Each time nothing leaks and the device stays where the
- * core says it is (still working in its own domain). */
-static void fail_nth_allocation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(9, &pa) == 0);                 /* 2 MiB, mapped unaligned: 4 KiB leaves */
-    unsigned n;
-    for (n = 1; n < 64; n++) {
-        uint64_t pmm0 = pmm_free_bytes();
-        size_t heap0 = heap_live_bytes();
-        struct iommu_domain *d = NULL;
-        bool attached = false, mapped = false;
-        vtd_fail_nth = n;
-        int err = iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &d);
-        if (!err)
-            attached = (err = iommu_attach(d, fx.e->pci)) == 0;
-        if (!err)
-            mapped = (err = iommu_map(d, IOVA_BASE, pa, 2 << 20, IOMMU_READ)) == 0;
-        vtd_fail_nth = 0;
-        KEXPECT(t, err == 0 || err == -ENOMEM);
-        KEXPECT(t, iommu_dev_domain(fx.e->pci) == (attached ? d : fx.d));
-        if (mapped)
-            KEXPECT(t, iommu_unmap(d, IOVA_BASE, 2 << 20) == 0);
-        if (attached)
-            KEXPECT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-        if (d)
-            iommu_domain_free(d);
-        KEXPECT_EQ(t, pmm_free_bytes(), pmm0);
-        KEXPECT_EQ(t, heap_live_bytes(), heap0);
-        if (!err)
-            break;
-    }
-    KEXPECT(t, n > 3 && n < 64);                        /* some failed, then it succeeded */
-    pmm_free(pa, 9);
-    KASSERT(t, load_device_buffer(&fx, 0x5e) == 0);     /* the device still works */
-    fixture_put(&fx);
-}
-
 /* ---- interrupt remapping ---- */
 
 static void expect_ir_fault(struct ktest *t, struct fixture *fx, const struct msi_msg *m,
@@ -567,7 +503,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(read_only_blocks_writes),
             KTEST_CASE(interrupt_window_blocked),
             KTEST_CASE(blocked_domain_and_back),
-            KTEST_CASE(replace_domain_no_stale_translation),
+            KTEST_CASE(replace_no_stale_translation),
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(fault_event_interrupt),
             KTEST_CASE(msi_through_irte),
