@@ -147,10 +147,11 @@ uint32_t smmu_gerror_poll(struct smmu_unit *su)
     uint32_t ack = active & ~(uint32_t)GERROR_CMDQ_ERR;
     if (!ack)
         return active;
-    su->nr_gerrors++;
-    for (unsigned b = 0; b < ARRAY_SIZE(gerror_names); b++)
-        if (ack & BIT(b))
-            kprintf("smmuv3: %s: global error %s\n", su->name, gerror_names[b]);
+    if (su->nr_gerrors++ < 8 || su->nr_gerrors % 1024 == 0)
+        for (unsigned b = 0; b < ARRAY_SIZE(gerror_names); b++)
+            if (ack & BIT(b))
+                kprintf("smmuv3: %s: global error %s (%llu so far)\n", su->name,
+                        gerror_names[b], (unsigned long long)su->nr_gerrors);
     smmu_write32(su, SMMU_GERRORN, gn ^ ack);
     return active;
 }
