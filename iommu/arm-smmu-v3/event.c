@@ -106,12 +106,18 @@ static void smmu_event_report(struct smmu_unit *su, const struct smmu_event *e)
     iommu_report_fault(&su->iu, &f);
 }
 
-unsigned smmu_evtq_poll(struct smmu_unit *su)
+#define SMMU_EVTQ_CONS_EVERY 64            /* records between CONS updates while draining */
+
+/* One pass over the records between CONS and the PROD read now. CONS goes back every 64
+ * records (the unit can go on writing meanwhile) and at the end, with the overflow
+ * acknowledged once the records that were there are read. */
+static unsigned smmu_evtq_drain(struct smmu_unit *su)
 {
     struct smmu_queue *q = &su->evtq;
     uint32_t mask = (2u << q->log2) - 1;
     uint32_t prod_reg = smmu_read32(su, SMMU_EVENTQ_PROD);
     uint32_t prod = prod_reg & mask;
+    uint32_t ovack = smmu_read32(su, SMMU_EVENTQ_CONS) & EVENTQ_CONS_OVACKFLG;
     unsigned n = 0;
     while (!smmu_q_empty(q, prod, q->cons) && n < (1u << q->log2)) {
         const volatile struct smmu_event *slot =
@@ -119,9 +125,9 @@ unsigned smmu_evtq_poll(struct smmu_unit *su)
         struct smmu_event e = { { slot->w[0], slot->w[1], slot->w[2], slot->w[3] } };
         smmu_event_report(su, &e);
         q->cons = smmu_q_inc(q, q->cons);
-        n++;
+        if (++n % SMMU_EVTQ_CONS_EVERY == 0)
+            smmu_write32(su, SMMU_EVENTQ_CONS, q->cons | ovack);
     }
-    uint32_t ovack = smmu_read32(su, SMMU_EVENTQ_CONS) & EVENTQ_CONS_OVACKFLG;
     if ((prod_reg & EVENTQ_PROD_OVFLG) != ovack) {
         su->nr_overflows++;
         kprintf("smmuv3: %s: event queue overflow: records were lost (%llu times)\n", su->name,
@@ -129,6 +135,22 @@ unsigned smmu_evtq_poll(struct smmu_unit *su)
         ovack = prod_reg & EVENTQ_PROD_OVFLG;
     }
     smmu_write32(su, SMMU_EVENTQ_CONS, q->cons | ovack);
+    return n;
+}
+
+/* Called from the event interrupt and from polls: one that interrupts another returns at once
+ * (the interrupted one reads what came, pass after pass until a pass finds nothing). */
+unsigned smmu_evtq_poll(struct smmu_unit *su)
+{
+    if (su->evtq_busy)
+        return 0;
+    su->evtq_busy = true;
+    unsigned n = 0, got;
+    do {
+        got = smmu_evtq_drain(su);
+        n += got;
+    } while (got && n < (4u << su->evtq.log2));
+    su->evtq_busy = false;
     return n;
 }
 

@@ -125,6 +125,7 @@ struct smmu_unit {
     unsigned nr_l1;
     /* queues */
     struct smmu_queue cmdq, evtq;
+    volatile bool evtq_busy;                /* a poll of the event queue is running */
     struct smmu_last_record last_rec;
     bool enabled;                           /* CMDQEN acknowledged: commands are consumed */
     /* identifiers */
