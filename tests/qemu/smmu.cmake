@@ -39,3 +39,14 @@ set_tests_properties(qemu.arm64.app.blk_verify_smmuv3 PROPERTIES TIMEOUT 300 LAB
 moat_nvme_vfio_test(arm64.nvme_vfio_smmuv3 ARGS --iommu smmuv3
   LINES "^smmuv3: smmu0 at" "^dma fault: dev 0000:00:05.0 iova 0x40100000 write reason 16"
         "^dma fault: dev 0000:00:05.0 iova 0x3ffff000 write reason 16")
+# The isolation groups of every topology and reference machine are the same with the SMMUv3 on
+# (functions behind PCIe-to-PCI bridges share the bridge's StreamID, hence one group).
+foreach(topo ${MOAT_TOPOLOGIES})
+  get_filename_component(tname ${topo} NAME_WE)
+  string(REGEX REPLACE "\\.txt$" ".groups" expected ${topo})
+  moat_groups_test(arm64.smmuv3.${tname} ${topo} ${expected} --arch aarch64 --iommu smmuv3)
+endforeach()
+foreach(ref 01-rc-endpoints 02-multifunction 04-root-ports)
+  moat_groups_test(arm64.smmuv3.linux-${ref} ${LINUX_GROUPS}/${ref}.txt ${LINUX_GROUPS}/${ref}.groups
+                   --arch aarch64 --iommu smmuv3)
+endforeach()
