@@ -110,6 +110,19 @@ static unsigned smmu_irq_setup(struct smmu_unit *su)
 
 /* ---- bring-up ---- */
 
+static void smmu_dt_report(struct smmu_unit *su, uint64_t base)
+{
+    kprintf("smmuv3: %s at %#llx: idr0 %#x idr1 %#x idr3 %#x idr5 %#x: stage%s%s, %s stream "
+            "table (%u StreamID bits), %u-bit output, %u KiB granule, %srange invalidation, "
+            "MSI window %#llx -> %#llx, events by %s\n", su->name, (unsigned long long)base,
+            su->idr[0], su->idr[1], su->idr[3], su->idr[5], su->f.s1 ? " 1" : "",
+            su->f.s2 ? (su->f.s1 ? " and 2" : " 2") : "",
+            su->two_level ? "2-level" : "linear", su->strtab_sid_bits, su->f.oas,
+            (1u << su->f.granule_shift) / 1024, su->f.ril ? "" : "no ",
+            (unsigned long long)SMMU_MSI_IOVA, (unsigned long long)su->msi_doorbell,
+            su->nr_irqs ? "interrupt" : "polling");
+}
+
 static int smmu_dt_init(void)
 {
     const struct dt_platform *dt = platform_dt();
@@ -147,15 +160,7 @@ static int smmu_dt_init(void)
     iommu_register_unit(&su->iu);
     the_unit = su;
     su->nr_irqs = smmu_opt("poll") ? 0 : smmu_irq_setup(su);
-    kprintf("smmuv3: %s at %#llx: idr0 %#x idr1 %#x idr3 %#x idr5 %#x: stage%s%s, %s stream "
-            "table (%u StreamID bits), %u-bit output, %u KiB granule, %srange invalidation, "
-            "MSI window %#llx -> %#llx, events by %s\n", su->name,
-            (unsigned long long)dt->smmu.base, su->idr[0], su->idr[1], su->idr[3], su->idr[5],
-            su->f.s1 ? " 1" : "", su->f.s2 ? (su->f.s1 ? " and 2" : " 2") : "",
-            su->two_level ? "2-level" : "linear", su->strtab_sid_bits, su->f.oas,
-            (1u << su->f.granule_shift) / 1024, su->f.ril ? "" : "no ",
-            (unsigned long long)SMMU_MSI_IOVA, (unsigned long long)su->msi_doorbell,
-            su->nr_irqs ? "interrupt" : "polling");
+    smmu_dt_report(su, dt->smmu.base);
     return 0;
 }
 MOAT_UNIT(60_iommu, smmuv3, smmu_dt_init);
