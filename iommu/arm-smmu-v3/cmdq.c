@@ -253,7 +253,7 @@ int smmu_cmdq_submit(struct smmu_unit *su, const struct smmu_cmd *c, unsigned n)
 {
     if (!su->enabled)
         return 0;   /* the queue is not on yet: bring-up ends with CFGI_ALL + TLBI_NSNH_ALL */
-    unsigned room = (1u << su->cmdq.log2) - 1;     /* the sync included */
+    unsigned room = 1u << su->cmdq.log2;     /* the queue is empty: all of it, the sync included */
     int ret = 0;
     do {
         unsigned chunk = n < room ? n : room - 1;

@@ -853,3 +853,26 @@ TEST(poll_not_reentered)
     REQUIRE(iommu_attach(NULL, dev) == 0);
     iommu_domain_free(d);
 }
+
+/* The smallest command queue the ID registers may give (two entries): every batch still goes
+ * through, one command and one sync at a time. */
+TEST(two_entry_command_queue)
+{
+    unit_prepare();
+    M.idr[1] = (M.idr[1] & ~(uint32_t)IDR1_CMDQS) | (uint32_t)FIELD_PREP(IDR1_CMDQS, 1);
+    REQUIRE(unit_start() == 0);
+    struct smmu_cmd c[5];
+    for (unsigned i = 0; i < 5; i++)
+        smmu_cmd_cfgi_ste(&c[i], i);
+    mock_smmu_clear_log(&M);
+    CHECK_EQ(smmu_cmdq_submit(&U, c, 5), 0);
+    CHECK_EQ(M.nr_syncs, 5);
+    CHECK_EQ(mock_smmu_count(&M, CMD_CFGI_STE), 5);
+    struct iommu_domain *d = paging(0);
+    REQUIRE(d);
+    struct pci_dev *dev = mkdev(0, 0x70);
+    REQUIRE(iommu_attach(d, dev) == 0);
+    REQUIRE(iommu_attach(NULL, dev) == 0);
+    iommu_domain_free(d);
+    CHECK_EQ(M.violations, 0);
+}
