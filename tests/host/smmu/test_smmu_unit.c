@@ -876,3 +876,33 @@ TEST(two_entry_command_queue)
     iommu_domain_free(d);
     CHECK_EQ(M.violations, 0);
 }
+
+/* A 32-bit output unit: stage 2 then takes 32-bit IPAs from level 2 over four concatenated
+ * tables (S2SL0 0), and DMA through it lands where mapped. */
+TEST(stage2_concatenated_start_level)
+{
+    unit_prepare();
+    M.idr[5] = (M.idr[5] & ~(uint32_t)IDR5_OAS) | (uint32_t)FIELD_PREP(IDR5_OAS, 0);
+    REQUIRE(unit_start() == 0);
+    struct iommu_domain *d = paging(IOMMU_DOMAIN_NEST_PARENT);
+    REQUIRE(d);
+    CHECK_EQ(d->pt.ias, 32);
+    CHECK_EQ(d->pt.levels, 2);
+    struct smmu_ste e;
+    smmu_ste_for_domain(to_smmu_domain(d), &e);
+    CHECK_EQ(FIELD_GET(STE2_S2SL0, e.w[2]), 0);
+    CHECK_EQ(FIELD_GET(STE2_S2T0SZ, e.w[2]), 32);
+    CHECK_EQ(FIELD_GET(STE2_S2PS, e.w[2]), 0);
+    struct buf b = buf_new();
+    struct pci_dev *dev = mkdev(0, 0x78);
+    REQUIRE(iommu_map(d, 0xc0001000, b.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    REQUIRE(iommu_attach(d, dev) == 0);
+    uint8_t v = 0x61;
+    CHECK_EQ(mock_smmu_dma(&M, 0x78, 0xc0001234, &v, 1, true), 0);
+    CHECK_EQ(b.page[4096 + 0x234], 0x61);
+    REQUIRE(iommu_attach(NULL, dev) == 0);
+    iommu_unmap(d, 0xc0001000, 4096);
+    iommu_domain_free(d);
+    CHECK(canaries_intact(&b));
+    CHECK_EQ(M.violations, 0);
+}
