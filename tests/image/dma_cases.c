@@ -141,6 +141,27 @@ void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v)
     dma_env_put(&env);
 }
 
+/* One wait per map and unmap call, however many pages it covers: the unmap of 1 MiB costs
+ * exactly batch_waits (where the unit batches), the map at most map_waits. */
+void dma_case_one_wait_per_operation(struct ktest *t, const struct dma_vendor *v)
+{
+    struct dma_case_env env;
+    if (!v->get(t, &env))
+        return;
+    uint64_t pa;
+    KASSERT(t, pmm_alloc(8, &pa) == 0);     /* 1 MiB */
+    uint64_t w0 = v->nr_waits(&env);
+    KASSERT(t, iommu_map(env.d, DMA_CASE_IOVA_BASE, pa, 1 << 20, IOMMU_READ) == 0);
+    uint64_t w1 = v->nr_waits(&env);
+    KASSERT(t, iommu_unmap(env.d, DMA_CASE_IOVA_BASE, 1 << 20) == 0);
+    uint64_t w2 = v->nr_waits(&env);
+    KEXPECT(t, w1 - w0 <= (v->map_waits ? v->map_waits(&env) : 0));
+    if (v->batch_waits(&env))
+        KEXPECT_EQ(t, w2 - w1, v->batch_waits(&env));
+    pmm_free(pa, 8);
+    dma_env_put(&env);
+}
+
 /* Replace (attach while attached): after a DMA cached A's translation, the device moves to B
  * with the same IOVA mapped elsewhere; the next DMA must land in B's page, with no fault. */
 void dma_case_replace_no_stale_translation(struct ktest *t, const struct dma_vendor *v)

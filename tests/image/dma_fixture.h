@@ -65,6 +65,9 @@ struct dma_vendor {
     const struct iommu_domain_cfg *replace_cfg;
     /* Makes the unit's n-th allocation from now fail (0: none); NULL: no fail-nth case. */
     void (*fail_nth)(unsigned n);
+    /* The waits a map may cost (a unit that caches non-present entries invalidates after a
+     * map); NULL: none. */
+    unsigned (*map_waits)(const struct dma_case_env *env);
 };
 
 /* The edu numbered dev with its paging domain and the canary pages; skips the case (with
@@ -81,6 +84,7 @@ void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendo
 void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *v);
 void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v);
 void dma_case_replace_no_stale_translation(struct ktest *t, const struct dma_vendor *v);
+void dma_case_one_wait_per_operation(struct ktest *t, const struct dma_vendor *v);
 void dma_case_fail_nth_allocation(struct ktest *t, const struct dma_vendor *v);
 
 /* Defines the suite-local case `name` running the shared one with vendor v. */

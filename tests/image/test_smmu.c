@@ -135,7 +135,7 @@ static const struct iommu_domain_cfg smmu_stage2 = { .flags = IOMMU_DOMAIN_NEST_
 
 static const struct dma_vendor smmu_dma_vendor = { smmu_case_get, smmu_case_blocked,
                                                    smmu_case_waits, smmu_case_batch_waits,
-                                                   &smmu_stage2, smmu_case_fail_nth };
+                                                   &smmu_stage2, smmu_case_fail_nth, NULL };
 DMA_VENDOR_CASE(dma_both_directions, &smmu_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &smmu_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &smmu_dma_vendor)
@@ -144,6 +144,7 @@ DMA_VENDOR_CASE(read_only_blocks_writes, &smmu_dma_vendor)
 DMA_VENDOR_CASE(one_wait_per_batch, &smmu_dma_vendor)
 DMA_VENDOR_CASE(replace_no_stale_translation, &smmu_dma_vendor)
 DMA_VENDOR_CASE(fail_nth_allocation, &smmu_dma_vendor)
+DMA_VENDOR_CASE(one_wait_per_operation, &smmu_dma_vendor)
 
 /* ---- cases ---- */
 
@@ -318,25 +319,6 @@ static void queue_error_recovery(struct ktest *t)
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x21);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
-}
-
-/* One CMD_SYNC per unmap call, however many pages it covers; none for a map. */
-static void one_wait_per_operation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(8, &pa) == 0);     /* 1 MiB */
-    uint64_t w0 = fx.su->nr_syncs;
-    KASSERT(t, iommu_map(fx.d, IOVA_BASE, pa, 1 << 20, IOMMU_READ) == 0);
-    uint64_t w1 = fx.su->nr_syncs;
-    KASSERT(t, iommu_unmap(fx.d, IOVA_BASE, 1 << 20) == 0);
-    uint64_t w2 = fx.su->nr_syncs;
-    KEXPECT_EQ(t, w1 - w0, 0);
-    KEXPECT_EQ(t, w2 - w1, 1);
-    pmm_free(pa, 8);
     fixture_put(&fx);
 }
 
