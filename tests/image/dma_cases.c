@@ -141,6 +141,36 @@ void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v)
     dma_env_put(&env);
 }
 
+/* Identity (pass-through) only on request: DMA address = physical address; back in its paging
+ * domain that physical address is an unmapped IOVA again. Needs the page below the edu's DMA
+ * mask (not on AArch64's virt, whose RAM starts at 1 GiB). */
+void dma_case_identity_domain_on_request(struct ktest *t, const struct dma_vendor *v)
+{
+    struct dma_case_env env;
+    if (!v->get(t, &env))
+        return;
+    struct iommu_domain *id;
+    int err = iommu_domain_alloc(env.d->unit, IOMMU_DOMAIN_IDENTITY, NULL, &id);
+    if (err == -EOPNOTSUPP || env.pa + 8192 >= EDU_DMA_LIMIT) {
+        if (!err)
+            iommu_domain_free(id);
+        dma_env_put(&env);
+        ktest_skip(t, "no pass-through, or the page is above the DMA mask");
+        return;
+    }
+    KASSERT(t, err == 0);
+    KASSERT(t, dma_load_device_buffer(env.e, env.d, DMA_CASE_IOVA_BASE + 0x80000, 0x66) == 0);
+    KASSERT(t, iommu_attach(id, env.e->pci) == 0);
+    KEXPECT(t, edu_dma(env.e, true, env.pa + 4096, 0, 4096) == 0);
+    KEXPECT(t, env.pages[4096] == 0x66 && env.pages[4096 + 4095] == (uint8_t)(0x66 + 4095 * 7));
+    KEXPECT(t, all_bytes(env.pages, 4096, DMA_CANARY));
+    KASSERT(t, iommu_attach(env.d, env.e->pci) == 0);
+    iommu_domain_free(id);
+    memset(env.pages, DMA_CANARY, 4 * 4096);
+    v->blocked_write(t, &env, env.pa + 4096);
+    dma_env_put(&env);
+}
+
 /* One wait per map and unmap call, however many pages it covers: the unmap of 1 MiB costs
  * exactly batch_waits (where the unit batches), the map at most map_waits. */
 void dma_case_one_wait_per_operation(struct ktest *t, const struct dma_vendor *v)

@@ -85,6 +85,7 @@ void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *
 void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v);
 void dma_case_replace_no_stale_translation(struct ktest *t, const struct dma_vendor *v);
 void dma_case_one_wait_per_operation(struct ktest *t, const struct dma_vendor *v);
+void dma_case_identity_domain_on_request(struct ktest *t, const struct dma_vendor *v);
 void dma_case_fail_nth_allocation(struct ktest *t, const struct dma_vendor *v);
 
 /* Defines the suite-local case `name` running the shared one with vendor v. */

@@ -155,6 +155,7 @@ static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_b
                                                     amdvi_case_waits, amdvi_case_batch_waits,
                                                     NULL, NULL, amdvi_case_map_waits };
 DMA_VENDOR_CASE(dma_both_directions, &amdvi_dma_vendor)
+DMA_VENDOR_CASE(identity_domain_on_request, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(one_wait_per_operation, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &amdvi_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &amdvi_dma_vendor)
@@ -282,32 +283,6 @@ static void blocked_domain_and_back(struct ktest *t)
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55 && fx.pages[4096 + 100] == (uint8_t)(0x55 + 100 * 7));
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
-}
-
-/* Identity (translation disabled, IR/IW set) only on request: DMA address = physical. */
-static void identity_domain_on_request(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    if (fx.pa + 8192 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
-        ktest_skip(t, "the page is above the DMA mask");
-        return;
-    }
-    struct iommu_domain *id;
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_IDENTITY, NULL, &id) == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x66) == 0);
-    KASSERT(t, iommu_attach(id, fx.e->pci) == 0);
-    KEXPECT(t, edu_dma(fx.e, true, fx.pa + 4096, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x66 && fx.pages[4096 + 4095] == (uint8_t)(0x66 + 4095 * 7));
-    KEXPECT(t, all_bytes(fx.pages, 4096, CANARY));
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    /* back in the paging domain the physical address is an unmapped IOVA again */
-    memset(fx.pages, CANARY, 4 * 4096);
-    expect_blocked_write(t, &fx, fx.pa + 4096, false);
-    iommu_domain_free(id);
     fixture_put(&fx);
 }
 

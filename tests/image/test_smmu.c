@@ -137,6 +137,7 @@ static const struct dma_vendor smmu_dma_vendor = { smmu_case_get, smmu_case_bloc
                                                    smmu_case_waits, smmu_case_batch_waits,
                                                    &smmu_stage2, smmu_case_fail_nth, NULL };
 DMA_VENDOR_CASE(dma_both_directions, &smmu_dma_vendor)
+DMA_VENDOR_CASE(identity_domain_on_request, &smmu_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &smmu_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &smmu_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &smmu_dma_vendor)
@@ -255,29 +256,6 @@ static void stage2_write_only(struct ktest *t)
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
     KEXPECT(t, iommu_unmap(b, iova, 4096) == 0);
     iommu_domain_free(b);
-    fixture_put(&fx);
-}
-
-/* Identity (bypass) only on request: DMA address = physical address, which the edu's mask
- * allows only for RAM below 256 MiB (none on virt: skipped there). */
-static void identity_domain_on_request(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    if (fx.pa + 8192 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
-        ktest_skip(t, "RAM above the edu's 28-bit DMA mask");
-        return;
-    }
-    struct iommu_domain *id;
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_IDENTITY, NULL, &id) == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x66) == 0);
-    KASSERT(t, iommu_attach(id, fx.e->pci) == 0);
-    KEXPECT(t, edu_dma(fx.e, true, fx.pa + 4096, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x66);
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    iommu_domain_free(id);
     fixture_put(&fx);
 }
 

@@ -119,6 +119,7 @@ static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked
                                                   vtd_case_batch_waits, NULL, vtd_case_fail_nth,
                                                   vtd_case_map_waits };
 DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
+DMA_VENDOR_CASE(identity_domain_on_request, &vtd_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
@@ -205,33 +206,6 @@ static void blocked_domain_and_back(struct ktest *t)
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55);
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
-}
-
-/* Identity (pass-through) only on request: DMA address = physical address. */
-static void identity_domain_on_request(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *id;
-    int err = iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_IDENTITY, NULL, &id);
-    if (err == -EOPNOTSUPP || fx.pa + 8192 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
-        ktest_skip(t, "no pass-through, or the page is above the DMA mask");
-        return;
-    }
-    KASSERT(t, err == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x66) == 0);
-    KASSERT(t, iommu_attach(id, fx.e->pci) == 0);
-    KEXPECT(t, edu_dma(fx.e, true, fx.pa + 4096, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x66 && fx.pages[4096 + 4095] == (uint8_t)(0x66 + 4095 * 7));
-    KEXPECT(t, all_bytes(fx.pages, 4096, CANARY));
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    iommu_domain_free(id);
-    /* Translated again: the same physical address is now an unmapped IOVA. */
-    memset(fx.pages, CANARY, 4 * 4096);
-    expect_blocked_write(t, &fx, fx.pa + 4096);
     fixture_put(&fx);
 }
 
