@@ -142,9 +142,11 @@ static int add_rc_map(struct iort_walk *w, uint32_t seg, const uint8_t *m)
 /* Pass 2: the root complexes' ID mappings. */
 static int pass_maps(struct iort_walk *w, uint32_t first, uint32_t count)
 {
-    uint32_t off = first, len;
+    uint32_t off = first, len = 0;
     for (uint32_t i = 0; i < count; i++, off += len) {
-        node_check(w, off, &len);
+        int err = node_check(w, off, &len);     /* passed in pass 1 */
+        if (err)
+            return err;
         const uint8_t *n = w->t + off;
         if (n[IORT_NODE_OFF_TYPE] != IORT_NODE_ROOT_COMPLEX)
             continue;
@@ -153,11 +155,10 @@ static int pass_maps(struct iort_walk *w, uint32_t first, uint32_t count)
         uint32_t seg = rd32(n + IORT_RC_OFF_SEGMENT);
         uint32_t nmaps = rd32(n + IORT_NODE_OFF_MAP_COUNT);
         const uint8_t *maps = n + rd32(n + IORT_NODE_OFF_MAP_ARRAY);
-        for (uint32_t k = 0; k < nmaps; k++) {
-            int err = add_rc_map(w, seg, maps + k * IORT_MAP_LEN);
-            if (err)
-                return err;
-        }
+        for (uint32_t k = 0; k < nmaps && !err; k++)
+            err = add_rc_map(w, seg, maps + k * IORT_MAP_LEN);
+        if (err)
+            return err;
     }
     return 0;
 }
