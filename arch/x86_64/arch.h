@@ -22,6 +22,8 @@ void console_flush(void);
 
 /* Ends the run: ACPI S5 for status 0, QEMU's isa-debug-exit for a failure status. */
 __noreturn void arch_power_off(int status);
+/* The same without a word on the console: for a trap taken while the dump itself faults. */
+__noreturn void arch_power_off_quiet(int status);
 void arch_backtrace(uintptr_t rbp);
 
 /* Page attributes for arch_map / arch_virt_flags. */
