@@ -397,24 +397,33 @@ int pci_hotplug_slot_info(const struct pci_dev *port, struct pci_hotplug_slot_in
 }
 
 /* Takes a slot over as Linux's pciehp does at probe: stale events cleared, an empty slot
- * powered off, presence/link/button events enabled (no interrupt: they are polled). */
+ * powered off, presence/link/button events enabled (no interrupt: they are polled). A slot
+ * that reports no presence while functions were enumerated below it is someone else's (QEMU's
+ * ACPI hot-plug, q35's default: Linux would not get native control through _OSC): left alone. */
 static void slot_init(struct pci_system *sys, struct pci_dev *port)
 {
-    struct hp_slot *s = &slots[nr_slots++];
+    struct hp_slot *s = &slots[nr_slots];
+    char bdf[16];
+    pci_format_bdf(port, bdf, sizeof(bdf));
     s->port = port;
     s->exp = port->caps.exp;
+    bool present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
+    if (!present && port->first_child != PCI_NONE) {
+        kprintf("pciehp: %s: no presence reported with a device below: hot-plug left to the "
+                "firmware\n", bdf);
+        return;
+    }
+    nr_slots++;
     s->sltcap = pci_read32(sys, port, s->exp + PCI_EXP_SLTCAP);
     s->dllla = pci_read32(sys, port, s->exp + PCI_EXP_LNKCAP) & PCI_EXP_LNKCAP_DLLLARC;
     slot_ack(sys, s, slot_status(sys, s) & (HP_EVENTS | PCI_EXP_SLTSTA_CC));
-    bool present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
+    present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
     s->info.state = present && slot_powered(sys, s) ? PCI_SLOT_ON : PCI_SLOT_OFF;
     slot_command(sys, s, PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE |
                  PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_CCIE,
                  PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE);
     if (s->info.state == PCI_SLOT_OFF && !present && slot_powered(sys, s))
         slot_power_off(sys, s);
-    char bdf[16];
-    pci_format_bdf(port, bdf, sizeof(bdf));
     kprintf("pciehp: %s: slot %u, %s; windows mem [%#llx +%#llx] pref [%#llx +%#llx]\n", bdf,
             (unsigned)FIELD_GET(PCI_EXP_SLTCAP_PSN, s->sltcap),
             s->info.state == PCI_SLOT_ON ? "occupied" : "empty",
