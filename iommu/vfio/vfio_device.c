@@ -29,21 +29,38 @@ static long device_info(struct vfio_device *vd, unsigned long arg)
         info.flags |= VFIO_DEVICE_FLAGS_RESET;
     info.num_regions = VFIO_PCI_NUM_REGIONS;
     info.num_irqs = VFIO_PCI_NUM_IRQS;
-    memcpy((void *)arg, &info, minsz);
+    info.cap_offset = 0;        /* no capabilities (Linux writes min(argsz, sizeof) bytes) */
+    info.pad = 0;
+    memcpy((void *)arg, &info, info.argsz < sizeof(info) ? info.argsz : sizeof(info));
     return 0;
 }
 
+/* The BAR that holds the MSI-X table, or -1. */
+static int msix_bar(struct vfio_device *vd)
+{
+    const struct pci_dev *d = vd->pdev;
+    if (!d->caps.msix)
+        return -1;
+    return (int)(pci_read32(vfio_pci(), d, (uint16_t)(d->caps.msix + 4)) & 7);
+}
+
+/* Linux's vfio_pci_ioctl_get_region_info: config space; BARs (size 0 and no flags when absent;
+ * the MSI-X table's BAR says it may be mapped whole: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE); the ROM
+ * (moat sizes none: size 0, no flags); VGA only for a VGA device (EINVAL: moat has none). Caps
+ * that do not fit give the size needed in argsz and cap_offset 0. */
 static long region_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_region_info ri;
     size_t minsz = offsetof(struct vfio_region_info, offset) + 8;
     memcpy(&ri, (void *)arg, minsz);
-    if (ri.argsz < minsz || ri.index >= VFIO_PCI_NUM_REGIONS)
+    if (ri.argsz < minsz || ri.index >= VFIO_PCI_NUM_REGIONS ||
+        ri.index == VFIO_PCI_VGA_REGION_INDEX)
         return -EINVAL;
     ri.offset = (uint64_t)ri.index << REGION_SHIFT;
     ri.size = 0;
     ri.flags = 0;
-    ri.cap_offset = 0;
+    struct vfio_info_cap_header msix = { .id = VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, .version = 1 };
+    const void *cap = NULL;
     if (ri.index <= VFIO_PCI_BAR5_REGION_INDEX) {
         const struct pci_bar *b = &vd->pdev->bar[ri.index];
         if (b->size) {
@@ -51,15 +68,31 @@ static long region_info(struct vfio_device *vd, unsigned long arg)
             ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
             if (bar_mmio(b) && b->size >= 4096)
                 ri.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+            if ((ri.flags & VFIO_REGION_INFO_FLAG_MMAP) && (int)ri.index == msix_bar(vd))
+                cap = &msix;
         }
     } else if (ri.index == VFIO_PCI_CONFIG_REGION_INDEX) {
         ri.size = vd->pdev->cfg_size;
         ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
     }
+    if (cap) {
+        ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+        ri.cap_offset = 0;
+        if (ri.argsz < sizeof(ri) + sizeof(msix)) {
+            ri.argsz = sizeof(ri) + sizeof(msix);
+        } else {
+            size_t off = sizeof(ri);
+            vfio_cap_add((void *)arg, ri.argsz, &off, &ri.cap_offset, cap, sizeof(msix));
+        }
+    }
     memcpy((void *)arg, &ri, minsz);
     return 0;
 }
 
+/* Linux's vfio_pci_ioctl_get_irq_info and vfio_pci_get_irq_count: every index but ERR on a
+ * conventional PCI function answers, count 0 when the function lacks the interrupt. INTx is
+ * maskable and automasked; MSI-X may grow while enabled (x86's MSI domains allocate MSI-X vectors
+ * dynamically in Linux, and moat arms each vector on its own); the others cannot be resized. */
 static long irq_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_info ii;
@@ -67,24 +100,14 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
     memcpy(&ii, (void *)arg, minsz);
     if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS)
         return -EINVAL;
+    if (ii.index == VFIO_PCI_ERR_IRQ_INDEX && !vd->pdev->caps.exp)
+        return -EINVAL;
     ii.flags = VFIO_IRQ_INFO_EVENTFD;
-    ii.count = 0;
-    const struct pci_dev *d = vd->pdev;
-    if (ii.index == VFIO_PCI_INTX_IRQ_INDEX) {
-        ii.count = vfio_intx_count(vd);
+    ii.count = vfio_irq_count(vd, ii.index);
+    if (ii.index == VFIO_PCI_INTX_IRQ_INDEX)
         ii.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-    } else if (ii.index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi) {
-        uint16_t ctl = pci_read16(vfio_pci(), d, d->caps.msi + 2);
-        ii.count = 1u << ((ctl >> 1) & 7);      /* what the function offers; moat arms one */
+    else if (ii.index != VFIO_PCI_MSIX_IRQ_INDEX)
         ii.flags |= VFIO_IRQ_INFO_NORESIZE;
-    } else if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix) {
-        ii.count = (pci_read16(vfio_pci(), d, d->caps.msix + 2) & 0x7ff) + 1;
-        ii.flags |= VFIO_IRQ_INFO_NORESIZE;
-    } else if (ii.index == VFIO_PCI_ERR_IRQ_INDEX || ii.index == VFIO_PCI_REQ_IRQ_INDEX) {
-        ii.count = d->caps.exp ? 1 : 0;
-    }
-    if (ii.count == 0)
-        ii.flags = 0;
     memcpy((void *)arg, &ii, minsz);
     return 0;
 }
@@ -247,25 +270,37 @@ static long device_reset(struct vfio_device *vd)
     return 0;
 }
 
+/* Linux's vfio_df_ioctl_bind_iommufd: the arguments (EINVAL), the group's claim (EBUSY while its
+ * file is open), "bound already" (EINVAL), the iommufd (EBADF, EBADFD: iommufd_ctx_from_fd),
+ * then the device's single cdev open (EINVAL: vfio_df_open) and the bind itself. */
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_bind_iommufd b;
     size_t minsz = offsetof(struct vfio_device_bind_iommufd, out_devid) + 4;
     memcpy(&b, (void *)arg, minsz);
-    if (b.argsz < minsz || b.flags)
+    if (b.argsz < minsz || b.flags || b.iommufd < 0)
         return -EINVAL;
+    struct vfio_group *g = vfio_group_get(vd->pdev->group);
+    if (!g)
+        return -ENOMEM;
+    if (g->opened)
+        return -EBUSY;
     if (vd->cdev_bound)
         return -EINVAL;
     struct file *f = fd_get(b.iommufd);
     if (!f)
         return -EBADF;
     struct moat_iommufd *ictx = vfio_iommufd_of(f);
-    if (!ictx) {
-        file_put(f);
-        return -EINVAL;
-    }
-    int err = moat_device_bind(ictx, vd->pdev, &b.out_devid);
+    int err = !ictx ? -EBADFD : vfio_group_cdev_claim(vd->pdev);
     if (err) {
+        file_put(f);
+        return err;
+    }
+    /* iommu_device_claim_dma_owner: a runtime driver owns a member of the group */
+    err = vfio_group_viable(vd->pdev->group) ? moat_device_bind(ictx, vd->pdev, &b.out_devid)
+                                              : -EPERM;
+    if (err) {
+        vfio_group_cdev_release(vd->pdev);
         file_put(f);
         return err;
     }
@@ -277,29 +312,36 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
     return 0;
 }
 
-static long cdev_attach(struct vfio_device *vd, unsigned long arg, bool detach)
+/* Linux's vfio_df_ioctl_attach_pt / detach_pt over vfio_iommufd_physical_{attach,detach}_ioas:
+ * attaching an attached device replaces its page table; detaching one that is not attached does
+ * nothing and succeeds. */
+static long cdev_attach(struct vfio_device *vd, unsigned long arg)
 {
-    if (!vd->cdev_bound)
-        return -EINVAL;
-    if (detach) {
-        struct vfio_device_detach_iommufd_pt d;
-        size_t minsz = offsetof(struct vfio_device_detach_iommufd_pt, flags) + 4;
-        memcpy(&d, (void *)arg, minsz);
-        if (d.argsz < minsz || d.flags)
-            return -EINVAL;
-        return moat_device_detach(vd->ictx, vd->dev_id);
-    }
     struct vfio_device_attach_iommufd_pt a;
     size_t minsz = offsetof(struct vfio_device_attach_iommufd_pt, pt_id) + 4;
     memcpy(&a, (void *)arg, minsz);
     if (a.argsz < minsz || a.flags)
         return -EINVAL;
-    int err = moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
-    if (err == -EINVAL)     /* already attached: VFIO's attach replaces */
-        err = moat_device_replace(vd->ictx, vd->dev_id, &a.pt_id);
-    if (!err)
-        memcpy((void *)arg, &a, minsz);
-    return err;
+    int err = vd->attached ? moat_device_replace(vd->ictx, vd->dev_id, &a.pt_id)
+                           : moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
+    if (err)
+        return err;
+    vd->attached = true;
+    memcpy((void *)arg, &a, minsz);
+    return 0;
+}
+
+static long cdev_detach(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_device_detach_iommufd_pt d;
+    size_t minsz = offsetof(struct vfio_device_detach_iommufd_pt, flags) + 4;
+    memcpy(&d, (void *)arg, minsz);
+    if (d.argsz < minsz || d.flags)
+        return -EINVAL;
+    if (vd->attached)
+        moat_device_detach(vd->ictx, vd->dev_id);
+    vd->attached = false;
+    return 0;
 }
 
 static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
@@ -315,8 +357,9 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     case VFIO_DEVICE_GET_IRQ_INFO: return irq_info(vd, arg);
     case VFIO_DEVICE_SET_IRQS: return vfio_set_irqs(vd, arg);
     case VFIO_DEVICE_RESET: return device_reset(vd);
-    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, false);
-    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, true);
+    /* cdev only: through the group they reach vfio_pci_core_ioctl, which does not know them */
+    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? -ENOTTY : cdev_attach(vd, arg);
+    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? -ENOTTY : cdev_detach(vd, arg);
     default: return -ENOTTY;
     }
 }
@@ -325,12 +368,14 @@ static void device_release(struct file *f)
 {
     struct vfio_device *vd = f->priv;
     vfio_irqs_disable(vd);
-    if (vd->group)
-        vd->group->open_devices--;
+    vfio_err_req_release(vd);
     if (vd->cdev_bound) {
         moat_device_unbind(vd->ictx, vd->dev_id);
+        vfio_group_cdev_release(vd->pdev);
         file_put(vd->iommufd_file);
     }
+    if (vd->group)
+        vfio_group_device_closed(vd->group);
     kfree(vd);
 }
 
@@ -367,9 +412,10 @@ int vfio_cdev_open(const char *rest, int oflags, struct file **out)
     struct pci_system *sys = vfio_pci();
     if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
         return -ENOENT;
+    /* Linux has a cdev only for a device bound to vfio-pci */
     struct pci_dev *pdev = &sys->devs[idx];
-    if (pdev->group < 0 || !vfio_group_viable(pdev->group))
-        return -EBUSY;
+    if (pdev->group < 0 || (pdev->driver && strcmp(pdev->driver, "vfio-pci") != 0))
+        return -ENOENT;
     return vfio_device_open(pdev, NULL, out);
 }
 

@@ -51,32 +51,33 @@ static long group_status(struct vfio_group *g, unsigned long arg)
     memcpy(&st, (void *)arg, minsz);
     if (st.argsz < minsz)
         return -EINVAL;
+    /* Linux's vfio_group_ioctl_get_status: a group with a container is viable by construction */
     st.flags = 0;
-    if (vfio_group_viable(g->id))
-        st.flags |= VFIO_GROUP_FLAGS_VIABLE;
     if (g->container)
-        st.flags |= VFIO_GROUP_FLAGS_CONTAINER_SET;
+        st.flags = VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
+    else if (vfio_group_viable(g->id))
+        st.flags = VFIO_GROUP_FLAGS_VIABLE;
     memcpy((void *)arg, &st, minsz);
     return 0;
 }
 
+/* Linux's vfio_group_ioctl_set_container: the descriptor first (EBADF), then a container already
+ * set (EINVAL), then what the descriptor is (EBADFD when neither a container nor an iommufd). */
 static long group_set_container(struct vfio_group *g, unsigned long arg)
 {
     int fd;
     memcpy(&fd, (void *)arg, sizeof(fd));
-    if (fd < 0)
-        return -EINVAL;
     struct file *cf = fd_get(fd);
     if (!cf)
         return -EBADF;
     struct vfio_container *c = vfio_container_of(cf);
     long err = 0;
-    if (!c)
+    if (g->container)
         err = -EINVAL;
-    else if (g->container)
-        err = -EINVAL;
+    else if (!c)
+        err = -EBADFD;
     else if (!vfio_group_viable(g->id))
-        err = -EPERM;
+        err = -EPERM;       /* iommu_group_claim_dma_owner: a driver owns a member */
     else if (c->nr_groups == ARRAY_SIZE(c->groups))
         err = -ENOSPC;
     if (!err) {
@@ -152,37 +153,89 @@ static long group_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     }
 }
 
-static void group_release(struct file *f)
+/* The group is released once neither its file nor a device opened through it is open (Linux:
+ * each device holds a reference on the group file); its container goes with it. */
+static void group_put(struct vfio_group *g)
 {
-    struct vfio_group *g = f->priv;
-    if (g->container && !g->open_devices)
+    if (g->file_open || g->open_devices)
+        return;
+    if (g->container)
         group_unset_container(g);
     g->opened = false;
 }
 
+void vfio_group_device_closed(struct vfio_group *g)
+{
+    g->open_devices--;
+    group_put(g);
+}
+
+static void group_release(struct file *f)
+{
+    struct vfio_group *g = f->priv;
+    g->file_open = false;
+    group_put(g);
+}
+
 static const struct file_ops group_ops = { .ioctl = group_ioctl, .release = group_release };
 
+struct vfio_group *vfio_group_get(int id)
+{
+    if (id < 0 || id >= VFIO_MAX_GROUPS)
+        return NULL;
+    if (!groups[id]) {
+        groups[id] = kzalloc(sizeof(*groups[id]));
+        if (groups[id])
+            groups[id]->id = id;
+    }
+    return groups[id];
+}
+
+/* Linux's vfio_group_fops_open: EBUSY while a member is bound through its cdev, and for a second
+ * open. */
 static int group_open(const char *rest, int oflags, struct file **out)
 {
     unsigned long long id;
     const char *end;
     if (str_to_u64(rest, &end, 10, &id) || *end || id >= VFIO_MAX_GROUPS || !group_exists((int)id))
         return -ENOENT;
-    struct vfio_group *g = groups[id];
-    if (!g) {
-        g = kzalloc(sizeof(*g));
-        if (!g)
-            return -ENOMEM;
-        g->id = (int)id;
-        groups[id] = g;
-    }
-    if (g->opened)
-        return -EBUSY;      /* Linux: one open file per group */
+    struct vfio_group *g = vfio_group_get((int)id);
+    if (!g)
+        return -ENOMEM;
+    if (g->nr_cdev_bound || g->opened)
+        return -EBUSY;
     *out = file_new(&group_ops, g);
     if (!*out)
         return -ENOMEM;
-    g->opened = true;
+    g->opened = g->file_open = true;
     return 0;
+}
+
+int vfio_group_cdev_claim(const struct pci_dev *pdev)
+{
+    struct vfio_group *g = vfio_group_get(pdev->group);
+    if (!g)
+        return -ENOMEM;
+    if (g->opened)
+        return -EBUSY;
+    for (unsigned i = 0; i < g->nr_cdev_bound; i++)
+        if (g->cdev_bound[i] == pdev)
+            return -EINVAL;
+    if (g->nr_cdev_bound == VFIO_GROUP_MAX_DEVS)
+        return -ENOSPC;
+    g->cdev_bound[g->nr_cdev_bound++] = pdev;
+    return 0;
+}
+
+void vfio_group_cdev_release(const struct pci_dev *pdev)
+{
+    struct vfio_group *g = vfio_group_get(pdev->group);
+    for (unsigned i = 0; g && i < g->nr_cdev_bound; i++) {
+        if (g->cdev_bound[i] == pdev) {
+            g->cdev_bound[i] = g->cdev_bound[--g->nr_cdev_bound];
+            return;
+        }
+    }
 }
 
 /* ---- /sys ---- */
@@ -242,18 +295,21 @@ static struct devnode cdev_node = { .path = "/dev/vfio/devices/vfio", .prefix = 
 static struct devnode iommu_node = { .path = "/dev/iommu", .open = vfio_iommufd_dev_open };
 static struct sysfs_provider vfio_sysfs = { .readlink = sysfs_readlink, .list = sysfs_list };
 
-void vfio_container_register(void);
-
-static int vfio_init(void)
+void vfio_register_nodes(void)
 {
-    if (!vfio_pci())
-        return -ENODEV;
     /* Order matters: the longer prefix must be tried before /dev/vfio/<group>. */
     devnode_register(&group_node);
     vfio_container_register();
     devnode_register(&iommu_node);
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
+}
+
+static int vfio_init(void)
+{
+    if (!vfio_pci())
+        return -ENODEV;
+    vfio_register_nodes();
     vm_set_pinned_query(moat_iommufd_is_pinned);
     return 0;
 }

@@ -15,7 +15,6 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 
-#define PCI_INTERRUPT_PIN 0x3d
 #define STATUS_INTERRUPT BIT(3)
 
 static bool intx_masking_works(struct vfio_device *vd)

@@ -161,47 +161,170 @@ static int irqs_enable(struct vfio_device *vd, unsigned index, unsigned start, u
     return 0;
 }
 
-static unsigned irq_count(struct vfio_device *vd, unsigned index)
+/* Linux's vfio_pci_get_irq_count: what the function offers. moat arms fewer (msi_trigger). */
+unsigned vfio_irq_count(struct vfio_device *vd, unsigned index)
 {
     const struct pci_dev *d = vd->pdev;
     struct pci_system *sys = vfio_pci();
-    if (index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi)
-        return 1;       /* moat programs one MSI message per function */
-    if (index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix)
-        return MIN((pci_read16(sys, d, d->caps.msix + MSIX_FLAGS) & 0x7ffu) + 1, VFIO_MAX_VECTORS);
+    switch (index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+        return vfio_intx_count(vd);
+    case VFIO_PCI_MSI_IRQ_INDEX:
+        return d->caps.msi ? 1u << ((pci_read16(sys, d, d->caps.msi + 2) >> 1) & 7) : 0;
+    case VFIO_PCI_MSIX_IRQ_INDEX:
+        return d->caps.msix ? (pci_read16(sys, d, d->caps.msix + MSIX_FLAGS) & 0x7ffu) + 1 : 0;
+    case VFIO_PCI_ERR_IRQ_INDEX:
+        return d->caps.exp ? 1 : 0;
+    case VFIO_PCI_REQ_IRQ_INDEX:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The vectors moat can arm: one MSI message per function, VFIO_MAX_VECTORS MSI-X entries. */
+static unsigned irq_armable(struct vfio_device *vd, unsigned index)
+{
+    unsigned n = vfio_irq_count(vd, index);
+    return index == VFIO_PCI_MSI_IRQ_INDEX ? MIN(n, 1u) : MIN(n, (unsigned)VFIO_MAX_VECTORS);
+}
+
+/* An eventfd for an interrupt (Linux's eventfd_ctx_fdget): EBADF, or EINVAL for another file. */
+static int eventfd_get(int fd, struct file **out)
+{
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    if (!file_is_eventfd(f)) {
+        file_put(f);
+        return -EINVAL;
+    }
+    *out = f;
     return 0;
 }
 
+/* Linux's vfio_pci_set_msi_trigger: NONE with count 0 disables; eventfds arm (only the index in
+ * use, or any when none is); NONE and BOOL signal armed vectors' eventfds (loopback). */
+static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data)
+{
+    uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    if (vd->irq_index == h->index && !h->count && dtype == VFIO_IRQ_SET_DATA_NONE) {
+        vfio_irqs_disable(vd);
+        return 0;
+    }
+    if (vd->irq_index != h->index && vd->irq_index != ~0u)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+        if (h->start + h->count > irq_armable(vd, h->index))
+            return -ENOSPC;     /* pci_alloc_irq_vectors gave fewer than asked */
+        int32_t fds[VFIO_MAX_VECTORS];
+        memcpy(fds, data, h->count * sizeof(int32_t));
+        for (unsigned i = 0; i < h->count; i++) {
+            struct file *f;
+            int err = fds[i] >= 0 ? eventfd_get(fds[i], &f) : 0;
+            if (err)
+                return err;
+            if (fds[i] >= 0)
+                file_put(f);
+        }
+        return irqs_enable(vd, h->index, h->start, h->count, fds);
+    }
+    if (vd->irq_index != h->index)
+        return -EINVAL;
+    for (unsigned i = h->start; i < h->start + h->count && i < VFIO_MAX_VECTORS; i++)
+        if (vd->irqs[i].trigger && (dtype == VFIO_IRQ_SET_DATA_NONE || data[i - h->start]))
+            eventfd_signal(vd->irqs[i].trigger);
+    return 0;
+}
+
+/* Linux's vfio_pci_set_ctx_trigger_single (ERR and REQ): one eventfd, held until -1 or close;
+ * NONE and BOOL signal it (loopback); NONE with count 0 releases it. */
+static long ctx_trigger(struct file **ctx, const struct vfio_irq_set *h, const uint8_t *data)
+{
+    uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    if (h->start != 0 || h->count > 1)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_NONE) {
+        if (!*ctx)
+            return -EINVAL;
+        if (h->count) {
+            eventfd_signal(*ctx);
+        } else {
+            file_put(*ctx);
+            *ctx = NULL;
+        }
+        return 0;
+    }
+    if (!h->count)
+        return -EINVAL;
+    if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
+        if (data[0] && *ctx)
+            eventfd_signal(*ctx);
+        return 0;
+    }
+    int32_t fd;
+    memcpy(&fd, data, sizeof(fd));
+    struct file *f = NULL;
+    if (fd < -1)
+        return 0;
+    if (fd >= 0) {
+        int err = eventfd_get(fd, &f);
+        if (err)
+            return err;
+    }
+    if (*ctx)
+        file_put(*ctx);
+    *ctx = f;
+    return 0;
+}
+
+void vfio_err_req_release(struct vfio_device *vd)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        struct file **ctx = i ? &vd->req_trigger : &vd->err_trigger;
+        if (*ctx)
+            file_put(*ctx);
+        *ctx = NULL;
+    }
+}
+
+/* Linux's vfio_set_irqs_validate_and_prepare, then vfio_pci_set_irqs_ioctl: the header and the
+ * vector range against what the function offers (EINVAL), the data's size (EINVAL), then the
+ * action for the index (ENOTTY when the index has no such action). */
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_set hdr;
-    size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
+    size_t minsz = offsetof(struct vfio_irq_set, count) + 4, size;
     memcpy(&hdr, (void *)arg, minsz);
     uint32_t dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     uint32_t action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-    if (hdr.argsz < minsz || (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
-        __builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1 ||
-        hdr.index >= VFIO_PCI_NUM_IRQS)
+    if (hdr.argsz < minsz || hdr.index >= VFIO_PCI_NUM_IRQS || hdr.count >= UINT32_MAX - hdr.start ||
+        (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
         return -EINVAL;
-    if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
-        return vfio_intx_set_irqs(vd, &hdr, (const uint8_t *)arg + minsz);
-    unsigned max = irq_count(vd, hdr.index);
-    if (max == 0 || hdr.start >= max || hdr.count > max - hdr.start)
-        return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : -EINVAL;
-    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.argsz < minsz + hdr.count * sizeof(int32_t))
+    unsigned max = vfio_irq_count(vd, hdr.index);
+    if (hdr.start >= max || hdr.start + hdr.count > max)
         return -EINVAL;
-    if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
-        return -EINVAL;     /* masking and unmasking are for INTx only */
-    if (vd->irq_index != ~0u && vd->irq_index != hdr.index)
-        return -EINVAL;     /* Linux: MSI and MSI-X are exclusive */
-    if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {
-        if (vd->irq_index == hdr.index)
-            vfio_irqs_disable(vd);
-        return 0;
+    switch (dtype) {
+    case VFIO_IRQ_SET_DATA_NONE: size = 0; break;
+    case VFIO_IRQ_SET_DATA_BOOL: size = 1; break;
+    case VFIO_IRQ_SET_DATA_EVENTFD: size = 4; break;
+    default: return -EINVAL;
     }
-    if (dtype != VFIO_IRQ_SET_DATA_EVENTFD)
+    if (size && hdr.argsz - minsz < (uint64_t)hdr.count * size)
         return -EINVAL;
-    int32_t fds[VFIO_MAX_VECTORS];
-    memcpy(fds, (const char *)arg + minsz, hdr.count * sizeof(int32_t));
-    return irqs_enable(vd, hdr.index, hdr.start, hdr.count, fds);
+    const uint8_t *data = (const uint8_t *)arg + minsz;
+    bool trigger = action == VFIO_IRQ_SET_ACTION_TRIGGER;
+    switch (hdr.index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+        if (action != VFIO_IRQ_SET_ACTION_MASK && action != VFIO_IRQ_SET_ACTION_UNMASK && !trigger)
+            return -ENOTTY;
+        return vfio_intx_set_irqs(vd, &hdr, data);
+    case VFIO_PCI_MSI_IRQ_INDEX:
+    case VFIO_PCI_MSIX_IRQ_INDEX:
+        return trigger ? msi_trigger(vd, &hdr, data) : -ENOTTY;    /* no MSI masking */
+    case VFIO_PCI_ERR_IRQ_INDEX:
+        return trigger ? ctx_trigger(&vd->err_trigger, &hdr, data) : -ENOTTY;
+    default:
+        return trigger ? ctx_trigger(&vd->req_trigger, &hdr, data) : -ENOTTY;
+    }
 }

@@ -16,6 +16,7 @@
 /* One VFIO_IOMMU_MAP_DMA mapping, as type1 tracks it: unmap may not bisect it. */
 struct vfio_dma {
     uint64_t iova, size, vaddr;
+    bool vaddr_invalid;             /* VFIO_DMA_UNMAP_FLAG_VADDR: waiting for a new vaddr */
 };
 
 struct vfio_container {
@@ -32,13 +33,20 @@ struct vfio_container {
 
 #define VFIO_GROUP_MAX_DEVS 16
 
+/* A group's state lives as long as the runtime (made at first use by either path). As in Linux,
+ * the group path and the cdev path exclude each other: the group file cannot open while a cdev
+ * of a member is bound, and a cdev cannot bind while the group file is open. A device opened
+ * through the group holds the group file open until the device closes. */
 struct vfio_group {
     int id;
-    bool opened;
+    bool opened;                    /* the group file is open, or held by its devices */
+    bool file_open;                 /* the program's group file itself */
     struct vfio_container *container;
-    unsigned open_devices;
+    unsigned open_devices;          /* device files opened through the group */
     unsigned nr_bound;              /* devices bound in the container's context */
     uint32_t dev_ids[VFIO_GROUP_MAX_DEVS];
+    unsigned nr_cdev_bound;         /* members bound through their cdevs */
+    const struct pci_dev *cdev_bound[VFIO_GROUP_MAX_DEVS];
 };
 
 #define VFIO_MAX_VECTORS 32
@@ -69,16 +77,29 @@ struct vfio_device {
     struct vfio_vconfig vcfg;       /* the program's view of the virtual config bits */
     unsigned nr_irqs;
     struct vfio_irq irqs[VFIO_MAX_VECTORS];
+    struct file *err_trigger, *req_trigger; /* ERR and REQ eventfds (never signalled by moat) */
     struct pci_dev *pdev;
     struct vfio_group *group;       /* group path */
     struct moat_iommufd *ictx;      /* the context the device is bound to */
     uint32_t dev_id;
     bool cdev_bound;
+    bool attached;                  /* cdev path: attached to an IOAS or HWPT */
     struct file *iommufd_file;      /* cdev path: held while bound */
 };
 
 struct pci_system *vfio_pci(void);
+/* The device nodes and /sys files of the face (the unit's work; host tests call it too). */
+void vfio_register_nodes(void);
+void vfio_container_register(void);
 bool vfio_group_viable(int id);
+/* The state of group id (made on first use); NULL when out of memory. */
+struct vfio_group *vfio_group_get(int id);
+/* A device opened through g closed: the last one releases a group file already closed. */
+void vfio_group_device_closed(struct vfio_group *g);
+/* The cdev path's claim on a member (vfio_device_block_group and vfio_df_open in Linux):
+ * -EBUSY while the group file is open, -EINVAL when the device is bound through another cdev. */
+int vfio_group_cdev_claim(const struct pci_dev *pdev);
+void vfio_group_cdev_release(const struct pci_dev *pdev);
 /* The cdev index of a device (its position in the PCI system). */
 int vfio_device_index(const struct pci_dev *pdev);
 
@@ -94,6 +115,10 @@ struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
+/* The vectors the function offers at a VFIO_PCI_*_IRQ_INDEX (what GET_IRQ_INFO reports). */
+unsigned vfio_irq_count(struct vfio_device *vd, unsigned index);
+/* The ERR and REQ eventfds go back (the device file closes). */
+void vfio_err_req_release(struct vfio_device *vd);
 void vfio_irqs_disable(struct vfio_device *vd);
 /* INTx (vfio_intx.c): 1 when the device's INTx can be delivered, else 0. */
 unsigned vfio_intx_count(struct vfio_device *vd);
@@ -102,8 +127,9 @@ void vfio_intx_disable(struct vfio_device *vd);
 /* After a config write: masks or unmasks when the virtual Interrupt Disable changed. */
 void vfio_intx_follow_virtual(struct vfio_device *vd);
 
-/* Copies a capability chain entry into an info buffer at *off, linking it to *prev_next. */
-void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,
-                  size_t len);
+/* Copies a capability chain entry into an info buffer at *off (8-byte aligned, padding zeroed),
+ * linking it to *prev_next; returns where the next entry's link goes. */
+uint32_t *vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next,
+                       const void *cap, size_t len);
 
 #endif
