@@ -86,6 +86,7 @@ struct hwpt {
     struct fault_queue *fault;
     struct hwpt *next;              /* in ioas->hwpts */
     bool auto_domain, nest_parent, dirty_capable;
+    bool dirty_on;                  /* IOMMU_HWPT_SET_DIRTY_TRACKING enabled it */
     uint32_t data_type;             /* NESTED */
 };
 

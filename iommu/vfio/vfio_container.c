@@ -113,7 +113,7 @@ void vfio_container_detach_group(struct vfio_container *c, struct vfio_group *g)
 
 static long container_info(struct vfio_container *c, unsigned long arg)
 {
-    struct vfio_iommu_type1_info info;
+    struct vfio_iommu_type1_info info = { 0 };      /* pad and cap_offset: 0, as Linux */
     size_t minsz = offsetof(struct vfio_iommu_type1_info, iova_pgsizes) + 8;
     memcpy(&info, (void *)arg, minsz);
     if (info.argsz < minsz)
