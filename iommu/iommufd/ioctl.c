@@ -79,6 +79,9 @@ static int do_ioas_alloc(struct ucmd *u)
     int err = moat_ioas_alloc(u->ctx, c->flags, &c->out_ioas_id);
     if (err)
         return err;
+    /* a program written for Linux gets the IOVAs Linux would choose (iopt_alloc_iova); the
+     * native calls keep moat's own choice (guard pages, reuse of freed ranges) */
+    ioas_get(u->ctx, c->out_ioas_id)->linux_iova = true;
     err = respond(u);
     if (err)
         moat_iommufd_destroy(u->ctx, c->out_ioas_id);

@@ -94,6 +94,44 @@ TEST(linux_iova_ranges_alignment_and_count)
     API_CLEAN(&b);
 }
 
+static uint64_t map_auto(struct moat_iommufd *ctx, uint32_t ioas, void *p, uint64_t len)
+{
+    struct iommu_ioas_map m = { .size = sizeof(m), .flags = RW, .ioas_id = ioas,
+                                .user_va = UP(p), .length = len };
+    long r = moat_iommufd_ioctl(ctx, IOMMU_IOAS_MAP, &m);
+    if (r)
+        return (uint64_t)r;
+    return m.iova;
+}
+
+/* iopt_alloc_iova: first fit from PAGE_SIZE up, at an alignment of the length rounded up to a
+ * power of two, no more than the user address's own alignment, and at most 2 MiB (HPAGE_SIZE);
+ * holes left by unmaps are reused. */
+TEST(linux_auto_iova_first_fit)
+{
+    struct api_base b;
+    api_setup(&b);
+    struct moat_iommufd *ctx;
+    REQUIRE(moat_iommufd_open(&ctx) == 0);
+    uint32_t ioas = ioas_alloc(ctx);
+    uint8_t *buf = api_pages(1024);     /* 4 MiB, 2 MiB aligned */
+    CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0x1000);
+    CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0x2000);
+    CHECK_EQ(map_auto(ctx, ioas, buf, 8192), 0x4000);                    /* 8 KiB aligned */
+    CHECK_EQ(map_auto(ctx, ioas, buf + 4096, 8192), 0x6000);             /* uptr: 4 KiB */
+    CHECK_EQ(map_auto(ctx, ioas, buf, 3 * 4096), 0x8000);                /* 16 KiB aligned */
+    CHECK_EQ(map_auto(ctx, ioas, buf, 2u << 20), 0x200000);
+    CHECK_EQ(map_auto(ctx, ioas, buf, 4u << 20), 0x400000);              /* 2 MiB at most */
+    CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0x3000);
+    struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = 0x2000,
+                                  .length = 4096 };
+    CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_IOAS_UNMAP, &u), 0);
+    CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0x2000);
+    CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0xb000);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+}
+
 /* iommu_read_and_clear_dirty: after tracking stops VT-d's read_and_clear_dirty refuses a bitmap
  * (EINVAL); a range not wholly covered by mappings is EINVAL (iopt_area_contig_done). */
 TEST(linux_dirty_bitmap_after_stop_and_holes)
