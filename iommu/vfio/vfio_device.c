@@ -357,6 +357,9 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     case VFIO_DEVICE_GET_IRQ_INFO: return irq_info(vd, arg);
     case VFIO_DEVICE_SET_IRQS: return vfio_set_irqs(vd, arg);
     case VFIO_DEVICE_RESET: return device_reset(vd);
+    case VFIO_DEVICE_FEATURE: return vfio_device_feature(vd, arg);
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: return vfio_hot_reset_info(vd, arg);
+    case VFIO_DEVICE_PCI_HOT_RESET: return vfio_hot_reset(vd, arg);
     /* cdev only: through the group they reach vfio_pci_core_ioctl, which does not know them */
     case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? -ENOTTY : cdev_attach(vd, arg);
     case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? -ENOTTY : cdev_detach(vd, arg);

@@ -115,6 +115,10 @@ struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
+/* vfio_feature.c: VFIO_DEVICE_FEATURE, GET_PCI_HOT_RESET_INFO and PCI_HOT_RESET. */
+long vfio_device_feature(struct vfio_device *vd, unsigned long arg);
+long vfio_hot_reset_info(struct vfio_device *vd, unsigned long arg);
+long vfio_hot_reset(struct vfio_device *vd, unsigned long arg);
 /* The vectors the function offers at a VFIO_PCI_*_IRQ_INDEX (what GET_IRQ_INFO reports). */
 unsigned vfio_irq_count(struct vfio_device *vd, unsigned index);
 /* The ERR and REQ eventfds go back (the device file closes). */

@@ -854,3 +854,69 @@ TEST(cdev_detach_twice)
     sys_close(ictx);
     API_CLEAN(&b);
 }
+
+/* vfio_ioctl_device_feature: argsz, unknown flags, GET with SET without PROBE (EINVAL), then the
+ * feature: moat has none (ENOTTY; see vfio_feature.c for what Linux has). */
+TEST(device_feature_header_then_enotty)
+{
+    struct api_base b;
+    vh_setup(&b);
+    struct t1 t;
+    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
+    int dev = t1_device(&t, VH_EDU_BDF);
+    struct vfio_device_feature f = { .argsz = sizeof(f) - 1,
+        .flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_MIGRATION };
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -EINVAL);
+    f.argsz = sizeof(f);
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -ENOTTY);
+    f.flags = 1u << 19;
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -EINVAL);
+    f.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIGRATION;
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -EINVAL);
+    f.flags |= VFIO_DEVICE_FEATURE_PROBE;
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -ENOTTY);
+    for (uint32_t feat = 0; feat < 16; feat++) {
+        f.flags = VFIO_DEVICE_FEATURE_PROBE | feat;
+        CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -ENOTTY);
+    }
+    sys_close(dev);
+    t1_close(&t);
+    API_CLEAN(&b);
+}
+
+/* vfio_pci_ioctl_get_pci_hot_reset_info / vfio_pci_ioctl_pci_hot_reset: header checks, the
+ * group path must name groups (count 0: EINVAL), then a root-bus function has no reset (ENODEV). */
+TEST(device_hot_reset_on_the_root_bus)
+{
+    struct api_base b;
+    vh_setup(&b);
+    struct t1 t;
+    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
+    int dev = t1_device(&t, VH_EDU_BDF);
+    struct vfio_pci_hot_reset_info hi = { .argsz = offsetof(struct vfio_pci_hot_reset_info, count) };
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hi), -EINVAL);
+    hi.argsz = sizeof(hi);
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hi), -ENODEV);
+    struct {
+        struct vfio_pci_hot_reset h;
+        int32_t fd;
+    } r = { { .argsz = sizeof(r), .flags = 1, .count = 1 }, t.group };
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_PCI_HOT_RESET, &r), -EINVAL);
+    r.h.flags = 0;
+    r.h.count = 0;
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_PCI_HOT_RESET, &r), -EINVAL);
+    r.h.count = 1;
+    CHECK_EQ(ioc(dev, VFIO_DEVICE_PCI_HOT_RESET, &r), -ENODEV);
+    sys_close(dev);
+    t1_close(&t);
+    /* a bound cdev passes no groups */
+    int ictx = xopen("/dev/iommu"), cdev = xopen(VH_EDU_CDEV);
+    struct vfio_device_bind_iommufd bi = { .argsz = sizeof(bi), .iommufd = ictx };
+    CHECK_EQ(ioc(cdev, VFIO_DEVICE_BIND_IOMMUFD, &bi), 0);
+    CHECK_EQ(ioc(cdev, VFIO_DEVICE_PCI_HOT_RESET, &r), -EINVAL);
+    r.h.count = 0;
+    CHECK_EQ(ioc(cdev, VFIO_DEVICE_PCI_HOT_RESET, &r), -ENODEV);
+    sys_close(cdev);
+    sys_close(ictx);
+    API_CLEAN(&b);
+}
