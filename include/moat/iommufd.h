@@ -132,6 +132,10 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
                          const void *entries, uint32_t entry_len, uint32_t *entry_num);
 
+/* The IOAS VFIO compatibility uses (IOMMU_VFIO_IOAS): -ENODEV when none is set, unless create,
+ * which makes one (Linux's iommufd_vfio_compat_ioas_create: a VFIO group set on an iommufd). */
+int moat_vfio_compat_ioas(struct moat_iommufd *ctx, bool create, uint32_t *ioas_id);
+
 /* ---- devices ---- */
 
 /* Binds dev to ctx. -ENODEV no IOMMU covers it, -EBUSY it is bound to ctx already, -EPERM it

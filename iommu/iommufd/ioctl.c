@@ -420,7 +420,7 @@ int moat_iommufd_ioctl(struct moat_iommufd *ctx, unsigned long cmd, void *arg)
     struct ucmd u = { .ctx = ctx, .uarg = UPTR(arg), .cmd = &buf };
     unsigned nr = IOC_NR(cmd);
     if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(ops))
-        return ERR(-ENOTTY);
+        return (int)iommufd_vfio_ioctl(ctx, cmd, UPTR(arg));   /* vfio_compat.c */
     const struct ioctl_op *op = &ops[nr - IOMMUFD_CMD_BASE];
     if (!op->fn || op->cmd != cmd)
         return ERR(-ENOTTY);

@@ -217,4 +217,7 @@ void moat_iommufd_fail_nth(unsigned long n);
 bool moat_iommufd_should_fail(void);
 unsigned long moat_iommufd_alloc_count(void);
 
+/* VFIO type1 container ioctls on an iommufd (vfio_compat.c): commands outside IOMMUFD's. */
+long iommufd_vfio_ioctl(struct moat_iommufd *ctx, unsigned long cmd, uint64_t uarg);
+
 #endif

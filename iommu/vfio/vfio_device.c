@@ -378,7 +378,7 @@ static void device_release(struct file *f)
         file_put(vd->iommufd_file);
     }
     if (vd->group)
-        vfio_group_device_closed(vd->group);
+        vfio_group_device_closed(vd->group, vd->pdev);
     kfree(vd);
 }
 
@@ -396,15 +396,22 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->group = g;
     vd->irq_index = ~0u;
     cfg_init_bars(vd);
+    int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
+    if (err) {
+        kfree(vd);
+        return err;
+    }
     if (g)
-        vd->ictx = g->container->ictx;
+        vd->ictx = g->container ? g->container->ictx : g->ictx;
+    if (g)
+        g->open_devices++;
     *out = file_new(&device_ops, vd);
     if (!*out) {
+        if (g)
+            vfio_group_device_closed(g, pdev);
         kfree(vd);
         return -ENOMEM;
     }
-    if (g)
-        g->open_devices++;
     return 0;
 }
 

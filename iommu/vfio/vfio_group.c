@@ -53,11 +53,26 @@ static long group_status(struct vfio_group *g, unsigned long arg)
         return -EINVAL;
     /* Linux's vfio_group_ioctl_get_status: a group with a container is viable by construction */
     st.flags = 0;
-    if (g->container)
+    if (g->container || g->ictx)
         st.flags = VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
     else if (vfio_group_viable(g->id))
         st.flags = VFIO_GROUP_FLAGS_VIABLE;
     memcpy((void *)arg, &st, minsz);
+    return 0;
+}
+
+/* An iommufd as the container (Linux: iommufd_vfio_compat_ioas_create, then group->iommufd):
+ * the context gets a compat IOAS if it has none; the group holds the file. */
+static long group_set_iommufd(struct vfio_group *g, struct file *f, struct moat_iommufd *ictx)
+{
+    uint32_t ioas;
+    int err = moat_vfio_compat_ioas(ictx, true, &ioas);
+    if (err) {
+        file_put(f);
+        return err;
+    }
+    g->iommufd_file = f;
+    g->ictx = ictx;
     return 0;
 }
 
@@ -71,9 +86,12 @@ static long group_set_container(struct vfio_group *g, unsigned long arg)
     if (!cf)
         return -EBADF;
     struct vfio_container *c = vfio_container_of(cf);
+    struct moat_iommufd *ictx = vfio_iommufd_of(cf);
     long err = 0;
-    if (g->container)
+    if (g->container || g->ictx)
         err = -EINVAL;
+    else if (!c && ictx)
+        return group_set_iommufd(g, cf, ictx);
     else if (!c)
         err = -EBADFD;
     else if (!vfio_group_viable(g->id))
@@ -94,12 +112,19 @@ static long group_set_container(struct vfio_group *g, unsigned long arg)
     return err;
 }
 
+/* With an iommufd Linux lets the devices keep it; moat asks for them to close first (EBUSY). */
 static long group_unset_container(struct vfio_group *g)
 {
-    if (!g->container)
+    if (!g->container && !g->ictx)
         return -EINVAL;
     if (g->open_devices)
         return -EBUSY;
+    if (g->ictx) {
+        file_put(g->iommufd_file);
+        g->iommufd_file = NULL;
+        g->ictx = NULL;
+        return 0;
+    }
     vfio_container_detach_group(g->container, g);
     vfio_container_put(g->container);
     g->container = NULL;
@@ -124,7 +149,7 @@ static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
     }
     if (!pdev)
         return -ENODEV;
-    if (!g->container || !g->container->ictx)
+    if (!g->ictx && (!g->container || !g->container->ictx))
         return -EINVAL;
     struct file *f;
     int err = vfio_device_open(pdev, g, &f);
@@ -159,13 +184,54 @@ static void group_put(struct vfio_group *g)
 {
     if (g->file_open || g->open_devices)
         return;
-    if (g->container)
+    if (g->container || g->ictx)
         group_unset_container(g);
     g->opened = false;
 }
 
-void vfio_group_device_closed(struct vfio_group *g)
+static struct vfio_group_iodev *iodev_find(struct vfio_group *g, const struct pci_dev *pdev)
 {
+    for (unsigned i = 0; i < g->nr_iodevs; i++)
+        if (g->iodevs[i].pdev == pdev)
+            return &g->iodevs[i];
+    return NULL;
+}
+
+/* Linux's vfio_df_group_open over an iommufd: the first open binds (vfio_df_iommufd_bind) and
+ * attaches to the compat IOAS (vfio_iommufd_compat_attach_ioas: ENODEV when it was cleared). */
+int vfio_group_device_opened(struct vfio_group *g, struct pci_dev *pdev, uint32_t *dev_id)
+{
+    if (!g->ictx)
+        return 0;
+    struct vfio_group_iodev *d = iodev_find(g, pdev);
+    if (d) {
+        d->opens++;
+        *dev_id = d->dev_id;
+        return 0;
+    }
+    uint32_t ioas, id;
+    int err = g->nr_iodevs == VFIO_GROUP_MAX_DEVS ? -ENOSPC : moat_device_bind(g->ictx, pdev, &id);
+    if (err)
+        return err;
+    err = moat_vfio_compat_ioas(g->ictx, false, &ioas);
+    if (!err)
+        err = moat_device_attach(g->ictx, id, &ioas);
+    if (err) {
+        moat_device_unbind(g->ictx, id);
+        return err;
+    }
+    g->iodevs[g->nr_iodevs++] = (struct vfio_group_iodev){ pdev, id, 1 };
+    *dev_id = id;
+    return 0;
+}
+
+void vfio_group_device_closed(struct vfio_group *g, const struct pci_dev *pdev)
+{
+    struct vfio_group_iodev *d = g->ictx ? iodev_find(g, pdev) : NULL;
+    if (d && --d->opens == 0) {
+        moat_device_unbind(g->ictx, d->dev_id);
+        *d = g->iodevs[--g->nr_iodevs];
+    }
     g->open_devices--;
     group_put(g);
 }

@@ -47,6 +47,16 @@ struct vfio_group {
     uint32_t dev_ids[VFIO_GROUP_MAX_DEVS];
     unsigned nr_cdev_bound;         /* members bound through their cdevs */
     const struct pci_dev *cdev_bound[VFIO_GROUP_MAX_DEVS];
+    /* SET_CONTAINER with an iommufd (Linux's group->iommufd): devices bind to its context at
+     * their first open and attach to its compat IOAS, and unbind at their last close. */
+    struct file *iommufd_file;
+    struct moat_iommufd *ictx;
+    unsigned nr_iodevs;
+    struct vfio_group_iodev {
+        const struct pci_dev *pdev;
+        uint32_t dev_id;
+        unsigned opens;
+    } iodevs[VFIO_GROUP_MAX_DEVS];
 };
 
 #define VFIO_MAX_VECTORS 32
@@ -94,8 +104,11 @@ void vfio_container_register(void);
 bool vfio_group_viable(int id);
 /* The state of group id (made on first use); NULL when out of memory. */
 struct vfio_group *vfio_group_get(int id);
+/* A device opened through g: bound in g's iommufd context (at its first open) and attached to
+ * the compat IOAS; *dev_id its ID there. Nothing to do with a container. */
+int vfio_group_device_opened(struct vfio_group *g, struct pci_dev *pdev, uint32_t *dev_id);
 /* A device opened through g closed: the last one releases a group file already closed. */
-void vfio_group_device_closed(struct vfio_group *g);
+void vfio_group_device_closed(struct vfio_group *g, const struct pci_dev *pdev);
 /* The cdev path's claim on a member (vfio_device_block_group and vfio_df_open in Linux):
  * -EBUSY while the group file is open, -EINVAL when the device is bound through another cdev. */
 int vfio_group_cdev_claim(const struct pci_dev *pdev);

@@ -920,3 +920,114 @@ TEST(device_hot_reset_on_the_root_bus)
     sys_close(ictx);
     API_CLEAN(&b);
 }
+
+/* ---- an iommufd as the container (drivers/iommu/iommufd/vfio_compat.c, group.c) ---- */
+
+static void compat_extensions(int fd, long cc)
+{
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU), 1);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU), 1);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL), 1);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_NESTING_IOMMU), 0);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 0);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU), 0);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU), cc);
+}
+
+/* iommufd_vfio_ioctl before a group: no compat IOAS, so SET_IOMMU, GET_INFO, MAP and UNMAP are
+ * ENODEV (DMA_CC_IOMMU too); type1 types only (EINVAL); DIRTY_PAGES is unknown (ENOTTY). */
+TEST(iommufd_container_before_a_group)
+{
+    struct api_base b;
+    vh_setup(&b);
+    int fd = xopen("/dev/iommu");
+    CHECK_EQ(ioc_val(fd, VFIO_GET_API_VERSION, 0), VFIO_API_VERSION);
+    compat_extensions(fd, -ENODEV);
+    CHECK_EQ(ioc_val(fd, VFIO_SET_IOMMU, VFIO_TYPE1_NESTING_IOMMU), -EINVAL);
+    CHECK_EQ(ioc_val(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), -ENODEV);
+    struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_GET_INFO, &info), -ENODEV);
+    struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_READ };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &map), -ENODEV);
+    map.flags = VFIO_DMA_MAP_FLAG_VADDR;
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &map), -EINVAL);
+    struct vfio_iommu_type1_dirty_bitmap d = { .argsz = sizeof(d) };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_DIRTY_PAGES, &d), -ENOTTY);
+    sys_close(fd);
+    API_CLEAN(&b);
+}
+
+/* VFIO_GROUP_SET_CONTAINER with an iommufd makes its compat IOAS; the group's devices bind to
+ * the iommufd at their first open and attach to that IOAS; type1 maps and unmaps go to it. */
+TEST(iommufd_container_with_a_group)
+{
+    struct api_base b;
+    vh_setup(&b);
+    int fd = xopen("/dev/iommu"), group = xopen(group_path(VH_EDU_GROUP));
+    CHECK_EQ(ioc(group, VFIO_GROUP_SET_CONTAINER, &fd), 0);
+    CHECK_EQ(ioc(group, VFIO_GROUP_SET_CONTAINER, &fd), -EINVAL);
+    struct vfio_group_status st = { .argsz = sizeof(st) };
+    CHECK_EQ(ioc(group, VFIO_GROUP_GET_STATUS, &st), 0);
+    CHECK_EQ(st.flags, VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
+    struct iommu_vfio_ioas vi = { .size = sizeof(vi), .op = IOMMU_VFIO_IOAS_GET };
+    CHECK_EQ(ioc(fd, IOMMU_VFIO_IOAS, &vi), 0);
+    CHECK(vi.ioas_id != 0);
+    compat_extensions(fd, 1);       /* no HWPT on the IOAS yet */
+    CHECK_EQ(ioc_val(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+    long dev = ioc(group, VFIO_GROUP_GET_DEVICE_FD, VH_EDU_BDF);
+    CHECK(dev >= 0);
+    long dev2 = ioc(group, VFIO_GROUP_GET_DEVICE_FD, VH_EDU_BDF);   /* opened twice: one bind */
+    CHECK(dev2 >= 0);
+    CHECK_EQ(ioc_val(fd, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU), 0);
+    uint8_t *mem = api_pages(4);
+    struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map), .vaddr = (uintptr_t)mem,
+        .iova = 0x100000, .size = 4 * 4096,
+        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &map), 0);
+    CHECK_EQ(api_xlate(&api_devs[VH_EDU], 0x100000 + 4096), (uint64_t)(uintptr_t)(mem + 4096));
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &map), -EEXIST);
+    /* GET_INFO: DMA available, then the IOVA ranges; argsz always the whole size */
+    uint64_t buf[32];
+    memset(buf, 0, sizeof(buf));
+    struct vfio_iommu_type1_info *pi = (void *)buf;
+    pi->argsz = sizeof(*pi);
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_GET_INFO, pi), 0);
+    CHECK_EQ(pi->flags, VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS);
+    CHECK_EQ(pi->cap_offset, 0);
+    CHECK(pi->iova_pgsizes & 4096);
+    uint32_t need = pi->argsz;
+    CHECK(need > sizeof(*pi) + 16 && need <= sizeof(buf));
+    pi->argsz = need;
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_GET_INFO, pi), 0);
+    CHECK_EQ(pi->cap_offset, sizeof(*pi));
+    struct vfio_iommu_type1_info_dma_avail *av = (void *)((char *)buf + pi->cap_offset);
+    CHECK_EQ(av->header.id, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+    CHECK_EQ(av->avail, UINT32_MAX);
+    struct vfio_iommu_type1_info_cap_iova_range *r = (void *)((char *)buf + av->header.next);
+    CHECK_EQ(r->header.id, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+    CHECK_EQ(r->header.next, 0);
+    CHECK(r->nr_iovas >= 2);
+    /* unmaps are IOAS unmaps: nothing there is ENOENT */
+    struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = 0x800000, .size = 4096 };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_UNMAP_DMA, &u), -ENOENT);
+    u = (struct vfio_iommu_type1_dma_unmap){ .argsz = sizeof(u), .flags = VFIO_DMA_UNMAP_FLAG_ALL };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_UNMAP_DMA, &u), 0);
+    CHECK_EQ(u.size, 4 * 4096);
+    CHECK_EQ(api_xlate(&api_devs[VH_EDU], 0x100000), UINT64_MAX);
+    /* UNSET while a device is open: EBUSY (see vfio_group.c); then the devices go */
+    CHECK_EQ(ioc(group, VFIO_GROUP_UNSET_CONTAINER, NULL), -EBUSY);
+    sys_close((int)dev);
+    CHECK_EQ(mock_attached_devs(), 1);
+    sys_close((int)dev2);
+    CHECK_EQ(ioc(group, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+    CHECK_EQ(ioc(group, VFIO_GROUP_GET_STATUS, &st), 0);
+    CHECK_EQ(st.flags, VFIO_GROUP_FLAGS_VIABLE);
+    /* a cleared compat IOAS: GET_DEVICE_FD fails with ENODEV (vfio_iommufd_compat_attach_ioas) */
+    CHECK_EQ(ioc(group, VFIO_GROUP_SET_CONTAINER, &fd), 0);
+    vi.op = IOMMU_VFIO_IOAS_CLEAR;
+    CHECK_EQ(ioc(fd, IOMMU_VFIO_IOAS, &vi), 0);
+    CHECK_EQ(ioc(group, VFIO_GROUP_GET_DEVICE_FD, VH_EDU_BDF), -ENODEV);
+    sys_close(group);
+    sys_close(fd);
+    API_CLEAN(&b);
+}
