@@ -193,22 +193,6 @@ static int intx_enable(struct vfio_device *vd, struct file *trigger)
     return 0;
 }
 
-/* fd >= 0: that eventfd (a new reference), -1: none. */
-static int intx_eventfd(int32_t fd, struct file **out)
-{
-    *out = NULL;
-    if (fd < 0)
-        return 0;
-    struct file *f = fd_get(fd);
-    if (!f)
-        return -EBADF;
-    if (!file_is_eventfd(f)) {
-        file_put(f);
-        return -EINVAL;
-    }
-    *out = f;
-    return 0;
-}
 
 static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, uint32_t dtype,
                         const uint8_t *data)
@@ -224,7 +208,7 @@ static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, ui
         int32_t fd;
         struct file *trigger;
         memcpy(&fd, data, sizeof(fd));
-        int err = intx_eventfd(fd, &trigger);
+        int err = vfio_eventfd_get(fd, &trigger);
         if (err)
             return err;
         if (!is_intx) {

@@ -189,9 +189,13 @@ static unsigned irq_armable(struct vfio_device *vd, unsigned index)
     return index == VFIO_PCI_MSI_IRQ_INDEX ? MIN(n, 1u) : MIN(n, (unsigned)VFIO_MAX_VECTORS);
 }
 
-/* An eventfd for an interrupt (Linux's eventfd_ctx_fdget): EBADF, or EINVAL for another file. */
-static int eventfd_get(int fd, struct file **out)
+/* fd >= 0: that eventfd, a new reference (Linux's eventfd_ctx_fdget: EBADF, or EINVAL for
+ * another kind of file); fd < 0: none. */
+int vfio_eventfd_get(int32_t fd, struct file **out)
 {
+    *out = NULL;
+    if (fd < 0)
+        return 0;
     struct file *f = fd_get(fd);
     if (!f)
         return -EBADF;
@@ -221,10 +225,10 @@ static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, co
         memcpy(fds, data, h->count * sizeof(int32_t));
         for (unsigned i = 0; i < h->count; i++) {
             struct file *f;
-            int err = fds[i] >= 0 ? eventfd_get(fds[i], &f) : 0;
+            int err = vfio_eventfd_get(fds[i], &f);
             if (err)
                 return err;
-            if (fds[i] >= 0)
+            if (f)
                 file_put(f);
         }
         return irqs_enable(vd, h->index, h->start, h->count, fds);
@@ -264,14 +268,12 @@ static long ctx_trigger(struct file **ctx, const struct vfio_irq_set *h, const u
     }
     int32_t fd;
     memcpy(&fd, data, sizeof(fd));
-    struct file *f = NULL;
+    struct file *f;
     if (fd < -1)
         return 0;
-    if (fd >= 0) {
-        int err = eventfd_get(fd, &f);
-        if (err)
-            return err;
-    }
+    int err = vfio_eventfd_get(fd, &f);
+    if (err)
+        return err;
     if (*ctx)
         file_put(*ctx);
     *ctx = f;

@@ -134,6 +134,8 @@ long vfio_hot_reset_info(struct vfio_device *vd, unsigned long arg);
 long vfio_hot_reset(struct vfio_device *vd, unsigned long arg);
 /* The vectors the function offers at a VFIO_PCI_*_IRQ_INDEX (what GET_IRQ_INFO reports). */
 unsigned vfio_irq_count(struct vfio_device *vd, unsigned index);
+/* fd >= 0: that eventfd, a new reference (-EBADF, or -EINVAL for another file); fd < 0: none. */
+int vfio_eventfd_get(int32_t fd, struct file **out);
 /* The ERR and REQ eventfds go back (the device file closes). */
 void vfio_err_req_release(struct vfio_device *vd);
 void vfio_irqs_disable(struct vfio_device *vd);
