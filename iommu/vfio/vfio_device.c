@@ -180,12 +180,14 @@ static void cfg_init_bars(struct vfio_device *vd)
     vfio_cfg_init_bars(&vd->vcfg, hw, size);
 }
 
+/* Linux's vfio_pci_config_rw: an access reaching past the configuration space is EFAULT, whole
+ * (vfio_config_do_rw), and an empty one reads nothing wherever it is. */
 static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
 {
-    if (off >= vd->pdev->cfg_size)
-        return -EINVAL;
-    if (len > vd->pdev->cfg_size - off)
-        len = vd->pdev->cfg_size - off;
+    if (!len)
+        return 0;
+    if (off >= vd->pdev->cfg_size || len > vd->pdev->cfg_size - off)
+        return -EFAULT;
     for (size_t i = 0; i < len;) {
         unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : ((off + i) & 1) == 0 && len - i >= 2 ? 2 : 1;
         cfg_chunk(vd, (uint16_t)(off + i), w, (uint8_t *)buf + i, write);

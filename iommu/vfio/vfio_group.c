@@ -131,13 +131,17 @@ static long group_unset_container(struct vfio_group *g)
     return 0;
 }
 
+/* Linux's vfio_group_ioctl_get_device_fd: the name is at most a page (strndup_user: EINVAL),
+ * then it must name a member (ENODEV), then the group needs an IOMMU (EINVAL). */
 static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
 {
     char name[64];
     const char *user = (const char *)arg;
-    size_t n = strnlen(user, sizeof(name));
-    if (n == sizeof(name))
+    size_t n = strnlen(user, 4096);
+    if (n == 4096)
         return -EINVAL;
+    if (n >= sizeof(name))
+        return -ENODEV;     /* longer than any device name */
     memcpy(name, user, n + 1);
     struct pci_system *sys = vfio_pci();
     struct pci_dev *pdev = NULL;

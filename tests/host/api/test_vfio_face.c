@@ -1031,3 +1031,32 @@ TEST(iommufd_container_with_a_group)
     sys_close(fd);
     API_CLEAN(&b);
 }
+
+/* vfio_pci_config_rw / vfio_config_do_rw: a config access that reaches past the end is EFAULT
+ * as a whole; an empty one is 0 anywhere. vfio_group_ioctl_get_device_fd: a name longer than
+ * any device's is ENODEV, one longer than a page EINVAL (strndup_user). */
+TEST(device_config_bounds_and_long_names)
+{
+    struct api_base b;
+    vh_setup(&b);
+    struct t1 t;
+    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
+    int dev = t1_device(&t, VH_EDU_BDF);
+    const int64_t cfg = (int64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+    uint8_t v[8] = { 0 };
+    CHECK_EQ(sys_pread(dev, v, 4, cfg), 4);
+    CHECK_EQ(v[0] | v[1] << 8, 0x1234);
+    CHECK_EQ(sys_pread(dev, v, 8, cfg + 252), -EFAULT);
+    CHECK_EQ(sys_pread(dev, v, 4, cfg + 256), -EFAULT);
+    CHECK_EQ(sys_pwrite(dev, v, 8, cfg + 252), -EFAULT);
+    CHECK_EQ(sys_pread(dev, v, 0, cfg + 4096), 0);
+    CHECK_EQ(sys_pread(dev, v, 4, cfg + 252), 4);
+    static char name[5000];
+    memset(name, 'a', sizeof(name) - 1);
+    CHECK_EQ(ioc(t.group, VFIO_GROUP_GET_DEVICE_FD, name), -EINVAL);
+    name[100] = 0;
+    CHECK_EQ(ioc(t.group, VFIO_GROUP_GET_DEVICE_FD, name), -ENODEV);
+    sys_close(dev);
+    t1_close(&t);
+    API_CLEAN(&b);
+}
