@@ -1,7 +1,8 @@
 /* VFIO type1 container ioctls on /dev/iommu, over the context's compat IOAS (Linux's
  * drivers/iommu/iommufd/vfio_compat.c): a program may use an iommufd as its container (open
  * /dev/iommu, VFIO_GROUP_SET_CONTAINER with it, VFIO_SET_IOMMU, MAP_DMA...). Maps are fixed-IOVA
- * IOAS maps; unmaps are IOAS unmaps (so, as in Linux, unmapping nothing is ENOENT). */
+ * IOAS maps; unmaps are IOAS unmaps, but unmapping nothing succeeds (Linux's iopt_unmap_iova;
+ * only IOMMU_IOAS_UNMAP turns that into ENOENT). */
 #include <linux/vfio.h>
 
 #include "iommu/iommufd/iommufd_private.h"
@@ -148,6 +149,15 @@ static long compat_map(struct moat_iommufd *ctx, uint64_t uarg)
     return moat_ioas_map(ctx, id, flags, (const void *)(uintptr_t)m.vaddr, m.size, &iova);
 }
 
+static bool any_area(const struct ioas *ioas, uint64_t iova, uint64_t last)
+{
+    for (const struct iova_node *n = iova_first(&ioas->tree, iova, last); n;
+         n = iova_next(&ioas->tree, n, last))
+        if (n->kind == IOVA_AREA)
+            return true;
+    return false;
+}
+
 /* iommufd_vfio_unmap_dma: ALL only (GET_DIRTY_BITMAP and VADDR are EINVAL); the size unmapped
  * is written back even when the unmap fails (but not for ALL with a range). */
 static long compat_unmap(struct moat_iommufd *ctx, uint64_t uarg)
@@ -170,6 +180,8 @@ static long compat_unmap(struct moat_iommufd *ctx, uint64_t uarg)
         err = moat_ioas_unmap(ctx, id, 0, UINT64_MAX, &unmapped);
     } else {
         err = moat_ioas_unmap(ctx, id, u.iova, u.size, &unmapped);
+        if (err == -ENOENT && !any_area(ioas_get(ctx, id), u.iova, u.iova + (u.size - 1)))
+            err = 0;    /* iopt_unmap_iova: nothing there is success (only IOAS_UNMAP says ENOENT) */
     }
     u.size = unmapped;
     int cerr = compat_to(ctx, uarg, &u, minsz);
