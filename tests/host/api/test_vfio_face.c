@@ -62,6 +62,19 @@ static int t1_device(struct t1 *t, const char *bdf)
     return (int)fd;
 }
 
+/* A type1v2 container with the group of bdf set on it, and bdf's device file. */
+static int t1_open_dev(struct t1 *t, int group, const char *bdf)
+{
+    t1_open(t, group, VFIO_TYPE1v2_IOMMU);
+    return t1_device(t, bdf);
+}
+
+static void t1_close_dev(struct t1 *t, int dev)
+{
+    sys_close(dev);
+    t1_close(t);
+}
+
 /* ---- groups ---- */
 
 /* vfio_group_ioctl_set_container: fdget first (EBADF), then "already has an IOMMU" (EINVAL),
@@ -462,8 +475,7 @@ TEST(device_region_info_missing_regions)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     struct vfio_device_info di = { .argsz = sizeof(di) };
     CHECK_EQ(ioc(dev, VFIO_DEVICE_GET_INFO, &di), 0);
     CHECK_EQ(di.flags, VFIO_DEVICE_FLAGS_PCI);
@@ -490,8 +502,7 @@ TEST(device_region_info_missing_regions)
     CHECK_EQ(region(dev, VFIO_PCI_NUM_REGIONS, &ri), -EINVAL);
     ri = (struct vfio_region_info){ .argsz = offsetof(struct vfio_region_info, offset) + 7 };
     CHECK_EQ(ioc(dev, VFIO_DEVICE_GET_REGION_INFO, &ri), -EINVAL);
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     API_CLEAN(&b);
 }
 
@@ -503,8 +514,7 @@ TEST(device_region_info_msix_mappable_cap)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_NVME_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_NVME_BDF);
+    int dev = t1_open_dev(&t, VH_NVME_GROUP, VH_NVME_BDF);
     struct vfio_device_info di = { .argsz = sizeof(di) };
     CHECK_EQ(ioc(dev, VFIO_DEVICE_GET_INFO, &di), 0);
     CHECK_EQ(di.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
@@ -534,8 +544,7 @@ TEST(device_region_info_msix_mappable_cap)
     CHECK_EQ(ri.flags, 0);
     CHECK_EQ(region(dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri), 0);
     CHECK_EQ(ri.size, 4096);
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     API_CLEAN(&b);
 }
 
@@ -606,8 +615,7 @@ TEST(device_set_irqs_validation_order)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     struct {
         struct vfio_irq_set h;
         int32_t fd;
@@ -677,8 +685,7 @@ TEST(device_set_irqs_validation_order)
     CHECK_EQ(ioc(dev, VFIO_DEVICE_SET_IRQS, &s), 0);
     CHECK_EQ(vh_live_vectors, 0);
     sys_close(efd);
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     API_CLEAN(&b);
 }
 
@@ -722,8 +729,7 @@ TEST(device_group_path_rejects_cdev_ioctls)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a) };
     struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
     struct vfio_device_bind_iommufd bi = { .argsz = sizeof(bi), .iommufd = t.container };
@@ -732,8 +738,7 @@ TEST(device_group_path_rejects_cdev_ioctls)
     CHECK_EQ(ioc(dev, VFIO_DEVICE_BIND_IOMMUFD, &bi), -EINVAL);
     CHECK_EQ(ioc(dev, VFIO_DEVICE_RESET, NULL), -EINVAL);
     CHECK_EQ(ioc(dev, 0x3b7f, NULL), -ENOTTY);
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     API_CLEAN(&b);
 }
 
@@ -804,8 +809,7 @@ TEST(cdev_and_group_exclude_each_other)
     /* the group path holds the device: a device fd keeps its group file (see above), so a cdev
      * cannot bind until the device fd closes too */
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     sys_close(t.group);
     c1 = xopen(VH_EDU_CDEV);
     CHECK_EQ(ioc(c1, VFIO_DEVICE_BIND_IOMMUFD, &bi), -EBUSY);
@@ -862,8 +866,7 @@ TEST(device_feature_header_then_enotty)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     struct vfio_device_feature f = { .argsz = sizeof(f) - 1,
         .flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_MIGRATION };
     CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -EINVAL);
@@ -879,8 +882,7 @@ TEST(device_feature_header_then_enotty)
         f.flags = VFIO_DEVICE_FEATURE_PROBE | feat;
         CHECK_EQ(ioc(dev, VFIO_DEVICE_FEATURE, &f), -ENOTTY);
     }
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     API_CLEAN(&b);
 }
 
@@ -891,8 +893,7 @@ TEST(device_hot_reset_on_the_root_bus)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     struct vfio_pci_hot_reset_info hi = { .argsz = offsetof(struct vfio_pci_hot_reset_info, count) };
     CHECK_EQ(ioc(dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hi), -EINVAL);
     hi.argsz = sizeof(hi);
@@ -907,8 +908,7 @@ TEST(device_hot_reset_on_the_root_bus)
     CHECK_EQ(ioc(dev, VFIO_DEVICE_PCI_HOT_RESET, &r), -EINVAL);
     r.h.count = 1;
     CHECK_EQ(ioc(dev, VFIO_DEVICE_PCI_HOT_RESET, &r), -ENODEV);
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     /* a bound cdev passes no groups */
     int ictx = xopen("/dev/iommu"), cdev = xopen(VH_EDU_CDEV);
     struct vfio_device_bind_iommufd bi = { .argsz = sizeof(bi), .iommufd = ictx };
@@ -1044,8 +1044,7 @@ TEST(device_config_bounds_and_long_names)
     struct api_base b;
     vh_setup(&b);
     struct t1 t;
-    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
-    int dev = t1_device(&t, VH_EDU_BDF);
+    int dev = t1_open_dev(&t, VH_EDU_GROUP, VH_EDU_BDF);
     const int64_t cfg = (int64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
     uint8_t v[8] = { 0 };
     CHECK_EQ(sys_pread(dev, v, 4, cfg), 4);
@@ -1060,7 +1059,6 @@ TEST(device_config_bounds_and_long_names)
     CHECK_EQ(ioc(t.group, VFIO_GROUP_GET_DEVICE_FD, name), -EINVAL);
     name[100] = 0;
     CHECK_EQ(ioc(t.group, VFIO_GROUP_GET_DEVICE_FD, name), -ENODEV);
-    sys_close(dev);
-    t1_close(&t);
+    t1_close_dev(&t, dev);
     API_CLEAN(&b);
 }
