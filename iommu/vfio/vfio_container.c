@@ -274,15 +274,19 @@ static long container_map(struct vfio_container *c, unsigned long arg)
     uint32_t known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
     if (m.argsz < minsz || (m.flags & ~known))
         return -EINVAL;
+    /* Wrapping ranges are EOVERFLOW, checked before the flags, as Linux since 6.18 (the
+     * selftests' vfio_dma_map_limit_test); 6.12 said EINVAL after them. */
+    uint64_t last_iova, last_va;
+    if (!m.size)
+        return -EINVAL;
+    if (__builtin_add_overflow(m.iova, m.size - 1, &last_iova) ||
+        __builtin_add_overflow(m.vaddr, m.size - 1, &last_va))
+        return -EOVERFLOW;
     uint32_t prot = m.flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
     bool set_vaddr = m.flags & VFIO_DMA_MAP_FLAG_VADDR;
     if (!prot == !set_vaddr)
         return -EINVAL;
-    uint64_t last_iova, last_va;
-    if (!m.size || ((m.size | m.iova | m.vaddr) & 4095))
-        return -EINVAL;
-    if (__builtin_add_overflow(m.iova, m.size - 1, &last_iova) ||
-        __builtin_add_overflow(m.vaddr, m.size - 1, &last_va))
+    if ((m.size | m.iova | m.vaddr) & 4095)
         return -EINVAL;
     if (set_vaddr)
         return dma_update_vaddr(c, &m, last_iova);
@@ -352,8 +356,11 @@ static long container_dirty(struct vfio_container *c, unsigned long arg)
         return -EINVAL;
     memcpy(&r, (const char *)arg + minsz, sizeof(r));
     uint64_t last;
-    if (!r.size || __builtin_add_overflow(r.iova, r.size - 1, &last) ||
-        bitmap_check(&r.bitmap, r.size) || (r.iova & 4095) || (r.size & 4095) ||
+    if (!r.size)
+        return -EINVAL;
+    if (__builtin_add_overflow(r.iova, r.size - 1, &last))
+        return -EOVERFLOW;      /* Linux since 6.18; 6.12 said EINVAL */
+    if (bitmap_check(&r.bitmap, r.size) || (r.iova & 4095) || (r.size & 4095) ||
         !c->dirty_tracking)
         return -EINVAL;
     /* The range must not bisect a mapping. */
@@ -417,8 +424,10 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
         if (u.iova || u.size)
             return -EINVAL;
         last = ~0ULL;
-    } else if (!u.size || (u.size & 4095) || __builtin_add_overflow(u.iova, u.size - 1, &last)) {
+    } else if (!u.size || (u.size & 4095)) {
         return -EINVAL;
+    } else if (__builtin_add_overflow(u.iova, u.size - 1, &last)) {
+        return -EOVERFLOW;      /* Linux since 6.18; 6.12 said EINVAL */
     }
     if (want_dirty && !c->dirty_tracking)
         return -EINVAL;

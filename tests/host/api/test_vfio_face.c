@@ -986,6 +986,14 @@ TEST(iommufd_container_with_a_group)
     CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &map), 0);
     CHECK_EQ(api_xlate(&api_devs[VH_EDU], 0x100000 + 4096), (uint64_t)(uintptr_t)(mem + 4096));
     CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &map), -EEXIST);
+    /* wrapping ranges: EOVERFLOW (iopt_check_iova, iopt_unmap_iova) */
+    struct vfio_iommu_type1_dma_map wrap = map;
+    wrap.iova = ~0ull & ~4095ull;
+    wrap.size = 2 * 4096;
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_MAP_DMA, &wrap), -EOVERFLOW);
+    struct vfio_iommu_type1_dma_unmap wu = { .argsz = sizeof(wu), .iova = wrap.iova,
+                                             .size = wrap.size };
+    CHECK_EQ(ioc(fd, VFIO_IOMMU_UNMAP_DMA, &wu), -EOVERFLOW);
     /* GET_INFO: DMA available, then the IOVA ranges; argsz always the whole size */
     uint64_t buf[32];
     memset(buf, 0, sizeof(buf));
@@ -1060,5 +1068,57 @@ TEST(device_config_bounds_and_long_names)
     name[100] = 0;
     CHECK_EQ(ioc(t.group, VFIO_GROUP_GET_DEVICE_FD, name), -ENODEV);
     t1_close_dev(&t, dev);
+    API_CLEAN(&b);
+}
+
+/* Linux 6.18's vfio_dma_do_map/do_unmap and the dirty bitmap's range (the series that lets type1
+ * map up to the addressable limit; the selftests' vfio_dma_map_limit_test expects it): a range
+ * that wraps is EOVERFLOW, and for MAP this comes before the flags are looked at; a mapping of
+ * the last page of the IOVA space maps and unmaps. */
+TEST(container_wrapping_ranges_are_eoverflow)
+{
+    struct api_base b;
+    vh_setup(&b);
+    struct t1 t;
+    t1_open(&t, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
+    uint8_t *mem = api_pages(2);
+    struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map), .vaddr = (uintptr_t)mem,
+        .iova = ~0ull & ~4095ull, .size = 2 * 4096,
+        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_MAP_DMA, &map), -EOVERFLOW);
+    map.flags = 0;
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_MAP_DMA, &map), -EOVERFLOW);
+    map.size = 0;
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_MAP_DMA, &map), -EINVAL);
+    map = (struct vfio_iommu_type1_dma_map){ .argsz = sizeof(map), .vaddr = ~0ull & ~4095ull,
+        .iova = 0x100000, .size = 2 * 4096, .flags = VFIO_DMA_MAP_FLAG_READ };
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_MAP_DMA, &map), -EOVERFLOW);
+    struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = ~0ull & ~4095ull,
+                                            .size = 2 * 4096 };
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_UNMAP_DMA, &u), -EOVERFLOW);
+    u.size = 4096 + 1;
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_UNMAP_DMA, &u), -EINVAL);
+    /* the last page below the aperture's top */
+    uint64_t buf[64] = { 0 };
+    struct vfio_iommu_type1_info *pi = (void *)buf;
+    pi->argsz = sizeof(buf);
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_GET_INFO, pi), 0);
+    uint32_t at = pi->cap_offset;
+    const struct vfio_iommu_type1_info_cap_iova_range *r = NULL;
+    while (at && !r) {
+        const struct vfio_info_cap_header *h = (const void *)((const char *)buf + at);
+        if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE)
+            r = (const void *)h;
+        at = h->next;
+    }
+    REQUIRE(r && r->nr_iovas);
+    uint64_t top = r->iova_ranges[r->nr_iovas - 1].end & ~4095ull;
+    map = (struct vfio_iommu_type1_dma_map){ .argsz = sizeof(map), .vaddr = (uintptr_t)mem,
+        .iova = top, .size = 4096, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_MAP_DMA, &map), 0);
+    u = (struct vfio_iommu_type1_dma_unmap){ .argsz = sizeof(u), .iova = top, .size = 4096 };
+    CHECK_EQ(ioc(t.container, VFIO_IOMMU_UNMAP_DMA, &u), 0);
+    CHECK_EQ(u.size, 4096);
+    t1_close(&t);
     API_CLEAN(&b);
 }
