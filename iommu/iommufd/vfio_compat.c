@@ -8,7 +8,6 @@
 #include "iommu/iommufd/iommufd_private.h"
 #include "lib/string.h"
 
-#define END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
 static int compat_from(struct moat_iommufd *ctx, void *dst, uint64_t uptr, size_t len)
 {

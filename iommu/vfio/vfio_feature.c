@@ -12,16 +12,17 @@
 long vfio_device_feature(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_feature f;
-    size_t minsz = offsetof(struct vfio_device_feature, flags) + 4;
-    memcpy(&f, (void *)arg, minsz);
+    long err = vfio_args_in(&f, arg, END_OF(struct vfio_device_feature, flags));
+    if (err)
+        return err;
     uint32_t known = VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET |
                      VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE;
-    if (f.argsz < minsz || (f.flags & ~known))
-        return -EINVAL;
+    if (f.flags & ~known)
+        return ERR(-EINVAL);
     if (!(f.flags & VFIO_DEVICE_FEATURE_PROBE) && (f.flags & VFIO_DEVICE_FEATURE_SET) &&
         (f.flags & VFIO_DEVICE_FEATURE_GET))
-        return -EINVAL;
-    return -ENOTTY;
+        return ERR(-EINVAL);
+    return ERR(-ENOTTY);
 }
 
 /* Linux's vfio_pci_ioctl_get_pci_hot_reset_info and vfio_pci_ioctl_pci_hot_reset: after the
@@ -32,21 +33,19 @@ long vfio_device_feature(struct vfio_device *vd, unsigned long arg)
 long vfio_hot_reset_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_pci_hot_reset_info h;
-    size_t minsz = offsetof(struct vfio_pci_hot_reset_info, count) + 4;
-    memcpy(&h, (void *)arg, minsz);
-    if (h.argsz < minsz)
-        return -EINVAL;
-    return -ENODEV;
+    long err = vfio_args_in(&h, arg, END_OF(struct vfio_pci_hot_reset_info, count));
+    return err ? err : ERR(-ENODEV);
 }
 
 long vfio_hot_reset(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_pci_hot_reset h;
-    size_t minsz = offsetof(struct vfio_pci_hot_reset, count) + 4;
-    memcpy(&h, (void *)arg, minsz);
-    if (h.argsz < minsz || h.flags)
-        return -EINVAL;
+    long err = vfio_args_in(&h, arg, END_OF(struct vfio_pci_hot_reset, count));
+    if (err)
+        return err;
+    if (h.flags)
+        return ERR(-EINVAL);
     if (!!h.count == vd->cdev_bound)
-        return -EINVAL;     /* a group list from a cdev, or none from the group path */
-    return -ENODEV;
+        return ERR(-EINVAL);    /* a group list from a cdev, or none from the group path */
+    return ERR(-ENODEV);
 }

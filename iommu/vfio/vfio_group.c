@@ -47,18 +47,17 @@ int vfio_device_index(const struct pci_dev *pdev)
 static long group_status(struct vfio_group *g, unsigned long arg)
 {
     struct vfio_group_status st;
-    size_t minsz = offsetof(struct vfio_group_status, flags) + 4;
-    memcpy(&st, (void *)arg, minsz);
-    if (st.argsz < minsz)
-        return -EINVAL;
+    size_t minsz = END_OF(struct vfio_group_status, flags);
+    long err = vfio_args_in(&st, arg, minsz);
+    if (err)
+        return err;
     /* Linux's vfio_group_ioctl_get_status: a group with a container is viable by construction */
     st.flags = 0;
     if (g->container || g->ictx)
         st.flags = VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
     else if (vfio_group_viable(g->id))
         st.flags = VFIO_GROUP_FLAGS_VIABLE;
-    memcpy((void *)arg, &st, minsz);
-    return 0;
+    return vfio_copy_to(arg, &st, minsz);
 }
 
 /* An iommufd as the container (Linux: iommufd_vfio_compat_ioas_create, then group->iommufd):
@@ -66,7 +65,7 @@ static long group_status(struct vfio_group *g, unsigned long arg)
 static long group_set_iommufd(struct vfio_group *g, struct file *f, struct moat_iommufd *ictx)
 {
     uint32_t ioas;
-    int err = moat_vfio_compat_ioas(ictx, true, &ioas);
+    long err = moat_vfio_compat_ioas(ictx, true, &ioas);
     if (err) {
         file_put(f);
         return err;
@@ -80,24 +79,25 @@ static long group_set_iommufd(struct vfio_group *g, struct file *f, struct moat_
  * set (EINVAL), then what the descriptor is (EBADFD when neither a container nor an iommufd). */
 static long group_set_container(struct vfio_group *g, unsigned long arg)
 {
-    int fd;
-    memcpy(&fd, (void *)arg, sizeof(fd));
+    int32_t fd;
+    if (vfio_copy_from(&fd, arg, sizeof(fd)))
+        return ERR(-EFAULT);
     struct file *cf = fd_get(fd);
     if (!cf)
-        return -EBADF;
+        return ERR(-EBADF);
     struct vfio_container *c = vfio_container_of(cf);
     struct moat_iommufd *ictx = vfio_iommufd_of(cf);
     long err = 0;
     if (g->container || g->ictx)
-        err = -EINVAL;
+        err = ERR(-EINVAL);
     else if (!c && ictx)
         return group_set_iommufd(g, cf, ictx);
     else if (!c)
-        err = -EBADFD;
+        err = ERR(-EBADFD);
     else if (!vfio_group_viable(g->id))
-        err = -EPERM;       /* iommu_group_claim_dma_owner: a driver owns a member */
+        err = ERR(-EPERM);  /* iommu_group_claim_dma_owner: a driver owns a member */
     else if (c->nr_groups == ARRAY_SIZE(c->groups))
-        err = -ENOSPC;
+        err = ERR(-ENOSPC);
     if (!err) {
         c->groups[c->nr_groups++] = g;
         err = vfio_container_attach_group(c, g);
@@ -116,9 +116,9 @@ static long group_set_container(struct vfio_group *g, unsigned long arg)
 static long group_unset_container(struct vfio_group *g)
 {
     if (!g->container && !g->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (g->open_devices)
-        return -EBUSY;
+        return ERR(-EBUSY);
     if (g->ictx) {
         file_put(g->iommufd_file);
         g->iommufd_file = NULL;
@@ -131,18 +131,29 @@ static long group_unset_container(struct vfio_group *g)
     return 0;
 }
 
+/* Whether the program's string at arg runs past a page without its NUL (strndup_user's EINVAL;
+ * a string it cannot read is treated alike). */
+static bool name_past_a_page(unsigned long arg)
+{
+    char chunk[64];
+    for (size_t off = 0; off < 4096; off += sizeof(chunk)) {
+        long n = uaccess_strncpy(chunk, (const char *)(arg + off), sizeof(chunk));
+        if (n != -ENAMETOOLONG)
+            return n < 0 || off + (size_t)n >= 4096;
+    }
+    return true;
+}
+
 /* Linux's vfio_group_ioctl_get_device_fd: the name is at most a page (strndup_user: EINVAL),
  * then it must name a member (ENODEV), then the group needs an IOMMU (EINVAL). */
 static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
 {
     char name[64];
-    const char *user = (const char *)arg;
-    size_t n = strnlen(user, 4096);
-    if (n == 4096)
-        return -EINVAL;
-    if (n >= sizeof(name))
-        return -ENODEV;     /* longer than any device name */
-    memcpy(name, user, n + 1);
+    long n = uaccess_strncpy(name, (const char *)arg, sizeof(name));
+    if (n == -ENAMETOOLONG)     /* longer than any device name */
+        return name_past_a_page(arg) ? ERR(-EINVAL) : ERR(-ENODEV);
+    if (n < 0)
+        return n;
     struct pci_system *sys = vfio_pci();
     struct pci_dev *pdev = NULL;
     for (uint32_t i = 0; i < sys->ndevs && !pdev; i++) {
@@ -152,9 +163,9 @@ static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
             pdev = &sys->devs[i];
     }
     if (!pdev)
-        return -ENODEV;
+        return ERR(-ENODEV);
     if (!g->ictx && (!g->container || !g->container->ictx))
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct file *f;
     int err = vfio_device_open(pdev, g, &f);
     if (err)
@@ -178,7 +189,7 @@ static long group_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     case VFIO_GROUP_GET_DEVICE_FD:
         return group_get_device_fd(g, arg);
     default:
-        return -ENOTTY;
+        return ERR(-ENOTTY);
     }
 }
 
@@ -268,15 +279,15 @@ static int group_open(const char *rest, int oflags, struct file **out)
     unsigned long long id;
     const char *end;
     if (str_to_u64(rest, &end, 10, &id) || *end || id >= VFIO_MAX_GROUPS || !group_exists((int)id))
-        return -ENOENT;
+        return ERR(-ENOENT);
     struct vfio_group *g = vfio_group_get((int)id);
     if (!g)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     if (g->nr_cdev_bound || g->opened)
-        return -EBUSY;
+        return ERR(-EBUSY);
     *out = file_new(&group_ops, g);
     if (!*out)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     g->opened = g->file_open = true;
     return 0;
 }
@@ -285,14 +296,14 @@ int vfio_group_cdev_claim(const struct pci_dev *pdev)
 {
     struct vfio_group *g = vfio_group_get(pdev->group);
     if (!g)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     if (g->opened)
-        return -EBUSY;
+        return ERR(-EBUSY);
     for (unsigned i = 0; i < g->nr_cdev_bound; i++)
         if (g->cdev_bound[i] == pdev)
-            return -EINVAL;
+            return ERR(-EINVAL);
     if (g->nr_cdev_bound == VFIO_GROUP_MAX_DEVS)
-        return -ENOSPC;
+        return ERR(-ENOSPC);
     g->cdev_bound[g->nr_cdev_bound++] = pdev;
     return 0;
 }

@@ -94,7 +94,7 @@ static int irq_arm(struct vfio_device *vd, unsigned index, unsigned i, int fd, b
     if (fd >= 0 && irq->vector) {
         struct file *t = fd_get(fd);
         if (!t)
-            return -EBADF;
+            return ERR(-EBADF);
         uint64_t f = irq_save();
         struct file *old = irq->trigger;
         irq->trigger = t;
@@ -108,7 +108,7 @@ static int irq_arm(struct vfio_device *vd, unsigned index, unsigned i, int fd, b
         return 0;
     irq->trigger = fd_get(fd);
     if (!irq->trigger)
-        return -EBADF;
+        return ERR(-EBADF);
     int vec = irq_alloc_vector(irq_fire, irq);
     if (vec < 0) {
         irq_release(vd, irq);
@@ -122,7 +122,7 @@ static int msix_program(struct vfio_device *vd, unsigned i, const struct msi_msg
 {
     volatile uint32_t *e = msix_entry(vd, i);
     if (!e)
-        return -ENODEV;
+        return ERR(-ENODEV);
     e[3] = MSIX_ENTRY_CTRL_MASK;
     e[0] = (uint32_t)m->addr;
     e[1] = (uint32_t)(m->addr >> 32);
@@ -296,37 +296,46 @@ void vfio_err_req_release(struct vfio_device *vd)
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_set hdr;
-    size_t minsz = offsetof(struct vfio_irq_set, count) + 4, size;
-    memcpy(&hdr, (void *)arg, minsz);
+    size_t minsz = END_OF(struct vfio_irq_set, count), size;
+    long err = vfio_args_in(&hdr, arg, minsz);
+    if (err)
+        return err;
     uint32_t dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     uint32_t action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-    if (hdr.argsz < minsz || hdr.index >= VFIO_PCI_NUM_IRQS || hdr.count >= UINT32_MAX - hdr.start ||
+    if (hdr.index >= VFIO_PCI_NUM_IRQS || hdr.count >= UINT32_MAX - hdr.start ||
         (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
-        return -EINVAL;
+        return ERR(-EINVAL);
     unsigned max = vfio_irq_count(vd, hdr.index);
     if (hdr.start >= max || hdr.start + hdr.count > max)
-        return -EINVAL;
+        return ERR(-EINVAL);
     switch (dtype) {
     case VFIO_IRQ_SET_DATA_NONE: size = 0; break;
     case VFIO_IRQ_SET_DATA_BOOL: size = 1; break;
     case VFIO_IRQ_SET_DATA_EVENTFD: size = 4; break;
-    default: return -EINVAL;
+    default: return ERR(-EINVAL);
     }
     if (size && hdr.argsz - minsz < (uint64_t)hdr.count * size)
-        return -EINVAL;
-    const uint8_t *data = (const uint8_t *)arg + minsz;
+        return ERR(-EINVAL);
     bool trigger = action == VFIO_IRQ_SET_ACTION_TRIGGER;
-    switch (hdr.index) {
-    case VFIO_PCI_INTX_IRQ_INDEX:
+    if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX) {
         if (action != VFIO_IRQ_SET_ACTION_MASK && action != VFIO_IRQ_SET_ACTION_UNMASK && !trigger)
-            return -ENOTTY;
-        return vfio_intx_set_irqs(vd, &hdr, data);
+            return ERR(-ENOTTY);
+        return vfio_intx_set_irqs(vd, &hdr, arg + minsz);
+    }
+    if (!trigger)
+        return ERR(-ENOTTY);    /* no MSI/MSI-X masking; ERR and REQ only trigger */
+    /* the data (Linux's memdup_user); vectors past the ones moat arms are never read */
+    uint8_t data[VFIO_MAX_VECTORS * sizeof(int32_t)];
+    err = vfio_copy_from(data, arg + minsz, MIN(hdr.count, (uint32_t)VFIO_MAX_VECTORS) * size);
+    if (err)
+        return err;
+    switch (hdr.index) {
     case VFIO_PCI_MSI_IRQ_INDEX:
     case VFIO_PCI_MSIX_IRQ_INDEX:
-        return trigger ? msi_trigger(vd, &hdr, data) : -ENOTTY;    /* no MSI masking */
+        return msi_trigger(vd, &hdr, data);
     case VFIO_PCI_ERR_IRQ_INDEX:
-        return trigger ? ctx_trigger(&vd->err_trigger, &hdr, data) : -ENOTTY;
+        return ctx_trigger(&vd->err_trigger, &hdr, data);
     default:
-        return trigger ? ctx_trigger(&vd->req_trigger, &hdr, data) : -ENOTTY;
+        return ctx_trigger(&vd->req_trigger, &hdr, data);
     }
 }

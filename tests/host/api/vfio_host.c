@@ -56,7 +56,21 @@ int vm_virt_to_phys(const void *va, uint64_t *pa)
     return 0;
 }
 
-int vm_map_mmio(uint64_t pa, size_t len, void **out)
+uint64_t vm_phys_run(const void *va, uint64_t len, uint64_t *pa)
+{
+    *pa = (uint64_t)(uintptr_t)va;
+    return len;
+}
+
+/* Every page the tests hand in is the program's and writable (kernel/vm's own rules are
+ * test_api_boundary's). */
+int vm_dma_pin(const void *va, uint64_t len, int prot, bool allow_bar, uint64_t *pa)
+{
+    *pa = (uint64_t)(uintptr_t)va;
+    return 0;
+}
+
+int vm_map_mmio(uint64_t pa, size_t len, int prot, void **out)
 {
     *out = (void *)(uintptr_t)pa;
     return 0;
@@ -111,7 +125,7 @@ unsigned vfio_intx_count(struct vfio_device *vd)
     return !vd->pdev->is_virtfn && vh_cfg[vd->pdev - api_devs][PCI_INTERRUPT_PIN] ? 1 : 0;
 }
 
-long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data)
+long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, unsigned long data)
 {
     return -ENOSYS;
 }
