@@ -198,10 +198,10 @@ int vfio_eventfd_get(int32_t fd, struct file **out)
         return 0;
     struct file *f = fd_get(fd);
     if (!f)
-        return -EBADF;
+        return ERR(-EBADF);
     if (!file_is_eventfd(f)) {
         file_put(f);
-        return -EINVAL;
+        return ERR(-EINVAL);
     }
     *out = f;
     return 0;
@@ -217,10 +217,10 @@ static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, co
         return 0;
     }
     if (vd->irq_index != h->index && vd->irq_index != ~0u)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
         if (h->start + h->count > irq_armable(vd, h->index))
-            return -ENOSPC;     /* pci_alloc_irq_vectors gave fewer than asked */
+            return ERR(-ENOSPC);     /* pci_alloc_irq_vectors gave fewer than asked */
         int32_t fds[VFIO_MAX_VECTORS];
         memcpy(fds, data, h->count * sizeof(int32_t));
         for (unsigned i = 0; i < h->count; i++) {
@@ -234,7 +234,7 @@ static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, co
         return irqs_enable(vd, h->index, h->start, h->count, fds);
     }
     if (vd->irq_index != h->index)
-        return -EINVAL;
+        return ERR(-EINVAL);
     for (unsigned i = h->start; i < h->start + h->count && i < VFIO_MAX_VECTORS; i++)
         if (vd->irqs[i].trigger && (dtype == VFIO_IRQ_SET_DATA_NONE || data[i - h->start]))
             eventfd_signal(vd->irqs[i].trigger);
@@ -247,10 +247,10 @@ static long ctx_trigger(struct file **ctx, const struct vfio_irq_set *h, const u
 {
     uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     if (h->start != 0 || h->count > 1)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (dtype == VFIO_IRQ_SET_DATA_NONE) {
         if (!*ctx)
-            return -EINVAL;
+            return ERR(-EINVAL);
         if (h->count) {
             eventfd_signal(*ctx);
         } else {
@@ -260,7 +260,7 @@ static long ctx_trigger(struct file **ctx, const struct vfio_irq_set *h, const u
         return 0;
     }
     if (!h->count)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
         if (data[0] && *ctx)
             eventfd_signal(*ctx);
