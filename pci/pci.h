@@ -139,6 +139,18 @@ enum pci_system_flags {
 
 #define PCI_MAX_HOST_BRIDGES 16
 
+/* Who else may hold a function (pci_system.holder): the VFIO face, for a program that has the
+ * device open. While a function below a hot-plug slot is held, its removal waits
+ * (pci/pci_hotplug.c): request() asks the holder to let go (VFIO signals the program's
+ * VFIO_PCI_REQ_IRQ_INDEX eventfd), again every 10 s as Linux's vfio_unregister_group_dev does;
+ * once nothing is held, leaving() lets the holder drop what still refers to the function
+ * (bindings in an IOMMUFD context), and the removal goes on. */
+struct pci_hotplug_holder {
+    bool (*held)(const struct pci_dev *dev);
+    void (*request)(struct pci_dev *dev, unsigned count);
+    void (*leaving)(struct pci_dev *dev);
+};
+
 struct pci_system {
     const struct pci_cfg_ops *ops;
     void *ctx;
@@ -156,6 +168,7 @@ struct pci_system {
      * keeps open after its devices left)? Such a number is not reused until let go, as a
      * Linux iommu_group lives while referenced. */
     bool (*group_busy)(int group);
+    const struct pci_hotplug_holder *holder;   /* optional, see above */
     unsigned warnings;         /* total warnings printed */
     bool overflow;             /* devs[] was too small: devices were left out */
 };

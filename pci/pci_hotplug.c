@@ -44,12 +44,7 @@ static unsigned nr_slots;
 static const struct pci_hotplug_driver *drivers[HP_MAX_DRIVERS];
 static unsigned nr_drivers;
 static uint64_t blink_ns = HP_BLINK_MS * NSEC_PER_MSEC;
-static const struct pci_hotplug_holder *holder;
 
-void pci_hotplug_set_holder(const struct pci_hotplug_holder *h)
-{
-    holder = h;
-}
 
 int pci_hotplug_register_driver(const struct pci_hotplug_driver *drv)
 {
@@ -246,8 +241,8 @@ static void unbind_subtree(struct pci_system *sys, struct pci_dev *dev)
         kprintf("pciehp: driver %s cannot let go of a device; it is blocked under it\n",
                 dev->driver);
     pci_set_driver(dev, NULL);
-    if (holder)
-        holder->leaving(dev);
+    if (sys->holder)
+        sys->holder->leaving(dev);
     if (iommu_unit_for(dev))
         iommu_attach(NULL, dev);
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
@@ -274,15 +269,15 @@ static bool subtree_held(struct pci_system *sys, struct pci_dev *dev)
     for (uint32_t c = dev->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
         if (subtree_held(sys, &sys->devs[c]))
             return true;
-    return holder && holder->held(dev);
+    return sys->holder && sys->holder->held(dev);
 }
 
 static void subtree_request(struct pci_system *sys, struct pci_dev *dev, unsigned count)
 {
     for (uint32_t c = dev->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
         subtree_request(sys, &sys->devs[c], count);
-    if (holder && holder->held(dev))
-        holder->request(dev, count);
+    if (sys->holder && sys->holder->held(dev))
+        sys->holder->request(dev, count);
 }
 
 static bool port_held(struct pci_system *sys, struct hp_slot *s)

@@ -32,18 +32,6 @@ struct pci_hotplug_driver {
 /* A driver that handles devices arriving after boot (call from its init unit). */
 int pci_hotplug_register_driver(const struct pci_hotplug_driver *drv);
 
-/* Who else may hold a function: the VFIO face, for a program that has the device open. While a
- * function of the subtree is held, its removal waits (slot state WAIT_RELEASE): request() asks
- * the holder to let go (VFIO signals the program's VFIO_PCI_REQ_IRQ_INDEX eventfd), again
- * every 10 s as Linux's vfio_unregister_group_dev does; once nothing is held, leaving() lets
- * the holder drop what still refers to the function (bindings in an IOMMUFD context), and the
- * removal goes on. */
-struct pci_hotplug_holder {
-    bool (*held)(const struct pci_dev *dev);
-    void (*request)(struct pci_dev *dev, unsigned count);
-    void (*leaving)(struct pci_dev *dev);
-};
-void pci_hotplug_set_holder(const struct pci_hotplug_holder *h);
 
 /* Handles every pending slot event; returns how many devices were added or removed. */
 int pci_hotplug_poll(void);
