@@ -4,8 +4,10 @@
  *                   IOMMU work; one copy per I/O);
  *   BLK_DMA_STRICT  the caller's own buffer is mapped for exactly one I/O and unmapped (with
  *                   the IOTLB invalidation) before the I/O is reported done: no DMA into it
- *                   can happen afterwards. Completions reaped by one poll are unmapped
- *                   together, with one invalidation wait.
+ *                   can happen afterwards. Behind an IOMMU the mapping goes into the I/O's
+ *                   slot of the device's window (dma_window: tables allocated once, leaf
+ *                   entries stored and cleared per I/O); completions reaped by one poll are
+ *                   cleared together and leave with one invalidation and one wait.
  * Synchronous calls (blk_read, blk_write, blk_flush) wait with a deadline. The asynchronous
  * steps below them (prepare, submit, poll, complete) let a caller keep several I/Os in flight.
  *
@@ -24,6 +26,7 @@ enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
 
 #define BLK_MAX_DEVS 8
 #define BLK_REAP_BATCH 32       /* STRICT completions whose unmaps share one invalidation */
+#define BLK_WINDOW_SLOTS 64     /* STRICT I/Os in flight at once (at most queue_depth) */
 #define BLK_IO_TIMEOUT_NS (10ULL * 1000 * 1000 * 1000)   /* per I/O; TCG is slow */
 
 struct blk_io {
@@ -43,6 +46,7 @@ struct blk_io {
     void *bounce;               /* POOLED: the pool buffer */
     struct dma_map map;         /* STRICT: the mapping of buf */
     bool mapped;                /* STRICT: map is live */
+    uint16_t slot;              /* STRICT, translated: its slot of the device's window */
 };
 
 struct blk_dev_ops {
@@ -74,6 +78,7 @@ struct blk_dev {
     unsigned queue_depth;       /* I/Os the device takes at once */
     struct dma_space dma;
     struct dma_pool pool;       /* queue_depth buffers of max_io bytes */
+    struct dma_window win;      /* STRICT: a slot per request in flight (translated only) */
     enum blk_dma_mode mode;     /* of blk_read/blk_write */
     bool up, broken;
     bool plugged;               /* blk_plug: submissions wait for blk_unplug's one doorbell */

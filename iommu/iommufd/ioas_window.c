@@ -1,0 +1,160 @@
+/* IOAS windows: a fixed IOVA range of an IOAS whose page-table pages are allocated once and
+ * stay, for a driver that maps each request into a slot of it (a slot per tag: the idea of
+ * rIOMMU, ASPLOS 2015). The window is an ordinary area of the IOAS (it occupies its range,
+ * IOVA_RANGES and fixed maps see it), created and destroyed like other objects; in between,
+ * the data path is three calls on the window itself, with no ID, tree or allocator lookup:
+ *   map    stores a run's leaf entries (the tables are there: one walk, no allocation);
+ *   clear  removes them into the window's gather (no invalidation yet);
+ *   sync   one invalidation covering everything cleared since the last sync, one wait.
+ * Until sync returns the device may still reach what clear removed. */
+#include "iommu/iommufd/iommufd_private.h"
+#include "kernel/mm/heap.h"
+
+/* The window's one domain (windows refuse a second one): NULL while no device is attached. */
+static inline struct iommu_domain *window_domain(const struct moat_ioas_window *w)
+{
+    return w->ioas->hwpts ? w->ioas->hwpts->domain : NULL;
+}
+
+/* A domain the IOAS gains (an attach): the window's tables are built there. A fresh domain
+ * maps nothing of the window; a second domain would need every map and clear twice, which the
+ * data path does not do. */
+int ioas_window_fill(struct moat_ioas_window *w, struct iommu_domain *d)
+{
+    const struct hwpt *h = w->ioas->hwpts;
+    if (h && (h->domain != d || h->next))
+        return ERR(-EBUSY);
+    int err = iommu_populate(d, w->iova, w->length);
+    if (err)
+        return err;
+    w->live_pages = 0;
+    w->pending = false;
+    return 0;
+}
+
+/* The domain is leaving the IOAS (no device on it any more, it is about to be freed): what
+ * was cleared but not synced concerns a domain nobody uses; its leaves go with it. */
+void ioas_window_drop(struct moat_ioas_window *w)
+{
+    w->pending = false;
+    w->live_pages = 0;
+}
+
+int moat_ioas_window_alloc(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova,
+                           uint64_t length, uint32_t *out_id, struct moat_ioas_window **out)
+{
+    struct iova_node *first;
+    struct ioas *ioas = ioas_get(ctx, ioas_id);
+    if (!ioas)
+        return ERR(-ENOENT);
+    if (!length || !IS_ALIGNED(length, IOMMUFD_PAGE))
+        return ERR(-EINVAL);
+    if (ioas->hwpts && ioas->hwpts->next)
+        return ERR(-EBUSY);
+    int err = ioas_check_fixed(ioas, iova, length, &first);
+    if (err)
+        return err;
+    err = iommufd_slot_reserve(ctx);
+    if (err)
+        return err;
+    struct moat_ioas_window *w = iommufd_zalloc(sizeof(*w));
+    if (!w)
+        return ERR(-ENOMEM);
+    struct ioas_area *a = ioas_area_prepare(ioas, iova, length, first);
+    if (!a) {
+        kfree(w);
+        return ERR(-ENOMEM);
+    }
+    *w = (struct moat_ioas_window){ .ctx = ctx, .ioas = ioas, .area = a, .iova = iova,
+                                    .length = length };
+    a->win = w;
+    a->prot = IOMMU_READ | IOMMU_WRITE;
+    err = ioas_areas_commit(ioas, &a, 1);   /* fills the domain through ioas_window_fill */
+    if (err) {
+        kfree(w);
+        return err;
+    }
+    ioas->obj.users++;
+    iommufd_obj_install(ctx, &w->obj, IOMMUFD_OBJ_WINDOW);
+    *out_id = w->obj.id;
+    *out = w;
+    return 0;
+}
+
+/* Out of the object table. Its leaves must be cleared and synced unless no device can use
+ * them any more (moat_iommufd_destroy checks; a context teardown has detached every device).
+ * The tables stay in the domain, which frees them with itself. */
+void ioas_window_destroy(struct moat_ioas_window *w)
+{
+    w->area->win = NULL;
+    ioas_area_forget(w->ioas, w->area);
+    w->ioas->obj.users--;
+    kfree(w);
+}
+
+bool ioas_window_busy(const struct moat_ioas_window *w)
+{
+    return window_domain(w) && (w->live_pages || w->pending);
+}
+
+/* [offset, offset + length) inside the window, page aligned. */
+static inline int window_range(const struct moat_ioas_window *w, uint64_t offset,
+                               uint64_t length)
+{
+    uint64_t end;
+    if (!length || !IS_ALIGNED(offset | length, IOMMUFD_PAGE))
+        return ERR(-EINVAL);
+    if (__builtin_add_overflow(offset, length, &end) || end > w->length)
+        return ERR(-ERANGE);
+    return 0;
+}
+
+int moat_ioas_window_map(struct moat_ioas_window *w, uint64_t offset, const void *va,
+                         uint64_t length, uint32_t prot)
+{
+    uint64_t pa;
+    int err = window_range(w, offset, length);
+    if (err)
+        return err;
+    if (!prot || (prot & ~(IOMMU_READ | IOMMU_WRITE)) || !IS_ALIGNED((uintptr_t)va, IOMMUFD_PAGE))
+        return ERR(-EINVAL);
+    err = iommufd_v2p(w->ctx, va, length, &pa);
+    if (err)
+        return err;
+    struct iommu_domain *d = window_domain(w);
+    if (d && (err = iommu_map(d, w->iova + offset, pa, length, prot)))
+        return err;     /* -EEXIST: part of it is still mapped */
+    w->live_pages += length / IOMMUFD_PAGE;
+    return 0;
+}
+
+int moat_ioas_window_clear(struct moat_ioas_window *w, uint64_t offset, uint64_t length)
+{
+    int err = window_range(w, offset, length);
+    if (err)
+        return err;
+    if (length / IOMMUFD_PAGE > w->live_pages)
+        return ERR(-ENOENT);
+    struct iommu_domain *d = window_domain(w);
+    if (d) {
+        if (!w->pending) {
+            iommu_gather_init(&w->gather);
+            w->gather.span = true;          /* one invalidation for the touched part */
+            w->gather.keep_tables = true;
+        }
+        err = iommu_unmap_gather(d, w->iova + offset, length, &w->gather);
+        if (err)
+            return err;     /* -ENOENT: part of it was not mapped; nothing changed */
+        w->pending = true;
+    }
+    w->live_pages -= length / IOMMUFD_PAGE;
+    return 0;
+}
+
+void moat_ioas_window_sync(struct moat_ioas_window *w)
+{
+    struct iommu_domain *d = window_domain(w);
+    if (w->pending && d)
+        iommu_gather_sync(d, &w->gather);
+    w->pending = false;
+}
