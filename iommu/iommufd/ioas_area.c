@@ -304,7 +304,7 @@ int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_
 void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
 {
     if (a->win) {       /* the domain is leaving the IOAS: its window tables go with it */
-        ioas_window_drop(a->win);
+        ioas_window_drop(a->win, d);
         return;
     }
     int err = iommu_unmap(d, a->node.start, a->node.last - a->node.start + 1);

@@ -9,6 +9,29 @@
  * Until sync returns the device may still reach what clear removed. */
 #include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
+#include "lib/string.h"
+
+/* The window's own record of which pages are mapped: the object layer checks a request
+ * against it (the units below are never asked to map over a mapping or clear a hole). */
+static inline bool pages_are(const struct moat_ioas_window *w, uint64_t first, uint64_t n,
+                             bool live)
+{
+    for (uint64_t i = first; i < first + n; i++)
+        if (!!(w->live[i / 64] & BIT(i % 64)) != live)
+            return false;
+    return true;
+}
+
+static inline void pages_set(struct moat_ioas_window *w, uint64_t first, uint64_t n, bool live)
+{
+    for (uint64_t i = first; i < first + n; i++) {
+        if (live)
+            w->live[i / 64] |= BIT(i % 64);
+        else
+            w->live[i / 64] &= ~BIT(i % 64);
+    }
+    w->live_pages = live ? w->live_pages + n : w->live_pages - n;
+}
 
 /* The window's one domain (windows refuse a second one): NULL while no device is attached. */
 static inline struct iommu_domain *window_domain(const struct moat_ioas_window *w)
@@ -27,17 +50,31 @@ int ioas_window_fill(struct moat_ioas_window *w, struct iommu_domain *d)
     int err = iommu_populate(d, w->iova, w->length);
     if (err)
         return err;
+    memset(w->live, 0, ((w->length / IOMMUFD_PAGE + 63) / 64) * sizeof(uint64_t));
     w->live_pages = 0;
     w->pending = false;
     return 0;
 }
 
-/* The domain is leaving the IOAS (no device on it any more, it is about to be freed): what
- * was cleared but not synced concerns a domain nobody uses; its leaves go with it. */
-void ioas_window_drop(struct moat_ioas_window *w)
+/* The domain is leaving the IOAS (no device on it any more, it is about to be freed): a
+ * domain is freed with nothing mapped, so slots still mapped (requests never completed) are
+ * found page by page and cleared, with one invalidation. What was cleared and not synced goes
+ * with the same sync. Teardown only: the data path never comes here. */
+void ioas_window_drop(struct moat_ioas_window *w, struct iommu_domain *d)
 {
+    if (!w->pending) {
+        iommu_gather_init(&w->gather);
+        w->gather.keep_tables = true;
+    }
+    for (uint64_t i = 0; w->live_pages && i < w->length / IOMMUFD_PAGE; i++) {
+        if (!pages_are(w, i, 1, true))
+            continue;
+        MOAT_ASSERT(iommu_unmap_gather(d, w->iova + i * IOMMUFD_PAGE, IOMMUFD_PAGE,
+                                       &w->gather) == 0);
+        pages_set(w, i, 1, false);
+    }
+    iommu_gather_sync(d, &w->gather);
     w->pending = false;
-    w->live_pages = 0;
 }
 
 int moat_ioas_window_alloc(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova,
@@ -58,19 +95,20 @@ int moat_ioas_window_alloc(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t 
     if (err)
         return err;
     struct moat_ioas_window *w = iommufd_zalloc(sizeof(*w));
-    if (!w)
-        return ERR(-ENOMEM);
-    struct ioas_area *a = ioas_area_prepare(ioas, iova, length, first);
+    uint64_t *live = iommufd_zalloc(((length / IOMMUFD_PAGE + 63) / 64) * sizeof(uint64_t));
+    struct ioas_area *a = w && live ? ioas_area_prepare(ioas, iova, length, first) : NULL;
     if (!a) {
+        kfree(live);
         kfree(w);
         return ERR(-ENOMEM);
     }
     *w = (struct moat_ioas_window){ .ctx = ctx, .ioas = ioas, .area = a, .iova = iova,
-                                    .length = length };
+                                    .length = length, .live = live };
     a->win = w;
     a->prot = IOMMU_READ | IOMMU_WRITE;
     err = ioas_areas_commit(ioas, &a, 1);   /* fills the domain through ioas_window_fill */
     if (err) {
+        kfree(live);
         kfree(w);
         return err;
     }
@@ -89,6 +127,7 @@ void ioas_window_destroy(struct moat_ioas_window *w)
     w->area->win = NULL;
     ioas_area_forget(w->ioas, w->area);
     w->ioas->obj.users--;
+    kfree(w->live);
     kfree(w);
 }
 
@@ -118,13 +157,16 @@ int moat_ioas_window_map(struct moat_ioas_window *w, uint64_t offset, const void
         return err;
     if (!prot || (prot & ~(IOMMU_READ | IOMMU_WRITE)) || !IS_ALIGNED((uintptr_t)va, IOMMUFD_PAGE))
         return ERR(-EINVAL);
+    uint64_t first = offset / IOMMUFD_PAGE, n = length / IOMMUFD_PAGE;
+    if (!pages_are(w, first, n, false))
+        return ERR(-EEXIST);
     err = iommufd_v2p(w->ctx, va, length, &pa);
     if (err)
         return err;
     struct iommu_domain *d = window_domain(w);
     if (d && (err = iommu_map(d, w->iova + offset, pa, length, prot)))
-        return err;     /* -EEXIST: part of it is still mapped */
-    w->live_pages += length / IOMMUFD_PAGE;
+        return err;     /* -ENOMEM (tables are there: only a unit without them) */
+    pages_set(w, first, n, true);
     return 0;
 }
 
@@ -133,7 +175,8 @@ int moat_ioas_window_clear(struct moat_ioas_window *w, uint64_t offset, uint64_t
     int err = window_range(w, offset, length);
     if (err)
         return err;
-    if (length / IOMMUFD_PAGE > w->live_pages)
+    uint64_t first = offset / IOMMUFD_PAGE, n = length / IOMMUFD_PAGE;
+    if (!pages_are(w, first, n, true))
         return ERR(-ENOENT);
     struct iommu_domain *d = window_domain(w);
     if (d) {
@@ -142,12 +185,10 @@ int moat_ioas_window_clear(struct moat_ioas_window *w, uint64_t offset, uint64_t
             w->gather.span = true;          /* one invalidation for the touched part */
             w->gather.keep_tables = true;
         }
-        err = iommu_unmap_gather(d, w->iova + offset, length, &w->gather);
-        if (err)
-            return err;     /* -ENOENT: part of it was not mapped; nothing changed */
+        MOAT_ASSERT(iommu_unmap_gather(d, w->iova + offset, length, &w->gather) == 0);
         w->pending = true;
     }
-    w->live_pages -= length / IOMMUFD_PAGE;
+    pages_set(w, first, n, false);
     return 0;
 }
 

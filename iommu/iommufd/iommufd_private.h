@@ -85,7 +85,8 @@ struct moat_ioas_window {
     struct ioas *ioas;
     struct ioas_area *area;
     uint64_t iova, length;
-    uint64_t live_pages;            /* mapped and not cleared */
+    uint64_t *live;                 /* bit per page: mapped and not cleared */
+    uint64_t live_pages;
     bool pending;                   /* cleared, not yet synced: gather holds it */
     struct pgtable_gather gather;
 };
@@ -203,7 +204,7 @@ void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last);
 
 /* ioas_window.c */
 int ioas_window_fill(struct moat_ioas_window *w, struct iommu_domain *d);
-void ioas_window_drop(struct moat_ioas_window *w);
+void ioas_window_drop(struct moat_ioas_window *w, struct iommu_domain *d);
 void ioas_window_destroy(struct moat_ioas_window *w);
 bool ioas_window_busy(const struct moat_ioas_window *w);
 
