@@ -43,6 +43,15 @@ int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
 
+/* Bulk memory copies the CPU offers, for lengths that are multiples of 64 bytes between
+ * 8-byte-aligned buffers that do not overlap (copy.c says why there are several). */
+struct arch_copy {
+    const char *name;
+    void (*fn)(void *dst, const void *src, size_t n);
+};
+extern const struct arch_copy arch_copies[];
+extern const unsigned arch_nr_copies;
+
 /* Interrupts. A handler runs with interrupts off; the EOI is sent after it returns. */
 typedef void (*irq_handler_fn)(unsigned vector, void *ctx);
 /* A free vector in 0x30..0xef, with its handler installed; -ENOSPC when none is free. */

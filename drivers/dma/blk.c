@@ -153,7 +153,7 @@ static int attach_data(struct blk_dev *b, struct blk_io *io)
     if (!io->bounce)
         return -EAGAIN;
     if (io->op == BLK_OP_WRITE && io->buf)
-        memcpy(io->bounce, io->buf, io->len);
+        blk_copy(io->bounce, io->buf, io->len);
     return 0;
 }
 
@@ -287,7 +287,7 @@ static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
         return;
     }
     if (io->op == BLK_OP_READ && io->status == 0 && io->buf)
-        memcpy(io->buf, io->bounce, io->len);
+        blk_copy(io->buf, io->bounce, io->len);
     dma_pool_put(&b->pool, io->bounce);
 }
 

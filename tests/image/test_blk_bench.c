@@ -1,15 +1,21 @@
-/* blk_bench (explicit): block I/O for a fixed time in three DMA modes, back to back:
+/* blk_bench (explicit): block I/O for a fixed time in four DMA modes, back to back:
  *   identity   the controller on an IDENTITY domain: no translation, nothing mapped;
- *   strict     a PAGING domain, every I/O maps its buffer and unmaps it (with the IOTLB
- *              invalidation) after completion;
- *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work).
+ *   strict     a PAGING domain, every I/O maps the caller's buffer into its slot of the
+ *              device's window and clears it after completion (one invalidation and wait per
+ *              poll round, before the completions are reported): zero-copy;
+ *   copy       a PAGING domain, I/O into the pool's pre-mapped buffers, the data copied to the
+ *              caller's buffer (the device never sees the caller's memory);
+ *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work, no
+ *              copy: the caller works in the pool buffer).
  * On NVMe and virtio-blk, 4 KiB random reads and 128 KiB sequential reads, queue depth 1 and
  * 32. Prints "bench <name> <value> <unit>" lines: IOPS and MB/s, and the ratios
- * protected/identity (dma_ratio_premapped and dma_ratio_strict: NVMe, 4 KiB random, QD 32).
+ * protected/identity (dma_ratio_premapped, dma_ratio_copy and dma_ratio_strict: NVMe, 4 KiB
+ * random, QD 32), and what each of the CPU's bulk copies costs on 4 KiB (copy_4k_*).
  * The time per mode, queue depth and workload is bench_ms=N on the command line (default 800),
  * measured in 12 slices that alternate between the modes. The I/Os a poll frees are
  * re-submitted under one plug (one doorbell); bench_plug=0 rings per I/O. bench_modes=,
  * bench_qds=, bench_devs=nvme,virtio and bench_wls=randread_4k,seqread_128k pick what runs. */
+#include "arch/arch.h"
 #include "drivers/nvme/nvme.h"
 #include "kernel/cmdline.h"
 #include "kernel/mm/pmm.h"
@@ -183,8 +189,8 @@ static void print_ratio(const char *name, uint64_t num, uint64_t den)
 
 /* The modes alternate in short slices, so that a busy host slows them all alike. */
 #define SLICES 12
-enum { M_IDENTITY, M_STRICT, M_PREMAPPED, NR_MODES };
-static const char *const mode_names[NR_MODES] = { "identity", "strict", "premapped" };
+enum { M_IDENTITY, M_STRICT, M_COPY, M_PREMAPPED, NR_MODES };
+static const char *const mode_names[NR_MODES] = { "identity", "strict", "copy", "premapped" };
 static const unsigned qds[2] = { 1, 32 };
 
 /* bench_modes=identity,strict,... and bench_qds=1,32 on the command line run only those modes
@@ -217,7 +223,7 @@ static bool qd_wanted(unsigned qd)
 
 static int run_mode(struct bench_run *r, unsigned m, uint64_t ns, struct bench_acc acc[2])
 {
-    r->mode = m == M_PREMAPPED ? BLK_DMA_POOLED : BLK_DMA_STRICT;
+    r->mode = m == M_PREMAPPED || m == M_COPY ? BLK_DMA_POOLED : BLK_DMA_STRICT;
     r->zero_copy = m == M_PREMAPPED;    /* identity: untranslated, maps and copies nothing */
     for (unsigned q = 0; q < 2; q++) {
         r->qd = qds[q];
@@ -245,6 +251,8 @@ static int bench_round(struct bench_run *r, uint64_t ns, struct bench_acc acc[NR
     if ((err = blk_dev_rebind(r->b, IOMMU_DOMAIN_PAGING)))
         return err;
     if (mode_wanted(M_STRICT) && (err = run_mode(r, M_STRICT, ns, acc[M_STRICT])))
+        return err;
+    if (mode_wanted(M_COPY) && (err = run_mode(r, M_COPY, ns, acc[M_COPY])))
         return err;
     return mode_wanted(M_PREMAPPED) ? run_mode(r, M_PREMAPPED, ns, acc[M_PREMAPPED]) : 0;
 }
@@ -290,14 +298,17 @@ static void report(const char *dev, const struct workload *wl, struct bench_acc 
         fmt_snprintf(p, sizeof(p), "%s_%s_qd%u_", dev, wl->name, qds[q]);
         ratio_line(p, "ratio_premapped", iops(&acc[M_PREMAPPED][q]), iops(&acc[M_IDENTITY][q]));
         ratio_line(p, "ratio_strict", iops(&acc[M_STRICT][q]), iops(&acc[M_IDENTITY][q]));
+        ratio_line(p, "ratio_copy", iops(&acc[M_COPY][q]), iops(&acc[M_IDENTITY][q]));
     }
     if (strcmp(dev, "nvme") || wl->seq)
         return;
     print_ratio("dma_ratio_premapped", iops(&acc[M_PREMAPPED][1]), iops(&acc[M_IDENTITY][1]));
     print_ratio("dma_ratio_strict", iops(&acc[M_STRICT][1]), iops(&acc[M_IDENTITY][1]));
+    print_ratio("dma_ratio_copy", iops(&acc[M_COPY][1]), iops(&acc[M_IDENTITY][1]));
     print_ratio("dma_ratio_premapped_qd1", iops(&acc[M_PREMAPPED][0]),
                 iops(&acc[M_IDENTITY][0]));
     print_ratio("dma_ratio_strict_qd1", iops(&acc[M_STRICT][0]), iops(&acc[M_IDENTITY][0]));
+    print_ratio("dma_ratio_copy_qd1", iops(&acc[M_COPY][0]), iops(&acc[M_IDENTITY][0]));
     for (unsigned m = 0; m < NR_MODES; m++)
         report_steps(mode_names[m], &acc[m][1]);
     if (acc[M_STRICT][1].reap_batches)
@@ -342,6 +353,30 @@ static int cost_dma(struct blk_dev *b, uint8_t *buf, struct cost *map, struct co
     return 0;
 }
 
+/* The window (strict mode): map B buffers into slots, clear them, one sync for all. */
+static int cost_window(struct blk_dev *b, uint8_t *buf, struct cost *map, struct cost *clear,
+                       struct cost *sync)
+{
+    struct dma_map m[COST_B];
+    uint16_t slot[COST_B];
+    uint64_t t0 = clock_ns();
+    for (unsigned i = 0; i < COST_B; i++)
+        if (dma_window_map(&b->win, buf + i * BENCH_IO, BENCH_IO, IOMMU_WRITE, &m[i], &slot[i]))
+            return -EIO;
+    uint64_t t1 = clock_ns();
+    for (unsigned i = 0; i < COST_B; i++)
+        dma_window_clear(&b->win, &m[i]);
+    uint64_t t2 = clock_ns();
+    dma_window_sync(&b->win);
+    uint64_t t3 = clock_ns();
+    for (unsigned i = 0; i < COST_B; i++)
+        dma_window_put(&b->win, slot[i]);
+    cost_add(map, t1 - t0);
+    cost_add(clear, t2 - t1);
+    cost_add(sync, (t3 - t2));
+    return 0;
+}
+
 /* The driver contract on a bare domain: what the IOAS layer adds is the difference. */
 static int cost_raw(struct iommu_domain *d, uint64_t pa, struct cost *map, struct cost *unmap,
                     struct cost *unmap1)
@@ -379,12 +414,14 @@ static void map_unmap_cost(struct ktest *t, struct blk_dev *b, uint8_t *buf)
         return;
     struct cost c[] = { { "dma_map_4k", 0 }, { "dma_unmap_4k_batched32", 0 },
                         { "iommu_map_4k_raw", 0 }, { "iommu_unmap_4k_raw_batched32", 0 },
-                        { "iommu_unmap_4k_raw", 0 } };
+                        { "iommu_unmap_4k_raw", 0 }, { "window_map_4k", 0 },
+                        { "window_clear_4k", 0 }, { "window_sync_4k_batched32", 0 } };
     struct iommu_domain *d;
     KASSERT(t, iommu_domain_alloc(b->dma.domain->unit, IOMMU_DOMAIN_PAGING, NULL, &d) == 0);
     for (unsigned r = 0; r < COST_ROUNDS; r++) {
         KASSERT(t, cost_dma(b, buf, &c[0], &c[1]) == 0);
         KASSERT(t, cost_raw(d, virt_to_phys(buf), &c[2], &c[3], &c[4]) == 0);
+        KASSERT(t, cost_window(b, buf, &c[5], &c[6], &c[7]) == 0);
     }
     iommu_domain_free(d);
     for (unsigned i = 0; i < ARRAY_SIZE(c); i++)
@@ -450,10 +487,21 @@ static void bench_dev(struct ktest *t, const char *name, const char *dev, bool c
             pmm_free(virt_to_phys(r.bufs[i]), BUF_ORDER);
 }
 
+/* What each of the CPU's bulk copies costs on 4 KiB, and the one the copying mode uses. */
+static void copy_costs(void)
+{
+    uint64_t ns[8] = { 0 };
+    const char *chosen = blk_copy_costs(ns, ARRAY_SIZE(ns));
+    for (unsigned i = 0; i < arch_nr_copies && i < ARRAY_SIZE(ns); i++)
+        kprintf("bench copy_4k_%s %llu ns\n", arch_copies[i].name, (unsigned long long)ns[i]);
+    kprintf("# blk_bench: the copying mode copies with %s\n", chosen);
+}
+
 static void dma_modes(struct ktest *t)
 {
     if (!blk_find(TEST_NVME) && !blk_find(TEST_VBLK))
         ktest_skip(t, "no block device on this machine");
+    copy_costs();
     bench_dev(t, TEST_NVME, "nvme", true);
     bench_dev(t, TEST_VBLK, "virtio", false);
 }

@@ -27,6 +27,8 @@ moat_qemu_test(blk_bench TIMEOUT 120 ARGS --tests --cmdline "tests=blk_bench ben
         "^bench nvme_randread_4k_qd1_strict [0-9]+ IOPS"
         "^bench nvme_randread_4k_qd32_premapped [0-9]+ IOPS"
         "^bench dma_ratio_premapped [0-9]+\\.[0-9]+ x" "^bench dma_ratio_strict [0-9]+\\.[0-9]+ x"
+        "^bench dma_ratio_copy [0-9]+\\.[0-9]+ x" "^bench copy_4k_rep_movsb [0-9]+ ns"
+        "^bench window_map_4k [0-9]+ ns"
         "^bench nvme_seqread_128k_qd32_premapped_mbps [0-9]+\\.[0-9] MB/s"
         "^bench virtio_randread_4k_qd32_ratio_strict [0-9]+\\.[0-9]+ x"
         "^bench virtio_seqread_128k_qd1_ratio_premapped [0-9]+\\.[0-9]+ x"
