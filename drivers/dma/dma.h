@@ -6,12 +6,15 @@
  * allocates an IOAS of its own and attaches the device to it (an automatic paging HWPT). IOVAs
  * come from the space's own bitmap over a fixed window (4 KiB pages, freed ones reused first)
  * and every mapping is a moat_ioas_map at a FIXED_IOVA, one per physically contiguous run.
- * Three kinds of memory a device may reach:
+ * Four kinds of memory a device may reach:
  *   dma_alloc      zeroed pages for rings and queues, mapped for as long as the driver runs;
  *   dma_map        a caller's buffer for one I/O (strict mode): mapped before the device is
  *                  told, unmapped after it completed; the unmap includes the IOTLB
  *                  invalidation, so no DMA through it can happen once dma_unmap returns;
  *                  dma_unmap_many takes several down with one invalidation wait;
+ *   dma_window     strict mode without the per-I/O map cost: a caller's buffer stored into
+ *                  its request's slot of a window whose page tables stay (leaf entries only),
+ *                  cleared at completion, one invalidation per batch (dma_window_sync);
  *   dma_pool       buffers mapped once at set-up, so the data path maps nothing per I/O.
  * An IOVA whose I/O never completed (a timeout) is unmapped and quarantined: never handed out
  * again while the space lives, because the device may still hold it (the bitmap keeps it).
