@@ -4,6 +4,7 @@
 #include "drivers/dma/dma.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
+#include "lib/bitmap.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -246,17 +247,12 @@ void dma_space_fini(struct dma_space *ds)
 
 static bool page_used(const struct dma_space *ds, uint64_t i)
 {
-    return ds->bitmap[i / 64] & BIT(i % 64);
+    return bitmap_test(ds->bitmap, i);
 }
 
 static void mark_pages(struct dma_space *ds, uint64_t first, uint64_t n, bool used)
 {
-    for (uint64_t i = first; i < first + n; i++) {
-        if (used)
-            ds->bitmap[i / 64] |= BIT(i % 64);
-        else
-            ds->bitmap[i / 64] &= ~BIT(i % 64);
-    }
+    bitmap_assign(ds->bitmap, first, n, used);
     ds->used_pages = used ? ds->used_pages + n : ds->used_pages - n;
 }
 

@@ -9,27 +9,15 @@
  * Until sync returns the device may still reach what clear removed. */
 #include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
+#include "lib/bitmap.h"
 #include "lib/string.h"
 
-/* The window's own record of which pages are mapped: the object layer checks a request
- * against it (the units below are never asked to map over a mapping or clear a hole). */
-static inline bool pages_are(const struct moat_ioas_window *w, uint64_t first, uint64_t n,
-                             bool live)
-{
-    for (uint64_t i = first; i < first + n; i++)
-        if (!!(w->live[i / 64] & BIT(i % 64)) != live)
-            return false;
-    return true;
-}
-
+/* The window's own record of which pages are mapped (w->live): the object layer checks a
+ * request against it, so the units below are never asked to map over a mapping or clear a
+ * hole. */
 static inline void pages_set(struct moat_ioas_window *w, uint64_t first, uint64_t n, bool live)
 {
-    for (uint64_t i = first; i < first + n; i++) {
-        if (live)
-            w->live[i / 64] |= BIT(i % 64);
-        else
-            w->live[i / 64] &= ~BIT(i % 64);
-    }
+    bitmap_assign(w->live, first, n, live);
     w->live_pages = live ? w->live_pages + n : w->live_pages - n;
 }
 
@@ -67,7 +55,7 @@ void ioas_window_drop(struct moat_ioas_window *w, struct iommu_domain *d)
         w->gather.keep_tables = true;
     }
     for (uint64_t i = 0; w->live_pages && i < w->length / IOMMUFD_PAGE; i++) {
-        if (!pages_are(w, i, 1, true))
+        if (!bitmap_test(w->live, i))
             continue;
         MOAT_ASSERT(iommu_unmap_gather(d, w->iova + i * IOMMUFD_PAGE, IOMMUFD_PAGE,
                                        &w->gather) == 0);
@@ -158,7 +146,7 @@ int moat_ioas_window_map(struct moat_ioas_window *w, uint64_t offset, const void
     if (!prot || (prot & ~(IOMMU_READ | IOMMU_WRITE)) || !IS_ALIGNED((uintptr_t)va, IOMMUFD_PAGE))
         return ERR(-EINVAL);
     uint64_t first = offset / IOMMUFD_PAGE, n = length / IOMMUFD_PAGE;
-    if (!pages_are(w, first, n, false))
+    if (!bitmap_all(w->live, first, n, false))
         return ERR(-EEXIST);
     err = iommufd_v2p(w->ctx, va, length, &pa);
     if (err)
@@ -176,7 +164,7 @@ int moat_ioas_window_clear(struct moat_ioas_window *w, uint64_t offset, uint64_t
     if (err)
         return err;
     uint64_t first = offset / IOMMUFD_PAGE, n = length / IOMMUFD_PAGE;
-    if (!pages_are(w, first, n, true))
+    if (!bitmap_all(w->live, first, n, true))
         return ERR(-ENOENT);
     struct iommu_domain *d = window_domain(w);
     if (d) {

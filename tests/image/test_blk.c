@@ -466,6 +466,26 @@ static void check_stale_fault(struct ktest *t, struct blk_dev *b, uint64_t iova)
     KEXPECT(t, stale_fault.write);
 }
 
+/* Submits io, which the IOMMU must refuse at iova: a fault record naming it (from a unit that
+ * reports its aborts), stale_page still all canary bytes; then the device is rebound, as it
+ * may be in any state. */
+static void submit_expect_blocked(struct ktest *t, struct blk_dev *b, struct blk_io *io,
+                                  uint64_t iova, uint8_t canary)
+{
+    stale_faults = 0;
+    b->dma.domain->fault_fn = capture_fault;
+    KASSERT(t, blk_io_submit(b, io) == 0);
+    int err = blk_io_wait(b, io);
+    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
+    check_stale_fault(t, b, iova);
+    b->dma.domain->fault_fn = NULL;
+    bool intact = true;
+    for (unsigned i = 0; i < sizeof(stale_page); i++)
+        intact &= stale_page[i] == canary;
+    KEXPECT(t, intact);
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
+}
+
 static void stale_iova_on(struct ktest *t, struct blk_dev *b)
 {
     struct blk_io io;
@@ -474,18 +494,7 @@ static void stale_iova_on(struct ktest *t, struct blk_dev *b)
     memset(stale_page, 0xc5, sizeof(stale_page));
     io.iova = virt_to_phys(stale_page);
     KASSERT(t, io.iova < DMA_IOVA_BASE);
-    stale_faults = 0;
-    b->dma.domain->fault_fn = capture_fault;
-    KASSERT(t, blk_io_submit(b, &io) == 0);
-    int err = blk_io_wait(b, &io);
-    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
-    check_stale_fault(t, b, io.iova);
-    b->dma.domain->fault_fn = NULL;
-    bool canary = true;
-    for (unsigned i = 0; i < sizeof(stale_page); i++)
-        canary &= stale_page[i] == 0xc5;
-    KEXPECT(t, canary);
-    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
+    submit_expect_blocked(t, b, &io, io.iova, 0xc5);
 }
 
 static void stale_iova_blocked(struct ktest *t)
@@ -514,18 +523,7 @@ static void strict_completed_faults_on(struct ktest *t, struct blk_dev *b)
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 4096 / b->lba_size,
                               NULL) == 0);
     io.iova = done_iova;
-    stale_faults = 0;
-    b->dma.domain->fault_fn = capture_fault;
-    KASSERT(t, blk_io_submit(b, &io) == 0);
-    int err = blk_io_wait(b, &io);
-    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
-    check_stale_fault(t, b, done_iova);
-    b->dma.domain->fault_fn = NULL;
-    bool canary = true;
-    for (unsigned i = 0; i < sizeof(stale_page); i++)
-        canary &= stale_page[i] == 0x5a;
-    KEXPECT(t, canary);
-    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    submit_expect_blocked(t, b, &io, done_iova, 0x5a);
 }
 
 static void strict_completed_faults(struct ktest *t)
@@ -543,18 +541,7 @@ static void strict_direction_on(struct ktest *t, struct blk_dev *b)
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_STRICT, BLK_OP_WRITE, 0, 4096 / b->lba_size,
                               stale_page) == 0);
     io.op = BLK_OP_READ;
-    stale_faults = 0;
-    b->dma.domain->fault_fn = capture_fault;
-    KASSERT(t, blk_io_submit(b, &io) == 0);
-    int err = blk_io_wait(b, &io);
-    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
-    check_stale_fault(t, b, io.iova);
-    b->dma.domain->fault_fn = NULL;
-    bool canary = true;
-    for (unsigned i = 0; i < sizeof(stale_page); i++)
-        canary &= stale_page[i] == 0x3c;
-    KEXPECT(t, canary);
-    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    submit_expect_blocked(t, b, &io, io.iova, 0x3c);
 }
 
 static void strict_direction(struct ktest *t)

@@ -32,6 +32,17 @@ int arch_virt_to_phys(uintptr_t va, uint64_t *pa)
     return 0;
 }
 
+/* Remaps the REMAP_PAGES pages at remap_va to frames[i] of a fresh 8-page block at *pa. */
+static bool remap_setup(const unsigned frames[REMAP_PAGES], uint64_t *pa)
+{
+    if (!pmm_alloc_zeroed(3, pa))
+        return false;
+    for (unsigned i = 0; i < REMAP_PAGES; i++)
+        remap_pa[i] = *pa + frames[i] * DMA_PAGE;
+    remap_va = 0x50000000;
+    return true;
+}
+
 static struct pci_dev dev;
 
 static void setup(struct dma_space *ds)
@@ -188,12 +199,9 @@ TEST(map_scattered_pages)
 {
     struct dma_space ds;
     setup(&ds);
-    uint64_t pa;
-    REQUIRE(pmm_alloc_zeroed(3, &pa));
     const unsigned frames[REMAP_PAGES] = { 2, 3, 0, 7 };
-    for (unsigned i = 0; i < REMAP_PAGES; i++)
-        remap_pa[i] = pa + frames[i] * DMA_PAGE;
-    remap_va = 0x50000000;
+    uint64_t pa;
+    REQUIRE(remap_setup(frames, &pa));
     uint64_t calls = mock_stats.map_calls;
     struct dma_map m;
     REQUIRE(dma_map(&ds, (void *)(remap_va + 8), REMAP_PAGES * DMA_PAGE - 8, IOMMU_READ, &m) == 0);
@@ -268,12 +276,9 @@ TEST(window_slots)
     CHECK_EQ(win.slot_size, 3 * DMA_PAGE);      /* 8 KiB at any offset spans three pages */
     uint64_t used = ds.used_pages;
     long long tables = mock_pt_pages();
-    uint64_t pa;
-    REQUIRE(pmm_alloc_zeroed(3, &pa));
     const unsigned frames[REMAP_PAGES] = { 5, 1, 2, 6 };
-    for (unsigned i = 0; i < REMAP_PAGES; i++)
-        remap_pa[i] = pa + frames[i] * DMA_PAGE;
-    remap_va = 0x50000000;
+    uint64_t pa;
+    REQUIRE(remap_setup(frames, &pa));
     struct dma_map m[4];
     uint16_t slot[4];
     uint64_t calls = mock_stats.map_calls;

@@ -154,6 +154,13 @@ TEST(window_attach_detach)
     CHECK_EQ(moat_device_detach(ctx, dev), 0);          /* the automatic HWPT goes */
     CHECK_EQ(mock_mapped_bytes(), 0);
     CHECK_EQ(mock_pending_invalidations(), 0);
+    pt = ioas;
+    CHECK_EQ(moat_device_attach(ctx, dev, &pt), 0);
+    CHECK_EQ(moat_ioas_window_map(w, SLOT, buf, 4096, IOMMU_READ), 0);  /* empty again */
+    CHECK_EQ(api_xlate(&api_devs[2], BASE + SLOT), (uint64_t)(uintptr_t)buf);
+    CHECK_EQ(moat_ioas_window_clear(w, SLOT, 4096), 0);
+    moat_ioas_window_sync(w);
+    CHECK_EQ(moat_device_detach(ctx, dev), 0);
     CHECK_EQ(moat_iommufd_destroy(ctx, wid), 0);        /* nothing can reach it now */
     CHECK_EQ(moat_device_unbind(ctx, dev), 0);
     moat_iommufd_close(ctx);
