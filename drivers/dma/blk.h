@@ -137,8 +137,9 @@ int blk_flush(struct blk_dev *b);
 void blk_set_mode(struct blk_dev *b, enum blk_dma_mode mode);
 
 /* The asynchronous steps. prepare checks the range (-ERANGE past the end, -EINVAL for zero or
- * too many blocks), then maps buf (STRICT) or takes a pool buffer (POOLED; -EAGAIN when none is
- * free) and copies the data of a write into it. complete undoes that (copying a read's data out
+ * too many blocks), then maps buf into a free slot of the window (STRICT; -EAGAIN when every
+ * slot is in use) or takes a pool buffer (POOLED; -EAGAIN when none is free) and copies the
+ * data of a write into it. complete undoes that (copying a read's data out
  * of the pool buffer) once io->done and returns io->status. POOLED with buf NULL copies
  * nothing: the caller fills or reads io->bounce itself, before submit or before complete. */
 int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode, enum blk_op op,
