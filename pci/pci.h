@@ -135,10 +135,11 @@ enum pci_system_flags {
     PCI_SYS_AMD_IVRS = BIT(1),         /* an AMD IOMMU is present: AMD southbridge ACS quirk */
     PCI_SYS_NO_BAR_SIZING = BIT(2),    /* topology only (a probe pass): BARs are not touched */
     /* Fewer command-register writes, each of which can cost a hypervisor a rebuild of its
-     * memory map: sizing leaves decode off (the function's enable turns it on with bus
-     * mastering in one write; pci_restore_decode gives it back to functions nobody enabled),
-     * and host bridges are neither sized nor have their decode touched (Linux keeps their
-     * decode on too: mmio_always_on). */
+     * memory map: sizing leaves an endpoint's decode off (its enable turns it on with bus
+     * mastering in one write; pci_restore_decode gives it back to functions nobody enabled;
+     * bridges get theirs back at once, as they forward to what lies below), and host
+     * bridges are neither sized nor have their decode touched (Linux keeps their decode on
+     * too: mmio_always_on). */
     PCI_SYS_DEFER_DECODE = BIT(3),
 };
 

@@ -72,7 +72,9 @@ void pci_size_bars(struct pci_system *sys, struct pci_dev *dev)
             i++;   /* the upper half: dev->bar[i] stays empty */
         }
     }
-    if (decode && defer)
+    /* A bridge's decode also forwards to everything below it, which drivers reach before any
+     * enable of the bridge: it is given back at once. */
+    if (decode && defer && dev->hdr_type == PCI_HEADER_TYPE_NORMAL)
         dev->decode_restore = decode;       /* the enable's single write turns it on */
     else if (decode)
         pci_write16(sys, dev, PCI_COMMAND, cmd);

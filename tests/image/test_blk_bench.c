@@ -163,19 +163,17 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
     return 0;
 }
 
-/* Nanoseconds per I/O of each step at queue depth 32, and what is left. */
-static void report_steps(const char *mode, const struct bench_acc *a)
+/* Nanoseconds per I/O of each step at queue depth 32, and in all (prefix "" for NVMe, whose
+ * lines came first, "virtio_" for virtio-blk). */
+static void report_steps(const char *prefix, const char *mode, const struct bench_acc *a)
 {
     if (!a->ios)
         return;
-    uint64_t sum = 0;
-    for (unsigned k = 0; k < NR_T; k++) {
-        kprintf("bench qd32_%s_%s %llu ns/io\n", mode, t_names[k],
+    for (unsigned k = 0; k < NR_T; k++)
+        kprintf("bench %sqd32_%s_%s %llu ns/io\n", prefix, mode, t_names[k],
                 (unsigned long long)(a->t[k] / a->ios));
-        sum += a->t[k];
-    }
-    kprintf("bench qd32_%s_total %llu ns/io\n", mode, (unsigned long long)(a->ns / a->ios));
-    (void)sum;
+    kprintf("bench %sqd32_%s_total %llu ns/io\n", prefix, mode,
+            (unsigned long long)(a->ns / a->ios));
 }
 
 static void print_ratio(const char *name, uint64_t num, uint64_t den)
@@ -300,8 +298,13 @@ static void report(const char *dev, const struct workload *wl, struct bench_acc 
         ratio_line(p, "ratio_strict", iops(&acc[M_STRICT][q]), iops(&acc[M_IDENTITY][q]));
         ratio_line(p, "ratio_copy", iops(&acc[M_COPY][q]), iops(&acc[M_IDENTITY][q]));
     }
-    if (strcmp(dev, "nvme") || wl->seq)
+    if (wl->seq)
         return;
+    if (strcmp(dev, "nvme")) {
+        for (unsigned m = 0; m < NR_MODES; m++)
+            report_steps("virtio_", mode_names[m], &acc[m][1]);
+        return;
+    }
     print_ratio("dma_ratio_premapped", iops(&acc[M_PREMAPPED][1]), iops(&acc[M_IDENTITY][1]));
     print_ratio("dma_ratio_strict", iops(&acc[M_STRICT][1]), iops(&acc[M_IDENTITY][1]));
     print_ratio("dma_ratio_copy", iops(&acc[M_COPY][1]), iops(&acc[M_IDENTITY][1]));
@@ -310,7 +313,7 @@ static void report(const char *dev, const struct workload *wl, struct bench_acc 
     print_ratio("dma_ratio_strict_qd1", iops(&acc[M_STRICT][0]), iops(&acc[M_IDENTITY][0]));
     print_ratio("dma_ratio_copy_qd1", iops(&acc[M_COPY][0]), iops(&acc[M_IDENTITY][0]));
     for (unsigned m = 0; m < NR_MODES; m++)
-        report_steps(mode_names[m], &acc[m][1]);
+        report_steps("", mode_names[m], &acc[m][1]);
     if (acc[M_STRICT][1].reap_batches)
         print_ratio("strict_qd32_ios_per_invalidation", acc[M_STRICT][1].ios,
                     acc[M_STRICT][1].reap_batches);

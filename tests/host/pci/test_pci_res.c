@@ -202,6 +202,7 @@ static void counting_write(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, 
 }
 
 static const struct pci_cfg_ops counting_ops = { counting_read, counting_write, NULL };
+static int root_port;
 
 /* PCI_SYS_DEFER_DECODE: sizing takes decode off once per function and leaves it off; the
  * enable turns decode and bus mastering on in one write; functions nobody enabled get their
@@ -213,6 +214,8 @@ static unsigned deferred_decode_run(uint32_t flags, struct topo *t, int *hb, int
     *hb = fake_q35_base(&t->f);
     *nvme = fake_nvme(&t->f, FAKE_ROOT(0), 5, 0);
     *sata = *hb + 2;        /* 1f.2 */
+    root_port = fake_root_port(&t->f, FAKE_ROOT(0), 6, 0);    /* it has a BAR too */
+    fake_w16(&t->f, root_port, PCI_COMMAND, PCI_COMMAND_MEMORY);
     fake_w32(&t->f, *nvme, PCI_BASE_ADDRESS_0, 0xfebf0004);
     fake_w16(&t->f, *nvme, PCI_COMMAND, PCI_COMMAND_MEMORY);
     fake_w16(&t->f, *sata, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
@@ -242,6 +245,7 @@ TEST(deferred_decode)
     CHECK_EQ(fake_r32(&t.f, hb, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY);    /* untouched */
     CHECK_EQ(fake_r32(&t.f, nvme, PCI_COMMAND) & 0xffff, 0);                   /* left off */
     CHECK_EQ(fake_r32(&t.f, sata, PCI_COMMAND) & 0xffff, 0);
+    CHECK_EQ(fake_r32(&t.f, root_port, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY); /* back */
     CHECK_EQ(n->bar[0].size, 16 << 10);
     CHECK_EQ(fake_r32(&t.f, nvme, PCI_BASE_ADDRESS_0), 0xfebf0004);
     n->bar[0].flags |= PCI_BAR_ASSIGNED;
@@ -263,10 +267,10 @@ TEST(deferred_decode)
     cmd_writes = 0;
     CHECK_EQ(pci_enable_device(&t.sys, n), 0);
     legacy += cmd_writes;
-    /* off per function, the enable, the restore: 4; off and on per function (the host bridge
-     * too), then the enable: 7 */
-    CHECK_EQ(deferred, 4);
-    CHECK_EQ(legacy, 7);
+    /* off per endpoint, the root port's off and on, the enable, the restore: 6; off and on
+     * per function (the host bridge too), then the enable: 9 */
+    CHECK_EQ(deferred, 6);
+    CHECK_EQ(legacy, 9);
     topo_end(&t);
 }
 
