@@ -176,6 +176,31 @@ static void report_steps(const char *prefix, const char *mode, const struct benc
             (unsigned long long)(a->ns / a->ios));
 }
 
+/* Per-round ratios (record_ratios): the modes run back to back within a round, so a ratio of
+ * one round compares figures taken under the same host load; the median of the rounds then
+ * drops the rounds a burst of host load hit unevenly. */
+#define SLICES 12
+enum { M_IDENTITY, M_STRICT, M_COPY, M_PREMAPPED, NR_MODES };
+static uint32_t round_milli[NR_MODES][2][SLICES];
+
+static void print_median_ratio(const char *name, unsigned m, unsigned q)
+{
+    uint32_t v[SLICES];
+    unsigned n = 0;
+    for (unsigned r = 0; r < SLICES; r++) {
+        uint32_t x = round_milli[m][q][r], k = n++;
+        for (; k > 0 && v[k - 1] > x; k--)     /* insertion: 12 values */
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
+    if (!v[n - 1])          /* a mode not run (bench_modes=) */
+        return;
+    uint32_t med = (v[(n - 1) / 2] + v[n / 2]) / 2;
+    kprintf("bench %s %u.%03u x\n", name, med / 1000, med % 1000);
+    kprintf("# %s: median of %u rounds, min %u.%03u, max %u.%03u\n", name, n, v[0] / 1000,
+            v[0] % 1000, v[n - 1] / 1000, v[n - 1] % 1000);
+}
+
 static void print_ratio(const char *name, uint64_t num, uint64_t den)
 {
     if (num == 0 || den == 0)       /* a mode not run (bench_modes=) */
@@ -186,8 +211,6 @@ static void print_ratio(const char *name, uint64_t num, uint64_t den)
 }
 
 /* The modes alternate in short slices, so that a busy host slows them all alike. */
-#define SLICES 12
-enum { M_IDENTITY, M_STRICT, M_COPY, M_PREMAPPED, NR_MODES };
 static const char *const mode_names[NR_MODES] = { "identity", "strict", "copy", "premapped" };
 static const unsigned qds[2] = { 1, 32 };
 
@@ -261,11 +284,11 @@ static uint64_t iops(const struct bench_acc *a)
 }
 
 /* "1.234 x", the ratio of two figures of the same run; nothing when one was not measured. */
-static void ratio_line(const char *prefix, const char *name, uint64_t num, uint64_t den)
+static void ratio_line(const char *prefix, const char *name, unsigned m, unsigned q)
 {
     char full[64];
     fmt_snprintf(full, sizeof(full), "%s%s", prefix, name);
-    print_ratio(full, num, den);
+    print_median_ratio(full, m, q);
 }
 
 /* IOPS and MB/s of every mode and queue depth of one device and workload, their ratios to
@@ -294,9 +317,9 @@ static void report(const char *dev, const struct workload *wl, struct bench_acc 
     }
     for (unsigned q = 0; q < 2; q++) {
         fmt_snprintf(p, sizeof(p), "%s_%s_qd%u_", dev, wl->name, qds[q]);
-        ratio_line(p, "ratio_premapped", iops(&acc[M_PREMAPPED][q]), iops(&acc[M_IDENTITY][q]));
-        ratio_line(p, "ratio_strict", iops(&acc[M_STRICT][q]), iops(&acc[M_IDENTITY][q]));
-        ratio_line(p, "ratio_copy", iops(&acc[M_COPY][q]), iops(&acc[M_IDENTITY][q]));
+        ratio_line(p, "ratio_premapped", M_PREMAPPED, q);
+        ratio_line(p, "ratio_strict", M_STRICT, q);
+        ratio_line(p, "ratio_copy", M_COPY, q);
     }
     if (wl->seq)
         return;
@@ -305,13 +328,12 @@ static void report(const char *dev, const struct workload *wl, struct bench_acc 
             report_steps("virtio_", mode_names[m], &acc[m][1]);
         return;
     }
-    print_ratio("dma_ratio_premapped", iops(&acc[M_PREMAPPED][1]), iops(&acc[M_IDENTITY][1]));
-    print_ratio("dma_ratio_strict", iops(&acc[M_STRICT][1]), iops(&acc[M_IDENTITY][1]));
-    print_ratio("dma_ratio_copy", iops(&acc[M_COPY][1]), iops(&acc[M_IDENTITY][1]));
-    print_ratio("dma_ratio_premapped_qd1", iops(&acc[M_PREMAPPED][0]),
-                iops(&acc[M_IDENTITY][0]));
-    print_ratio("dma_ratio_strict_qd1", iops(&acc[M_STRICT][0]), iops(&acc[M_IDENTITY][0]));
-    print_ratio("dma_ratio_copy_qd1", iops(&acc[M_COPY][0]), iops(&acc[M_IDENTITY][0]));
+    print_median_ratio("dma_ratio_premapped", M_PREMAPPED, 1);
+    print_median_ratio("dma_ratio_strict", M_STRICT, 1);
+    print_median_ratio("dma_ratio_copy", M_COPY, 1);
+    print_median_ratio("dma_ratio_premapped_qd1", M_PREMAPPED, 0);
+    print_median_ratio("dma_ratio_strict_qd1", M_STRICT, 0);
+    print_median_ratio("dma_ratio_copy_qd1", M_COPY, 0);
     for (unsigned m = 0; m < NR_MODES; m++)
         report_steps("", mode_names[m], &acc[m][1]);
     if (acc[M_STRICT][1].reap_batches)
@@ -432,9 +454,28 @@ static void map_unmap_cost(struct ktest *t, struct blk_dev *b, uint8_t *buf)
 }
 
 /* One device, one workload: a warm-up round, then SLICES rounds of every mode. */
+static void acc_add(struct bench_acc *to, const struct bench_acc *a)
+{
+    to->ios += a->ios;
+    to->ns += a->ns;
+    to->reap_batches += a->reap_batches;
+    for (unsigned k = 0; k < NR_T; k++)
+        to->t[k] += a->t[k];
+}
+
+/* Each round's protected/identity ratio, per mode and queue depth. */
+static void record_ratios(unsigned round, struct bench_acc a[NR_MODES][2])
+{
+    for (unsigned m = 0; m < NR_MODES; m++)
+        for (unsigned q = 0; q < 2; q++) {
+            uint64_t den = iops(&a[M_IDENTITY][q]);
+            round_milli[m][q][round] = den ? iops(&a[m][q]) * 1000 / den : 0;
+        }
+}
+
 static int bench_workload(struct bench_run *r, const char *dev, const struct workload *wl)
 {
-    static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2];
+    static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2], round[NR_MODES][2];
     memset(acc, 0, sizeof(acc));
     memset(warm, 0, sizeof(warm));
     r->wl = wl;
@@ -442,8 +483,14 @@ static int bench_workload(struct bench_run *r, const char *dev, const struct wor
     uint64_t slice = bench_ns() / SLICES;
     bool identity = false;
     int err = bench_round(r, slice / 4, warm, &identity);     /* warm-up, not counted */
-    for (unsigned s = 0; s < SLICES && !err; s++)
-        err = bench_round(r, slice, acc, &identity);
+    for (unsigned s = 0; s < SLICES && !err; s++) {
+        memset(round, 0, sizeof(round));
+        err = bench_round(r, slice, round, &identity);
+        for (unsigned m = 0; m < NR_MODES; m++)
+            for (unsigned q = 0; q < 2; q++)
+                acc_add(&acc[m][q], &round[m][q]);
+        record_ratios(s, round);
+    }
     if (!err)
         report(dev, wl, acc, identity);
     return err;
