@@ -124,5 +124,6 @@ MOAT_APP_MAIN_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -DMOAT_
 MOAT_APP_MAIN='${PROJECT_SOURCE_DIR}/lib/libc/app_main.c'
 MOAT_APP_LDFLAGS='-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -T ${MOAT_LINKER_SCRIPT}'
 MOAT_APP_RUNTIME='${CMAKE_BINARY_DIR}/moat-runtime.o'
+MOAT_APP_OBJCOPY='${CMAKE_OBJCOPY}'
 ")
 endfunction()

@@ -22,6 +22,8 @@ void console_flush(void);
 
 /* Ends the run: ACPI S5 for status 0, QEMU's isa-debug-exit for a failure status. */
 __noreturn void arch_power_off(int status);
+/* The same without a word on the console: for a trap taken while the dump itself faults. */
+__noreturn void arch_power_off_quiet(int status);
 void arch_backtrace(uintptr_t rbp);
 
 /* Page attributes for arch_map / arch_virt_flags. */
@@ -40,8 +42,13 @@ int arch_map_page(uintptr_t va, uint64_t pa, unsigned flags);
 int arch_unmap_page(uintptr_t va, uint64_t *pa_out);
 /* The physical address behind va through the CPU page tables; -EFAULT when unmapped. */
 int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
+/* The physical address of the CPU's top-level page table. */
+uint64_t arch_page_table_root(void);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
+
+/* Runs fn on another stack (top: its highest address, 16-byte aligned) and returns its value. */
+int arch_call_on_stack(int (*fn)(void), void *top);
 
 /* Bulk memory copies the CPU offers, for lengths that are multiples of 64 bytes between
  * 8-byte-aligned buffers that do not overlap (copy.c says why there are several). */

@@ -148,7 +148,9 @@ int moat_ioas_window_map(struct moat_ioas_window *w, uint64_t offset, const void
     uint64_t first = offset / IOMMUFD_PAGE, n = length / IOMMUFD_PAGE;
     if (!bitmap_all(w->live, first, n, false))
         return ERR(-EEXIST);
-    err = iommufd_v2p(w->ctx, va, length, &pa);
+    uint32_t access = (prot & IOMMU_READ ? IOMMU_IOAS_MAP_READABLE : 0) |
+                      (prot & IOMMU_WRITE ? IOMMU_IOAS_MAP_WRITEABLE : 0);
+    err = iommufd_v2p(w->ctx, va, length, access, &pa);
     if (err)
         return err;
     struct iommu_domain *d = window_domain(w);
