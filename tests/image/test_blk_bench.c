@@ -12,7 +12,7 @@
  * protected/identity (dma_ratio_premapped, dma_ratio_copy and dma_ratio_strict: NVMe, 4 KiB
  * random, QD 32), and what each of the CPU's bulk copies costs on 4 KiB (copy_4k_*).
  * The time per mode, queue depth and workload is bench_ms=N on the command line (default 800),
- * measured in 12 slices that alternate between the modes. The I/Os a poll frees are
+ * measured in 24 slices that alternate between the modes. The I/Os a poll frees are
  * re-submitted under one plug (one doorbell); bench_plug=0 rings per I/O. bench_modes=,
  * bench_qds=, bench_devs=nvme,virtio and bench_wls=randread_4k,seqread_128k pick what runs. */
 #include "arch/arch.h"
@@ -179,7 +179,7 @@ static void report_steps(const char *prefix, const char *mode, const struct benc
 /* Per-round ratios (record_ratios): the modes run back to back within a round, so a ratio of
  * one round compares figures taken under the same host load; the median of the rounds then
  * drops the rounds a burst of host load hit unevenly. */
-#define SLICES 12
+#define SLICES 24
 enum { M_IDENTITY, M_STRICT, M_COPY, M_PREMAPPED, NR_MODES };
 static uint32_t round_milli[NR_MODES][2][SLICES];
 
@@ -189,7 +189,7 @@ static void print_median_ratio(const char *name, unsigned m, unsigned q)
     unsigned n = 0;
     for (unsigned r = 0; r < SLICES; r++) {
         uint32_t x = round_milli[m][q][r], k = n++;
-        for (; k > 0 && v[k - 1] > x; k--)     /* insertion: 12 values */
+        for (; k > 0 && v[k - 1] > x; k--)     /* insertion: a few dozen values */
             v[k] = v[k - 1];
         v[k] = x;
     }
