@@ -437,8 +437,8 @@ static void virtio_bad_used(struct ktest *t)
 }
 
 /* A read whose data IOVA was never mapped: the IOMMU must block the device's writes and no
- * memory may change. The IOVA is the physical address of a canary page of ours (below the DMA
- * window, so never mapped): were translation bypassed, the data would land there. A unit that
+ * memory may change. The IOVA is the physical address of a canary page of ours (one the domain
+ * does not map): were translation bypassed, the data would land there. A unit that
  * reports its aborts must give a fault record naming the device and the IOVA; on one with
  * silent_aborts (QEMU 10's AMD-Vi logs no IO_PAGE_FAULT) the canary alone decides. QEMU's
  * devices then complete the request anyway; one that never did would end at the deadline. */
@@ -446,10 +446,12 @@ static uint8_t stale_page[4096] __aligned(4096);
 static struct iommu_fault stale_fault;
 static volatile unsigned stale_faults;
 
+/* The first record counts: a unit that records every faulting access (the SMMUv3 logs each
+ * word a blocked write tried) names the start of the transfer first. */
 static void capture_fault(struct iommu_domain *d, const struct iommu_fault *f, void *ctx)
 {
-    stale_fault = *f;
-    stale_faults++;
+    if (stale_faults++ == 0)
+        stale_fault = *f;
 }
 
 static void check_stale_fault(struct ktest *t, struct blk_dev *b, uint64_t iova)
@@ -466,11 +468,41 @@ static void check_stale_fault(struct ktest *t, struct blk_dev *b, uint64_t iova)
     KEXPECT(t, stale_fault.write);
 }
 
+/* A page whose physical address the domain does not map as an IOVA. On q35 the static page
+ * lies below the DMA window; on AArch64's virt all RAM lies inside it, so 2 MiB blocks are taken
+ * until one holds a page the window's mappings do not cover (*block: the block to give back). */
+static uint8_t *unmapped_canary(struct iommu_domain *d, uint64_t *canary_pa, uint64_t *block)
+{
+    uint64_t pa, tried[8];
+    unsigned n = 0;
+    uint8_t *p = NULL;
+    *block = 0;
+    *canary_pa = virt_to_phys(stale_page);
+    if (iommu_iova_to_phys(d, *canary_pa, &pa) != 0)
+        p = stale_page;
+    while (!p && n < ARRAY_SIZE(tried) && pmm_alloc_zeroed(BUDDY_MAX_ORDER, &tried[n])) {
+        for (uint64_t off = 0; off < (4096ULL << BUDDY_MAX_ORDER) && !p; off += 4096) {
+            if (iommu_iova_to_phys(d, tried[n] + off, &pa) != 0) {
+                *canary_pa = tried[n] + off;
+                *block = tried[n];
+                p = phys_to_virt(*canary_pa);
+            }
+        }
+        n++;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (tried[i] != *block)
+            pmm_free(tried[i], BUDDY_MAX_ORDER);
+    if (p)
+        memset(p, 0xc5, 4096);
+    return p;
+}
+
 /* Submits io, which the IOMMU must refuse at iova: a fault record naming it (from a unit that
- * reports its aborts), stale_page still all canary bytes; then the device is rebound, as it
- * may be in any state. */
+ * reports its aborts), the 4 KiB at page still all canary bytes; then the device is rebound,
+ * as it may be in any state. */
 static void submit_expect_blocked(struct ktest *t, struct blk_dev *b, struct blk_io *io,
-                                  uint64_t iova, uint8_t canary)
+                                  uint64_t iova, const uint8_t *page, uint8_t canary)
 {
     stale_faults = 0;
     b->dma.domain->fault_fn = capture_fault;
@@ -480,8 +512,8 @@ static void submit_expect_blocked(struct ktest *t, struct blk_dev *b, struct blk
     check_stale_fault(t, b, iova);
     b->dma.domain->fault_fn = NULL;
     bool intact = true;
-    for (unsigned i = 0; i < sizeof(stale_page); i++)
-        intact &= stale_page[i] == canary;
+    for (unsigned i = 0; i < 4096; i++)
+        intact &= page[i] == canary;
     KEXPECT(t, intact);
     KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
 }
@@ -491,10 +523,12 @@ static void stale_iova_on(struct ktest *t, struct blk_dev *b)
     struct blk_io io;
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 4096 / b->lba_size,
                               NULL) == 0);
-    memset(stale_page, 0xc5, sizeof(stale_page));
-    io.iova = virt_to_phys(stale_page);
-    KASSERT(t, io.iova < DMA_IOVA_BASE);
-    submit_expect_blocked(t, b, &io, io.iova, 0xc5);
+    uint64_t block;
+    uint8_t *canary_page = unmapped_canary(b->dma.domain, &io.iova, &block);
+    KASSERT(t, canary_page);
+    submit_expect_blocked(t, b, &io, io.iova, canary_page, 0xc5);
+    if (block)          /* after the rebind: nothing can reach it */
+        pmm_free(block, BUDDY_MAX_ORDER);
 }
 
 static void stale_iova_blocked(struct ktest *t)
@@ -523,7 +557,7 @@ static void strict_completed_faults_on(struct ktest *t, struct blk_dev *b)
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 4096 / b->lba_size,
                               NULL) == 0);
     io.iova = done_iova;
-    submit_expect_blocked(t, b, &io, done_iova, 0x5a);
+    submit_expect_blocked(t, b, &io, done_iova, stale_page, 0x5a);
 }
 
 static void strict_completed_faults(struct ktest *t)
@@ -541,7 +575,7 @@ static void strict_direction_on(struct ktest *t, struct blk_dev *b)
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_STRICT, BLK_OP_WRITE, 0, 4096 / b->lba_size,
                               stale_page) == 0);
     io.op = BLK_OP_READ;
-    submit_expect_blocked(t, b, &io, io.iova, 0x3c);
+    submit_expect_blocked(t, b, &io, io.iova, stale_page, 0x3c);
 }
 
 static void strict_direction(struct ktest *t)
