@@ -120,12 +120,13 @@ void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status);
 /* Drivers report what a completion says; logs and marks the device broken on a bad one. */
 void blk_dev_bad_completion(struct blk_dev *b, const char *what, uint64_t value);
 
-/* POOLED's copy between the caller's buffer and the pool buffer: the fastest of the CPU's
- * bulk copies (arch_copies), chosen by timing each once at the first copy (memcpy for lengths
- * or buffers not 64-byte multiples). blk_copy_costs: the nanoseconds each took on 4 KiB (in
- * arch_copies order, up to max) and the name of the one chosen. */
+/* POOLED's copy between the caller's buffer and the pool buffer: the fastest of a portable
+ * unrolled loop and the CPU's own bulk copies (arch_copies), chosen by timing each once at the
+ * first copy (memcpy for lengths or buffers not 64-byte multiples). blk_copy_costs: each
+ * candidate's name and nanoseconds on 4 KiB (up to max; returns how many), the one chosen in
+ * *which. */
 void blk_copy(void *dst, const void *src, size_t n);
-const char *blk_copy_costs(uint64_t *ns, unsigned max);
+unsigned blk_copy_costs(const char **names, uint64_t *ns, unsigned max, const char **which);
 
 unsigned blk_count(void);
 struct blk_dev *blk_get(unsigned i);

@@ -15,7 +15,6 @@
  * measured in 24 slices that alternate between the modes. The I/Os a poll frees are
  * re-submitted under one plug (one doorbell); bench_plug=0 rings per I/O. bench_modes=,
  * bench_qds=, bench_devs=nvme,virtio and bench_wls=randread_4k,seqread_128k pick what runs. */
-#include "arch/arch.h"
 #include "drivers/nvme/nvme.h"
 #include "kernel/cmdline.h"
 #include "kernel/mm/pmm.h"
@@ -540,10 +539,11 @@ static void bench_dev(struct ktest *t, const char *name, const char *dev, bool c
 /* What each of the CPU's bulk copies costs on 4 KiB, and the one the copying mode uses. */
 static void copy_costs(void)
 {
-    uint64_t ns[8] = { 0 };
-    const char *chosen = blk_copy_costs(ns, ARRAY_SIZE(ns));
-    for (unsigned i = 0; i < arch_nr_copies && i < ARRAY_SIZE(ns); i++)
-        kprintf("bench copy_4k_%s %llu ns\n", arch_copies[i].name, (unsigned long long)ns[i]);
+    const char *names[8], *chosen;
+    uint64_t ns[8];
+    unsigned n = blk_copy_costs(names, ns, ARRAY_SIZE(ns), &chosen);
+    for (unsigned i = 0; i < n; i++)
+        kprintf("bench copy_4k_%s %llu ns\n", names[i], (unsigned long long)ns[i]);
     kprintf("# blk_bench: the copying mode copies with %s\n", chosen);
 }
 
