@@ -87,7 +87,9 @@ static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon);
 
 /* Nothing the device could still reach is freed: it is reset and, behind an IOMMU, cut off
  * from its domain first. Without an IOMMU, a device that did not reset keeps its memory.
- * before_free runs between the two (removal ends its I/Os there). */
+ * before_free (removal and recovery end the I/Os the device held there) runs after the reset
+ * and before the device leaves its domain: their mappings are taken down (quarantined) while
+ * the domain that holds them still exists, each with its invalidation. */
 static void teardown(struct blk_dev *b, void (*before_free)(struct blk_dev *b))
 {
     if (!b->up)
@@ -95,9 +97,9 @@ static void teardown(struct blk_dev *b, void (*before_free)(struct blk_dev *b))
     b->up = false;
     int err = b->ops->reset(b);
     blk_irq_disable(b);
-    dma_space_block(&b->dma);
     if (before_free)
         before_free(b);
+    dma_space_block(&b->dma);
     if (err && !dma_space_isolated(&b->dma)) {
         kprintf("blk: %s: reset failed (%s) with no IOMMU: its memory is never reused\n",
                 b->name, errno_name(err));
