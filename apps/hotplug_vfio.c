@@ -136,18 +136,17 @@ static int group_number(void)
     return slash ? atoi(slash + 1) : -1;
 }
 
-/* Maps buf's middle page at IOVA 0x100000, checks DMA both ways, and hands the request
- * channel an eventfd; returns the eventfd. */
-static int type1_device(int c, int dev, uint8_t *buf)
+/* BAR0 mapped, bus mastering on, then memory -> device -> memory through page at iova, the
+ * bytes checked. 0, or -1 when BAR0 cannot be mapped. */
+static int bar_and_dma(int dev, uint8_t *page, uint64_t iova, uint8_t seed, const char *path)
 {
-    struct vfio_iommu_type1_dma_map dm = {
-        .argsz = sizeof(dm), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-        .vaddr = (uintptr_t)(buf + 4096), .iova = 0x100000, .size = 4096 };
-    EXPECT("type1: VFIO_IOMMU_MAP_DMA", ioctl(c, VFIO_IOMMU_MAP_DMA, &dm) == 0);
+    char what[96];
     struct vfio_region_info r0 = { .argsz = sizeof(r0), .index = VFIO_PCI_BAR0_REGION_INDEX };
-    EXPECT("type1: BAR0 region info", ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r0) == 0);
-    void *m = mmap(NULL, r0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, (off_t)r0.offset);
-    EXPECT("type1: BAR0 mmap", m != MAP_FAILED);
+    void *m = ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r0) == 0 ?
+              mmap(NULL, r0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, (off_t)r0.offset) :
+              MAP_FAILED;
+    snprintf(what, sizeof(what), "%s: BAR0 region info and mmap", path);
+    EXPECT(what, m != MAP_FAILED);
     if (m == MAP_FAILED)
         return -1;
     regs = m;
@@ -156,16 +155,33 @@ static int type1_device(int c, int dev, uint8_t *buf)
     uint16_t cmd = 0;
     pread(dev, &cmd, 2, (off_t)rc.offset + 4);
     cmd |= 0x6;
-    EXPECT("type1: bus mastering", pwrite(dev, &cmd, 2, (off_t)rc.offset + 4) == 2);
+    snprintf(what, sizeof(what), "%s: bus mastering", path);
+    EXPECT(what, pwrite(dev, &cmd, 2, (off_t)rc.offset + 4) == 2);
     for (int i = 0; i < 4096; i++)
-        buf[4096 + i] = (uint8_t)(i ^ 0xa5);
-    EXPECT("type1: DMA memory -> device", dma(0x100000, EDU_BUF, 4096, 0));
-    memset(buf + 4096, 0, 4096);
-    EXPECT("type1: DMA device -> memory", dma(EDU_BUF, 0x100000, 4096, 1));
+        page[i] = (uint8_t)(i ^ seed);
+    snprintf(what, sizeof(what), "%s: DMA memory -> device", path);
+    EXPECT(what, dma(iova, EDU_BUF, 4096, 0));
+    memset(page, 0, 4096);
+    snprintf(what, sizeof(what), "%s: DMA device -> memory", path);
+    EXPECT(what, dma(EDU_BUF, iova, 4096, 1));
     int same = 1;
     for (int i = 0; i < 4096; i++)
-        same &= buf[4096 + i] == (uint8_t)(i ^ 0xa5);
-    EXPECT("type1: the bytes came back", same);
+        same &= page[i] == (uint8_t)(i ^ seed);
+    snprintf(what, sizeof(what), "%s: the bytes came back", path);
+    EXPECT(what, same);
+    return 0;
+}
+
+/* Maps buf's middle page at IOVA 0x100000, checks DMA both ways, and hands the request
+ * channel an eventfd; returns the eventfd. */
+static int type1_device(int c, int dev, uint8_t *buf)
+{
+    struct vfio_iommu_type1_dma_map dm = {
+        .argsz = sizeof(dm), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+        .vaddr = (uintptr_t)(buf + 4096), .iova = 0x100000, .size = 4096 };
+    EXPECT("type1: VFIO_IOMMU_MAP_DMA", ioctl(c, VFIO_IOMMU_MAP_DMA, &dm) == 0);
+    if (bar_and_dma(dev, buf + 4096, 0x100000, 0xa5, "type1"))
+        return -1;
     int efd = eventfd(0, 0);
     EXPECT("type1: the request eventfd is registered",
            efd >= 0 && set_req(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -239,28 +255,8 @@ int main(void)
         .user_va = (uintptr_t)(buf + 4096), .length = 4096,
     };
     EXPECT("IOMMU_IOAS_MAP", ioctl(iommufd, IOMMU_IOAS_MAP, &map) == 0);
-    struct vfio_region_info r0 = { .argsz = sizeof(r0), .index = VFIO_PCI_BAR0_REGION_INDEX };
-    EXPECT("BAR0 region info", ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r0) == 0);
-    void *m = mmap(NULL, r0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, (off_t)r0.offset);
-    EXPECT("BAR0 mmap", m != MAP_FAILED);
-    if (m == MAP_FAILED)
+    if (bar_and_dma(dev, buf + 4096, map.iova, 0x5a, "iommufd"))
         return 1;
-    regs = m;
-    struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
-    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
-    uint16_t cmd = 0;
-    pread(dev, &cmd, 2, (off_t)rc.offset + 4);
-    cmd |= 0x6;
-    EXPECT("enable bus mastering", pwrite(dev, &cmd, 2, (off_t)rc.offset + 4) == 2);
-    for (int i = 0; i < 4096; i++)
-        buf[4096 + i] = (uint8_t)(i ^ 0x5a);
-    EXPECT("DMA memory -> device", dma(map.iova, EDU_BUF, 4096, 0));
-    memset(buf + 4096, 0, 4096);
-    EXPECT("DMA device -> memory", dma(EDU_BUF, map.iova, 4096, 1));
-    int same = 1;
-    for (int i = 0; i < 4096; i++)
-        same &= buf[4096 + i] == (uint8_t)(i ^ 0x5a);
-    EXPECT("the bytes came back", same);
 
     int efd = eventfd(0, 0);
     EXPECT("eventfd", efd >= 0);
