@@ -149,6 +149,15 @@ static void obj_destroy(struct moat_iommufd *ctx, struct iommufd_obj *obj)
     case IOMMUFD_OBJ_DEVICE:
         idev_destroy(ctx, container_of(obj, struct idev, obj));
         break;
+    case IOMMUFD_OBJ_VIOMMU:
+        viommu_destroy(container_of(obj, struct viommu, obj));
+        break;
+    case IOMMUFD_OBJ_VDEVICE:
+        vdevice_destroy(container_of(obj, struct vdevice, obj));
+        break;
+    case IOMMUFD_OBJ_VEVENTQ:
+        veventq_destroy(container_of(obj, struct veventq, obj));
+        break;
     default:
         MOAT_ASSERT(0);
     }

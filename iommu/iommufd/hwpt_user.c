@@ -45,6 +45,40 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
     return 0;
 }
 
+/* iommufd_viommu_alloc_hwpt_nested: the stage 1 on a vIOMMU, over its stage 2. */
+static int viommu_nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
+                               struct viommu *vi, struct hwpt **out)
+{
+    struct iommu_user_data data = { a->data_type, a->data, a->data_len };
+    struct iommu_nested_cfg ncfg;
+    if ((a->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !a->data_len)
+        return ERR(-EOPNOTSUPP);
+    if (!vi->v->ops->nested_parse)
+        return ERR(-EOPNOTSUPP);
+    int err = vi->v->ops->nested_parse(vi->v, &data, &ncfg);
+    if (!err)
+        err = iommufd_slot_reserve(ctx);
+    if (err)
+        return err;
+    struct hwpt *h = iommufd_zalloc(sizeof(*h));
+    if (!h)
+        return ERR(-ENOMEM);
+    struct iommu_domain_cfg cfg = { .parent = vi->hwpt->domain, .nested = &ncfg, .viommu = vi->v };
+    err = iommu_domain_alloc(vi->v->unit, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
+    if (err) {
+        kfree(h);
+        return err;
+    }
+    h->parent = vi->hwpt;
+    h->viommu = vi;
+    h->data_type = a->data_type;
+    vi->hwpt->obj.users++;
+    vi->obj.users++;
+    iommufd_obj_install(ctx, &h->obj, IOMMUFD_OBJ_HWPT_NESTED);
+    *out = h;
+    return 0;
+}
+
 static int paging_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
                         struct idev *idev, struct ioas *ioas, struct hwpt **out)
 {
@@ -73,7 +107,8 @@ int moat_hwpt_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
     if (!idev)
         return ERR(-ENOENT);
     struct iommufd_obj *pt = iommufd_get(ctx, a->pt_id, IOMMUFD_OBJ_ANY);
-    if (!pt || (pt->type != IOMMUFD_OBJ_IOAS && pt->type != IOMMUFD_OBJ_HWPT_PAGING))
+    if (!pt || (pt->type != IOMMUFD_OBJ_IOAS && pt->type != IOMMUFD_OBJ_HWPT_PAGING &&
+                pt->type != IOMMUFD_OBJ_VIOMMU))
         return ERR(-EINVAL);
     if (a->flags & IOMMU_HWPT_FAULT_ID_VALID) {
         struct iommufd_obj *f = iommufd_get(ctx, a->fault_id, IOMMUFD_OBJ_FAULT);
@@ -83,6 +118,8 @@ int moat_hwpt_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
     }
     if (pt->type == IOMMUFD_OBJ_IOAS)
         err = paging_alloc(ctx, a, idev, container_of(pt, struct ioas, obj), &h);
+    else if (pt->type == IOMMUFD_OBJ_VIOMMU)
+        err = viommu_nested_alloc(ctx, a, container_of(pt, struct viommu, obj), &h);
     else
         err = nested_alloc(ctx, a, idev, container_of(pt, struct hwpt, obj), &h);
     if (err)
@@ -178,7 +215,7 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
     return pgtable_read_dirty(&h->domain->pt, iova, length, page_size, bitmap, pf);
 }
 
-/* The caller's entries go to the unit, which checks them up to the first bad one, carries out
+/* The caller's entries (for a nested HWPT or a vIOMMU) go to the unit, which checks them up to the first bad one, carries out
  * the good ones before it and counts them in *entry_num; the first error is returned (as Linux
  * reports progress). */
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
@@ -191,13 +228,20 @@ int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t da
     struct iommufd_obj *obj = iommufd_get(ctx, hwpt_id, IOMMUFD_OBJ_ANY);
     if (!obj)
         return ERR(-ENOENT);
-    if (obj->type != IOMMUFD_OBJ_HWPT_NESTED)
-        return ERR(-EINVAL);
-    struct hwpt *h = container_of(obj, struct hwpt, obj);
-    if (!h->domain->unit->ops->cache_invalidate_user)
-        return ERR(-EOPNOTSUPP);
     uint32_t n = arr.entry_num;
-    int err = h->domain->unit->ops->cache_invalidate_user(h->domain, &arr);
+    int err;
+    if (obj->type == IOMMUFD_OBJ_HWPT_NESTED) {
+        struct hwpt *h = container_of(obj, struct hwpt, obj);
+        if (!h->domain->unit->ops->cache_invalidate_user)
+            return ERR(-EOPNOTSUPP);
+        err = h->domain->unit->ops->cache_invalidate_user(h->domain, &arr);
+    } else if (obj->type == IOMMUFD_OBJ_VIOMMU) {
+        struct iommu_viommu *v = container_of(obj, struct viommu, obj)->v;
+        if (!v->ops->cache_invalidate)
+            return ERR(-EOPNOTSUPP);
+        err = v->ops->cache_invalidate(v, &arr);
+    } else
+        return ERR(-EINVAL);
     MOAT_ASSERT(arr.entry_num <= n);
     *entry_num = arr.entry_num;
     return err;

@@ -22,6 +22,9 @@ enum iommufd_obj_type {
     IOMMUFD_OBJ_HWPT_NESTED,
     IOMMUFD_OBJ_DEVICE,
     IOMMUFD_OBJ_FAULT,
+    IOMMUFD_OBJ_VIOMMU,
+    IOMMUFD_OBJ_VDEVICE,
+    IOMMUFD_OBJ_VEVENTQ,
 };
 
 struct iommufd_obj {
@@ -83,6 +86,7 @@ struct hwpt {
     struct iommu_domain *domain;
     struct ioas *ioas;              /* PAGING */
     struct hwpt *parent;            /* NESTED */
+    struct viommu *viommu;          /* NESTED made on a vIOMMU */
     struct fault_queue *fault;
     struct hwpt *next;              /* in ioas->hwpts */
     bool auto_domain, nest_parent, dirty_capable;
@@ -110,6 +114,49 @@ struct fault_queue {
     uint64_t overflows;
     void (*notify)(void *arg);
     void *notify_arg;
+};
+
+struct veventq;
+
+/* A vIOMMU over a NEST_PARENT paging HWPT (Linux's iommufd_viommu). Its users: nested HWPTs,
+ * vDEVICEs and vEVENTQs made on it. */
+struct viommu {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct iommu_viommu *v;
+    struct hwpt *hwpt;              /* the stage 2, held */
+    struct veventq *veventqs;
+};
+
+struct vdevice {
+    struct iommufd_obj obj;
+    struct viommu *viommu;          /* held */
+    struct idev *idev;
+    struct iommu_vdev vd;           /* in viommu->v->vdevs */
+};
+
+/* Events in a ring of cap slots (min(depth, VEVENTQ_CAP)); the producer (the unit's event
+ * path) writes ring[tail % cap] and moves tail, the reader moves head. lost_seq: the sequence
+ * number of the LOST_EVENTS header that ends the stream, 0 when none is due (stored + 1). */
+#define VEVENTQ_CAP 1024
+#define VEVENT_DATA_MAX 32
+struct vevent {
+    uint32_t sequence;
+    uint32_t len;
+    uint8_t data[VEVENT_DATA_MAX];
+};
+
+struct veventq {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct viommu *viommu;          /* held */
+    struct veventq *next;           /* in viommu->veventqs */
+    uint32_t type, depth, cap;
+    uint32_t head, tail;
+    uint32_t sequence;              /* the next event's */
+    uint32_t lost_seq;
+    uint64_t lost;                  /* events dropped, ever */
+    struct vevent *ring;
 };
 
 /* context.c */
@@ -209,6 +256,17 @@ void fault_queue_deliver(struct iommu_domain *d, const struct iommu_fault *f, vo
 /* A descriptor for the queue in kernel/fd.c's table (read/poll/write as Linux's fault fd), or
  * -errno. It holds a user of the queue and a reference on the context until closed. */
 int fault_queue_fd_open(struct moat_iommufd *ctx, uint32_t fault_id);
+
+/* viommu.c */
+void viommu_destroy(struct viommu *vi);
+void vdevice_destroy(struct vdevice *vd);
+void veventq_destroy(struct veventq *q);
+struct viommu *viommu_get(struct moat_iommufd *ctx, uint32_t id);
+/* Removes (from the context's table too) and destroys the vDEVICEs of idev. */
+void idev_vdevices_destroy(struct moat_iommufd *ctx, struct idev *idev);
+/* A descriptor for the vEVENTQ (read/poll as Linux's vEVENTQ fd), or -errno; it holds the
+ * queue and the context until closed. */
+int veventq_fd_open(struct moat_iommufd *ctx, uint32_t veventq_id);
 
 /* Test hook: the n-th allocation from now (1 = the next) fails; 0 turns failures off. Counts
  * this layer's allocations and those a test driver routes through moat_iommufd_should_fail(). */
