@@ -11,6 +11,35 @@
 #define HWPT_PAGING_FLAGS (IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | \
                            IOMMU_HWPT_FAULT_ID_VALID)
 
+/* The nested HWPT over parent (and vi, when made on a vIOMMU) from the unit's parsed config. */
+static int nested_create(struct moat_iommufd *ctx, struct iommu_unit *u, struct hwpt *parent,
+                         struct viommu *vi, const struct iommu_nested_cfg *ncfg, uint32_t type,
+                         struct hwpt **out)
+{
+    int err = iommufd_slot_reserve(ctx);
+    if (err)
+        return err;
+    struct hwpt *h = iommufd_zalloc(sizeof(*h));
+    if (!h)
+        return ERR(-ENOMEM);
+    struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested = ncfg,
+                                    .viommu = vi ? vi->v : NULL };
+    err = iommu_domain_alloc(u, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
+    if (err) {
+        kfree(h);
+        return err;
+    }
+    h->parent = parent;
+    h->viommu = vi;
+    h->data_type = type;
+    parent->obj.users++;
+    if (vi)
+        vi->obj.users++;
+    iommufd_obj_install(ctx, &h->obj, IOMMUFD_OBJ_HWPT_NESTED);
+    *out = h;
+    return 0;
+}
+
 static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
                         struct idev *idev, struct hwpt *parent, struct hwpt **out)
 {
@@ -24,25 +53,7 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
     if (!ops->nested_parse)
         return ERR(-EOPNOTSUPP);
     int err = ops->nested_parse(idev->unit, &data, &ncfg);
-    if (!err)
-        err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct hwpt *h = iommufd_zalloc(sizeof(*h));
-    if (!h)
-        return ERR(-ENOMEM);
-    struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested = &ncfg };
-    err = iommu_domain_alloc(idev->unit, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
-    if (err) {
-        kfree(h);
-        return err;
-    }
-    h->parent = parent;
-    h->data_type = a->data_type;
-    parent->obj.users++;
-    iommufd_obj_install(ctx, &h->obj, IOMMUFD_OBJ_HWPT_NESTED);
-    *out = h;
-    return 0;
+    return err ? err : nested_create(ctx, idev->unit, parent, NULL, &ncfg, a->data_type, out);
 }
 
 /* iommufd_viommu_alloc_hwpt_nested: the stage 1 on a vIOMMU, over its stage 2. */
@@ -56,27 +67,7 @@ static int viommu_nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_
     if (!vi->v->ops->nested_parse)
         return ERR(-EOPNOTSUPP);
     int err = vi->v->ops->nested_parse(vi->v, &data, &ncfg);
-    if (!err)
-        err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct hwpt *h = iommufd_zalloc(sizeof(*h));
-    if (!h)
-        return ERR(-ENOMEM);
-    struct iommu_domain_cfg cfg = { .parent = vi->hwpt->domain, .nested = &ncfg, .viommu = vi->v };
-    err = iommu_domain_alloc(vi->v->unit, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
-    if (err) {
-        kfree(h);
-        return err;
-    }
-    h->parent = vi->hwpt;
-    h->viommu = vi;
-    h->data_type = a->data_type;
-    vi->hwpt->obj.users++;
-    vi->obj.users++;
-    iommufd_obj_install(ctx, &h->obj, IOMMUFD_OBJ_HWPT_NESTED);
-    *out = h;
-    return 0;
+    return err ? err : nested_create(ctx, vi->v->unit, vi->hwpt, vi, &ncfg, a->data_type, out);
 }
 
 static int paging_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,

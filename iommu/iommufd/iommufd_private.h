@@ -166,6 +166,12 @@ void *iommufd_zalloc(size_t size);
 void iommufd_ctx_get(struct moat_iommufd *ctx);
 void iommufd_ctx_put(struct moat_iommufd *ctx);
 int iommufd_slot_reserve(struct moat_iommufd *ctx);
+struct file_ops;
+/* A descriptor (kernel/fd.c) whose file holds obj (one user) and the context until its release
+ * op calls iommufd_fd_release; the fd, or -errno. */
+int iommufd_fd_open(struct moat_iommufd *ctx, struct iommufd_obj *obj,
+                    const struct file_ops *ops, void *priv);
+void iommufd_fd_release(struct moat_iommufd *ctx, struct iommufd_obj *obj);
 void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
                          enum iommufd_obj_type type);
 void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj);

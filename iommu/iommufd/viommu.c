@@ -296,9 +296,7 @@ static unsigned veventq_fd_poll(struct file *f)
 static void veventq_fd_release(struct file *f)
 {
     struct veventq *q = f->priv;
-    MOAT_ASSERT(q->obj.users);
-    q->obj.users--;
-    iommufd_ctx_put(q->ctx);
+    iommufd_fd_release(q->ctx, &q->obj);
 }
 
 static const struct file_ops veventq_fd_ops = {
@@ -311,13 +309,5 @@ int veventq_fd_open(struct moat_iommufd *ctx, uint32_t veventq_id)
     struct veventq *q = veventq_get(ctx, veventq_id);
     if (!q)
         return ERR(-ENOENT);
-    struct file *f = moat_iommufd_should_fail() ? NULL : file_new(&veventq_fd_ops, q);
-    if (!f)
-        return ERR(-ENOMEM);
-    q->obj.users++;
-    iommufd_ctx_get(ctx);
-    int fd = fd_install(f);
-    if (fd < 0)
-        file_put(f);
-    return fd;
+    return iommufd_fd_open(ctx, &q->obj, &veventq_fd_ops, q);
 }

@@ -6,6 +6,16 @@
 
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 
+/* In a sequence function (an int steps in scope): one step that must succeed, or end the
+ * sequence with an allocation error (steps done so far) or an unexpected one (-1000 - steps). */
+#define STEP(x)                                                                 \
+    do {                                                                        \
+        int _e = (x);                                                           \
+        if (_e)                                                                 \
+            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
+        steps++;                                                                \
+    } while (0)
+
 static const struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000, .addr_width = 48 };
 
 /* Returns the number of steps that succeeded; stops at the first failure. */
@@ -14,13 +24,6 @@ static int sequence(struct moat_iommufd *ctx, uint8_t *buf)
     uint32_t io1, io2, d0, d3, par, nest, fq, pt, hw;
     uint64_t iova = 0, to = 0, got;
     int steps = 0;
-#define STEP(x)                                                                 \
-    do {                                                                        \
-        int _e = (x);                                                           \
-        if (_e)                                                                 \
-            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
-        steps++;                                                                \
-    } while (0)
     STEP(moat_ioas_alloc(ctx, 0, &io1));
     STEP(moat_ioas_alloc(ctx, 0, &io2));
     STEP(moat_ioas_map(ctx, io1, RW, buf, 8192, &iova));
@@ -63,7 +66,6 @@ static int sequence(struct moat_iommufd *ctx, uint8_t *buf)
     STEP(moat_device_attach(ctx, d3, &pt));
     STEP(moat_iommufd_destroy(ctx, nest));
     return steps;
-#undef STEP
 }
 
 typedef int (*sequence_fn)(struct moat_iommufd *ctx, uint8_t *buf);
@@ -121,13 +123,6 @@ static int nest_sequence(struct moat_iommufd *ctx, uint8_t *buf)
     uint32_t io, d0, d3, par, vi, vd0, vd3, n1, n2, q, pt, num;
     uint64_t iova = 0;
     int steps = 0;
-#define STEP(x)                                                                 \
-    do {                                                                        \
-        int _e = (x);                                                           \
-        if (_e)                                                                 \
-            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
-        steps++;                                                                \
-    } while (0)
     STEP(moat_ioas_alloc(ctx, 0, &io));
     STEP(moat_ioas_map(ctx, io, RW, buf, 8192, &iova));
     STEP(moat_device_bind(ctx, &api_devs[0], &d0));
@@ -157,7 +152,6 @@ static int nest_sequence(struct moat_iommufd *ctx, uint8_t *buf)
     STEP(moat_ioas_map(ctx, io, RW, buf + 8192, 4096, &iova));
     STEP(moat_iommufd_destroy(ctx, vd3));
     return steps;
-#undef STEP
 }
 
 TEST(fail_nth_nesting_sweep)
@@ -174,13 +168,6 @@ static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
 {
     int steps = 0;
     uint32_t dev;
-#define STEP(x)                                                                 \
-    do {                                                                        \
-        int _e = (x);                                                           \
-        if (_e)                                                                 \
-            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
-        steps++;                                                                \
-    } while (0)
     struct iommu_ioas_alloc al = { .size = sizeof(al) };
     STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &al));
     STEP(moat_device_bind(ctx, &api_devs[2], &dev));
@@ -216,7 +203,6 @@ static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
                                   .length = UINT64_MAX };
     STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_UNMAP, &u));
     return steps;
-#undef STEP
 }
 
 TEST(fail_nth_ioctl_sweep)

@@ -50,6 +50,18 @@ static void nest_setup(struct nest *n)
     REQUIRE(moat_vdevice_alloc(n->ctx, n->viommu, n->dev, VSID, &n->vdev) == 0);
 }
 
+/* nest_setup, then a nested HWPT with device 0 attached and a vEVENTQ (*q). */
+static void nest_setup_all(struct nest *n, uint32_t *q)
+{
+    uint32_t pt;
+    nest_setup(n);
+    REQUIRE(nested_alloc(n, ste_s1, sizeof(ste_s1), IOMMU_HWPT_DATA_ARM_SMMUV3, 0,
+                         &n->nested) == 0);
+    REQUIRE(moat_veventq_alloc(n->ctx, 0, n->viommu, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 4, q) == 0);
+    pt = n->nested;
+    REQUIRE(moat_device_attach(n->ctx, n->dev, &pt) == 0);
+}
+
 TEST(viommu_alloc_checks)
 {
     struct api_base b;
@@ -493,13 +505,8 @@ TEST(teardown_every_order)
     unsigned orders = 0;
     for (;;) {
         struct nest n;
-        uint32_t q, pt;
-        nest_setup(&n);
-        REQUIRE(nested_alloc(&n, ste_s1, sizeof(ste_s1), IOMMU_HWPT_DATA_ARM_SMMUV3, 0,
-                             &n.nested) == 0);
-        REQUIRE(moat_veventq_alloc(n.ctx, 0, n.viommu, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 4, &q) == 0);
-        pt = n.nested;
-        REQUIRE(moat_device_attach(n.ctx, n.dev, &pt) == 0);
+        uint32_t q;
+        nest_setup_all(&n, &q);
         const uint32_t id[NOBJ] = { n.par, n.viommu, n.vdev, n.nested, q, n.dev };
         bool gone[NOBJ] = { false };
         for (int round = 0; round < NOBJ; round++) {
@@ -548,13 +555,8 @@ TEST(teardown_every_order)
     CHECK_EQ(orders, 720);
     /* And a close with everything live. */
     struct nest n;
-    uint32_t q, pt;
-    nest_setup(&n);
-    REQUIRE(nested_alloc(&n, ste_s1, sizeof(ste_s1), IOMMU_HWPT_DATA_ARM_SMMUV3, 0,
-                         &n.nested) == 0);
-    REQUIRE(moat_veventq_alloc(n.ctx, 0, n.viommu, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 4, &q) == 0);
-    pt = n.nested;
-    REQUIRE(moat_device_attach(n.ctx, n.dev, &pt) == 0);
+    uint32_t q;
+    nest_setup_all(&n, &q);
     moat_iommufd_close(n.ctx);
     API_CLEAN(&b);
 }

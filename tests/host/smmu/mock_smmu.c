@@ -517,6 +517,19 @@ static struct mock_smmu_tlb *tlb_find(struct mock_smmu *m, bool s2, uint16_t tag
     return NULL;
 }
 
+/* The cached translation t for an access: the output address, or a permission fault. */
+static int tlb_use(struct mock_smmu *m, const struct mock_smmu_tlb *t, uint32_t sid,
+                   uint64_t iova, bool write, bool rec, uint64_t *pa)
+{
+    if (write ? !t->writable : !t->readable) {
+        if (rec)
+            record(m, EVT_F_PERMISSION, sid, iova, write, t->s2);
+        return rec ? EVT_F_PERMISSION : -1;
+    }
+    *pa = (t->pa << 12) | (iova & 0xfff);
+    return 0;
+}
+
 /* Config 0b111: the CD is fetched and the stage-1 tables walked through stage 2, and the
  * stage-1 output (an IPA) is translated by stage 2; the whole translation is cached tagged by
  * the CD's ASID. A stage-2 fault is recorded when the STE asks (S2R), marked stage 2. */
@@ -573,13 +586,7 @@ static int translate_nested(struct mock_smmu *m, uint32_t sid, const struct smmu
         *t = (struct mock_smmu_tlb){ true, false, asid, iova >> 12, w.pa >> 12, w.readable,
                                      w.writable };
     }
-    if (write ? !t->writable : !t->readable) {
-        if (rec)
-            record(m, EVT_F_PERMISSION, sid, iova, write, false);
-        return rec ? EVT_F_PERMISSION : -1;
-    }
-    *pa = (t->pa << 12) | (iova & 0xfff);
-    return 0;
+    return tlb_use(m, t, sid, iova, write, rec, pa);
 }
 
 static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *ste,
@@ -625,13 +632,7 @@ static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *s
         *t = (struct mock_smmu_tlb){ true, s2, tag, iova >> 12, w.pa >> 12, w.readable,
                                      w.writable };
     }
-    if (write ? !t->writable : !t->readable) {
-        if (rec)
-            record(m, EVT_F_PERMISSION, sid, iova, write, s2);
-        return rec ? EVT_F_PERMISSION : -1;
-    }
-    *pa = (t->pa << 12) | (iova & 0xfff);
-    return 0;
+    return tlb_use(m, t, sid, iova, write, rec, pa);
 }
 
 int mock_smmu_dma(struct mock_smmu *m, uint32_t sid, uint64_t iova, void *buf, size_t len,
