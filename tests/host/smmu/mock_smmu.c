@@ -678,3 +678,19 @@ int mock_smmu_dma(struct mock_smmu *m, uint32_t sid, uint64_t iova, void *buf, s
         memcpy(buf, p, len);
     return 0;
 }
+
+void mock_smmu_s1_program(void *cd, void *l1, void *l2, uint64_t l1_ipa, uint64_t l2_ipa,
+                          uint64_t l3_ipa, uint16_t asid)
+{
+    struct smmu_cd *c = cd;
+    memset(c, 0, sizeof(*c));
+    c->w[0] = FIELD_PREP(CD0_T0SZ, 64 - 39) | FIELD_PREP(CD0_IR0, 1) | FIELD_PREP(CD0_OR0, 1) |
+              FIELD_PREP(CD0_SH0, 3) | CD0_EPD1 | CD0_V | FIELD_PREP(CD0_IPS, 4) | CD0_AA64 |
+              CD0_R | CD0_A | CD0_ASET | FIELD_PREP(CD0_ASID, asid);
+    c->w[1] = l1_ipa;
+    c->w[3] = PGTABLE_ARM_MAIR;
+    memset(l1, 0, 4096);
+    memset(l2, 0, 4096);
+    ((uint64_t *)l1)[(MOCK_SMMU_NEST_IOVA >> 30) & 511] = l2_ipa | 3;
+    ((uint64_t *)l2)[(MOCK_SMMU_NEST_IOVA >> 21) & 511] = l3_ipa | 3;
+}

@@ -915,7 +915,7 @@ TEST(stage2_concatenated_start_level)
  * (its IPA equals its PA, so a stage-1 entry naming it would reach it without stage 2). */
 #define NEST_IPA 0x40000000ULL
 #define NEST_PAGES 7
-#define NEST_IOVA 0x10000000ULL            /* L1 index 0, L2 index 0x80, L3 index 0 */
+#define NEST_IOVA MOCK_SMMU_NEST_IOVA      /* L1 index 0, L2 index 0x80, L3 index 0 */
 #define NEST_ASID 7
 #define NEST_VSID 0x42
 
@@ -952,10 +952,7 @@ static uint64_t *nest_l3(struct nest_env *n)
 }
 
 /* A stage-1 leaf: page at IPA ipa, read-write, access flag set (the unit sets none). */
-static uint64_t s1_leaf(uint64_t ipa)
-{
-    return ipa | 3 | BIT(10);
-}
+#define s1_leaf MOCK_SMMU_S1_LEAF
 
 static struct iommu_domain *nested_on(struct nest_env *n, uint64_t ste0)
 {
@@ -989,16 +986,9 @@ static void nest_up(struct nest_env *n)
     for (unsigned i = 0; i < NEST_PAGES - 1; i++)
         REQUIRE(iommu_map(n->s2, nest_ipa(i), n->pa[i], 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     /* The program's CD and tables, in its own memory, naming IPAs. */
-    for (unsigned i = 0; i < 4; i++)
-        memset(n->page[i], 0, 4096);
-    struct smmu_cd *cd = (struct smmu_cd *)n->page[0];
-    cd->w[0] = FIELD_PREP(CD0_T0SZ, 64 - 39) | FIELD_PREP(CD0_IR0, 1) | FIELD_PREP(CD0_OR0, 1) |
-               FIELD_PREP(CD0_SH0, 3) | CD0_EPD1 | CD0_V | FIELD_PREP(CD0_IPS, 4) | CD0_AA64 |
-               CD0_R | CD0_A | CD0_ASET | FIELD_PREP(CD0_ASID, NEST_ASID);
-    cd->w[1] = nest_ipa(1);
-    cd->w[3] = PGTABLE_ARM_MAIR;
-    ((uint64_t *)n->page[1])[0] = nest_ipa(2) | 3;
-    ((uint64_t *)n->page[2])[0x80] = nest_ipa(3) | 3;
+    memset(n->page[3], 0, 4096);
+    mock_smmu_s1_program(n->page[0], n->page[1], n->page[2], nest_ipa(1), nest_ipa(2),
+                         nest_ipa(3), NEST_ASID);
     nest_l3(n)[0] = s1_leaf(nest_ipa(4));
     REQUIRE(iommu_viommu_alloc(&U.iu, n->s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &n->v) == 0);
     n->dev = mkdev(0, 0x60);
