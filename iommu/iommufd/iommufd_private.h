@@ -139,7 +139,8 @@ struct vdevice {
 
 /* Events in a ring of cap slots (min(depth, VEVENTQ_CAP)); the producer (the unit's event
  * path) writes ring[tail % cap] and moves tail, the reader moves head. lost_seq: the sequence
- * number of the LOST_EVENTS header that ends the stream, 0 when none is due (stored + 1). */
+ * number (+ 1) of the LOST_EVENTS header that ends the stream, 0 when a later event took its
+ * place; it is due while lost_gen (moved by the producer) differs from lost_read (the reader). */
 #define VEVENTQ_CAP 1024
 #define VEVENT_DATA_MAX 32
 struct vevent {
@@ -157,6 +158,7 @@ struct veventq {
     uint32_t head, tail;
     uint32_t sequence;              /* the next event's */
     uint32_t lost_seq;
+    uint32_t lost_gen, lost_read;
     uint64_t lost;                  /* events dropped, ever */
     struct vevent *ring;
 };

@@ -34,7 +34,8 @@ static struct veventq *veventq_find(struct viommu *vi, uint32_t type)
 
 /* The unit's event path (iommu_viommu_report), possibly in its interrupt handler: queues one
  * event, or when the queue is full, a LOST_EVENTS header at the end of the stream (once until
- * it is read or a later event takes its place). */
+ * it is read or a later event takes its place). One producer, one reader: the producer alone
+ * writes tail, sequence, lost_seq and lost_gen, the reader alone head and lost_read. */
 static int vevent_report(struct iommu_viommu *v, uint32_t type, const void *data, size_t len,
                          void *arg)
 {
@@ -44,21 +45,24 @@ static int vevent_report(struct iommu_viommu *v, uint32_t type, const void *data
         return -EOPNOTSUPP;
     if (len > VEVENT_DATA_MAX)
         return ERR(-EINVAL);
-    if (q->tail - q->head == q->cap) {
+    if (q->tail - READ_ONCE(q->head) == q->cap) {
         q->lost++;
-        if (!q->lost_seq) {
-            q->lost_seq = q->sequence + 1;
+        if (!q->lost_seq || q->lost_gen == READ_ONCE(q->lost_read)) {
+            q->lost_seq = q->sequence + 1;      /* a LOST_EVENTS header is due */
             q->sequence = SEQ_NEXT(q->sequence);
+            barrier();
+            WRITE_ONCE(q->lost_gen, q->lost_gen + 1);
         }
         return 0;
     }
-    q->lost_seq = 0;            /* the gap in the sequence numbers tells of the loss now */
+    WRITE_ONCE(q->lost_seq, 0); /* the gap in the sequence numbers tells of the loss now */
     struct vevent *e = &q->ring[q->tail % q->cap];
     e->sequence = q->sequence;
     e->len = (uint32_t)len;
     memcpy(e->data, data, len);
     q->sequence = SEQ_NEXT(q->sequence);
-    q->tail++;
+    barrier();                  /* the event before the index that publishes it */
+    WRITE_ONCE(q->tail, q->tail + 1);
     return 0;
 }
 
@@ -219,8 +223,9 @@ static long veventq_read(struct veventq *q, uint8_t *buf, size_t len, copy_out_f
 {
     struct iommufd_vevent_header hdr;
     size_t done = 0;
-    while (q->head != q->tail) {
+    while (q->head != READ_ONCE(q->tail)) {
         const struct vevent *e = &q->ring[q->head % q->cap];
+        barrier();
         if (len - done < sizeof(hdr) + e->len)
             return (long)done;
         hdr.flags = 0;
@@ -228,15 +233,17 @@ static long veventq_read(struct veventq *q, uint8_t *buf, size_t len, copy_out_f
         if (copy(buf + done, &hdr, sizeof(hdr)) || copy(buf + done + sizeof(hdr), e->data, e->len))
             return done ? (long)done : -EFAULT;
         done += sizeof(hdr) + e->len;
-        q->head++;
+        barrier();              /* the copy before the slot is given back */
+        WRITE_ONCE(q->head, q->head + 1);
     }
-    if (q->lost_seq && len - done >= sizeof(hdr)) {
+    uint32_t gen = READ_ONCE(q->lost_gen), seq = READ_ONCE(q->lost_seq);
+    if (seq && gen != q->lost_read && len - done >= sizeof(hdr)) {
         hdr.flags = IOMMU_VEVENTQ_FLAG_LOST_EVENTS;
-        hdr.sequence = q->lost_seq - 1;
+        hdr.sequence = seq - 1;
         if (copy(buf + done, &hdr, sizeof(hdr)))
             return done ? (long)done : -EFAULT;
         done += sizeof(hdr);
-        q->lost_seq = 0;
+        WRITE_ONCE(q->lost_read, gen);
     }
     return (long)done;
 }
@@ -259,7 +266,8 @@ long moat_veventq_read(struct moat_iommufd *ctx, uint32_t veventq_id, void *buf,
 
 static bool veventq_pending(const struct veventq *q)
 {
-    return q->head != q->tail || q->lost_seq;
+    return q->head != READ_ONCE(q->tail) ||
+           (READ_ONCE(q->lost_seq) && READ_ONCE(q->lost_gen) != q->lost_read);
 }
 
 int moat_veventq_readable(struct moat_iommufd *ctx, uint32_t veventq_id)
