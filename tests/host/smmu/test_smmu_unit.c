@@ -1224,3 +1224,54 @@ TEST(nested_replace_chain)
     iommu_domain_free(abt);
     nest_down(&n);
 }
+
+/* Fail the n-th driver allocation of the nesting sequence (vIOMMU, nested domain, the level-2
+ * stream table of the attach) for every n: each step fails with -ENOMEM or succeeds, and taking
+ * down what was made leaves no heap or page behind. */
+TEST(failnth_nesting)
+{
+    unit_up();
+    struct iommu_domain *s2 = paging(IOMMU_DOMAIN_NEST_PARENT);
+    REQUIRE(s2);
+    uint64_t ste[2] = { STE0_V | FIELD_PREP(STE0_CONFIG, STE_CFG_S1) | 0x40000000, 0 };
+    struct iommu_user_data data = { IOMMU_HWPT_DATA_ARM_SMMUV3, ste, sizeof(ste) };
+    struct pci_dev *dev = mkdev(7, 0x08);         /* a stream no test has used: a new L2 table */
+    struct iommu_viommu *warm;                     /* the heap's slabs for these sizes exist */
+    REQUIRE(iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &warm) == 0);
+    struct iommu_domain *warm_d = paging(0);
+    iommu_domain_free(warm_d);
+    iommu_viommu_free(warm);
+    unsigned n;
+    for (n = 1; n < 32; n++) {
+        size_t heap = heap_live_bytes();
+        uint64_t pages = pmm_free_bytes();
+        struct iommu_viommu *v = NULL;
+        struct iommu_domain *nd = NULL;
+        struct iommu_nested_cfg ncfg;
+        smmu_fail_nth = n;
+        int err = iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &v);
+        if (!err)
+            err = v->ops->nested_parse(v, &data, &ncfg);
+        if (!err) {
+            struct iommu_domain_cfg cfg = { .parent = s2, .nested = &ncfg, .viommu = v };
+            err = iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_NESTED, &cfg, &nd);
+        }
+        if (!err)
+            err = iommu_attach(nd, dev);
+        bool done = !err;
+        smmu_fail_nth = 0;
+        CHECK(!err || err == -ENOMEM);
+        if (nd) {
+            CHECK_EQ(iommu_attach(NULL, dev), 0);
+            iommu_domain_free(nd);
+        }
+        iommu_viommu_free(v);
+        if (done)
+            break;
+        CHECK_EQ(heap_live_bytes(), heap);
+        CHECK_EQ(pmm_free_bytes(), pages);
+    }
+    CHECK(n > 2 && n < 32);
+    iommu_domain_free(s2);
+    CHECK_EQ(M.violations, 0);
+}
