@@ -58,10 +58,12 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
 
 /* iommufd_viommu_alloc_hwpt_nested: the stage 1 on a vIOMMU, over its stage 2. */
 static int viommu_nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
-                               struct viommu *vi, struct hwpt **out)
+                               struct idev *idev, struct viommu *vi, struct hwpt **out)
 {
     struct iommu_user_data data = { a->data_type, a->data, a->data_len };
     struct iommu_nested_cfg ncfg;
+    if (idev->unit != vi->v->unit)
+        return ERR(-EINVAL);
     if ((a->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !a->data_len)
         return ERR(-EOPNOTSUPP);
     if (!vi->v->ops->nested_parse)
@@ -110,7 +112,7 @@ int moat_hwpt_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
     if (pt->type == IOMMUFD_OBJ_IOAS)
         err = paging_alloc(ctx, a, idev, container_of(pt, struct ioas, obj), &h);
     else if (pt->type == IOMMUFD_OBJ_VIOMMU)
-        err = viommu_nested_alloc(ctx, a, container_of(pt, struct viommu, obj), &h);
+        err = viommu_nested_alloc(ctx, a, idev, container_of(pt, struct viommu, obj), &h);
     else
         err = nested_alloc(ctx, a, idev, container_of(pt, struct hwpt, obj), &h);
     if (err)

@@ -202,6 +202,12 @@ TEST(nested_ste_fields)
              -EOPNOTSUPP);
     CHECK_EQ(nested_alloc(&n, ste_s1, sizeof(ste_s1), D, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &h),
              -EOPNOTSUPP);
+    /* A device of another unit cannot use the vIOMMU. */
+    uint32_t dev4;
+    REQUIRE(moat_device_bind(n.ctx, &api_devs[4], &dev4) == 0);
+    struct moat_hwpt_alloc o = { .dev_id = dev4, .pt_id = n.viommu, .data = ste_s1,
+                                 .data_len = sizeof(ste_s1), .data_type = D };
+    CHECK_EQ(moat_hwpt_alloc(n.ctx, &o, &h), -EINVAL);
     /* SMMUv3 data on a plain NEST_PARENT HWPT is the unit's nested_parse's (VT-d): refused. */
     struct moat_hwpt_alloc a = { .dev_id = n.dev, .pt_id = n.par, .data = ste_s1,
                                  .data_len = sizeof(ste_s1), .data_type = D };
