@@ -312,6 +312,11 @@ int smmu_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 {
     struct smmu_domain *sd = to_smmu_domain(d);
     struct smmu_attach_args a = { sd->su, d->type == IOMMU_DOMAIN_BLOCKED ? NULL : sd, 0 };
+    if (d->type == IOMMU_DOMAIN_NESTED) {
+        int err = smmu_nested_attach_check(sd, dev);
+        if (err)
+            return err;
+    }
     if (sd->su->for_each_rid)
         sd->su->for_each_rid(sd->su, dev, smmu_attach_alias, &a);
     else

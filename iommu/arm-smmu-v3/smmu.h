@@ -300,6 +300,10 @@ int smmu_viommu_alloc(struct iommu_unit *u, struct iommu_domain *parent, uint32_
                       struct iommu_viommu **out);
 /* domain_alloc(NESTED) on a vIOMMU (cfg->viommu, cfg->nested from its nested_parse). */
 int smmu_nested_domain_init(struct smmu_domain *sd, const struct iommu_domain_cfg *cfg);
+/* Linux's rule for attaching dev to a translating nested domain: dev needs a vDEVICE on its
+ * vIOMMU (its commands and events name it by its virtual StreamID): -ENOENT. Abort and bypass
+ * STEs take any device. */
+int smmu_nested_attach_check(const struct smmu_domain *sd, const struct pci_dev *dev);
 /* The STE of a nested domain: ABORT, stage 2 only (the program's bypass) or Config 0b111 with
  * the program's stage-1 fields over the vIOMMU's stage 2 and VMID. */
 void smmu_mk_ste_vnested(struct smmu_ste *e, const struct smmu_domain *sd);

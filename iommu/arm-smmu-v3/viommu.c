@@ -102,6 +102,15 @@ int smmu_nested_domain_init(struct smmu_domain *sd, const struct iommu_domain_cf
     return 0;
 }
 
+int smmu_nested_attach_check(const struct smmu_domain *sd, const struct pci_dev *dev)
+{
+    uint64_t vsid;
+    unsigned cfg = (unsigned)FIELD_GET(STE0_CONFIG, sd->vste[0]);
+    if (!(sd->vste[0] & STE0_V) || cfg != STE_CFG_S1)
+        return 0;
+    return iommu_viommu_virt_id(sd->viommu, dev, &vsid) ? -ENOENT : 0;
+}
+
 void smmu_mk_ste_vnested(struct smmu_ste *e, const struct smmu_domain *sd)
 {
     unsigned cfg = (unsigned)FIELD_GET(STE0_CONFIG, sd->vste[0]);

@@ -42,7 +42,7 @@ static void unit_up(void)
 /* Devices live as long as the process: the core keeps track of them across tests. */
 static struct pci_dev *mkdev(uint8_t bus, uint8_t devfn)
 {
-    static struct pci_dev devs[16];
+    static struct pci_dev devs[32];
     static unsigned n;
     for (unsigned i = 0; i < n; i++)
         if (devs[i].bus == bus && devs[i].devfn == devfn)
@@ -1203,6 +1203,12 @@ TEST(nested_replace_chain)
     struct iommu_domain *byp = nested_on(&n, STE0_V | FIELD_PREP(STE0_CONFIG, STE_CFG_BYPASS));
     struct iommu_domain *abt = nested_on(&n, STE0_V);
     REQUIRE(byp && abt);
+    /* A translating nested domain needs the device's vDEVICE; abort and bypass do not. */
+    struct pci_dev *other = mkdev(0, 0x61);
+    CHECK_EQ(iommu_attach(n.nd, other), -ENOENT);
+    CHECK_EQ(iommu_attach(byp, other), 0);
+    CHECK_EQ(iommu_attach(abt, other), 0);
+    CHECK_EQ(iommu_attach(NULL, other), 0);
     struct { struct iommu_domain *d; unsigned cfg; } chain[] = {
         { n.s2, STE_CFG_S2 }, { n.nd, STE_CFG_NESTED }, { byp, STE_CFG_S2 },
         { abt, STE_CFG_ABORT }, { n.nd, STE_CFG_NESTED }, { NULL, STE_CFG_ABORT },
@@ -1249,9 +1255,12 @@ TEST(failnth_nesting)
         struct iommu_domain *nd = NULL;
         struct iommu_nested_cfg ncfg;
         smmu_fail_nth = n;
+        struct iommu_vdev vd = { 1, dev, NULL };
         int err = iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &v);
-        if (!err)
+        if (!err) {
+            v->vdevs = &vd;
             err = v->ops->nested_parse(v, &data, &ncfg);
+        }
         if (!err) {
             struct iommu_domain_cfg cfg = { .parent = s2, .nested = &ncfg, .viommu = v };
             err = iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_NESTED, &cfg, &nd);
@@ -1265,6 +1274,8 @@ TEST(failnth_nesting)
             CHECK_EQ(iommu_attach(NULL, dev), 0);
             iommu_domain_free(nd);
         }
+        if (v)
+            v->vdevs = NULL;
         iommu_viommu_free(v);
         if (done)
             break;
