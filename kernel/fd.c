@@ -7,6 +7,7 @@
 #define MAX_FDS 256
 
 static struct file *fds[MAX_FDS];
+static bool fd_cloexec[MAX_FDS];
 static struct devnode *devnodes;
 static struct sysfs_provider *sysfs_providers;
 
@@ -29,19 +30,31 @@ struct file *file_new(const struct file_ops *ops, void *priv)
         f->ops = ops;
         f->priv = priv;
         f->refs = 1;
+        f->mode = FILE_MODE_ANON;
     }
     return f;
 }
 
-int fd_install(struct file *f)
+static int fd_install_from(struct file *f, int min)
 {
-    for (int i = 3; i < MAX_FDS; i++) {     /* 0-2 are the console's */
+    for (int i = min < 3 ? 3 : min; i < MAX_FDS; i++) {     /* 0-2 are the console's */
         if (!fds[i]) {
             fds[i] = f;
+            fd_cloexec[i] = false;
             return i;
         }
     }
     return -EMFILE;
+}
+
+int fd_install(struct file *f)
+{
+    return fd_install_from(f, 3);
+}
+
+bool fd_is_open(int fd)
+{
+    return fd >= 0 && fd < MAX_FDS && fds[fd];
 }
 
 struct file *fd_get(int fd)
@@ -75,6 +88,7 @@ int sys_open(const char *path, int oflags)
         if (err)
             return err;
         f->oflags = oflags;
+        f->mode = FILE_MODE_CHR | 0600;
         int fd = fd_install(f);
         if (fd < 0)
             file_put(f);
@@ -152,6 +166,133 @@ long sys_pwrite(int fd, const void *buf, size_t len, int64_t off)
 int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
 {
     return (int)WITH_FILE(fd, f, 0, f->ops->mmap ? f->ops->mmap(f, off, len, prot, out) : -ENODEV);
+}
+
+int64_t sys_lseek(int fd, int64_t off, int whence)
+{
+    return WITH_FILE(fd, f, 0, ({
+        int64_t base = whence == FD_SEEK_SET ? 0 : whence == FD_SEEK_CUR ? (int64_t)f->pos : -1;
+        int64_t to;
+        long r;
+        if (f->ops->stream)
+            r = -ESPIPE;
+        else if (base < 0 || __builtin_add_overflow(base, off, &to) || to < 0)
+            r = -EINVAL;
+        else
+            r = (long)(f->pos = (uint64_t)to);
+        r;
+    }));
+}
+
+int sys_dup(int fd, int min)
+{
+    if (min < 0 || min >= MAX_FDS)
+        return -EINVAL;
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    int nfd = fd_install_from(f, min);
+    if (nfd < 0)
+        file_put(f);
+    return nfd;
+}
+
+int sys_dup2(int fd, int newfd)
+{
+    if (!fd_is_open(fd) || newfd < 0 || newfd >= MAX_FDS)
+        return -EBADF;
+    if (fd == newfd)
+        return newfd;
+    if (newfd < 3)
+        return -EINVAL;     /* the console's descriptors have no file to replace */
+    struct file *f = fd_get(fd);
+    if (fds[newfd])
+        sys_close(newfd);
+    fds[newfd] = f;
+    fd_cloexec[newfd] = false;
+    return newfd;
+}
+
+long sys_fcntl(int fd, int cmd, long arg)
+{
+    if (!fd_is_open(fd))
+        return -EBADF;
+    struct file *f = fds[fd];
+    switch (cmd) {
+    case FD_F_GETFD:
+        return fd_cloexec[fd] ? FD_FD_CLOEXEC : 0;
+    case FD_F_SETFD:
+        fd_cloexec[fd] = arg & FD_FD_CLOEXEC;
+        return 0;
+    case FD_F_GETFL:
+        return f->oflags;
+    case FD_F_SETFL:
+        f->oflags = (f->oflags & ~(FD_O_APPEND | FD_O_NONBLOCK)) | ((int)arg & (FD_O_APPEND | FD_O_NONBLOCK));
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+static bool is_parent_dir(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && (n > 1 || dir[0] == '/');
+}
+
+static int devnode_stat(const char *path, unsigned *mode)
+{
+    for (struct devnode *n = devnodes; n; n = n->next) {
+        size_t len = strlen(n->path);
+        if (n->prefix ? strncmp(path, n->path, len) == 0 && path[len] && n->exists &&
+                            n->exists(path + len) == 0
+                      : strcmp(path, n->path) == 0) {
+            *mode = FILE_MODE_CHR | 0600;
+            return 0;
+        }
+        if (is_parent_dir(path, n->path)) {
+            *mode = FILE_MODE_DIR | 0755;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static void emit_nothing(void *ctx, const char *name)
+{
+}
+
+int sys_stat(const char *path, unsigned *mode)
+{
+    if (!path)
+        return -EFAULT;
+    if (!*path)
+        return -ENOENT;
+    if (strcmp(path, "/") == 0 || devnode_stat(path, mode) == 0) {
+        if (strcmp(path, "/") == 0)
+            *mode = FILE_MODE_DIR | 0755;
+        return 0;
+    }
+    if (sys_list_dir(path, emit_nothing, NULL) == 0) {
+        *mode = FILE_MODE_DIR | 0755;
+        return 0;
+    }
+    char c;
+    if (sys_readlink(path, &c, 1) >= 0) {
+        *mode = FILE_MODE_LNK | 0777;
+        return 0;
+    }
+    return -ENOENT;
+}
+
+int sys_fstat(int fd, unsigned *mode)
+{
+    if (!fd_is_open(fd))
+        return -EBADF;
+    *mode = fds[fd]->mode;
+    return 0;
 }
 
 long sys_readlink(const char *path, char *buf, size_t size)

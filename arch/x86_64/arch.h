@@ -23,6 +23,9 @@ void console_flush(void);
 /* Ends the run: ACPI S5 for status 0, QEMU's isa-debug-exit for a failure status. */
 __noreturn void arch_power_off(int status);
 void arch_backtrace(uintptr_t rbp);
+/* Calls fn(arg) on another stack (top: its highest address, 16-byte aligned) and returns to the
+ * caller's stack when fn returns. */
+void arch_call_on_stack(void (*fn)(void *), void *arg, void *top);
 
 /* Page attributes for arch_map / arch_virt_flags. */
 #define ARCH_MAP_WRITE BIT(0)

@@ -360,14 +360,27 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     return 0;
 }
 
-int vfio_cdev_open(const char *rest, int oflags, struct file **out)
+/* The device "vfio<N>" names, or NULL. */
+static struct pci_dev *cdev_dev(const char *rest)
 {
     unsigned long long idx;
     const char *end;
     struct pci_system *sys = vfio_pci();
     if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
+        return NULL;
+    return &sys->devs[idx];
+}
+
+int vfio_cdev_exists(const char *rest)
+{
+    return cdev_dev(rest) ? 0 : -ENOENT;
+}
+
+int vfio_cdev_open(const char *rest, int oflags, struct file **out)
+{
+    struct pci_dev *pdev = cdev_dev(rest);
+    if (!pdev)
         return -ENOENT;
-    struct pci_dev *pdev = &sys->devs[idx];
     if (pdev->group < 0 || !vfio_group_viable(pdev->group))
         return -EBUSY;
     return vfio_device_open(pdev, NULL, out);

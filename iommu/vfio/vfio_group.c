@@ -162,12 +162,26 @@ static void group_release(struct file *f)
 
 static const struct file_ops group_ops = { .ioctl = group_ioctl, .release = group_release };
 
-static int group_open(const char *rest, int oflags, struct file **out)
+/* The group number "<N>" names, or -ENOENT. */
+static int group_id(const char *rest)
 {
     unsigned long long id;
     const char *end;
     if (str_to_u64(rest, &end, 10, &id) || *end || id >= VFIO_MAX_GROUPS || !group_exists((int)id))
         return -ENOENT;
+    return (int)id;
+}
+
+static int group_node_exists(const char *rest)
+{
+    return group_id(rest) < 0 ? -ENOENT : 0;
+}
+
+static int group_open(const char *rest, int oflags, struct file **out)
+{
+    int id = group_id(rest);
+    if (id < 0)
+        return id;
     struct vfio_group *g = groups[id];
     if (!g) {
         g = kzalloc(sizeof(*g));
@@ -236,9 +250,10 @@ static int sysfs_list(const char *dir, void (*emit)(void *ctx, const char *name)
     return 0;
 }
 
-static struct devnode group_node = { .path = "/dev/vfio/", .prefix = true, .open = group_open };
+static struct devnode group_node = { .path = "/dev/vfio/", .prefix = true, .open = group_open,
+                                     .exists = group_node_exists };
 static struct devnode cdev_node = { .path = "/dev/vfio/devices/vfio", .prefix = true,
-                                    .open = vfio_cdev_open };
+                                    .open = vfio_cdev_open, .exists = vfio_cdev_exists };
 static struct devnode iommu_node = { .path = "/dev/iommu", .open = vfio_iommufd_dev_open };
 static struct sysfs_provider vfio_sysfs = { .readlink = sysfs_readlink, .list = sysfs_list };
 

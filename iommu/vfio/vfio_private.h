@@ -90,6 +90,7 @@ void vfio_container_put(struct vfio_container *c);
 
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out);
 int vfio_cdev_open(const char *rest, int oflags, struct file **out);
+int vfio_cdev_exists(const char *rest);    /* 0 when "vfio<N>" names a device */
 struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);

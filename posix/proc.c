@@ -1,0 +1,223 @@
+/* Processes. moat runs one program in one address space, so fork follows vfork's rule: the child
+ * runs first, to completion, on the same stack and memory, and the parent resumes only when the
+ * child has ended (exit, _exit, abort or a fatal kill), with the child's pid; waitpid then
+ * collects the child's wait status. What differs from Linux's fork:
+ *   - no memory isolation: the child's writes to globals, the heap and mmap'd memory are seen by
+ *     the parent. Only the parent's stack is given back as it was at the fork (saved at the fork,
+ *     restored when the child ends), so the child's changes to the parent's locals are undone.
+ *   - descriptors are one table: those the child opened are closed when it ends (so VFIO's
+ *     release-on-close runs as at a process exit); one the child closes is closed for the parent.
+ *   - exit() in a child flushes stdio but does not run the atexit handlers (they belong to the
+ *     parent here: running them would use them up).
+ *   - no preemption: a child that never ends never returns to the parent (no timeout, no alarm).
+ * The main program is pid 1 (Linux's init); children count up from 2. */
+#include "posix/posix.h"
+#include "arch/arch.h"
+#include "kernel/fd.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FORK_DEPTH 8
+#define MAX_ZOMBIES 64
+#define FD_TABLE 256
+#define RESTORE_STACK_SIZE 16384
+#define STACK_SLACK 512     /* below fork's locals: its frame and the calls it makes */
+
+struct fork_frame {
+    jmp_buf parent;         /* where fork returns in the parent */
+    char *lo;               /* the parent's stack [lo, hi), saved at the fork */
+    size_t len;
+    char *saved;
+    pid_t parent_pid, child_pid;
+    bool fd_was_open[FD_TABLE];
+};
+
+struct zombie {
+    pid_t pid, ppid;
+    int status;
+};
+
+static struct fork_frame frames[FORK_DEPTH];
+static int depth;
+static pid_t cur_pid = 1, next_pid = 2;
+static struct zombie zombies[MAX_ZOMBIES];
+static int nr_zombies;
+static char restore_stack[RESTORE_STACK_SIZE] __attribute__((aligned(16)));
+extern char *posix_stack_top;       /* start.c: the program stack's highest address */
+
+pid_t getpid(void)
+{
+    return cur_pid;
+}
+
+pid_t getppid(void)
+{
+    return depth ? frames[depth - 1].parent_pid : 0;
+}
+
+uid_t getuid(void) { return 0; }
+uid_t geteuid(void) { return 0; }
+gid_t getgid(void) { return 0; }
+gid_t getegid(void) { return 0; }
+
+pid_t setsid(void)
+{
+    return cur_pid;
+}
+
+int setpgid(pid_t pid, pid_t pgid)
+{
+    return 0;
+}
+
+pid_t setpgrp(void)
+{
+    return 0;
+}
+
+/* On the restore stack: put the parent's stack back and resume the parent's fork. */
+static void resume_parent(void *arg)
+{
+    struct fork_frame *f = arg;
+    memcpy(f->lo, f->saved, f->len);
+    longjmp(f->parent, 1);
+}
+
+static void close_child_fds(const struct fork_frame *f)
+{
+    for (int fd = 3; fd < FD_TABLE; fd++)
+        if (fd_is_open(fd) && !f->fd_was_open[fd])
+            sys_close(fd);
+}
+
+void posix_process_end(int wait_status)
+{
+    if (depth == 0) {
+        fflush(NULL);
+        posix_program_end(WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status)
+                                                   : WEXITSTATUS(wait_status));
+    }
+    struct fork_frame *f = &frames[depth - 1];
+    close_child_fds(f);
+    if (nr_zombies < MAX_ZOMBIES)
+        zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
+    cur_pid = f->parent_pid;
+    arch_call_on_stack(resume_parent, f, restore_stack + sizeof(restore_stack));
+    __builtin_unreachable();
+}
+
+pid_t fork(void)
+{
+    if (depth == FORK_DEPTH || nr_zombies == MAX_ZOMBIES)
+        return (pid_t)posix_ret(-EAGAIN);
+    struct fork_frame *f = &frames[depth];
+    char here;
+    f->lo = (char *)(((uintptr_t)&here - STACK_SLACK) & ~(uintptr_t)15);
+    f->len = (size_t)(posix_stack_top - f->lo);
+    f->saved = malloc(f->len);
+    if (!f->saved)
+        return (pid_t)posix_ret(-ENOMEM);
+    for (int fd = 0; fd < FD_TABLE; fd++)
+        f->fd_was_open[fd] = fd_is_open(fd);
+    f->parent_pid = cur_pid;
+    f->child_pid = next_pid++;
+    fflush(NULL);   /* what the parent printed comes before the child's output */
+    if (setjmp(f->parent)) {
+        /* The parent, with its stack as it was: the child has ended. */
+        struct fork_frame *done = &frames[--depth];
+        free(done->saved);
+        return done->child_pid;
+    }
+    memcpy(f->saved, f->lo, f->len);
+    depth++;
+    cur_pid = f->child_pid;
+    return 0;
+}
+
+pid_t vfork(void)
+{
+    return fork();
+}
+
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+    if (options & ~(WNOHANG | WUNTRACED))
+        return (pid_t)posix_ret(-EINVAL);
+    for (int i = 0; i < nr_zombies; i++) {
+        struct zombie *z = &zombies[i];
+        if (z->ppid != cur_pid || (pid > 0 && z->pid != pid))
+            continue;
+        pid_t got = z->pid;
+        if (status)
+            *status = z->status;
+        *z = zombies[--nr_zombies];
+        return got;
+    }
+    /* Children always run to completion inside fork: nothing is left to wait for. */
+    return (pid_t)posix_ret(-ECHILD);
+}
+
+pid_t wait(int *status)
+{
+    return waitpid(-1, status, 0);
+}
+
+void _exit(int status)
+{
+    posix_process_end((status & 0xff) << 8);
+}
+
+void exit(int status)
+{
+    void __call_exitprocs(int, void *);
+    if (depth == 0)
+        __call_exitprocs(status, NULL);
+    fflush(NULL);
+    _exit(status);
+}
+
+static bool ignored_by_default(int sig)
+{
+    return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
+}
+
+/* Signals end the process they are sent to, as their default action would (a program cannot
+ * catch them: there is no asynchronous delivery). */
+int kill(pid_t pid, int sig)
+{
+    if (sig < 0 || sig >= NSIG)
+        return (int)posix_ret(-EINVAL);
+    if (pid != cur_pid && pid != 0) {
+        for (int i = 0; i < depth; i++)
+            if (frames[i].parent_pid == pid)
+                return (int)posix_ret(sig == 0 ? 0 : -EPERM);  /* suspended in fork */
+        return (int)posix_ret(-ESRCH);
+    }
+    if (sig == 0 || ignored_by_default(sig))
+        return 0;
+    posix_process_end(sig & 0x7f);
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    if (old)
+        sigemptyset(old);
+    return 0;
+}
+
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return (int)posix_ret(-ENOSYS);     /* one program per image */
+}
+
+int getentropy(void *buf, size_t len)
+{
+    return (int)posix_ret(-ENOSYS);
+}
