@@ -74,6 +74,67 @@ void file_put(struct file *f)
     }
 }
 
+/* ---- /sys attribute files: the contents as read at open ---- */
+
+struct sysfs_file {
+    size_t len;
+    char data[SYSFS_PAGE];
+};
+
+static long sysfs_file_read(struct file *f, void *buf, size_t len, uint64_t off)
+{
+    struct sysfs_file *s = f->priv;
+    if (off >= s->len)
+        return 0;
+    size_t n = MIN(len, s->len - (size_t)off);
+    memcpy(buf, s->data + off, n);
+    return (long)n;
+}
+
+static void sysfs_file_release(struct file *f)
+{
+    kfree(f->priv);
+}
+
+static const struct file_ops sysfs_file_ops = { .read = sysfs_file_read,
+                                                .release = sysfs_file_release };
+
+/* The attribute's length (filling buf) or -ENOENT. */
+static int sysfs_read(const char *path, char *buf, size_t size)
+{
+    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
+        int n = p->read ? p->read(path, buf, size) : -ENOENT;
+        if (n != -ENOENT)
+            return n;
+    }
+    return -ENOENT;
+}
+
+/* Linux's kernfs refuses to open a file without a store method for writing: EACCES. */
+static int sysfs_open(const char *path, int oflags)
+{
+    struct sysfs_file *s = kmalloc(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int n = sysfs_read(path, s->data, sizeof(s->data));
+    if (n < 0 || (oflags & FD_O_ACCMODE) != FD_O_RDONLY) {
+        kfree(s);
+        return n < 0 ? n : -EACCES;
+    }
+    s->len = (size_t)n;
+    struct file *f = file_new(&sysfs_file_ops, s);
+    if (!f) {
+        kfree(s);
+        return -ENOMEM;
+    }
+    f->oflags = oflags;
+    f->mode = FILE_MODE_REG | 0444;
+    int fd = fd_install(f);
+    if (fd < 0)
+        file_put(f);
+    return fd;
+}
+
 int sys_open(const char *path, int oflags)
 {
     if (!path)
@@ -94,7 +155,7 @@ int sys_open(const char *path, int oflags)
             file_put(f);
         return fd;
     }
-    return -ENOENT;
+    return sysfs_open(path, oflags);
 }
 
 int sys_close(int fd)
@@ -270,11 +331,12 @@ int sys_stat(const char *path, unsigned *mode)
         return -EFAULT;
     if (!*path)
         return -ENOENT;
-    if (strcmp(path, "/") == 0 || devnode_stat(path, mode) == 0) {
-        if (strcmp(path, "/") == 0)
-            *mode = FILE_MODE_DIR | 0755;
+    if (strcmp(path, "/") == 0) {
+        *mode = FILE_MODE_DIR | 0755;
         return 0;
     }
+    if (devnode_stat(path, mode) == 0)
+        return 0;
     if (sys_list_dir(path, emit_nothing, NULL) == 0) {
         *mode = FILE_MODE_DIR | 0755;
         return 0;
@@ -284,7 +346,14 @@ int sys_stat(const char *path, unsigned *mode)
         *mode = FILE_MODE_LNK | 0777;
         return 0;
     }
-    return -ENOENT;
+    char *page = kmalloc(SYSFS_PAGE);
+    int n = page ? sysfs_read(path, page, SYSFS_PAGE) : -ENOMEM;
+    kfree(page);
+    if (n >= 0) {
+        *mode = FILE_MODE_REG | 0444;
+        return 0;
+    }
+    return n;
 }
 
 int sys_fstat(int fd, unsigned *mode)

@@ -40,6 +40,8 @@ struct file {
 /* Linux's numbers for the arguments of lseek and fcntl. */
 #define FD_SEEK_SET 0
 #define FD_SEEK_CUR 1
+#define FD_O_ACCMODE 03
+#define FD_O_RDONLY 0
 #define FD_O_APPEND 02000
 #define FD_O_NONBLOCK 04000
 #define FD_F_GETFD 1
@@ -51,6 +53,7 @@ struct file {
 /* File types and permissions as stat reports them (Linux's S_IF* values). */
 #define FILE_MODE_DIR 0040000
 #define FILE_MODE_CHR 0020000
+#define FILE_MODE_REG 0100000
 #define FILE_MODE_LNK 0120000
 #define FILE_MODE_ANON 0600     /* Linux's anonymous inodes (eventfd, ...): no type bits */
 
@@ -64,10 +67,14 @@ struct devnode {
     struct devnode *next;
 };
 
-/* What /sys answers: readlink of a path, and the names in a directory. */
+/* What /sys answers: readlink of a path, the names in a directory, and the contents of a
+ * read-only attribute file (read whole at open, as sysfs fills its page: at most SYSFS_PAGE
+ * bytes; the length, or -ENOENT when the path is not one of the provider's files). */
+#define SYSFS_PAGE 4096
 struct sysfs_provider {
     int (*readlink)(const char *path, char *buf, size_t size);     /* length or -ENOENT */
     int (*list)(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
+    int (*read)(const char *path, char *buf, size_t size);
     struct sysfs_provider *next;
 };
 

@@ -269,6 +269,7 @@ static int vfio_init(void)
     devnode_register(&iommu_node);
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
+    vfio_sysfs_register();
     vm_set_pinned_query(moat_iommufd_is_pinned);
     return 0;
 }

@@ -78,6 +78,8 @@ struct vfio_device {
 };
 
 struct pci_system *vfio_pci(void);
+/* The attribute files, driver links and directories of /sys/bus/pci/devices (vfio_sysfs.c). */
+void vfio_sysfs_register(void);
 bool vfio_group_viable(int id);
 /* The cdev index of a device (its position in the PCI system). */
 int vfio_device_index(const struct pci_dev *pdev);

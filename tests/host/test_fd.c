@@ -151,3 +151,42 @@ TEST(fcntl_flags_and_lseek)
     sys_close(sfd);
     sys_close(fd);
 }
+
+static int attr_read(const char *path, char *buf, size_t size)
+{
+    if (strcmp(path, "/sys/test/attr") != 0)
+        return -ENOENT;
+    const char v[] = "0x1234\n";
+    size_t n = sizeof(v) - 1 < size ? sizeof(v) - 1 : size;
+    memcpy(buf, v, n);
+    return (int)n;
+}
+
+static struct sysfs_provider attrs = { .read = attr_read };
+
+TEST(sysfs_attribute_files_read_as_at_open)
+{
+    setup();
+    static bool registered;
+    if (!registered) {
+        sysfs_register(&attrs);
+        registered = true;
+    }
+    unsigned mode = 0;
+    CHECK_EQ(sys_stat("/sys/test/attr", &mode), 0);
+    CHECK_EQ(mode, S_IFREG | 0444);
+    CHECK_EQ(sys_open("/sys/test/attr", O_RDWR), -EACCES);     /* kernfs: no store method */
+    CHECK_EQ(sys_open("/sys/test/attr", O_WRONLY), -EACCES);
+    CHECK_EQ(sys_open("/sys/test/other", O_RDONLY), -ENOENT);
+    int fd = sys_open("/sys/test/attr", O_RDONLY);
+    REQUIRE(fd >= 3);
+    char buf[16] = "";
+    CHECK_EQ(sys_read(fd, buf, 4), 4);
+    CHECK_EQ(sys_read(fd, buf + 4, sizeof(buf) - 5), 3);       /* the rest, from the position */
+    CHECK_STR(buf, "0x1234\n");
+    CHECK_EQ(sys_read(fd, buf, sizeof(buf)), 0);
+    CHECK_EQ(sys_pread(fd, buf, 2, 2), 2);
+    CHECK_EQ(sys_fstat(fd, &mode), 0);
+    CHECK_EQ(mode, S_IFREG | 0444);
+    CHECK_EQ(sys_close(fd), 0);
+}

@@ -113,6 +113,53 @@ static void stat_checks(void)
     check("isatty(1)", isatty(1) == 1);
 }
 
+/* The attribute files Linux tools read, in Linux's formats: QEMU's edu is 1234:11e8, class ff00. */
+static int read_attr(const char *leaf, char *buf, size_t size)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/sys/bus/pci/devices/0000:00:03.0/%s", leaf);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return (int)n;
+}
+
+static void sysfs_checks(void)
+{
+    char buf[1024];
+    check("vendor is \"0x1234\\n\"", read_attr("vendor", buf, sizeof(buf)) > 0 && strcmp(buf, "0x1234\n") == 0);
+    check("device is \"0x11e8\\n\"", read_attr("device", buf, sizeof(buf)) > 0 && strcmp(buf, "0x11e8\n") == 0);
+    check("class is \"0x00ff00\\n\"", read_attr("class", buf, sizeof(buf)) > 0 && strcmp(buf, "0x00ff00\n") == 0);
+    check("subsystem_vendor", read_attr("subsystem_vendor", buf, sizeof(buf)) == 7 && strncmp(buf, "0x", 2) == 0);
+    unsigned long long start, end, flags;
+    check("resource: BAR0 as \"start end flags\", 1 MiB of 32-bit memory",
+          read_attr("resource", buf, sizeof(buf)) == 13 * 57 &&
+          sscanf(buf, "0x%llx 0x%llx 0x%llx", &start, &end, &flags) == 3 &&
+          end - start + 1 == 1 << 20 && flags == 0x40200);
+    char link[128] = "";
+    ssize_t n = readlink("/sys/bus/pci/devices/0000:00:03.0/driver", link, sizeof(link) - 1);
+    if (n > 0)
+        link[n] = 0;
+    check("driver links to vfio-pci", n > 0 && strcmp(basename(link), "vfio-pci") == 0);
+    struct stat st;
+    check("stat vendor is a regular file", stat("/sys/bus/pci/devices/0000:00:03.0/vendor", &st) == 0 &&
+                                           S_ISREG(st.st_mode));
+    check("opening it for writing is EACCES",
+          open("/sys/bus/pci/devices/0000:00:03.0/vendor", O_RDWR) == -1 && errno == EACCES);
+    check("the device's directory", stat("/sys/bus/pci/devices/0000:00:03.0", &st) == 0 && S_ISDIR(st.st_mode));
+    DIR *d = opendir("/sys/bus/pci/devices");
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d)))
+        found += strcmp(e->d_name, "0000:00:03.0") == 0;
+    if (d)
+        closedir(d);
+    check("readdir /sys/bus/pci/devices lists 0000:00:03.0", found == 1);
+}
+
 static void library_checks(void)
 {
     int v[] = { 5, 3, 9, 1 };
@@ -153,6 +200,7 @@ int main(int argc, char **argv, char **envp)
     args_checks(argc, argv, envp);
     errno_checks();
     stat_checks();
+    sysfs_checks();
     library_checks();
     fork_checks();
     fflush(stdout);
