@@ -15,8 +15,11 @@
 #include "arch/arch.h"
 #include "kernel/fd.h"
 
+#include <asm/unistd.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +186,54 @@ void exit(int status)
     _exit(status);
 }
 
+static bool is_zombie(pid_t pid)
+{
+    for (int i = 0; i < nr_zombies; i++)
+        if (zombies[i].pid == pid)
+            return true;
+    return false;
+}
+
+static bool is_running(pid_t pid)
+{
+    if (pid == cur_pid)
+        return true;
+    for (int i = 0; i < depth; i++)
+        if (frames[i].parent_pid == pid)
+            return true;
+    return false;
+}
+
+/* A pidfd polls readable once its process has ended: here an eventfd holding 1 for a child that
+ * has ended (every child has, by the time its parent runs again), 0 for a running process. */
+static long pidfd_open(pid_t pid, unsigned flags)
+{
+    if (flags & ~(unsigned)O_NONBLOCK)
+        return -EINVAL;
+    if (pid <= 0)
+        return -EINVAL;
+    if (!is_zombie(pid) && !is_running(pid))
+        return -ESRCH;
+    return sys_eventfd(is_zombie(pid) ? 1 : 0, (int)flags);
+}
+
+long syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a0 = va_arg(ap, long), a1 = va_arg(ap, long);
+    va_end(ap);
+    switch (number) {
+    case __NR_getpid:
+    case __NR_gettid:
+        return cur_pid;
+    case __NR_pidfd_open:
+        return posix_ret(pidfd_open((pid_t)a0, (unsigned)a1));
+    default:
+        return posix_ret(-ENOSYS);
+    }
+}
+
 static bool ignored_by_default(int sig)
 {
     return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
@@ -194,10 +245,13 @@ int kill(pid_t pid, int sig)
 {
     if (sig < 0 || sig >= NSIG)
         return (int)posix_ret(-EINVAL);
+    if (pid < -1)
+        pid = -pid;     /* a process group: each process is its own group here */
     if (pid != cur_pid && pid != 0) {
-        for (int i = 0; i < depth; i++)
-            if (frames[i].parent_pid == pid)
-                return (int)posix_ret(sig == 0 ? 0 : -EPERM);  /* suspended in fork */
+        if (is_zombie(pid))
+            return 0;   /* Linux: signalling a zombie succeeds and does nothing */
+        if (is_running(pid))
+            return (int)posix_ret(sig == 0 ? 0 : -EPERM);  /* suspended in fork */
         return (int)posix_ret(-ESRCH);
     }
     if (sig == 0 || ignored_by_default(sig))
