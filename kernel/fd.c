@@ -74,6 +74,17 @@ void file_put(struct file *f)
     }
 }
 
+/* A file open gave: its descriptor, or -EMFILE (and the file is put). */
+static int install_opened(struct file *f, int oflags, unsigned mode)
+{
+    f->oflags = oflags;
+    f->mode = mode;
+    int fd = fd_install(f);
+    if (fd < 0)
+        file_put(f);
+    return fd;
+}
+
 /* ---- /sys attribute files: the contents as read at open ---- */
 
 struct sysfs_file {
@@ -127,12 +138,7 @@ static int sysfs_open(const char *path, int oflags)
         kfree(s);
         return -ENOMEM;
     }
-    f->oflags = oflags;
-    f->mode = FILE_MODE_REG | 0444;
-    int fd = fd_install(f);
-    if (fd < 0)
-        file_put(f);
-    return fd;
+    return install_opened(f, oflags, FILE_MODE_REG | 0444);
 }
 
 int sys_open(const char *path, int oflags)
@@ -148,12 +154,7 @@ int sys_open(const char *path, int oflags)
         int err = n->open(path + len, oflags, &f);
         if (err)
             return err;
-        f->oflags = oflags;
-        f->mode = FILE_MODE_CHR | 0600;
-        int fd = fd_install(f);
-        if (fd < 0)
-            file_put(f);
-        return fd;
+        return install_opened(f, oflags, FILE_MODE_CHR | 0600);
     }
     return sysfs_open(path, oflags);
 }

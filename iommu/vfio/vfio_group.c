@@ -203,8 +203,7 @@ static int group_open(const char *rest, int oflags, struct file **out)
 
 #define SYS_DEVICES "/sys/bus/pci/devices/"
 
-/* The device named by "<BDF>/<leaf>" after the devices directory, with the leaf. */
-static struct pci_dev *sys_dev(const char *path, const char **leaf)
+struct pci_dev *vfio_sysfs_dev(const char *path, const char **leaf)
 {
     size_t plen = strlen(SYS_DEVICES);
     if (strncmp(path, SYS_DEVICES, plen) != 0)
@@ -226,7 +225,7 @@ static struct pci_dev *sys_dev(const char *path, const char **leaf)
 static int sysfs_readlink(const char *path, char *buf, size_t size)
 {
     const char *leaf;
-    struct pci_dev *d = sys_dev(path, &leaf);
+    struct pci_dev *d = vfio_sysfs_dev(path, &leaf);
     if (!d || strcmp(leaf, "iommu_group") != 0 || d->group < 0)
         return -ENOENT;
     char link[64];
@@ -239,7 +238,7 @@ static int sysfs_readlink(const char *path, char *buf, size_t size)
 static int sysfs_list(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
 {
     const char *leaf;
-    struct pci_dev *d = sys_dev(dir, &leaf);
+    struct pci_dev *d = vfio_sysfs_dev(dir, &leaf);
     if (!d || (strcmp(leaf, "vfio-dev") != 0 && strcmp(leaf, "vfio-dev/") != 0))
         return -ENOENT;
     char name[32];

@@ -78,6 +78,9 @@ struct vfio_device {
 };
 
 struct pci_system *vfio_pci(void);
+/* The device a path "/sys/bus/pci/devices/<BDF>[/<leaf>]" names, with the leaf ("" for the
+ * device's directory), or NULL. */
+struct pci_dev *vfio_sysfs_dev(const char *path, const char **leaf);
 /* The attribute files, driver links and directories of /sys/bus/pci/devices (vfio_sysfs.c). */
 void vfio_sysfs_register(void);
 bool vfio_group_viable(int id);

@@ -31,29 +31,6 @@ static const char *const attr_names[] = { "vendor", "device", "subsystem_vendor"
                                           "subsystem_device", "class", "revision", "resource",
                                           "sriov_totalvfs", "sriov_numvfs" };
 
-/* The device "<BDF>" (followed by '/' or the end) at the start of rest names, with what follows. */
-static struct pci_dev *device_at(const char *rest, const char **leaf)
-{
-    struct pci_system *sys = vfio_pci();
-    for (uint32_t i = 0; sys && i < sys->ndevs; i++) {
-        char bdf[16];
-        pci_format_bdf(&sys->devs[i], bdf, sizeof(bdf));
-        size_t n = strlen(bdf);
-        if (strncmp(rest, bdf, n) == 0 && (rest[n] == '/' || rest[n] == 0)) {
-            *leaf = rest[n] ? rest + n + 1 : rest + n;
-            return &sys->devs[i];
-        }
-    }
-    return NULL;
-}
-
-/* Path below /sys/bus/pci/devices/, or NULL. */
-static const char *below_devices(const char *path)
-{
-    size_t n = strlen(SYS_PCI_DEVICES);
-    return strncmp(path, SYS_PCI_DEVICES "/", n + 1) == 0 ? path + n + 1 : NULL;
-}
-
 static uint64_t resource_flags(const struct pci_bar *b)
 {
     if (b->flags & PCI_BAR_IO)
@@ -122,8 +99,8 @@ static int attr_show(struct pci_dev *d, const char *leaf, char *buf, size_t size
 
 static int sysfs_attr_read(const char *path, char *buf, size_t size)
 {
-    const char *rest = below_devices(path), *leaf;
-    struct pci_dev *d = rest ? device_at(rest, &leaf) : NULL;
+    const char *leaf;
+    struct pci_dev *d = vfio_sysfs_dev(path, &leaf);
     if (!d)
         return -ENOENT;
     int n = attr_show(d, leaf, buf, size);
@@ -141,8 +118,8 @@ static const char *driver_of(const struct pci_dev *d)
 
 static int sysfs_driver_readlink(const char *path, char *buf, size_t size)
 {
-    const char *rest = below_devices(path), *leaf;
-    struct pci_dev *d = rest ? device_at(rest, &leaf) : NULL;
+    const char *leaf;
+    struct pci_dev *d = vfio_sysfs_dev(path, &leaf);
     const char *drv = d ? driver_of(d) : NULL;
     if (!drv || strcmp(leaf, "driver") != 0)
         return -ENOENT;
@@ -180,8 +157,8 @@ static int sysfs_dirs_list(const char *dir, void (*emit)(void *ctx, const char *
         }
         return 0;
     }
-    const char *rest = below_devices(dir), *leaf;
-    struct pci_dev *d = rest ? device_at(rest, &leaf) : NULL;
+    const char *leaf;
+    struct pci_dev *d = vfio_sysfs_dev(dir, &leaf);
     if (!d || *leaf)
         return -ENOENT;
     emit(ctx, ".");
