@@ -75,7 +75,14 @@ static void errno_checks(void)
     check("EBADFD is Linux's 77", EBADFD == 77);
     check("EDEADLK is Linux's 35", EDEADLK == 35);
     check("ENOTSUP is EOPNOTSUPP (95)", ENOTSUP == 95 && EOPNOTSUPP == 95);
-    check("strerror(EXDEV)", strcmp(strerror(EXDEV), "Cross-device link") == 0);
+    check("strerror(EXDEV) is Linux's text", strcmp(strerror(EXDEV), "Invalid cross-device link") == 0);
+    check("strerror(EPERM) is Linux's text", strcmp(strerror(EPERM), "Operation not permitted") == 0);
+    check("strerror(EHWPOISON), the last", strcmp(strerror(EHWPOISON), "Memory page has hardware error") == 0);
+    check("strerror of an unknown number", strcmp(strerror(4000), "Unknown error 4000") == 0);
+    char ebuf[64];
+    check("strerror_r(EBADFD) (POSIX's)", strerror_r(EBADFD, ebuf, sizeof(ebuf)) == 0 &&
+                                          strcmp(ebuf, "File descriptor in bad state") == 0);
+    check("strerror_r of an unknown number is EINVAL", strerror_r(4000, ebuf, sizeof(ebuf)) == EINVAL);
     check("strerror(ETIMEDOUT)", strcmp(strerror(ETIMEDOUT), "Connection timed out") == 0);
     check("open of a missing path is ENOENT", open("/dev/nothing", O_RDWR) == -1 && errno == ENOENT);
     check("close(-1) is EBADF", close(-1) == -1 && errno == EBADF);
