@@ -16,8 +16,11 @@ a=$work/a/moat
 b=$work/second-checkout/deeper/path/moat
 for d in "$a" "$b"; do
     mkdir -p "$d"
-    # The tree as it is now (committed files plus changes to them), not untracked build output.
-    (cd "$root" && git ls-files -z --cached | xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$d"
+    # The tree as it is now: tracked files and new ones not yet committed, without what git
+    # ignores (build output) or files deleted in the work tree.
+    (cd "$root" && git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+        xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$d"
     (cd "$d" && cmake --preset x86_64-pvh >"$d.configure.log" 2>&1 &&
         cmake --build build/x86_64-pvh --target moat.elf >"$d.build.log" 2>&1) \
         || { tail -n 30 "$d".*.log; echo "FAIL: building in $d"; exit 1; }

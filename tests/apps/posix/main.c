@@ -3,7 +3,10 @@
  * with Linux's values and strerror, stat on device nodes and directories, the C library
  * (getopt, qsort, sscanf, strtoul, fopen), and fork/waitpid (fork_checks.c). Exits with status
  * 200 when everything held (a status above 127 checks that all 8 bits arrive), else 1. */
+#include <byteswap.h>
 #include <dirent.h>
+#include <endian.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include "posix_test.h"
@@ -75,6 +79,7 @@ static void errno_checks(void)
     check("EBADFD is Linux's 77", EBADFD == 77);
     check("EDEADLK is Linux's 35", EDEADLK == 35);
     check("ENOTSUP is EOPNOTSUPP (95)", ENOTSUP == 95 && EOPNOTSUPP == 95);
+    check("EHWPOISON, Linux's last, is 133", EHWPOISON == 133);
     check("strerror(EXDEV) is Linux's text", strcmp(strerror(EXDEV), "Invalid cross-device link") == 0);
     check("strerror(EPERM) is Linux's text", strcmp(strerror(EPERM), "Operation not permitted") == 0);
     check("strerror(EHWPOISON), the last", strcmp(strerror(EHWPOISON), "Memory page has hardware error") == 0);
@@ -198,6 +203,12 @@ static void library_checks(void)
     check("usleep(1000) waits 1 ms",
           (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >= 1000000);
     check("sysconf(_SC_PAGESIZE)", sysconf(_SC_PAGESIZE) == 4096 && getpagesize() == 4096);
+    check("htole32/be16toh/bswap_64", htole32(0x12345678) == 0x12345678 && be16toh(0x1234) == 0x3412 &&
+                                      bswap_64(0x0102030405060708ULL) == 0x0807060504030201ULL);
+    struct utsname u;
+    check("uname", uname(&u) == 0 && strcmp(u.sysname, "moat") == 0 && strcmp(u.machine, "x86_64") == 0);
+    errno = ENOENT;
+    warn("warn says %s", "this");       /* "posix: warn says this: No such file or directory" */
 }
 
 int main(int argc, char **argv, char **envp)
