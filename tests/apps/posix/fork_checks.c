@@ -3,10 +3,7 @@
  * the group can be opened again), and the parent's locals are as they were at the fork. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,43 +80,6 @@ static void fd_checks(void)
     int g = open(path, O_RDWR);
     check("the group opens again: its release ran", g >= 0);
     close(g);
-}
-
-/* The pattern of kselftest's harness: a child per test in its own process group, which forks a
- * grandchild for the test body and forwards a fatal signal to itself; the parent waits on a pidfd
- * with a timeout, then waitpid(WNOHANG); results travel through MAP_SHARED memory. */
-static void harness_pattern_checks(void)
-{
-    int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    check("MAP_SHARED | MAP_ANONYMOUS", shared != MAP_FAILED);
-    if (shared == MAP_FAILED)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgrp();
-        int st = 0;
-        pid_t grandchild = fork();
-        if (grandchild == 0) {
-            shared[0] = 1234;
-            abort();
-        }
-        waitpid(grandchild, &st, 0);
-        if (WIFSIGNALED(st))
-            kill(getpid(), WTERMSIG(st));
-        _exit(0);
-    }
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    check("pidfd_open of the child", pidfd >= 0);
-    struct pollfd p = { .fd = pidfd, .events = POLLIN };
-    check("its pidfd polls readable: the child has ended", poll(&p, 1, 30000) == 1 && (p.revents & POLLIN));
-    close(pidfd);
-    int st = 0;
-    check("waitpid WNOHANG collects it", waitpid(pid, &st, WNOHANG) == pid);
-    check("the grandchild's SIGABRT, forwarded", WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-    check("results through shared memory", shared[0] == 1234);
-    check("pidfd_open of no such process is ESRCH", syscall(SYS_pidfd_open, 999, 0) == -1 && errno == ESRCH);
-    check("an unknown system call is ENOSYS", syscall(100000) == -1 && errno == ENOSYS);
-    munmap(shared, 4096);
 }
 
 void fork_checks(void)

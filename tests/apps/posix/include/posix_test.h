@@ -6,5 +6,6 @@
 extern int failures;
 void check(const char *what, int ok);
 void fork_checks(void);
+void harness_pattern_checks(void);
 
 #endif
