@@ -71,6 +71,11 @@ static void args_checks(int argc, char **argv, char **envp)
     check("lower-case k=v words are moat's, not the environment", getenv("drivers") == NULL);
     check("the constructor ran before main", constructed == 42);
     check("--app-cflags -D reached the program", POSIX_TEST_DEFINE == 7);
+#ifdef NDEBUG
+    check("assert() is on: no NDEBUG", 0);
+#else
+    check("assert() is on: no NDEBUG", 1);
+#endif
 }
 
 static void errno_checks(void)
