@@ -31,13 +31,6 @@ void console_flush(void)
     irq_restore(f);
 }
 
-void console_write(const char *s, size_t n)
-{
-    uint64_t f = irq_save();
-    console_sink(NULL, s, n);
-    irq_restore(f);
-}
-
 void kvprintf(const char *fmt, va_list ap)
 {
     uint64_t f = irq_save();

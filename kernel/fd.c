@@ -1,7 +1,9 @@
 #include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "kernel/time.h"
+#include "kernel/uaccess.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define MAX_FDS 256
@@ -141,10 +143,24 @@ static int sysfs_open(const char *path, int oflags)
     return install_opened(f, oflags, FILE_MODE_REG | 0444);
 }
 
-int sys_open(const char *path, int oflags)
+/* The program's path, copied into a kernel buffer (freed by the caller): -EFAULT,
+ * -ENAMETOOLONG, -ENOMEM. */
+static int path_in(const char *upath, char **out)
 {
-    if (!path)
-        return -EFAULT;
+    char *p = kmalloc(FILE_PATH_MAX);
+    if (!p)
+        return -ENOMEM;
+    long n = uaccess_strncpy(p, upath, FILE_PATH_MAX);
+    if (n < 0) {
+        kfree(p);
+        return (int)n;
+    }
+    *out = p;
+    return 0;
+}
+
+static int open_path(const char *path, int oflags)
+{
     for (struct devnode *n = devnodes; n; n = n->next) {
         size_t len = strlen(n->path);
         bool hit = n->prefix ? strncmp(path, n->path, len) == 0 : strcmp(path, n->path) == 0;
@@ -157,6 +173,18 @@ int sys_open(const char *path, int oflags)
         return install_opened(f, oflags, FILE_MODE_CHR | 0600);
     }
     return sysfs_open(path, oflags);
+}
+
+int sys_open(const char *upath, int oflags)
+{
+    UACCESS_ENTER();
+    char *path = NULL;
+    int err = path_in(upath, &path);
+    if (err)
+        return err;
+    err = open_path(path, oflags);
+    kfree(path);
+    return err;
 }
 
 int sys_close(int fd)
@@ -185,12 +213,22 @@ int sys_close(int fd)
 
 long sys_ioctl(int fd, unsigned long cmd, unsigned long arg)
 {
+    UACCESS_ENTER();
     return WITH_FILE(fd, f, 0, f->ops->ioctl ? f->ops->ioctl(f, cmd, arg) : -ENOTTY);
+}
+
+/* A buffer the program hands read (the file writes it) or write (the file reads it). Linux checks
+ * only that the range is user addresses and faults on the first byte it cannot copy; moat
+ * checks the whole buffer first, so a file never meets a bad pointer. */
+static long buf_check(const void *buf, size_t len, bool file_writes)
+{
+    return uaccess_check(buf, len, file_writes ? VM_PROT_WRITE : VM_PROT_READ) ? -EFAULT : 0;
 }
 
 long sys_read(int fd, void *buf, size_t len)
 {
-    return WITH_FILE(fd, f, !f->ops->read, ({
+    UACCESS_ENTER();
+    return WITH_FILE(fd, f, !f->ops->read, buf_check(buf, len, true) ?: ({
         long n = f->ops->read(f, buf, len, f->pos);
         if (n > 0 && !f->ops->stream)
             f->pos += (uint64_t)n;
@@ -200,7 +238,8 @@ long sys_read(int fd, void *buf, size_t len)
 
 long sys_write(int fd, const void *buf, size_t len)
 {
-    return WITH_FILE(fd, f, !f->ops->write, ({
+    UACCESS_ENTER();
+    return WITH_FILE(fd, f, !f->ops->write, buf_check(buf, len, false) ?: ({
         long n = f->ops->write(f, buf, len, f->pos);
         if (n > 0 && !f->ops->stream)
             f->pos += (uint64_t)n;
@@ -211,18 +250,37 @@ long sys_write(int fd, const void *buf, size_t len)
 /* Linux's order: a negative offset, the descriptor, then FMODE_PREAD (cleared for streams). */
 long sys_pread(int fd, void *buf, size_t len, int64_t off)
 {
+    UACCESS_ENTER();
     if (off < 0)
         return -EINVAL;
     return WITH_FILE(fd, f, !f->ops->stream && !f->ops->read,
-                     f->ops->stream ? -ESPIPE : f->ops->read(f, buf, len, (uint64_t)off));
+                     f->ops->stream ? -ESPIPE : buf_check(buf, len, true) ?:
+                     f->ops->read(f, buf, len, (uint64_t)off));
 }
 
 long sys_pwrite(int fd, const void *buf, size_t len, int64_t off)
 {
+    UACCESS_ENTER();
     if (off < 0)
         return -EINVAL;
     return WITH_FILE(fd, f, !f->ops->stream && !f->ops->write,
-                     f->ops->stream ? -ESPIPE : f->ops->write(f, buf, len, (uint64_t)off));
+                     f->ops->stream ? -ESPIPE : buf_check(buf, len, false) ?:
+                     f->ops->write(f, buf, len, (uint64_t)off));
+}
+
+long sys_console_write(const void *buf, size_t len)
+{
+    UACCESS_ENTER();
+    char line[256];
+    for (size_t done = 0; done < len;) {
+        size_t k = MIN(len - done, sizeof(line) - 1);
+        if (uaccess_copy_from(line, (const char *)buf + done, k))
+            return done ? (long)done : -EFAULT;
+        line[k] = 0;
+        kprintf("%s", line);
+        done += k;
+    }
+    return (long)len;
 }
 
 int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
@@ -296,79 +354,8 @@ long sys_fcntl(int fd, int cmd, long arg)
     }
 }
 
-static bool is_parent_dir(const char *dir, const char *path)
+static long readlink_path(const char *path, char *buf, size_t size)
 {
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    return strncmp(path, dir, n) == 0 && path[n] == '/' && (n > 1 || dir[0] == '/');
-}
-
-static int devnode_stat(const char *path, unsigned *mode)
-{
-    for (struct devnode *n = devnodes; n; n = n->next) {
-        size_t len = strlen(n->path);
-        if (n->prefix ? strncmp(path, n->path, len) == 0 && path[len] && n->exists &&
-                            n->exists(path + len) == 0
-                      : strcmp(path, n->path) == 0) {
-            *mode = FILE_MODE_CHR | 0600;
-            return 0;
-        }
-        if (is_parent_dir(path, n->path)) {
-            *mode = FILE_MODE_DIR | 0755;
-            return 0;
-        }
-    }
-    return -ENOENT;
-}
-
-static void emit_nothing(void *ctx, const char *name)
-{
-}
-
-int sys_stat(const char *path, unsigned *mode)
-{
-    if (!path)
-        return -EFAULT;
-    if (!*path)
-        return -ENOENT;
-    if (strcmp(path, "/") == 0) {
-        *mode = FILE_MODE_DIR | 0755;
-        return 0;
-    }
-    if (devnode_stat(path, mode) == 0)
-        return 0;
-    if (sys_list_dir(path, emit_nothing, NULL) == 0) {
-        *mode = FILE_MODE_DIR | 0755;
-        return 0;
-    }
-    char c;
-    if (sys_readlink(path, &c, 1) >= 0) {
-        *mode = FILE_MODE_LNK | 0777;
-        return 0;
-    }
-    char *page = kmalloc(SYSFS_PAGE);
-    int n = page ? sysfs_read(path, page, SYSFS_PAGE) : -ENOMEM;
-    kfree(page);
-    if (n >= 0) {
-        *mode = FILE_MODE_REG | 0444;
-        return 0;
-    }
-    return n;
-}
-
-int sys_fstat(int fd, unsigned *mode)
-{
-    if (!fd_is_open(fd))
-        return -EBADF;
-    *mode = fds[fd]->mode;
-    return 0;
-}
-
-long sys_readlink(const char *path, char *buf, size_t size)
-{
-    if (!path || !buf)
-        return -EFAULT;
     for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
         int n = p->readlink ? p->readlink(path, buf, size) : -ENOENT;
         if (n != -ENOENT)
@@ -377,40 +364,86 @@ long sys_readlink(const char *path, char *buf, size_t size)
     return -ENOENT;
 }
 
-int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
+/* Linux's order: the size (-EINVAL), the path, then the link copied out. */
+long sys_readlink(const char *upath, char *ubuf, size_t size)
 {
-    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
-        int n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
-        if (n != -ENOENT)
-            return n;
-    }
-    return -ENOENT;
+    UACCESS_ENTER();
+    if (!size || size > (size_t)INT64_MAX)
+        return -EINVAL;
+    char *path = NULL, link[256];
+    long n = path_in(upath, &path);
+    if (n)
+        return n;
+    n = readlink_path(path, link, MIN(size, sizeof(link)));
+    kfree(path);
+    if (n > 0 && uaccess_copy_to(ubuf, link, (size_t)n))
+        return -EFAULT;
+    return n;
 }
 
-static unsigned poll_once(const int *fds_in, const short *events, short *revents, unsigned n)
+static int list_path(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
+{
+    int n = -ENOENT;
+    for (struct sysfs_provider *p = sysfs_providers; p && n == -ENOENT; p = p->next)
+        n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
+    return n;
+}
+
+int sys_list_dir(const char *udir, void (*emit)(void *ctx, const char *name), void *ctx)
+{
+    UACCESS_ENTER();
+    char *dir = NULL;
+    int n = path_in(udir, &dir);
+    if (n)
+        return n;
+    n = list_path(dir, emit, ctx);
+    kfree(dir);
+    return n;
+}
+
+static unsigned poll_once(struct file_pollfd *p, unsigned n)
 {
     unsigned ready = 0;
     for (unsigned i = 0; i < n; i++) {
-        struct file *f = fd_get(fds_in[i]);
+        struct file *f = fd_get(p[i].fd);
         unsigned r = f ? (f->ops->poll ? f->ops->poll(f) : FILE_POLLIN | FILE_POLLOUT) : 0x20;
         if (f)
             file_put(f);
-        /* POLLNVAL (0x20) and POLLERR are reported whether asked for or not. */
-        revents[i] = (short)(r & ((unsigned)events[i] | FILE_POLLERR | 0x20));
-        ready += revents[i] != 0;
+        /* POLLNVAL (0x20) and POLLERR are reported whether asked for or not; a negative fd is
+         * skipped, as on Linux. */
+        p[i].revents = p[i].fd < 0 ? 0 :
+                       (int16_t)(r & ((uint16_t)p[i].events | FILE_POLLERR | 0x20));
+        ready += p[i].revents != 0;
     }
     return ready;
 }
 
-int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n, int timeout_ms)
+/* Linux's order: the count (-EINVAL), the array copied in (-EFAULT), revents copied out. */
+int sys_poll(struct file_pollfd *ufds, unsigned n, int timeout_ms)
 {
+    UACCESS_ENTER();
+    if (n > FILE_POLL_MAX)
+        return -EINVAL;
+    struct file_pollfd *p = n ? kmalloc(n * sizeof(*p)) : NULL;
+    if (n && !p)
+        return -ENOMEM;
+    if (uaccess_copy_from(p, ufds, n * sizeof(*p))) {
+        kfree(p);
+        return -EFAULT;
+    }
     uint64_t deadline = clock_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * NSEC_PER_MSEC;
+    int ready;
     for (;;) {
-        unsigned ready = poll_once(fds_in, events, revents, n);
+        ready = (int)poll_once(p, n);
         if (ready || (timeout_ms >= 0 && clock_ns() >= deadline))
-            return (int)ready;
+            break;
         __asm__ __volatile__("pause" ::: "memory");
     }
+    for (unsigned i = 0; i < n; i++)
+        if (uaccess_copy_to(&ufds[i].revents, &p[i].revents, sizeof(p[i].revents)))
+            ready = -EFAULT;
+    kfree(p);
+    return ready;
 }
 
 /* eventfd: a 64-bit counter; read returns and clears it (blocks while zero unless nonblocking),
@@ -448,8 +481,9 @@ static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
     while (READ_ONCE(e->count) == 0)
         __asm__ __volatile__("pause" ::: "memory");
     uint64_t v = e->count;
+    if (uaccess_copy_to(buf, &v, 8))
+        return -EFAULT;         /* the count stays for a reader with a good buffer */
     e->count = 0;
-    memcpy(buf, &v, 8);
     return 8;
 }
 
@@ -459,7 +493,8 @@ static long eventfd_write(struct file *f, const void *buf, size_t len, uint64_t 
     uint64_t v;
     if (len < 8)
         return -EINVAL;
-    memcpy(&v, buf, 8);
+    if (uaccess_copy_from(&v, buf, 8))
+        return -EFAULT;
     if (v == ~0ULL || e->count + v < e->count)
         return -EINVAL;
     e->count += v;
@@ -541,4 +576,86 @@ int sys_eventfd(unsigned initval, int flags)
     if (fd < 0)
         file_put(f);
     return fd;
+}
+
+static bool is_parent_dir(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && (n > 1 || dir[0] == '/');
+}
+
+static int devnode_stat(const char *path, unsigned *mode)
+{
+    for (struct devnode *n = devnodes; n; n = n->next) {
+        size_t len = strlen(n->path);
+        if (n->prefix ? strncmp(path, n->path, len) == 0 && path[len] && n->exists &&
+                            n->exists(path + len) == 0
+                      : strcmp(path, n->path) == 0) {
+            *mode = FILE_MODE_CHR | 0600;
+            return 0;
+        }
+        if (is_parent_dir(path, n->path)) {
+            *mode = FILE_MODE_DIR | 0755;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static void emit_nothing(void *ctx, const char *name)
+{
+}
+
+static int stat_path(const char *path, unsigned *mode)
+{
+    if (!*path)
+        return -ENOENT;
+    if (strcmp(path, "/") == 0) {
+        *mode = FILE_MODE_DIR | 0755;
+        return 0;
+    }
+    if (devnode_stat(path, mode) == 0)
+        return 0;
+    if (list_path(path, emit_nothing, NULL) == 0) {
+        *mode = FILE_MODE_DIR | 0755;
+        return 0;
+    }
+    char c;
+    if (readlink_path(path, &c, 1) >= 0) {
+        *mode = FILE_MODE_LNK | 0777;
+        return 0;
+    }
+    char *page = kmalloc(SYSFS_PAGE);
+    int n = page ? sysfs_read(path, page, SYSFS_PAGE) : -ENOMEM;
+    kfree(page);
+    if (n >= 0) {
+        *mode = FILE_MODE_REG | 0444;
+        return 0;
+    }
+    return n;
+}
+
+int sys_stat(const char *upath, unsigned *umode)
+{
+    UACCESS_ENTER();
+    char *path = NULL;
+    unsigned mode = 0;
+    int err = path_in(upath, &path);
+    if (err)
+        return err;
+    err = stat_path(path, &mode);
+    kfree(path);
+    if (!err && uaccess_copy_to(umode, &mode, sizeof(mode)))
+        return -EFAULT;
+    return err;
+}
+
+int sys_fstat(int fd, unsigned *umode)
+{
+    UACCESS_ENTER();
+    if (!fd_is_open(fd))
+        return -EBADF;
+    return uaccess_copy_to(umode, &fds[fd]->mode, sizeof(fds[fd]->mode)) ? -EFAULT : 0;
 }

@@ -7,8 +7,6 @@
 
 void kprintf(const char *fmt, ...) __printf(1, 2);
 void kvprintf(const char *fmt, va_list ap);
-/* Bytes to the console as they are (a program's stdout and stderr). */
-void console_write(const char *s, size_t n);
 __noreturn void moat_panic(const char *file, int line, const char *fmt, ...) __printf(3, 4);
 
 #define panic(...) moat_panic(__FILE__, __LINE__, __VA_ARGS__)

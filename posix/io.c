@@ -4,7 +4,6 @@
  * file (moat has no console input). */
 #include "posix/posix.h"
 #include "kernel/fd.h"
-#include "lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,10 +49,8 @@ ssize_t read(int fd, void *buf, size_t len)
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-    if (fd == 1 || fd == 2) {
-        console_write(buf, len);
-        return (ssize_t)len;
-    }
+    if (fd == 1 || fd == 2)
+        return posix_ret(sys_console_write(buf, len));
     if (fd == 0)
         return posix_ret(-EBADF);       /* stdin is read-only */
     return posix_ret(sys_write(fd, buf, len));
@@ -141,20 +138,10 @@ int fcntl(int fd, int cmd, ...)
 
 int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
-    if (n > 64)
+    _Static_assert(sizeof(struct pollfd) == sizeof(struct file_pollfd), "Linux's pollfd");
+    if (n > FILE_POLL_MAX)
         return (int)posix_ret(-EINVAL);
-    int fdv[64] = { 0 };
-    short ev[64] = { 0 }, rev[64] = { 0 };
-    for (nfds_t i = 0; i < n; i++) {
-        fdv[i] = fds[i].fd;
-        ev[i] = fds[i].events;
-    }
-    int r = sys_poll(fdv, ev, rev, (unsigned)n, timeout_ms);
-    if (r < 0)
-        return (int)posix_ret(r);
-    for (nfds_t i = 0; i < n; i++)
-        fds[i].revents = rev[i];
-    return r;
+    return (int)posix_ret(sys_poll((struct file_pollfd *)fds, (unsigned)n, timeout_ms));
 }
 
 int eventfd(unsigned int initval, int flags)

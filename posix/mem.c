@@ -1,8 +1,9 @@
 /* Memory: mmap and the heap. Anonymous mmap and the heap under malloc both take anonymous,
- * zero-filled memory of the mmap area from the kernel (vm_map_anon), so all of a program's
- * dynamic memory is program memory of one kind, which a device may reach once mapped for DMA. */
+ * zero-filled memory of the mmap area from the kernel (kernel/vm), which registers it as the
+ * program's memory (kernel/uaccess): all of a program's dynamic memory is of one kind, which a
+ * device may reach once mapped for DMA. */
 #include "posix/posix.h"
-#include "kernel/fd.h"
+#include "kernel/uaccess.h"
 #include "kernel/vm.h"
 
 #include <errno.h>
@@ -17,21 +18,9 @@
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     void *out = MAP_FAILED;
-    long err;
-    int type = flags & MAP_TYPE;
-    if (len == 0 || (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE))
-        err = -EINVAL;
-    else if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
-        err = -EINVAL;      /* moat chooses every address */
-    else if (flags & MAP_ANONYMOUS)
-        err = vm_map_anon(len, &out);
-    else if (off < 0 || (off & (PAGE - 1)))
-        err = -EINVAL;
-    else
-        err = sys_mmap_file(fd, (uint64_t)off, len, prot, &out);
-    (void)addr;
+    int err = sys_mmap(addr, len, prot, flags, fd, off, &out);
     if (err) {
-        errno = (int)-err;
+        errno = -err;
         return MAP_FAILED;
     }
     return out;
@@ -39,19 +28,16 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 
 int munmap(void *addr, size_t len)
 {
-    return (int)posix_ret(vm_unmap(addr, len));
+    return (int)posix_ret(sys_munmap(addr, len));
 }
 
-/* moat's memory is read/write: asking for that is a no-op; anything else is not supported yet. */
 int mprotect(void *addr, size_t len, int prot)
 {
-    if ((uintptr_t)addr & (PAGE - 1))
-        return (int)posix_ret(-EINVAL);
-    return (int)posix_ret(prot == (PROT_READ | PROT_WRITE) ? 0 : -ENOSYS);
+    return (int)posix_ret(sys_mprotect(addr, len, prot));
 }
 
-/* Advice changes nothing in moat: memory is resident and never swapped. Linux's answer for an
- * advice it does not know is EINVAL. */
+/* Advice changes nothing in moat: memory is resident and never swapped. Linux's answers: EINVAL
+ * for a misaligned start or an advice it does not know, ENOMEM when the start is not mapped. */
 int madvise(void *addr, size_t len, int advice)
 {
     if ((uintptr_t)addr & (PAGE - 1))
@@ -61,10 +47,11 @@ int madvise(void *addr, size_t len, int advice)
     case MADV_DONTNEED: case MADV_FREE: case MADV_HUGEPAGE: case MADV_NOHUGEPAGE:
     case MADV_DONTFORK: case MADV_DOFORK: case MADV_DONTDUMP: case MADV_DODUMP:
     case MADV_COLLAPSE:
-        return 0;
+        break;
     default:
         return (int)posix_ret(-EINVAL);
     }
+    return (int)posix_ret(len && vm_prog_prot(addr) < 0 ? -ENOMEM : 0);
 }
 
 int mlock(const void *addr, size_t len)

@@ -85,10 +85,11 @@ pid_t setpgrp(void)
     return 0;
 }
 
-/* On the restore stack: put the parent's stack back and resume the parent's fork. */
-static void resume_parent(void *arg)
+/* On the restore stack: put the parent's stack back and resume the parent's fork (the frame of
+ * the innermost fork, frames[depth - 1]). */
+static int resume_parent(void)
 {
-    struct fork_frame *f = arg;
+    struct fork_frame *f = &frames[depth - 1];
     memcpy(f->lo, f->saved, f->len);
     longjmp(f->parent, 1);
 }
@@ -112,7 +113,7 @@ void posix_process_end(int wait_status)
     if (nr_zombies < MAX_ZOMBIES)
         zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
     cur_pid = f->parent_pid;
-    arch_call_on_stack(resume_parent, f, restore_stack + sizeof(restore_stack));
+    arch_call_on_stack(resume_parent, restore_stack + sizeof(restore_stack));
     __builtin_unreachable();
 }
 

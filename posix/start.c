@@ -9,6 +9,7 @@
 #include "posix/posix.h"
 #include "arch/arch.h"
 #include "kernel/boot_info.h"
+#include "kernel/uaccess.h"
 #include "kernel/vm.h"
 #include "lib/log.h"
 
@@ -26,7 +27,7 @@ void __libc_init_array(void);
 void __libc_fini_array(void);
 extern const char moat_program_name[];  /* written by ./moat's build of the program */
 extern char **environ;
-extern char __prog_data_start[], __prog_data_end[], __prog_bss_start[], __prog_bss_end[];
+extern char __prog_rodata_start[], __prog_rodata_end[], __prog_data_start[], __prog_data_end[];
 
 static char words[BOOT_CMDLINE_MAX];
 static char *argv_words[MAX_WORDS + 2];
@@ -86,39 +87,48 @@ static void split_cmdline(void)
     environ = env_words;
 }
 
-/* The memory the program owns besides its mappings: its static data (its objects, this layer and
- * newlib: the linker's .prog.data/.prog.bss) and its stack. The heap and mmap'd memory come
- * from the mmap area through vm_map_anon, which owns them already. */
-static void register_program_memory(void *stack, size_t stack_len)
+/* The memory the program owns besides its mappings (kernel/uaccess's table): its static data
+ * (its objects, this layer and newlib, in the linker's .prog.* sections) and its stack, which
+ * the kernel makes. The heap and mmap'd memory register themselves. */
+static int declare_static(const char *start, const char *end, int prot)
 {
-    /* TODO(h/boundary): the single call site of vm_prog_region() (kernel/vm.h, issue 20), once
-     * it lands: one call per range below. */
-    (void)__prog_data_start, (void)__prog_data_end, (void)__prog_bss_start, (void)__prog_bss_end;
-    (void)stack, (void)stack_len;
+    return end > start ? vm_prog_region(start, (size_t)(end - start), prot, VM_KIND_STATIC) : 0;
 }
 
-static void program_start(void *unused)
+static int declare_program_memory(void **stack)
 {
-    (void)unused;
+    int err = vm_map_stack(PROG_STACK_SIZE, stack);
+    if (!err)
+        err = declare_static(__prog_data_start, __prog_data_end, VM_PROT_READ | VM_PROT_WRITE);
+    if (!err)
+        err = declare_static(__prog_rodata_start, __prog_rodata_end, VM_PROT_READ);
+    return err;
+}
+
+static int program_start(void)
+{
     __libc_init_array();
     atexit(__libc_fini_array);
     exit(main(argc_words, argv_words, environ));
 }
 
+/* The runtime's hook once it is ready: from here on every pointer the program hands the face is
+ * checked against the program's memory (strict), until the program has ended. */
 int moat_image_main(void)
 {
     split_cmdline();
     void *stack;
-    int err = vm_map_anon(PROG_STACK_SIZE, &stack);
+    int err = declare_program_memory(&stack);
     if (err) {
-        kprintf("posix: no memory for the program's stack (%d)\n", err);
+        kprintf("posix: cannot set up the program's memory (%d)\n", err);
         return 1;
     }
-    register_program_memory(stack, PROG_STACK_SIZE);
     posix_stack_top = (char *)stack + PROG_STACK_SIZE;
+    vm_prog_strict(true);
     if (setjmp(program_end) == 0)
-        arch_call_on_stack(program_start, NULL, posix_stack_top);
+        arch_call_on_stack(program_start, posix_stack_top);
     /* Back on the runtime's stack: the program ended (exit, _exit, or a fatal signal). */
+    vm_prog_strict(false);
     return program_status;
 }
 

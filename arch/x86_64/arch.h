@@ -22,10 +22,9 @@ void console_flush(void);
 
 /* Ends the run: ACPI S5 for status 0, QEMU's isa-debug-exit for a failure status. */
 __noreturn void arch_power_off(int status);
+/* The same without a word on the console: for a trap taken while the dump itself faults. */
+__noreturn void arch_power_off_quiet(int status);
 void arch_backtrace(uintptr_t rbp);
-/* Calls fn(arg) on another stack (top: its highest address, 16-byte aligned) and returns to the
- * caller's stack when fn returns. */
-void arch_call_on_stack(void (*fn)(void *), void *arg, void *top);
 
 /* Page attributes for arch_map / arch_virt_flags. */
 #define ARCH_MAP_WRITE BIT(0)
@@ -43,8 +42,13 @@ int arch_map_page(uintptr_t va, uint64_t pa, unsigned flags);
 int arch_unmap_page(uintptr_t va, uint64_t *pa_out);
 /* The physical address behind va through the CPU page tables; -EFAULT when unmapped. */
 int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
+/* The physical address of the CPU's top-level page table. */
+uint64_t arch_page_table_root(void);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
+
+/* Runs fn on another stack (top: its highest address, 16-byte aligned) and returns its value. */
+int arch_call_on_stack(int (*fn)(void), void *top);
 
 /* Interrupts. A handler runs with interrupts off; the EOI is sent after it returns. */
 typedef void (*irq_handler_fn)(unsigned vector, void *ctx);

@@ -279,3 +279,8 @@ static int mem_init(void)
     return 0;
 }
 MOAT_UNIT(20_mem, mem, mem_init);
+
+uint64_t arch_page_table_root(void)
+{
+    return read_cr3() & PTE_ADDR;
+}
