@@ -112,15 +112,20 @@ static void sysfs_file_release(struct file *f)
 static const struct file_ops sysfs_file_ops = { .read = sysfs_file_read,
                                                 .release = sysfs_file_release };
 
+/* Asks each /sys provider in turn, until one knows the path: its answer, else -ENOENT. */
+#define SYSFS_ASK(op, ...)                                                          \
+    ({                                                                              \
+        long _n = -ENOENT;                                                          \
+        for (struct sysfs_provider *_p = sysfs_providers; _p && _n == -ENOENT;      \
+             _p = _p->next)                                                         \
+            _n = _p->op ? _p->op(__VA_ARGS__) : -ENOENT;                            \
+        _n;                                                                         \
+    })
+
 /* The attribute's length (filling buf) or -ENOENT. */
 static int sysfs_read(const char *path, char *buf, size_t size)
 {
-    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
-        int n = p->read ? p->read(path, buf, size) : -ENOENT;
-        if (n != -ENOENT)
-            return n;
-    }
-    return -ENOENT;
+    return (int)SYSFS_ASK(read, path, buf, size);
 }
 
 /* Linux's kernfs refuses to open a file without a store method for writing: EACCES. */
@@ -356,12 +361,7 @@ long sys_fcntl(int fd, int cmd, long arg)
 
 static long readlink_path(const char *path, char *buf, size_t size)
 {
-    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
-        int n = p->readlink ? p->readlink(path, buf, size) : -ENOENT;
-        if (n != -ENOENT)
-            return n;
-    }
-    return -ENOENT;
+    return SYSFS_ASK(readlink, path, buf, size);
 }
 
 /* Linux's order: the size (-EINVAL), the path, then the link copied out. */
@@ -383,10 +383,7 @@ long sys_readlink(const char *upath, char *ubuf, size_t size)
 
 static int list_path(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
 {
-    int n = -ENOENT;
-    for (struct sysfs_provider *p = sysfs_providers; p && n == -ENOENT; p = p->next)
-        n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
-    return n;
+    return (int)SYSFS_ASK(list, dir, emit, ctx);
 }
 
 int sys_list_dir(const char *udir, void (*emit)(void *ctx, const char *name), void *ctx)
