@@ -6,7 +6,7 @@
 #include "lib/log.h"
 #include "lib/string.h"
 
-#define MAX_FDS 256
+#define MAX_FDS FD_TABLE_SIZE
 
 static struct file *fds[MAX_FDS];
 static bool fd_cloexec[MAX_FDS];
@@ -57,6 +57,28 @@ int fd_install(struct file *f)
 bool fd_is_open(int fd)
 {
     return fd >= 0 && fd < MAX_FDS && fds[fd];
+}
+
+void fd_table_hold(struct file *held[FD_TABLE_SIZE])
+{
+    for (int fd = 0; fd < MAX_FDS; fd++)
+        held[fd] = fd_get(fd);
+}
+
+void fd_table_restore(struct file *held[FD_TABLE_SIZE])
+{
+    for (int fd = 0; fd < MAX_FDS; fd++)
+        if (fds[fd] && fds[fd] != held[fd])
+            sys_close(fd);
+    for (int fd = 0; fd < MAX_FDS; fd++) {
+        if (!held[fd])
+            continue;
+        if (fds[fd])
+            file_put(held[fd]);     /* still there: the table's own reference stays */
+        else
+            fds[fd] = held[fd];     /* the child closed it: the held reference is the table's */
+        held[fd] = NULL;
+    }
 }
 
 struct file *fd_get(int fd)

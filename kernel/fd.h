@@ -124,8 +124,15 @@ long sys_fcntl(int fd, int cmd, long arg);
  * Directories are the parents of device nodes (/dev, /dev/vfio) and what /sys lists. */
 int sys_stat(const char *path, unsigned *mode);
 int sys_fstat(int fd, unsigned *mode);
-/* Whether fd is open, without taking a reference (fork's bookkeeping). */
+/* Whether fd is open, without taking a reference. */
 bool fd_is_open(int fd);
+/* fork's bookkeeping (moat has one descriptor table): a reference to the file behind every
+ * descriptor, held while a child runs; then the table as it was: descriptors opened since are
+ * closed (as a process exit closes them), held files return to their numbers (a descriptor the
+ * child closed or replaced is the parent's again), and the held references are dropped. */
+#define FD_TABLE_SIZE 256
+void fd_table_hold(struct file *held[FD_TABLE_SIZE]);
+void fd_table_restore(struct file *held[FD_TABLE_SIZE]);
 int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
 /* Returns the number of ready descriptors (revents filled), 0 at the timeout (ms; <0: none). */
 int sys_poll(struct file_pollfd *fds, unsigned n, int timeout_ms);

@@ -5,8 +5,9 @@
  *   - no memory isolation: the child's writes to globals, the heap and mmap'd memory are seen by
  *     the parent. Only the parent's stack is given back as it was at the fork (saved at the fork,
  *     restored when the child ends), so the child's changes to the parent's locals are undone.
- *   - descriptors are one table: those the child opened are closed when it ends (so VFIO's
- *     release-on-close runs as at a process exit); one the child closes is closed for the parent.
+ *   - descriptors: the child shares the parent's open files (as after a fork); those it opened
+ *     are closed when it ends (so VFIO's release-on-close runs as at a process exit), and one of
+ *     the parent's that it closed or replaced is the parent's again.
  *   - exit() in a child flushes stdio but does not run the atexit handlers (they belong to the
  *     parent here: running them would use them up).
  *   - no preemption: a child that never ends never returns to the parent (no timeout, no alarm).
@@ -29,7 +30,6 @@
 
 #define FORK_DEPTH 8
 #define MAX_ZOMBIES 64
-#define FD_TABLE 256
 #define RESTORE_STACK_SIZE 16384
 #define STACK_SLACK 512     /* below fork's locals: its frame and the calls it makes */
 
@@ -39,7 +39,7 @@ struct fork_frame {
     size_t len;
     char *saved;
     pid_t parent_pid, child_pid;
-    bool fd_was_open[FD_TABLE];
+    struct file *fds[FD_TABLE_SIZE];   /* the parent's descriptors, held while the child runs */
 };
 
 struct zombie {
@@ -94,13 +94,6 @@ static int resume_parent(void)
     longjmp(f->parent, 1);
 }
 
-static void close_child_fds(const struct fork_frame *f)
-{
-    for (int fd = 3; fd < FD_TABLE; fd++)
-        if (fd_is_open(fd) && !f->fd_was_open[fd])
-            sys_close(fd);
-}
-
 void posix_process_end(int wait_status)
 {
     if (depth == 0) {
@@ -109,7 +102,7 @@ void posix_process_end(int wait_status)
                                                    : WEXITSTATUS(wait_status));
     }
     struct fork_frame *f = &frames[depth - 1];
-    close_child_fds(f);
+    fd_table_restore(f->fds);
     if (nr_zombies < MAX_ZOMBIES)
         zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
     cur_pid = f->parent_pid;
@@ -128,8 +121,7 @@ pid_t fork(void)
     f->saved = malloc(f->len);
     if (!f->saved)
         return (pid_t)posix_ret(-ENOMEM);
-    for (int fd = 0; fd < FD_TABLE; fd++)
-        f->fd_was_open[fd] = fd_is_open(fd);
+    fd_table_hold(f->fds);
     f->parent_pid = cur_pid;
     f->child_pid = next_pid++;
     fflush(NULL);   /* what the parent printed comes before the child's output */

@@ -190,3 +190,41 @@ TEST(sysfs_attribute_files_read_as_at_open)
     CHECK_EQ(mode, S_IFREG | 0444);
     CHECK_EQ(sys_close(fd), 0);
 }
+
+TEST(fork_bookkeeping_gives_the_parent_its_table_back)
+{
+    setup();
+    releases = 0;
+    static struct file *held[FD_TABLE_SIZE];
+    int kept = sys_open("/dev/test/node", O_RDWR);
+    int closed = sys_open("/dev/test/node", O_RDWR);
+    int replaced = sys_open("/dev/test/node", O_RDWR);
+    REQUIRE(kept >= 3 && closed >= 3 && replaced >= 3);
+    struct file *closed_file = fd_get(closed), *replaced_file = fd_get(replaced);
+    file_put(closed_file);
+    file_put(replaced_file);
+    fd_table_hold(held);
+    /* the child: closes one of the parent's, replaces another, opens its own */
+    int own = sys_open("/dev/test/node", O_RDWR);    /* first: it must not take closed's number */
+    REQUIRE(own >= 3);
+    CHECK_EQ(sys_close(closed), 0);
+    CHECK_EQ(sys_dup2(own, replaced), replaced);
+    CHECK_EQ(releases, 0);                 /* the parent's files are held: nothing released */
+    fd_table_restore(held);
+    CHECK_EQ(releases, 1);                 /* the child's own file, closed as at its exit */
+    CHECK(!fd_is_open(own));
+    struct file *f = fd_get(closed);
+    CHECK(f == closed_file);
+    if (f)
+        file_put(f);
+    f = fd_get(replaced);
+    CHECK(f == replaced_file);
+    if (f)
+        file_put(f);
+    for (int fd = 0; fd < FD_TABLE_SIZE; fd++)
+        CHECK(held[fd] == NULL);
+    CHECK_EQ(sys_close(kept), 0);
+    CHECK_EQ(sys_close(closed), 0);
+    CHECK_EQ(sys_close(replaced), 0);
+    CHECK_EQ(releases, 4);                 /* each file released once, at its last close */
+}

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#include <linux/vfio.h>
 #include "posix_test.h"
 
 static int shared_counter;
@@ -80,6 +82,15 @@ static void fd_checks(void)
     int g = open(path, O_RDWR);
     check("the group opens again: its release ran", g >= 0);
     close(g);
+
+    int container = open("/dev/vfio/vfio", O_RDWR);
+    pid = fork();
+    if (pid == 0)
+        _exit(close(container) == 0 ? 0 : 1);
+    waitpid(pid, &st, 0);
+    check("a descriptor the child closed is the parent's again",
+          WEXITSTATUS(st) == 0 && ioctl(container, VFIO_GET_API_VERSION) == VFIO_API_VERSION);
+    close(container);
 }
 
 static volatile int handled;
