@@ -92,7 +92,8 @@ echo "newlib $(basename "$tarball") for $target in $(( $(date +%s) - start )) s"
 rm -rf "$dir"
 mv -T "$out" "$dir" 2>/dev/null || [ -e "$dir/stamp" ] || die "cannot move the build to $dir"
 cat "$dir/stamp" >&2
-# Builds for this target under other keys are stale (other flags, an older script or tarball).
+# Builds for this target under other keys are stale (other flags, an older script or tarball),
+# and so are the empty directories the build tool made for their stamps.
 for old in "$cache/$target"-*; do
-    [ "$old" = "$dir" ] || [ ! -e "$old/stamp" ] || rm -rf "$old"
+    [ "$old" = "$dir" ] || rm -rf "$old"
 done
