@@ -138,10 +138,15 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
                          const void *entries, uint32_t entry_len, uint32_t *entry_num);
 
+/* The IOAS VFIO compatibility uses (IOMMU_VFIO_IOAS): -ENODEV when none is set, unless create,
+ * which makes one (Linux's iommufd_vfio_compat_ioas_create: a VFIO group set on an iommufd). */
+int moat_vfio_compat_ioas(struct moat_iommufd *ctx, bool create, uint32_t *ioas_id);
+
 /* ---- devices ---- */
 
-/* Binds dev to ctx. -ENODEV no IOMMU covers it, -EBUSY it is bound already, or another member
- * of its isolation group is bound to another context (logged, naming that device). */
+/* Binds dev to ctx. -ENODEV no IOMMU covers it, -EBUSY it is bound to ctx already, -EPERM it
+ * or another member of its isolation group is bound to another context (Linux's answer when
+ * another owner holds the group; logged, naming that device). */
 int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *out_dev_id);
 /* The devices moat_device_bind_bdf() looks up (the PCI system's array). */
 void moat_iommufd_set_pci_devs(struct pci_dev *devs, uint32_t n);

@@ -62,7 +62,8 @@ static int copy_into(struct ioas *dst, struct ioas *src, uint32_t flags, uint64_
     if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
         err = ioas_check_fixed(dst, where, length, &ignored);
     else
-        err = ioas_choose_iova(dst, length, first->pa + (src_iova - first->node.start), &where,
+        err = ioas_choose_iova(dst, length, first->pa + (src_iova - first->node.start),
+                               (const char *)first->va + (src_iova - first->node.start), &where,
                                &ignored);
     if (err)
         return err;

@@ -61,6 +61,7 @@ struct ioas {
     struct iommu_iova_range *allowed;   /* sorted; none: everywhere */
     uint32_t nr_allowed;
     bool no_huge;
+    bool linux_iova;                /* made by IOMMU_IOAS_ALLOC: IOVAs chosen as Linux chooses */
     struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed ranges, per size class */
     uint32_t cache_len[IOAS_CACHE_CLASSES];
     struct ioas_area *spare;        /* area structures out of any tree, linked by node.next */
@@ -86,6 +87,7 @@ struct hwpt {
     struct fault_queue *fault;
     struct hwpt *next;              /* in ioas->hwpts */
     bool auto_domain, nest_parent, dirty_capable;
+    bool dirty_on;                  /* IOMMU_HWPT_SET_DIRTY_TRACKING enabled it */
     uint32_t data_type;             /* NESTED */
 };
 
@@ -160,8 +162,8 @@ uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool
 /* Both place [*iova, + length) and return in *first the lowest node of the tree that meets
  * it (a cached range: nothing else may be there), NULL when none does, for
  * ioas_area_prepare; valid until the tree changes. */
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
-                     struct iova_node **first);
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, const void *va,
+                     uint64_t *iova, struct iova_node **first);
 int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
                      struct iova_node **first);
 struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
@@ -215,5 +217,8 @@ int fault_queue_fd_open(struct moat_iommufd *ctx, uint32_t fault_id);
 void moat_iommufd_fail_nth(unsigned long n);
 bool moat_iommufd_should_fail(void);
 unsigned long moat_iommufd_alloc_count(void);
+
+/* VFIO type1 container ioctls on an iommufd (vfio_compat.c): commands outside IOMMUFD's. */
+long iommufd_vfio_ioctl(struct moat_iommufd *ctx, unsigned long cmd, uint64_t uarg);
 
 #endif

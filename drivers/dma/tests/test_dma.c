@@ -406,7 +406,7 @@ TEST(space_owns_the_binding)
     struct moat_iommufd *app;
     uint32_t id;
     REQUIRE(moat_iommufd_open(&app) == 0);
-    CHECK_EQ(moat_device_bind(app, &dev, &id), -EBUSY);
+    CHECK_EQ(moat_device_bind(app, &dev, &id), -EPERM);     /* another owner (iommu_device_claim_dma_owner) */
     dma_space_block(&ds);
     CHECK_EQ(iommu_dev_domain(&dev), mock_unit(0)->blocked);
     CHECK(dma_space_isolated(&ds));
@@ -414,7 +414,7 @@ TEST(space_owns_the_binding)
     dma_space_fini(&ds);
     CHECK_EQ(moat_device_bind(app, &dev, &id), 0);
     struct dma_space again;
-    CHECK_EQ(dma_space_init(&again, &dev, IOMMU_DOMAIN_PAGING), -EBUSY);
+    CHECK_EQ(dma_space_init(&again, &dev, IOMMU_DOMAIN_PAGING), -EPERM);
     moat_iommufd_close(app);
     CHECK_EQ(mock_violations, 0);
 }
