@@ -50,6 +50,16 @@ unsigned arch_virt_flags(uintptr_t va);
 /* Runs fn on another stack (top: its highest address, 16-byte aligned) and returns its value. */
 int arch_call_on_stack(int (*fn)(void), void *top);
 
+/* The CPU's own bulk memory copies (string instructions and the like), for lengths that are
+ * multiples of 64 bytes between 8-byte-aligned buffers that do not overlap (copy.c says why
+ * there are several); drivers/dma times them beside a portable loop. */
+struct arch_copy {
+    const char *name;
+    void (*fn)(void *dst, const void *src, size_t n);
+};
+extern const struct arch_copy arch_copies[];
+extern const unsigned arch_nr_copies;
+
 /* Interrupts. A handler runs with interrupts off; the EOI is sent after it returns. */
 typedef void (*irq_handler_fn)(unsigned vector, void *ctx);
 /* A free vector in 0x30..0xef, with its handler installed; -ENOSPC when none is free. */

@@ -341,6 +341,8 @@ static inline int map_area_domain(struct ioas *ioas, struct iommu_domain *d,
                                   struct ioas_area *a)
 {
     uint64_t len = a->node.last - a->node.start + 1;
+    if (unlikely(a->win))
+        return ioas_window_fill(a->win, d);
     if (!ioas->no_huge)
         return iommu_map(d, a->node.start, a->pa, len, a->prot);
     /* Huge pages off: one 4 KiB leaf per call, so the table never holds a larger one. */
@@ -363,6 +365,10 @@ int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_
 /* Unmap includes the invalidation and its wait (iommu.h): after this, no DMA reaches a. */
 void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
 {
+    if (a->win) {       /* the domain is leaving the IOAS: its window tables go with it */
+        ioas_window_drop(a->win, d);
+        return;
+    }
     int err = iommu_unmap(d, a->node.start, a->node.last - a->node.start + 1);
     MOAT_ASSERT(err == 0);
 }
@@ -382,6 +388,8 @@ static inline int map_everywhere(struct ioas *ioas, struct ioas_area *a)
 
 static inline void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
+    if (a->win)         /* a window just filled: empty tables, harmless, kept */
+        return;
     for (struct hwpt *h = ioas->hwpts; h; h = h->next)
         MOAT_ASSERT(iommu_unmap(h->domain, a->node.start, a->node.last - a->node.start + 1) == 0);
 }

@@ -16,8 +16,8 @@ static int copy_src_check(struct ioas *src, uint64_t iova, uint64_t last, bool w
          n = iova_next(&src->tree, n, last)) {
         if (n->kind != IOVA_AREA)
             continue;
-        if (n->start > next)
-            return ERR(-ENOENT);
+        if (n->start > next || container_of(n, struct ioas_area, node)->win)
+            return ERR(-ENOENT);    /* a hole, or a window: nothing fixed to copy */
         if (write && !(container_of(n, struct ioas_area, node)->prot & IOMMU_WRITE))
             return ERR(-EPERM);
         (*pieces)++;

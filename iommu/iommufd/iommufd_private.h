@@ -22,6 +22,7 @@ enum iommufd_obj_type {
     IOMMUFD_OBJ_HWPT_NESTED,
     IOMMUFD_OBJ_DEVICE,
     IOMMUFD_OBJ_FAULT,
+    IOMMUFD_OBJ_WINDOW,         /* moat's own: an IOAS window (ioas_window.c) */
 };
 
 struct iommufd_obj {
@@ -74,7 +75,21 @@ struct ioas_area {
     const void *va;                 /* the pinned CPU memory */
     uint32_t prot;                  /* IOMMU_READ | IOMMU_WRITE */
     bool chosen;                    /* the IOVA was chosen by the allocator */
+    struct moat_ioas_window *win;   /* a window's area: no memory of its own (va, pa 0) */
     bool evict;                     /* prepared: cached ranges lie in its way (see commit) */
+};
+
+/* A window (moat_ioas_window_alloc): its area, and what its data path keeps. */
+struct moat_ioas_window {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct ioas *ioas;
+    struct ioas_area *area;
+    uint64_t iova, length;
+    uint64_t *live;                 /* bit per page: mapped and not cleared */
+    uint64_t live_pages;
+    bool pending;                   /* cleared, not yet synced: gather holds it */
+    struct pgtable_gather gather;
 };
 
 struct fault_queue;
@@ -189,6 +204,12 @@ int ioas_resv_add(struct ioas *ioas, const struct ioas_resv *r, uint32_t n);
 void ioas_resv_rebuild(struct ioas *ioas);
 bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last);
 void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last);
+
+/* ioas_window.c */
+int ioas_window_fill(struct moat_ioas_window *w, struct iommu_domain *d);
+void ioas_window_drop(struct moat_ioas_window *w, struct iommu_domain *d);
+void ioas_window_destroy(struct moat_ioas_window *w);
+bool ioas_window_busy(const struct moat_ioas_window *w);
 
 /* hwpt.c */
 struct hwpt *hwpt_get(struct moat_iommufd *ctx, uint32_t id);
