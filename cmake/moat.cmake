@@ -127,39 +127,3 @@ function(moat_link_images)
   target_link_libraries(moat_image_tests PRIVATE moat_runtime)
   target_sources(moat-tests.elf PRIVATE $<TARGET_OBJECTS:moat_image_tests>)
 endfunction()
-
-# Appliance images (./moat run --app FILE.c): the runtime, pre-linked once as moat-runtime.o, plus
-# FILE.c compiled as a Linux-style program against moat's C library (lib/libc/include) and Linux's
-# uapi headers (<linux/vfio.h>, <linux/iommufd.h>) — never against the host's C library. The
-# build writes moat-app.env with the compiler and flags; ./moat compiles and links the program.
-function(moat_link_app)
-  set(uapi ${CMAKE_BINARY_DIR}/uapi)
-  file(MAKE_DIRECTORY ${uapi})
-  foreach(pair "linux:/usr/include/linux" "asm:/usr/include/x86_64-linux-gnu/asm"
-               "asm-generic:/usr/include/asm-generic")
-    string(REPLACE ":" ";" kv ${pair})
-    list(GET kv 0 name)
-    list(GET kv 1 target)
-    if(NOT EXISTS ${uapi}/${name})
-      file(CREATE_LINK ${target} ${uapi}/${name} SYMBOLIC)
-    endif()
-  endforeach()
-  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
-                  OUTPUT_VARIABLE gcc_inc OUTPUT_STRIP_TRAILING_WHITESPACE)
-  add_custom_command(OUTPUT moat-runtime.o
-                     COMMAND ${CMAKE_C_COMPILER} -r -nostdlib -o moat-runtime.o
-                             $<TARGET_OBJECTS:moat_runtime>
-                     DEPENDS $<TARGET_OBJECTS:moat_runtime> COMMAND_EXPAND_LISTS
-                     COMMENT "Pre-linking the runtime for appliance images")
-  add_custom_target(moat-runtime ALL DEPENDS moat-runtime.o)
-  string(TOUPPER "${CMAKE_BUILD_TYPE}" bt)
-  file(WRITE ${CMAKE_BINARY_DIR}/moat-app.env
-"MOAT_APP_CC='${CMAKE_C_COMPILER}'
-MOAT_APP_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -Wall -Wextra -nostdinc -isystem ${PROJECT_SOURCE_DIR}/lib/libc/include -isystem ${gcc_inc} -isystem ${uapi} -isystem ${PROJECT_SOURCE_DIR}/include/app'
-MOAT_APP_MAIN_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -DMOAT_HOSTED=0 -I${PROJECT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/include'
-MOAT_APP_MAIN='${PROJECT_SOURCE_DIR}/lib/libc/app_main.c'
-MOAT_APP_LDFLAGS='-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -T ${MOAT_LINKER_SCRIPT}'
-MOAT_APP_RUNTIME='${CMAKE_BINARY_DIR}/moat-runtime.o'
-MOAT_APP_OBJCOPY='${CMAKE_OBJCOPY}'
-")
-endfunction()

@@ -19,7 +19,8 @@ die() { say "error: $*"; exit 1; }
 need_cmds=(cmake:cmake ninja:ninja-build gcc:gcc ld.lld:lld clang:clang
            qemu-system-x86_64:qemu-system-x86 mformat:mtools python3:python3)
 need_files=(/usr/include/linux/iommufd.h:linux-libc-dev /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf
-            /usr/include/efi/efi.h:gnu-efi /usr/lib/crt0-efi-x86_64.o:gnu-efi)
+            /usr/include/efi/efi.h:gnu-efi /usr/lib/crt0-efi-x86_64.o:gnu-efi
+            /usr/src/newlib/newlib-3.3.0.tar.xz:newlib-source)
 backports_pkgs=(qemu-system-x86 linux-libc-dev)
 min_qemu_major=9
 
