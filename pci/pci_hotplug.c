@@ -338,10 +338,14 @@ static int slot_button(struct pci_system *sys, struct hp_slot *s, bool present)
 
 static int slot_poll(struct pci_system *sys, struct hp_slot *s)
 {
+    /* Presence from the same read as the events acknowledged: QEMU's monitor runs beside the
+     * vCPU, and a device_add landing between a read and a fresh one would have its PDC cleared
+     * with an older one and leave its ABP behind, taken later for a press on a live slot.
+     * From one snapshot, the leftover ABP (with presence) finds the slot off and enables it. */
     uint16_t sta = slot_status(sys, s);
     uint16_t events = sta & HP_EVENTS;
     slot_ack(sys, s, events);
-    bool present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
+    bool present = sta & PCI_EXP_SLTSTA_PDS;
     int done = 0;
     if (events & (PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_DLLSC)) {
         /* QEMU signals a hot-add as presence change and button press together: the presence
