@@ -79,6 +79,17 @@ void pmm_free(uint64_t pa, unsigned order)
     panic("pmm_free: %#llx is not in any zone", (unsigned long long)pa);
 }
 
+void pmm_split(uint64_t pa, unsigned order)
+{
+    for (unsigned i = 0; i < nr_zones; i++) {
+        if (buddy_contains(&zones[i], pa)) {
+            buddy_split(&zones[i], pa, order);
+            return;
+        }
+    }
+    panic("pmm_split: %#llx is not in any zone", (unsigned long long)pa);
+}
+
 uint64_t pmm_free_bytes(void)
 {
     uint64_t n = 0;
