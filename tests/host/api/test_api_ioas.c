@@ -465,45 +465,6 @@ static int scattered_v2p(void *arg, const void *va, uint64_t len, uint32_t prot,
     return 0;
 }
 
-/* Linux pins page by page (iopt_map_user_pages): a map of memory that is not one physically
- * contiguous run succeeds, each page translated to its own frame, and one unmap takes it all;
- * a page the device may not reach fails the whole map with nothing left mapped. */
-TEST(map_scattered_pages)
-{
-    struct api_base b;
-    api_setup(&b);
-    uint32_t ioas;
-    uint64_t iova = 0, got;
-    struct moat_iommufd *ctx = open_ctx(&ioas);
-    REQUIRE(ctx);
-    attach_dev(ctx, ioas, 2);
-    uint8_t *buf = api_pages(4);
-    struct scattered s = { .base = (uint64_t)(uintptr_t)buf };
-    moat_iommufd_set_virt_to_phys(ctx, scattered_v2p, &s);
-    CHECK_EQ(moat_ioas_map(ctx, ioas, RW, buf, 4 * 4096, &iova), 0);
-    for (uint64_t i = 0; i < 4; i++)
-        CHECK_EQ(api_xlate(&api_devs[2], iova + i * 4096 + 8), s.base + (3 - i) * 4096 + 8);
-    CHECK_EQ(api_xlate(&api_devs[2], iova + 4 * 4096), UINT64_MAX);
-    CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, 4 * 4096, &got), 0);
-    CHECK_EQ(got, 4 * 4096);
-    CHECK_EQ(mock_mapped_bytes(), 0);
-    iova = 0x400000;        /* the same at a fixed IOVA */
-    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, 4 * 4096, &iova), 0);
-    CHECK_EQ(iova, 0x400000);
-    CHECK_EQ(api_xlate(&api_devs[2], 0x403000), s.base);
-    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
-    CHECK_EQ(got, 4 * 4096);
-    s.bad = s.base + 2 * 4096;
-    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, 4 * 4096, &iova), -EFAULT);
-    CHECK_EQ(mock_mapped_bytes(), 0);
-    CHECK_EQ(api_xlate(&api_devs[2], 0x400000), UINT64_MAX);
-    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);  /* Linux: empty is fine */
-    CHECK_EQ(got, 0);
-    moat_iommufd_set_virt_to_phys(ctx, NULL, NULL);
-    moat_iommufd_close(ctx);
-    API_CLEAN(&b);
-}
-
 /* A non-identity CPU mapping: physical = virtual + 1 GiB, and a hole that is not RAM. */
 static int shifted_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
@@ -536,6 +497,33 @@ TEST(virt_to_phys_hook)
     CHECK_EQ(api_xlate(&api_devs[2], iova), (uint64_t)(uintptr_t)buf + 4096);
     CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
     CHECK_EQ(got, 8192);
+    /* Linux pins page by page (iopt_map_user_pages): a map of memory that is not one
+     * physically contiguous run succeeds, each page translated to its own frame, and one
+     * unmap takes it all; a page the device may not reach fails the whole map with nothing
+     * left mapped. */
+    uint8_t *four = api_pages(4);
+    iova = 0;
+    struct scattered s = { .base = (uint64_t)(uintptr_t)four };
+    moat_iommufd_set_virt_to_phys(ctx, scattered_v2p, &s);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, RW, four, 4 * 4096, &iova), 0);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_EQ(api_xlate(&api_devs[2], iova + i * 4096 + 8), s.base + (3 - i) * 4096 + 8);
+    CHECK_EQ(api_xlate(&api_devs[2], iova + 4 * 4096), UINT64_MAX);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, 4 * 4096, &got), 0);
+    CHECK_EQ(got, 4 * 4096);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    iova = 0x400000;        /* the same at a fixed IOVA */
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, four, 4 * 4096, &iova), 0);
+    CHECK_EQ(iova, 0x400000);
+    CHECK_EQ(api_xlate(&api_devs[2], 0x403000), s.base);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
+    CHECK_EQ(got, 4 * 4096);
+    s.bad = s.base + 2 * 4096;
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, four, 4 * 4096, &iova), -EFAULT);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(api_xlate(&api_devs[2], 0x400000), UINT64_MAX);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);  /* Linux: empty is fine */
+    CHECK_EQ(got, 0);
     moat_iommufd_close(ctx);
     API_CLEAN(&b);
 }
