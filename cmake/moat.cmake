@@ -71,6 +71,16 @@ function(moat_bench name)
   target_link_libraries(${name} PRIVATE ${B_LIBS})
 endfunction()
 
+# What QEMU boots, next to the ELF (which keeps the symbols): an arm64 Image is the ELF's loaded
+# bytes, flat (its header is the first instruction's page, boot/arm64/entry.S).
+function(moat_boot_image img)
+  if(MOAT_BOOT STREQUAL "arm64")
+    add_custom_command(TARGET ${img}.elf POST_BUILD
+                       COMMAND ${CMAKE_OBJCOPY} -O binary ${img}.elf ${img}.img
+                       COMMENT "Writing the arm64 Image ${img}.img")
+  endif()
+endfunction()
+
 # The images of a target build: moat.elf (default: boots, reports, powers off) and
 # moat-tests.elf (the same runtime plus the in-image test suites).
 function(moat_link_images)
@@ -86,6 +96,7 @@ function(moat_link_images)
     target_link_options(${img}.elf PRIVATE -T ${MOAT_LINKER_SCRIPT} -Wl,-Map,${img}.map)
     set_target_properties(${img}.elf PROPERTIES LINK_DEPENDS ${MOAT_LINKER_SCRIPT})
     target_link_libraries(${img}.elf PRIVATE gcc)
+    moat_boot_image(${img})
   endforeach()
   add_library(moat_image_tests OBJECT ${tsrcs})
   target_link_libraries(moat_image_tests PRIVATE moat_runtime)
@@ -99,7 +110,7 @@ endfunction()
 function(moat_link_app)
   set(uapi ${CMAKE_BINARY_DIR}/uapi)
   file(MAKE_DIRECTORY ${uapi})
-  foreach(pair "linux:/usr/include/linux" "asm:/usr/include/x86_64-linux-gnu/asm"
+  foreach(pair "linux:/usr/include/linux" "asm:/usr/include/${MOAT_ARCH}-linux-gnu/asm"
                "asm-generic:/usr/include/asm-generic")
     string(REPLACE ":" ";" kv ${pair})
     list(GET kv 0 name)
@@ -117,6 +128,10 @@ function(moat_link_app)
                      COMMENT "Pre-linking the runtime for appliance images")
   add_custom_target(moat-runtime ALL DEPENDS moat-runtime.o)
   string(TOUPPER "${CMAKE_BUILD_TYPE}" bt)
+  set(app_objcopy "")
+  if(MOAT_BOOT STREQUAL "arm64")
+    set(app_objcopy ${CMAKE_OBJCOPY})   # ./moat writes the app's arm64 Image too
+  endif()
   file(WRITE ${CMAKE_BINARY_DIR}/moat-app.env
 "MOAT_APP_CC='${CMAKE_C_COMPILER}'
 MOAT_APP_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -Wall -Wextra -nostdinc -isystem ${PROJECT_SOURCE_DIR}/lib/libc/include -isystem ${gcc_inc} -isystem ${uapi} -isystem ${PROJECT_SOURCE_DIR}/include/app'
@@ -124,5 +139,6 @@ MOAT_APP_MAIN_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -DMOAT_
 MOAT_APP_MAIN='${PROJECT_SOURCE_DIR}/lib/libc/app_main.c'
 MOAT_APP_LDFLAGS='-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -T ${MOAT_LINKER_SCRIPT}'
 MOAT_APP_RUNTIME='${CMAKE_BINARY_DIR}/moat-runtime.o'
+MOAT_APP_OBJCOPY='${app_objcopy}'
 ")
 endfunction()

@@ -198,7 +198,7 @@ int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n,
         unsigned ready = poll_once(fds_in, events, revents, n);
         if (ready || (timeout_ms >= 0 && clock_ns() >= deadline))
             return (int)ready;
-        __asm__ __volatile__("pause" ::: "memory");
+        arch_cpu_relax();
     }
 }
 
@@ -235,7 +235,7 @@ static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
     if (e->count == 0 && e->nonblock)
         return -EAGAIN;
     while (READ_ONCE(e->count) == 0)
-        __asm__ __volatile__("pause" ::: "memory");
+        arch_cpu_relax();
     uint64_t v = e->count;
     e->count = 0;
     memcpy(buf, &v, 8);

@@ -20,6 +20,9 @@ struct serial_stats {
 const struct serial_stats *serial_stats(void);
 void console_flush(void);
 
+/* The PC's BIOS areas (EBDA, 0xe0000-0xfffff) exist: ACPI may search them for the RSDP. */
+#define ARCH_LEGACY_BIOS_AREA 1
+
 /* Ends the run: ACPI S5 for status 0, QEMU's isa-debug-exit for a failure status. */
 __noreturn void arch_power_off(int status);
 void arch_backtrace(uintptr_t rbp);
@@ -43,6 +46,9 @@ int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
 
+/* A free-running cycle count for boot-time accounting (the TSC). */
+static inline uint64_t arch_cycles(void) { return rdtsc(); }
+
 /* Interrupts. A handler runs with interrupts off; the EOI is sent after it returns. */
 typedef void (*irq_handler_fn)(unsigned vector, void *ctx);
 /* A free vector in 0x30..0xef, with its handler installed; -ENOSPC when none is free. */
@@ -53,5 +59,9 @@ uint32_t apic_id(void);
 void apic_timer_oneshot(unsigned vector, uint64_t ns);
 uint64_t apic_timer_hz(void);
 bool apic_is_x2apic(void);
+/* The CPU's timer, once, after ns: the local APIC's. */
+static inline void arch_timer_oneshot(unsigned vector, uint64_t ns) { apic_timer_oneshot(vector, ns); }
+/* Supervisor writes honour read-only pages (CR0.WP). */
+static inline bool arch_read_only_enforced(void) { return read_cr0() & BIT(16); }
 
 #endif

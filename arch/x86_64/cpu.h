@@ -2,6 +2,7 @@
 #ifndef MOAT_ARCH_X86_64_CPU_H
 #define MOAT_ARCH_X86_64_CPU_H
 
+#include "arch/relax.h"
 #include "lib/compiler.h"
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ __volatile__("outb %0, %1" :: "a"(v), "Nd"(port)); }
@@ -68,7 +69,7 @@ static inline void irq_restore(uint64_t f)
 
 static inline void irq_enable(void) { __asm__ __volatile__("sti" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
-static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
+static inline void cpu_relax(void) { arch_cpu_relax(); }
 static inline void cpu_halt(void) { __asm__ __volatile__("hlt" ::: "memory"); }
 
 /* Barriers for memory shared with devices: x86 keeps stores ordered with stores, but the

@@ -1,0 +1,127 @@
+/* Exceptions end the run with a readable dump (registers, the fault's syndrome decoded, a
+ * backtrace ./moat symbolizes); IRQs go to the GIC. */
+#include "arch/aarch64/trap.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+
+extern char __text_start[], __text_end[];
+extern bool arch_powering_off;
+__noreturn void arch_psci_off(void);
+
+#define ESR_EC(esr) (((esr) >> 26) & 0x3f)
+#define EC_UNKNOWN 0x00
+#define EC_INSN_ABORT_SAME 0x21
+#define EC_DATA_ABORT_SAME 0x25
+#define ESR_WNR BIT(6)
+
+static const char *ec_name(uint64_t ec)
+{
+    switch (ec) {
+    case 0x00: return "undefined instruction";
+    case 0x01: return "WFI/WFE trapped";
+    case 0x07: return "FP/SIMD access trapped";
+    case 0x0e: return "illegal execution state";
+    case 0x15: return "SVC";
+    case 0x16: return "HVC";
+    case 0x17: return "SMC";
+    case 0x18: return "system register access trapped";
+    case 0x20: return "instruction abort from a lower level";
+    case EC_INSN_ABORT_SAME: return "instruction abort";
+    case 0x22: return "PC alignment fault";
+    case 0x24: return "data abort from a lower level";
+    case EC_DATA_ABORT_SAME: return "data abort";
+    case 0x26: return "SP alignment fault";
+    case 0x2f: return "SError";
+    case 0x3c: return "BRK";
+    default: return "other";
+    }
+}
+
+/* The fault status code of an abort (DFSC/IFSC), in words. */
+static const char *fsc_name(uint64_t fsc)
+{
+    switch (fsc & 0x3c) {
+    case 0x04: return "translation fault (page not present)";
+    case 0x08: return "access flag fault";
+    case 0x0c: return "permission fault (protection violation)";
+    default: break;
+    }
+    switch (fsc) {
+    case 0x00: case 0x01: case 0x02: case 0x03: return "address size fault";
+    case 0x10: return "synchronous external abort";
+    case 0x21: return "alignment fault";
+    default: return "other fault";
+    }
+}
+
+static bool frame_ok(uintptr_t fp)
+{
+    /* Only follow frame records that are aligned and mapped. */
+    return fp && IS_ALIGNED(fp, 16) && arch_virt_flags(fp) & ARCH_MAP_PRESENT &&
+           arch_virt_flags(fp + 8) & ARCH_MAP_PRESENT;
+}
+
+void arch_backtrace(uintptr_t fp)
+{
+    kprintf("backtrace:\n");
+    for (int depth = 0; depth < 24 && frame_ok(fp); depth++) {
+        uintptr_t ret = ((uintptr_t *)fp)[1];
+        if (ret < (uintptr_t)__text_start || ret >= (uintptr_t)__text_end)
+            break;
+        /* The return address is the instruction after the call: name the call itself. */
+        kprintf("  #%d %#lx\n", depth, (unsigned long)(ret - 4));
+        uintptr_t next = ((uintptr_t *)fp)[0];
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+}
+
+static __noreturn void exception_dump(const struct trap_frame *f, uint64_t vector)
+{
+    static int depth;
+    if (depth++) {      /* faulted while dumping: say so and stop */
+        serial_write("\nEXCEPTION while handling an exception\n", 40);
+        arch_psci_off();
+    }
+    static const char *const kinds[] = { "synchronous", "IRQ", "FIQ", "SError" };
+    static const char *const origins[] = { "EL1 (SP_EL0)", "EL1", "EL0 (AArch64)", "EL0 (AArch32)" };
+    uint64_t ec = ESR_EC(f->esr);
+    kprintf("\nEXCEPTION: %s from %s: %s, ESR %#lx\n", kinds[vector & 3], origins[(vector >> 2) & 3],
+            (vector & 3) == TRAP_SYNC ? ec_name(ec) : "unexpected", (unsigned long)f->esr);
+    if (ec == EC_DATA_ABORT_SAME || ec == EC_INSN_ABORT_SAME || ec == 0x20 || ec == 0x24) {
+        bool insn = ec == EC_INSN_ABORT_SAME || ec == 0x20;
+        kprintf("page fault at address %#lx: %s, %s\n", (unsigned long)f->far,
+                fsc_name(f->esr & 0x3f),
+                insn ? "instruction fetch" : (f->esr & ESR_WNR) ? "write" : "read");
+    }
+    kprintf("  pc  %016lx  sp  %016lx  spsr %08lx  far %016lx\n", f->elr, f->sp, f->spsr, f->far);
+    for (int i = 0; i < 30; i += 4) {
+        kprintf("  x%-2d %016lx  x%-2d %016lx", i, f->x[i], i + 1, f->x[i + 1]);
+        if (i + 2 < 31)
+            kprintf("  x%-2d %016lx", i + 2, f->x[i + 2]);
+        if (i + 3 < 31)
+            kprintf("  x%-2d %016lx", i + 3, f->x[i + 3]);
+        kprintf("\n");
+    }
+    kprintf("  sctlr %016lx  ttbr0 %016lx  tcr %016lx\n", read_sysreg(sctlr_el1),
+            read_sysreg(ttbr0_el1), read_sysreg(tcr_el1));
+    kprintf("  #0 %#lx (faulting instruction)\n", f->elr);
+    /* The interrupted code's frame record: its lr may not be one yet (a leaf function), so
+     * start from its fp. */
+    arch_backtrace(f->x[29]);
+    arch_power_off(MOAT_EXIT_EXCEPTION);
+}
+
+void trap_entry(struct trap_frame *f, uint64_t vector)
+{
+    /* The semihosting call that carries a failure status is undefined where nobody listens
+     * (hardware, QEMU without -semihosting): power off without the status. */
+    if (arch_powering_off && ESR_EC(f->esr) == EC_UNKNOWN && (vector & 3) == TRAP_SYNC)
+        arch_psci_off();
+    if ((vector & 3) == TRAP_IRQ && (vector >> 2) == TRAP_CUR_SPX) {
+        gic_handle_irq();
+        return;
+    }
+    exception_dump(f, vector);
+}

@@ -1,0 +1,20 @@
+# Freestanding AArch64 image for QEMU's virt machine, booted by QEMU -kernel through the arm64
+# Image header (boot/arm64/entry.S).
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_ASM_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+
+set(MOAT_ARCH aarch64)
+set(MOAT_BOOT arm64)
+set(MOAT_LINKER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/../linker/aarch64-virt.ld)
+
+# -mgeneral-regs-only: no FP/SIMD state to save in exception handlers. -fno-omit-frame-pointer:
+# the exception dump walks frame records. -mstrict-align: nothing unaligned reaches device
+# memory (MMIO) by accident.
+set(CMAKE_C_FLAGS_INIT "-ffreestanding -fno-stack-protector -fno-pic -fno-pie \
+-mgeneral-regs-only -fno-omit-frame-pointer -fno-common -fno-builtin-printf -mstrict-align \
+-mcmodel=small")
+set(CMAKE_ASM_FLAGS_INIT "-fno-pic")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -Wl,--gc-sections")
