@@ -107,8 +107,12 @@ static __noreturn void exception_dump(const struct trap_frame *f, uint64_t vecto
     kprintf("  sctlr %016lx  ttbr0 %016lx  tcr %016lx\n", read_sysreg(sctlr_el1),
             read_sysreg(ttbr0_el1), read_sysreg(tcr_el1));
     kprintf("  #0 %#lx (faulting instruction)\n", f->elr);
-    /* The interrupted code's frame record: its lr may not be one yet (a leaf function), so
-     * start from its fp. */
+    /* A leaf function keeps its return address in x30 and builds no frame record: x29 is then
+     * its caller's, whose saved return address differs from x30. Name the caller first. */
+    uint64_t lr = f->x[30];
+    if (lr >= (uintptr_t)__text_start && lr < (uintptr_t)__text_end && frame_ok(f->x[29]) &&
+        ((uintptr_t *)f->x[29])[1] != lr)
+        kprintf("  #1 %#lx (link register)\n", (unsigned long)(lr - 4));
     arch_backtrace(f->x[29]);
     arch_power_off(MOAT_EXIT_EXCEPTION);
 }

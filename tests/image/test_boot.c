@@ -1,6 +1,10 @@
-/* In-image tests of the boot foundation: memory, CPU paging rights, clock, APIC timer, ACPI. */
+/* In-image tests of the boot foundation: memory, CPU paging rights, clock, the CPU's timer, the
+ * firmware's description of the machine (ACPI on x86_64, the device tree on aarch64). */
 #include "arch/arch.h"
 #include "kernel/acpi/platform.h"
+#if defined(__aarch64__)
+#include "arch/aarch64/platform.h"
+#endif
 #include "kernel/ktest.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
@@ -91,7 +95,22 @@ static void timer_fires(struct ktest *t)
     irq_free_vector((unsigned)vec);
 }
 
-static void acpi_tables_found(struct ktest *t)
+#if defined(__aarch64__)
+/* virt's tree as moat parsed it at boot: RAM where virt puts it, the devices moat drives. */
+static void firmware_facts_found(struct ktest *t)
+{
+    const struct dt_platform *dt = platform_dt();
+    KASSERT(t, dt->nr_mem >= 1);
+    KEXPECT_EQ(t, dt->mem[0].base, 0x40000000ULL);
+    KEXPECT(t, dt->uart.present);
+    KEXPECT(t, dt->gic.present && dt->gic.its.present);
+    KEXPECT(t, dt->timer.present && dt->timer.nr_irq == 4);
+    KEXPECT(t, dt->psci.present);
+    KEXPECT(t, dt->pcie.present && dt->pcie.nr_ranges >= 2);
+    KEXPECT(t, platform_acpi() == NULL);        /* booted from the tree: no ACPI */
+}
+#else
+static void firmware_facts_found(struct ktest *t)
 {
     const struct acpi_info *ai = platform_acpi();
     KASSERT(t, ai != NULL);
@@ -101,6 +120,7 @@ static void acpi_tables_found(struct ktest *t)
     KEXPECT(t, ai->nr_mcfg >= 1);           /* q35 always has ECAM */
     KEXPECT(t, ai->pm_timer_port != 0);
 }
+#endif
 
 KTEST_SUITE(boot,
             KTEST_CASE(pages_are_naturally_aligned),
@@ -108,7 +128,7 @@ KTEST_SUITE(boot,
             KTEST_CASE(paging_rights),
             KTEST_CASE(clock_is_monotonic),
             KTEST_CASE(timer_fires),
-            KTEST_CASE(acpi_tables_found));
+            KTEST_CASE(firmware_facts_found));
 
 /* Deliberate faults: each ends the run through the exception or panic path, so they run only
  * when named (tests=crash_null etc.); the ctest entries check the dump and the status. */
