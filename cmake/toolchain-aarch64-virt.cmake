@@ -12,9 +12,11 @@ set(MOAT_LINKER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/../linker/aarch64-virt.ld)
 
 # -mgeneral-regs-only: no FP/SIMD state to save in exception handlers. -fno-omit-frame-pointer:
 # the exception dump walks frame records. -mstrict-align: nothing unaligned reaches device
-# memory (MMIO) by accident.
+# memory (MMIO) by accident. -mno-outline-atomics: atomics inline (libgcc's out-of-line ones ask
+# the C library's getauxval which CPU they run on).
 set(CMAKE_C_FLAGS_INIT "-ffreestanding -fno-stack-protector -fno-pic -fno-pie \
 -mgeneral-regs-only -fno-omit-frame-pointer -fno-common -fno-builtin-printf -mstrict-align \
+-mno-outline-atomics \
 -mcmodel=small")
 set(CMAKE_ASM_FLAGS_INIT "-fno-pic")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -Wl,--gc-sections")
