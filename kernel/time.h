@@ -4,7 +4,7 @@
 #define MOAT_KERNEL_TIME_H
 
 #include "lib/compiler.h"
-#include "arch/relax.h"
+#include "arch/cpu_ops.h"
 #include "lib/errno.h"
 
 #define NSEC_PER_USEC 1000ULL

@@ -2,7 +2,7 @@
 #ifndef MOAT_ARCH_AARCH64_CPU_H
 #define MOAT_ARCH_AARCH64_CPU_H
 
-#include "arch/relax.h"
+#include "arch/cpu_ops.h"
 #include "lib/compiler.h"
 
 #define read_sysreg(r) ({ uint64_t _v; __asm__ __volatile__("mrs %0, " #r : "=r"(_v)); _v; })

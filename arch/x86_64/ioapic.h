@@ -31,6 +31,14 @@ void ioapic_gsi_detach(unsigned gsi, struct gsi_handler *h);
 /* Would attaching work: 0, or the errno attach would fail with before touching anything. */
 int ioapic_gsi_check(unsigned gsi);
 
+/* The IOMMU layer's answer for an IOAPIC's redirection entries under interrupt remapping: the
+ * message for vector on the CPU with APIC ID dest, or -EOPNOTSUPP when no unit remaps that
+ * IOAPIC (the IOAPIC then writes a compatibility-format entry). Registered by the IOMMU core
+ * before drivers attach GSIs. */
+typedef int (*ioapic_compose_fn)(unsigned ioapic_id, unsigned vector, uint32_t dest, bool level,
+                                 uint64_t *addr, uint32_t *data);
+void ioapic_set_composer(ioapic_compose_fn fn);
+
 /* The GSI and wiring of dev's INTx pin, from the platform's fixed routing (no AML interpreter:
  * only machines whose routing is known, QEMU's q35, are answered). -ENODEV no pin or unknown
  * platform. */

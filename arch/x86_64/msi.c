@@ -1,18 +1,23 @@
-/* MSI composition for the local APIC (the capability itself: pci/pci_msi.c). */
+/* MSI composition for the local APIC (the capability itself: pci/pci_msi.c). With interrupt
+ * remapping, the message comes from the IOMMU layer through the hooks it registers. */
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/msi.h"
-#include "iommu/iommu.h"
 #include "lib/errno.h"
-#include "pci/pci.h"
 
 #define MSI_ADDR_BASE 0xfee00000ULL
 #define MSI_ADDR_DEST GENMASK(19, 12)   /* xAPIC destination ID */
 
+static const struct msi_remap_ops *remap;
+
+void msi_set_remap_ops(const struct msi_remap_ops *ops)
+{
+    remap = ops;
+}
+
 int msi_compose(struct pci_dev *dev, unsigned vector, struct msi_msg *m)
 {
-    struct iommu_unit *u = iommu_unit_for(dev);
-    if (u && u->ops->msi_compose) {
-        int err = u->ops->msi_compose(u, dev, vector, apic_id(), &m->addr, &m->data);
+    if (remap) {
+        int err = remap->compose(dev, vector, apic_id(), &m->addr, &m->data);
         if (err != -EOPNOTSUPP)
             return err;
     }
@@ -25,7 +30,6 @@ int msi_compose(struct pci_dev *dev, unsigned vector, struct msi_msg *m)
 
 void msi_free(struct pci_dev *dev, const struct msi_msg *m)
 {
-    struct iommu_unit *u = iommu_unit_for(dev);
-    if (m->addr && u && u->ops->msi_free)
-        u->ops->msi_free(u, dev, m->addr, m->data);
+    if (m->addr && remap)
+        remap->free(dev, m->addr, m->data);
 }

@@ -5,4 +5,14 @@
 
 #include "arch/msi.h"
 
+/* Interrupt remapping's part, registered by the IOMMU core: compose gives dev's message for
+ * vector on the CPU with APIC ID dest (-EOPNOTSUPP: dev's unit does not remap; a plain message
+ * is composed); free gives back what compose took. */
+struct msi_remap_ops {
+    int (*compose)(struct pci_dev *dev, unsigned vector, uint32_t dest, uint64_t *addr,
+                   uint32_t *data);
+    void (*free)(struct pci_dev *dev, uint64_t addr, uint32_t data);
+};
+void msi_set_remap_ops(const struct msi_remap_ops *ops);
+
 #endif
