@@ -67,7 +67,8 @@ from_el2:
     mov x0, #0x33ff                     /* CPTR_EL2: no FP/SIMD traps (RES1 bits set) */
     msr cptr_el2, x0
     mrs x0, s3_4_c12_c9_5               /* ICC_SRE_EL2: EL1 may use the GIC's system */
-    orr x0, x0, #0x9                    /* registers (Enable | SRE) */
+    orr x0, x0, #0x1                    /* registers (SRE, and Enable: bit 3) */
+    orr x0, x0, #0x8
     msr s3_4_c12_c9_5, x0
     isb
     ldr x0, =SCTLR_EL1_RES1
