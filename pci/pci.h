@@ -207,6 +207,11 @@ int pci_enable_device(struct pci_system *sys, struct pci_dev *dev);
  * command-register write can cost a hypervisor a rebuild of its memory map. */
 int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t extra);
 void pci_set_driver(struct pci_dev *dev, const char *name);
+/* Where dev's INTx pin arrives on its root bus: the root-bus function above dev (dev itself on
+ * a root bus), with *pin (0 = INTA) swizzled at each bridge on the way up, pin' = (pin + slot)
+ * % 4 (PCI-to-PCI Bridge spec 9.1). NULL when dev has no interrupt pin. */
+const struct pci_dev *pci_intx_root(struct pci_system *sys, const struct pci_dev *dev,
+                                    unsigned *pin);
 /* "0000:00:03.0" into buf (at least 13 bytes). */
 void pci_format_bdf(const struct pci_dev *dev, char *buf, size_t size);
 

@@ -34,13 +34,6 @@ uint64_t clock_tsc_hz(void)
     return cnt_hz;
 }
 
-void udelay(uint64_t us)
-{
-    uint64_t end = clock_ns() + us * NSEC_PER_USEC;
-    while (clock_ns() < end)
-        cpu_relax();
-}
-
 static int clock_init(void)
 {
     clock_setup();

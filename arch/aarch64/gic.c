@@ -4,7 +4,7 @@
  * One CPU. Every LPI is enabled in the property table from the start, so a new event needs only
  * MAPD/MAPTI and SYNC; the handler table decides what runs. */
 #include "arch/aarch64/gic.h"
-#include "arch/aarch64/intx.h"
+#include "arch/intx.h"
 #include "arch/aarch64/platform.h"
 #include "arch/aarch64/trap.h"
 #include "kernel/init.h"
@@ -437,7 +437,7 @@ int gic_ppi_attach(unsigned intid, irq_handler_fn fn, void *ctx)
 
 int ioapic_gsi_check(unsigned gsi)
 {
-    return gicd && gsi >= 32 && gsi < nr_spi_ids ? 0 : -EINVAL;
+    return gicd && gsi >= 32 && gsi < nr_spi_ids ? 0 : -ENODEV;
 }
 
 int gic_spi_configure(unsigned intid, bool edge)
@@ -462,12 +462,14 @@ void gic_spi_enable(unsigned intid, bool on)
 
 int ioapic_gsi_attach(unsigned gsi, unsigned flags, struct gsi_handler *h)
 {
-    if (ioapic_gsi_check(gsi) || (flags & GSI_ACTIVE_LOW))
-        return -EINVAL;
+    int err = ioapic_gsi_check(gsi);
+    if (err)
+        return err;
+    if (flags & GSI_ACTIVE_LOW)
+        return -EINVAL;         /* SPIs are active high or rising-edge */
     uint64_t f = irq_save();
-    int err = 0;
     if (line_handlers[gsi] && line_flags[gsi] != flags) {
-        err = -EBUSY;
+        err = -EINVAL;
     } else {
         if (!line_handlers[gsi]) {
             gic_spi_configure(gsi, !(flags & GSI_LEVEL));

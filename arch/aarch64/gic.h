@@ -5,8 +5,9 @@
 
 #include "arch/aarch64/arch.h"
 
-/* Wired interrupts (SPIs, interrupt IDs 32..): trigger (edge, else level-high) and enable.
- * Handlers attach through ioapic_gsi_attach (arch/aarch64/intx.h). */
+/* Wired interrupts (SPIs, interrupt IDs 32..): trigger (edge, else level-high) and enable;
+ * -EINVAL for an ID that is no SPI of this GIC.
+ * Handlers attach through ioapic_gsi_attach (arch/intx.h). */
 int gic_spi_configure(unsigned intid, bool edge);
 void gic_spi_enable(unsigned intid, bool on);
 /* A private peripheral interrupt (16..31) of this CPU, e.g. the generic timer's; fn NULL

@@ -1,13 +1,12 @@
-/* INTx routing from the device tree: the host bridge's interrupt-map (devicetree spec 2.4.3),
+/* INTx routing from the device tree (the interface: arch/intx.h): the host bridge's interrupt-map (devicetree spec 2.4.3),
  * matched under interrupt-map-mask with the child unit address (phys.hi: bus/device/function)
  * and the pin (1 = INTA); below a bridge, pin' = (pin + slot) % 4 at each hop up (the
  * PCI-to-PCI bridge swizzle), as on x86. The parent must be the GICv3 (three-cell SPIs). */
-#include "arch/aarch64/intx.h"
+#include "arch/intx.h"
 #include "arch/aarch64/platform.h"
 #include "lib/errno.h"
 #include "pci/pci.h"
 
-#define PCI_INTERRUPT_PIN 0x3d
 #define MAP_CHILD_CELLS 4           /* 3 address cells + 1 interrupt cell */
 
 static int route_root(unsigned devfn, unsigned pin, unsigned *gsi, unsigned *flags)
@@ -58,14 +57,9 @@ static int route_root(unsigned devfn, unsigned pin, unsigned *gsi, unsigned *fla
 int pci_intx_route(struct pci_system *sys, const struct pci_dev *dev, unsigned *gsi,
                    unsigned *flags)
 {
-    uint8_t pin = pci_read8(sys, dev, PCI_INTERRUPT_PIN);
-    if (pin < 1 || pin > 4)
+    unsigned p;
+    const struct pci_dev *d = pci_intx_root(sys, dev, &p);
+    if (!d)
         return -ENODEV;
-    unsigned p = pin - 1u;
-    const struct pci_dev *d = dev;
-    while (d->parent != PCI_NONE) {
-        p = (p + (d->devfn >> 3)) % 4;
-        d = &sys->devs[d->parent];
-    }
     return route_root(d->devfn, p + 1, gsi, flags);
 }

@@ -1,11 +1,10 @@
-/* Stage-1 CPU page tables (4 KiB granule, four levels, 48-bit addresses): RAM mapped at its
- * physical address (one address space), data never-executable, kernel text read-only and
- * executable, read-only data read-only, page 0 unmapped so NULL dereferences fault, MMIO
- * mapped as Device-nGnRE on request. Replaces the early tables of boot/arm64/entry.S. */
+/* Stage-1 CPU page tables (4 KiB granule, four levels, 48-bit addresses): the table format
+ * behind kernel/mm/direct_map.c's direct map (MMIO as Device-nGnRE, never executable; page 0
+ * unmapped so NULL dereferences fault). Replaces the early tables of boot/arm64/entry.S. */
 #include "arch/aarch64/arch.h"
 #include "arch/aarch64/mmu.h"
 #include "kernel/boot_info.h"
-#include "kernel/init.h"
+#include "kernel/mm/direct_map.h"
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -20,10 +19,7 @@
 #define D_PXN BIT(53)
 #define D_UXN BIT(54)
 #define D_ADDR GENMASK(47, 12)
-#define SIZE_2M (2ULL << 20)
 
-extern char __image_start[], __image_end[], __text_start[], __text_end[];
-extern char __rodata_start[], __rodata_end[];
 uint64_t serial_base(void);
 
 static uint64_t *l0;
@@ -66,12 +62,14 @@ static uint64_t leaf_bits(unsigned flags)
 /* Maps one 4 KiB page or 2 MiB block; an existing mapping is left as it is. */
 static int map_one(uint64_t va, uint64_t pa, uint64_t size, unsigned flags)
 {
+    if (va >> 48)
+        return -EINVAL;
     uint64_t *l1 = next_table(&l0[(va >> 39) & 511]);
     uint64_t *l2 = l1 ? next_table(&l1[(va >> 30) & 511]) : NULL;
     if (!l2)
         return -ENOMEM;
     uint64_t *l2e = &l2[(va >> 21) & 511];
-    if (size == SIZE_2M) {
+    if (size == DM_SIZE_2M) {
         if (!(*l2e & D_VALID))
             *l2e = pa | leaf_bits(flags);       /* a block: bit 1 clear */
         return 0;
@@ -87,73 +85,32 @@ static int map_one(uint64_t va, uint64_t pa, uint64_t size, unsigned flags)
     return 0;
 }
 
-static int map_range(uint64_t start, uint64_t end, unsigned flags)
+int arch_map_one(uint64_t va, uint64_t pa, uint64_t size, unsigned flags)
 {
-    uint64_t a = ALIGN_DOWN(start, PAGE_SIZE);
-    int err = 0;
-    while (!err && a < end) {
-        bool big = IS_ALIGNED(a, SIZE_2M) && a + SIZE_2M <= end;
-        err = map_one(a, a, big ? SIZE_2M : PAGE_SIZE, flags);
-        a += big ? SIZE_2M : PAGE_SIZE;
-    }
-    tables_published();
+    int err = map_one(va, pa, size, flags);
+    tables_published();         /* a new entry is seen before the mapping is used */
     return err;
 }
 
-static int map_kernel_image(void)
-{
-    uint64_t t0 = (uintptr_t)__text_start, t1 = (uintptr_t)__text_end;
-    uint64_t r0 = (uintptr_t)__rodata_start, r1 = (uintptr_t)__rodata_end;
-    uint64_t i0 = (uintptr_t)__image_start, i1 = ALIGN_UP((uintptr_t)__image_end, PAGE_SIZE);
-    for (uint64_t a = i0; a < i1; a += PAGE_SIZE) {
-        unsigned f = ARCH_MAP_WRITE;
-        if (a >= t0 && a < t1)
-            f = ARCH_MAP_EXEC;
-        else if (a >= r0 && a < r1)
-            f = 0;
-        int err = map_one(a, a, PAGE_SIZE, f);
-        if (err)
-            return err;
-    }
-    return 0;
-}
-
-/* RAM around the kernel image: the 2 MiB chunks holding the image go in 4 KiB pages. */
-static int map_ram_region(uint64_t base, uint64_t end)
-{
-    uint64_t i0 = ALIGN_DOWN((uintptr_t)__image_start, SIZE_2M);
-    uint64_t i1 = ALIGN_UP((uintptr_t)__image_end, SIZE_2M);
-    if (end <= i0 || base >= i1)
-        return map_range(base, end, ARCH_MAP_WRITE);
-    int err = 0;
-    if (base < i0)
-        err = map_range(base, i0, ARCH_MAP_WRITE);
-    for (uint64_t a = MAX(base, i0); !err && a < MIN(end, i1); a += PAGE_SIZE)
-        err = map_one(a, a, PAGE_SIZE, ARCH_MAP_WRITE);
-    if (!err && end > i1)
-        err = map_range(i1, end, ARCH_MAP_WRITE);
-    return err;
-}
-
-static int paging_init(void)
+int arch_paging_init(void)
 {
     uint64_t pa;
     l0 = pmm_alloc_zeroed(0, &pa);
     if (!l0)
         return -ENOMEM;
-    int err = map_kernel_image();
+    int err = dm_map_kernel_image();
     for (uint32_t i = 0; !err && i < boot_info.nr_mem; i++) {
         const struct mem_region *r = &boot_info.mem[i];
         /* Usable RAM read-write; reserved RAM (the device tree) read-only. */
         if (r->type == MEM_USABLE)
-            err = map_ram_region(r->base, r->base + r->size);
+            err = dm_map_ram_region(r->base, r->base + r->size);
         else if (r->type == MEM_RESERVED)
-            err = map_range(r->base, r->base + r->size, 0);
+            err = dm_map_range(r->base, r->base + r->size, 0);
     }
     /* The console keeps working across the switch. */
     if (!err)
-        err = map_range(serial_base(), serial_base() + PAGE_SIZE,
-                        ARCH_MAP_WRITE | ARCH_MAP_UNCACHED);
+        err = dm_map_range(serial_base(), serial_base() + PAGE_SIZE,
+                           ARCH_MAP_WRITE | ARCH_MAP_UNCACHED);
     if (err)
         return err;
     tables_published();
@@ -161,35 +118,6 @@ static int paging_init(void)
     isb();
     __asm__ __volatile__("tlbi vmalle1\n\tdsb nsh\n\tisb" ::: "memory");
     return 0;
-}
-
-void *mmio_map(uint64_t pa, uint64_t size)
-{
-    if (size == 0 || pa + size < pa)
-        return NULL;
-    if (map_range(pa, pa + size, ARCH_MAP_WRITE | ARCH_MAP_UNCACHED))
-        return NULL;
-    return phys_to_virt(pa);
-}
-
-const void *firmware_map(uint64_t pa, uint64_t size)
-{
-    if (size == 0 || pa + size < pa)
-        return NULL;
-    if (map_range(pa, pa + size, 0))
-        return NULL;
-    return phys_to_virt(pa);
-}
-
-int arch_map_page(uintptr_t va, uint64_t pa, unsigned flags)
-{
-    if (!IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE) || va >> 48)
-        return -EINVAL;
-    if (arch_virt_flags(va) & ARCH_MAP_PRESENT)
-        return -EEXIST;
-    int err = map_one(va, pa, PAGE_SIZE, flags);
-    tables_published();
-    return err;
 }
 
 /* The entry mapping va (a block or page descriptor) and its level's shift; NULL if unmapped. */
@@ -253,47 +181,3 @@ unsigned arch_virt_flags(uintptr_t va)
         f |= ARCH_MAP_UNCACHED;
     return f;
 }
-
-/* Free RAM for the page allocator: usable regions minus the image. The early map covers the
- * first GiB of RAM; the rest is added once the real map covers it. */
-#define EARLY_RAM_END 0x80000000ULL
-
-static void add_free_ram(bool high)
-{
-    uint64_t img0 = (uintptr_t)__image_start, img1 = ALIGN_UP((uintptr_t)__image_end, PAGE_SIZE);
-    for (uint32_t i = 0; i < boot_info.nr_mem; i++) {
-        const struct mem_region *r = &boot_info.mem[i];
-        uint64_t b = ALIGN_UP(r->base, PAGE_SIZE), e = ALIGN_DOWN(r->base + r->size, PAGE_SIZE);
-        if (r->type != MEM_USABLE || b >= e)
-            continue;
-        if (high)
-            b = MAX(b, EARLY_RAM_END);
-        else
-            e = MIN(e, EARLY_RAM_END);
-        if (b >= e)
-            continue;
-        if (b < img1 && e > img0) {
-            if (b < img0)
-                pmm_add_region(b, img0 - b);
-            if (e > img1)
-                pmm_add_region(img1, e - img1);
-        } else {
-            pmm_add_region(b, e - b);
-        }
-    }
-}
-
-static int mem_init(void)
-{
-    add_free_ram(false);
-    if (pmm_total_bytes() == 0)
-        return -ENOMEM;
-    int err = paging_init();
-    if (err)
-        return err;
-    add_free_ram(true);
-    kprintf("mem: %llu MiB usable in page allocator\n",
-            (unsigned long long)(pmm_total_bytes() >> 20));
-    return 0;
-}
-MOAT_UNIT(20_mem, mem, mem_init);

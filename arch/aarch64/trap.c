@@ -1,6 +1,7 @@
 /* Exceptions end the run with a readable dump (registers, the fault's syndrome decoded, a
  * backtrace ./moat symbolizes); IRQs go to the GIC. */
 #include "arch/aarch64/trap.h"
+#include "kernel/backtrace.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 
@@ -54,29 +55,6 @@ static const char *fsc_name(uint64_t fsc)
     }
 }
 
-static bool frame_ok(uintptr_t fp)
-{
-    /* Only follow frame records that are aligned and mapped. */
-    return fp && IS_ALIGNED(fp, 16) && arch_virt_flags(fp) & ARCH_MAP_PRESENT &&
-           arch_virt_flags(fp + 8) & ARCH_MAP_PRESENT;
-}
-
-void arch_backtrace(uintptr_t fp)
-{
-    kprintf("backtrace:\n");
-    for (int depth = 0; depth < 24 && frame_ok(fp); depth++) {
-        uintptr_t ret = ((uintptr_t *)fp)[1];
-        if (ret < (uintptr_t)__text_start || ret >= (uintptr_t)__text_end)
-            break;
-        /* The return address is the instruction after the call: name the call itself. */
-        kprintf("  #%d %#lx\n", depth, (unsigned long)(ret - 4));
-        uintptr_t next = ((uintptr_t *)fp)[0];
-        if (next <= fp)
-            break;
-        fp = next;
-    }
-}
-
 static __noreturn void exception_dump(const struct trap_frame *f, uint64_t vector)
 {
     static int depth;
@@ -110,10 +88,10 @@ static __noreturn void exception_dump(const struct trap_frame *f, uint64_t vecto
     /* A leaf function keeps its return address in x30 and builds no frame record: x29 is then
      * its caller's, whose saved return address differs from x30. Name the caller first. */
     uint64_t lr = f->x[30];
-    if (lr >= (uintptr_t)__text_start && lr < (uintptr_t)__text_end && frame_ok(f->x[29]) &&
+    if (lr >= (uintptr_t)__text_start && lr < (uintptr_t)__text_end && backtrace_frame_ok(f->x[29]) &&
         ((uintptr_t *)f->x[29])[1] != lr)
         kprintf("  #1 %#lx (link register)\n", (unsigned long)(lr - 4));
-    arch_backtrace(f->x[29]);
+    backtrace_print(f->x[29]);
     arch_power_off(MOAT_EXIT_EXCEPTION);
 }
 
