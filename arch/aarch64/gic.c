@@ -1,8 +1,8 @@
 /* GICv3 (Arm IHI 0069): the distributor (SPIs, routed to this CPU), this CPU's redistributor
  * (SGIs/PPIs, and LPIs through its property and pending tables), the CPU interface through the
  * ICC system registers, and the ITS (PCI MSIs: device table, collection table, command queue).
- * One CPU. Every LPI is enabled in the property table from the start, so a new event needs only
- * MAPD/MAPTI and SYNC; the handler table decides what runs. */
+ * One CPU. An LPI is enabled in the property table while an ITS event is mapped to it (MAPTI,
+ * then INV so the redistributor rereads its configuration); DISCARD and disable undo that. */
 #include "arch/aarch64/gic.h"
 #include "arch/intx.h"
 #include "arch/aarch64/platform.h"
@@ -102,6 +102,7 @@ static uint32_t nr_spi_ids;                     /* SPIs are 32..nr_spi_ids-1 */
 static uint64_t rd_pa;
 static uint32_t rd_procnum;
 static bool lpis_on;
+static uint8_t *lpi_prop;                       /* the property table: one byte per LPI */
 
 static struct {
     irq_handler_fn fn;
@@ -127,6 +128,7 @@ static struct its_device {
     uint32_t devid;
     uint64_t itt_pa;
     uint32_t events;                            /* bitmap of mapped event IDs */
+    uint16_t lpi[ITS_EVENTS];                   /* each mapped event's LPI */
 } its_devs[ITS_MAX_DEVICES];
 
 static inline uint32_t r32(volatile uint8_t *b, uint32_t off) { return *(volatile uint32_t *)(b + off); }
@@ -226,7 +228,8 @@ static int lpi_init(void)
     void *pend = pmm_alloc_zeroed(4, &pend_pa);             /* 64 KiB aligned */
     if (!prop || !pend)
         return -ENOMEM;
-    memset(prop, LPI_PRIO | 1, NR_LPIS);
+    memset(prop, LPI_PRIO, NR_LPIS);                        /* all disabled */
+    lpi_prop = prop;
     mb();
     w64(gicr, GICR_PROPBASER, prop_pa | GIC_BASER_INNER_WB | GIC_BASER_SH_INNER | (LPI_IDBITS - 1));
     w64(gicr, GICR_PENDBASER, pend_pa | GIC_BASER_INNER_WB | GIC_BASER_SH_INNER);
@@ -360,7 +363,7 @@ static struct its_device *its_device(uint32_t devid, bool create)
         pmm_free(itt_pa, 0);
         return NULL;
     }
-    *free_slot = (struct its_device){ true, devid, itt_pa, 0 };
+    *free_slot = (struct its_device){ .used = true, .devid = devid, .itt_pa = itt_pa };
     return free_slot;
 }
 
@@ -378,11 +381,19 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
     if (d->events == ~0u)
         return -ENOSPC;
     uint32_t ev = (uint32_t)__builtin_ctz(~d->events);
+    lpi_prop[lpi - LPI_BASE] = LPI_PRIO | 1;                /* enabled */
+    wmb();
     const uint64_t mapti[4] = { ITS_CMD_MAPTI | (uint64_t)devid << 32, ev | (uint64_t)lpi << 32, 0, 0 };
+    const uint64_t inv[4] = { ITS_CMD_INV | (uint64_t)devid << 32, ev, 0, 0 };
     int err = its_run(mapti);
-    if (err)
+    if (!err)
+        err = its_run(inv);
+    if (err) {
+        lpi_prop[lpi - LPI_BASE] = LPI_PRIO;
         return err;
+    }
     d->events |= 1u << ev;
+    d->lpi[ev] = (uint16_t)lpi;
     *event = ev;
     return 0;
 }
@@ -395,6 +406,7 @@ void gic_its_unmap_event(uint32_t devid, uint32_t event)
     const uint64_t discard[4] = { ITS_CMD_DISCARD | (uint64_t)devid << 32, event, 0, 0 };
     if (its_run(discard) == 0)
         d->events &= ~(1u << event);
+    lpi_prop[d->lpi[event] - LPI_BASE] = LPI_PRIO;          /* disabled until mapped again */
 }
 
 /* ---- interrupt IDs and handlers */
