@@ -25,6 +25,10 @@ unsigned arch_pci_firmware(struct pci_fw_ecam *out, unsigned max)
     const struct dt_platform *dt = platform_dt();
     if (!dt->pcie.present || max == 0)
         return 0;
+    /* moat does no cache maintenance around DMA: it relies on the host bridge's snooping. */
+    if (!dt->pcie.coherent)
+        kprintf("pci: warning: the host bridge is not dma-coherent; moat's DMA assumes coherent "
+                "devices, so buffers may be seen stale\n");
     struct pci_fw_ecam *e = &out[0];
     /* The reg window covers bus-range's first bus onwards. */
     *e = (struct pci_fw_ecam){ .base = dt->pcie.ecam_base, .seg = (uint16_t)dt->pcie.domain,

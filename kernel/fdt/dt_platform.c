@@ -206,6 +206,7 @@ static int parse_pcie(const struct fdt *f, struct dt_platform *p, const char **w
             return -EINVAL;
         }
     }
+    p->pcie.coherent = fdt_prop(f, n, "dma-coherent", NULL) != NULL;
     int err = parse_id_map(f, n, "msi-map", p->pcie.msi_map, &p->pcie.nr_msi_map, why);
     if (!err)
         err = parse_id_map(f, n, "iommu-map", p->pcie.iommu_map, &p->pcie.nr_iommu_map, why);

@@ -65,6 +65,7 @@ struct dt_platform {
         struct dt_pci_range ranges[DT_MAX_RANGES];
         uint32_t nr_msi_map, nr_iommu_map;
         struct dt_id_map msi_map[DT_MAX_MAP], iommu_map[DT_MAX_MAP];
+        bool coherent;              /* dma-coherent: devices' DMA snoops the CPU caches */
     } pcie;                         /* pci-host-ecam-generic (the first one) */
 
     struct {

@@ -72,6 +72,7 @@ TEST(qemu_virt_tree)
     CHECK_EQ(p.pcie.ranges[2].space, DT_PCI_MEM64);
     CHECK_EQ(p.pcie.ranges[2].cpu_addr, 0x8000000000ULL);
     CHECK_EQ(p.pcie.ranges[2].size, 0x8000000000ULL);
+    CHECK(p.pcie.coherent);
     REQUIRE(p.pcie.nr_msi_map == 1 && p.pcie.nr_iommu_map == 1);
     CHECK_EQ(p.pcie.msi_map[0].node, p.gic.its.node);
     CHECK_EQ(p.pcie.iommu_map[0].length, 0x10000);
