@@ -25,6 +25,8 @@ void console_flush(void);
 
 /* Ends the run with status (how each architecture reports it: README "Exit status"). */
 __noreturn void arch_power_off(int status);
+/* The same without a word on the console: for a trap taken while the dump itself faults. */
+__noreturn void arch_power_off_quiet(int status);
 
 /* Page attributes for arch_map / arch_virt_flags. */
 #define ARCH_MAP_WRITE BIT(0)
@@ -44,6 +46,11 @@ int arch_unmap_page(uintptr_t va, uint64_t *pa_out);
 int arch_virt_to_phys(uintptr_t va, uint64_t *pa);
 /* The attributes of the page holding va (0 when unmapped). */
 unsigned arch_virt_flags(uintptr_t va);
+/* The physical address of the CPU's top-level page table. */
+uint64_t arch_page_table_root(void);
+
+/* Runs fn on another stack (top: its highest address, 16-byte aligned) and returns its value. */
+int arch_call_on_stack(int (*fn)(void), void *top);
 
 /* Interrupts. A handler runs with interrupts off; the end of interrupt is sent after it
  * returns. */

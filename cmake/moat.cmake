@@ -128,9 +128,9 @@ function(moat_link_app)
                      COMMENT "Pre-linking the runtime for appliance images")
   add_custom_target(moat-runtime ALL DEPENDS moat-runtime.o)
   string(TOUPPER "${CMAKE_BUILD_TYPE}" bt)
-  set(app_objcopy "")
+  set(app_flat 0)
   if(MOAT_BOOT STREQUAL "arm64")
-    set(app_objcopy ${CMAKE_OBJCOPY})   # ./moat writes the app's arm64 Image too
+    set(app_flat 1)                     # ./moat writes the app's arm64 Image too
   endif()
   file(WRITE ${CMAKE_BINARY_DIR}/moat-app.env
 "MOAT_APP_CC='${CMAKE_C_COMPILER}'
@@ -139,6 +139,7 @@ MOAT_APP_MAIN_CFLAGS='${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${bt}} -std=gnu11 -DMOAT_
 MOAT_APP_MAIN='${PROJECT_SOURCE_DIR}/lib/libc/app_main.c'
 MOAT_APP_LDFLAGS='-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -T ${MOAT_LINKER_SCRIPT}'
 MOAT_APP_RUNTIME='${CMAKE_BINARY_DIR}/moat-runtime.o'
-MOAT_APP_OBJCOPY='${app_objcopy}'
+MOAT_APP_OBJCOPY='${CMAKE_OBJCOPY}'
+MOAT_APP_FLAT_IMAGE='${app_flat}'
 ")
 endfunction()

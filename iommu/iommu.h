@@ -191,6 +191,8 @@ struct iommu_unit {
                                      * emulation's gap): callers judge blocked DMA by its
                                      * effect, not by a record */
     struct iommu_domain *blocked;   /* the default domain of every function it serves */
+    uint64_t root_pa;               /* the top table the hardware walks (VT-d root table, AMD-Vi
+                                     * device table), or 0: the face's attack tests aim at it */
     bool (*serves)(struct iommu_unit *u, const struct pci_dev *dev);
     struct iommu_unit *next;
 };

@@ -1,7 +1,9 @@
 #include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "kernel/time.h"
+#include "kernel/uaccess.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define MAX_FDS 256
@@ -61,10 +63,24 @@ void file_put(struct file *f)
     }
 }
 
-int sys_open(const char *path, int oflags)
+/* The program's path, copied into a kernel buffer (freed by the caller): -EFAULT,
+ * -ENAMETOOLONG, -ENOMEM. */
+static int path_in(const char *upath, char **out)
 {
-    if (!path)
-        return -EFAULT;
+    char *p = kmalloc(FILE_PATH_MAX);
+    if (!p)
+        return -ENOMEM;
+    long n = uaccess_strncpy(p, upath, FILE_PATH_MAX);
+    if (n < 0) {
+        kfree(p);
+        return (int)n;
+    }
+    *out = p;
+    return 0;
+}
+
+static int open_path(const char *path, int oflags)
+{
     for (struct devnode *n = devnodes; n; n = n->next) {
         size_t len = strlen(n->path);
         bool hit = n->prefix ? strncmp(path, n->path, len) == 0 : strcmp(path, n->path) == 0;
@@ -81,6 +97,18 @@ int sys_open(const char *path, int oflags)
         return fd;
     }
     return -ENOENT;
+}
+
+int sys_open(const char *upath, int oflags)
+{
+    UACCESS_ENTER();
+    char *path = NULL;
+    int err = path_in(upath, &path);
+    if (err)
+        return err;
+    err = open_path(path, oflags);
+    kfree(path);
+    return err;
 }
 
 int sys_close(int fd)
@@ -109,12 +137,22 @@ int sys_close(int fd)
 
 long sys_ioctl(int fd, unsigned long cmd, unsigned long arg)
 {
+    UACCESS_ENTER();
     return WITH_FILE(fd, f, 0, f->ops->ioctl ? f->ops->ioctl(f, cmd, arg) : -ENOTTY);
+}
+
+/* A buffer the program hands read (the file writes it) or write (the file reads it). Linux checks
+ * only that the range is user addresses and faults on the first byte it cannot copy; moat
+ * checks the whole buffer first, so a file never meets a bad pointer. */
+static long buf_check(const void *buf, size_t len, bool file_writes)
+{
+    return uaccess_check(buf, len, file_writes ? VM_PROT_WRITE : VM_PROT_READ) ? -EFAULT : 0;
 }
 
 long sys_read(int fd, void *buf, size_t len)
 {
-    return WITH_FILE(fd, f, !f->ops->read, ({
+    UACCESS_ENTER();
+    return WITH_FILE(fd, f, !f->ops->read, buf_check(buf, len, true) ?: ({
         long n = f->ops->read(f, buf, len, f->pos);
         if (n > 0 && !f->ops->stream)
             f->pos += (uint64_t)n;
@@ -124,7 +162,8 @@ long sys_read(int fd, void *buf, size_t len)
 
 long sys_write(int fd, const void *buf, size_t len)
 {
-    return WITH_FILE(fd, f, !f->ops->write, ({
+    UACCESS_ENTER();
+    return WITH_FILE(fd, f, !f->ops->write, buf_check(buf, len, false) ?: ({
         long n = f->ops->write(f, buf, len, f->pos);
         if (n > 0 && !f->ops->stream)
             f->pos += (uint64_t)n;
@@ -135,18 +174,37 @@ long sys_write(int fd, const void *buf, size_t len)
 /* Linux's order: a negative offset, the descriptor, then FMODE_PREAD (cleared for streams). */
 long sys_pread(int fd, void *buf, size_t len, int64_t off)
 {
+    UACCESS_ENTER();
     if (off < 0)
         return -EINVAL;
     return WITH_FILE(fd, f, !f->ops->stream && !f->ops->read,
-                     f->ops->stream ? -ESPIPE : f->ops->read(f, buf, len, (uint64_t)off));
+                     f->ops->stream ? -ESPIPE : buf_check(buf, len, true) ?:
+                     f->ops->read(f, buf, len, (uint64_t)off));
 }
 
 long sys_pwrite(int fd, const void *buf, size_t len, int64_t off)
 {
+    UACCESS_ENTER();
     if (off < 0)
         return -EINVAL;
     return WITH_FILE(fd, f, !f->ops->stream && !f->ops->write,
-                     f->ops->stream ? -ESPIPE : f->ops->write(f, buf, len, (uint64_t)off));
+                     f->ops->stream ? -ESPIPE : buf_check(buf, len, false) ?:
+                     f->ops->write(f, buf, len, (uint64_t)off));
+}
+
+long sys_console_write(const void *buf, size_t len)
+{
+    UACCESS_ENTER();
+    char line[256];
+    for (size_t done = 0; done < len;) {
+        size_t k = MIN(len - done, sizeof(line) - 1);
+        if (uaccess_copy_from(line, (const char *)buf + done, k))
+            return done ? (long)done : -EFAULT;
+        line[k] = 0;
+        kprintf("%s", line);
+        done += k;
+    }
+    return (long)len;
 }
 
 int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
@@ -154,10 +212,8 @@ int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
     return (int)WITH_FILE(fd, f, 0, f->ops->mmap ? f->ops->mmap(f, off, len, prot, out) : -ENODEV);
 }
 
-long sys_readlink(const char *path, char *buf, size_t size)
+static long readlink_path(const char *path, char *buf, size_t size)
 {
-    if (!path || !buf)
-        return -EFAULT;
     for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
         int n = p->readlink ? p->readlink(path, buf, size) : -ENOENT;
         if (n != -ENOENT)
@@ -166,40 +222,80 @@ long sys_readlink(const char *path, char *buf, size_t size)
     return -ENOENT;
 }
 
-int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
+/* Linux's order: the size (-EINVAL), the path, then the link copied out. */
+long sys_readlink(const char *upath, char *ubuf, size_t size)
 {
-    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
-        int n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
-        if (n != -ENOENT)
-            return n;
-    }
-    return -ENOENT;
+    UACCESS_ENTER();
+    if (!size || size > (size_t)INT64_MAX)
+        return -EINVAL;
+    char *path = NULL, link[256];
+    long n = path_in(upath, &path);
+    if (n)
+        return n;
+    n = readlink_path(path, link, MIN(size, sizeof(link)));
+    kfree(path);
+    if (n > 0 && uaccess_copy_to(ubuf, link, (size_t)n))
+        return -EFAULT;
+    return n;
 }
 
-static unsigned poll_once(const int *fds_in, const short *events, short *revents, unsigned n)
+int sys_list_dir(const char *udir, void (*emit)(void *ctx, const char *name), void *ctx)
+{
+    UACCESS_ENTER();
+    char *dir = NULL;
+    int n = path_in(udir, &dir);
+    if (n)
+        return n;
+    n = -ENOENT;
+    for (struct sysfs_provider *p = sysfs_providers; p && n == -ENOENT; p = p->next)
+        n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
+    kfree(dir);
+    return n;
+}
+
+static unsigned poll_once(struct file_pollfd *p, unsigned n)
 {
     unsigned ready = 0;
     for (unsigned i = 0; i < n; i++) {
-        struct file *f = fd_get(fds_in[i]);
+        struct file *f = fd_get(p[i].fd);
         unsigned r = f ? (f->ops->poll ? f->ops->poll(f) : FILE_POLLIN | FILE_POLLOUT) : 0x20;
         if (f)
             file_put(f);
-        /* POLLNVAL (0x20) and POLLERR are reported whether asked for or not. */
-        revents[i] = (short)(r & ((unsigned)events[i] | FILE_POLLERR | 0x20));
-        ready += revents[i] != 0;
+        /* POLLNVAL (0x20) and POLLERR are reported whether asked for or not; a negative fd is
+         * skipped, as on Linux. */
+        p[i].revents = p[i].fd < 0 ? 0 :
+                       (int16_t)(r & ((uint16_t)p[i].events | FILE_POLLERR | 0x20));
+        ready += p[i].revents != 0;
     }
     return ready;
 }
 
-int sys_poll(const int *fds_in, const short *events, short *revents, unsigned n, int timeout_ms)
+/* Linux's order: the count (-EINVAL), the array copied in (-EFAULT), revents copied out. */
+int sys_poll(struct file_pollfd *ufds, unsigned n, int timeout_ms)
 {
+    UACCESS_ENTER();
+    if (n > FILE_POLL_MAX)
+        return -EINVAL;
+    struct file_pollfd *p = n ? kmalloc(n * sizeof(*p)) : NULL;
+    if (n && !p)
+        return -ENOMEM;
+    if (uaccess_copy_from(p, ufds, n * sizeof(*p))) {
+        kfree(p);
+        return -EFAULT;
+    }
     uint64_t deadline = clock_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * NSEC_PER_MSEC;
+    int ready;
     for (;;) {
-        unsigned ready = poll_once(fds_in, events, revents, n);
+        ready = (int)poll_once(p, n);
         if (ready || (timeout_ms >= 0 && clock_ns() >= deadline))
-            return (int)ready;
+            break;
         arch_cpu_relax();
     }
+    for (unsigned i = 0; i < n; i++)
+        if (uaccess_copy_to(&ufds[i].revents, &p[i].revents, sizeof(p[i].revents)))
+            ready = -EFAULT;
+    kfree(p);
+    return ready;
 }
 
 /* eventfd: a 64-bit counter; read returns and clears it (blocks while zero unless nonblocking),
@@ -237,8 +333,9 @@ static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
     while (READ_ONCE(e->count) == 0)
         arch_cpu_relax();
     uint64_t v = e->count;
+    if (uaccess_copy_to(buf, &v, 8))
+        return -EFAULT;         /* the count stays for a reader with a good buffer */
     e->count = 0;
-    memcpy(buf, &v, 8);
     return 8;
 }
 
@@ -248,7 +345,8 @@ static long eventfd_write(struct file *f, const void *buf, size_t len, uint64_t 
     uint64_t v;
     if (len < 8)
         return -EINVAL;
-    memcpy(&v, buf, 8);
+    if (uaccess_copy_from(&v, buf, 8))
+        return -EFAULT;
     if (v == ~0ULL || e->count + v < e->count)
         return -EINVAL;
     e->count += v;

@@ -61,6 +61,19 @@ int fd_install(struct file *f);
 struct file *fd_get(int fd);
 void file_put(struct file *f);
 
+/* The sys_* calls are the program's: every pointer it hands them is reached through
+ * kernel/uaccess (a bad one is -EFAULT, a path longer than FILE_PATH_MAX -ENAMETOOLONG), and a
+ * buffer is checked whole before the file sees it. */
+#define FILE_PATH_MAX 4096
+
+/* Linux's struct pollfd. */
+struct file_pollfd {
+    int32_t fd;
+    int16_t events;
+    int16_t revents;
+};
+#define FILE_POLL_MAX 1024          /* Linux's default RLIMIT_NOFILE: more fds is -EINVAL */
+
 int sys_open(const char *path, int oflags);
 int sys_close(int fd);
 long sys_ioctl(int fd, unsigned long cmd, unsigned long arg);
@@ -72,7 +85,9 @@ int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out);
 long sys_readlink(const char *path, char *buf, size_t size);
 int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
 /* Returns the number of ready descriptors (revents filled), 0 at the timeout (ms; <0: none). */
-int sys_poll(const int *fds, const short *events, short *revents, unsigned n, int timeout_ms);
+int sys_poll(struct file_pollfd *fds, unsigned n, int timeout_ms);
+/* Writes to the console (descriptors 1 and 2). */
+long sys_console_write(const void *buf, size_t len);
 int sys_eventfd(unsigned initval, int flags);
 /* Adds one to an eventfd (from an interrupt handler, e.g. VFIO_DEVICE_SET_IRQS triggers). */
 void eventfd_signal(struct file *f);

@@ -2,6 +2,8 @@
 #include "arch/arch.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
+#include "kernel/fd.h"
+#include "kernel/uaccess.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 
@@ -15,6 +17,8 @@ struct vm_chunk {
 struct vma {
     uintptr_t start, end;
     bool anon;
+    bool stack;                     /* the program's stack: never unmapped or re-protected */
+    int prot;                       /* VM_PROT_* as the program last set it */
     struct vm_chunk *chunks;
     unsigned nr_chunks;
     struct vma *next;
@@ -70,6 +74,11 @@ static int alloc_chunk(uint64_t pages_left, struct vm_chunk *c)
     }
 }
 
+static unsigned arch_flags(const struct vma *v)
+{
+    return (v->prot & VM_PROT_WRITE ? ARCH_MAP_WRITE : 0) | (v->anon ? 0 : ARCH_MAP_UNCACHED);
+}
+
 static int fill_anon(struct vma *v)
 {
     uint64_t pages = (v->end - v->start) / PAGE_SIZE;
@@ -83,13 +92,13 @@ static int fill_anon(struct vma *v)
             return -ENOMEM;
         v->nr_chunks++;
         for (uint64_t k = 0; k < (1ULL << c->order); k++, a += PAGE_SIZE)
-            if (arch_map_page(a, c->pa + k * PAGE_SIZE, ARCH_MAP_WRITE))
+            if (arch_map_page(a, c->pa + k * PAGE_SIZE, arch_flags(v)))
                 return -ENOMEM;
     }
     return 0;
 }
 
-static struct vma *vma_new(uintptr_t start, size_t len, bool anon)
+static struct vma *vma_new(uintptr_t start, size_t len, bool anon, int prot)
 {
     struct vma *v = kzalloc(sizeof(*v));
     if (!v)
@@ -97,30 +106,57 @@ static struct vma *vma_new(uintptr_t start, size_t len, bool anon)
     v->start = start;
     v->end = start + ALIGN_UP(len, PAGE_SIZE);
     v->anon = anon;
+    v->prot = prot;
     return v;
 }
 
-int vm_map_anon(size_t len, void **out)
+/* The mapping becomes the program's: linked, and in kernel/uaccess's table. */
+static int vma_publish(struct vma *v, void **out)
 {
-    uintptr_t start;
-    int err = vm_reserve(len, &start);
+    int err = vm_prog_region((void *)v->start, v->end - v->start, v->prot,
+                             v->stack ? VM_KIND_STACK : v->anon ? VM_KIND_ANON : VM_KIND_BAR);
     if (err)
         return err;
-    struct vma *v = vma_new(start, len, true);
-    if (!v)
-        return -ENOMEM;
-    if (fill_anon(v)) {
-        release_pages(v);           /* undo what was mapped so far */
-        kfree(v);
-        return -ENOMEM;
-    }
     v->next = vmas;
     vmas = v;
     *out = (void *)v->start;
     return 0;
 }
 
-int vm_map_mmio(uint64_t pa, size_t len, void **out)
+static int map_anon(size_t len, int prot, bool stack, void **out)
+{
+    uintptr_t start;
+    int err = vm_reserve(len, &start);
+    if (err)
+        return err;
+    struct vma *v = vma_new(start, len, true, prot);
+    if (!v)
+        return -ENOMEM;
+    v->stack = stack;
+    if (fill_anon(v) || vma_publish(v, out)) {
+        release_pages(v);           /* undo what was mapped so far */
+        kfree(v);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int vm_map_anon_prot(size_t len, int prot, void **out)
+{
+    return map_anon(len, prot, false, out);
+}
+
+int vm_map_stack(size_t len, void **out)
+{
+    return map_anon(len, VM_PROT_READ | VM_PROT_WRITE, true, out);
+}
+
+int vm_map_anon(size_t len, void **out)
+{
+    return vm_map_anon_prot(len, VM_PROT_READ | VM_PROT_WRITE, out);
+}
+
+int vm_map_mmio(uint64_t pa, size_t len, int prot, void **out)
 {
     if (!IS_ALIGNED(pa, PAGE_SIZE))
         return -EINVAL;
@@ -128,20 +164,22 @@ int vm_map_mmio(uint64_t pa, size_t len, void **out)
     int err = vm_reserve(len, &start);
     if (err)
         return err;
-    struct vma *v = vma_new(start, len, false);
+    struct vma *v = vma_new(start, len, false, prot);
     if (!v)
         return -ENOMEM;
     for (uintptr_t a = v->start; a < v->end; a += PAGE_SIZE) {
-        if (arch_map_page(a, pa + (a - v->start), ARCH_MAP_WRITE | ARCH_MAP_UNCACHED)) {
+        if (arch_map_page(a, pa + (a - v->start), arch_flags(v))) {
             v->end = a;
             release_pages(v);
             kfree(v);
             return -ENOMEM;
         }
     }
-    v->next = vmas;
-    vmas = v;
-    *out = (void *)v->start;
+    if (vma_publish(v, out)) {
+        release_pages(v);
+        kfree(v);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -166,8 +204,9 @@ int vm_unmap(void *va, size_t len)
 {
     uintptr_t a = (uintptr_t)va;
     struct vma *v = vma_find(a);
-    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE))
+    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE) || v->stack)
         return -EINVAL;
+    vm_prog_forget(va, v->end - v->start);      /* no copy or map call reaches it any more */
     if (v->anon && pinned_query && pinned_query(va, v->end - v->start)) {
         /* A device may still reach these pages: the CPU loses the range, but its pages are
          * never handed out again (quarantined and counted). */
@@ -189,6 +228,85 @@ int vm_unmap(void *va, size_t len)
 int vm_virt_to_phys(const void *va, uint64_t *pa)
 {
     return arch_virt_to_phys((uintptr_t)va, pa);
+}
+
+int vm_protect(void *va, size_t len, int prot)
+{
+    uintptr_t s = (uintptr_t)va, e;
+    if (!IS_ALIGNED(s, PAGE_SIZE) || (prot & ~(VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC)))
+        return -EINVAL;
+    if (!len)
+        return 0;
+    if (__builtin_add_overflow(s, ALIGN_UP(len, PAGE_SIZE), &e) || e < s)
+        return -ENOMEM;
+    for (uintptr_t a = s; a < e; a += PAGE_SIZE) {
+        struct vma *v = vma_find(a);
+        if (!v)
+            return -ENOMEM;     /* all or nothing: every page must be mapped here */
+        if (v->stack)
+            return -EINVAL;
+    }
+    int err = vm_prog_protect(va, e - s, prot);
+    if (err)
+        return err;
+    for (uintptr_t a = s; a < e; a += PAGE_SIZE) {
+        struct vma *v = vma_find(a);
+        struct vma page = { .anon = v->anon, .prot = prot };
+        uint64_t pa;
+        arch_unmap_page(a, &pa);
+        arch_map_page(a, pa, arch_flags(&page));
+    }
+    return 0;
+}
+
+#define VM_MAP_SHARED 0x01
+#define VM_MAP_PRIVATE 0x02
+#define VM_MAP_FIXED 0x10
+#define VM_MAP_ANONYMOUS 0x20
+
+int sys_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, void **out)
+{
+    if (len == 0 || (flags & VM_MAP_FIXED) || !(flags & (VM_MAP_SHARED | VM_MAP_PRIVATE)))
+        return -EINVAL;
+    if (prot & ~(VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC))
+        return -EINVAL;
+    if (flags & VM_MAP_ANONYMOUS)
+        return vm_map_anon_prot(len, prot, out);
+    if (off < 0 || !IS_ALIGNED((uint64_t)off, PAGE_SIZE))
+        return -EINVAL;
+    return sys_mmap_file(fd, (uint64_t)off, len, prot, out);
+}
+
+int sys_munmap(void *addr, size_t len)
+{
+    if (!IS_ALIGNED((uintptr_t)addr, PAGE_SIZE) || !len)
+        return -EINVAL;
+    return vm_unmap(addr, len);
+}
+
+int sys_mprotect(void *addr, size_t len, int prot)
+{
+    return vm_protect(addr, len, prot);
+}
+
+uint64_t vm_phys_run(const void *va, uint64_t len, uint64_t *pa)
+{
+    uintptr_t v = (uintptr_t)va;
+    uint64_t first, next, run = PAGE_SIZE - (v & (PAGE_SIZE - 1));
+    if (arch_virt_to_phys(v, &first))
+        return 0;
+    while (run < len && !arch_virt_to_phys(v + run, &next) && next == first + run)
+        run += PAGE_SIZE;
+    *pa = first;
+    return MIN(run, len);
+}
+
+int vm_dma_pin(const void *va, uint64_t len, int prot, bool allow_bar, uint64_t *pa)
+{
+    int err = vm_dma_check(va, len, prot, allow_bar);
+    if (err)
+        return err;
+    return vm_phys_run(va, len, pa) == len ? 0 : ERR(-EFAULT);
 }
 
 uint64_t vm_quarantined_pages(void)

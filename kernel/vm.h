@@ -10,12 +10,36 @@
 #define VM_AREA_START 0x0000400000000000ULL
 #define VM_AREA_END 0x0000700000000000ULL
 
-/* Anonymous, zero-filled, read/write memory; -ENOMEM, -EINVAL (len 0 or too big). */
+/* Everything mapped here is the program's (kernel/uaccess.h's table, at the protection given).
+ * Anonymous, zero-filled, read/write memory; -ENOMEM, -EINVAL (len 0 or too big). */
 int vm_map_anon(size_t len, void **out);
-/* Device registers at physical pa (uncached); -EINVAL when misaligned. */
-int vm_map_mmio(uint64_t pa, size_t len, void **out);
+/* The same at a protection (VM_PROT_*; read-only and PROT_NONE pages are mapped read-only). */
+int vm_map_anon_prot(size_t len, int prot, void **out);
+/* The program's stack: anonymous read/write memory that copies may reach (above the running
+ * system call's frames) but devices never do, and that munmap and mprotect refuse (-EINVAL):
+ * the runtime's own calls and interrupt frames share it. */
+int vm_map_stack(size_t len, void **out);
+/* Device registers at physical pa (uncached), a BAR the program mapped; -EINVAL when misaligned. */
+int vm_map_mmio(uint64_t pa, size_t len, int prot, void **out);
 /* Unmaps the range [va, va + len) that must be exactly one earlier mapping (-EINVAL otherwise). */
 int vm_unmap(void *va, size_t len);
+/* mprotect of mmap'd memory: -EINVAL (misaligned, unknown bits), -ENOMEM (a page of the range is
+ * not mapped here). A page a device may write stays writable for the device, as on Linux, where
+ * the pin outlives the CPU's protection; only the CPU and later map calls see the change. */
+int vm_protect(void *va, size_t len, int prot);
+
+/* The system calls of the program's memory, with Linux's answers for bad arguments. */
+int sys_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, void **out);
+int sys_munmap(void *addr, size_t len);
+int sys_mprotect(void *addr, size_t len, int prot);
+
+/* The bytes from va that are one physically contiguous run, at most len (0: va is unmapped). */
+uint64_t vm_phys_run(const void *va, uint64_t len, uint64_t *pa);
+/* The question the object layer asks for the Linux face: may a device reach [va, va + len) with
+ * access prot (VM_PROT_*), and where is it? vm_dma_check (the program's memory at that
+ * protection; BARs when allow_bar), then one contiguous run; -EFAULT otherwise. The pages stay
+ * while a device can reach them (vm_unmap quarantines them). */
+int vm_dma_pin(const void *va, uint64_t len, int prot, bool allow_bar, uint64_t *pa);
 /* Asks whether any byte of [va, va + len) is mapped for DMA. The IOMMU object layer registers
  * it (kernel/vm sits below that layer); vm_unmap of such a range quarantines its pages. */
 typedef bool (*vm_pinned_fn)(const void *va, uint64_t len);

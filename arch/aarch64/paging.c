@@ -181,3 +181,8 @@ unsigned arch_virt_flags(uintptr_t va)
         f |= ARCH_MAP_UNCACHED;
     return f;
 }
+
+uint64_t arch_page_table_root(void)
+{
+    return read_sysreg(ttbr0_el1) & D_ADDR;
+}

@@ -39,6 +39,12 @@ void arch_power_off(int status)
     irq_disable();
     kprintf("moat: power off, status %d\n", status);
     console_flush();
+    arch_power_off_quiet(status);
+}
+
+void arch_power_off_quiet(int status)
+{
+    irq_disable();
     if (status != 0) {
         arch_powering_off = true;
         static uint64_t block[2];

@@ -58,6 +58,8 @@ static const char *fsc_name(uint64_t fsc)
 static __noreturn void exception_dump(const struct trap_frame *f, uint64_t vector)
 {
     static int depth;
+    if (depth >= 2)     /* faulted again: printing itself faults (e.g. text a device wrote) */
+        arch_power_off_quiet(MOAT_EXIT_EXCEPTION);
     if (depth++) {      /* faulted while dumping: say so and stop */
         serial_write("\nEXCEPTION while handling an exception\n", 40);
         arch_psci_off();

@@ -86,3 +86,18 @@ static int cpu_tables_init(void)
     return 0;
 }
 MOAT_UNIT(10_cpu, cpu_tables, cpu_tables_init);
+
+int arch_call_on_stack(int (*fn)(void), void *top)
+{
+    int ret;
+    /* rbx is callee-saved: it keeps the old stack pointer across the call */
+    __asm__ __volatile__("mov %%rsp, %%rbx\n\t"
+                         "mov %[top], %%rsp\n\t"
+                         "call *%[fn]\n\t"
+                         "mov %%rbx, %%rsp"
+                         : "=a"(ret)
+                         : [top] "r"(top), [fn] "r"(fn)
+                         : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory",
+                           "cc");
+    return ret;
+}

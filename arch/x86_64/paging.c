@@ -156,3 +156,8 @@ unsigned arch_virt_flags(uintptr_t va)
         f |= ARCH_MAP_UNCACHED;
     return f;
 }
+
+uint64_t arch_page_table_root(void)
+{
+    return read_cr3() & PTE_ADDR;
+}

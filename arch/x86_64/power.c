@@ -23,6 +23,12 @@ void arch_power_off(int status)
         kprintf("moat: ACPI S5 did not power the machine off\n");
         console_flush();
     }
+    arch_power_off_quiet(status);
+}
+
+void arch_power_off_quiet(int status)
+{
+    irq_disable();
     outl(DEBUG_EXIT_PORT, (uint32_t)(status ? status : 0x7f));
     for (;;)
         cpu_halt();

@@ -48,6 +48,8 @@ static void page_fault_detail(const struct trap_frame *f)
 static __noreturn void exception_dump(const struct trap_frame *f)
 {
     static int depth;
+    if (depth >= 2)     /* faulted again: printing itself faults (e.g. text a device wrote) */
+        arch_power_off_quiet(MOAT_EXIT_EXCEPTION);
     if (depth++) {      /* faulted while dumping: say so and stop */
         serial_write("\nEXCEPTION while handling an exception\n", 40);
         arch_power_off(MOAT_EXIT_EXCEPTION);

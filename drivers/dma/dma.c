@@ -45,7 +45,7 @@ static int phys_contiguous(uintptr_t v, uint64_t len, uint64_t *pa)
 
 /* Map calls hand physically contiguous runs (map_runs splits buffers): anything else is
  * refused. */
-static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+static int dma_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
     uintptr_t v = (uintptr_t)va;
     if (known_run.len && v == known_run.va && len == known_run.len) {

@@ -41,13 +41,19 @@ void moat_iommufd_close(struct moat_iommufd *ctx);
 int moat_iommufd_destroy(struct moat_iommufd *ctx, uint32_t id);
 
 /* How a map call's CPU virtual address becomes the physical address devices use: the range
- * [va, va + len) must be physically contiguous. Default: identity (RAM is identity-mapped),
- * NULL rejected with -EFAULT. */
-typedef int (*moat_virt_to_phys_fn)(void *arg, const void *va, uint64_t len, uint64_t *pa);
+ * [va, va + len) must be physically contiguous, and reachable with the access the mapping
+ * gives the device (prot: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE) — the Linux face
+ * answers -EFAULT for memory that is not the program's or that it cannot write (kernel/uaccess.h).
+ * Default: identity (RAM is identity-mapped), NULL rejected with -EFAULT: the trusted path of
+ * the runtime's own drivers. */
+typedef int (*moat_virt_to_phys_fn)(void *arg, const void *va, uint64_t len, uint32_t prot,
+                                    uint64_t *pa);
 void moat_iommufd_set_virt_to_phys(struct moat_iommufd *ctx, moat_virt_to_phys_fn fn, void *arg);
 
-/* How moat_iommufd_ioctl() reaches "user" memory behind the pointers inside argument structures
- * (allowed_iovas, data_uptr, ...). Default: plain memory, address 0 -> -EFAULT. */
+/* How moat_iommufd_ioctl() reaches "user" memory: the argument structure and the pointers
+ * inside it (allowed_iovas, data_uptr, ...). Default: kernel/uaccess's copy path, the one every
+ * face uses (strict about what is the program's once an appliance runs; before that the zero
+ * page, non-canonical addresses and wrapping ranges are -EFAULT). */
 struct moat_uaccess {
     int (*copy_from)(void *arg, void *dst, uint64_t uptr, size_t len);
     int (*copy_to)(void *arg, uint64_t uptr, const void *src, size_t len);

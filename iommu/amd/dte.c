@@ -43,6 +43,7 @@ int amdvi_devtab_init(struct amdvi_unit *au)
     void *empty = pmm_alloc_zeroed(0, &au->empty_pa);
     if (!au->devtab || !empty)
         return -ENOMEM;
+    au->iu.root_pa = au->devtab_pa;
     struct amdvi_dte blocked;
     amdvi_mk_dte_blocked(&blocked, au->empty_pa);
     for (uint32_t i = 0; i < au->nr_dtes; i++)

@@ -415,6 +415,7 @@ static int vtd_set_root(struct vtd_unit *vu)
     uint64_t rta = vu->root_pa | FIELD_PREP(VTD_RTADDR_TTM,
                                             vu->scalable ? VTD_TTM_SCALABLE : VTD_TTM_LEGACY);
     vtd_write64(vu, VTD_RTADDR_REG, rta);
+    vu->iu.root_pa = vu->root_pa;
     return vtd_gcmd(vu, VTD_GCMD_SRTP, true);
 }
 

@@ -3,6 +3,7 @@
  * layer (with the fail-the-Nth-allocation test hook). */
 #include "iommu/iommufd/iommufd_private.h"
 #include "kernel/mm/heap.h"
+#include "kernel/uaccess.h"
 #include "kernel/mm/pmm.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -36,7 +37,7 @@ void *iommufd_zalloc(size_t size)
     return kzalloc(size);
 }
 
-static int default_v2p(void *arg, const void *va, uint64_t len, uint64_t *pa)
+static int default_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
     if (!va)
         return ERR(-EFAULT);
@@ -46,24 +47,12 @@ static int default_v2p(void *arg, const void *va, uint64_t len, uint64_t *pa)
 
 static int default_copy_from(void *arg, void *dst, uint64_t uptr, size_t len)
 {
-    uint64_t end;
-    if (!len)
-        return 0;
-    if (!uptr || __builtin_add_overflow(uptr, len, &end))
-        return ERR(-EFAULT);
-    memcpy(dst, (const void *)(uintptr_t)uptr, len);
-    return 0;
+    return uaccess_copy_from(dst, (const void *)(uintptr_t)uptr, len);
 }
 
 static int default_copy_to(void *arg, uint64_t uptr, const void *src, size_t len)
 {
-    uint64_t end;
-    if (!len)
-        return 0;
-    if (!uptr || __builtin_add_overflow(uptr, len, &end))
-        return ERR(-EFAULT);
-    memcpy((void *)(uintptr_t)uptr, src, len);
-    return 0;
+    return uaccess_copy_to((void *)(uintptr_t)uptr, src, len);
 }
 
 int moat_iommufd_open(struct moat_iommufd **out)

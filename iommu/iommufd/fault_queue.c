@@ -5,8 +5,10 @@
  * Through the ioctl face a queue also gets a descriptor that behaves as Linux's fault fd
  * (drivers/iommu/iommufd/fault.c): read() returns struct iommu_hwpt_pgfault records, poll()
  * reports POLLIN while records wait, write() takes struct iommu_hwpt_page_response. */
+#include "kernel/uaccess.h"
 #include "iommu/iommufd/iommufd_private.h"
 #include "kernel/fd.h"
+#include "kernel/uaccess.h"
 #include "kernel/mm/heap.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -161,7 +163,8 @@ static long fault_fd_read(struct file *f, void *buf, size_t len, uint64_t off)
     while (len - done >= rec && fq_pop(fq, &r)) {
         struct iommu_hwpt_pgfault p;
         fault_to_pgfault(&r, ++fq->cookies, &p);
-        memcpy((uint8_t *)buf + done, &p, rec);
+        if (uaccess_copy_to((uint8_t *)buf + done, &p, rec))
+            return done ? (long)done : -EFAULT;     /* this record is lost, as Linux loses it */
         done += rec;
     }
     return (long)done;
@@ -178,7 +181,8 @@ static long fault_fd_write(struct file *f, const void *buf, size_t len, uint64_t
         return -ESPIPE;
     while (done < len) {
         struct iommu_hwpt_page_response resp;
-        memcpy(&resp, (const uint8_t *)buf + done, rsz);
+        if (uaccess_copy_from(&resp, (const uint8_t *)buf + done, rsz))
+            return done ? (long)done : -EFAULT;
         if ((resp.code != IOMMUFD_PAGE_RESP_SUCCESS && resp.code != IOMMUFD_PAGE_RESP_INVALID) ||
             resp.cookie == 0 || resp.cookie > fq->cookies)
             return done ? (long)done : -EINVAL;

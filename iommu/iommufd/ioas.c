@@ -70,7 +70,7 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
         return ERR(-EINVAL);
     if (__builtin_add_overflow((uint64_t)(uintptr_t)va, length - 1, &end))
         return ERR(-EOVERFLOW);
-    err = iommufd_v2p(ctx, va, length, &pa);
+    err = iommufd_v2p(ctx, va, length, flags, &pa);
     if (err)
         return err;
     return ioas_area_map(ioas, flags & IOMMU_IOAS_MAP_FIXED_IOVA, va, pa, length,

@@ -11,7 +11,6 @@
 
 #define IOC_NR(cmd) ((cmd) & 0xff)
 #define UPTR(p) ((uint64_t)(uintptr_t)(p))
-#define END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 #define HW_INFO_MAX 256
 #define HWPT_DATA_MAX 256
 

@@ -137,10 +137,11 @@ static inline struct iommufd_obj *iommufd_get(struct moat_iommufd *ctx, uint32_t
 }
 
 static inline int iommufd_v2p(struct moat_iommufd *ctx, const void *va, uint64_t len,
-                              uint64_t *pa)
+                              uint32_t map_flags, uint64_t *pa)
 {
     uint64_t end;
-    int err = ctx->v2p(ctx->v2p_arg, va, len, pa);
+    int err = ctx->v2p(ctx->v2p_arg, va, len,
+                       map_flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE), pa);
     if (err)
         return err;
     if (__builtin_add_overflow(*pa, len - 1, &end) || !IS_ALIGNED(*pa, IOMMUFD_PAGE))

@@ -14,13 +14,13 @@
 static int container_set_iommu(struct vfio_container *c, unsigned long type)
 {
     if (c->nr_groups == 0 || c->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
-        return -ENODEV;
+        return ERR(-ENODEV);
     int err = moat_iommufd_open(&c->ictx);
     if (err)
         return err;
-    moat_iommufd_set_virt_to_phys(c->ictx, vfio_user_virt_to_phys, NULL);
+    moat_iommufd_set_virt_to_phys(c->ictx, vfio_user_virt_to_phys, (void *)&vfio_type1_maps_bars);
     err = moat_ioas_alloc(c->ictx, 0, &c->ioas_id);
     if (err) {
         moat_iommufd_close(c->ictx);
@@ -93,12 +93,12 @@ void vfio_container_detach_group(struct vfio_container *c, struct vfio_group *g)
 static long container_info(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_info info;
-    size_t minsz = offsetof(struct vfio_iommu_type1_info, iova_pgsizes) + 8;
-    memcpy(&info, (void *)arg, minsz);
-    if (info.argsz < minsz)
-        return -EINVAL;
+    long err = vfio_args_in(&info, arg, END_OF(struct vfio_iommu_type1_info, iova_pgsizes));
+    if (err)
+        return err;
     if (!c->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
+    size_t outsz = MIN(info.argsz, sizeof(info));   /* never more than the program passed */
     struct iommu_unit *u = iommu_first_unit();
     info.flags = VFIO_IOMMU_INFO_PGSIZES;
     info.iova_pgsizes = u ? u->pgsize_bitmap : 4096;
@@ -128,37 +128,36 @@ static long container_info(struct vfio_container *c, unsigned long arg)
         .pgsize_bitmap = 4096,
         .max_dirty_bitmap_size = DIRTY_BITMAP_SIZE_MAX,
     };
-    size_t need = sizeof(info) + ALIGN_UP(sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]), 8) +
-                  ALIGN_UP(sizeof(mig), 8) + ALIGN_UP(sizeof(av), 8);
+    size_t caps_size = ALIGN_UP(sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]), 8) +
+                       ALIGN_UP(sizeof(mig), 8) + ALIGN_UP(sizeof(av), 8);
     info.flags |= VFIO_IOMMU_INFO_CAPS;
     info.cap_offset = 0;
-    if (info.argsz < need) {
-        info.argsz = (uint32_t)need;
+    if (info.argsz < sizeof(info) + caps_size) {
+        info.argsz = (uint32_t)(sizeof(info) + caps_size);
     } else {
-        size_t off = sizeof(info);
-        uint32_t *prev = &info.cap_offset;
-        vfio_cap_add((void *)arg, info.argsz, &off, prev, cr,
-                     sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]));
-        size_t at = off;
-        prev = &((struct vfio_info_cap_header *)((char *)arg + sizeof(info)))->next;
-        vfio_cap_add((void *)arg, info.argsz, &off, prev, &mig, sizeof(mig));
-        prev = &((struct vfio_info_cap_header *)((char *)arg + at))->next;
-        vfio_cap_add((void *)arg, info.argsz, &off, prev, &av, sizeof(av));
+        uint8_t buf[sizeof(capbuf) + 2 * sizeof(mig) + 2 * sizeof(av)];
+        struct vfio_caps caps = { buf, 0, sizeof(info), &info.cap_offset };
+        memset(buf, 0, sizeof(buf));
+        vfio_cap_add(&caps, cr, sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]));
+        vfio_cap_add(&caps, &mig, sizeof(mig));
+        vfio_cap_add(&caps, &av, sizeof(av));
+        err = vfio_copy_to(arg + sizeof(info), buf, caps.size);
+        if (err)
+            return err;
     }
-    size_t out = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
-    memcpy((void *)arg, &info, out);
-    return 0;
+    return vfio_copy_to(arg, &info, outsz);
 }
 
-void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,
-                  size_t len)
+int vfio_cap_add(struct vfio_caps *caps, const void *cap, size_t len)
 {
-    if (*off + len > argsz)
-        return;
-    memcpy((char *)info + *off, cap, len);
-    ((struct vfio_info_cap_header *)((char *)info + *off))->next = 0;
-    *prev_next = (uint32_t)*off;
-    *off += ALIGN_UP(len, 8);
+    size_t at = caps->size;
+    memcpy(caps->buf + at, cap, len);
+    struct vfio_info_cap_header *h = (void *)(caps->buf + at);
+    h->next = 0;
+    *caps->prev_next = (uint32_t)(caps->info_size + at);
+    caps->prev_next = &h->next;
+    caps->size = at + ALIGN_UP(len, 8);
+    return 0;
 }
 
 /* The first tracked mapping that ends above iova, as an index (nr_dmas when none). */
@@ -188,7 +187,7 @@ static int dma_reserve(struct vfio_container *c)
     unsigned cap = c->cap_dmas ? c->cap_dmas * 2 : 16;
     struct vfio_dma *n = kmalloc(cap * sizeof(*n));
     if (!n)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     if (c->nr_dmas)
         memcpy(n, c->dmas, c->nr_dmas * sizeof(*n));
     kfree(c->dmas);
@@ -197,25 +196,14 @@ static int dma_reserve(struct vfio_container *c)
     return 0;
 }
 
-/* The length of the physically contiguous run starting at va (at most len). */
-static uint64_t contiguous_run(uint64_t va, uint64_t len)
-{
-    uint64_t first, pa, run = 4096;
-    if (vm_virt_to_phys((const void *)(uintptr_t)va, &first))
-        return 0;
-    while (run < len && !vm_virt_to_phys((const void *)(uintptr_t)(va + run), &pa) &&
-           pa == first + run)
-        run += 4096;
-    return run;
-}
-
 /* User memory need not be physically contiguous: each contiguous run is its own IOAS mapping,
  * and the type1 mapping (one unmap covers all its runs) is what the caller sees. */
 static int map_runs(struct vfio_container *c, uint32_t flags, uint64_t va, uint64_t iova,
                     uint64_t size)
 {
     for (uint64_t off = 0; off < size;) {
-        uint64_t run = contiguous_run(va + off, size - off), at = iova + off, done;
+        uint64_t pa, run = vm_phys_run((const void *)(uintptr_t)(va + off), size - off, &pa);
+        uint64_t at = iova + off, done;
         int err = run ? moat_ioas_map(c->ictx, c->ioas_id, flags,
                                       (const void *)(uintptr_t)(va + off), run, &at) : -EFAULT;
         if (err) {
@@ -231,28 +219,29 @@ static int map_runs(struct vfio_container *c, uint32_t flags, uint64_t va, uint6
 static long container_map(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dma_map m;
-    size_t minsz = offsetof(struct vfio_iommu_type1_dma_map, size) + 8;
-    memcpy(&m, (void *)arg, minsz);
+    long err = vfio_args_in(&m, arg, END_OF(struct vfio_iommu_type1_dma_map, size));
+    if (err)
+        return err;
     uint32_t known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
-    if (m.argsz < minsz || (m.flags & ~known))
-        return -EINVAL;
+    if (m.flags & ~known)
+        return ERR(-EINVAL);
     if (!c->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     uint32_t prot = m.flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
     if (!prot || (m.flags & VFIO_DMA_MAP_FLAG_VADDR))
-        return -EINVAL;     /* moat never invalidates vaddrs, so there is none to update */
+        return ERR(-EINVAL);    /* moat never invalidates vaddrs, so there is none to update */
     uint64_t last_iova, last_va;
     if (!m.size || ((m.size | m.iova | m.vaddr) & 4095))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (__builtin_add_overflow(m.iova, m.size - 1, &last_iova) ||
         __builtin_add_overflow(m.vaddr, m.size - 1, &last_va))
-        return -EINVAL;
+        return ERR(-EINVAL);
     unsigned i = dma_lower_bound(c, m.iova);
     if (i < c->nr_dmas && c->dmas[i].iova <= last_iova)
-        return -EEXIST;
+        return ERR(-EEXIST);
     if (c->nr_dmas >= VFIO_DMA_MAX)
-        return -ENOSPC;
-    int err = dma_reserve(c);
+        return ERR(-ENOSPC);
+    err = dma_reserve(c);
     if (err)
         return err;
     uint32_t flags = IOMMU_IOAS_MAP_FIXED_IOVA;
@@ -262,7 +251,7 @@ static long container_map(struct vfio_container *c, unsigned long arg)
         flags |= IOMMU_IOAS_MAP_WRITEABLE;
     err = map_runs(c, flags, m.vaddr, m.iova, m.size);
     if (err)
-        return err == -EOVERFLOW || err == -EADDRINUSE ? -EINVAL : err;
+        return err == -EOVERFLOW || err == -EADDRINUSE ? ERR(-EINVAL) : err;
     memmove(&c->dmas[i + 1], &c->dmas[i], (c->nr_dmas - i) * sizeof(c->dmas[0]));
     c->dmas[i] = (struct vfio_dma){ m.iova, m.size, m.vaddr };
     c->nr_dmas++;
@@ -273,99 +262,121 @@ static long container_map(struct vfio_container *c, unsigned long arg)
 static int bitmap_check(const struct vfio_bitmap *b, uint64_t range_size)
 {
     if (b->pgsize != 4096 || !b->data)
-        return -EINVAL;
+        return ERR(-EINVAL);
     uint64_t npages = range_size / b->pgsize;
     if (!npages || !b->size || b->size > DIRTY_BITMAP_SIZE_MAX || npages > DIRTY_BITMAP_PAGES_MAX ||
         b->size < ALIGN_UP(npages, 64) / 8)
-        return -EINVAL;
+        return ERR(-EINVAL);
     return 0;
 }
 
 /* Without hardware dirty bits every pinned page may have been written: like Linux's type1
  * with pinned_page_dirty_scope off, each page of a tracked mapping is reported dirty. */
-static void mark_dirty(const struct vfio_dma *d, uint64_t base_iova, uint64_t *bitmap)
+static long mark_dirty(const struct vfio_dma *d, uint64_t base_iova, uint64_t bitmap)
 {
-    uint64_t first = (d->iova - base_iova) / 4096, n = d->size / 4096;
-    for (uint64_t i = first; i < first + n; i++)
-        bitmap[i / 64] |= 1ULL << (i % 64);
+    uint64_t first = (d->iova - base_iova) / 4096, last = first + d->size / 4096 - 1;
+    for (uint64_t w = first / 64; w <= last / 64; w++) {
+        uint64_t word, at = bitmap + w * sizeof(word);
+        uint64_t lo = MAX(first, w * 64) % 64, hi = MIN(last, w * 64 + 63) % 64;
+        long err = vfio_copy_from(&word, at, sizeof(word));
+        if (err)
+            return err;
+        word |= (~0ULL >> (63 - hi)) & (~0ULL << lo);
+        err = vfio_copy_to(at, &word, sizeof(word));
+        if (err)
+            return err;
+    }
+    return 0;
 }
 
 static long container_dirty(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dirty_bitmap db;
-    size_t minsz = offsetof(struct vfio_iommu_type1_dirty_bitmap, flags) + 4;
-    memcpy(&db, (void *)arg, minsz);
+    size_t minsz = END_OF(struct vfio_iommu_type1_dirty_bitmap, flags);
+    long err = vfio_args_in(&db, arg, minsz);
+    if (err)
+        return err;
     uint32_t known = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
                      VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
-    if (db.argsz < minsz || (db.flags & ~known) || __builtin_popcount(db.flags) != 1)
-        return -EINVAL;
+    if ((db.flags & ~known) || __builtin_popcount(db.flags) != 1)
+        return ERR(-EINVAL);
     if (!c->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (db.flags != VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP) {
         c->dirty_tracking = db.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
         return 0;
     }
     struct vfio_iommu_type1_dirty_bitmap_get r;
     if (db.argsz - minsz < sizeof(r))
-        return -EINVAL;
-    memcpy(&r, (const char *)arg + minsz, sizeof(r));
+        return ERR(-EINVAL);
+    err = vfio_copy_from(&r, arg + minsz, sizeof(r));
+    if (err)
+        return err;
     uint64_t last;
     if (bitmap_check(&r.bitmap, r.size) || (r.iova & 4095) || !r.size || (r.size & 4095) ||
         __builtin_add_overflow(r.iova, r.size - 1, &last) || !c->dirty_tracking)
-        return -EINVAL;
+        return ERR(-EINVAL);
     /* The range must not bisect a mapping. */
     const struct vfio_dma *d = dma_find(c, r.iova);
     if (d && d->iova != r.iova)
-        return -EINVAL;
+        return ERR(-EINVAL);
     d = dma_find(c, last);
     if (d && d->iova + d->size - 1 != last)
-        return -EINVAL;
-    for (unsigned i = dma_lower_bound(c, r.iova); i < c->nr_dmas && c->dmas[i].iova <= last; i++)
-        mark_dirty(&c->dmas[i], r.iova, (uint64_t *)r.bitmap.data);
+        return ERR(-EINVAL);
+    for (unsigned i = dma_lower_bound(c, r.iova); i < c->nr_dmas && c->dmas[i].iova <= last; i++) {
+        err = mark_dirty(&c->dmas[i], r.iova, (uint64_t)(uintptr_t)r.bitmap.data);
+        if (err)
+            return err;
+    }
     return 0;
 }
 
 static long container_unmap(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dma_unmap u;
-    size_t minsz = offsetof(struct vfio_iommu_type1_dma_unmap, size) + 8;
-    memcpy(&u, (void *)arg, minsz);
+    size_t minsz = END_OF(struct vfio_iommu_type1_dma_unmap, size);
+    long err = vfio_args_in(&u, arg, minsz);
+    if (err)
+        return err;
     uint32_t known = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL |
                      VFIO_DMA_UNMAP_FLAG_VADDR;
-    if (u.argsz < minsz || (u.flags & ~known))
-        return -EINVAL;
+    if (u.flags & ~known)
+        return ERR(-EINVAL);
     if (!c->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR)
-        return -EINVAL;     /* moat never invalidates vaddrs: there is nothing to update later */
+        return ERR(-EINVAL);    /* moat never invalidates vaddrs: there is nothing to update later */
     struct vfio_bitmap bm = { 0, 0, NULL };
     bool want_dirty = u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
     if (want_dirty) {
         if ((u.flags & VFIO_DMA_UNMAP_FLAG_ALL) || u.argsz - minsz < sizeof(bm))
-            return -EINVAL;
-        memcpy(&bm, (const char *)arg + minsz, sizeof(bm));
+            return ERR(-EINVAL);
+        err = vfio_copy_from(&bm, arg + minsz, sizeof(bm));
+        if (err)
+            return err;
         if (bitmap_check(&bm, u.size))
-            return -EINVAL;
+            return ERR(-EINVAL);
     }
     uint64_t iova = u.iova, last;
     if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
         if (u.iova || u.size)
-            return -EINVAL;
+            return ERR(-EINVAL);
         iova = 0;
         last = ~0ULL;
     } else {
         if (!u.size || ((u.size | u.iova) & 4095) ||
             __builtin_add_overflow(u.iova, u.size - 1, &last))
-            return -EINVAL;
+            return ERR(-EINVAL);
         /* type1v2: an unmap may not bisect a mapping. */
         const struct vfio_dma *d = dma_find(c, iova);
         if (c->v2 && d && d->iova != iova)
-            return -EINVAL;
+            return ERR(-EINVAL);
         d = dma_find(c, last);
         if (c->v2 && d && d->iova + d->size - 1 != last)
-            return -EINVAL;
+            return ERR(-EINVAL);
     }
     uint64_t unmapped = 0;
+    long dirty_err = 0;         /* a bitmap the program cannot take: -EFAULT once unmapped */
     unsigned i = dma_lower_bound(c, iova);
     while (i < c->nr_dmas && c->dmas[i].iova <= last) {
         struct vfio_dma *d = &c->dmas[i];
@@ -374,18 +385,17 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
             continue;
         }
         uint64_t done = 0;
-        int err = moat_ioas_unmap(c->ictx, c->ioas_id, d->iova, d->size, &done);
+        err = moat_ioas_unmap(c->ictx, c->ioas_id, d->iova, d->size, &done);
         if (err)
             return err;
-        if (want_dirty && c->dirty_tracking)
-            mark_dirty(d, iova, (uint64_t *)bm.data);
+        if (want_dirty && c->dirty_tracking && !dirty_err)
+            dirty_err = mark_dirty(d, iova, (uint64_t)(uintptr_t)bm.data);
         unmapped += d->size;
         memmove(d, d + 1, (c->nr_dmas - i - 1) * sizeof(*d));
         c->nr_dmas--;
     }
     u.size = unmapped;
-    memcpy((void *)arg, &u, minsz);
-    return 0;
+    return dirty_err ? dirty_err : vfio_copy_to(arg, &u, minsz);
 }
 
 static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
@@ -407,7 +417,7 @@ static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg
     case VFIO_IOMMU_DIRTY_PAGES:
         return container_dirty(c, arg);
     default:
-        return -ENOTTY;
+        return ERR(-ENOTTY);
     }
 }
 
@@ -440,12 +450,12 @@ static int container_open(const char *rest, int oflags, struct file **out)
 {
     struct vfio_container *c = kzalloc(sizeof(*c));
     if (!c)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     c->refs = 1;
     *out = file_new(&container_ops, c);
     if (!*out) {
         kfree(c);
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     }
     return 0;
 }

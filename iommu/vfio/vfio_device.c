@@ -20,26 +20,27 @@ static bool bar_mmio(const struct pci_bar *b)
 static long device_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_info info;
-    size_t minsz = offsetof(struct vfio_device_info, num_irqs) + 4;
-    memcpy(&info, (void *)arg, minsz);
-    if (info.argsz < minsz)
-        return -EINVAL;
+    size_t minsz = END_OF(struct vfio_device_info, num_irqs);
+    long err = vfio_args_in(&info, arg, minsz);
+    if (err)
+        return err;
     info.flags = VFIO_DEVICE_FLAGS_PCI;
     if (vd->pdev->flr)
         info.flags |= VFIO_DEVICE_FLAGS_RESET;
     info.num_regions = VFIO_PCI_NUM_REGIONS;
     info.num_irqs = VFIO_PCI_NUM_IRQS;
-    memcpy((void *)arg, &info, minsz);
-    return 0;
+    return vfio_copy_to(arg, &info, minsz);
 }
 
 static long region_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_region_info ri;
-    size_t minsz = offsetof(struct vfio_region_info, offset) + 8;
-    memcpy(&ri, (void *)arg, minsz);
-    if (ri.argsz < minsz || ri.index >= VFIO_PCI_NUM_REGIONS)
-        return -EINVAL;
+    size_t minsz = END_OF(struct vfio_region_info, offset);
+    long err = vfio_args_in(&ri, arg, minsz);
+    if (err)
+        return err;
+    if (ri.index >= VFIO_PCI_NUM_REGIONS)
+        return ERR(-EINVAL);
     ri.offset = (uint64_t)ri.index << REGION_SHIFT;
     ri.size = 0;
     ri.flags = 0;
@@ -56,17 +57,18 @@ static long region_info(struct vfio_device *vd, unsigned long arg)
         ri.size = vd->pdev->cfg_size;
         ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
     }
-    memcpy((void *)arg, &ri, minsz);
-    return 0;
+    return vfio_copy_to(arg, &ri, minsz);
 }
 
 static long irq_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_info ii;
-    size_t minsz = offsetof(struct vfio_irq_info, count) + 4;
-    memcpy(&ii, (void *)arg, minsz);
-    if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS)
-        return -EINVAL;
+    size_t minsz = END_OF(struct vfio_irq_info, count);
+    long err = vfio_args_in(&ii, arg, minsz);
+    if (err)
+        return err;
+    if (ii.index >= VFIO_PCI_NUM_IRQS)
+        return ERR(-EINVAL);
     ii.flags = VFIO_IRQ_INFO_EVENTFD;
     ii.count = 0;
     const struct pci_dev *d = vd->pdev;
@@ -85,8 +87,7 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
     }
     if (ii.count == 0)
         ii.flags = 0;
-    memcpy((void *)arg, &ii, minsz);
-    return 0;
+    return vfio_copy_to(arg, &ii, minsz);
 }
 
 /* Config space: reads and writes pass through, except for the header registers vfio_config.c
@@ -114,23 +115,29 @@ static void cfg_write_hw(struct pci_dev *d, uint16_t o, unsigned w, uint32_t v, 
     }
 }
 
-/* One naturally aligned access; the header's virtual bits through vfio_config.c. */
-static void cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p, bool write)
+/* One naturally aligned access; the header's virtual bits through vfio_config.c. p is the
+ * program's buffer: -EFAULT before the function is touched when it cannot take the bytes. */
+static long cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p, bool write)
 {
     bool virt = vfio_cfg_virtualized(o, w);
-    uint32_t v = 0, hw = !write || virt ? cfg_read_hw(vd->pdev, o, w) : 0;
+    uint32_t v = 0, hw;
     if (!write) {
+        if (uaccess_check(p, w, VM_PROT_WRITE))
+            return ERR(-EFAULT);
+        hw = cfg_read_hw(vd->pdev, o, w);
         v = virt ? vfio_cfg_read(&vd->vcfg, o, w, hw) : hw;
-        memcpy(p, &v, w);
-        return;
+        return vfio_copy_to((unsigned long)p, &v, w);
     }
-    memcpy(&v, p, w);
+    if (vfio_copy_from(&v, (unsigned long)p, w))
+        return ERR(-EFAULT);
+    hw = virt ? cfg_read_hw(vd->pdev, o, w) : 0;
     unsigned mask = (1u << w) - 1;
     if (virt)
         mask = vfio_cfg_write(&vd->vcfg, o, w, v, hw, &v);
     cfg_write_hw(vd->pdev, o, w, v, mask);
     if (virt)
         vfio_intx_follow_virtual(vd);
+    return 0;
 }
 
 /* The virtual BARs start as the function's; moat does not size expansion ROMs, so the ROM BAR
@@ -160,12 +167,14 @@ static void cfg_init_bars(struct vfio_device *vd)
 static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
 {
     if (off >= vd->pdev->cfg_size)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (len > vd->pdev->cfg_size - off)
         len = vd->pdev->cfg_size - off;
     for (size_t i = 0; i < len;) {
         unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : ((off + i) & 1) == 0 && len - i >= 2 ? 2 : 1;
-        cfg_chunk(vd, (uint16_t)(off + i), w, (uint8_t *)buf + i, write);
+        long err = cfg_chunk(vd, (uint16_t)(off + i), w, (uint8_t *)buf + i, write);
+        if (err)
+            return err;     /* Linux: the whole call fails, whatever was done before */
         i += w;
     }
     return (long)len;
@@ -176,21 +185,28 @@ static long bar_access(struct vfio_device *vd, unsigned idx, void *buf, size_t l
 {
     const struct pci_bar *b = &vd->pdev->bar[idx];
     if (!bar_mmio(b) || off >= b->size)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (len > b->size - off)
         len = b->size - off;
+    /* the program's buffer first: a bad one touches no register (Linux: -EFAULT) */
+    if (uaccess_check(buf, len, write ? VM_PROT_READ : VM_PROT_WRITE))
+        return ERR(-EFAULT);
     volatile uint8_t *regs = mmio_map(b->base + ALIGN_DOWN(off, 4096), ALIGN_UP(off % 4096 + len, 4096));
     if (!regs)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     regs += off % 4096;
     for (size_t i = 0; i < len;) {
         unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : 1;
+        uint32_t v = 0;
         if (write) {
-            if (w == 4) { uint32_t v; memcpy(&v, (uint8_t *)buf + i, 4); *(volatile uint32_t *)(regs + i) = v; }
-            else regs[i] = ((uint8_t *)buf)[i];
+            uaccess_copy_from(&v, (uint8_t *)buf + i, w);
+            if (w == 4)
+                *(volatile uint32_t *)(regs + i) = v;
+            else
+                regs[i] = (uint8_t)v;
         } else {
-            if (w == 4) { uint32_t v = *(volatile uint32_t *)(regs + i); memcpy((uint8_t *)buf + i, &v, 4); }
-            else ((uint8_t *)buf)[i] = regs[i];
+            v = w == 4 ? *(volatile uint32_t *)(regs + i) : regs[i];
+            uaccess_copy_to((uint8_t *)buf + i, &v, w);
         }
         i += w;
     }
@@ -201,13 +217,13 @@ static long region_rw(struct file *f, void *buf, size_t len, uint64_t off, bool 
 {
     struct vfio_device *vd = f->priv;
     if (!vd->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     uint64_t idx = REGION_INDEX(off), roff = REGION_OFFSET(off);
     if (idx == VFIO_PCI_CONFIG_REGION_INDEX)
         return cfg_access(vd, buf, len, roff, write);
     if (idx <= VFIO_PCI_BAR5_REGION_INDEX)
         return bar_access(vd, (unsigned)idx, buf, len, roff, write);
-    return -EINVAL;
+    return ERR(-EINVAL);
 }
 
 static long device_read(struct file *f, void *buf, size_t len, uint64_t off)
@@ -225,12 +241,12 @@ static int device_mmap(struct file *f, uint64_t off, size_t len, int prot, void 
     struct vfio_device *vd = f->priv;
     uint64_t idx = REGION_INDEX(off), roff = REGION_OFFSET(off);
     if (!vd->ictx || idx > VFIO_PCI_BAR5_REGION_INDEX)
-        return -EINVAL;
+        return ERR(-EINVAL);
     const struct pci_bar *b = &vd->pdev->bar[idx];
     if (!bar_mmio(b) || b->size < 4096 || roff >= b->size || len > b->size - roff ||
         (roff & 4095))
-        return -EINVAL;
-    return vm_map_mmio(b->base + roff, len, out);
+        return ERR(-EINVAL);
+    return vm_map_mmio(b->base + roff, len, prot, out);
 }
 
 static long device_reset(struct vfio_device *vd)
@@ -238,7 +254,7 @@ static long device_reset(struct vfio_device *vd)
     struct pci_system *sys = vfio_pci();
     const struct pci_dev *d = vd->pdev;
     if (!d->flr || !d->caps.exp)
-        return -EINVAL;
+        return ERR(-EINVAL);
     /* Function Level Reset: Initiate FLR in Device Control, then 100 ms before access. */
     uint16_t ctl = pci_read16(sys, d, d->caps.exp + 8);
     pci_write16(sys, d, d->caps.exp + 8, ctl | 0x8000);
@@ -250,21 +266,23 @@ static long device_reset(struct vfio_device *vd)
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_bind_iommufd b;
-    size_t minsz = offsetof(struct vfio_device_bind_iommufd, out_devid) + 4;
-    memcpy(&b, (void *)arg, minsz);
-    if (b.argsz < minsz || b.flags)
-        return -EINVAL;
+    size_t minsz = END_OF(struct vfio_device_bind_iommufd, out_devid);
+    long err = vfio_args_in(&b, arg, minsz);
+    if (err)
+        return err;
+    if (b.flags)
+        return ERR(-EINVAL);
     if (vd->cdev_bound)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct file *f = fd_get(b.iommufd);
     if (!f)
-        return -EBADF;
+        return ERR(-EBADF);
     struct moat_iommufd *ictx = vfio_iommufd_of(f);
     if (!ictx) {
         file_put(f);
-        return -EINVAL;
+        return ERR(-EINVAL);
     }
-    int err = moat_device_bind(ictx, vd->pdev, &b.out_devid);
+    err = moat_device_bind(ictx, vd->pdev, &b.out_devid);
     if (err) {
         file_put(f);
         return err;
@@ -273,32 +291,34 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
     vd->dev_id = b.out_devid;
     vd->cdev_bound = true;
     vd->iommufd_file = f;
-    memcpy((void *)arg, &b, minsz);
-    return 0;
+    return vfio_copy_to(arg, &b, minsz);
 }
 
 static long cdev_attach(struct vfio_device *vd, unsigned long arg, bool detach)
 {
     if (!vd->cdev_bound)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (detach) {
         struct vfio_device_detach_iommufd_pt d;
-        size_t minsz = offsetof(struct vfio_device_detach_iommufd_pt, flags) + 4;
-        memcpy(&d, (void *)arg, minsz);
-        if (d.argsz < minsz || d.flags)
-            return -EINVAL;
+        long err = vfio_args_in(&d, arg, END_OF(struct vfio_device_detach_iommufd_pt, flags));
+        if (err)
+            return err;
+        if (d.flags)
+            return ERR(-EINVAL);
         return moat_device_detach(vd->ictx, vd->dev_id);
     }
     struct vfio_device_attach_iommufd_pt a;
-    size_t minsz = offsetof(struct vfio_device_attach_iommufd_pt, pt_id) + 4;
-    memcpy(&a, (void *)arg, minsz);
-    if (a.argsz < minsz || a.flags)
-        return -EINVAL;
-    int err = moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
+    size_t minsz = END_OF(struct vfio_device_attach_iommufd_pt, pt_id);
+    long err = vfio_args_in(&a, arg, minsz);
+    if (err)
+        return err;
+    if (a.flags)
+        return ERR(-EINVAL);
+    err = moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
     if (err == -EINVAL)     /* already attached: VFIO's attach replaces */
         err = moat_device_replace(vd->ictx, vd->dev_id, &a.pt_id);
     if (!err)
-        memcpy((void *)arg, &a, minsz);
+        err = vfio_copy_to(arg, &a, minsz);
     return err;
 }
 
@@ -306,18 +326,18 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
 {
     struct vfio_device *vd = f->priv;
     if (cmd == VFIO_DEVICE_BIND_IOMMUFD)
-        return vd->group ? -EINVAL : cdev_bind(vd, arg);
+        return vd->group ? ERR(-EINVAL) : cdev_bind(vd, arg);
     if (!vd->ictx)
-        return -EINVAL;     /* a cdev must be bound before anything else */
+        return ERR(-EINVAL);    /* a cdev must be bound before anything else */
     switch (cmd) {
     case VFIO_DEVICE_GET_INFO: return device_info(vd, arg);
     case VFIO_DEVICE_GET_REGION_INFO: return region_info(vd, arg);
     case VFIO_DEVICE_GET_IRQ_INFO: return irq_info(vd, arg);
     case VFIO_DEVICE_SET_IRQS: return vfio_set_irqs(vd, arg);
     case VFIO_DEVICE_RESET: return device_reset(vd);
-    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, false);
-    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? -EINVAL : cdev_attach(vd, arg, true);
-    default: return -ENOTTY;
+    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? ERR(-EINVAL) : cdev_attach(vd, arg, false);
+    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? ERR(-EINVAL) : cdev_attach(vd, arg, true);
+    default: return ERR(-ENOTTY);
     }
 }
 
@@ -343,7 +363,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
 {
     struct vfio_device *vd = kzalloc(sizeof(*vd));
     if (!vd)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
@@ -353,7 +373,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     *out = file_new(&device_ops, vd);
     if (!*out) {
         kfree(vd);
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     }
     if (g)
         g->open_devices++;
@@ -366,10 +386,10 @@ int vfio_cdev_open(const char *rest, int oflags, struct file **out)
     const char *end;
     struct pci_system *sys = vfio_pci();
     if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
-        return -ENOENT;
+        return ERR(-ENOENT);
     struct pci_dev *pdev = &sys->devs[idx];
     if (pdev->group < 0 || !vfio_group_viable(pdev->group))
-        return -EBUSY;
+        return ERR(-EBUSY);
     return vfio_device_open(pdev, NULL, out);
 }
 
@@ -392,18 +412,19 @@ struct moat_iommufd *vfio_iommufd_of(struct file *f)
     return f->ops == &iommufd_ops ? f->priv : NULL;
 }
 
-/* User memory for DMA must be physically contiguous across each map call's range. */
-int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa)
+/* The program's memory for DMA: kernel/vm answers whether a device may reach it with the access
+ * asked (and where it is: one contiguous run per map call). arg is the face's rule for BARs. */
+int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
-    uint64_t first, p;
-    if (vm_virt_to_phys(va, &first))
-        return -EFAULT;
-    for (uint64_t off = 4096 - ((uintptr_t)va & 4095); off < len; off += 4096)
-        if (vm_virt_to_phys((const char *)va + off, &p) || p != first + off)
-            return -EFAULT;
-    *pa = first;
-    return 0;
+    const bool *allow_bar = arg;
+    int vm_prot = (prot & IOMMU_IOAS_MAP_READABLE ? VM_PROT_READ : 0) |
+                  (prot & IOMMU_IOAS_MAP_WRITEABLE ? VM_PROT_WRITE : 0);
+    return vm_dma_pin(va, len, vm_prot, allow_bar && *allow_bar, pa);
 }
+
+/* Linux 6.12: type1 maps a BAR the program mmap'd (VM_PFNMAP, for peer-to-peer); IOMMUFD pins
+ * with pin_user_pages, which refuses it (-EFAULT). */
+const bool vfio_type1_maps_bars = true;
 
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out)
 {
@@ -415,7 +436,7 @@ int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out)
     *out = file_new(&iommufd_ops, ictx);
     if (!*out) {
         moat_iommufd_close(ictx);
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     }
     return 0;
 }

@@ -47,38 +47,38 @@ int vfio_device_index(const struct pci_dev *pdev)
 static long group_status(struct vfio_group *g, unsigned long arg)
 {
     struct vfio_group_status st;
-    size_t minsz = offsetof(struct vfio_group_status, flags) + 4;
-    memcpy(&st, (void *)arg, minsz);
-    if (st.argsz < minsz)
-        return -EINVAL;
+    size_t minsz = END_OF(struct vfio_group_status, flags);
+    long err = vfio_args_in(&st, arg, minsz);
+    if (err)
+        return err;
     st.flags = 0;
     if (vfio_group_viable(g->id))
         st.flags |= VFIO_GROUP_FLAGS_VIABLE;
     if (g->container)
         st.flags |= VFIO_GROUP_FLAGS_CONTAINER_SET;
-    memcpy((void *)arg, &st, minsz);
-    return 0;
+    return vfio_copy_to(arg, &st, minsz);
 }
 
 static long group_set_container(struct vfio_group *g, unsigned long arg)
 {
-    int fd;
-    memcpy(&fd, (void *)arg, sizeof(fd));
+    int32_t fd;
+    if (vfio_copy_from(&fd, arg, sizeof(fd)))
+        return ERR(-EFAULT);
     if (fd < 0)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct file *cf = fd_get(fd);
     if (!cf)
-        return -EBADF;
+        return ERR(-EBADF);
     struct vfio_container *c = vfio_container_of(cf);
     long err = 0;
     if (!c)
-        err = -EINVAL;
+        err = ERR(-EINVAL);
     else if (g->container)
-        err = -EINVAL;
+        err = ERR(-EINVAL);
     else if (!vfio_group_viable(g->id))
-        err = -EPERM;
+        err = ERR(-EPERM);
     else if (c->nr_groups == ARRAY_SIZE(c->groups))
-        err = -ENOSPC;
+        err = ERR(-ENOSPC);
     if (!err) {
         c->groups[c->nr_groups++] = g;
         err = vfio_container_attach_group(c, g);
@@ -96,9 +96,9 @@ static long group_set_container(struct vfio_group *g, unsigned long arg)
 static long group_unset_container(struct vfio_group *g)
 {
     if (!g->container)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (g->open_devices)
-        return -EBUSY;
+        return ERR(-EBUSY);
     vfio_container_detach_group(g->container, g);
     vfio_container_put(g->container);
     g->container = NULL;
@@ -108,11 +108,9 @@ static long group_unset_container(struct vfio_group *g)
 static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
 {
     char name[64];
-    const char *user = (const char *)arg;
-    size_t n = strnlen(user, sizeof(name));
-    if (n == sizeof(name))
-        return -EINVAL;
-    memcpy(name, user, n + 1);
+    long n = uaccess_strncpy(name, (const char *)arg, sizeof(name));
+    if (n < 0)      /* Linux's strndup_user: too long is -EINVAL */
+        return n == -ENAMETOOLONG ? ERR(-EINVAL) : n;
     struct pci_system *sys = vfio_pci();
     struct pci_dev *pdev = NULL;
     for (uint32_t i = 0; i < sys->ndevs && !pdev; i++) {
@@ -122,9 +120,9 @@ static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
             pdev = &sys->devs[i];
     }
     if (!pdev)
-        return -ENODEV;
+        return ERR(-ENODEV);
     if (!g->container || !g->container->ictx)
-        return -EINVAL;
+        return ERR(-EINVAL);
     struct file *f;
     int err = vfio_device_open(pdev, g, &f);
     if (err)
@@ -148,7 +146,7 @@ static long group_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     case VFIO_GROUP_GET_DEVICE_FD:
         return group_get_device_fd(g, arg);
     default:
-        return -ENOTTY;
+        return ERR(-ENOTTY);
     }
 }
 
@@ -167,20 +165,20 @@ static int group_open(const char *rest, int oflags, struct file **out)
     unsigned long long id;
     const char *end;
     if (str_to_u64(rest, &end, 10, &id) || *end || id >= VFIO_MAX_GROUPS || !group_exists((int)id))
-        return -ENOENT;
+        return ERR(-ENOENT);
     struct vfio_group *g = groups[id];
     if (!g) {
         g = kzalloc(sizeof(*g));
         if (!g)
-            return -ENOMEM;
+            return ERR(-ENOMEM);
         g->id = (int)id;
         groups[id] = g;
     }
     if (g->opened)
-        return -EBUSY;      /* Linux: one open file per group */
+        return ERR(-EBUSY);      /* Linux: one open file per group */
     *out = file_new(&group_ops, g);
     if (!*out)
-        return -ENOMEM;
+        return ERR(-ENOMEM);
     g->opened = true;
     return 0;
 }

@@ -153,7 +153,7 @@ static int intx_unmask_efd_set(struct vfio_device *vd, int32_t fd)
     }
     struct file *f = fd_get(fd);
     if (!f)
-        return -EBADF;
+        return ERR(-EBADF);
     int err = !file_is_eventfd(f) ? -EINVAL : vd->intx.unmask_efd ? -EBUSY : 0;
     if (!err) {
         vd->intx.unmask_hook = (struct eventfd_hook){ .fn = intx_unmask_hook,
@@ -202,17 +202,17 @@ static int intx_eventfd(int32_t fd, struct file **out)
         return 0;
     struct file *f = fd_get(fd);
     if (!f)
-        return -EBADF;
+        return ERR(-EBADF);
     if (!file_is_eventfd(f)) {
         file_put(f);
-        return -EINVAL;
+        return ERR(-EINVAL);
     }
     *out = f;
     return 0;
 }
 
 static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, uint32_t dtype,
-                        const uint8_t *data)
+                        unsigned long data)
 {
     bool is_intx = vd->irq_index == VFIO_PCI_INTX_IRQ_INDEX;
     if (is_intx && h->count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE) {
@@ -220,12 +220,14 @@ static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, ui
         return 0;
     }
     if (!(is_intx || vd->irq_index == ~0u) || h->start != 0 || h->count != 1)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
         int32_t fd;
         struct file *trigger;
-        memcpy(&fd, data, sizeof(fd));
-        int err = intx_eventfd(fd, &trigger);
+        int err = (int)vfio_copy_from(&fd, data, sizeof(fd));
+        if (err)
+            return err;
+        err = intx_eventfd(fd, &trigger);
         if (err)
             return err;
         if (!is_intx) {
@@ -243,8 +245,11 @@ static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, ui
         return 0;
     }
     if (!is_intx)
-        return -EINVAL;
-    if (dtype == VFIO_IRQ_SET_DATA_NONE || data[0])
+        return ERR(-EINVAL);
+    uint8_t b = 1;
+    if (dtype == VFIO_IRQ_SET_DATA_BOOL && vfio_copy_from(&b, data, 1))
+        return ERR(-EFAULT);
+    if (b)
         intx_signal(vd);                /* loopback, as Linux */
     return 0;
 }
@@ -252,28 +257,32 @@ static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, ui
 /* VFIO_DEVICE_SET_IRQS on VFIO_PCI_INTX_IRQ_INDEX; the header's flags are checked already.
  * UNMASK takes an eventfd (see intx_unmask_efd_set and kernel/fd.h's eventfd_hook for when the
  * unmask runs); MASK does not: -ENOTTY, as Linux, which never implemented it. */
-long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data)
+long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, unsigned long data)
 {
     uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     uint32_t action = h->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
     size_t size = dtype == VFIO_IRQ_SET_DATA_EVENTFD ? 4 : dtype == VFIO_IRQ_SET_DATA_BOOL ? 1 : 0;
-    size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
+    size_t minsz = END_OF(struct vfio_irq_set, count);
     unsigned max = vfio_intx_count(vd);
     if ((uint64_t)h->count * size > h->argsz - minsz || h->start >= max ||
         (uint64_t)h->start + h->count > max)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
         return intx_trigger(vd, h, dtype, data);
     if (vd->irq_index != VFIO_PCI_INTX_IRQ_INDEX || h->start != 0 || h->count != 1)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && action == VFIO_IRQ_SET_ACTION_MASK)
-        return -ENOTTY;
+        return ERR(-ENOTTY);
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
         int32_t fd;
-        memcpy(&fd, data, sizeof(fd));
+        if (vfio_copy_from(&fd, data, sizeof(fd)))
+            return ERR(-EFAULT);
         return intx_unmask_efd_set(vd, fd);
     }
-    if (dtype == VFIO_IRQ_SET_DATA_BOOL && !data[0])
+    uint8_t b = 1;
+    if (dtype == VFIO_IRQ_SET_DATA_BOOL && vfio_copy_from(&b, data, 1))
+        return ERR(-EFAULT);
+    if (!b)
         return 0;
     if (action == VFIO_IRQ_SET_ACTION_MASK)
         intx_mask(vd);

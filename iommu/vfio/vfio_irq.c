@@ -94,7 +94,7 @@ static int irq_arm(struct vfio_device *vd, unsigned index, unsigned i, int fd, b
     if (fd >= 0 && irq->vector) {
         struct file *t = fd_get(fd);
         if (!t)
-            return -EBADF;
+            return ERR(-EBADF);
         uint64_t f = irq_save();
         struct file *old = irq->trigger;
         irq->trigger = t;
@@ -108,7 +108,7 @@ static int irq_arm(struct vfio_device *vd, unsigned index, unsigned i, int fd, b
         return 0;
     irq->trigger = fd_get(fd);
     if (!irq->trigger)
-        return -EBADF;
+        return ERR(-EBADF);
     int vec = irq_alloc_vector(irq_fire, irq);
     if (vec < 0) {
         irq_release(vd, irq);
@@ -122,7 +122,7 @@ static int msix_program(struct vfio_device *vd, unsigned i, const struct msi_msg
 {
     volatile uint32_t *e = msix_entry(vd, i);
     if (!e)
-        return -ENODEV;
+        return ERR(-ENODEV);
     e[3] = MSIX_ENTRY_CTRL_MASK;
     e[0] = (uint32_t)m->addr;
     e[1] = (uint32_t)(m->addr >> 32);
@@ -175,33 +175,37 @@ static unsigned irq_count(struct vfio_device *vd, unsigned index)
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_set hdr;
-    size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
-    memcpy(&hdr, (void *)arg, minsz);
+    size_t minsz = END_OF(struct vfio_irq_set, count);
+    long err = vfio_args_in(&hdr, arg, minsz);
+    if (err)
+        return err;
     uint32_t dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     uint32_t action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-    if (hdr.argsz < minsz || (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
+    if ((hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
         __builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1 ||
         hdr.index >= VFIO_PCI_NUM_IRQS)
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
-        return vfio_intx_set_irqs(vd, &hdr, (const uint8_t *)arg + minsz);
+        return vfio_intx_set_irqs(vd, &hdr, arg + minsz);
     unsigned max = irq_count(vd, hdr.index);
     if (max == 0 || hdr.start >= max || hdr.count > max - hdr.start)
-        return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : -EINVAL;
+        return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : ERR(-EINVAL);
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.argsz < minsz + hdr.count * sizeof(int32_t))
-        return -EINVAL;
+        return ERR(-EINVAL);
     if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
-        return -EINVAL;     /* masking and unmasking are for INTx only */
+        return ERR(-EINVAL);    /* masking and unmasking are for INTx only */
     if (vd->irq_index != ~0u && vd->irq_index != hdr.index)
-        return -EINVAL;     /* Linux: MSI and MSI-X are exclusive */
+        return ERR(-EINVAL);    /* Linux: MSI and MSI-X are exclusive */
     if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {
         if (vd->irq_index == hdr.index)
             vfio_irqs_disable(vd);
         return 0;
     }
     if (dtype != VFIO_IRQ_SET_DATA_EVENTFD)
-        return -EINVAL;
+        return ERR(-EINVAL);
     int32_t fds[VFIO_MAX_VECTORS];
-    memcpy(fds, (const char *)arg + minsz, hdr.count * sizeof(int32_t));
+    err = vfio_copy_from(fds, arg + minsz, hdr.count * sizeof(int32_t));
+    if (err)
+        return err;
     return irqs_enable(vd, hdr.index, hdr.start, hdr.count, fds);
 }

@@ -10,6 +10,10 @@
 #include "arch/msi.h"
 #include "iommu/vfio/vfio_config.h"
 #include "kernel/fd.h"
+#include "kernel/uaccess.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/string.h"
 #include "moat/iommufd.h"
 #include "pci/pci.h"
 
@@ -92,18 +96,47 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
 int vfio_cdev_open(const char *rest, int oflags, struct file **out);
 struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
-int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint64_t *pa);
+int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa);
+extern const bool vfio_type1_maps_bars;
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
 void vfio_irqs_disable(struct vfio_device *vd);
 /* INTx (vfio_intx.c): 1 when the device's INTx can be delivered, else 0. */
 unsigned vfio_intx_count(struct vfio_device *vd);
-long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data);
+long vfio_intx_set_irqs(struct vfio_device *vd, const struct vfio_irq_set *h, unsigned long data);
 void vfio_intx_disable(struct vfio_device *vd);
 /* After a config write: masks or unmasks when the virtual Interrupt Disable changed. */
 void vfio_intx_follow_virtual(struct vfio_device *vd);
 
-/* Copies a capability chain entry into an info buffer at *off, linking it to *prev_next. */
-void vfio_cap_add(void *info, size_t argsz, size_t *off, uint32_t *prev_next, const void *cap,
-                  size_t len);
+/* The argument of a VFIO ioctl is a structure whose first __u32 is argsz. Every handler takes
+ * it as Linux's do: copy the minimum (END_OF the last field it needs; -EFAULT), then refuse an
+ * argsz below that minimum (-EINVAL). All the program's memory is reached through kernel/uaccess. */
+static inline long vfio_args_in(void *dst, unsigned long arg, size_t minsz)
+{
+    if (uaccess_copy_from(dst, (const void *)arg, minsz))
+        return ERR(-EFAULT);
+    uint32_t argsz;
+    memcpy(&argsz, dst, sizeof(argsz));
+    return argsz < minsz ? ERR(-EINVAL) : 0;
+}
+
+/* Copies len bytes back to the program at uptr (its argument, or a buffer it names). */
+static inline long vfio_copy_to(unsigned long uptr, const void *src, size_t len)
+{
+    return uaccess_copy_to((void *)uptr, src, len) ? ERR(-EFAULT) : 0;
+}
+
+static inline long vfio_copy_from(void *dst, unsigned long uptr, size_t len)
+{
+    return uaccess_copy_from(dst, (const void *)uptr, len) ? ERR(-EFAULT) : 0;
+}
+
+/* A capability chain being built in a kernel buffer (Linux's vfio_info_cap): each entry is
+ * 8-byte aligned and linked from the previous one; offsets count from the info structure. */
+struct vfio_caps {
+    uint8_t *buf;
+    size_t size, info_size;
+    uint32_t *prev_next;        /* the info's cap_offset until the first entry is added */
+};
+int vfio_cap_add(struct vfio_caps *caps, const void *cap, size_t len);
 
 #endif

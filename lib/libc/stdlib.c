@@ -1,5 +1,6 @@
-/* Memory, conversions and process exit for appliances. Small objects come from the kernel heap;
- * large or over-aligned ones from the mmap area, with a header page in front of them. */
+/* Memory, conversions and process exit for appliances. Every allocation is an anonymous mapping
+ * of its own (a header, then the object): the program's heap is program memory (kernel/uaccess),
+ * never the runtime's heap with its metadata and other drivers' objects beside it. */
 #include "arch/arch.h"
 #include "kernel/mm/heap.h"
 #include "kernel/vm.h"
@@ -16,17 +17,12 @@ struct big_hdr {
     size_t size;        /* what the caller asked for */
 };
 
-static bool is_big(const void *p)
-{
-    return (uintptr_t)p >= VM_AREA_START;
-}
-
 static void *big_alloc(size_t size, size_t align)
 {
     size_t len;
-    if (align < 4096)
-        align = 4096;
-    if (__builtin_add_overflow(size, align + 4096, &len))
+    if (align < 16)
+        align = 16;
+    if (__builtin_add_overflow(size, align + sizeof(struct big_hdr), &len))
         return NULL;
     void *base;
     if (vm_map_anon(len, &base))
@@ -41,7 +37,7 @@ static void *big_alloc(size_t size, size_t align)
 
 void *malloc(size_t size)
 {
-    void *p = size <= HEAP_MAX_ALLOC ? kmalloc(size) : big_alloc(size, 16);
+    void *p = big_alloc(size ? size : 1, 16);
     if (!p)
         errno = ENOMEM;
     return p;
@@ -54,25 +50,18 @@ void *calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = malloc(total);
-    if (p && !is_big(p))
-        memset(p, 0, total);      /* the mmap area is zero-filled already */
-    return p;
+    return malloc(total);         /* the mmap area is zero-filled already */
 }
 
 static size_t usable_size(const void *p)
 {
-    return is_big(p) ? ((const struct big_hdr *)p - 1)->size : kmalloc_usable_size(p);
+    return ((const struct big_hdr *)p - 1)->size;
 }
 
 void free(void *p)
 {
     if (!p)
         return;
-    if (!is_big(p)) {
-        kfree(p);
-        return;
-    }
     struct big_hdr *h = (struct big_hdr *)p - 1;
     vm_unmap(h->base, h->len);
 }

@@ -52,17 +52,8 @@ ssize_t read(int fd, void *buf, size_t len)
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-    if (fd == 1 || fd == 2) {
-        char line[256];
-        for (size_t done = 0; done < len;) {
-            size_t k = len - done < sizeof(line) - 1 ? len - done : sizeof(line) - 1;
-            memcpy(line, (const char *)buf + done, k);
-            line[k] = 0;
-            kprintf("%s", line);
-            done += k;
-        }
-        return (ssize_t)len;
-    }
+    if (fd == 1 || fd == 2)
+        return sys_ret(sys_console_write(buf, len));
     return sys_ret(sys_write(fd, buf, len));
 }
 
@@ -84,18 +75,9 @@ ssize_t readlink(const char *path, char *buf, size_t size)
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     void *out = MAP_FAILED;
-    long err;
-    if (len == 0 || (flags & MAP_FIXED) || !(flags & (MAP_SHARED | MAP_PRIVATE)))
-        err = -EINVAL;
-    else if (flags & MAP_ANONYMOUS)
-        err = vm_map_anon(len, &out);
-    else if (off < 0)
-        err = -EINVAL;
-    else
-        err = sys_mmap_file(fd, (uint64_t)off, len, prot, &out);
-    (void)addr;
+    int err = sys_mmap(addr, len, prot, flags, fd, off, &out);
     if (err) {
-        errno = (int)-err;
+        errno = -err;
         return MAP_FAILED;
     }
     return out;
@@ -103,7 +85,12 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 
 int munmap(void *addr, size_t len)
 {
-    return (int)sys_ret(vm_unmap(addr, len));
+    return (int)sys_ret(sys_munmap(addr, len));
+}
+
+int mprotect(void *addr, size_t len, int prot)
+{
+    return (int)sys_ret(sys_mprotect(addr, len, prot));
 }
 
 int eventfd(unsigned int initval, int flags)
@@ -113,18 +100,10 @@ int eventfd(unsigned int initval, int flags)
 
 int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
-    if (n > 64)
+    _Static_assert(sizeof(struct pollfd) == sizeof(struct file_pollfd), "Linux's pollfd");
+    if (n > FILE_POLL_MAX)
         return (int)sys_ret(-EINVAL);
-    int fdv[64] = { 0 };
-    short ev[64] = { 0 }, rev[64] = { 0 };
-    for (nfds_t i = 0; i < n; i++) {
-        fdv[i] = fds[i].fd;
-        ev[i] = fds[i].events;
-    }
-    int r = sys_poll(fdv, ev, rev, (unsigned)n, timeout_ms);
-    for (nfds_t i = 0; i < n; i++)
-        fds[i].revents = rev[i];
-    return r;
+    return (int)sys_ret(sys_poll((struct file_pollfd *)fds, (unsigned)n, timeout_ms));
 }
 
 int usleep(unsigned long us)

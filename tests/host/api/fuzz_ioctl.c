@@ -57,7 +57,7 @@ static int fz_to(void *arg, uint64_t uptr, const void *src, size_t len)
 
 /* Any address below 2^39 "is RAM" (the mock never touches the pages); at most 16 MiB per map
  * keeps the page-table work per input small. */
-static int fz_v2p(void *arg, const void *va, uint64_t len, uint64_t *pa)
+static int fz_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
     uint64_t v = (uint64_t)(uintptr_t)va;
     if (!v || v >= (1ULL << 39) || len > (16ULL << 20))

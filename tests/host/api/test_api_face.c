@@ -19,10 +19,9 @@ static void fire(struct pci_dev *p, uint64_t addr, bool write)
 
 static short poll1(int fd)
 {
-    int fds[1] = { fd };
-    short ev[1] = { FILE_POLLIN | FILE_POLLRDNORM | FILE_POLLOUT }, rev[1] = { 0 };
-    CHECK_EQ(sys_poll(fds, ev, rev, 1, 0), 1);
-    return rev[0];
+    struct file_pollfd p = { fd, FILE_POLLIN | FILE_POLLRDNORM | FILE_POLLOUT, 0 };
+    CHECK_EQ(sys_poll(&p, 1, 0), 1);
+    return p.revents;
 }
 
 /* A context with device 2 attached to an HWPT that reports to a fault queue with a descriptor. */

@@ -450,7 +450,7 @@ TEST(ioas_fans_out_to_every_hwpt)
 }
 
 /* A non-identity CPU mapping: physical = virtual + 1 GiB, and a hole that is not RAM. */
-static int shifted_v2p(void *arg, const void *va, uint64_t len, uint64_t *pa)
+static int shifted_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
     uint64_t v = (uint64_t)(uintptr_t)va;
     if (v >= *(uint64_t *)arg && v < *(uint64_t *)arg + 4096)

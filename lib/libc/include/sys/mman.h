@@ -16,4 +16,5 @@
 #define MAP_FAILED ((void *)-1)
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int munmap(void *addr, size_t len);
+int mprotect(void *addr, size_t len, int prot);
 #endif
