@@ -137,6 +137,52 @@ static int parse_id_map(const struct fdt *f, int node, const char *name, struct 
     return 0;
 }
 
+#define INTX_CHILD_CELLS 4          /* 3 address cells + 1 interrupt cell */
+
+int dt_pci_intx(const struct fdt *f, int host, unsigned bus, unsigned devfn, unsigned pin,
+                struct dt_irq *out)
+{
+    uint32_t len, mlen;
+    const uint8_t *map = fdt_prop(f, host, "interrupt-map", &len);
+    const uint8_t *mask = fdt_prop(f, host, "interrupt-map-mask", &mlen);
+    if (!map || !mask || mlen != 4 * INTX_CHILD_CELLS)
+        return -EINVAL;
+    uint32_t child[INTX_CHILD_CELLS] = { (uint32_t)((bus & 0xff) << 16 | (devfn & 0xff) << 8),
+                                         0, 0, pin };
+    for (int i = 0; i < INTX_CHILD_CELLS; i++)
+        child[i] &= (uint32_t)fdt_cells(mask + 4 * i, 1);
+    for (uint32_t at = 0; at < len;) {
+        if (len - at < 4 * (INTX_CHILD_CELLS + 1))
+            return -EINVAL;
+        const uint8_t *e = map + at;
+        int parent = fdt_by_phandle(f, (uint32_t)fdt_cells(e + 4 * INTX_CHILD_CELLS, 1));
+        uint32_t pac = 0, pic = 0;
+        if (parent < 0 || !fdt_prop_u32(f, parent, "#interrupt-cells", &pic) || pic != 3)
+            return -EINVAL;     /* only a three-cell GIC parent is understood */
+        fdt_prop_u32(f, parent, "#address-cells", &pac);
+        if (pac > 3)
+            return -EINVAL;
+        uint32_t entry = 4 * (INTX_CHILD_CELLS + 1 + pac + pic);
+        if (len - at < entry)
+            return -EINVAL;
+        bool match = true;
+        for (int i = 0; i < INTX_CHILD_CELLS; i++)
+            match &= (uint32_t)fdt_cells(e + 4 * i, 1) == child[i];
+        if (match) {
+            const uint8_t *spec = e + 4 * (INTX_CHILD_CELLS + 1 + pac);
+            out->kind = (uint32_t)fdt_cells(spec, 1);
+            out->num = (uint32_t)fdt_cells(spec + 4, 1);
+            out->flags = (uint32_t)fdt_cells(spec + 8, 1);
+            if (out->kind != DT_IRQ_SPI || out->num >= 988)
+                return -EINVAL;
+            out->intid = out->num + 32;
+            return 0;
+        }
+        at += entry;
+    }
+    return -ENOENT;
+}
+
 bool dt_map_id(const struct dt_id_map *map, uint32_t n, uint32_t rid, uint32_t *phandle,
                uint32_t *out)
 {

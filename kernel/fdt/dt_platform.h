@@ -88,6 +88,13 @@ int dt_platform_parse(const struct fdt *f, struct dt_platform *p, const char **w
  * when the node's interrupt parent is not a three-cell controller. */
 bool dt_irq(const struct fdt *f, int node, unsigned i, struct dt_irq *out);
 
+/* The GIC interrupt a PCI root-bus function's INTx pin (1 = INTA) raises through the host
+ * bridge's interrupt-map (devicetree spec 2.4.3; matched under interrupt-map-mask with the
+ * child unit address bus/device/function and the pin). 0 with *out; -ENOENT when no entry
+ * matches; -EINVAL when the map is malformed or its parent is not a three-cell GIC. */
+int dt_pci_intx(const struct fdt *f, int host, unsigned bus, unsigned devfn, unsigned pin,
+                struct dt_irq *out);
+
 /* Maps a requester ID through an msi-map / iommu-map: true with *out (the StreamID or DeviceID)
  * and *phandle when an entry covers rid; false when none does (the ID is then untranslated). */
 bool dt_map_id(const struct dt_id_map *map, uint32_t n, uint32_t rid, uint32_t *phandle,

@@ -88,6 +88,17 @@ TEST(qemu_virt_tree)
     CHECK_STR(p.smmu.irq_name[3], "gerror");
     CHECK_EQ(p.smmu.irq[0].intid, 32 + 0x4a);
     CHECK_EQ(p.smmu.irq[0].flags, 1);
+    /* virt's INTx wiring: slot s pin p (1-4) -> SPI 3 + (s + p - 1) % 4, level-high. */
+    for (unsigned slot = 0; slot < 32; slot++)
+        for (unsigned pin = 1; pin <= 4; pin++) {
+            struct dt_irq irq;
+            REQUIRE(dt_pci_intx(&f, p.pcie.node, 0, slot << 3, pin, &irq) == 0);
+            CHECK_EQ(irq.intid, 32 + 3 + (slot + pin - 1) % 4);
+            CHECK_EQ(irq.flags, 4);
+        }
+    struct dt_irq none;
+    CHECK_EQ(dt_pci_intx(&f, p.pcie.node, 0, 3 << 3, 0, &none), -ENOENT);
+    CHECK_EQ(dt_pci_intx(&f, p.gic.node, 0, 3 << 3, 1, &none), -EINVAL);  /* no map there */
     CHECK_EQ(fdt_path(&f, "/intc/its"), p.gic.its.node);
     CHECK_EQ(fdt_path(&f, "/intc@8000000/its@8080000"), p.gic.its.node);
     CHECK_EQ(fdt_path(&f, "/intc@8000001"), -1);
@@ -189,6 +200,11 @@ TEST(every_byte_corrupted)
         const char *why;
         if (dt_platform_parse(&f, &p, &why))
             CHECK(why != NULL && why[0] != '\0');
+        else if (p.pcie.present)
+            for (unsigned pin = 1; pin <= 4; pin++) {
+                struct dt_irq irq;
+                (void)dt_pci_intx(&f, p.pcie.node, 0, (pin + 2) << 3, pin, &irq);
+            }
         CHECK(walk_all(&f, 0, 0) >= 1);
         (void)fdt_path(&f, "/intc/its");
         (void)fdt_by_phandle(&f, 0x8003);
