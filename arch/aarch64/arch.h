@@ -16,6 +16,9 @@
 /* A backtrace names the call itself: the instruction before the return address. */
 #define ARCH_CALL_SITE(ret) ((ret) - 4)
 
+/* What the console's serial_stats.port_io counts, for the boot-work line. */
+#define ARCH_CONSOLE_ACCESS "MMIO accesses"
+
 /* A free-running count for boot-time accounting: the generic timer's (its frequency is
  * CNTFRQ_EL0, 1 GHz on QEMU 10's virt; far below the CPU clock on hardware). */
 static inline uint64_t arch_cycles(void) { return cntvct(); }

@@ -16,6 +16,9 @@
 /* A backtrace names return addresses as they are (the call's length varies). */
 #define ARCH_CALL_SITE(ret) (ret)
 
+/* What the console's serial_stats.port_io counts, for the boot-work line. */
+#define ARCH_CONSOLE_ACCESS "port I/O instructions"
+
 /* A free-running cycle count for boot-time accounting (the TSC). */
 static inline uint64_t arch_cycles(void) { return rdtsc(); }
 
