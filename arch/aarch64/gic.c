@@ -136,10 +136,18 @@ static inline void w32(volatile uint8_t *b, uint32_t off, uint32_t v) { *(volati
 static inline uint64_t r64(volatile uint8_t *b, uint32_t off) { return *(volatile uint64_t *)(b + off); }
 static inline void w64(volatile uint8_t *b, uint32_t off, uint64_t v) { *(volatile uint64_t *)(b + off) = v; }
 
+/* This CPU's affinity as GICR_TYPER[63:32] gives it: Aff3.Aff2.Aff1.Aff0. */
 static uint64_t mpidr_affinity(void)
 {
     uint64_t m = read_sysreg(mpidr_el1);
-    return (m & 0xffffff) | ((m >> 32) & 0xff) << 24;   /* Aff3.Aff2.Aff1.Aff0 */
+    return (m & 0xffffff) | ((m >> 32) & 0xff) << 24;
+}
+
+/* The same as GICD_IROUTER wants it: Aff2.Aff1.Aff0 in bits 23:0, Aff3 in 39:32, IRM 0. */
+static uint64_t irouter_affinity(void)
+{
+    uint64_t m = read_sysreg(mpidr_el1);
+    return (m & 0xffffff) | ((m >> 32) & 0xff) << 32;
 }
 
 static int dist_wait_rwp(void)
@@ -154,7 +162,7 @@ static int dist_init(void)
         return -ETIMEDOUT;
     uint32_t typer = r32(gicd, GICD_TYPER);
     nr_spi_ids = MIN(32 * ((uint32_t)FIELD_GET(GICD_TYPER_LINES, typer) + 1), 1020u);
-    uint64_t aff = mpidr_affinity();
+    uint64_t aff = irouter_affinity();
     for (uint32_t id = 32; id < nr_spi_ids; id += 32) {
         w32(gicd, GICD_ICENABLER + id / 8, ~0u);
         w32(gicd, GICD_ICPENDR + id / 8, ~0u);
