@@ -132,6 +132,11 @@ struct iommu_unit_ops {
      * The caller has stopped dev from sending that message first (MSI disabled, the MSI-X
      * entry masked). A message the unit did not compose (remapping off) is ignored. */
     void (*msi_free)(struct iommu_unit *u, struct pci_dev *dev, uint64_t addr, uint32_t data);
+    /* Optional: where dev must write its MSIs for them to reach the interrupt controller's
+     * doorbell at physical address pa, when the unit translates MSI writes like any DMA (the
+     * doorbell mapped at an IOVA in each translated domain, Linux's software MSI window).
+     * NULL, or pa itself: the doorbell's own address. */
+    uint64_t (*msi_address)(struct iommu_unit *u, struct pci_dev *dev, uint64_t pa);
     /* Optional: the same for an I/O APIC (by its APIC ID, as the MADT and the DMAR/IVRS name
      * it): the message its redirection entry must make it send, level- or edge-triggered.
      * -ENODEV the unit does not serve that IOAPIC, -EOPNOTSUPP remapping is off. NULL: the
@@ -224,6 +229,9 @@ void iommu_domain_free(struct iommu_domain *d);
  * they stay with the domain when the device leaves (Linux's iommu_create_device_direct_mappings).
  * -EINVAL for the blocked domain when dev requires direct mappings (Linux refuses it). */
 int iommu_attach(struct iommu_domain *d, struct pci_dev *dev);
+/* The address dev's MSIs to the doorbell at pa must carry (iommu_unit_ops.msi_address); pa
+ * when no unit translates them. The architecture's MSI composer calls it. */
+uint64_t iommu_msi_address(struct pci_dev *dev, uint64_t pa);
 /* dev's reserved regions (iommu_unit_ops.resv_regions): count or -errno; 0 without a unit. */
 int iommu_resv_regions(struct pci_dev *dev, struct iommu_resv_region *out, unsigned max);
 /* Whether dev has an IOMMU_RESV_DIRECT region (Linux's dev->iommu->require_direct). */

@@ -1,11 +1,19 @@
 /* MSIs through the GICv3 ITS: the message writes the function's event ID to GITS_TRANSLATER;
  * the ITS looks up (DeviceID, event) and raises the LPI the vector names. The DeviceID is the
- * requester ID through the host bridge's msi-map (identity without one). */
+ * requester ID through the host bridge's msi-map (identity without one). Behind an IOMMU that
+ * translates MSIs, the address is the doorbell's IOVA (the hook the IOMMU core registers). */
 #include "arch/aarch64/gic.h"
 #include "arch/aarch64/platform.h"
-#include "arch/msi.h"
+#include "arch/aarch64/msi.h"
 #include "lib/errno.h"
 #include "pci/pci.h"
+
+static msi_address_fn address_hook;
+
+void msi_set_address_hook(msi_address_fn fn)
+{
+    address_hook = fn;
+}
 
 static int device_id(const struct pci_dev *dev, uint32_t *devid)
 {
@@ -31,7 +39,7 @@ int msi_compose(struct pci_dev *dev, unsigned vector, struct msi_msg *m)
         err = gic_its_map_event(devid, vector, &event);
     if (err)
         return err;
-    m->addr = doorbell;
+    m->addr = address_hook ? address_hook(dev, doorbell) : doorbell;
     m->data = event;
     return 0;
 }

@@ -256,6 +256,12 @@ void iommu_report_fault(struct iommu_unit *u, const struct iommu_fault *f)
     }
 }
 
+uint64_t iommu_msi_address(struct pci_dev *dev, uint64_t pa)
+{
+    struct iommu_unit *u = iommu_unit_for(dev);
+    return u && u->ops->msi_address ? u->ops->msi_address(u, dev, pa) : pa;
+}
+
 uint64_t iommu_fault_count(void)
 {
     return total_faults;

@@ -18,6 +18,14 @@ int pmm_alloc(unsigned order, uint64_t *pa_out);
 /* Same, zero-filled, returning the CPU pointer (NULL when out of memory). */
 void *pmm_alloc_zeroed(unsigned order, uint64_t *pa_out);
 void pmm_free(uint64_t pa, unsigned order);
+/* The smallest order whose block holds bytes. */
+static inline unsigned pmm_order_for(uint64_t bytes)
+{
+    unsigned order = 0;
+    while ((4096ULL << order) < bytes)
+        order++;
+    return order;
+}
 uint64_t pmm_free_bytes(void);
 uint64_t pmm_total_bytes(void);
 /* Bytes pmm_alloc_zeroed has cleared so far (boot-time work accounting). */

@@ -61,6 +61,13 @@ struct dma_vendor {
      * unmaps must cost (1), or 0 when the unit waits per invalidation (a register interface). */
     uint64_t (*nr_waits)(const struct dma_case_env *env);
     unsigned (*batch_waits)(const struct dma_case_env *env);
+    /* The second domain of replace_no_stale_translation (NULL: a default paging domain). */
+    const struct iommu_domain_cfg *replace_cfg;
+    /* Makes the unit's n-th allocation from now fail (0: none); NULL: no fail-nth case. */
+    void (*fail_nth)(unsigned n);
+    /* The waits a map may cost (a unit that caches non-present entries invalidates after a
+     * map); NULL: none. */
+    unsigned (*map_waits)(const struct dma_case_env *env);
 };
 
 /* The edu numbered dev with its paging domain and the canary pages; skips the case (with
@@ -76,6 +83,10 @@ void dma_case_other_domain_iova_blocked(struct ktest *t, const struct dma_vendor
 void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v);
 void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *v);
 void dma_case_one_wait_per_batch(struct ktest *t, const struct dma_vendor *v);
+void dma_case_replace_no_stale_translation(struct ktest *t, const struct dma_vendor *v);
+void dma_case_one_wait_per_operation(struct ktest *t, const struct dma_vendor *v);
+void dma_case_identity_domain_on_request(struct ktest *t, const struct dma_vendor *v);
+void dma_case_fail_nth_allocation(struct ktest *t, const struct dma_vendor *v);
 
 /* Defines the suite-local case `name` running the shared one with vendor v. */
 #define DMA_VENDOR_CASE(name, v)                                                        \

@@ -104,14 +104,30 @@ static unsigned vtd_case_batch_waits(const struct dma_case_env *env)
     return to_vtd_unit(env->d->unit)->qi ? 1 : 0;
 }
 
+static void vtd_case_fail_nth(unsigned n)
+{
+    vtd_fail_nth = n;
+}
+
+/* Caching mode: a map invalidates too (the unit may have cached the non-present entry). */
+static unsigned vtd_case_map_waits(const struct dma_case_env *env)
+{
+    return to_vtd_unit(env->d->unit)->caching_mode ? 1 : 0;
+}
+
 static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked, vtd_case_waits,
-                                                  vtd_case_batch_waits };
+                                                  vtd_case_batch_waits, NULL, vtd_case_fail_nth,
+                                                  vtd_case_map_waits };
 DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
+DMA_VENDOR_CASE(identity_domain_on_request, &vtd_dma_vendor)
 DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
 DMA_VENDOR_CASE(read_only_blocks_writes, &vtd_dma_vendor)
 DMA_VENDOR_CASE(one_wait_per_batch, &vtd_dma_vendor)
+DMA_VENDOR_CASE(replace_no_stale_translation, &vtd_dma_vendor)
+DMA_VENDOR_CASE(fail_nth_allocation, &vtd_dma_vendor)
+DMA_VENDOR_CASE(one_wait_per_operation, &vtd_dma_vendor)
 
 /* ---- cases ---- */
 
@@ -193,62 +209,6 @@ static void blocked_domain_and_back(struct ktest *t)
     fixture_put(&fx);
 }
 
-/* Replace (attach while attached): after a DMA cached A's translation, the device moves to B
- * with the same IOVA mapped elsewhere; the next DMA must land in B's page, with no fault. */
-static void replace_domain_no_stale_translation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *b;
-    KASSERT(t, iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &b) == 0);
-    uint64_t iova = IOVA_BASE + 0x900000;
-    KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, iommu_map(b, iova, fx.pa + 8192, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x7a) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x7a && fx.pages[8192] == CANARY);
-    memset(fx.pages, CANARY, 4 * 4096);
-    uint64_t faults = iommu_fault_count();
-    KASSERT(t, iommu_attach(b, fx.e->pci) == 0);
-    KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[8192] == 0x7a);
-    KEXPECT(t, all_bytes(fx.pages + 4096, 4096, CANARY));
-    KEXPECT_EQ(t, iommu_fault_count(), faults);
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    KEXPECT(t, iommu_unmap(b, iova, 4096) == 0);
-    KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    iommu_domain_free(b);
-    fixture_put(&fx);
-}
-
-/* Identity (pass-through) only on request: DMA address = physical address. */
-static void identity_domain_on_request(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    struct iommu_domain *id;
-    int err = iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_IDENTITY, NULL, &id);
-    if (err == -EOPNOTSUPP || fx.pa + 8192 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
-        ktest_skip(t, "no pass-through, or the page is above the DMA mask");
-        return;
-    }
-    KASSERT(t, err == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x66) == 0);
-    KASSERT(t, iommu_attach(id, fx.e->pci) == 0);
-    KEXPECT(t, edu_dma(fx.e, true, fx.pa + 4096, 0, 4096) == 0);
-    KEXPECT(t, fx.pages[4096] == 0x66 && fx.pages[4096 + 4095] == (uint8_t)(0x66 + 4095 * 7));
-    KEXPECT(t, all_bytes(fx.pages, 4096, CANARY));
-    KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    iommu_domain_free(id);
-    /* Translated again: the same physical address is now an unmapped IOVA. */
-    memset(fx.pages, CANARY, 4 * 4096);
-    expect_blocked_write(t, &fx, fx.pa + 4096);
-    fixture_put(&fx);
-}
-
 /* The fault arrives by its MSI alone (no polling). */
 static void fault_event_interrupt(struct ktest *t)
 {
@@ -285,26 +245,6 @@ static void queue_error_recovery(struct ktest *t)
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x21);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
-}
-
-/* One wait per map/unmap call, however many pages it covers. */
-static void one_wait_per_operation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(8, &pa) == 0);     /* 1 MiB */
-    uint64_t w0 = fx.vu->nr_waits;
-    KASSERT(t, iommu_map(fx.d, IOVA_BASE, pa, 1 << 20, IOMMU_READ) == 0);
-    uint64_t w1 = fx.vu->nr_waits;
-    KASSERT(t, iommu_unmap(fx.d, IOVA_BASE, 1 << 20) == 0);
-    uint64_t w2 = fx.vu->nr_waits;
-    KEXPECT(t, w1 - w0 <= (fx.vu->caching_mode ? 1u : 0u));
-    if (fx.vu->qi)
-        KEXPECT_EQ(t, w2 - w1, 1);
-    pmm_free(pa, 8);
     fixture_put(&fx);
 }
 
@@ -403,48 +343,6 @@ static void device_tlb_with_domain(struct ktest *t)
     KEXPECT_EQ(t, vtd_inv_iotlb_domain(vu, vu->ats[0].did), 0);
     KEXPECT(t, vu->nr_devtlb > d0);
     KEXPECT_EQ(t, vu->nr_waits - w0, 1);
-}
-
-/* Error paths: fail the Nth VT-d allocation of "allocate a domain, attach, map 2 MiB" for
- * every N until the sequence succeeds. Each time nothing leaks and the device stays where the
- * core says it is (still working in its own domain). */
-static void fail_nth_allocation(struct ktest *t)
-{
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
-        return;
-    uint64_t pa;
-    KASSERT(t, pmm_alloc(9, &pa) == 0);                 /* 2 MiB, mapped unaligned: 4 KiB leaves */
-    unsigned n;
-    for (n = 1; n < 64; n++) {
-        uint64_t pmm0 = pmm_free_bytes();
-        size_t heap0 = heap_live_bytes();
-        struct iommu_domain *d = NULL;
-        bool attached = false, mapped = false;
-        vtd_fail_nth = n;
-        int err = iommu_domain_alloc(fx.d->unit, IOMMU_DOMAIN_PAGING, NULL, &d);
-        if (!err)
-            attached = (err = iommu_attach(d, fx.e->pci)) == 0;
-        if (!err)
-            mapped = (err = iommu_map(d, IOVA_BASE, pa, 2 << 20, IOMMU_READ)) == 0;
-        vtd_fail_nth = 0;
-        KEXPECT(t, err == 0 || err == -ENOMEM);
-        KEXPECT(t, iommu_dev_domain(fx.e->pci) == (attached ? d : fx.d));
-        if (mapped)
-            KEXPECT(t, iommu_unmap(d, IOVA_BASE, 2 << 20) == 0);
-        if (attached)
-            KEXPECT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-        if (d)
-            iommu_domain_free(d);
-        KEXPECT_EQ(t, pmm_free_bytes(), pmm0);
-        KEXPECT_EQ(t, heap_live_bytes(), heap0);
-        if (!err)
-            break;
-    }
-    KEXPECT(t, n > 3 && n < 64);                        /* some failed, then it succeeded */
-    pmm_free(pa, 9);
-    KASSERT(t, load_device_buffer(&fx, 0x5e) == 0);     /* the device still works */
-    fixture_put(&fx);
 }
 
 /* ---- interrupt remapping ---- */
@@ -567,7 +465,7 @@ KTEST_SUITE(vtd,
             KTEST_CASE(read_only_blocks_writes),
             KTEST_CASE(interrupt_window_blocked),
             KTEST_CASE(blocked_domain_and_back),
-            KTEST_CASE(replace_domain_no_stale_translation),
+            KTEST_CASE(replace_no_stale_translation),
             KTEST_CASE(identity_domain_on_request),
             KTEST_CASE(fault_event_interrupt),
             KTEST_CASE(msi_through_irte),

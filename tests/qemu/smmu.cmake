@@ -1,0 +1,52 @@
+# Arm SMMUv3 on QEMU's virt machine (./moat run --iommu smmuv3: -machine virt,iommu=smmuv3, the
+# aarch64-virt images). The default boot puts every function on its own translated domain (the
+# host bridge stays blocked); the in-image suites: smmuv3 (the isolation cases with their fault
+# records, the MSI window, replace, stage 2, the unit's own error paths and the bench lines)
+# with blk (data checked, completions by MSI through the window) and boot; the same polled;
+# smmuv3=off; and the example programs on the Linux-compatible face.
+moat_qemu_test(arm64.boot_smmuv3 ARGS --iommu smmuv3
+  LINES "^smmuv3: smmu0 at 0x9050000: .*stage 1 and 2, 2-level stream table \\(16 StreamID bits\\), 44-bit output"
+        "MSI window 0x8000000 -> 0x8090040, events by interrupt"
+        "^edu: 0000:00:03.0: .*own paging domain" "^nvme: 0000:00:05.0: .*own paging domain"
+        "^virtio-blk: 0000:00:04.0: .*own paging domain" "^moat: ready in [0-9]+ us"
+        "^moat: power off, status 0"
+  NO_LINES "EXCEPTION" "PANIC" "bring-up failed" "not isolated" "^dma fault:" "global error")
+moat_qemu_test(arm64.ktests_smmuv3 ARGS --tests --iommu smmuv3 --cmdline tests=smmuv3,blk,boot
+  LINES "^ok [0-9]+ smmuv3$" "^ok [0-9]+ blk$" "^ok [0-9]+ boot$"
+        "^dma fault: dev 0000:00:03.0 iova 0x6a3000 write reason 16 \\(F_TRANSLATION: no translation\\)$"
+        "completion interrupts on vector [0-9]+ \\(message 0x8000040/"
+        "^bench smmuv3_map_unmap_4k [0-9]+ ns" "^bench smmuv3_inval_4k [0-9]+ ns"
+        "^bench smmuv3_api_map_unmap_vs_inval [0-9.]+ x" "^[1-9][0-9]* passed, 0 failed"
+  NO_LINES "EXCEPTION" "PANIC" "bring-up failed")
+moat_qemu_test(arm64.ktests_smmuv3_poll ARGS --tests --iommu smmuv3
+  --cmdline "tests=smmuv3 smmuv3=poll"
+  LINES "events by polling" "^ok [0-9]+ smmuv3$" "^[1-9][0-9]* passed, 0 failed")
+moat_qemu_test(arm64.boot_smmuv3_off ARGS --iommu smmuv3 --cmdline smmuv3=off
+  LINES "^smmuv3: disabled on the command line: DMA is NOT isolated" "no IOMMU: DMA is not isolated")
+moat_qemu_test(arm64.app.edu_iommufd_smmuv3 ARGS --iommu smmuv3 --topology ${EDU_TOPO}
+  --app ${PROJECT_SOURCE_DIR}/apps/edu_iommufd.c
+  LINES "^edu_iommufd: 0 failed" "^dma fault: dev 0000:00:03.0 iova 0x[0-9a-f]+ write"
+  NO_LINES "^FAIL" "^skip:")
+add_test(NAME qemu.arm64.app.blk_verify_smmuv3
+         COMMAND ${EXPECT} --status 0 --line "^blk_verify: 2 devices, 0 failed passes"
+                 --line "^smmuv3: smmu0 at" --line "^vblk0 strict: 16 MiB .* 0 bad sectors"
+                 --line "^nvme0n1 pooled: 16 MiB .* 0 bad sectors"
+                 -- ${PROJECT_SOURCE_DIR}/tools/run-with-disks.sh --no-build --timeout 300
+                    --iommu smmuv3 --app ${PROJECT_SOURCE_DIR}/apps/blk_verify.c
+                    --cmdline drivers=virtio-blk,nvme)
+set_tests_properties(qemu.arm64.app.blk_verify_smmuv3 PROPERTIES TIMEOUT 300 LABELS qemu
+                     ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
+moat_nvme_vfio_test(arm64.nvme_vfio_smmuv3 ARGS --iommu smmuv3
+  LINES "^smmuv3: smmu0 at" "^dma fault: dev 0000:00:05.0 iova 0x40100000 write reason 16"
+        "^dma fault: dev 0000:00:05.0 iova 0x3ffff000 write reason 16")
+# The isolation groups of every topology and reference machine are the same with the SMMUv3 on
+# (functions behind PCIe-to-PCI bridges share the bridge's StreamID, hence one group).
+foreach(topo ${MOAT_TOPOLOGIES})
+  get_filename_component(tname ${topo} NAME_WE)
+  string(REGEX REPLACE "\\.txt$" ".groups" expected ${topo})
+  moat_groups_test(arm64.smmuv3.${tname} ${topo} ${expected} --arch aarch64 --iommu smmuv3)
+endforeach()
+foreach(ref 01-rc-endpoints 02-multifunction 04-root-ports)
+  moat_groups_test(arm64.smmuv3.linux-${ref} ${LINUX_GROUPS}/${ref}.txt ${LINUX_GROUPS}/${ref}.groups
+                   --arch aarch64 --iommu smmuv3)
+endforeach()
