@@ -52,6 +52,16 @@ uint64_t arch_page_table_root(void);
 /* Runs fn on another stack (top: its highest address, 16-byte aligned) and returns its value. */
 int arch_call_on_stack(int (*fn)(void), void *top);
 
+/* The CPU's own bulk memory copies (string instructions and the like), for lengths that are
+ * multiples of 64 bytes between 8-byte-aligned buffers that do not overlap; drivers/dma times
+ * them beside its portable loop. An architecture may have none (arch_nr_copies 0). */
+struct arch_copy {
+    const char *name;
+    void (*fn)(void *dst, const void *src, size_t n);
+};
+extern const struct arch_copy arch_copies[];
+extern const unsigned arch_nr_copies;
+
 /* Interrupts. A handler runs with interrupts off; the end of interrupt is sent after it
  * returns. */
 typedef void (*irq_handler_fn)(unsigned vector, void *ctx);

@@ -248,6 +248,10 @@ int iommu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
                        struct pgtable_gather *g);
 void iommu_gather_sync(struct iommu_domain *d, struct pgtable_gather *g);
 int iommu_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa);
+/* Allocates the table pages [iova, iova + size) needs for 4 KiB leaves, mapping nothing
+ * (pgtable_populate): maps of single pages there then only store leaves. Unmaps through a
+ * keep_tables gather leave the tables for the next map; they go with the domain. */
+int iommu_populate(struct iommu_domain *d, uint64_t iova, uint64_t size);
 
 /* Drivers report every fault record here: the core prints the boot log's line
  *   dma fault: dev 0000:00:03.0 iova 0x... write reason 5 (...)

@@ -12,7 +12,7 @@
  *   50_bus          PCI enumeration, resources, isolation groups
  *   60_iommu        IOMMU units, default-deny domains
  *   70_driver       device drivers
- *   80_late         reports
+ *   80_late         reports; PCI decode given back to functions no driver enabled
  *
  * A unit returns 0 or a negative errno. A required unit's failure stops the boot with a panic
  * naming it; an optional one's is logged and the boot goes on.

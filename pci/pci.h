@@ -126,12 +126,21 @@ struct pci_dev {
                                 * IOMMU's own function (class 0806, as on AMD); the platform
                                 * may set it for others before pci_assign_groups() */
     const char *driver;        /* set by the driver that binds, for the tree printout */
+    uint16_t decode_restore;   /* PCI_SYS_DEFER_DECODE: the decode bits sizing turned off,
+                                * given back by the function's enable or pci_restore_decode */
 };
 
 enum pci_system_flags {
     PCI_SYS_NO_ACS_ENABLE = BIT(0),    /* leave ACS control as found (Linux enables it) */
     PCI_SYS_AMD_IVRS = BIT(1),         /* an AMD IOMMU is present: AMD southbridge ACS quirk */
     PCI_SYS_NO_BAR_SIZING = BIT(2),    /* topology only (a probe pass): BARs are not touched */
+    /* Fewer command-register writes, each of which can cost a hypervisor a rebuild of its
+     * memory map: sizing leaves an endpoint's decode off (its enable turns it on with bus
+     * mastering in one write; pci_restore_decode gives it back to functions nobody enabled;
+     * bridges get theirs back at once, as they forward to what lies below), and host
+     * bridges are neither sized nor have their decode touched (Linux keeps their decode on
+     * too: mmio_always_on). */
+    PCI_SYS_DEFER_DECODE = BIT(3),
 };
 
 #define PCI_MAX_HOST_BRIDGES 16
@@ -160,7 +169,7 @@ int pci_system_init(struct pci_system *sys, const struct pci_cfg_ops *ops, void 
 /* Scans every root bus depth-first. Returns the number of devices found, or -ENOSPC when devs[]
  * filled up (the devices that fit are kept and usable). It writes configuration space: bus
  * numbers of bridges firmware left unconfigured (or configured impossibly), BARs while sizing
- * them (restored), ACS Control (SV|RR|CR|UF, unless PCI_SYS_NO_ACS_ENABLE), ARI Forwarding
+ * them (restored; decode too, unless PCI_SYS_DEFER_DECODE), ACS Control (SV|RR|CR|UF, unless PCI_SYS_NO_ACS_ENABLE), ARI Forwarding
  * Enable on ports, and the SR-IOV ARI Capable Hierarchy / NumVFs (left 0) of PFs. */
 int pci_enumerate(struct pci_system *sys);
 
@@ -212,6 +221,9 @@ void pci_set_driver(struct pci_dev *dev, const char *name);
  * % 4 (PCI-to-PCI Bridge spec 9.1). NULL when dev has no interrupt pin. */
 const struct pci_dev *pci_intx_root(struct pci_system *sys, const struct pci_dev *dev,
                                     unsigned *pin);
+/* PCI_SYS_DEFER_DECODE: turns decode back on for the functions sizing left off and no driver
+ * enabled (their firmware state); returns how many. */
+unsigned pci_restore_decode(struct pci_system *sys);
 /* "0000:00:03.0" into buf (at least 13 bytes). */
 void pci_format_bdf(const struct pci_dev *dev, char *buf, size_t size);
 

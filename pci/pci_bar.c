@@ -50,12 +50,18 @@ void pci_size_bars(struct pci_system *sys, struct pci_dev *dev)
 {
     unsigned n = dev->hdr_type == PCI_HEADER_TYPE_NORMAL ? PCI_STD_NUM_BARS :
                  dev->hdr_type == PCI_HEADER_TYPE_BRIDGE ? PCI_BRIDGE_NUM_BARS : 0;
+    bool defer = sys->flags & PCI_SYS_DEFER_DECODE;
     if (n == 0 || (sys->flags & PCI_SYS_NO_BAR_SIZING))
+        return;
+    /* A host bridge's registers belong to the platform: on q35 every write to them makes the
+     * chipset rebuild its memory map, and the resource code places nothing there. */
+    if (defer && (dev->class_rev >> 16) == PCI_CLASS_BRIDGE_HOST)
         return;
     /* Decode stays off while a BAR holds all ones, so the probe claims no address. */
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
-    if (cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY))
-        pci_write16(sys, dev, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+    uint16_t decode = cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    if (decode)
+        pci_write16(sys, dev, PCI_COMMAND, cmd & ~decode);
     for (unsigned i = 0; i < n; i++) {
         bool is64;
         pci_sizing_probe(sys, dev, (uint16_t)(PCI_BASE_ADDRESS_0 + 4 * i), &dev->bar[i], &is64);
@@ -66,7 +72,11 @@ void pci_size_bars(struct pci_system *sys, struct pci_dev *dev)
             i++;   /* the upper half: dev->bar[i] stays empty */
         }
     }
-    if (cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY))
+    /* A bridge's decode also forwards to everything below it, which drivers reach before any
+     * enable of the bridge: it is given back at once. */
+    if (decode && defer && dev->hdr_type == PCI_HEADER_TYPE_NORMAL)
+        dev->decode_restore = decode;       /* the enable's single write turns it on */
+    else if (decode)
         pci_write16(sys, dev, PCI_COMMAND, cmd);
 }
 

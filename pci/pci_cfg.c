@@ -223,5 +223,21 @@ int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t 
     }
     cmd |= PCI_COMMAND_MASTER | extra;
     pci_write16(sys, dev, PCI_COMMAND, cmd);
+    dev->decode_restore = 0;
     return 0;
+}
+
+unsigned pci_restore_decode(struct pci_system *sys)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < sys->ndevs; i++) {
+        struct pci_dev *d = &sys->devs[i];
+        if (!d->decode_restore)
+            continue;
+        uint16_t cmd = pci_read16(sys, d, PCI_COMMAND);
+        pci_write16(sys, d, PCI_COMMAND, cmd | d->decode_restore);
+        d->decode_restore = 0;
+        n++;
+    }
+    return n;
 }

@@ -5,6 +5,7 @@
  * the tree. */
 #include "arch/arch.h"
 #include "kernel/acpi/platform.h"
+#include "kernel/cmdline.h"
 #include "kernel/init.h"
 #include "kernel/mm/heap.h"
 #include "kernel/time.h"
@@ -196,6 +197,11 @@ static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pc
     /* An AMD IOMMU (IVRS present) makes Linux apply its AMD southbridge ACS quirk. */
     const struct acpi_info *ai = platform_acpi();
     uint32_t flags = ai && acpi_find_table(ai, "IVRS", 0) ? PCI_SYS_AMD_IVRS : 0;
+    /* pci_sizing=legacy: a decode-off window per sized function, restored at once, host
+     * bridges too (what moat did before; the boot benchmark compares both in one run). */
+    char mode[16];
+    if (!cmdline_get("pci_sizing", mode, sizeof(mode)) || strcmp(mode, "legacy") != 0)
+        flags |= PCI_SYS_DEFER_DECODE;
     int err = pci_system_init(&pci_sys, &ecam_ops, NULL, hb, nhost, devs, PCI_MAX_DEVS, flags);
     if (err)
         return err;
@@ -254,3 +260,14 @@ static int pci_init(void)
     return 0;
 }
 MOAT_UNIT(50_bus, pci, pci_init);
+
+/* After the drivers: functions that sizing left with decode off and that no driver enabled get
+ * their firmware state back (a driver's enable turned decode on with bus mastering, in one
+ * command-register write instead of two). */
+static int pci_decode_init(void)
+{
+    if (pci_ready)
+        pci_restore_decode(&pci_sys);
+    return 0;
+}
+MOAT_UNIT_OPTIONAL(80_late, pci_decode, pci_decode_init);

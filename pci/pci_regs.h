@@ -41,6 +41,7 @@
 #define  PCI_BASE_ADDRESS_IO_MASK      GENMASK(31, 2)
 #define PCI_SUBSYSTEM_VENDOR_ID 0x2c
 #define PCI_SUBSYSTEM_ID        0x2e
+#define PCI_INTERRUPT_PIN       0x3d     /* 0: none, 1-4: INTA#-INTD# */
 
 /* Type 1 header (PCI-to-PCI Bridge 1.2 §3.2) */
 #define PCI_BRIDGE_NUM_BARS     2

@@ -254,7 +254,9 @@ static void pci_reset_host(struct pci_system *sys, unsigned h)
         if (d->host != h || d->is_virtfn)
             continue;
         uint16_t cmd = pci_read16(sys, d, PCI_COMMAND);
-        pci_write16(sys, d, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+        if (cmd & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY))
+            pci_write16(sys, d, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+        d->decode_restore = 0;      /* its BARs move: decode waits for its enable */
         for (unsigned b = 0; b < PCI_STD_NUM_BARS; b++) {
             d->bar[b].flags &= (uint8_t)~PCI_BAR_ASSIGNED;
             d->vf_bar[b].flags &= (uint8_t)~PCI_BAR_ASSIGNED;

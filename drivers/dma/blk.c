@@ -47,6 +47,12 @@ static int start_device(struct blk_dev *b)
         err = b->ops->start(b);
     if (!err)
         err = dma_pool_init(&b->pool, &b->dma, MIN(b->queue_depth, 32u), b->max_io);
+    if (!err) {
+        err = dma_window_init(&b->win, &b->dma, MIN(b->queue_depth, BLK_WINDOW_SLOTS),
+                              b->max_io);
+        if (err)
+            dma_pool_fini(&b->pool);
+    }
     if (err) {
         /* Whatever start set up is freed only once the device cannot reach it. */
         b->ops->reset(b);
@@ -94,6 +100,7 @@ void blk_dev_teardown(struct blk_dev *b)
         return;
     }
     b->ops->release(b);
+    dma_window_fini(&b->win);
     dma_pool_fini(&b->pool);
     dma_space_fini(&b->dma);
 }
@@ -136,7 +143,8 @@ static int attach_data(struct blk_dev *b, struct blk_io *io)
     if (io->mode == BLK_DMA_STRICT) {
         /* The device writes memory on a read and reads it on a write: nothing more. */
         uint32_t prot = io->op == BLK_OP_READ ? IOMMU_WRITE : IOMMU_READ;
-        int err = dma_map(&b->dma, io->buf, io->len, prot, &io->map);
+        int err = b->win.w ? dma_window_map(&b->win, io->buf, io->len, prot, &io->map, &io->slot)
+                           : dma_map(&b->dma, io->buf, io->len, prot, &io->map);
         io->iova = io->map.iova;
         io->mapped = err == 0;
         return err;
@@ -145,7 +153,7 @@ static int attach_data(struct blk_dev *b, struct blk_io *io)
     if (!io->bounce)
         return -EAGAIN;
     if (io->op == BLK_OP_WRITE && io->buf)
-        memcpy(io->bounce, io->buf, io->len);
+        blk_copy(io->bounce, io->buf, io->len);
     return 0;
 }
 
@@ -201,17 +209,43 @@ void blk_unplug(struct blk_dev *b)
  * invalidation wait; only then are the I/Os done. */
 static void finish_reaped(struct blk_dev *b)
 {
-    struct dma_map *maps[BLK_REAP_BATCH] = { NULL };
     unsigned n = b->nr_reaped;
-    for (unsigned i = 0; i < n; i++)
-        maps[i] = &b->reaped[i]->map;
-    dma_unmap_many(&b->dma, maps, n);
+    if (b->win.w) {
+        for (unsigned i = 0; i < n; i++)
+            dma_window_clear(&b->win, &b->reaped[i]->map);
+        dma_window_sync(&b->win);
+        for (unsigned i = 0; i < n; i++)
+            dma_window_put(&b->win, b->reaped[i]->slot);
+    } else {
+        struct dma_map *maps[BLK_REAP_BATCH] = { NULL };
+        for (unsigned i = 0; i < n; i++)
+            maps[i] = &b->reaped[i]->map;
+        dma_unmap_many(&b->dma, maps, n);
+    }
     b->nr_reap_batches++;
     for (unsigned i = 0; i < n; i++) {
         b->reaped[i]->mapped = false;
         b->reaped[i]->done = true;
     }
     b->nr_reaped = 0;
+}
+
+/* A STRICT I/O that is not reaped: abandoned (never completed) or never submitted. */
+static void strict_unmap(struct blk_dev *b, struct blk_io *io, bool abandon)
+{
+    if (!b->win.w) {
+        if (abandon)
+            dma_unmap_quarantine(&b->dma, &io->map);
+        else
+            dma_unmap(&b->dma, &io->map);
+    } else if (abandon) {
+        dma_window_quarantine(&b->win, &io->map);
+    } else {
+        dma_window_clear(&b->win, &io->map);
+        dma_window_sync(&b->win);
+        dma_window_put(&b->win, io->slot);
+    }
+    io->mapped = false;
 }
 
 void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status)
@@ -244,13 +278,8 @@ static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
     if (io->op == BLK_OP_FLUSH)
         return;
     if (io->mode == BLK_DMA_STRICT) {
-        if (!io->mapped)        /* unmapped when it was reaped */
-            return;
-        if (abandon)
-            dma_unmap_quarantine(&b->dma, &io->map);
-        else
-            dma_unmap(&b->dma, &io->map);
-        io->mapped = false;
+        if (io->mapped)         /* else unmapped when it was reaped */
+            strict_unmap(b, io, abandon);
         return;
     }
     if (abandon) {
@@ -258,7 +287,7 @@ static void detach_data(struct blk_dev *b, struct blk_io *io, bool abandon)
         return;
     }
     if (io->op == BLK_OP_READ && io->status == 0 && io->buf)
-        memcpy(io->buf, io->bounce, io->len);
+        blk_copy(io->buf, io->bounce, io->len);
     dma_pool_put(&b->pool, io->bounce);
 }
 

@@ -4,8 +4,10 @@
  *                   IOMMU work; one copy per I/O);
  *   BLK_DMA_STRICT  the caller's own buffer is mapped for exactly one I/O and unmapped (with
  *                   the IOTLB invalidation) before the I/O is reported done: no DMA into it
- *                   can happen afterwards. Completions reaped by one poll are unmapped
- *                   together, with one invalidation wait.
+ *                   can happen afterwards. Behind an IOMMU the mapping goes into the I/O's
+ *                   slot of the device's window (dma_window: tables allocated once, leaf
+ *                   entries stored and cleared per I/O); completions reaped by one poll are
+ *                   cleared together and leave with one invalidation and one wait.
  * Synchronous calls (blk_read, blk_write, blk_flush) wait with a deadline. The asynchronous
  * steps below them (prepare, submit, poll, complete) let a caller keep several I/Os in flight.
  *
@@ -24,6 +26,7 @@ enum blk_dma_mode { BLK_DMA_POOLED, BLK_DMA_STRICT };
 
 #define BLK_MAX_DEVS 8
 #define BLK_REAP_BATCH 32       /* STRICT completions whose unmaps share one invalidation */
+#define BLK_WINDOW_SLOTS 64     /* STRICT I/Os in flight at once (at most queue_depth) */
 #define BLK_IO_TIMEOUT_NS (10ULL * 1000 * 1000 * 1000)   /* per I/O; TCG is slow */
 
 struct blk_io {
@@ -43,6 +46,7 @@ struct blk_io {
     void *bounce;               /* POOLED: the pool buffer */
     struct dma_map map;         /* STRICT: the mapping of buf */
     bool mapped;                /* STRICT: map is live */
+    uint16_t slot;              /* STRICT, translated: its slot of the device's window */
 };
 
 struct blk_dev_ops {
@@ -74,6 +78,7 @@ struct blk_dev {
     unsigned queue_depth;       /* I/Os the device takes at once */
     struct dma_space dma;
     struct dma_pool pool;       /* queue_depth buffers of max_io bytes */
+    struct dma_window win;      /* STRICT: a slot per request in flight (translated only) */
     enum blk_dma_mode mode;     /* of blk_read/blk_write */
     bool up, broken;
     bool plugged;               /* blk_plug: submissions wait for blk_unplug's one doorbell */
@@ -115,6 +120,14 @@ void blk_io_reaped(struct blk_dev *b, struct blk_io *io, int status);
 /* Drivers report what a completion says; logs and marks the device broken on a bad one. */
 void blk_dev_bad_completion(struct blk_dev *b, const char *what, uint64_t value);
 
+/* POOLED's copy between the caller's buffer and the pool buffer: the fastest of a portable
+ * unrolled loop and the CPU's own bulk copies (arch_copies), chosen by timing each once at the
+ * first copy (memcpy for lengths or buffers not 64-byte multiples). blk_copy_costs: each
+ * candidate's name and nanoseconds on 4 KiB (up to max; returns how many), the one chosen in
+ * *which. */
+void blk_copy(void *dst, const void *src, size_t n);
+unsigned blk_copy_costs(const char **names, uint64_t *ns, unsigned max, const char **which);
+
 unsigned blk_count(void);
 struct blk_dev *blk_get(unsigned i);
 struct blk_dev *blk_find(const char *name);
@@ -125,8 +138,9 @@ int blk_flush(struct blk_dev *b);
 void blk_set_mode(struct blk_dev *b, enum blk_dma_mode mode);
 
 /* The asynchronous steps. prepare checks the range (-ERANGE past the end, -EINVAL for zero or
- * too many blocks), then maps buf (STRICT) or takes a pool buffer (POOLED; -EAGAIN when none is
- * free) and copies the data of a write into it. complete undoes that (copying a read's data out
+ * too many blocks), then maps buf into a free slot of the window (STRICT; -EAGAIN when every
+ * slot is in use) or takes a pool buffer (POOLED; -EAGAIN when none is free) and copies the
+ * data of a write into it. complete undoes that (copying a read's data out
  * of the pool buffer) once io->done and returns io->status. POOLED with buf NULL copies
  * nothing: the caller fills or reads io->bounce itself, before submit or before complete. */
 int blk_io_prepare(struct blk_dev *b, struct blk_io *io, enum blk_dma_mode mode, enum blk_op op,

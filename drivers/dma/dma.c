@@ -4,6 +4,7 @@
 #include "drivers/dma/dma.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
+#include "lib/bitmap.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -246,17 +247,12 @@ void dma_space_fini(struct dma_space *ds)
 
 static bool page_used(const struct dma_space *ds, uint64_t i)
 {
-    return ds->bitmap[i / 64] & BIT(i % 64);
+    return bitmap_test(ds->bitmap, i);
 }
 
 static void mark_pages(struct dma_space *ds, uint64_t first, uint64_t n, bool used)
 {
-    for (uint64_t i = first; i < first + n; i++) {
-        if (used)
-            ds->bitmap[i / 64] |= BIT(i % 64);
-        else
-            ds->bitmap[i / 64] &= ~BIT(i % 64);
-    }
+    bitmap_assign(ds->bitmap, first, n, used);
     ds->used_pages = used ? ds->used_pages + n : ds->used_pages - n;
 }
 
@@ -417,26 +413,48 @@ void dma_free(struct dma_space *ds, struct dma_mem *m)
     m->cpu = NULL;
 }
 
+int dma_for_each_run(uintptr_t va, uint64_t n, dma_run_fn fn, void *arg, uint64_t *done)
+{
+    *done = 0;
+    while (*done < n) {
+        uint64_t pa, next, off = *done * DMA_PAGE;
+        if (arch_virt_to_phys(va + off, &pa))
+            return -EFAULT;
+        uint64_t run = 1;
+        while (*done + run < n && !arch_virt_to_phys(va + off + run * DMA_PAGE, &next) &&
+               next == pa + run * DMA_PAGE)
+            run++;
+        known_run_set(va + off, run * DMA_PAGE, pa);
+        int err = fn(arg, va + off, off, run * DMA_PAGE);
+        known_run.len = 0;
+        if (err)
+            return err;
+        *done += run;
+    }
+    return 0;
+}
+
+struct map_runs_args {
+    struct dma_space *ds;
+    uint64_t iova;
+    uint32_t prot;
+};
+
+static int map_one_run(void *arg, uintptr_t va, uint64_t off, uint64_t len)
+{
+    struct map_runs_args *a = arg;
+    uint64_t pa = known_run.pa;
+    return ioas_map_counted(a->ds, va, pa, a->iova + off, len, a->prot);
+}
+
 /* Maps the CPU pages of [va, va + n pages) at consecutive IOVAs from iova, one map call per
  * physically contiguous run. On failure whatever was mapped is removed again (one call). */
 static int map_runs(struct dma_space *ds, uintptr_t va, uint64_t n, uint64_t iova, uint32_t prot)
 {
-    uint64_t done = 0;
-    while (done < n) {
-        uint64_t pa, next;
-        if (arch_virt_to_phys(va + done * DMA_PAGE, &pa))
-            goto fail;
-        uint64_t run = 1;
-        while (done + run < n && !arch_virt_to_phys(va + (done + run) * DMA_PAGE, &next) &&
-               next == pa + run * DMA_PAGE)
-            run++;
-        if (ioas_map_counted(ds, va + done * DMA_PAGE, pa, iova + done * DMA_PAGE,
-                             run * DMA_PAGE, prot))
-            goto fail;
-        done += run;
-    }
-    return 0;
-fail:
+    struct map_runs_args a = { ds, iova, prot };
+    uint64_t done;
+    if (!dma_for_each_run(va, n, map_one_run, &a, &done))
+        return 0;
     if (done)
         ioas_unmap_counted(ds, iova, done * DMA_PAGE);
     return -EFAULT;

@@ -6,12 +6,15 @@
  * allocates an IOAS of its own and attaches the device to it (an automatic paging HWPT). IOVAs
  * come from the space's own bitmap over a fixed window (4 KiB pages, freed ones reused first)
  * and every mapping is a moat_ioas_map at a FIXED_IOVA, one per physically contiguous run.
- * Three kinds of memory a device may reach:
+ * Four kinds of memory a device may reach:
  *   dma_alloc      zeroed pages for rings and queues, mapped for as long as the driver runs;
  *   dma_map        a caller's buffer for one I/O (strict mode): mapped before the device is
  *                  told, unmapped after it completed; the unmap includes the IOTLB
  *                  invalidation, so no DMA through it can happen once dma_unmap returns;
  *                  dma_unmap_many takes several down with one invalidation wait;
+ *   dma_window     strict mode without the per-I/O map cost: a caller's buffer stored into
+ *                  its request's slot of a window whose page tables stay (leaf entries only),
+ *                  cleared at completion, one invalidation per batch (dma_window_sync);
  *   dma_pool       buffers mapped once at set-up, so the data path maps nothing per I/O.
  * An IOVA whose I/O never completed (a timeout) is unmapped and quarantined: never handed out
  * again while the space lives, because the device may still hold it (the bitmap keeps it).
@@ -30,6 +33,7 @@
 
 struct pci_dev;
 struct moat_iommufd;
+struct moat_ioas_window;
 
 #define DMA_PAGE 4096ULL
 /* The IOVA window spaces allocate from by default: below the x86 interrupt window, above 0 so
@@ -143,6 +147,53 @@ int dma_unmap(struct dma_space *ds, struct dma_map *m);
 void dma_unmap_many(struct dma_space *ds, struct dma_map *const *maps, unsigned n);
 /* For an I/O that never completed: unmaps and keeps the IOVA range out of use for good. */
 void dma_unmap_quarantine(struct dma_space *ds, struct dma_map *m);
+
+/* For each physically contiguous run of the n pages from va (page aligned): fn(arg, run's va,
+ * its byte offset from va, its length), with the runtime context's virt-to-phys hook primed to
+ * answer for exactly that run. Stops at the first error (-EFAULT: a page the CPU does not map);
+ * *done: pages handled before it. */
+typedef int (*dma_run_fn)(void *arg, uintptr_t va, uint64_t off, uint64_t len);
+int dma_for_each_run(uintptr_t va, uint64_t n, dma_run_fn fn, void *arg, uint64_t *done);
+
+/* A window of slots (strict mode without per-I/O map cost): nslots slots of slot_size bytes
+ * at a fixed IOVA range of the space's IOAS (moat_ioas_window_alloc: its page-table pages
+ * allocated once and kept). Mapping a request into a slot stores its leaf entries; clearing
+ * it removes them; one sync invalidates everything cleared since the last one, with one wait.
+ * Slots are handed out from a stack (one per request tag); a slot whose request never
+ * completed is quarantined: cleared at once (with its own sync), never handed out again. */
+struct dma_window {
+    struct dma_space *ds;
+    struct moat_ioas_window *w;     /* NULL: untranslated (no IOMMU, IDENTITY): dma_map */
+    uint32_t id;
+    uint64_t iova;                  /* of slot 0 */
+    uint64_t size;                  /* of the IOVA range: nslots * slot_size */
+    uint32_t slot_size;             /* bytes, whole pages */
+    unsigned nslots, nfree, nquarantined;
+    uint16_t *free;                 /* stack of free slots */
+    uint64_t nr_syncs;              /* invalidation waits */
+};
+
+/* nslots slots, each taking any buffer of up to max_bytes (whatever its offset in its first
+ * page). Untranslated spaces get no window (w NULL): callers map with dma_map. */
+int dma_window_init(struct dma_window *win, struct dma_space *ds, unsigned nslots,
+                    uint32_t max_bytes);
+/* Slots still mapped are allowed only once the device is cut off from its domain
+ * (dma_space_block); then, as with quarantined slots, the window's IOVA range is never reused
+ * while the space lives. */
+void dma_window_fini(struct dma_window *win);
+/* A free slot (-EAGAIN when none), and [buf, buf + len) mapped there with prot: m describes it
+ * (m->iova is the buffer's first byte). -EINVAL for a zero length or one beyond a slot,
+ * -EFAULT for memory the CPU does not map. */
+int dma_window_map(struct dma_window *win, const void *buf, size_t len, uint32_t prot,
+                   struct dma_map *m, uint16_t *slot);
+/* Clears the slot's entries; the device may still reach the buffer until dma_window_sync. */
+void dma_window_clear(struct dma_window *win, const struct dma_map *m);
+/* One invalidation (covering what was cleared) and one wait: no cleared buffer is reachable
+ * when it returns. Then the cleared slots may be handed out again: dma_window_put. */
+void dma_window_sync(struct dma_window *win);
+void dma_window_put(struct dma_window *win, uint16_t slot);
+/* A request that never completed: cleared and synced at once, the slot never reused. */
+void dma_window_quarantine(struct dma_window *win, const struct dma_map *m);
 
 /* Error-path tests: when non-zero, the dma_fail_nth-th dma_alloc from now fails (-ENOMEM).
  * (The IOMMUFD layer's own allocations fail with moat_iommufd_fail_nth.) */

@@ -175,10 +175,26 @@ static int create_io_queues(struct nvme_ctrl *c)
     return err ? err : nvme_admin(c, &sq, NULL);
 }
 
+/* CAP checks that hold for the controller's whole life: NVM command set, 4 KiB pages. */
+static int check_cap(struct nvme_ctrl *c)
+{
+    c->cap = rd64(c, NVME_REG_CAP);
+    if (c->cap == ~0ULL || !(FIELD_GET(NVME_CAP_CSS, c->cap) & 1) ||
+        FIELD_GET(NVME_CAP_MPSMIN, c->cap) != 0)
+        return -ENODEV;
+    uint64_t to = FIELD_GET(NVME_CAP_TO, c->cap);
+    c->timeout_ns = (to ? to : 1) * 500 * NSEC_PER_MSEC;
+    return 0;
+}
+
 int nvme_ctrl_start(struct blk_dev *b)
 {
     struct nvme_ctrl *c = b->priv;
-    int err = dma_alloc(&b->dma, NVME_IDENTIFY_SIZE, IOMMU_WRITE, &c->identify);
+    /* The registers answer once the block layer has enabled the function (decode may be off
+     * until then: PCI_SYS_DEFER_DECODE). */
+    int err = check_cap(c);
+    if (!err)
+        err = dma_alloc(&b->dma, NVME_IDENTIFY_SIZE, IOMMU_WRITE, &c->identify);
     if (!err)
         err = enable(c);
     if (!err)
@@ -191,18 +207,6 @@ int nvme_ctrl_start(struct blk_dev *b)
         return err;     /* the block layer resets, blocks, then releases */
     b->max_io = c->mdts_bytes ? MIN(NVME_MAX_IO, c->mdts_bytes) : NVME_MAX_IO;
     b->queue_depth = c->io.depth - 1u;
-    return 0;
-}
-
-/* CAP checks that hold for the controller's whole life: NVM command set, 4 KiB pages. */
-static int check_cap(struct nvme_ctrl *c)
-{
-    c->cap = rd64(c, NVME_REG_CAP);
-    if (c->cap == ~0ULL || !(FIELD_GET(NVME_CAP_CSS, c->cap) & 1) ||
-        FIELD_GET(NVME_CAP_MPSMIN, c->cap) != 0)
-        return -ENODEV;
-    uint64_t to = FIELD_GET(NVME_CAP_TO, c->cap);
-    c->timeout_ns = (to ? to : 1) * 500 * NSEC_PER_MSEC;
     return 0;
 }
 
@@ -226,9 +230,7 @@ static int nvme_probe(struct pci_dev *pd)
     c->blk.priv = c;
     str_copy(c->blk.name, "nvme0n1", sizeof(c->blk.name));
     c->blk.name[4] = (char)('0' + nr_ctrls);
-    int err = check_cap(c);
-    if (!err)
-        err = blk_dev_setup(&c->blk, IOMMU_DOMAIN_PAGING);
+    int err = blk_dev_setup(&c->blk, IOMMU_DOMAIN_PAGING);
     if (err)
         return err;
     pci_set_driver(pd, "nvme");

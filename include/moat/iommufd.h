@@ -110,6 +110,35 @@ int moat_ioas_allow_iovas(struct moat_iommufd *ctx, uint32_t ioas_id,
 int moat_ioas_option(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t option_id, uint16_t op,
                      uint64_t *val);
 
+/* ---- IOAS windows (moat's own; no ioctl carries them) ----
+ * A window is a fixed range of an IOAS, [iova, iova + length), whose I/O page-table pages are
+ * allocated once, when it is made (and when a device attaches), and stay: a driver maps each
+ * request into a slot of it and clears the slot when the request completes, with no IOVA
+ * allocation, no tree lookup and no table allocation on that path. It is an ordinary area of
+ * the IOAS (ranges, fixed maps and copies see it as taken); moat_ioas_unmap refuses to cut
+ * into it (-EBUSY) and unmap-all leaves it. It is destroyed with moat_iommufd_destroy (-EBUSY
+ * while a slot is mapped or cleared but not synced, with a device attached). An IOAS with a
+ * window has at most one paging HWPT (-EBUSY for a second: every map and clear would have to
+ * be done twice). What a window maps is not pinned: the request that mapped it owns it. */
+struct moat_ioas_window;
+/* -ENOENT unknown IOAS, -EINVAL zero or misaligned length or iova, reserved IOVA,
+ * -EOVERFLOW iova + length wraps, -EEXIST overlaps a mapping, -EBUSY more than one HWPT,
+ * -ENOMEM. *out_id names it for moat_iommufd_destroy; *out is the data path's handle. */
+int moat_ioas_window_alloc(struct moat_iommufd *ctx, uint32_t ioas_id, uint64_t iova,
+                           uint64_t length, uint32_t *out_id, struct moat_ioas_window **out);
+/* Maps [va, va + length) (physically contiguous: the context's virt-to-phys hook) at
+ * iova + offset with prot (IOMMU_READ and/or IOMMU_WRITE): the leaf entries only. -EINVAL
+ * zero or misaligned length, offset or va, bad prot; -ERANGE outside the window; -EEXIST part
+ * of it still mapped; -EFAULT va not translatable. */
+int moat_ioas_window_map(struct moat_ioas_window *w, uint64_t offset, const void *va,
+                         uint64_t length, uint32_t prot);
+/* Clears what [offset, offset + length) maps (all of it must be mapped: -ENOENT). The device
+ * may still reach it until moat_ioas_window_sync returns. -EINVAL, -ERANGE as map. */
+int moat_ioas_window_clear(struct moat_ioas_window *w, uint64_t offset, uint64_t length);
+/* One invalidation covering everything cleared since the last sync (the span from the lowest
+ * to the highest page cleared), one wait: when it returns, no DMA reaches any of it. */
+void moat_ioas_window_sync(struct moat_ioas_window *w);
+
 /* ---- HWPT ---- */
 
 struct moat_hwpt_alloc {
@@ -138,10 +167,15 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
                          const void *entries, uint32_t entry_len, uint32_t *entry_num);
 
+/* The IOAS VFIO compatibility uses (IOMMU_VFIO_IOAS): -ENODEV when none is set, unless create,
+ * which makes one (Linux's iommufd_vfio_compat_ioas_create: a VFIO group set on an iommufd). */
+int moat_vfio_compat_ioas(struct moat_iommufd *ctx, bool create, uint32_t *ioas_id);
+
 /* ---- devices ---- */
 
-/* Binds dev to ctx. -ENODEV no IOMMU covers it, -EBUSY it is bound already, or another member
- * of its isolation group is bound to another context (logged, naming that device). */
+/* Binds dev to ctx. -ENODEV no IOMMU covers it, -EBUSY it is bound to ctx already, -EPERM it
+ * or another member of its isolation group is bound to another context (Linux's answer when
+ * another owner holds the group; logged, naming that device). */
 int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *out_dev_id);
 /* The devices moat_device_bind_bdf() looks up (the PCI system's array). */
 void moat_iommufd_set_pci_devs(struct pci_dev *devs, uint32_t n);

@@ -191,6 +191,13 @@ void iommu_gather_sync(struct iommu_domain *d, struct pgtable_gather *g)
         d->unit->ops->gather_sync(d, g);
 }
 
+int iommu_populate(struct iommu_domain *d, uint64_t iova, uint64_t size)
+{
+    if (d->type != IOMMU_DOMAIN_PAGING)
+        return -EINVAL;
+    return pgtable_populate(&d->pt, iova, size);
+}
+
 int iommu_iova_to_phys(struct iommu_domain *d, uint64_t iova, uint64_t *pa)
 {
     if (d->type == IOMMU_DOMAIN_IDENTITY) {

@@ -149,6 +149,9 @@ static void obj_destroy(struct moat_iommufd *ctx, struct iommufd_obj *obj)
     case IOMMUFD_OBJ_DEVICE:
         idev_destroy(ctx, container_of(obj, struct idev, obj));
         break;
+    case IOMMUFD_OBJ_WINDOW:
+        ioas_window_destroy(container_of(obj, struct moat_ioas_window, obj));
+        break;
     default:
         MOAT_ASSERT(0);
     }
@@ -162,6 +165,9 @@ int moat_iommufd_destroy(struct moat_iommufd *ctx, uint32_t id)
     /* A bound device is held by its binder until moat_device_unbind(), as in Linux. */
     if (obj->users || obj->type == IOMMUFD_OBJ_DEVICE)
         return ERR(-EBUSY);
+    if (obj->type == IOMMUFD_OBJ_WINDOW &&
+        ioas_window_busy(container_of(obj, struct moat_ioas_window, obj)))
+        return ERR(-EBUSY);     /* slots still mapped, or cleared and not synced */
     obj_destroy(ctx, obj);
     return 0;
 }

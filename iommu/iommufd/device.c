@@ -30,18 +30,20 @@ static void log_bdf(const char *what, const struct pci_dev *p)
     kprintf("%s %04x:%02x:%02x.%x", what, p->seg, p->bus, p->devfn >> 3, p->devfn & 7);
 }
 
-/* A device may be bound only while no member of its group is bound to another context. */
+/* A device may be bound only while no member of its group is bound to another context: Linux's
+ * iommu_device_claim_dma_owner refuses another owner with EPERM. Bound twice in one context:
+ * EBUSY (VFIO never lets Linux get that far). */
 static int group_viable(struct moat_iommufd *ctx, const struct pci_dev *pdev)
 {
     for (struct idev *i = bound; i; i = i->next_bound) {
         if (i->pdev == pdev)
-            return ERR(-EBUSY);
+            return ERR(i->ctx == ctx ? -EBUSY : -EPERM);
         if (pdev->group == PCI_NO_GROUP || i->pdev->group != pdev->group || i->ctx == ctx)
             continue;
         log_bdf("iommufd: cannot bind", pdev);
         log_bdf(": group member", i->pdev);
         kprintf(" is bound to another context (group %d)\n", pdev->group);
-        return ERR(-EBUSY);
+        return ERR(-EPERM);
     }
     return 0;
 }

@@ -127,7 +127,23 @@ int moat_hwpt_set_dirty_tracking(struct moat_iommufd *ctx, uint32_t hwpt_id, uin
     bool enable = flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
     if (enable)
         dirty_clear_all(h);
-    return h->domain->unit->ops->set_dirty_tracking(h->domain, enable);
+    int err = h->domain->unit->ops->set_dirty_tracking(h->domain, enable);
+    if (!err)
+        h->dirty_on = enable;
+    return err;
+}
+
+/* Mappings cover [iova, last] without a gap (Linux's iopt_area_contig_done). */
+static bool areas_cover(const struct ioas *ioas, uint64_t iova, uint64_t last)
+{
+    const struct iova_node *n = iova_first(&ioas->tree, iova, iova);
+    while (n && n->kind == IOVA_AREA && n->start <= iova) {
+        if (n->last >= last)
+            return true;
+        iova = n->last + 1;
+        n = iova_first(&ioas->tree, iova, iova);
+    }
+    return false;
 }
 
 /* iommufd_check_iova_range. */
@@ -155,13 +171,18 @@ int hwpt_dirty_check(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t flags,
     struct hwpt *h = hwpt_paging_get(ctx, hwpt_id);
     if (!h)
         return ERR(-ENOENT);
+    int err = dirty_range_check(iova, length, page_size);
+    if (err)
+        return err;
     if (!h->dirty_capable)
         return ERR(-EOPNOTSUPP);
-    int err = dirty_range_check(iova, length, page_size);
-    if (!err && iova + (length - 1) > h->domain->pt.ia_last)
-        err = -EINVAL;
+    /* Linux's iommu_read_and_clear_dirty: the range wholly mapped, and the unit's
+     * read_and_clear_dirty refuses a bitmap while tracking is off (VT-d's and AMD's: EINVAL) */
+    uint64_t last = iova + (length - 1);
+    if (last > h->domain->pt.ia_last || !areas_cover(h->ioas, iova, last) || !h->dirty_on)
+        return ERR(-EINVAL);
     *out = h;
-    return err;
+    return 0;
 }
 
 int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t flags,

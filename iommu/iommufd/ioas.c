@@ -77,7 +77,13 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
                          map_prot(flags), iova);
 }
 
-/* Every area inside [iova, last]; -ENOENT when one sticks out or there is none. *first: the
+static inline bool is_window(const struct iova_node *n)
+{
+    return container_of(n, const struct ioas_area, node)->win != NULL;
+}
+
+/* Every area inside [iova, last] (-EBUSY for a window: it goes with its object);
+ * -ENOENT when one sticks out or there is none. *first: the
  * first area, where the commit starts its walk; *tail: the last one. below: NULL, or a node
  * wholly below iova (the lookup starts there). */
 static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last,
@@ -90,6 +96,11 @@ static int unmap_check(struct ioas *ioas, uint64_t iova, uint64_t last,
     for (struct iova_node *n = *first; n; n = iova_next(&ioas->tree, n, last)) {
         if (n->kind != IOVA_AREA)
             continue;
+        if (is_window(n)) {
+            if (iova == 0 && last == UINT64_MAX)
+                continue;       /* unmap-all leaves windows to their owner */
+            return ERR(-EBUSY);
+        }
         if (n->start < iova || n->last > last)
             return ERR(-ENOENT);
         if (!*bytes)
@@ -105,7 +116,7 @@ static void forget_range(struct ioas *ioas, const struct iommu_iova_range *r,
 {
     while (n) {
         struct iova_node *next = iova_next(&ioas->tree, n, r->last);
-        if (n->kind == IOVA_AREA)
+        if (n->kind == IOVA_AREA && !is_window(n))
             ioas_area_forget(ioas, container_of(n, struct ioas_area, node));
         n = next;
     }
@@ -119,7 +130,7 @@ static void gather_range(struct ioas *ioas, struct iommu_domain *d, struct pgtab
 {
     while (n) {
         struct iova_node *next = iova_next(&ioas->tree, n, r->last);
-        if (n->kind == IOVA_AREA) {
+        if (n->kind == IOVA_AREA && !is_window(n)) {
             MOAT_ASSERT(iommu_unmap_gather(d, n->start, n->last - n->start + 1, g) == 0);
             if (forget)
                 ioas_area_forget(ioas, container_of(n, struct ioas_area, node));
@@ -245,8 +256,8 @@ uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool
     uint64_t total = 0, q = (uint64_t)(uintptr_t)va;
     struct iova_node *n = iova_first(&ioas->tree, 0, UINT64_MAX);
     for (; n; n = iova_next(&ioas->tree, n, UINT64_MAX)) {
-        if (n->kind != IOVA_AREA)
-            continue;
+        if (n->kind != IOVA_AREA || is_window(n))
+            continue;       /* a window's slots belong to its owner's requests */
         struct ioas_area *a = container_of(n, struct ioas_area, node);
         uint64_t s = (uint64_t)(uintptr_t)a->va, size = n->last - n->start + 1;
         total += size;

@@ -172,10 +172,72 @@ static inline bool fit_cached(struct ioas *ioas, uint64_t length, uint64_t *iova
     return false;
 }
 
-/* A range found in a hole meets no node; a cached one is its own node. */
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
-                     struct iova_node **first)
+/* Linux's iopt_alloc_iova alignment: the length rounded up to a power of two, no more than the
+ * user address's own alignment, at most HPAGE_SIZE (2 MiB). */
+static uint64_t linux_align(uint64_t length, uint64_t va)
 {
+    uint64_t a = length <= IOMMUFD_PAGE ? IOMMUFD_PAGE : 1ULL << (64 - __builtin_clzll(length - 1));
+    if (va)
+        a = MIN(a, 1ULL << __builtin_ctzll(va));
+    return MIN(a, (uint64_t)PGTABLE_SZ_2M);
+}
+
+/* The lowest start at align in [lo, hi] where [start, start + length) meets only free or cached
+ * IOVA: past each area or reserved range in the way, try again. */
+static bool linux_fit(const struct ioas *ioas, uint64_t lo, uint64_t hi, uint64_t length,
+                      uint64_t align, uint64_t *iova)
+{
+    for (uint64_t start = lo;;) {
+        uint64_t s;
+        if (__builtin_add_overflow(start, align - 1, &s))
+            return false;
+        s &= ~(align - 1);
+        if (s >= hi || hi - s < length - 1)
+            return false;
+        const struct iova_node *n = iova_first(&ioas->tree, s, s + length - 1);
+        while (n && n->kind == IOVA_CACHED)
+            n = iova_next(&ioas->tree, n, s + length - 1);
+        if (!n) {
+            *iova = s;
+            return true;
+        }
+        if (n->last >= hi)
+            return false;
+        start = n->last + 1;
+    }
+}
+
+/* Linux's iopt_alloc_iova, for IOASes made through the ioctl face, so that a program written for
+ * Linux gets the IOVAs Linux would give it: first fit from PAGE_SIZE up (to ULONG_MAX - PAGE_SIZE)
+ * in each allowed range, at linux_align. */
+static int linux_choose(const struct ioas *ioas, uint64_t length, uint64_t va, uint64_t *iova)
+{
+    const uint64_t lo = IOMMUFD_PAGE, hi = UINT64_MAX - IOMMUFD_PAGE;
+    if (length >= UINT64_MAX / 2)
+        return ERR(-EOVERFLOW);
+    uint64_t align = linux_align(length, va);
+    if (align < IOMMUFD_PAGE)
+        return ERR(-EINVAL);
+    if (!ioas->nr_allowed)
+        return linux_fit(ioas, lo, hi, length, align, iova) ? 0 : ERR(-ENOSPC);
+    for (uint32_t i = 0; i < ioas->nr_allowed; i++) {
+        uint64_t a = MAX(ioas->allowed[i].start, lo), b = MIN(ioas->allowed[i].last, hi);
+        if (a <= b && linux_fit(ioas, a, b, length, align, iova))
+            return 0;
+    }
+    return ERR(-ENOSPC);
+}
+
+/* A range found in a hole meets no node; a cached one is its own node (or, with Linux's
+ * choice, cached ranges in the way, evicted at commit). */
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, const void *va,
+                     uint64_t *iova, struct iova_node **first)
+{
+    if (ioas->linux_iova) {
+        int err = linux_choose(ioas, length, (uint64_t)(uintptr_t)va, iova);
+        *first = err ? NULL : iova_first(&ioas->tree, *iova, *iova + length - 1);
+        return err;
+    }
     uint64_t align = choose_align(ioas, length, pa);
     if (fit_cached(ioas, length, iova, first))
         return 0;
@@ -279,6 +341,8 @@ static inline int map_area_domain(struct ioas *ioas, struct iommu_domain *d,
                                   struct ioas_area *a)
 {
     uint64_t len = a->node.last - a->node.start + 1;
+    if (unlikely(a->win))
+        return ioas_window_fill(a->win, d);
     if (!ioas->no_huge)
         return iommu_map(d, a->node.start, a->pa, len, a->prot);
     /* Huge pages off: one 4 KiB leaf per call, so the table never holds a larger one. */
@@ -301,6 +365,10 @@ int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_
 /* Unmap includes the invalidation and its wait (iommu.h): after this, no DMA reaches a. */
 void ioas_unmap_area_domain(struct iommu_domain *d, struct ioas_area *a)
 {
+    if (a->win) {       /* the domain is leaving the IOAS: its window tables go with it */
+        ioas_window_drop(a->win, d);
+        return;
+    }
     int err = iommu_unmap(d, a->node.start, a->node.last - a->node.start + 1);
     MOAT_ASSERT(err == 0);
 }
@@ -320,6 +388,8 @@ static inline int map_everywhere(struct ioas *ioas, struct ioas_area *a)
 
 static inline void unmap_everywhere(struct ioas *ioas, struct ioas_area *a)
 {
+    if (a->win)         /* a window just filled: empty tables, harmless, kept */
+        return;
     for (struct hwpt *h = ioas->hwpts; h; h = h->next)
         MOAT_ASSERT(iommu_unmap(h->domain, a->node.start, a->node.last - a->node.start + 1) == 0);
 }
@@ -365,10 +435,10 @@ int ioas_area_map(struct ioas *ioas, bool fixed, const void *va, uint64_t pa, ui
         return ERR(-EINVAL);
     if (fixed)
         err = check_fixed(ioas, where, length, &first);
-    else if (fit_cached(ioas, length, &where, &first))
+    else if (!ioas->linux_iova && fit_cached(ioas, length, &where, &first))
         err = 0;        /* the common case, without the first-fit search's frame */
     else
-        err = ioas_choose_iova(ioas, length, pa, &where, &first);
+        err = ioas_choose_iova(ioas, length, pa, va, &where, &first);
     if (err)
         return err;
     struct ioas_area *a = area_prepare(ioas, where, length, first);

@@ -16,8 +16,8 @@ static int copy_src_check(struct ioas *src, uint64_t iova, uint64_t last, bool w
          n = iova_next(&src->tree, n, last)) {
         if (n->kind != IOVA_AREA)
             continue;
-        if (n->start > next)
-            return ERR(-ENOENT);
+        if (n->start > next || container_of(n, struct ioas_area, node)->win)
+            return ERR(-ENOENT);    /* a hole, or a window: nothing fixed to copy */
         if (write && !(container_of(n, struct ioas_area, node)->prot & IOMMU_WRITE))
             return ERR(-EPERM);
         (*pieces)++;
@@ -62,7 +62,8 @@ static int copy_into(struct ioas *dst, struct ioas *src, uint32_t flags, uint64_
     if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
         err = ioas_check_fixed(dst, where, length, &ignored);
     else
-        err = ioas_choose_iova(dst, length, first->pa + (src_iova - first->node.start), &where,
+        err = ioas_choose_iova(dst, length, first->pa + (src_iova - first->node.start),
+                               (const char *)first->va + (src_iova - first->node.start), &where,
                                &ignored);
     if (err)
         return err;

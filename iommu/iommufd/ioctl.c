@@ -78,6 +78,9 @@ static int do_ioas_alloc(struct ucmd *u)
     int err = moat_ioas_alloc(u->ctx, c->flags, &c->out_ioas_id);
     if (err)
         return err;
+    /* a program written for Linux gets the IOVAs Linux would choose (iopt_alloc_iova); the
+     * native calls keep moat's own choice (guard pages, reuse of freed ranges) */
+    ioas_get(u->ctx, c->out_ioas_id)->linux_iova = true;
     err = respond(u);
     if (err)
         moat_iommufd_destroy(u->ctx, c->out_ioas_id);
@@ -416,7 +419,7 @@ int moat_iommufd_ioctl(struct moat_iommufd *ctx, unsigned long cmd, void *arg)
     struct ucmd u = { .ctx = ctx, .uarg = UPTR(arg), .cmd = &buf };
     unsigned nr = IOC_NR(cmd);
     if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(ops))
-        return ERR(-ENOTTY);
+        return (int)iommufd_vfio_ioctl(ctx, cmd, UPTR(arg));   /* vfio_compat.c */
     const struct ioctl_op *op = &ops[nr - IOMMUFD_CMD_BASE];
     if (!op->fn || op->cmd != cmd)
         return ERR(-ENOTTY);

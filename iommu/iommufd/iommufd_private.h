@@ -22,6 +22,7 @@ enum iommufd_obj_type {
     IOMMUFD_OBJ_HWPT_NESTED,
     IOMMUFD_OBJ_DEVICE,
     IOMMUFD_OBJ_FAULT,
+    IOMMUFD_OBJ_WINDOW,         /* moat's own: an IOAS window (ioas_window.c) */
 };
 
 struct iommufd_obj {
@@ -61,6 +62,7 @@ struct ioas {
     struct iommu_iova_range *allowed;   /* sorted; none: everywhere */
     uint32_t nr_allowed;
     bool no_huge;
+    bool linux_iova;                /* made by IOMMU_IOAS_ALLOC: IOVAs chosen as Linux chooses */
     struct iova_node *cache[IOAS_CACHE_CLASSES];   /* freed ranges, per size class */
     uint32_t cache_len[IOAS_CACHE_CLASSES];
     struct ioas_area *spare;        /* area structures out of any tree, linked by node.next */
@@ -73,7 +75,21 @@ struct ioas_area {
     const void *va;                 /* the pinned CPU memory */
     uint32_t prot;                  /* IOMMU_READ | IOMMU_WRITE */
     bool chosen;                    /* the IOVA was chosen by the allocator */
+    struct moat_ioas_window *win;   /* a window's area: no memory of its own (va, pa 0) */
     bool evict;                     /* prepared: cached ranges lie in its way (see commit) */
+};
+
+/* A window (moat_ioas_window_alloc): its area, and what its data path keeps. */
+struct moat_ioas_window {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct ioas *ioas;
+    struct ioas_area *area;
+    uint64_t iova, length;
+    uint64_t *live;                 /* bit per page: mapped and not cleared */
+    uint64_t live_pages;
+    bool pending;                   /* cleared, not yet synced: gather holds it */
+    struct pgtable_gather gather;
 };
 
 struct fault_queue;
@@ -86,6 +102,7 @@ struct hwpt {
     struct fault_queue *fault;
     struct hwpt *next;              /* in ioas->hwpts */
     bool auto_domain, nest_parent, dirty_capable;
+    bool dirty_on;                  /* IOMMU_HWPT_SET_DIRTY_TRACKING enabled it */
     uint32_t data_type;             /* NESTED */
 };
 
@@ -160,8 +177,8 @@ uint64_t ioas_pinned_bytes(struct ioas *ioas, const void *va, uint64_t len, bool
 /* Both place [*iova, + length) and return in *first the lowest node of the tree that meets
  * it (a cached range: nothing else may be there), NULL when none does, for
  * ioas_area_prepare; valid until the tree changes. */
-int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, uint64_t *iova,
-                     struct iova_node **first);
+int ioas_choose_iova(struct ioas *ioas, uint64_t length, uint64_t pa, const void *va,
+                     uint64_t *iova, struct iova_node **first);
 int ioas_check_fixed(struct ioas *ioas, uint64_t iova, uint64_t length,
                      struct iova_node **first);
 struct ioas_area *ioas_area_prepare(struct ioas *ioas, uint64_t iova, uint64_t length,
@@ -187,6 +204,12 @@ int ioas_resv_add(struct ioas *ioas, const struct ioas_resv *r, uint32_t n);
 void ioas_resv_rebuild(struct ioas *ioas);
 bool ioas_resv_hits(const struct ioas *ioas, uint64_t start, uint64_t last);
 void ioas_cache_evict(struct ioas *ioas, uint64_t start, uint64_t last);
+
+/* ioas_window.c */
+int ioas_window_fill(struct moat_ioas_window *w, struct iommu_domain *d);
+void ioas_window_drop(struct moat_ioas_window *w, struct iommu_domain *d);
+void ioas_window_destroy(struct moat_ioas_window *w);
+bool ioas_window_busy(const struct moat_ioas_window *w);
 
 /* hwpt.c */
 struct hwpt *hwpt_get(struct moat_iommufd *ctx, uint32_t id);
@@ -215,5 +238,8 @@ int fault_queue_fd_open(struct moat_iommufd *ctx, uint32_t fault_id);
 void moat_iommufd_fail_nth(unsigned long n);
 bool moat_iommufd_should_fail(void);
 unsigned long moat_iommufd_alloc_count(void);
+
+/* VFIO type1 container ioctls on an iommufd (vfio_compat.c): commands outside IOMMUFD's. */
+long iommufd_vfio_ioctl(struct moat_iommufd *ctx, unsigned long cmd, uint64_t uarg);
 
 #endif

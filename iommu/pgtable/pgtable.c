@@ -84,6 +84,8 @@ void pt_gather_init(struct pgtable_gather *g)
     g->nr_pages = 0;
     g->leaf_only = true;
     g->widen = false;
+    g->span = false;
+    g->keep_tables = false;
 }
 
 /* keep_ranges: the flush was forced by a full page list; the ranges stay gathered so that the
@@ -140,7 +142,7 @@ void pt_gather_range(struct pgtable *pt, struct pgtable_gather *g, uint64_t star
 {
     struct pgtable_range *r = g->nr_ranges ? &g->range[g->nr_ranges - 1] : NULL;
 
-    if (r && pt_ranges_touch(r, start, last)) {
+    if (r && (g->span || pt_ranges_touch(r, start, last))) {
         r->start = MIN(r->start, start);
         r->last = MAX(r->last, last);
     } else if (g->nr_ranges == PGTABLE_GATHER_RANGES && g->widen) {
@@ -393,6 +395,14 @@ int pgtable_unmap_gather(struct pgtable *pt, uint64_t iova, uint64_t size, uint3
     if (!ret && (flags & ~PGTABLE_UNMAP_SPLIT))
         ret = ERR(-EINVAL);
     return ret ? ret : pt->ops->unmap(pt, iova, last, flags, g);
+}
+
+int pgtable_populate(struct pgtable *pt, uint64_t iova, uint64_t size)
+{
+    uint64_t last;
+    int ret = pt_check_span(iova, size, pt->granule, pt->ia_last, &last);
+
+    return ret ? ret : pt->ops->populate(pt, iova, last);
 }
 
 int pgtable_translate(const struct pgtable *pt, uint64_t iova, struct pgtable_xlate *out)

@@ -119,6 +119,11 @@ struct pgtable_gather {
     bool leaf_only; /* only leaf entries changed: paging-structure caches may be kept */
     bool widen;     /* when the ranges are full, widen the nearest instead of flushing (a
                      * batch: pgtable_gather_init) */
+    /* Set by the caller after pgtable_gather_init, for a window of slots whose tables stay
+     * (pgtable_populate): */
+    bool span;      /* every range merges into one, from the lowest address gathered to the
+                     * highest: one invalidation for a batch of nearby changes */
+    bool keep_tables; /* unmaps never unlink a table, even one whose whole span they clear */
     unsigned int nr_pages;
     struct pgtable_gathered_page pages[PGTABLE_GATHER_PAGES];
 };
@@ -201,6 +206,14 @@ void pgtable_gather_init(struct pgtable_gather *g);
 int pgtable_unmap_gather(struct pgtable *pt, uint64_t iova, uint64_t size, uint32_t flags,
                          struct pgtable_gather *g);
 void pgtable_gather_sync(struct pgtable *pt, struct pgtable_gather *g);
+
+/* Allocates every table page that [iova, iova + size) needs for leaves of the smallest size,
+ * without mapping anything: later maps there of that leaf size find their tables and only store
+ * leaves, and unmaps through a keep_tables gather leave them in place (a window of slots).
+ * Tables already there are kept; -EEXIST when part of the range is mapped; on any error the
+ * table is unchanged. No invalidation: no translation changed (units that cache non-present
+ * entries are invalidated by the leaf maps that follow, as for every map). */
+int pgtable_populate(struct pgtable *pt, uint64_t iova, uint64_t size);
 
 /* 0 and *out, or -ENOENT when nothing is mapped at iova, -ERANGE beyond the input width. */
 int pgtable_translate(const struct pgtable *pt, uint64_t iova, struct pgtable_xlate *out);

@@ -27,6 +27,7 @@ struct pgtable_fmt_ops {
     int (*map)(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t last, uint32_t prot);
     int (*unmap)(struct pgtable *pt, uint64_t iova, uint64_t last, uint32_t flags,
                  struct pgtable_gather *g);
+    int (*populate)(struct pgtable *pt, uint64_t iova, uint64_t last);
     int (*translate)(const struct pgtable *pt, uint64_t iova, struct pgtable_xlate *out);
     void (*read_dirty)(struct pgtable *pt, uint64_t iova, uint64_t last, unsigned int pgshift,
                        uint64_t *bitmap, uint32_t flags);

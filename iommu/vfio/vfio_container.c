@@ -11,12 +11,33 @@
 #define DIRTY_BITMAP_PAGES_MAX 0x7fffffffULL
 #define DIRTY_BITMAP_SIZE_MAX (ALIGN_UP(DIRTY_BITMAP_PAGES_MAX, 64) / 8)
 
+/* Linux's vfio_iommu_type1_check_extension; iommu_set says whether the container has its IOMMU
+ * (vfio_container_ioctl_check_extension asks the driver with or without its data). */
+static long container_check_extension(const struct vfio_container *c, unsigned long ext)
+{
+    switch (ext) {
+    case VFIO_TYPE1_IOMMU:
+    case VFIO_TYPE1v2_IOMMU:
+    case VFIO_TYPE1_NESTING_IOMMU:  /* 6.12 answers 1; SET_IOMMU with it fails on VT-d */
+    case VFIO_UNMAP_ALL:
+        return 1;
+    case VFIO_UPDATE_VADDR:
+        return c->ictx != NULL;
+    default:
+        return 0;   /* VFIO_DMA_CC_IOMMU: no unit enforces cache coherency (VT-d snoop control) */
+    }
+}
+
+/* Linux's vfio_ioctl_set_iommu: no group or set already (EINVAL), no driver for the type
+ * (ENODEV). Type1 with nesting needs a domain that can nest (iommu_enable_nesting): none can. */
 static int container_set_iommu(struct vfio_container *c, unsigned long type)
 {
     if (c->nr_groups == 0 || c->ictx)
         return ERR(-EINVAL);
-    if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
+    if (!container_check_extension(c, type) || type == VFIO_UNMAP_ALL)
         return ERR(-ENODEV);
+    if (type == VFIO_TYPE1_NESTING_IOMMU)
+        return ERR(-EINVAL);
     int err = moat_iommufd_open(&c->ictx);
     if (err)
         return err;
@@ -92,12 +113,10 @@ void vfio_container_detach_group(struct vfio_container *c, struct vfio_group *g)
 
 static long container_info(struct vfio_container *c, unsigned long arg)
 {
-    struct vfio_iommu_type1_info info;
+    struct vfio_iommu_type1_info info = { 0 };      /* pad and cap_offset: 0, as Linux */
     long err = vfio_args_in(&info, arg, END_OF(struct vfio_iommu_type1_info, iova_pgsizes));
     if (err)
         return err;
-    if (!c->ictx)
-        return ERR(-EINVAL);
     size_t outsz = MIN(info.argsz, sizeof(info));   /* never more than the program passed */
     struct iommu_unit *u = iommu_first_unit();
     info.flags = VFIO_IOMMU_INFO_PGSIZES;
@@ -128,19 +147,20 @@ static long container_info(struct vfio_container *c, unsigned long arg)
         .pgsize_bitmap = 4096,
         .max_dirty_bitmap_size = DIRTY_BITMAP_SIZE_MAX,
     };
-    size_t caps_size = ALIGN_UP(sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]), 8) +
-                       ALIGN_UP(sizeof(mig), 8) + ALIGN_UP(sizeof(av), 8);
+    size_t caps_size = ALIGN_UP(sizeof(mig), 8) + ALIGN_UP(sizeof(av), 8) +
+                       ALIGN_UP(sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]), 8);
     info.flags |= VFIO_IOMMU_INFO_CAPS;
     info.cap_offset = 0;
     if (info.argsz < sizeof(info) + caps_size) {
         info.argsz = (uint32_t)(sizeof(info) + caps_size);
     } else {
+        /* Linux's order: migration, DMA available, IOVA ranges (vfio_iommu_type1_get_info) */
         uint8_t buf[sizeof(capbuf) + 2 * sizeof(mig) + 2 * sizeof(av)];
         struct vfio_caps caps = { buf, 0, sizeof(info), &info.cap_offset };
         memset(buf, 0, sizeof(buf));
-        vfio_cap_add(&caps, cr, sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]));
         vfio_cap_add(&caps, &mig, sizeof(mig));
         vfio_cap_add(&caps, &av, sizeof(av));
+        vfio_cap_add(&caps, cr, sizeof(*cr) + nr * sizeof(cr->iova_ranges[0]));
         err = vfio_copy_to(arg + sizeof(info), buf, caps.size);
         if (err)
             return err;
@@ -216,6 +236,24 @@ static int map_runs(struct vfio_container *c, uint32_t flags, uint64_t va, uint6
     return 0;
 }
 
+/* VFIO_DMA_MAP_FLAG_VADDR (Linux's vfio_dma_do_map with set_vaddr): the mapping must be exactly
+ * [iova, iova + size) and its vaddr invalidated; it gets the new one. The IOMMU mapping and the
+ * pinned memory behind it never changed. */
+static long dma_update_vaddr(struct vfio_container *c, const struct vfio_iommu_type1_dma_map *m,
+                             uint64_t last_iova)
+{
+    unsigned i = dma_lower_bound(c, m->iova);
+    struct vfio_dma *d = i < c->nr_dmas && c->dmas[i].iova <= last_iova ? &c->dmas[i] : NULL;
+    if (!d)
+        return ERR(-ENOENT);
+    if (!d->vaddr_invalid || d->iova != m->iova || d->size != m->size)
+        return ERR(-EINVAL);
+    d->vaddr = m->vaddr;
+    d->vaddr_invalid = false;
+    return 0;
+}
+
+/* Linux's vfio_iommu_type1_map_dma and vfio_dma_do_map, in their order. */
 static long container_map(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dma_map m;
@@ -225,17 +263,22 @@ static long container_map(struct vfio_container *c, unsigned long arg)
     uint32_t known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
     if (m.flags & ~known)
         return ERR(-EINVAL);
-    if (!c->ictx)
-        return ERR(-EINVAL);
-    uint32_t prot = m.flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
-    if (!prot || (m.flags & VFIO_DMA_MAP_FLAG_VADDR))
-        return ERR(-EINVAL);    /* moat never invalidates vaddrs, so there is none to update */
+    /* Wrapping ranges are EOVERFLOW, checked before the flags, as Linux since 6.18 (the
+     * selftests' vfio_dma_map_limit_test); 6.12 said EINVAL after them. */
     uint64_t last_iova, last_va;
-    if (!m.size || ((m.size | m.iova | m.vaddr) & 4095))
+    if (!m.size)
         return ERR(-EINVAL);
     if (__builtin_add_overflow(m.iova, m.size - 1, &last_iova) ||
         __builtin_add_overflow(m.vaddr, m.size - 1, &last_va))
+        return ERR(-EOVERFLOW);
+    uint32_t prot = m.flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+    bool set_vaddr = m.flags & VFIO_DMA_MAP_FLAG_VADDR;
+    if (!prot == !set_vaddr)
         return ERR(-EINVAL);
+    if ((m.size | m.iova | m.vaddr) & 4095)
+        return ERR(-EINVAL);
+    if (set_vaddr)
+        return dma_update_vaddr(c, &m, last_iova);
     unsigned i = dma_lower_bound(c, m.iova);
     if (i < c->nr_dmas && c->dmas[i].iova <= last_iova)
         return ERR(-EEXIST);
@@ -253,7 +296,7 @@ static long container_map(struct vfio_container *c, unsigned long arg)
     if (err)
         return err == -EOVERFLOW || err == -EADDRINUSE ? ERR(-EINVAL) : err;
     memmove(&c->dmas[i + 1], &c->dmas[i], (c->nr_dmas - i) * sizeof(c->dmas[0]));
-    c->dmas[i] = (struct vfio_dma){ m.iova, m.size, m.vaddr };
+    c->dmas[i] = (struct vfio_dma){ .iova = m.iova, .size = m.size, .vaddr = m.vaddr };
     c->nr_dmas++;
     return 0;
 }
@@ -291,6 +334,8 @@ static long mark_dirty(const struct vfio_dma *d, uint64_t base_iova, uint64_t bi
 
 static long container_dirty(struct vfio_container *c, unsigned long arg)
 {
+    if (!c->v2)
+        return ERR(-EACCES);
     struct vfio_iommu_type1_dirty_bitmap db;
     size_t minsz = END_OF(struct vfio_iommu_type1_dirty_bitmap, flags);
     long err = vfio_args_in(&db, arg, minsz);
@@ -299,8 +344,6 @@ static long container_dirty(struct vfio_container *c, unsigned long arg)
     uint32_t known = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
                      VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
     if ((db.flags & ~known) || __builtin_popcount(db.flags) != 1)
-        return ERR(-EINVAL);
-    if (!c->ictx)
         return ERR(-EINVAL);
     if (db.flags != VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP) {
         c->dirty_tracking = db.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
@@ -313,8 +356,12 @@ static long container_dirty(struct vfio_container *c, unsigned long arg)
     if (err)
         return err;
     uint64_t last;
-    if (bitmap_check(&r.bitmap, r.size) || (r.iova & 4095) || !r.size || (r.size & 4095) ||
-        __builtin_add_overflow(r.iova, r.size - 1, &last) || !c->dirty_tracking)
+    if (!r.size)
+        return ERR(-EINVAL);
+    if (__builtin_add_overflow(r.iova, r.size - 1, &last))
+        return ERR(-EOVERFLOW);     /* Linux since 6.18; 6.12 said EINVAL */
+    if (bitmap_check(&r.bitmap, r.size) || (r.iova & 4095) || (r.size & 4095) ||
+        !c->dirty_tracking)
         return ERR(-EINVAL);
     /* The range must not bisect a mapping. */
     const struct vfio_dma *d = dma_find(c, r.iova);
@@ -331,6 +378,28 @@ static long container_dirty(struct vfio_container *c, unsigned long arg)
     return 0;
 }
 
+/* VFIO_DMA_UNMAP_FLAG_VADDR: the vaddrs of the mappings from index first up to last are
+ * invalidated; one already invalid undoes this call's and fails (Linux's vfio_dma_do_unmap). */
+static long dma_invalidate_vaddrs(struct vfio_container *c, unsigned first, uint64_t last,
+                                  uint64_t *unmapped)
+{
+    unsigned i;
+    for (i = first; i < c->nr_dmas && c->dmas[i].iova <= last; i++) {
+        if (c->dmas[i].vaddr_invalid) {
+            while (i-- > first)
+                c->dmas[i].vaddr_invalid = false;
+            *unmapped = 0;
+            return ERR(-EINVAL);
+        }
+        c->dmas[i].vaddr_invalid = true;
+        *unmapped += c->dmas[i].size;
+    }
+    return 0;
+}
+
+/* Linux's vfio_iommu_type1_unmap_dma and vfio_dma_do_unmap. type1v2 refuses a range that bisects
+ * a mapping; type1 (v1) removes each mapping that starts in the range, whole, and stops at one
+ * that starts before it. */
 static long container_unmap(struct vfio_container *c, unsigned long arg)
 {
     struct vfio_iommu_type1_dma_unmap u;
@@ -342,14 +411,12 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
                      VFIO_DMA_UNMAP_FLAG_VADDR;
     if (u.flags & ~known)
         return ERR(-EINVAL);
-    if (!c->ictx)
-        return ERR(-EINVAL);
-    if (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR)
-        return ERR(-EINVAL);    /* moat never invalidates vaddrs: there is nothing to update later */
     struct vfio_bitmap bm = { 0, 0, NULL };
     bool want_dirty = u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+    bool all = u.flags & VFIO_DMA_UNMAP_FLAG_ALL;
     if (want_dirty) {
-        if ((u.flags & VFIO_DMA_UNMAP_FLAG_ALL) || u.argsz - minsz < sizeof(bm))
+        if ((u.flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) ||
+            u.argsz - minsz < sizeof(bm))
             return ERR(-EINVAL);
         err = vfio_copy_from(&bm, arg + minsz, sizeof(bm));
         if (err)
@@ -358,37 +425,44 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
             return ERR(-EINVAL);
     }
     uint64_t iova = u.iova, last;
-    if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+    if (iova & 4095)
+        return ERR(-EINVAL);
+    if (all) {
         if (u.iova || u.size)
             return ERR(-EINVAL);
-        iova = 0;
         last = ~0ULL;
-    } else {
-        if (!u.size || ((u.size | u.iova) & 4095) ||
-            __builtin_add_overflow(u.iova, u.size - 1, &last))
-            return ERR(-EINVAL);
-        /* type1v2: an unmap may not bisect a mapping. */
+    } else if (!u.size || (u.size & 4095)) {
+        return ERR(-EINVAL);
+    } else if (__builtin_add_overflow(u.iova, u.size - 1, &last)) {
+        return ERR(-EOVERFLOW);     /* Linux since 6.18; 6.12 said EINVAL */
+    }
+    if (want_dirty && !c->dirty_tracking)
+        return ERR(-EINVAL);
+    if (c->v2 && !all) {
         const struct vfio_dma *d = dma_find(c, iova);
-        if (c->v2 && d && d->iova != iova)
+        if (d && d->iova != iova)
             return ERR(-EINVAL);
         d = dma_find(c, last);
-        if (c->v2 && d && d->iova + d->size - 1 != last)
+        if (d && d->iova + d->size - 1 != last)
             return ERR(-EINVAL);
     }
     uint64_t unmapped = 0;
-    long dirty_err = 0;         /* a bitmap the program cannot take: -EFAULT once unmapped */
     unsigned i = dma_lower_bound(c, iova);
-    while (i < c->nr_dmas && c->dmas[i].iova <= last) {
+    if (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR) {
+        err = dma_invalidate_vaddrs(c, i, last, &unmapped);
+        if (err)
+            return err;
+    }
+    long dirty_err = 0;         /* a bitmap the program cannot take: -EFAULT once unmapped */
+    while (!(u.flags & VFIO_DMA_UNMAP_FLAG_VADDR) && i < c->nr_dmas && c->dmas[i].iova <= last) {
         struct vfio_dma *d = &c->dmas[i];
-        if (d->iova < iova || d->iova + d->size - 1 > last) {
-            i++;            /* type1 (v1) partial overlap: left alone */
-            continue;
-        }
+        if (d->iova < iova)
+            break;          /* v1: a mapping that starts before the range ends the unmap */
         uint64_t done = 0;
         err = moat_ioas_unmap(c->ictx, c->ioas_id, d->iova, d->size, &done);
         if (err)
             return err;
-        if (want_dirty && c->dirty_tracking && !dirty_err)
+        if (want_dirty && !dirty_err)
             dirty_err = mark_dirty(d, iova, (uint64_t)(uintptr_t)bm.data);
         unmapped += d->size;
         memmove(d, d + 1, (c->nr_dmas - i - 1) * sizeof(*d));
@@ -398,6 +472,8 @@ static long container_unmap(struct vfio_container *c, unsigned long arg)
     return dirty_err ? dirty_err : vfio_copy_to(arg, &u, minsz);
 }
 
+/* Linux's vfio_fops_unl_ioctl: the container answers three ioctls itself; the rest go to its
+ * IOMMU driver, and without one they are EINVAL (the driver's unknown ones are ENOTTY). */
 static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
 {
     struct vfio_container *c = f->priv;
@@ -405,9 +481,13 @@ static long container_ioctl(struct file *f, unsigned long cmd, unsigned long arg
     case VFIO_GET_API_VERSION:
         return VFIO_API_VERSION;
     case VFIO_CHECK_EXTENSION:
-        return arg == VFIO_TYPE1_IOMMU || arg == VFIO_TYPE1v2_IOMMU || arg == VFIO_UNMAP_ALL;
+        return container_check_extension(c, arg);
     case VFIO_SET_IOMMU:
         return container_set_iommu(c, arg);
+    }
+    if (!c->ictx)
+        return ERR(-EINVAL);
+    switch (cmd) {
     case VFIO_IOMMU_GET_INFO:
         return container_info(c, arg);
     case VFIO_IOMMU_MAP_DMA:
@@ -462,7 +542,6 @@ static int container_open(const char *rest, int oflags, struct file **out)
 
 static struct devnode container_node = { .path = "/dev/vfio/vfio", .open = container_open };
 
-void vfio_container_register(void);
 void vfio_container_register(void)
 {
     devnode_register(&container_node);

@@ -19,9 +19,8 @@ static bool bar_mmio(const struct pci_bar *b)
 
 static long device_info(struct vfio_device *vd, unsigned long arg)
 {
-    struct vfio_device_info info;
-    size_t minsz = END_OF(struct vfio_device_info, num_irqs);
-    long err = vfio_args_in(&info, arg, minsz);
+    struct vfio_device_info info = { 0 };
+    long err = vfio_args_in(&info, arg, END_OF(struct vfio_device_info, num_irqs));
     if (err)
         return err;
     info.flags = VFIO_DEVICE_FLAGS_PCI;
@@ -29,9 +28,23 @@ static long device_info(struct vfio_device *vd, unsigned long arg)
         info.flags |= VFIO_DEVICE_FLAGS_RESET;
     info.num_regions = VFIO_PCI_NUM_REGIONS;
     info.num_irqs = VFIO_PCI_NUM_IRQS;
-    return vfio_copy_to(arg, &info, minsz);
+    /* no capabilities: cap_offset and pad 0 (Linux writes min(argsz, sizeof) bytes) */
+    return vfio_copy_to(arg, &info, MIN(info.argsz, sizeof(info)));
 }
 
+/* The BAR that holds the MSI-X table, or -1. */
+static int msix_bar(struct vfio_device *vd)
+{
+    const struct pci_dev *d = vd->pdev;
+    if (!d->caps.msix)
+        return -1;
+    return (int)(pci_read32(vfio_pci(), d, (uint16_t)(d->caps.msix + 4)) & 7);
+}
+
+/* Linux's vfio_pci_ioctl_get_region_info: config space; BARs (size 0 and no flags when absent;
+ * the MSI-X table's BAR says it may be mapped whole: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE); the ROM
+ * (moat sizes none: size 0, no flags); VGA only for a VGA device (EINVAL: moat has none). Caps
+ * that do not fit give the size needed in argsz and cap_offset 0. */
 static long region_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_region_info ri;
@@ -39,12 +52,13 @@ static long region_info(struct vfio_device *vd, unsigned long arg)
     long err = vfio_args_in(&ri, arg, minsz);
     if (err)
         return err;
-    if (ri.index >= VFIO_PCI_NUM_REGIONS)
+    if (ri.index >= VFIO_PCI_NUM_REGIONS || ri.index == VFIO_PCI_VGA_REGION_INDEX)
         return ERR(-EINVAL);
     ri.offset = (uint64_t)ri.index << REGION_SHIFT;
     ri.size = 0;
     ri.flags = 0;
-    ri.cap_offset = 0;
+    struct vfio_info_cap_header msix = { .id = VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, .version = 1 };
+    const void *cap = NULL;
     if (ri.index <= VFIO_PCI_BAR5_REGION_INDEX) {
         const struct pci_bar *b = &vd->pdev->bar[ri.index];
         if (b->size) {
@@ -52,14 +66,34 @@ static long region_info(struct vfio_device *vd, unsigned long arg)
             ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
             if (bar_mmio(b) && b->size >= 4096)
                 ri.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+            if ((ri.flags & VFIO_REGION_INFO_FLAG_MMAP) && (int)ri.index == msix_bar(vd))
+                cap = &msix;
         }
     } else if (ri.index == VFIO_PCI_CONFIG_REGION_INDEX) {
         ri.size = vd->pdev->cfg_size;
         ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
     }
+    if (cap) {
+        ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+        ri.cap_offset = 0;
+        if (ri.argsz < sizeof(ri) + sizeof(msix)) {
+            ri.argsz = sizeof(ri) + sizeof(msix);
+        } else {
+            uint8_t buf[sizeof(msix)];
+            struct vfio_caps caps = { buf, 0, sizeof(ri), &ri.cap_offset };
+            vfio_cap_add(&caps, cap, sizeof(msix));
+            err = vfio_copy_to(arg + sizeof(ri), buf, caps.size);
+            if (err)
+                return err;
+        }
+    }
     return vfio_copy_to(arg, &ri, minsz);
 }
 
+/* Linux's vfio_pci_ioctl_get_irq_info and vfio_pci_get_irq_count: every index but ERR on a
+ * conventional PCI function answers, count 0 when the function lacks the interrupt. INTx is
+ * maskable and automasked; MSI-X may grow while enabled (x86's MSI domains allocate MSI-X vectors
+ * dynamically in Linux, and moat arms each vector on its own); the others cannot be resized. */
 static long irq_info(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_info ii;
@@ -69,24 +103,14 @@ static long irq_info(struct vfio_device *vd, unsigned long arg)
         return err;
     if (ii.index >= VFIO_PCI_NUM_IRQS)
         return ERR(-EINVAL);
+    if (ii.index == VFIO_PCI_ERR_IRQ_INDEX && !vd->pdev->caps.exp)
+        return ERR(-EINVAL);
     ii.flags = VFIO_IRQ_INFO_EVENTFD;
-    ii.count = 0;
-    const struct pci_dev *d = vd->pdev;
-    if (ii.index == VFIO_PCI_INTX_IRQ_INDEX) {
-        ii.count = vfio_intx_count(vd);
+    ii.count = vfio_irq_count(vd, ii.index);
+    if (ii.index == VFIO_PCI_INTX_IRQ_INDEX)
         ii.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-    } else if (ii.index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi) {
-        uint16_t ctl = pci_read16(vfio_pci(), d, d->caps.msi + 2);
-        ii.count = 1u << ((ctl >> 1) & 7);      /* what the function offers; moat arms one */
+    else if (ii.index != VFIO_PCI_MSIX_IRQ_INDEX)
         ii.flags |= VFIO_IRQ_INFO_NORESIZE;
-    } else if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix) {
-        ii.count = (pci_read16(vfio_pci(), d, d->caps.msix + 2) & 0x7ff) + 1;
-        ii.flags |= VFIO_IRQ_INFO_NORESIZE;
-    } else if (ii.index == VFIO_PCI_ERR_IRQ_INDEX || ii.index == VFIO_PCI_REQ_IRQ_INDEX) {
-        ii.count = d->caps.exp ? 1 : 0;
-    }
-    if (ii.count == 0)
-        ii.flags = 0;
     return vfio_copy_to(arg, &ii, minsz);
 }
 
@@ -164,12 +188,14 @@ static void cfg_init_bars(struct vfio_device *vd)
     vfio_cfg_init_bars(&vd->vcfg, hw, size);
 }
 
+/* Linux's vfio_pci_config_rw: an access reaching past the configuration space is EFAULT, whole
+ * (vfio_config_do_rw), and an empty one reads nothing wherever it is. */
 static long cfg_access(struct vfio_device *vd, void *buf, size_t len, uint64_t off, bool write)
 {
-    if (off >= vd->pdev->cfg_size)
-        return ERR(-EINVAL);
-    if (len > vd->pdev->cfg_size - off)
-        len = vd->pdev->cfg_size - off;
+    if (!len)
+        return 0;
+    if (off >= vd->pdev->cfg_size || len > vd->pdev->cfg_size - off)
+        return ERR(-EFAULT);
     for (size_t i = 0; i < len;) {
         unsigned w = ((off + i) & 3) == 0 && len - i >= 4 ? 4 : ((off + i) & 1) == 0 && len - i >= 2 ? 2 : 1;
         long err = cfg_chunk(vd, (uint16_t)(off + i), w, (uint8_t *)buf + i, write);
@@ -263,6 +289,9 @@ static long device_reset(struct vfio_device *vd)
     return 0;
 }
 
+/* Linux's vfio_df_ioctl_bind_iommufd: the arguments (EINVAL), the group's claim (EBUSY while its
+ * file is open), "bound already" (EINVAL), the iommufd (EBADF, EBADFD: iommufd_ctx_from_fd),
+ * then the device's single cdev open (EINVAL: vfio_df_open) and the bind itself. */
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_bind_iommufd b;
@@ -270,20 +299,29 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
     long err = vfio_args_in(&b, arg, minsz);
     if (err)
         return err;
-    if (b.flags)
+    if (b.flags || b.iommufd < 0)
         return ERR(-EINVAL);
+    struct vfio_group *g = vfio_group_get(vd->pdev->group);
+    if (!g)
+        return ERR(-ENOMEM);
+    if (g->opened)
+        return ERR(-EBUSY);
     if (vd->cdev_bound)
         return ERR(-EINVAL);
     struct file *f = fd_get(b.iommufd);
     if (!f)
         return ERR(-EBADF);
     struct moat_iommufd *ictx = vfio_iommufd_of(f);
-    if (!ictx) {
-        file_put(f);
-        return ERR(-EINVAL);
-    }
-    err = moat_device_bind(ictx, vd->pdev, &b.out_devid);
+    err = !ictx ? ERR(-EBADFD) : vfio_group_cdev_claim(vd->pdev);
     if (err) {
+        file_put(f);
+        return err;
+    }
+    /* iommu_device_claim_dma_owner: a runtime driver owns a member of the group */
+    err = vfio_group_viable(vd->pdev->group) ? moat_device_bind(ictx, vd->pdev, &b.out_devid)
+                                              : ERR(-EPERM);
+    if (err) {
+        vfio_group_cdev_release(vd->pdev);
         file_put(f);
         return err;
     }
@@ -294,19 +332,11 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
     return vfio_copy_to(arg, &b, minsz);
 }
 
-static long cdev_attach(struct vfio_device *vd, unsigned long arg, bool detach)
+/* Linux's vfio_df_ioctl_attach_pt / detach_pt over vfio_iommufd_physical_{attach,detach}_ioas:
+ * attaching an attached device replaces its page table; detaching one that is not attached does
+ * nothing and succeeds. */
+static long cdev_attach(struct vfio_device *vd, unsigned long arg)
 {
-    if (!vd->cdev_bound)
-        return ERR(-EINVAL);
-    if (detach) {
-        struct vfio_device_detach_iommufd_pt d;
-        long err = vfio_args_in(&d, arg, END_OF(struct vfio_device_detach_iommufd_pt, flags));
-        if (err)
-            return err;
-        if (d.flags)
-            return ERR(-EINVAL);
-        return moat_device_detach(vd->ictx, vd->dev_id);
-    }
     struct vfio_device_attach_iommufd_pt a;
     size_t minsz = END_OF(struct vfio_device_attach_iommufd_pt, pt_id);
     long err = vfio_args_in(&a, arg, minsz);
@@ -314,12 +344,26 @@ static long cdev_attach(struct vfio_device *vd, unsigned long arg, bool detach)
         return err;
     if (a.flags)
         return ERR(-EINVAL);
-    err = moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
-    if (err == -EINVAL)     /* already attached: VFIO's attach replaces */
-        err = moat_device_replace(vd->ictx, vd->dev_id, &a.pt_id);
-    if (!err)
-        err = vfio_copy_to(arg, &a, minsz);
-    return err;
+    err = vd->attached ? moat_device_replace(vd->ictx, vd->dev_id, &a.pt_id)
+                           : moat_device_attach(vd->ictx, vd->dev_id, &a.pt_id);
+    if (err)
+        return err;
+    vd->attached = true;
+    return vfio_copy_to(arg, &a, minsz);
+}
+
+static long cdev_detach(struct vfio_device *vd, unsigned long arg)
+{
+    struct vfio_device_detach_iommufd_pt d;
+    long err = vfio_args_in(&d, arg, END_OF(struct vfio_device_detach_iommufd_pt, flags));
+    if (err)
+        return err;
+    if (d.flags)
+        return ERR(-EINVAL);
+    if (vd->attached)
+        moat_device_detach(vd->ictx, vd->dev_id);
+    vd->attached = false;
+    return 0;
 }
 
 static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
@@ -335,8 +379,12 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     case VFIO_DEVICE_GET_IRQ_INFO: return irq_info(vd, arg);
     case VFIO_DEVICE_SET_IRQS: return vfio_set_irqs(vd, arg);
     case VFIO_DEVICE_RESET: return device_reset(vd);
-    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? ERR(-EINVAL) : cdev_attach(vd, arg, false);
-    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? ERR(-EINVAL) : cdev_attach(vd, arg, true);
+    case VFIO_DEVICE_FEATURE: return vfio_device_feature(vd, arg);
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: return vfio_hot_reset_info(vd, arg);
+    case VFIO_DEVICE_PCI_HOT_RESET: return vfio_hot_reset(vd, arg);
+    /* cdev only: through the group they reach vfio_pci_core_ioctl, which does not know them */
+    case VFIO_DEVICE_ATTACH_IOMMUFD_PT: return vd->group ? ERR(-ENOTTY) : cdev_attach(vd, arg);
+    case VFIO_DEVICE_DETACH_IOMMUFD_PT: return vd->group ? ERR(-ENOTTY) : cdev_detach(vd, arg);
     default: return ERR(-ENOTTY);
     }
 }
@@ -345,12 +393,14 @@ static void device_release(struct file *f)
 {
     struct vfio_device *vd = f->priv;
     vfio_irqs_disable(vd);
-    if (vd->group)
-        vd->group->open_devices--;
+    vfio_err_req_release(vd);
     if (vd->cdev_bound) {
         moat_device_unbind(vd->ictx, vd->dev_id);
+        vfio_group_cdev_release(vd->pdev);
         file_put(vd->iommufd_file);
     }
+    if (vd->group)
+        vfio_group_device_closed(vd->group, vd->pdev);
     kfree(vd);
 }
 
@@ -368,15 +418,22 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->group = g;
     vd->irq_index = ~0u;
     cfg_init_bars(vd);
+    int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
+    if (err) {
+        kfree(vd);
+        return err;
+    }
     if (g)
-        vd->ictx = g->container->ictx;
+        vd->ictx = g->container ? g->container->ictx : g->ictx;
+    if (g)
+        g->open_devices++;
     *out = file_new(&device_ops, vd);
     if (!*out) {
+        if (g)
+            vfio_group_device_closed(g, pdev);
         kfree(vd);
         return ERR(-ENOMEM);
     }
-    if (g)
-        g->open_devices++;
     return 0;
 }
 
@@ -387,9 +444,10 @@ int vfio_cdev_open(const char *rest, int oflags, struct file **out)
     struct pci_system *sys = vfio_pci();
     if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
         return ERR(-ENOENT);
+    /* Linux has a cdev only for a device bound to vfio-pci */
     struct pci_dev *pdev = &sys->devs[idx];
-    if (pdev->group < 0 || !vfio_group_viable(pdev->group))
-        return ERR(-EBUSY);
+    if (pdev->group < 0 || (pdev->driver && strcmp(pdev->driver, "vfio-pci") != 0))
+        return ERR(-ENOENT);
     return vfio_device_open(pdev, NULL, out);
 }
 

@@ -51,32 +51,51 @@ static long group_status(struct vfio_group *g, unsigned long arg)
     long err = vfio_args_in(&st, arg, minsz);
     if (err)
         return err;
+    /* Linux's vfio_group_ioctl_get_status: a group with a container is viable by construction */
     st.flags = 0;
-    if (vfio_group_viable(g->id))
-        st.flags |= VFIO_GROUP_FLAGS_VIABLE;
-    if (g->container)
-        st.flags |= VFIO_GROUP_FLAGS_CONTAINER_SET;
+    if (g->container || g->ictx)
+        st.flags = VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
+    else if (vfio_group_viable(g->id))
+        st.flags = VFIO_GROUP_FLAGS_VIABLE;
     return vfio_copy_to(arg, &st, minsz);
 }
 
+/* An iommufd as the container (Linux: iommufd_vfio_compat_ioas_create, then group->iommufd):
+ * the context gets a compat IOAS if it has none; the group holds the file. */
+static long group_set_iommufd(struct vfio_group *g, struct file *f, struct moat_iommufd *ictx)
+{
+    uint32_t ioas;
+    long err = moat_vfio_compat_ioas(ictx, true, &ioas);
+    if (err) {
+        file_put(f);
+        return err;
+    }
+    g->iommufd_file = f;
+    g->ictx = ictx;
+    return 0;
+}
+
+/* Linux's vfio_group_ioctl_set_container: the descriptor first (EBADF), then a container already
+ * set (EINVAL), then what the descriptor is (EBADFD when neither a container nor an iommufd). */
 static long group_set_container(struct vfio_group *g, unsigned long arg)
 {
     int32_t fd;
     if (vfio_copy_from(&fd, arg, sizeof(fd)))
         return ERR(-EFAULT);
-    if (fd < 0)
-        return ERR(-EINVAL);
     struct file *cf = fd_get(fd);
     if (!cf)
         return ERR(-EBADF);
     struct vfio_container *c = vfio_container_of(cf);
+    struct moat_iommufd *ictx = vfio_iommufd_of(cf);
     long err = 0;
-    if (!c)
+    if (g->container || g->ictx)
         err = ERR(-EINVAL);
-    else if (g->container)
-        err = ERR(-EINVAL);
+    else if (!c && ictx)
+        return group_set_iommufd(g, cf, ictx);
+    else if (!c)
+        err = ERR(-EBADFD);
     else if (!vfio_group_viable(g->id))
-        err = ERR(-EPERM);
+        err = ERR(-EPERM);  /* iommu_group_claim_dma_owner: a driver owns a member */
     else if (c->nr_groups == ARRAY_SIZE(c->groups))
         err = ERR(-ENOSPC);
     if (!err) {
@@ -93,24 +112,48 @@ static long group_set_container(struct vfio_group *g, unsigned long arg)
     return err;
 }
 
+/* With an iommufd Linux lets the devices keep it; moat asks for them to close first (EBUSY). */
 static long group_unset_container(struct vfio_group *g)
 {
-    if (!g->container)
+    if (!g->container && !g->ictx)
         return ERR(-EINVAL);
     if (g->open_devices)
         return ERR(-EBUSY);
+    if (g->ictx) {
+        file_put(g->iommufd_file);
+        g->iommufd_file = NULL;
+        g->ictx = NULL;
+        return 0;
+    }
     vfio_container_detach_group(g->container, g);
     vfio_container_put(g->container);
     g->container = NULL;
     return 0;
 }
 
+/* Whether the program's string at arg runs past a page without its NUL (strndup_user's EINVAL;
+ * a string it cannot read is treated alike). */
+static bool name_past_a_page(unsigned long arg)
+{
+    char chunk[64];
+    for (size_t off = 0; off < 4096; off += sizeof(chunk)) {
+        long n = uaccess_strncpy(chunk, (const char *)(arg + off), sizeof(chunk));
+        if (n != -ENAMETOOLONG)
+            return n < 0 || off + (size_t)n >= 4096;
+    }
+    return true;
+}
+
+/* Linux's vfio_group_ioctl_get_device_fd: the name is at most a page (strndup_user: EINVAL),
+ * then it must name a member (ENODEV), then the group needs an IOMMU (EINVAL). */
 static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
 {
     char name[64];
     long n = uaccess_strncpy(name, (const char *)arg, sizeof(name));
-    if (n < 0)      /* Linux's strndup_user: too long is -EINVAL */
-        return n == -ENAMETOOLONG ? ERR(-EINVAL) : n;
+    if (n == -ENAMETOOLONG)     /* longer than any device name */
+        return name_past_a_page(arg) ? ERR(-EINVAL) : ERR(-ENODEV);
+    if (n < 0)
+        return n;
     struct pci_system *sys = vfio_pci();
     struct pci_dev *pdev = NULL;
     for (uint32_t i = 0; i < sys->ndevs && !pdev; i++) {
@@ -121,7 +164,7 @@ static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
     }
     if (!pdev)
         return ERR(-ENODEV);
-    if (!g->container || !g->container->ictx)
+    if (!g->ictx && (!g->container || !g->container->ictx))
         return ERR(-EINVAL);
     struct file *f;
     int err = vfio_device_open(pdev, g, &f);
@@ -150,37 +193,130 @@ static long group_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
     }
 }
 
-static void group_release(struct file *f)
+/* The group is released once neither its file nor a device opened through it is open (Linux:
+ * each device holds a reference on the group file); its container goes with it. */
+static void group_put(struct vfio_group *g)
 {
-    struct vfio_group *g = f->priv;
-    if (g->container && !g->open_devices)
+    if (g->file_open || g->open_devices)
+        return;
+    if (g->container || g->ictx)
         group_unset_container(g);
     g->opened = false;
 }
 
+static struct vfio_group_iodev *iodev_find(struct vfio_group *g, const struct pci_dev *pdev)
+{
+    for (unsigned i = 0; i < g->nr_iodevs; i++)
+        if (g->iodevs[i].pdev == pdev)
+            return &g->iodevs[i];
+    return NULL;
+}
+
+/* Linux's vfio_df_group_open over an iommufd: the first open binds (vfio_df_iommufd_bind) and
+ * attaches to the compat IOAS (vfio_iommufd_compat_attach_ioas: ENODEV when it was cleared). */
+int vfio_group_device_opened(struct vfio_group *g, struct pci_dev *pdev, uint32_t *dev_id)
+{
+    if (!g->ictx)
+        return 0;
+    struct vfio_group_iodev *d = iodev_find(g, pdev);
+    if (d) {
+        d->opens++;
+        *dev_id = d->dev_id;
+        return 0;
+    }
+    uint32_t ioas, id;
+    int err = g->nr_iodevs == VFIO_GROUP_MAX_DEVS ? -ENOSPC : moat_device_bind(g->ictx, pdev, &id);
+    if (err)
+        return err;
+    err = moat_vfio_compat_ioas(g->ictx, false, &ioas);
+    if (!err)
+        err = moat_device_attach(g->ictx, id, &ioas);
+    if (err) {
+        moat_device_unbind(g->ictx, id);
+        return err;
+    }
+    g->iodevs[g->nr_iodevs++] = (struct vfio_group_iodev){ pdev, id, 1 };
+    *dev_id = id;
+    return 0;
+}
+
+void vfio_group_device_closed(struct vfio_group *g, const struct pci_dev *pdev)
+{
+    struct vfio_group_iodev *d = g->ictx ? iodev_find(g, pdev) : NULL;
+    if (d && --d->opens == 0) {
+        moat_device_unbind(g->ictx, d->dev_id);
+        *d = g->iodevs[--g->nr_iodevs];
+    }
+    g->open_devices--;
+    group_put(g);
+}
+
+static void group_release(struct file *f)
+{
+    struct vfio_group *g = f->priv;
+    g->file_open = false;
+    group_put(g);
+}
+
 static const struct file_ops group_ops = { .ioctl = group_ioctl, .release = group_release };
 
+struct vfio_group *vfio_group_get(int id)
+{
+    if (id < 0 || id >= VFIO_MAX_GROUPS)
+        return NULL;
+    if (!groups[id]) {
+        groups[id] = kzalloc(sizeof(*groups[id]));
+        if (groups[id])
+            groups[id]->id = id;
+    }
+    return groups[id];
+}
+
+/* Linux's vfio_group_fops_open: EBUSY while a member is bound through its cdev, and for a second
+ * open. */
 static int group_open(const char *rest, int oflags, struct file **out)
 {
     unsigned long long id;
     const char *end;
     if (str_to_u64(rest, &end, 10, &id) || *end || id >= VFIO_MAX_GROUPS || !group_exists((int)id))
         return ERR(-ENOENT);
-    struct vfio_group *g = groups[id];
-    if (!g) {
-        g = kzalloc(sizeof(*g));
-        if (!g)
-            return ERR(-ENOMEM);
-        g->id = (int)id;
-        groups[id] = g;
-    }
-    if (g->opened)
-        return ERR(-EBUSY);      /* Linux: one open file per group */
+    struct vfio_group *g = vfio_group_get((int)id);
+    if (!g)
+        return ERR(-ENOMEM);
+    if (g->nr_cdev_bound || g->opened)
+        return ERR(-EBUSY);
     *out = file_new(&group_ops, g);
     if (!*out)
         return ERR(-ENOMEM);
-    g->opened = true;
+    g->opened = g->file_open = true;
     return 0;
+}
+
+int vfio_group_cdev_claim(const struct pci_dev *pdev)
+{
+    struct vfio_group *g = vfio_group_get(pdev->group);
+    if (!g)
+        return ERR(-ENOMEM);
+    if (g->opened)
+        return ERR(-EBUSY);
+    for (unsigned i = 0; i < g->nr_cdev_bound; i++)
+        if (g->cdev_bound[i] == pdev)
+            return ERR(-EINVAL);
+    if (g->nr_cdev_bound == VFIO_GROUP_MAX_DEVS)
+        return ERR(-ENOSPC);
+    g->cdev_bound[g->nr_cdev_bound++] = pdev;
+    return 0;
+}
+
+void vfio_group_cdev_release(const struct pci_dev *pdev)
+{
+    struct vfio_group *g = vfio_group_get(pdev->group);
+    for (unsigned i = 0; g && i < g->nr_cdev_bound; i++) {
+        if (g->cdev_bound[i] == pdev) {
+            g->cdev_bound[i] = g->cdev_bound[--g->nr_cdev_bound];
+            return;
+        }
+    }
 }
 
 /* ---- /sys ---- */
@@ -240,18 +376,21 @@ static struct devnode cdev_node = { .path = "/dev/vfio/devices/vfio", .prefix = 
 static struct devnode iommu_node = { .path = "/dev/iommu", .open = vfio_iommufd_dev_open };
 static struct sysfs_provider vfio_sysfs = { .readlink = sysfs_readlink, .list = sysfs_list };
 
-void vfio_container_register(void);
-
-static int vfio_init(void)
+void vfio_register_nodes(void)
 {
-    if (!vfio_pci())
-        return -ENODEV;
     /* Order matters: the longer prefix must be tried before /dev/vfio/<group>. */
     devnode_register(&group_node);
     vfio_container_register();
     devnode_register(&iommu_node);
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
+}
+
+static int vfio_init(void)
+{
+    if (!vfio_pci())
+        return -ENODEV;
+    vfio_register_nodes();
     vm_set_pinned_query(moat_iommufd_is_pinned);
     return 0;
 }

@@ -15,7 +15,6 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 
-#define PCI_INTERRUPT_PIN 0x3d
 #define STATUS_INTERRUPT BIT(3)
 
 static bool intx_masking_works(struct vfio_device *vd)
@@ -194,22 +193,6 @@ static int intx_enable(struct vfio_device *vd, struct file *trigger)
     return 0;
 }
 
-/* fd >= 0: that eventfd (a new reference), -1: none. */
-static int intx_eventfd(int32_t fd, struct file **out)
-{
-    *out = NULL;
-    if (fd < 0)
-        return 0;
-    struct file *f = fd_get(fd);
-    if (!f)
-        return ERR(-EBADF);
-    if (!file_is_eventfd(f)) {
-        file_put(f);
-        return ERR(-EINVAL);
-    }
-    *out = f;
-    return 0;
-}
 
 static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, uint32_t dtype,
                         unsigned long data)
@@ -227,7 +210,7 @@ static int intx_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, ui
         int err = (int)vfio_copy_from(&fd, data, sizeof(fd));
         if (err)
             return err;
-        err = intx_eventfd(fd, &trigger);
+        err = vfio_eventfd_get(fd, &trigger);
         if (err)
             return err;
         if (!is_intx) {

@@ -161,51 +161,181 @@ static int irqs_enable(struct vfio_device *vd, unsigned index, unsigned start, u
     return 0;
 }
 
-static unsigned irq_count(struct vfio_device *vd, unsigned index)
+/* Linux's vfio_pci_get_irq_count: what the function offers. moat arms fewer (msi_trigger). */
+unsigned vfio_irq_count(struct vfio_device *vd, unsigned index)
 {
     const struct pci_dev *d = vd->pdev;
     struct pci_system *sys = vfio_pci();
-    if (index == VFIO_PCI_MSI_IRQ_INDEX && d->caps.msi)
-        return 1;       /* moat programs one MSI message per function */
-    if (index == VFIO_PCI_MSIX_IRQ_INDEX && d->caps.msix)
-        return MIN((pci_read16(sys, d, d->caps.msix + MSIX_FLAGS) & 0x7ffu) + 1, VFIO_MAX_VECTORS);
+    switch (index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+        return vfio_intx_count(vd);
+    case VFIO_PCI_MSI_IRQ_INDEX:
+        return d->caps.msi ? 1u << ((pci_read16(sys, d, d->caps.msi + 2) >> 1) & 7) : 0;
+    case VFIO_PCI_MSIX_IRQ_INDEX:
+        return d->caps.msix ? (pci_read16(sys, d, d->caps.msix + MSIX_FLAGS) & 0x7ffu) + 1 : 0;
+    case VFIO_PCI_ERR_IRQ_INDEX:
+        return d->caps.exp ? 1 : 0;
+    case VFIO_PCI_REQ_IRQ_INDEX:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The vectors moat can arm: one MSI message per function, VFIO_MAX_VECTORS MSI-X entries. */
+static unsigned irq_armable(struct vfio_device *vd, unsigned index)
+{
+    unsigned n = vfio_irq_count(vd, index);
+    return index == VFIO_PCI_MSI_IRQ_INDEX ? MIN(n, 1u) : MIN(n, (unsigned)VFIO_MAX_VECTORS);
+}
+
+/* fd >= 0: that eventfd, a new reference (Linux's eventfd_ctx_fdget: EBADF, or EINVAL for
+ * another kind of file); fd < 0: none. */
+int vfio_eventfd_get(int32_t fd, struct file **out)
+{
+    *out = NULL;
+    if (fd < 0)
+        return 0;
+    struct file *f = fd_get(fd);
+    if (!f)
+        return ERR(-EBADF);
+    if (!file_is_eventfd(f)) {
+        file_put(f);
+        return ERR(-EINVAL);
+    }
+    *out = f;
     return 0;
 }
 
+/* Linux's vfio_pci_set_msi_trigger: NONE with count 0 disables; eventfds arm (only the index in
+ * use, or any when none is); NONE and BOOL signal armed vectors' eventfds (loopback). */
+static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, const uint8_t *data)
+{
+    uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    if (vd->irq_index == h->index && !h->count && dtype == VFIO_IRQ_SET_DATA_NONE) {
+        vfio_irqs_disable(vd);
+        return 0;
+    }
+    if (vd->irq_index != h->index && vd->irq_index != ~0u)
+        return ERR(-EINVAL);
+    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+        if (h->start + h->count > irq_armable(vd, h->index))
+            return ERR(-ENOSPC);     /* pci_alloc_irq_vectors gave fewer than asked */
+        int32_t fds[VFIO_MAX_VECTORS];
+        memcpy(fds, data, h->count * sizeof(int32_t));
+        for (unsigned i = 0; i < h->count; i++) {
+            struct file *f;
+            int err = vfio_eventfd_get(fds[i], &f);
+            if (err)
+                return err;
+            if (f)
+                file_put(f);
+        }
+        return irqs_enable(vd, h->index, h->start, h->count, fds);
+    }
+    if (vd->irq_index != h->index)
+        return ERR(-EINVAL);
+    for (unsigned i = h->start; i < h->start + h->count && i < VFIO_MAX_VECTORS; i++)
+        if (vd->irqs[i].trigger && (dtype == VFIO_IRQ_SET_DATA_NONE || data[i - h->start]))
+            eventfd_signal(vd->irqs[i].trigger);
+    return 0;
+}
+
+/* Linux's vfio_pci_set_ctx_trigger_single (ERR and REQ): one eventfd, held until -1 or close;
+ * NONE and BOOL signal it (loopback); NONE with count 0 releases it. */
+static long ctx_trigger(struct file **ctx, const struct vfio_irq_set *h, const uint8_t *data)
+{
+    uint32_t dtype = h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    if (h->start != 0 || h->count > 1)
+        return ERR(-EINVAL);
+    if (dtype == VFIO_IRQ_SET_DATA_NONE) {
+        if (!*ctx)
+            return ERR(-EINVAL);
+        if (h->count) {
+            eventfd_signal(*ctx);
+        } else {
+            file_put(*ctx);
+            *ctx = NULL;
+        }
+        return 0;
+    }
+    if (!h->count)
+        return ERR(-EINVAL);
+    if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
+        if (data[0] && *ctx)
+            eventfd_signal(*ctx);
+        return 0;
+    }
+    int32_t fd;
+    memcpy(&fd, data, sizeof(fd));
+    struct file *f;
+    if (fd < -1)
+        return 0;
+    int err = vfio_eventfd_get(fd, &f);
+    if (err)
+        return err;
+    if (*ctx)
+        file_put(*ctx);
+    *ctx = f;
+    return 0;
+}
+
+void vfio_err_req_release(struct vfio_device *vd)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        struct file **ctx = i ? &vd->req_trigger : &vd->err_trigger;
+        if (*ctx)
+            file_put(*ctx);
+        *ctx = NULL;
+    }
+}
+
+/* Linux's vfio_set_irqs_validate_and_prepare, then vfio_pci_set_irqs_ioctl: the header and the
+ * vector range against what the function offers (EINVAL), the data's size (EINVAL), then the
+ * action for the index (ENOTTY when the index has no such action). */
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_irq_set hdr;
-    size_t minsz = END_OF(struct vfio_irq_set, count);
+    size_t minsz = END_OF(struct vfio_irq_set, count), size;
     long err = vfio_args_in(&hdr, arg, minsz);
     if (err)
         return err;
     uint32_t dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     uint32_t action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-    if ((hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
-        __builtin_popcount(dtype) != 1 || __builtin_popcount(action) != 1 ||
-        hdr.index >= VFIO_PCI_NUM_IRQS)
+    if (hdr.index >= VFIO_PCI_NUM_IRQS || hdr.count >= UINT32_MAX - hdr.start ||
+        (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
         return ERR(-EINVAL);
-    if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX)
-        return vfio_intx_set_irqs(vd, &hdr, arg + minsz);
-    unsigned max = irq_count(vd, hdr.index);
-    if (max == 0 || hdr.start >= max || hdr.count > max - hdr.start)
-        return hdr.count == 0 && dtype == VFIO_IRQ_SET_DATA_NONE ? 0 : ERR(-EINVAL);
-    if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.argsz < minsz + hdr.count * sizeof(int32_t))
+    unsigned max = vfio_irq_count(vd, hdr.index);
+    if (hdr.start >= max || hdr.start + hdr.count > max)
         return ERR(-EINVAL);
-    if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
-        return ERR(-EINVAL);    /* masking and unmasking are for INTx only */
-    if (vd->irq_index != ~0u && vd->irq_index != hdr.index)
-        return ERR(-EINVAL);    /* Linux: MSI and MSI-X are exclusive */
-    if (dtype == VFIO_IRQ_SET_DATA_NONE && hdr.count == 0) {
-        if (vd->irq_index == hdr.index)
-            vfio_irqs_disable(vd);
-        return 0;
+    switch (dtype) {
+    case VFIO_IRQ_SET_DATA_NONE: size = 0; break;
+    case VFIO_IRQ_SET_DATA_BOOL: size = 1; break;
+    case VFIO_IRQ_SET_DATA_EVENTFD: size = 4; break;
+    default: return ERR(-EINVAL);
     }
-    if (dtype != VFIO_IRQ_SET_DATA_EVENTFD)
+    if (size && hdr.argsz - minsz < (uint64_t)hdr.count * size)
         return ERR(-EINVAL);
-    int32_t fds[VFIO_MAX_VECTORS];
-    err = vfio_copy_from(fds, arg + minsz, hdr.count * sizeof(int32_t));
+    bool trigger = action == VFIO_IRQ_SET_ACTION_TRIGGER;
+    if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX) {
+        if (action != VFIO_IRQ_SET_ACTION_MASK && action != VFIO_IRQ_SET_ACTION_UNMASK && !trigger)
+            return ERR(-ENOTTY);
+        return vfio_intx_set_irqs(vd, &hdr, arg + minsz);
+    }
+    if (!trigger)
+        return ERR(-ENOTTY);    /* no MSI/MSI-X masking; ERR and REQ only trigger */
+    /* the data (Linux's memdup_user); vectors past the ones moat arms are never read */
+    uint8_t data[VFIO_MAX_VECTORS * sizeof(int32_t)];
+    err = vfio_copy_from(data, arg + minsz, MIN(hdr.count, (uint32_t)VFIO_MAX_VECTORS) * size);
     if (err)
         return err;
-    return irqs_enable(vd, hdr.index, hdr.start, hdr.count, fds);
+    switch (hdr.index) {
+    case VFIO_PCI_MSI_IRQ_INDEX:
+    case VFIO_PCI_MSIX_IRQ_INDEX:
+        return msi_trigger(vd, &hdr, data);
+    case VFIO_PCI_ERR_IRQ_INDEX:
+        return ctx_trigger(&vd->err_trigger, &hdr, data);
+    default:
+        return ctx_trigger(&vd->req_trigger, &hdr, data);
+    }
 }

@@ -20,6 +20,7 @@
 /* One VFIO_IOMMU_MAP_DMA mapping, as type1 tracks it: unmap may not bisect it. */
 struct vfio_dma {
     uint64_t iova, size, vaddr;
+    bool vaddr_invalid;             /* VFIO_DMA_UNMAP_FLAG_VADDR: waiting for a new vaddr */
 };
 
 struct vfio_container {
@@ -36,13 +37,30 @@ struct vfio_container {
 
 #define VFIO_GROUP_MAX_DEVS 16
 
+/* A group's state lives as long as the runtime (made at first use by either path). As in Linux,
+ * the group path and the cdev path exclude each other: the group file cannot open while a cdev
+ * of a member is bound, and a cdev cannot bind while the group file is open. A device opened
+ * through the group holds the group file open until the device closes. */
 struct vfio_group {
     int id;
-    bool opened;
+    bool opened;                    /* the group file is open, or held by its devices */
+    bool file_open;                 /* the program's group file itself */
     struct vfio_container *container;
-    unsigned open_devices;
+    unsigned open_devices;          /* device files opened through the group */
     unsigned nr_bound;              /* devices bound in the container's context */
     uint32_t dev_ids[VFIO_GROUP_MAX_DEVS];
+    unsigned nr_cdev_bound;         /* members bound through their cdevs */
+    const struct pci_dev *cdev_bound[VFIO_GROUP_MAX_DEVS];
+    /* SET_CONTAINER with an iommufd (Linux's group->iommufd): devices bind to its context at
+     * their first open and attach to its compat IOAS, and unbind at their last close. */
+    struct file *iommufd_file;
+    struct moat_iommufd *ictx;
+    unsigned nr_iodevs;
+    struct vfio_group_iodev {
+        const struct pci_dev *pdev;
+        uint32_t dev_id;
+        unsigned opens;
+    } iodevs[VFIO_GROUP_MAX_DEVS];
 };
 
 #define VFIO_MAX_VECTORS 32
@@ -73,16 +91,32 @@ struct vfio_device {
     struct vfio_vconfig vcfg;       /* the program's view of the virtual config bits */
     unsigned nr_irqs;
     struct vfio_irq irqs[VFIO_MAX_VECTORS];
+    struct file *err_trigger, *req_trigger; /* ERR and REQ eventfds (never signalled by moat) */
     struct pci_dev *pdev;
     struct vfio_group *group;       /* group path */
     struct moat_iommufd *ictx;      /* the context the device is bound to */
     uint32_t dev_id;
     bool cdev_bound;
+    bool attached;                  /* cdev path: attached to an IOAS or HWPT */
     struct file *iommufd_file;      /* cdev path: held while bound */
 };
 
 struct pci_system *vfio_pci(void);
+/* The device nodes and /sys files of the face (the unit's work; host tests call it too). */
+void vfio_register_nodes(void);
+void vfio_container_register(void);
 bool vfio_group_viable(int id);
+/* The state of group id (made on first use); NULL when out of memory. */
+struct vfio_group *vfio_group_get(int id);
+/* A device opened through g: bound in g's iommufd context (at its first open) and attached to
+ * the compat IOAS; *dev_id its ID there. Nothing to do with a container. */
+int vfio_group_device_opened(struct vfio_group *g, struct pci_dev *pdev, uint32_t *dev_id);
+/* A device opened through g closed: the last one releases a group file already closed. */
+void vfio_group_device_closed(struct vfio_group *g, const struct pci_dev *pdev);
+/* The cdev path's claim on a member (vfio_device_block_group and vfio_df_open in Linux):
+ * -EBUSY while the group file is open, -EINVAL when the device is bound through another cdev. */
+int vfio_group_cdev_claim(const struct pci_dev *pdev);
+void vfio_group_cdev_release(const struct pci_dev *pdev);
 /* The cdev index of a device (its position in the PCI system). */
 int vfio_device_index(const struct pci_dev *pdev);
 
@@ -99,6 +133,16 @@ int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa);
 extern const bool vfio_type1_maps_bars;
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
+/* vfio_feature.c: VFIO_DEVICE_FEATURE, GET_PCI_HOT_RESET_INFO and PCI_HOT_RESET. */
+long vfio_device_feature(struct vfio_device *vd, unsigned long arg);
+long vfio_hot_reset_info(struct vfio_device *vd, unsigned long arg);
+long vfio_hot_reset(struct vfio_device *vd, unsigned long arg);
+/* The vectors the function offers at a VFIO_PCI_*_IRQ_INDEX (what GET_IRQ_INFO reports). */
+unsigned vfio_irq_count(struct vfio_device *vd, unsigned index);
+/* fd >= 0: that eventfd, a new reference (-EBADF, or -EINVAL for another file); fd < 0: none. */
+int vfio_eventfd_get(int32_t fd, struct file **out);
+/* The ERR and REQ eventfds go back (the device file closes). */
+void vfio_err_req_release(struct vfio_device *vd);
 void vfio_irqs_disable(struct vfio_device *vd);
 /* INTx (vfio_intx.c): 1 when the device's INTx can be delivered, else 0. */
 unsigned vfio_intx_count(struct vfio_device *vd);

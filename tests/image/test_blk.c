@@ -200,23 +200,31 @@ static void read_both_modes(struct ktest *t)
     for_devs(t, false, read_modes_on);
 }
 
-/* Strict: the buffer's IOVA is gone (with its invalidation) when the I/O is complete. */
+/* Strict: the buffer's IOVA is gone (with its invalidation) when the I/O is complete. Behind
+ * an IOMMU the buffer goes into a slot of the device's window: no IOVA allocated, one
+ * invalidation wait per completion batch, the window's tables kept. */
 static void strict_unmaps_on(struct ktest *t, struct blk_dev *b)
 {
     uint8_t *buf = buf_alloc();
     KASSERT(t, buf);
-    uint64_t used = b->dma.used_pages, unmaps = b->dma.nr_unmaps;
+    uint64_t used = b->dma.used_pages, syncs = b->win.nr_syncs;
+    uint64_t tables = b->dma.domain->pt.nr_tables;
+    unsigned nfree = b->win.nfree;
     struct blk_io io;
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_STRICT, BLK_OP_READ, 0, 8, buf + 512) == 0);
     uint64_t pa;
     KEXPECT(t, iommu_iova_to_phys(b->dma.domain, io.iova, &pa) == 0 &&
                    pa == virt_to_phys(buf + 512));
-    KEXPECT(t, b->dma.used_pages == used + 2);          /* 4 KiB at offset 512: two pages */
+    KEXPECT(t, io.iova >= b->win.iova && io.iova + io.len <= b->win.iova + b->win.size);
+    KEXPECT_EQ(t, b->win.nfree, nfree - 1);
+    KEXPECT_EQ(t, b->dma.used_pages, used);             /* no IOVA allocation per I/O */
     KASSERT(t, blk_io_submit(b, &io) == 0);
     KEXPECT_EQ(t, blk_io_wait(b, &io), 0);
     KEXPECT(t, iommu_iova_to_phys(b->dma.domain, io.iova, &pa) != 0);
-    KEXPECT_EQ(t, b->dma.used_pages, used);
-    KEXPECT_EQ(t, b->dma.nr_unmaps, unmaps + 1);
+    KEXPECT(t, iommu_iova_to_phys(b->dma.domain, io.iova + 4096, &pa) != 0);
+    KEXPECT_EQ(t, b->win.nr_syncs, syncs + 1);
+    KEXPECT_EQ(t, b->win.nfree, nfree);
+    KEXPECT_EQ(t, b->dma.domain->pt.nr_tables, tables); /* the window's tables stay */
     buf_free(buf);
 }
 
@@ -490,6 +498,26 @@ static uint8_t *unmapped_canary(struct iommu_domain *d, uint64_t *canary_pa, uin
     return p;
 }
 
+/* Submits io, which the IOMMU must refuse at iova: a fault record naming it (from a unit that
+ * reports its aborts), the 4 KiB at page still all canary bytes; then the device is rebound,
+ * as it may be in any state. */
+static void submit_expect_blocked(struct ktest *t, struct blk_dev *b, struct blk_io *io,
+                                  uint64_t iova, const uint8_t *page, uint8_t canary)
+{
+    stale_faults = 0;
+    b->dma.domain->fault_fn = capture_fault;
+    KASSERT(t, blk_io_submit(b, io) == 0);
+    int err = blk_io_wait(b, io);
+    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
+    check_stale_fault(t, b, iova);
+    b->dma.domain->fault_fn = NULL;
+    bool intact = true;
+    for (unsigned i = 0; i < 4096; i++)
+        intact &= page[i] == canary;
+    KEXPECT(t, intact);
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
+}
+
 static void stale_iova_on(struct ktest *t, struct blk_dev *b)
 {
     struct blk_io io;
@@ -498,25 +526,43 @@ static void stale_iova_on(struct ktest *t, struct blk_dev *b)
     uint64_t block;
     uint8_t *canary_page = unmapped_canary(b->dma.domain, &io.iova, &block);
     KASSERT(t, canary_page);
-    stale_faults = 0;
-    b->dma.domain->fault_fn = capture_fault;
-    KASSERT(t, blk_io_submit(b, &io) == 0);
-    int err = blk_io_wait(b, &io);
-    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
-    check_stale_fault(t, b, io.iova);
-    b->dma.domain->fault_fn = NULL;
-    bool canary = true;
-    for (unsigned i = 0; i < 4096; i++)
-        canary &= canary_page[i] == 0xc5;
-    KEXPECT(t, canary);
-    if (block)
+    submit_expect_blocked(t, b, &io, io.iova, canary_page, 0xc5);
+    if (block)          /* after the rebind: nothing can reach it */
         pmm_free(block, BUDDY_MAX_ORDER);
-    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);   /* whatever state it is in */
 }
 
 static void stale_iova_blocked(struct ktest *t)
 {
     for_devs(t, true, stale_iova_on);
+}
+
+/* Strict: once an I/O is reported complete its IOVA (a slot of the window) reaches nothing.
+ * A request aimed at it afterwards is refused by the IOMMU with a fault record naming that
+ * IOVA, and the buffer the completed I/O used is untouched. */
+static void strict_completed_faults_on(struct ktest *t, struct blk_dev *b)
+{
+    struct blk_io io;
+    memset(stale_page, 0x5a, sizeof(stale_page));
+    KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_STRICT, BLK_OP_READ, 0, 4096 / b->lba_size,
+                              stale_page) == 0);
+    uint64_t done_iova = io.iova;
+    KASSERT(t, blk_io_submit(b, &io) == 0);
+    KEXPECT_EQ(t, blk_io_wait(b, &io), 0);
+    bool read = true;       /* the default disks read zeros: the device wrote the buffer */
+    for (unsigned i = 0; i < sizeof(stale_page); i++)
+        read &= stale_page[i] == 0;
+    KEXPECT(t, read);
+    memset(stale_page, 0x5a, sizeof(stale_page));
+    /* the same request again, aimed at the completed I/O's IOVA */
+    KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_POOLED, BLK_OP_READ, 0, 4096 / b->lba_size,
+                              NULL) == 0);
+    io.iova = done_iova;
+    submit_expect_blocked(t, b, &io, done_iova, stale_page, 0x5a);
+}
+
+static void strict_completed_faults(struct ktest *t)
+{
+    for_devs(t, true, strict_completed_faults_on);
 }
 
 /* Strict mappings carry only the direction of the I/O: a buffer mapped for a write (the
@@ -529,18 +575,7 @@ static void strict_direction_on(struct ktest *t, struct blk_dev *b)
     KASSERT(t, blk_io_prepare(b, &io, BLK_DMA_STRICT, BLK_OP_WRITE, 0, 4096 / b->lba_size,
                               stale_page) == 0);
     io.op = BLK_OP_READ;
-    stale_faults = 0;
-    b->dma.domain->fault_fn = capture_fault;
-    KASSERT(t, blk_io_submit(b, &io) == 0);
-    int err = blk_io_wait(b, &io);
-    KEXPECT(t, err == 0 || err == -EIO || err == -ETIMEDOUT);
-    check_stale_fault(t, b, io.iova);
-    b->dma.domain->fault_fn = NULL;
-    bool canary = true;
-    for (unsigned i = 0; i < sizeof(stale_page); i++)
-        canary &= stale_page[i] == 0x3c;
-    KEXPECT(t, canary);
-    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    submit_expect_blocked(t, b, &io, io.iova, stale_page, 0x3c);
 }
 
 static void strict_direction(struct ktest *t)
@@ -690,6 +725,7 @@ KTEST_SUITE(blk,
             KTEST_CASE(virtio_bad_used),
             KTEST_CASE(stale_iova_blocked),
             KTEST_CASE(strict_direction),
+            KTEST_CASE(strict_completed_faults),
             KTEST_CASE(timeout_quarantines),
             KTEST_CASE(setup_fail_nth),
             KTEST_CASE(completion_interrupts));

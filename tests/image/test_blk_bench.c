@@ -1,13 +1,18 @@
-/* blk_bench (explicit): block I/O for a fixed time in three DMA modes, back to back:
+/* blk_bench (explicit): block I/O for a fixed time in four DMA modes, back to back:
  *   identity   the controller on an IDENTITY domain: no translation, nothing mapped;
- *   strict     a PAGING domain, every I/O maps its buffer and unmaps it (with the IOTLB
- *              invalidation) after completion;
- *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work).
+ *   strict     a PAGING domain, every I/O maps the caller's buffer into its slot of the
+ *              device's window and clears it after completion (one invalidation and wait per
+ *              poll round, before the completions are reported): zero-copy;
+ *   copy       a PAGING domain, I/O into the pool's pre-mapped buffers, the data copied to the
+ *              caller's buffer (the device never sees the caller's memory);
+ *   premapped  a PAGING domain, I/O into the pool's pre-mapped buffers (no IOMMU work, no
+ *              copy: the caller works in the pool buffer).
  * On NVMe and virtio-blk, 4 KiB random reads and 128 KiB sequential reads, queue depth 1 and
  * 32. Prints "bench <name> <value> <unit>" lines: IOPS and MB/s, and the ratios
- * protected/identity (dma_ratio_premapped and dma_ratio_strict: NVMe, 4 KiB random, QD 32).
+ * protected/identity (dma_ratio_premapped, dma_ratio_copy and dma_ratio_strict: NVMe, 4 KiB
+ * random, QD 32), and what each of the CPU's bulk copies costs on 4 KiB (copy_4k_*).
  * The time per mode, queue depth and workload is bench_ms=N on the command line (default 800),
- * measured in 12 slices that alternate between the modes. The I/Os a poll frees are
+ * measured in 24 slices that alternate between the modes. The I/Os a poll frees are
  * re-submitted under one plug (one doorbell); bench_plug=0 rings per I/O. bench_modes=,
  * bench_qds=, bench_devs=nvme,virtio and bench_wls=randread_4k,seqread_128k pick what runs. */
 #include "drivers/nvme/nvme.h"
@@ -157,19 +162,42 @@ static int bench_slice(struct bench_run *r, uint64_t ns, struct bench_acc *acc)
     return 0;
 }
 
-/* Nanoseconds per I/O of each step at queue depth 32, and what is left. */
-static void report_steps(const char *mode, const struct bench_acc *a)
+/* Nanoseconds per I/O of each step at queue depth 32, and in all (prefix "" for NVMe, whose
+ * lines came first, "virtio_" for virtio-blk). */
+static void report_steps(const char *prefix, const char *mode, const struct bench_acc *a)
 {
     if (!a->ios)
         return;
-    uint64_t sum = 0;
-    for (unsigned k = 0; k < NR_T; k++) {
-        kprintf("bench qd32_%s_%s %llu ns/io\n", mode, t_names[k],
+    for (unsigned k = 0; k < NR_T; k++)
+        kprintf("bench %sqd32_%s_%s %llu ns/io\n", prefix, mode, t_names[k],
                 (unsigned long long)(a->t[k] / a->ios));
-        sum += a->t[k];
+    kprintf("bench %sqd32_%s_total %llu ns/io\n", prefix, mode,
+            (unsigned long long)(a->ns / a->ios));
+}
+
+/* Per-round ratios (record_ratios): the modes run back to back within a round, so a ratio of
+ * one round compares figures taken under the same host load; the median of the rounds then
+ * drops the rounds a burst of host load hit unevenly. */
+#define SLICES 24
+enum { M_IDENTITY, M_STRICT, M_COPY, M_PREMAPPED, NR_MODES };
+static uint32_t round_milli[NR_MODES][2][SLICES];
+
+static void print_median_ratio(const char *name, unsigned m, unsigned q)
+{
+    uint32_t v[SLICES];
+    unsigned n = 0;
+    for (unsigned r = 0; r < SLICES; r++) {
+        uint32_t x = round_milli[m][q][r], k = n++;
+        for (; k > 0 && v[k - 1] > x; k--)     /* insertion: a few dozen values */
+            v[k] = v[k - 1];
+        v[k] = x;
     }
-    kprintf("bench qd32_%s_total %llu ns/io\n", mode, (unsigned long long)(a->ns / a->ios));
-    (void)sum;
+    if (!v[n - 1])          /* a mode not run (bench_modes=) */
+        return;
+    uint32_t med = (v[(n - 1) / 2] + v[n / 2]) / 2;
+    kprintf("bench %s %u.%03u x\n", name, med / 1000, med % 1000);
+    kprintf("# %s: median of %u rounds, min %u.%03u, max %u.%03u\n", name, n, v[0] / 1000,
+            v[0] % 1000, v[n - 1] / 1000, v[n - 1] % 1000);
 }
 
 static void print_ratio(const char *name, uint64_t num, uint64_t den)
@@ -182,9 +210,7 @@ static void print_ratio(const char *name, uint64_t num, uint64_t den)
 }
 
 /* The modes alternate in short slices, so that a busy host slows them all alike. */
-#define SLICES 12
-enum { M_IDENTITY, M_STRICT, M_PREMAPPED, NR_MODES };
-static const char *const mode_names[NR_MODES] = { "identity", "strict", "premapped" };
+static const char *const mode_names[NR_MODES] = { "identity", "strict", "copy", "premapped" };
 static const unsigned qds[2] = { 1, 32 };
 
 /* bench_modes=identity,strict,... and bench_qds=1,32 on the command line run only those modes
@@ -217,7 +243,7 @@ static bool qd_wanted(unsigned qd)
 
 static int run_mode(struct bench_run *r, unsigned m, uint64_t ns, struct bench_acc acc[2])
 {
-    r->mode = m == M_PREMAPPED ? BLK_DMA_POOLED : BLK_DMA_STRICT;
+    r->mode = m == M_PREMAPPED || m == M_COPY ? BLK_DMA_POOLED : BLK_DMA_STRICT;
     r->zero_copy = m == M_PREMAPPED;    /* identity: untranslated, maps and copies nothing */
     for (unsigned q = 0; q < 2; q++) {
         r->qd = qds[q];
@@ -246,6 +272,8 @@ static int bench_round(struct bench_run *r, uint64_t ns, struct bench_acc acc[NR
         return err;
     if (mode_wanted(M_STRICT) && (err = run_mode(r, M_STRICT, ns, acc[M_STRICT])))
         return err;
+    if (mode_wanted(M_COPY) && (err = run_mode(r, M_COPY, ns, acc[M_COPY])))
+        return err;
     return mode_wanted(M_PREMAPPED) ? run_mode(r, M_PREMAPPED, ns, acc[M_PREMAPPED]) : 0;
 }
 
@@ -255,11 +283,11 @@ static uint64_t iops(const struct bench_acc *a)
 }
 
 /* "1.234 x", the ratio of two figures of the same run; nothing when one was not measured. */
-static void ratio_line(const char *prefix, const char *name, uint64_t num, uint64_t den)
+static void ratio_line(const char *prefix, const char *name, unsigned m, unsigned q)
 {
     char full[64];
     fmt_snprintf(full, sizeof(full), "%s%s", prefix, name);
-    print_ratio(full, num, den);
+    print_median_ratio(full, m, q);
 }
 
 /* IOPS and MB/s of every mode and queue depth of one device and workload, their ratios to
@@ -288,18 +316,25 @@ static void report(const char *dev, const struct workload *wl, struct bench_acc 
     }
     for (unsigned q = 0; q < 2; q++) {
         fmt_snprintf(p, sizeof(p), "%s_%s_qd%u_", dev, wl->name, qds[q]);
-        ratio_line(p, "ratio_premapped", iops(&acc[M_PREMAPPED][q]), iops(&acc[M_IDENTITY][q]));
-        ratio_line(p, "ratio_strict", iops(&acc[M_STRICT][q]), iops(&acc[M_IDENTITY][q]));
+        ratio_line(p, "ratio_premapped", M_PREMAPPED, q);
+        ratio_line(p, "ratio_strict", M_STRICT, q);
+        ratio_line(p, "ratio_copy", M_COPY, q);
     }
-    if (strcmp(dev, "nvme") || wl->seq)
+    if (wl->seq)
         return;
-    print_ratio("dma_ratio_premapped", iops(&acc[M_PREMAPPED][1]), iops(&acc[M_IDENTITY][1]));
-    print_ratio("dma_ratio_strict", iops(&acc[M_STRICT][1]), iops(&acc[M_IDENTITY][1]));
-    print_ratio("dma_ratio_premapped_qd1", iops(&acc[M_PREMAPPED][0]),
-                iops(&acc[M_IDENTITY][0]));
-    print_ratio("dma_ratio_strict_qd1", iops(&acc[M_STRICT][0]), iops(&acc[M_IDENTITY][0]));
+    if (strcmp(dev, "nvme")) {
+        for (unsigned m = 0; m < NR_MODES; m++)
+            report_steps("virtio_", mode_names[m], &acc[m][1]);
+        return;
+    }
+    print_median_ratio("dma_ratio_premapped", M_PREMAPPED, 1);
+    print_median_ratio("dma_ratio_strict", M_STRICT, 1);
+    print_median_ratio("dma_ratio_copy", M_COPY, 1);
+    print_median_ratio("dma_ratio_premapped_qd1", M_PREMAPPED, 0);
+    print_median_ratio("dma_ratio_strict_qd1", M_STRICT, 0);
+    print_median_ratio("dma_ratio_copy_qd1", M_COPY, 0);
     for (unsigned m = 0; m < NR_MODES; m++)
-        report_steps(mode_names[m], &acc[m][1]);
+        report_steps("", mode_names[m], &acc[m][1]);
     if (acc[M_STRICT][1].reap_batches)
         print_ratio("strict_qd32_ios_per_invalidation", acc[M_STRICT][1].ios,
                     acc[M_STRICT][1].reap_batches);
@@ -342,6 +377,30 @@ static int cost_dma(struct blk_dev *b, uint8_t *buf, struct cost *map, struct co
     return 0;
 }
 
+/* The window (strict mode): map B buffers into slots, clear them, one sync for all. */
+static int cost_window(struct blk_dev *b, uint8_t *buf, struct cost *map, struct cost *clear,
+                       struct cost *sync)
+{
+    struct dma_map m[COST_B];
+    uint16_t slot[COST_B];
+    uint64_t t0 = clock_ns();
+    for (unsigned i = 0; i < COST_B; i++)
+        if (dma_window_map(&b->win, buf + i * BENCH_IO, BENCH_IO, IOMMU_WRITE, &m[i], &slot[i]))
+            return -EIO;
+    uint64_t t1 = clock_ns();
+    for (unsigned i = 0; i < COST_B; i++)
+        dma_window_clear(&b->win, &m[i]);
+    uint64_t t2 = clock_ns();
+    dma_window_sync(&b->win);
+    uint64_t t3 = clock_ns();
+    for (unsigned i = 0; i < COST_B; i++)
+        dma_window_put(&b->win, slot[i]);
+    cost_add(map, t1 - t0);
+    cost_add(clear, t2 - t1);
+    cost_add(sync, (t3 - t2));
+    return 0;
+}
+
 /* The driver contract on a bare domain: what the IOAS layer adds is the difference. */
 static int cost_raw(struct iommu_domain *d, uint64_t pa, struct cost *map, struct cost *unmap,
                     struct cost *unmap1)
@@ -379,12 +438,14 @@ static void map_unmap_cost(struct ktest *t, struct blk_dev *b, uint8_t *buf)
         return;
     struct cost c[] = { { "dma_map_4k", 0 }, { "dma_unmap_4k_batched32", 0 },
                         { "iommu_map_4k_raw", 0 }, { "iommu_unmap_4k_raw_batched32", 0 },
-                        { "iommu_unmap_4k_raw", 0 } };
+                        { "iommu_unmap_4k_raw", 0 }, { "window_map_4k", 0 },
+                        { "window_clear_4k", 0 }, { "window_sync_4k_batched32", 0 } };
     struct iommu_domain *d;
     KASSERT(t, iommu_domain_alloc(b->dma.domain->unit, IOMMU_DOMAIN_PAGING, NULL, &d) == 0);
     for (unsigned r = 0; r < COST_ROUNDS; r++) {
         KASSERT(t, cost_dma(b, buf, &c[0], &c[1]) == 0);
         KASSERT(t, cost_raw(d, virt_to_phys(buf), &c[2], &c[3], &c[4]) == 0);
+        KASSERT(t, cost_window(b, buf, &c[5], &c[6], &c[7]) == 0);
     }
     iommu_domain_free(d);
     for (unsigned i = 0; i < ARRAY_SIZE(c); i++)
@@ -392,9 +453,28 @@ static void map_unmap_cost(struct ktest *t, struct blk_dev *b, uint8_t *buf)
 }
 
 /* One device, one workload: a warm-up round, then SLICES rounds of every mode. */
+static void acc_add(struct bench_acc *to, const struct bench_acc *a)
+{
+    to->ios += a->ios;
+    to->ns += a->ns;
+    to->reap_batches += a->reap_batches;
+    for (unsigned k = 0; k < NR_T; k++)
+        to->t[k] += a->t[k];
+}
+
+/* Each round's protected/identity ratio, per mode and queue depth. */
+static void record_ratios(unsigned round, struct bench_acc a[NR_MODES][2])
+{
+    for (unsigned m = 0; m < NR_MODES; m++)
+        for (unsigned q = 0; q < 2; q++) {
+            uint64_t den = iops(&a[M_IDENTITY][q]);
+            round_milli[m][q][round] = den ? iops(&a[m][q]) * 1000 / den : 0;
+        }
+}
+
 static int bench_workload(struct bench_run *r, const char *dev, const struct workload *wl)
 {
-    static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2];
+    static struct bench_acc acc[NR_MODES][2], warm[NR_MODES][2], round[NR_MODES][2];
     memset(acc, 0, sizeof(acc));
     memset(warm, 0, sizeof(warm));
     r->wl = wl;
@@ -402,8 +482,14 @@ static int bench_workload(struct bench_run *r, const char *dev, const struct wor
     uint64_t slice = bench_ns() / SLICES;
     bool identity = false;
     int err = bench_round(r, slice / 4, warm, &identity);     /* warm-up, not counted */
-    for (unsigned s = 0; s < SLICES && !err; s++)
-        err = bench_round(r, slice, acc, &identity);
+    for (unsigned s = 0; s < SLICES && !err; s++) {
+        memset(round, 0, sizeof(round));
+        err = bench_round(r, slice, round, &identity);
+        for (unsigned m = 0; m < NR_MODES; m++)
+            for (unsigned q = 0; q < 2; q++)
+                acc_add(&acc[m][q], &round[m][q]);
+        record_ratios(s, round);
+    }
     if (!err)
         report(dev, wl, acc, identity);
     return err;
@@ -450,10 +536,22 @@ static void bench_dev(struct ktest *t, const char *name, const char *dev, bool c
             pmm_free(virt_to_phys(r.bufs[i]), BUF_ORDER);
 }
 
+/* What each of the CPU's bulk copies costs on 4 KiB, and the one the copying mode uses. */
+static void copy_costs(void)
+{
+    const char *names[8], *chosen;
+    uint64_t ns[8];
+    unsigned n = blk_copy_costs(names, ns, ARRAY_SIZE(ns), &chosen);
+    for (unsigned i = 0; i < n; i++)
+        kprintf("bench copy_4k_%s %llu ns\n", names[i], (unsigned long long)ns[i]);
+    kprintf("# blk_bench: the copying mode copies with %s\n", chosen);
+}
+
 static void dma_modes(struct ktest *t)
 {
     if (!blk_find(TEST_NVME) && !blk_find(TEST_VBLK))
         ktest_skip(t, "no block device on this machine");
+    copy_costs();
     bench_dev(t, TEST_NVME, "nvme", true);
     bench_dev(t, TEST_VBLK, "virtio", false);
 }

@@ -1,4 +1,4 @@
-/* Host tests of the DMA helper (drivers/dma/dma.c, dma_pool.c) over the strict mock IOMMU:
+/* Host tests of the DMA helper (drivers/dma/dma.c, dma_pool.c, dma_window.c) over the strict mock IOMMU:
  * the IOVA bitmap against a model, exact map/unmap calls and permissions, scattered buffers,
  * quarantine, pools, and allocation failures at every step leaving nothing behind. */
 #include <stdlib.h>
@@ -30,6 +30,17 @@ int arch_virt_to_phys(uintptr_t va, uint64_t *pa)
         return -EFAULT;
     *pa = va;
     return 0;
+}
+
+/* Remaps the REMAP_PAGES pages at remap_va to frames[i] of a fresh 8-page block at *pa. */
+static bool remap_setup(const unsigned frames[REMAP_PAGES], uint64_t *pa)
+{
+    if (!pmm_alloc_zeroed(3, pa))
+        return false;
+    for (unsigned i = 0; i < REMAP_PAGES; i++)
+        remap_pa[i] = *pa + frames[i] * DMA_PAGE;
+    remap_va = 0x50000000;
+    return true;
 }
 
 static struct pci_dev dev;
@@ -188,12 +199,9 @@ TEST(map_scattered_pages)
 {
     struct dma_space ds;
     setup(&ds);
-    uint64_t pa;
-    REQUIRE(pmm_alloc_zeroed(3, &pa));
     const unsigned frames[REMAP_PAGES] = { 2, 3, 0, 7 };
-    for (unsigned i = 0; i < REMAP_PAGES; i++)
-        remap_pa[i] = pa + frames[i] * DMA_PAGE;
-    remap_va = 0x50000000;
+    uint64_t pa;
+    REQUIRE(remap_setup(frames, &pa));
     uint64_t calls = mock_stats.map_calls;
     struct dma_map m;
     REQUIRE(dma_map(&ds, (void *)(remap_va + 8), REMAP_PAGES * DMA_PAGE - 8, IOMMU_READ, &m) == 0);
@@ -254,6 +262,72 @@ TEST(quarantined_iova_is_never_reused)
     dma_iova_free(&ds, rest, DMA_IOVA_SIZE - DMA_PAGE);
     pmm_free(pa, 0);
     dma_space_fini(&ds);
+}
+
+/* A window: a slot per request, scattered buffers stored run by run in the slot, clears
+ * deferred to one sync (one invalidation) for the batch, slots handed out again only after
+ * it, no IOVA allocation or table allocation per request, quarantine keeps the range. */
+TEST(window_slots)
+{
+    struct dma_space ds;
+    setup(&ds);
+    struct dma_window win;
+    REQUIRE(dma_window_init(&win, &ds, 4, 8192) == 0);
+    CHECK_EQ(win.slot_size, 3 * DMA_PAGE);      /* 8 KiB at any offset spans three pages */
+    uint64_t used = ds.used_pages;
+    long long tables = mock_pt_pages();
+    const unsigned frames[REMAP_PAGES] = { 5, 1, 2, 6 };
+    uint64_t pa;
+    REQUIRE(remap_setup(frames, &pa));
+    struct dma_map m[4];
+    uint16_t slot[4];
+    uint64_t calls = mock_stats.map_calls;
+    /* 8 KiB from offset 100 of a buffer whose pages are frames 5, 1, 2: runs {5}, {1, 2} */
+    REQUIRE(dma_window_map(&win, (void *)(remap_va + 100), 8192, IOMMU_WRITE, &m[0],
+                           &slot[0]) == 0);
+    CHECK_EQ(mock_stats.map_calls - calls, 2);
+    CHECK_EQ(m[0].iova, m[0].iova_base + 100);
+    CHECK(m[0].iova_base >= win.iova && m[0].iova_base + m[0].size <= win.iova + win.size);
+    for (unsigned i = 0; i < 3; i++)
+        CHECK(translates(&ds, m[0].iova_base + i * DMA_PAGE, remap_pa[i]));
+    CHECK(!translates(&ds, m[0].iova_base + 3 * DMA_PAGE, remap_pa[3]));
+    CHECK_EQ(dma_window_map(&win, (void *)remap_va, 3 * DMA_PAGE + 1, IOMMU_READ, &m[1],
+                            &slot[1]), -EINVAL);       /* beyond a slot */
+    CHECK_EQ(dma_window_map(&win, (void *)(UNMAPPED_VA - DMA_PAGE), 8192, IOMMU_READ, &m[1],
+                            &slot[1]), -EFAULT);
+    CHECK_EQ(win.nfree, 3);
+    for (unsigned i = 1; i < 4; i++)
+        REQUIRE(dma_window_map(&win, (void *)(remap_va + DMA_PAGE * (i - 1)), 4096, IOMMU_READ,
+                               &m[i], &slot[i]) == 0);
+    struct dma_map extra;
+    uint16_t xs;
+    CHECK_EQ(dma_window_map(&win, (void *)remap_va, 4096, IOMMU_READ, &extra, &xs), -EAGAIN);
+    CHECK_EQ(ds.used_pages, used);
+    CHECK_EQ(mock_pt_pages(), tables);
+    uint64_t flushes = mock_stats.flushes;
+    for (unsigned i = 0; i < 3; i++)
+        dma_window_clear(&win, &m[i]);
+    CHECK_EQ(mock_stats.flushes, flushes);
+    dma_window_sync(&win);
+    CHECK_EQ(mock_stats.flushes - flushes, 1);
+    CHECK_EQ(mock_pending_invalidations(), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t got;
+        for (uint64_t off = 0; off < m[i].size; off += DMA_PAGE)
+            CHECK(iommu_iova_to_phys(ds.domain, m[i].iova_base + off, &got) != 0);
+        dma_window_put(&win, slot[i]);
+    }
+    CHECK_EQ(mock_mapped_bytes(), DMA_PAGE);            /* slot 3 still mapped */
+    dma_window_quarantine(&win, &m[3]);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(win.nfree, 3);
+    CHECK_EQ(mock_pt_pages(), tables);
+    dma_window_fini(&win);
+    CHECK_EQ(ds.used_pages, ds.quarantined_pages);      /* the range stays out of use */
+    remap_va = 0;
+    pmm_free(pa, 3);
+    dma_space_fini(&ds);
+    CHECK_EQ(mock_violations, 0);
 }
 
 TEST(pool_maps_once)
@@ -406,7 +480,7 @@ TEST(space_owns_the_binding)
     struct moat_iommufd *app;
     uint32_t id;
     REQUIRE(moat_iommufd_open(&app) == 0);
-    CHECK_EQ(moat_device_bind(app, &dev, &id), -EBUSY);
+    CHECK_EQ(moat_device_bind(app, &dev, &id), -EPERM);     /* another owner (iommu_device_claim_dma_owner) */
     dma_space_block(&ds);
     CHECK_EQ(iommu_dev_domain(&dev), mock_unit(0)->blocked);
     CHECK(dma_space_isolated(&ds));
@@ -414,7 +488,7 @@ TEST(space_owns_the_binding)
     dma_space_fini(&ds);
     CHECK_EQ(moat_device_bind(app, &dev, &id), 0);
     struct dma_space again;
-    CHECK_EQ(dma_space_init(&again, &dev, IOMMU_DOMAIN_PAGING), -EBUSY);
+    CHECK_EQ(dma_space_init(&again, &dev, IOMMU_DOMAIN_PAGING), -EPERM);
     moat_iommufd_close(app);
     CHECK_EQ(mock_violations, 0);
 }

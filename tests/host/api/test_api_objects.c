@@ -25,7 +25,7 @@ TEST(device_bind_and_groups)
     REQUIRE(moat_iommufd_open(&c1) == 0 && moat_iommufd_open(&c2) == 0);
     CHECK_EQ(moat_device_bind(c1, &api_devs[0], &a), 0);
     CHECK_EQ(moat_device_bind(c1, &api_devs[0], &x), -EBUSY);      /* bound already */
-    CHECK_EQ(moat_device_bind(c2, &api_devs[1], &x), -EBUSY);      /* sibling elsewhere */
+    CHECK_EQ(moat_device_bind(c2, &api_devs[1], &x), -EPERM);      /* sibling elsewhere */
     CHECK_EQ(moat_device_bind(c1, &api_devs[1], &s), 0);           /* same context: fine */
     CHECK_EQ(moat_device_bind(c2, &api_devs[2], &y), 0);           /* another group */
     CHECK_EQ(moat_device_bind(c1, &api_devs[5], &x), -ENODEV);     /* no IOMMU */
@@ -35,7 +35,7 @@ TEST(device_bind_and_groups)
     CHECK_EQ(moat_iommufd_destroy(c1, a), -EBUSY);                 /* devices go by unbind */
     CHECK_EQ(moat_device_unbind(c1, a), 0);
     CHECK_EQ(moat_device_unbind(c1, a), -ENOENT);
-    CHECK_EQ(moat_device_bind(c2, &api_devs[0], &x), -EBUSY);      /* s still in c1 */
+    CHECK_EQ(moat_device_bind(c2, &api_devs[0], &x), -EPERM);      /* s still in c1 */
     CHECK_EQ(moat_device_unbind(c1, s), 0);
     CHECK_EQ(moat_device_bind(c2, &api_devs[0], &x), 0);
     moat_iommufd_close(c1);

@@ -184,6 +184,96 @@ TEST(bar_sizing_restores)
     topo_end(&t);
 }
 
+/* Configuration writes to command registers, counted on the way to the model. */
+static unsigned cmd_writes;
+
+static uint32_t counting_read(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                              unsigned width)
+{
+    return fake_pci_ops.read(ctx, seg, bus, devfn, off, width);
+}
+
+static void counting_write(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+                           unsigned width, uint32_t val)
+{
+    if (off <= PCI_COMMAND && off + width > PCI_COMMAND)
+        cmd_writes++;
+    fake_pci_ops.write(ctx, seg, bus, devfn, off, width, val);
+}
+
+static const struct pci_cfg_ops counting_ops = { counting_read, counting_write, NULL };
+static int root_port;
+
+/* PCI_SYS_DEFER_DECODE: sizing takes decode off once per function and leaves it off; the
+ * enable turns decode and bus mastering on in one write; functions nobody enabled get their
+ * decode back from pci_restore_decode; the host bridge is neither sized nor toggled. Without
+ * the flag: off and on again per function (and a third write for the enable). */
+static unsigned deferred_decode_run(uint32_t flags, struct topo *t, int *hb, int *nvme, int *sata)
+{
+    topo_begin(t);
+    *hb = fake_q35_base(&t->f);
+    *nvme = fake_nvme(&t->f, FAKE_ROOT(0), 5, 0);
+    *sata = *hb + 2;        /* 1f.2 */
+    root_port = fake_root_port(&t->f, FAKE_ROOT(0), 6, 0);    /* it has a BAR too */
+    fake_w16(&t->f, root_port, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    fake_w32(&t->f, *nvme, PCI_BASE_ADDRESS_0, 0xfebf0004);
+    fake_w16(&t->f, *nvme, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    fake_w16(&t->f, *sata, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    fake_w16(&t->f, *hb, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    struct pci_host_bridge h = { .bus_end = 0xff };
+    CHECK_EQ(pci_system_init(&t->sys, &counting_ops, &t->f, &h, 1, t->devs, MAX_DEVS, flags), 0);
+    cmd_writes = 0;
+    CHECK(pci_enumerate(&t->sys) > 2);
+    return cmd_writes;
+}
+
+static struct pci_dev *dev_of(struct topo *t, int fn)
+{
+    for (unsigned i = 0; i < t->sys.ndevs; i++)
+        if (t->sys.devs[i].devfn == t->f.fns[fn].devfn)
+            return &t->sys.devs[i];
+    return NULL;
+}
+
+TEST(deferred_decode)
+{
+    struct topo t;
+    int hb, nvme, sata;
+    unsigned sized = deferred_decode_run(PCI_SYS_DEFER_DECODE, &t, &hb, &nvme, &sata);
+    struct pci_dev *n = dev_of(&t, nvme), *s = dev_of(&t, sata), *h = dev_of(&t, hb);
+    REQUIRE(n && s && h);
+    CHECK_EQ(fake_r32(&t.f, hb, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY);    /* untouched */
+    CHECK_EQ(fake_r32(&t.f, nvme, PCI_COMMAND) & 0xffff, 0);                   /* left off */
+    CHECK_EQ(fake_r32(&t.f, sata, PCI_COMMAND) & 0xffff, 0);
+    CHECK_EQ(fake_r32(&t.f, root_port, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY); /* back */
+    CHECK_EQ(n->bar[0].size, 16 << 10);
+    CHECK_EQ(fake_r32(&t.f, nvme, PCI_BASE_ADDRESS_0), 0xfebf0004);
+    n->bar[0].flags |= PCI_BAR_ASSIGNED;
+    cmd_writes = 0;
+    CHECK_EQ(pci_enable_device(&t.sys, n), 0);
+    CHECK_EQ(cmd_writes, 1);
+    CHECK_EQ(fake_r32(&t.f, nvme, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    CHECK_EQ(pci_restore_decode(&t.sys), 1);            /* the SATA function only */
+    CHECK_EQ(fake_r32(&t.f, sata, PCI_COMMAND) & 0xffff, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    CHECK_EQ(pci_restore_decode(&t.sys), 0);
+    unsigned deferred = sized + cmd_writes;   /* the enable and the restore */
+    topo_end(&t);
+
+    unsigned legacy = deferred_decode_run(0, &t, &hb, &nvme, &sata);
+    n = dev_of(&t, nvme);
+    REQUIRE(n);
+    CHECK_EQ(fake_r32(&t.f, nvme, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY);   /* restored */
+    n->bar[0].flags |= PCI_BAR_ASSIGNED;
+    cmd_writes = 0;
+    CHECK_EQ(pci_enable_device(&t.sys, n), 0);
+    legacy += cmd_writes;
+    /* off per endpoint, the root port's off and on, the enable, the restore: 6; off and on
+     * per function (the host bridge too), then the enable: 9 */
+    CHECK_EQ(deferred, 6);
+    CHECK_EQ(legacy, 9);
+    topo_end(&t);
+}
+
 TEST(aperture_too_small)
 {
     struct topo t;

@@ -204,6 +204,66 @@ TEST(unmap_frees_tables)
     }
 }
 
+/* A window: populate allocates every table a range needs for 4 KiB leaves and maps nothing
+ * (-EEXIST over a mapping, unchanged on an error); maps there allocate nothing; unmaps through
+ * a keep_tables gather leave the tables even when they clear a table's whole span; a span
+ * gather hands one range covering everything to the flush. */
+TEST(populate_window)
+{
+    for (int f = 0; f <= PGTABLE_FMT_ARM_S2; f++) {
+        struct pgtable pt;
+        struct pgtable_cfg cfg = { .fmt = f };
+        REQUIRE(setup(&pt, &cfg));
+        uint64_t empty = pt.nr_tables, base = 3 * M2 - 4 * K4, len = M2 + 8 * K4;
+        flush_log_reset(&fl);
+        CHECK_EQ(pgtable_populate(&pt, base, len), 0);
+        CHECK_EQ(pt.nr_tables, empty + pt.levels - 2 + 3);    /* three level-0 tables */
+        CHECK_EQ(fl.calls, 0);
+        struct pgtable_xlate x;
+        CHECK_EQ(pgtable_translate(&pt, base, &x), -ENOENT);
+        CHECK_EQ(pgtable_populate(&pt, base, len), 0);        /* idempotent */
+        uint64_t tables = pt.nr_tables;
+        CHECK_EQ(pgtable_map(&pt, base + len - K4, M2, K4, RW), 0);  /* its last page */
+        struct tmem_snap snap;
+        tmem_snap_take(&tm, &snap);
+        CHECK_EQ(pgtable_populate(&pt, M2, base + len - M2), -EEXIST);  /* new tables too */
+        CHECK(tmem_snap_same(&tm, &snap));
+        tmem_snap_free(&snap);
+        for (uint64_t off = 0; off < len - K4; off += K4)
+            CHECK_EQ(pgtable_map(&pt, base + off, 7 * M2 + off, K4, RW), 0);
+        CHECK_EQ(pt.nr_tables, tables);
+        xlate(&pt, base + 5 * K4, 7 * M2 + 5 * K4, K4);
+        struct pgtable_gather g;
+        pgtable_gather_init(&g);
+        g.span = g.keep_tables = true;
+        CHECK_EQ(pgtable_unmap_gather(&pt, base, len, 0, &g), 0);  /* a whole level-0 span */
+        CHECK_EQ(pgtable_unmap_gather(&pt, 2 * M2, K4, 0, &g), -ENOENT);
+        flush_log_reset(&fl);
+        pgtable_gather_sync(&pt, &g);
+        CHECK_EQ(fl.calls, 1);
+        CHECK_EQ(fl.nr, 1);
+        CHECK_EQ(fl.pages, 0);
+        CHECK(flush_log_covers_exactly(&fl, base, base + len - 1));
+        CHECK_EQ(pt.nr_tables, tables);
+        CHECK_EQ(pgtable_translate(&pt, base + len - K4, &x), -ENOENT);
+        /* scattered slots: one range from the lowest to the highest */
+        CHECK_EQ(pgtable_map(&pt, base, M2, K4, RW), 0);
+        CHECK_EQ(pgtable_map(&pt, base + 100 * K4, M2, K4, RW), 0);
+        CHECK_EQ(pgtable_map(&pt, base + 300 * K4, M2, 2 * K4, RW), 0);
+        pgtable_gather_init(&g);
+        g.span = g.keep_tables = true;
+        CHECK_EQ(pgtable_unmap_gather(&pt, base + 100 * K4, K4, 0, &g), 0);
+        CHECK_EQ(pgtable_unmap_gather(&pt, base + 300 * K4, 2 * K4, 0, &g), 0);
+        CHECK_EQ(pgtable_unmap_gather(&pt, base, K4, 0, &g), 0);
+        flush_log_reset(&fl);
+        pgtable_gather_sync(&pt, &g);
+        CHECK_EQ(fl.nr, 1);
+        CHECK(flush_log_covers_exactly(&fl, base, base + 302 * K4 - 1));
+        CHECK_EQ(pt.nr_tables, tables);
+        teardown(&pt);
+    }
+}
+
 /* More dirty leaves than a gather holds: several flushes, each range exactly one leaf. */
 TEST(dirty)
 {

@@ -35,6 +35,7 @@
 #define ENODATA 61
 #define ETIME 62
 #define EOVERFLOW 75
+#define EBADFD 77
 #define EBADMSG 74
 #define EILSEQ 84
 #define EMSGSIZE 90
