@@ -116,7 +116,7 @@ static int open_cdev(void)
     if (!d)
         return -1;
     struct dirent *e;
-    char path[64] = "";
+    char path[300] = "";
     while ((e = readdir(d)))
         if (strncmp(e->d_name, "vfio", 4) == 0)
             snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);

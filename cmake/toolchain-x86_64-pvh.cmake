@@ -16,3 +16,11 @@ set(CMAKE_C_FLAGS_INIT "-ffreestanding -fno-stack-protector -fno-pic -fno-pie -m
 -mno-80387 -mno-mmx -mno-sse -mno-sse2 -mcmodel=small")
 set(CMAKE_ASM_FLAGS_INIT "-fno-pic")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -Wl,--gc-sections")
+
+# Programs (--app) and the C library under them: the x86_64 ABI with its float registers (the
+# runtime never touches them, so interrupts need not save them), no red zone (interrupts push
+# onto the program's stack), static and not position-independent like the runtime.
+set(MOAT_PROGRAM_CFLAGS "-mno-red-zone -fno-pic -fno-pie -fno-stack-protector -fno-omit-frame-pointer -mcmodel=small")
+# newlib's target name and the compiler that builds it (tools/newlib.sh).
+set(MOAT_NEWLIB_TARGET x86_64-elf)
+set(MOAT_NEWLIB_CC gcc)

@@ -6,9 +6,10 @@
 #include "lib/log.h"
 #include "lib/string.h"
 
-#define MAX_FDS 256
+#define MAX_FDS FD_TABLE_SIZE
 
 static struct file *fds[MAX_FDS];
+static bool fd_cloexec[MAX_FDS];
 static struct devnode *devnodes;
 static struct sysfs_provider *sysfs_providers;
 
@@ -31,19 +32,53 @@ struct file *file_new(const struct file_ops *ops, void *priv)
         f->ops = ops;
         f->priv = priv;
         f->refs = 1;
+        f->mode = FILE_MODE_ANON;
     }
     return f;
 }
 
-int fd_install(struct file *f)
+static int fd_install_from(struct file *f, int min)
 {
-    for (int i = 3; i < MAX_FDS; i++) {     /* 0-2 are the console's */
+    for (int i = min < 3 ? 3 : min; i < MAX_FDS; i++) {     /* 0-2 are the console's */
         if (!fds[i]) {
             fds[i] = f;
+            fd_cloexec[i] = false;
             return i;
         }
     }
     return -EMFILE;
+}
+
+int fd_install(struct file *f)
+{
+    return fd_install_from(f, 3);
+}
+
+bool fd_is_open(int fd)
+{
+    return fd >= 0 && fd < MAX_FDS && fds[fd];
+}
+
+void fd_table_hold(struct file *held[FD_TABLE_SIZE])
+{
+    for (int fd = 0; fd < MAX_FDS; fd++)
+        held[fd] = fd_get(fd);
+}
+
+void fd_table_restore(struct file *held[FD_TABLE_SIZE])
+{
+    for (int fd = 0; fd < MAX_FDS; fd++)
+        if (fds[fd] && fds[fd] != held[fd])
+            sys_close(fd);
+    for (int fd = 0; fd < MAX_FDS; fd++) {
+        if (!held[fd])
+            continue;
+        if (fds[fd])
+            file_put(held[fd]);     /* still there: the table's own reference stays */
+        else
+            fds[fd] = held[fd];     /* the child closed it: the held reference is the table's */
+        held[fd] = NULL;
+    }
 }
 
 struct file *fd_get(int fd)
@@ -61,6 +96,78 @@ void file_put(struct file *f)
             f->ops->release(f);
         kfree(f);
     }
+}
+
+/* A file open gave: its descriptor, or -EMFILE (and the file is put). */
+static int install_opened(struct file *f, int oflags, unsigned mode)
+{
+    f->oflags = oflags;
+    f->mode = mode;
+    int fd = fd_install(f);
+    if (fd < 0)
+        file_put(f);
+    return fd;
+}
+
+/* ---- /sys attribute files: the contents as read at open ---- */
+
+struct sysfs_file {
+    size_t len;
+    char data[SYSFS_PAGE];
+};
+
+static long sysfs_file_read(struct file *f, void *buf, size_t len, uint64_t off)
+{
+    struct sysfs_file *s = f->priv;
+    if (off >= s->len)
+        return 0;
+    size_t n = MIN(len, s->len - (size_t)off);
+    memcpy(buf, s->data + off, n);
+    return (long)n;
+}
+
+static void sysfs_file_release(struct file *f)
+{
+    kfree(f->priv);
+}
+
+static const struct file_ops sysfs_file_ops = { .read = sysfs_file_read,
+                                                .release = sysfs_file_release };
+
+/* Asks each /sys provider in turn, until one knows the path: its answer, else -ENOENT. */
+#define SYSFS_ASK(op, ...)                                                          \
+    ({                                                                              \
+        long _n = -ENOENT;                                                          \
+        for (struct sysfs_provider *_p = sysfs_providers; _p && _n == -ENOENT;      \
+             _p = _p->next)                                                         \
+            _n = _p->op ? _p->op(__VA_ARGS__) : -ENOENT;                            \
+        _n;                                                                         \
+    })
+
+/* The attribute's length (filling buf) or -ENOENT. */
+static int sysfs_read(const char *path, char *buf, size_t size)
+{
+    return (int)SYSFS_ASK(read, path, buf, size);
+}
+
+/* Linux's kernfs refuses to open a file without a store method for writing: EACCES. */
+static int sysfs_open(const char *path, int oflags)
+{
+    struct sysfs_file *s = kmalloc(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int n = sysfs_read(path, s->data, sizeof(s->data));
+    if (n < 0 || (oflags & FD_O_ACCMODE) != FD_O_RDONLY) {
+        kfree(s);
+        return n < 0 ? n : -EACCES;
+    }
+    s->len = (size_t)n;
+    struct file *f = file_new(&sysfs_file_ops, s);
+    if (!f) {
+        kfree(s);
+        return -ENOMEM;
+    }
+    return install_opened(f, oflags, FILE_MODE_REG | 0444);
 }
 
 /* The program's path, copied into a kernel buffer (freed by the caller): -EFAULT,
@@ -90,13 +197,9 @@ static int open_path(const char *path, int oflags)
         int err = n->open(path + len, oflags, &f);
         if (err)
             return err;
-        f->oflags = oflags;
-        int fd = fd_install(f);
-        if (fd < 0)
-            file_put(f);
-        return fd;
+        return install_opened(f, oflags, FILE_MODE_CHR | 0600);
     }
-    return -ENOENT;
+    return sysfs_open(path, oflags);
 }
 
 int sys_open(const char *upath, int oflags)
@@ -212,14 +315,75 @@ int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out)
     return (int)WITH_FILE(fd, f, 0, f->ops->mmap ? f->ops->mmap(f, off, len, prot, out) : -ENODEV);
 }
 
+int64_t sys_lseek(int fd, int64_t off, int whence)
+{
+    return WITH_FILE(fd, f, 0, ({
+        int64_t base = whence == FD_SEEK_SET ? 0 : whence == FD_SEEK_CUR ? (int64_t)f->pos : -1;
+        int64_t to;
+        long r;
+        if (f->ops->stream)
+            r = -ESPIPE;
+        else if (base < 0 || __builtin_add_overflow(base, off, &to) || to < 0)
+            r = -EINVAL;
+        else
+            r = (long)(f->pos = (uint64_t)to);
+        r;
+    }));
+}
+
+int sys_dup(int fd, int min)
+{
+    if (min < 0 || min >= MAX_FDS)
+        return -EINVAL;
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    int nfd = fd_install_from(f, min);
+    if (nfd < 0)
+        file_put(f);
+    return nfd;
+}
+
+int sys_dup2(int fd, int newfd)
+{
+    if (!fd_is_open(fd) || newfd < 0 || newfd >= MAX_FDS)
+        return -EBADF;
+    if (fd == newfd)
+        return newfd;
+    if (newfd < 3)
+        return -EINVAL;     /* the console's descriptors have no file to replace */
+    struct file *f = fd_get(fd);
+    if (fds[newfd])
+        sys_close(newfd);
+    fds[newfd] = f;
+    fd_cloexec[newfd] = false;
+    return newfd;
+}
+
+long sys_fcntl(int fd, int cmd, long arg)
+{
+    if (!fd_is_open(fd))
+        return -EBADF;
+    struct file *f = fds[fd];
+    switch (cmd) {
+    case FD_F_GETFD:
+        return fd_cloexec[fd] ? FD_FD_CLOEXEC : 0;
+    case FD_F_SETFD:
+        fd_cloexec[fd] = arg & FD_FD_CLOEXEC;
+        return 0;
+    case FD_F_GETFL:
+        return f->oflags;
+    case FD_F_SETFL:
+        f->oflags = (f->oflags & ~(FD_O_APPEND | FD_O_NONBLOCK)) | ((int)arg & (FD_O_APPEND | FD_O_NONBLOCK));
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
 static long readlink_path(const char *path, char *buf, size_t size)
 {
-    for (struct sysfs_provider *p = sysfs_providers; p; p = p->next) {
-        int n = p->readlink ? p->readlink(path, buf, size) : -ENOENT;
-        if (n != -ENOENT)
-            return n;
-    }
-    return -ENOENT;
+    return SYSFS_ASK(readlink, path, buf, size);
 }
 
 /* Linux's order: the size (-EINVAL), the path, then the link copied out. */
@@ -239,6 +403,11 @@ long sys_readlink(const char *upath, char *ubuf, size_t size)
     return n;
 }
 
+static int list_path(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
+{
+    return (int)SYSFS_ASK(list, dir, emit, ctx);
+}
+
 int sys_list_dir(const char *udir, void (*emit)(void *ctx, const char *name), void *ctx)
 {
     UACCESS_ENTER();
@@ -246,9 +415,7 @@ int sys_list_dir(const char *udir, void (*emit)(void *ctx, const char *name), vo
     int n = path_in(udir, &dir);
     if (n)
         return n;
-    n = -ENOENT;
-    for (struct sysfs_provider *p = sysfs_providers; p && n == -ENOENT; p = p->next)
-        n = p->list ? p->list(dir, emit, ctx) : -ENOENT;
+    n = list_path(dir, emit, ctx);
     kfree(dir);
     return n;
 }
@@ -428,4 +595,86 @@ int sys_eventfd(unsigned initval, int flags)
     if (fd < 0)
         file_put(f);
     return fd;
+}
+
+static bool is_parent_dir(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && (n > 1 || dir[0] == '/');
+}
+
+static int devnode_stat(const char *path, unsigned *mode)
+{
+    for (struct devnode *n = devnodes; n; n = n->next) {
+        size_t len = strlen(n->path);
+        if (n->prefix ? strncmp(path, n->path, len) == 0 && path[len] && n->exists &&
+                            n->exists(path + len) == 0
+                      : strcmp(path, n->path) == 0) {
+            *mode = FILE_MODE_CHR | 0600;
+            return 0;
+        }
+        if (is_parent_dir(path, n->path)) {
+            *mode = FILE_MODE_DIR | 0755;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static void emit_nothing(void *ctx, const char *name)
+{
+}
+
+static int stat_path(const char *path, unsigned *mode)
+{
+    if (!*path)
+        return -ENOENT;
+    if (strcmp(path, "/") == 0) {
+        *mode = FILE_MODE_DIR | 0755;
+        return 0;
+    }
+    if (devnode_stat(path, mode) == 0)
+        return 0;
+    if (list_path(path, emit_nothing, NULL) == 0) {
+        *mode = FILE_MODE_DIR | 0755;
+        return 0;
+    }
+    char c;
+    if (readlink_path(path, &c, 1) >= 0) {
+        *mode = FILE_MODE_LNK | 0777;
+        return 0;
+    }
+    char *page = kmalloc(SYSFS_PAGE);
+    int n = page ? sysfs_read(path, page, SYSFS_PAGE) : -ENOMEM;
+    kfree(page);
+    if (n >= 0) {
+        *mode = FILE_MODE_REG | 0444;
+        return 0;
+    }
+    return n;
+}
+
+int sys_stat(const char *upath, unsigned *umode)
+{
+    UACCESS_ENTER();
+    char *path = NULL;
+    unsigned mode = 0;
+    int err = path_in(upath, &path);
+    if (err)
+        return err;
+    err = stat_path(path, &mode);
+    kfree(path);
+    if (!err && uaccess_copy_to(umode, &mode, sizeof(mode)))
+        return -EFAULT;
+    return err;
+}
+
+int sys_fstat(int fd, unsigned *umode)
+{
+    UACCESS_ENTER();
+    if (!fd_is_open(fd))
+        return -EBADF;
+    return uaccess_copy_to(umode, &fds[fd]->mode, sizeof(fds[fd]->mode)) ? -EFAULT : 0;
 }

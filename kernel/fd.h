@@ -34,20 +34,47 @@ struct file {
     uint64_t pos;
     unsigned refs;
     int oflags;
+    unsigned mode;      /* what stat reports: FILE_MODE_CHR for device nodes, else 0600 */
 };
+
+/* Linux's numbers for the arguments of lseek and fcntl. */
+#define FD_SEEK_SET 0
+#define FD_SEEK_CUR 1
+#define FD_O_ACCMODE 03
+#define FD_O_RDONLY 0
+#define FD_O_APPEND 02000
+#define FD_O_NONBLOCK 04000
+#define FD_F_GETFD 1
+#define FD_F_SETFD 2
+#define FD_F_GETFL 3
+#define FD_F_SETFL 4
+#define FD_FD_CLOEXEC 1
+
+/* File types and permissions as stat reports them (Linux's S_IF* values). */
+#define FILE_MODE_DIR 0040000
+#define FILE_MODE_CHR 0020000
+#define FILE_MODE_REG 0100000
+#define FILE_MODE_LNK 0120000
+#define FILE_MODE_ANON 0600     /* Linux's anonymous inodes (eventfd, ...): no type bits */
 
 /* A device node: paths equal to `path`, or (prefix) starting with it; rest is what follows. */
 struct devnode {
     const char *path;
     bool prefix;
     int (*open)(const char *rest, int oflags, struct file **out);
+    /* For prefix nodes: whether rest names a node (0 or -ENOENT), without opening it. */
+    int (*exists)(const char *rest);
     struct devnode *next;
 };
 
-/* What /sys answers: readlink of a path, and the names in a directory. */
+/* What /sys answers: readlink of a path, the names in a directory, and the contents of a
+ * read-only attribute file (read whole at open, as sysfs fills its page: at most SYSFS_PAGE
+ * bytes; the length, or -ENOENT when the path is not one of the provider's files). */
+#define SYSFS_PAGE 4096
 struct sysfs_provider {
     int (*readlink)(const char *path, char *buf, size_t size);     /* length or -ENOENT */
     int (*list)(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
+    int (*read)(const char *path, char *buf, size_t size);
     struct sysfs_provider *next;
 };
 
@@ -83,6 +110,29 @@ long sys_pread(int fd, void *buf, size_t len, int64_t off);
 long sys_pwrite(int fd, const void *buf, size_t len, int64_t off);
 int sys_mmap_file(int fd, uint64_t off, size_t len, int prot, void **out);
 long sys_readlink(const char *path, char *buf, size_t size);
+/* The seek of a file's position: SEEK_SET 0, SEEK_CUR 1 (-ESPIPE for streams; -EINVAL for
+ * SEEK_END: moat's files have no size). */
+int64_t sys_lseek(int fd, int64_t off, int whence);
+/* A second descriptor for fd's file: the lowest free one >= min (Linux's F_DUPFD). */
+int sys_dup(int fd, int min);
+/* fd's file at newfd, closing what newfd held (Linux's dup2). */
+int sys_dup2(int fd, int newfd);
+/* F_GETFD/F_SETFD (FD_CLOEXEC: kept, moat has no exec), F_GETFL/F_SETFL (O_NONBLOCK and
+ * O_APPEND may change); Linux's numbers. */
+long sys_fcntl(int fd, int cmd, long arg);
+/* What stat reports of a path or a descriptor: its type and permission bits (FILE_MODE_*).
+ * Directories are the parents of device nodes (/dev, /dev/vfio) and what /sys lists. */
+int sys_stat(const char *path, unsigned *mode);
+int sys_fstat(int fd, unsigned *mode);
+/* Whether fd is open, without taking a reference. */
+bool fd_is_open(int fd);
+/* fork's bookkeeping (moat has one descriptor table): a reference to the file behind every
+ * descriptor, held while a child runs; then the table as it was: descriptors opened since are
+ * closed (as a process exit closes them), held files return to their numbers (a descriptor the
+ * child closed or replaced is the parent's again), and the held references are dropped. */
+#define FD_TABLE_SIZE 256
+void fd_table_hold(struct file *held[FD_TABLE_SIZE]);
+void fd_table_restore(struct file *held[FD_TABLE_SIZE]);
 int sys_list_dir(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
 /* Returns the number of ready descriptors (revents filled), 0 at the timeout (ms; <0: none). */
 int sys_poll(struct file_pollfd *fds, unsigned n, int timeout_ms);

@@ -6,7 +6,7 @@
 #if MOAT_HOSTED
 #include <errno.h>
 #else
-#include "libc/include/bits/errno_values.h"
+#include <asm-generic/errno.h>      /* Linux's uapi list: every name, Linux's numbers */
 #endif
 
 /* The name of an errno value ("EINVAL"), or "E?" for one this table does not know. */

@@ -1,4 +1,5 @@
-/* String and memory functions: the C library's on the host, moat's own in the image. */
+/* String and memory functions: the C library's on the host, moat's own in the image (where an
+ * appliance program's C library, newlib, uses the same ones: the runtime's are linked first). */
 #ifndef MOAT_LIB_STRING_H
 #define MOAT_LIB_STRING_H
 
@@ -7,7 +8,21 @@
 #if MOAT_HOSTED
 #include <string.h>
 #else
-#include "libc/include/string.h"      /* one set of declarations: the C library's */
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+void *memchr(const void *s, int c, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+char *strrchr(const char *s, int c);
+char *strstr(const char *hay, const char *needle);
+char *strcpy(char *restrict dst, const char *restrict src);
+char *strncpy(char *restrict dst, const char *restrict src, size_t n);
+char *strcat(char *restrict dst, const char *restrict src);
 #endif
 
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */

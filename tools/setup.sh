@@ -21,7 +21,8 @@ need_cmds=(cmake:cmake ninja:ninja-build gcc:gcc ld.lld:lld clang:clang
            aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-system-aarch64:qemu-system-arm
            dtc:device-tree-compiler)
 need_files=(/usr/include/linux/iommufd.h:linux-libc-dev /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf
-            /usr/include/efi/efi.h:gnu-efi /usr/lib/crt0-efi-x86_64.o:gnu-efi)
+            /usr/include/efi/efi.h:gnu-efi /usr/lib/crt0-efi-x86_64.o:gnu-efi
+            /usr/src/newlib/newlib-3.3.0.tar.xz:newlib-source)
 backports_pkgs=(qemu-system-x86 qemu-system-arm linux-libc-dev)
 min_qemu_major=9
 

@@ -47,10 +47,20 @@ static inline uint64_t rdtsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* Control-register bits (Intel SDM vol. 3, 2.5). */
+#define CR0_MP BIT(1)           /* monitor coprocessor */
+#define CR0_EM BIT(2)           /* x87 emulation: off, or every x87/SSE instruction faults */
+#define CR0_TS BIT(3)           /* task switched: lazy FPU switching, unused */
+#define CR0_NE BIT(5)           /* x87 errors as #MF exceptions */
+#define CR4_OSFXSR BIT(9)       /* FXSAVE/FXRSTOR and SSE instructions enabled */
+#define CR4_OSXMMEXCPT BIT(10)  /* unmasked SSE exceptions as #XM */
+#define MXCSR_DEFAULT 0x1f80u   /* all SSE exceptions masked, round to nearest */
+
 static inline uint64_t read_cr0(void) { uint64_t v; __asm__ __volatile__("mov %%cr0, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr2(void) { uint64_t v; __asm__ __volatile__("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr3(void) { uint64_t v; __asm__ __volatile__("mov %%cr3, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr4(void) { uint64_t v; __asm__ __volatile__("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline void write_cr0(uint64_t v) { __asm__ __volatile__("mov %0, %%cr0" :: "r"(v) : "memory"); }
 static inline void write_cr3(uint64_t v) { __asm__ __volatile__("mov %0, %%cr3" :: "r"(v) : "memory"); }
 static inline void write_cr4(uint64_t v) { __asm__ __volatile__("mov %0, %%cr4" :: "r"(v) : "memory"); }
 

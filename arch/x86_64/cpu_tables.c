@@ -73,6 +73,22 @@ static void idt_set(unsigned vec, unsigned ist)
     };
 }
 
+/* x87 and SSE for programs (the C library and the program use floating point and SSE, the
+ * x86_64 ABI's float registers). The runtime itself is built -mgeneral-regs-only and never
+ * touches these registers, so interrupts need not save them; one thread of program code owns
+ * them. PVH starts with SSE off; UEFI firmware usually turned it on already. */
+static void fpu_init(void)
+{
+    uint64_t cr0 = read_cr0();
+    cr0 &= ~(CR0_EM | CR0_TS);
+    cr0 |= CR0_MP | CR0_NE;
+    write_cr0(cr0);
+    write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+    __asm__ __volatile__("fninit");
+    uint32_t mxcsr = MXCSR_DEFAULT;
+    __asm__ __volatile__("ldmxcsr %0" :: "m"(mxcsr));
+}
+
 static int cpu_tables_init(void)
 {
     gdt_init();
@@ -83,6 +99,7 @@ static int cpu_tables_init(void)
     idt_set(VEC_MACHINE_CHECK, 3);
     struct desc_ptr p = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
     __asm__ __volatile__("lidt %0" :: "m"(p));
+    fpu_init();
     return 0;
 }
 MOAT_UNIT(10_cpu, cpu_tables, cpu_tables_init);

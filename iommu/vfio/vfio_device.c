@@ -437,16 +437,30 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     return 0;
 }
 
-int vfio_cdev_open(const char *rest, int oflags, struct file **out)
+/* The device "vfio<N>" names, or NULL. */
+/* The device "vfio<N>" names, or NULL. Linux has a cdev only for a device bound to vfio-pci. */
+static struct pci_dev *cdev_dev(const char *rest)
 {
     unsigned long long idx;
     const char *end;
     struct pci_system *sys = vfio_pci();
     if (str_to_u64(rest, &end, 10, &idx) || *end || idx >= sys->ndevs)
-        return ERR(-ENOENT);
-    /* Linux has a cdev only for a device bound to vfio-pci */
+        return NULL;
     struct pci_dev *pdev = &sys->devs[idx];
     if (pdev->group < 0 || (pdev->driver && strcmp(pdev->driver, "vfio-pci") != 0))
+        return NULL;
+    return pdev;
+}
+
+int vfio_cdev_exists(const char *rest)
+{
+    return cdev_dev(rest) ? 0 : -ENOENT;
+}
+
+int vfio_cdev_open(const char *rest, int oflags, struct file **out)
+{
+    struct pci_dev *pdev = cdev_dev(rest);
+    if (!pdev)
         return ERR(-ENOENT);
     return vfio_device_open(pdev, NULL, out);
 }

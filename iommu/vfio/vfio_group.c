@@ -272,15 +272,29 @@ struct vfio_group *vfio_group_get(int id)
     return groups[id];
 }
 
-/* Linux's vfio_group_fops_open: EBUSY while a member is bound through its cdev, and for a second
- * open. */
-static int group_open(const char *rest, int oflags, struct file **out)
+/* The group number "<N>" names, or -ENOENT. */
+static int group_id(const char *rest)
 {
     unsigned long long id;
     const char *end;
     if (str_to_u64(rest, &end, 10, &id) || *end || id >= VFIO_MAX_GROUPS || !group_exists((int)id))
-        return ERR(-ENOENT);
-    struct vfio_group *g = vfio_group_get((int)id);
+        return -ENOENT;
+    return (int)id;
+}
+
+static int group_node_exists(const char *rest)
+{
+    return group_id(rest) < 0 ? -ENOENT : 0;
+}
+
+/* Linux's vfio_group_fops_open: EBUSY while a member is bound through its cdev, and for a second
+ * open. */
+static int group_open(const char *rest, int oflags, struct file **out)
+{
+    int id = group_id(rest);
+    if (id < 0)
+        return ERR(id);
+    struct vfio_group *g = vfio_group_get(id);
     if (!g)
         return ERR(-ENOMEM);
     if (g->nr_cdev_bound || g->opened)
@@ -323,8 +337,7 @@ void vfio_group_cdev_release(const struct pci_dev *pdev)
 
 #define SYS_DEVICES "/sys/bus/pci/devices/"
 
-/* The device named by "<BDF>/<leaf>" after the devices directory, with the leaf. */
-static struct pci_dev *sys_dev(const char *path, const char **leaf)
+struct pci_dev *vfio_sysfs_dev(const char *path, const char **leaf)
 {
     size_t plen = strlen(SYS_DEVICES);
     if (strncmp(path, SYS_DEVICES, plen) != 0)
@@ -346,7 +359,7 @@ static struct pci_dev *sys_dev(const char *path, const char **leaf)
 static int sysfs_readlink(const char *path, char *buf, size_t size)
 {
     const char *leaf;
-    struct pci_dev *d = sys_dev(path, &leaf);
+    struct pci_dev *d = vfio_sysfs_dev(path, &leaf);
     if (!d || strcmp(leaf, "iommu_group") != 0 || d->group < 0)
         return -ENOENT;
     char link[64];
@@ -359,7 +372,7 @@ static int sysfs_readlink(const char *path, char *buf, size_t size)
 static int sysfs_list(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
 {
     const char *leaf;
-    struct pci_dev *d = sys_dev(dir, &leaf);
+    struct pci_dev *d = vfio_sysfs_dev(dir, &leaf);
     if (!d || (strcmp(leaf, "vfio-dev") != 0 && strcmp(leaf, "vfio-dev/") != 0))
         return -ENOENT;
     char name[32];
@@ -370,9 +383,10 @@ static int sysfs_list(const char *dir, void (*emit)(void *ctx, const char *name)
     return 0;
 }
 
-static struct devnode group_node = { .path = "/dev/vfio/", .prefix = true, .open = group_open };
+static struct devnode group_node = { .path = "/dev/vfio/", .prefix = true, .open = group_open,
+                                     .exists = group_node_exists };
 static struct devnode cdev_node = { .path = "/dev/vfio/devices/vfio", .prefix = true,
-                                    .open = vfio_cdev_open };
+                                    .open = vfio_cdev_open, .exists = vfio_cdev_exists };
 static struct devnode iommu_node = { .path = "/dev/iommu", .open = vfio_iommufd_dev_open };
 static struct sysfs_provider vfio_sysfs = { .readlink = sysfs_readlink, .list = sysfs_list };
 
@@ -384,6 +398,7 @@ void vfio_register_nodes(void)
     devnode_register(&iommu_node);
     devnode_register(&cdev_node);
     sysfs_register(&vfio_sysfs);
+    vfio_sysfs_register();
 }
 
 static int vfio_init(void)

@@ -105,6 +105,11 @@ struct pci_system *vfio_pci(void);
 /* The device nodes and /sys files of the face (the unit's work; host tests call it too). */
 void vfio_register_nodes(void);
 void vfio_container_register(void);
+/* The device a path "/sys/bus/pci/devices/<BDF>[/<leaf>]" names, with the leaf ("" for the
+ * device's directory), or NULL. */
+struct pci_dev *vfio_sysfs_dev(const char *path, const char **leaf);
+/* The attribute files, driver links and directories of /sys/bus/pci/devices (vfio_sysfs.c). */
+void vfio_sysfs_register(void);
 bool vfio_group_viable(int id);
 /* The state of group id (made on first use); NULL when out of memory. */
 struct vfio_group *vfio_group_get(int id);
@@ -128,6 +133,7 @@ void vfio_container_put(struct vfio_container *c);
 
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out);
 int vfio_cdev_open(const char *rest, int oflags, struct file **out);
+int vfio_cdev_exists(const char *rest);    /* 0 when "vfio<N>" names a device */
 struct moat_iommufd *vfio_iommufd_of(struct file *f);
 int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa);

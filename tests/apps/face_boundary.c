@@ -288,6 +288,7 @@ static void program_kinds(int efd, uint8_t *own)
 {
     uint8_t *heap = NULL;
     EXPECT("posix_memalign of 2 pages", posix_memalign((void **)&heap, PG, 2 * PG) == 0);
+    memset(heap, 0, 2 * PG);    /* malloc'd memory may be reused: the checks below need zeros */
     EXPECT("type1 MAP_DMA of heap memory", type1_map(heap, IOVA_ATTACK, 2 * PG, RW) == 0);
     EXPECT("the edu writes the heap buffer",
            dma(EDU_BUF, IOVA_ATTACK + PG, PG, 1) && heap[PG] == FILL && heap[2 * PG - 1] == FILL && heap[0] == 0);

@@ -1,0 +1,21 @@
+/* What the files of the system layer share. The system layer sits between newlib and the
+ * kernel: it includes the kernel's headers first (lib/compiler.h), then the C library's, whose
+ * definitions of the same attribute macros are equivalent and, being system headers, replace
+ * moat's without a warning. */
+#ifndef MOAT_POSIX_POSIX_H
+#define MOAT_POSIX_POSIX_H
+
+#include "lib/compiler.h"
+
+/* A kernel call's result as a system call returns it: a negative errno becomes -1 and errno. */
+long posix_ret(long r);
+
+/* Ends the running program (the main program, or the child of a fork) with a wait status. */
+__noreturn void posix_process_end(int wait_status);
+/* Ends the main program: back to the runtime, which powers off with status. */
+__noreturn void posix_program_end(int status);
+
+/* The console descriptors 0-2 (the kernel's table leaves them to this layer). */
+bool posix_is_console(int fd);
+
+#endif

@@ -1,0 +1,304 @@
+/* Processes. moat runs one program in one address space, so fork follows vfork's rule: the child
+ * runs first, to completion, on the same stack and memory, and the parent resumes only when the
+ * child has ended (exit, _exit, abort or a fatal kill), with the child's pid; waitpid then
+ * collects the child's wait status. What differs from Linux's fork:
+ *   - no memory isolation: the child's writes to globals, the heap and mmap'd memory are seen by
+ *     the parent. Only the parent's stack is given back as it was at the fork (saved at the fork,
+ *     restored when the child ends), so the child's changes to the parent's locals are undone.
+ *   - descriptors: the child shares the parent's open files (as after a fork); those it opened
+ *     are closed when it ends (so VFIO's release-on-close runs as at a process exit), and one of
+ *     the parent's that it closed or replaced is the parent's again.
+ *   - exit() in a child flushes stdio but does not run the atexit handlers (they belong to the
+ *     parent here: running them would use them up).
+ *   - no preemption: a child that never ends never returns to the parent (no timeout, no alarm).
+ * The main program is pid 1 (Linux's init); children count up from 2. */
+#include "posix/posix.h"
+#include "arch/arch.h"
+#include "kernel/fd.h"
+
+#include <asm/unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FORK_DEPTH 8
+#define MAX_ZOMBIES 64
+#define RESTORE_STACK_SIZE 16384
+#define STACK_SLACK 512     /* below fork's locals: its frame and the calls it makes */
+
+struct fork_frame {
+    jmp_buf parent;         /* where fork returns in the parent */
+    char *lo;               /* the parent's stack [lo, hi), saved at the fork */
+    size_t len;
+    char *saved;
+    pid_t parent_pid, child_pid;
+    struct file *fds[FD_TABLE_SIZE];   /* the parent's descriptors, held while the child runs */
+};
+
+struct zombie {
+    pid_t pid, ppid;
+    int status;
+};
+
+static struct fork_frame frames[FORK_DEPTH];
+static int depth;
+static pid_t cur_pid = 1, next_pid = 2;
+static struct zombie zombies[MAX_ZOMBIES];
+static int nr_zombies;
+static char restore_stack[RESTORE_STACK_SIZE] __attribute__((aligned(16)));
+extern char *posix_stack_top;       /* start.c: the program stack's highest address */
+
+pid_t getpid(void)
+{
+    return cur_pid;
+}
+
+pid_t getppid(void)
+{
+    return depth ? frames[depth - 1].parent_pid : 0;
+}
+
+uid_t getuid(void) { return 0; }
+uid_t geteuid(void) { return 0; }
+gid_t getgid(void) { return 0; }
+gid_t getegid(void) { return 0; }
+
+pid_t setsid(void)
+{
+    return cur_pid;
+}
+
+int setpgid(pid_t pid, pid_t pgid)
+{
+    return 0;
+}
+
+pid_t setpgrp(void)
+{
+    return 0;
+}
+
+/* On the restore stack: put the parent's stack back and resume the parent's fork (the frame of
+ * the innermost fork, frames[depth - 1]). */
+static int resume_parent(void)
+{
+    struct fork_frame *f = &frames[depth - 1];
+    memcpy(f->lo, f->saved, f->len);
+    longjmp(f->parent, 1);
+}
+
+void posix_process_end(int wait_status)
+{
+    if (depth == 0) {
+        fflush(NULL);
+        posix_program_end(WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status)
+                                                   : WEXITSTATUS(wait_status));
+    }
+    struct fork_frame *f = &frames[depth - 1];
+    fd_table_restore(f->fds);
+    if (nr_zombies < MAX_ZOMBIES)
+        zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
+    cur_pid = f->parent_pid;
+    arch_call_on_stack(resume_parent, restore_stack + sizeof(restore_stack));
+    __builtin_unreachable();
+}
+
+pid_t fork(void)
+{
+    if (depth == FORK_DEPTH || nr_zombies == MAX_ZOMBIES)
+        return (pid_t)posix_ret(-EAGAIN);
+    struct fork_frame *f = &frames[depth];
+    char here;
+    f->lo = (char *)(((uintptr_t)&here - STACK_SLACK) & ~(uintptr_t)15);
+    f->len = (size_t)(posix_stack_top - f->lo);
+    f->saved = malloc(f->len);
+    if (!f->saved)
+        return (pid_t)posix_ret(-ENOMEM);
+    fd_table_hold(f->fds);
+    f->parent_pid = cur_pid;
+    f->child_pid = next_pid++;
+    fflush(NULL);   /* what the parent printed comes before the child's output */
+    if (setjmp(f->parent)) {
+        /* The parent, with its stack as it was: the child has ended. */
+        struct fork_frame *done = &frames[--depth];
+        free(done->saved);
+        return done->child_pid;
+    }
+    memcpy(f->saved, f->lo, f->len);
+    depth++;
+    cur_pid = f->child_pid;
+    return 0;
+}
+
+pid_t vfork(void)
+{
+    return fork();
+}
+
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+    if (options & ~(WNOHANG | WUNTRACED))
+        return (pid_t)posix_ret(-EINVAL);
+    for (int i = 0; i < nr_zombies; i++) {
+        struct zombie *z = &zombies[i];
+        if (z->ppid != cur_pid || (pid > 0 && z->pid != pid))
+            continue;
+        pid_t got = z->pid;
+        if (status)
+            *status = z->status;
+        *z = zombies[--nr_zombies];
+        return got;
+    }
+    /* Children always run to completion inside fork: nothing is left to wait for. */
+    return (pid_t)posix_ret(-ECHILD);
+}
+
+pid_t wait(int *status)
+{
+    return waitpid(-1, status, 0);
+}
+
+void _exit(int status)
+{
+    posix_process_end((status & 0xff) << 8);
+}
+
+void exit(int status)
+{
+    void __call_exitprocs(int, void *);
+    if (depth == 0)
+        __call_exitprocs(status, NULL);
+    fflush(NULL);
+    _exit(status);
+}
+
+static bool is_zombie(pid_t pid)
+{
+    for (int i = 0; i < nr_zombies; i++)
+        if (zombies[i].pid == pid)
+            return true;
+    return false;
+}
+
+static bool is_running(pid_t pid)
+{
+    if (pid == cur_pid)
+        return true;
+    for (int i = 0; i < depth; i++)
+        if (frames[i].parent_pid == pid)
+            return true;
+    return false;
+}
+
+/* A pidfd polls readable once its process has ended: here an eventfd holding 1 for a child that
+ * has ended (every child has, by the time its parent runs again), 0 for a running process. */
+static long pidfd_open(pid_t pid, unsigned flags)
+{
+    if (flags & ~(unsigned)O_NONBLOCK)
+        return -EINVAL;
+    if (pid <= 0)
+        return -EINVAL;
+    if (!is_zombie(pid) && !is_running(pid))
+        return -ESRCH;
+    return sys_eventfd(is_zombie(pid) ? 1 : 0, (int)flags);
+}
+
+long syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a0 = va_arg(ap, long), a1 = va_arg(ap, long);
+    va_end(ap);
+    switch (number) {
+    case __NR_getpid:
+    case __NR_gettid:
+        return cur_pid;
+    case __NR_pidfd_open:
+        return posix_ret(pidfd_open((pid_t)a0, (unsigned)a1));
+    default:
+        return posix_ret(-ENOSYS);
+    }
+}
+
+static bool ignored_by_default(int sig)
+{
+    return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
+}
+
+/* Signals are delivered synchronously, only by a process to itself (kill, raise, abort): a
+ * handler installed with signal() or sigaction() runs inside the call; SIG_IGN and the signals
+ * ignored by default do nothing; any other ends the process, as the default action would. Nothing
+ * arrives asynchronously (no timers, no other process running meanwhile). */
+static int deliver_to_self(int sig)
+{
+    if (sig == 0)
+        return 0;
+    _sig_func_ptr h = signal(sig, SIG_DFL);
+    signal(sig, h);
+    if (h == SIG_IGN || (h == SIG_DFL && ignored_by_default(sig)))
+        return 0;
+    if (h != SIG_DFL && h != SIG_ERR) {
+        h(sig);
+        return 0;
+    }
+    posix_process_end(sig & 0x7f);
+}
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig <= 0 || sig >= NSIG || (act && (sig == SIGKILL || sig == SIGSTOP)))
+        return (int)posix_ret(-EINVAL);
+    _sig_func_ptr prev = signal(sig, act ? act->sa_handler : SIG_DFL);
+    if (!act)
+        signal(sig, prev);
+    if (old)
+        *old = (struct sigaction){ .sa_handler = prev };
+    return 0;
+}
+
+/* No timers deliver signals in moat: alarm() schedules nothing and SIGALRM never arrives (a
+ * program's watchdog does not fire); it answers as if no alarm was pending. */
+unsigned alarm(unsigned seconds)
+{
+    return 0;
+}
+
+int kill(pid_t pid, int sig)
+{
+    if (sig < 0 || sig >= NSIG)
+        return (int)posix_ret(-EINVAL);
+    if (pid < -1)
+        pid = -pid;     /* a process group: each process is its own group here */
+    if (pid != cur_pid && pid != 0) {
+        if (is_zombie(pid))
+            return 0;   /* Linux: signalling a zombie succeeds and does nothing */
+        if (is_running(pid))
+            return (int)posix_ret(sig == 0 ? 0 : -EPERM);  /* suspended in fork */
+        return (int)posix_ret(-ESRCH);
+    }
+    return deliver_to_self(sig);
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    if (old)
+        sigemptyset(old);
+    return 0;
+}
+
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return (int)posix_ret(-ENOSYS);     /* one program per image */
+}
+
+int getentropy(void *buf, size_t len)
+{
+    return (int)posix_ret(-ENOSYS);
+}
