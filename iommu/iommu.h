@@ -41,10 +41,13 @@ struct iommu_nested_cfg {
     uint64_t words[IOMMU_NESTED_CFG_MAX / 8];
 };
 
+struct iommu_viommu;
+
 struct iommu_domain_cfg {
     uint32_t flags;
     struct iommu_domain *parent;            /* NESTED: the stage-2 domain */
     const struct iommu_nested_cfg *nested;  /* NESTED: what the unit's nested_parse made */
+    struct iommu_viommu *viommu;            /* NESTED made on a vIOMMU (parent is its stage 2) */
 };
 
 /* Caller data for a driver-defined format (Linux's struct iommu_user_data): len bytes, already
@@ -155,6 +158,11 @@ struct iommu_unit_ops {
      * the good ones before it are carried out, a->entry_num is set to how many were, and the
      * first error is returned (Linux's protocol). */
     int (*cache_invalidate_user)(struct iommu_domain *d, struct iommu_user_array *a);
+    /* Optional, for nesting through a vIOMMU: a vIOMMU of Linux's type (IOMMU_VIOMMU_TYPE_*) over
+     * parent, a NEST_PARENT paging domain of this unit. -EOPNOTSUPP for a type the unit does not
+     * virtualise. The core fills in unit, parent and type. */
+    int (*viommu_alloc)(struct iommu_unit *u, struct iommu_domain *parent, uint32_t type,
+                        struct iommu_viommu **out);
     /* The reserved regions of dev (which the unit serves), at most max of them into out:
      * the count, or -ENOSPC when there are more. Reads firmware tables only. */
     int (*resv_regions)(struct iommu_unit *u, struct pci_dev *dev,
@@ -185,6 +193,43 @@ struct iommu_resv_region {
 };
 
 #define IOMMU_MAX_RESV 24
+
+/* A virtual IOMMU (Linux's iommufd_viommu): the unit's view of one user of nesting, with its own
+ * cache tag (SMMUv3: the VMID of the stage 2) and its own device IDs (SMMUv3: virtual
+ * StreamIDs). The owner (the object layer) keeps the vdevs list and receives the events. */
+struct iommu_vdev {
+    uint64_t virt_id;
+    struct pci_dev *dev;
+    struct iommu_vdev *next;
+};
+
+struct iommu_viommu_ops {
+    /* Nested domains, vdevs and the owner's event sink are gone. */
+    void (*free)(struct iommu_viommu *v);
+    /* The caller's stage-1 data for a nested domain on v, read into the unit's own config for
+     * domain_alloc(NESTED) (cfg->viommu = v); errors as nested_parse's, and as Linux's driver
+     * for that type gives them. */
+    int (*nested_parse)(struct iommu_viommu *v, const struct iommu_user_data *data,
+                        struct iommu_nested_cfg *out);
+    /* The caller's invalidation commands for v: Linux's protocol of cache_invalidate_user
+     * (entries in order, a->entry_num set to how many were carried out, the first error). */
+    int (*cache_invalidate)(struct iommu_viommu *v, struct iommu_user_array *a);
+};
+
+/* An event for the owner of v (type: Linux's IOMMU_VEVENTQ_TYPE_*; len bytes of data with the
+ * device named by its virtual ID). -EOPNOTSUPP when the owner takes no events of that type. */
+typedef int (*iommu_viommu_event_fn)(struct iommu_viommu *v, uint32_t type, const void *data,
+                                     size_t len, void *ctx);
+
+struct iommu_viommu {
+    const struct iommu_viommu_ops *ops;
+    struct iommu_unit *unit;
+    struct iommu_domain *parent;    /* the stage 2 every nested domain on it sits on */
+    uint32_t type;                  /* IOMMU_VIOMMU_TYPE_* */
+    struct iommu_vdev *vdevs;       /* kept by the owner */
+    iommu_viommu_event_fn event_fn; /* set by the owner; NULL: events are logged only */
+    void *event_ctx;
+};
 
 struct iommu_unit {
     const struct iommu_unit_ops *ops;
@@ -258,6 +303,18 @@ int iommu_populate(struct iommu_domain *d, uint64_t iova, uint64_t size);
  * (rate-limited per device) and hands the record to the owner of the device's domain. */
 void iommu_report_fault(struct iommu_unit *u, const struct iommu_fault *f);
 uint64_t iommu_fault_count(void);
+
+/* vIOMMUs (iommu/core/viommu.c). */
+int iommu_viommu_alloc(struct iommu_unit *u, struct iommu_domain *parent, uint32_t type,
+                       struct iommu_viommu **out);
+void iommu_viommu_free(struct iommu_viommu *v);
+/* The device behind virtual ID virt_id of v, or NULL. */
+struct pci_dev *iommu_viommu_dev(const struct iommu_viommu *v, uint64_t virt_id);
+/* dev's virtual ID on v: 0, or -ENOENT when dev has none there. */
+int iommu_viommu_virt_id(const struct iommu_viommu *v, const struct pci_dev *dev,
+                         uint64_t *virt_id);
+/* Drivers hand a vIOMMU's events (already in the user's form) to its owner here. */
+int iommu_viommu_report(struct iommu_viommu *v, uint32_t type, const void *data, size_t len);
 
 /* Loads a caller's struct of which the driver knows size bytes and needs at least min, from
  * len bytes at src (copy_struct_from_user's rules): shorter than min -EINVAL, longer than size

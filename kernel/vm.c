@@ -34,16 +34,22 @@ void vm_set_pinned_query(vm_pinned_fn fn)
     pinned_query = fn;
 }
 
-/* A guard page between ranges: an overrun faults instead of reaching a neighbour. */
+#define VM_LARGE (PAGE_SIZE << BUDDY_MAX_ORDER)
+
+/* A guard page between ranges: an overrun faults instead of reaching a neighbour. A range of
+ * 2 MiB or more starts on a 2 MiB boundary, so that its 2 MiB blocks (fill_anon) sit at virtual
+ * addresses as aligned as their physical ones: a program that aligns its buffer to 2 MiB (as
+ * for Linux's THP) then has runs a DMA mapping can store as 2 MiB leaves. */
 static int vm_reserve(size_t len, uintptr_t *start)
 {
     if (len == 0 || len > (VM_AREA_END - VM_AREA_START) / 4)
         return -EINVAL;
     size_t span = ALIGN_UP(len, PAGE_SIZE);
-    if (vm_next + span + PAGE_SIZE > VM_AREA_END)
+    uintptr_t at = span >= VM_LARGE ? ALIGN_UP(vm_next, VM_LARGE) : vm_next;
+    if (at + span + PAGE_SIZE > VM_AREA_END)
         return -ENOMEM;
-    *start = vm_next;
-    vm_next += span + PAGE_SIZE;
+    *start = at;
+    vm_next = at + span + PAGE_SIZE;
     return 0;
 }
 
@@ -200,14 +206,11 @@ static void vma_remove(struct vma *v)
     kfree(v);
 }
 
-int vm_unmap(void *va, size_t len)
+/* v's pages go: freed, or quarantined when a device may still reach them. */
+static void vma_unmap(struct vma *v)
 {
-    uintptr_t a = (uintptr_t)va;
-    struct vma *v = vma_find(a);
-    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE) || v->stack)
-        return -EINVAL;
-    vm_prog_forget(va, v->end - v->start);      /* no copy or map call reaches it any more */
-    if (v->anon && pinned_query && pinned_query(va, v->end - v->start)) {
+    vm_prog_forget((void *)v->start, v->end - v->start);  /* no copy or map call reaches it */
+    if (v->anon && pinned_query && pinned_query((void *)v->start, v->end - v->start)) {
         /* A device may still reach these pages: the CPU loses the range, but its pages are
          * never handed out again (quarantined and counted). */
         for (uintptr_t page = v->start; page < v->end; page += PAGE_SIZE)
@@ -218,11 +221,117 @@ int vm_unmap(void *va, size_t len)
                 (unsigned long long)((v->end - v->start) / PAGE_SIZE));
         kfree(v->chunks);
         vma_remove(v);
-        return 0;
+        return;
     }
     release_pages(v);
     vma_remove(v);
+}
+
+int vm_unmap(void *va, size_t len)
+{
+    uintptr_t a = (uintptr_t)va;
+    struct vma *v = vma_find(a);
+    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE) || v->stack)
+        return -EINVAL;
+    vma_unmap(v);
     return 0;
+}
+
+/* Puts chunk c (at CPU address a) on the side of at it lies on, halving it while it straddles. */
+static void split_chunk(struct vm_chunk c, uintptr_t a, uintptr_t at, struct vm_chunk *lo,
+                        unsigned *nlo, struct vm_chunk *hi, unsigned *nhi)
+{
+    uintptr_t size = PAGE_SIZE << c.order;
+    if (a + size <= at) {
+        lo[(*nlo)++] = c;
+    } else if (a >= at) {
+        hi[(*nhi)++] = c;
+    } else {
+        pmm_split(c.pa, c.order);
+        struct vm_chunk l = { c.pa, c.order - 1 }, h = { c.pa + size / 2, c.order - 1 };
+        split_chunk(l, a, at, lo, nlo, hi, nhi);
+        split_chunk(h, a + size / 2, at, lo, nlo, hi, nhi);
+    }
+}
+
+/* v becomes [start, at) and a new vma [at, end) with the pages behind it (a block that
+ * straddles at is split into halves until none does); -ENOMEM leaves v as it was. */
+static int vma_split(struct vma *v, uintptr_t at)
+{
+    struct vma *r = vma_new(at, v->end - at, v->anon, v->prot);
+    struct vm_chunk *lo = NULL, *hi = NULL;
+    unsigned nlo = 0, nhi = 0;
+    if (r && v->nr_chunks) {
+        lo = kcalloc(v->nr_chunks + BUDDY_MAX_ORDER, sizeof(*lo));
+        hi = kcalloc(v->nr_chunks + BUDDY_MAX_ORDER, sizeof(*hi));
+    }
+    if (!r || (v->nr_chunks && (!lo || !hi))) {
+        kfree(r);
+        kfree(lo);
+        kfree(hi);
+        return -ENOMEM;
+    }
+    uintptr_t a = v->start;
+    for (unsigned i = 0; i < v->nr_chunks; a += PAGE_SIZE << v->chunks[i].order, i++)
+        split_chunk(v->chunks[i], a, at, lo, &nlo, hi, &nhi);
+    kfree(v->chunks);
+    v->chunks = lo;
+    v->nr_chunks = nlo;
+    v->end = at;
+    r->chunks = hi;
+    r->nr_chunks = nhi;
+    r->next = v->next;
+    v->next = r;
+    return 0;
+}
+
+static struct vma *vma_overlapping(uintptr_t s, uintptr_t e)
+{
+    for (struct vma *v = vmas; v; v = v->next)
+        if (v->start < e && v->end > s)
+            return v;
+    return NULL;
+}
+
+/* Linux's munmap: whatever is mapped in [s, e) goes, the parts of mappings outside it stay, and
+ * holes are fine. The program's stack is refused (-EINVAL) before anything changes. */
+static int unmap_range(uintptr_t s, uintptr_t e)
+{
+    for (struct vma *v = vmas; v; v = v->next)
+        if (v->start < e && v->end > s && v->stack)
+            return -EINVAL;
+    for (struct vma *v; (v = vma_overlapping(s, e));) {
+        int err;
+        if (v->start < s) {
+            if ((err = vma_split(v, s)))
+                return err;
+            v = v->next;
+        }
+        if (v->end > e && (err = vma_split(v, e)))
+            return err;
+        vma_unmap(v);
+    }
+    return 0;
+}
+
+/* MAP_FIXED: the mapping just made at v moves to [at, at + its length): the CPU translations
+ * and the program's region go with it. Nothing else is mapped there any more. */
+static void vma_move(struct vma *v, uintptr_t at)
+{
+    size_t len = v->end - v->start;
+    struct vma page = { .anon = v->anon, .prot = v->prot };
+    vm_prog_forget((void *)v->start, len);
+    for (uintptr_t off = 0; off < len; off += PAGE_SIZE) {
+        uint64_t pa;
+        arch_unmap_page(v->start + off, &pa);
+        MOAT_ASSERT(arch_map_page(at + off, pa, arch_flags(&page)) == 0);
+    }
+    v->start = at;
+    v->end = at + len;
+    MOAT_ASSERT(vm_prog_region((void *)v->start, len, v->prot,
+                               v->anon ? VM_KIND_ANON : VM_KIND_BAR) == 0);
+    if (v->end + PAGE_SIZE > vm_next)
+        vm_next = v->end + PAGE_SIZE;     /* later mappings start above it */
 }
 
 int vm_virt_to_phys(const void *va, uint64_t *pa)
@@ -264,24 +373,59 @@ int vm_protect(void *va, size_t len, int prot)
 #define VM_MAP_FIXED 0x10
 #define VM_MAP_ANONYMOUS 0x20
 
+#define VM_MAP_FIXED_NOREPLACE 0x100000
+#define VM_TASK_SIZE 0x00007ffffffff000ULL    /* x86_64, 4-level paging */
+
+/* Linux's answers: EINVAL for len 0, no SHARED/PRIVATE, unknown protection bits, a misaligned
+ * fixed address or file offset; EEXIST for MAP_FIXED_NOREPLACE over a mapping. A fixed range
+ * must lie in the mmap area (ENOMEM otherwise: moat has nothing else to give a program). The new
+ * mapping is made first and moved into place, so a failed mmap leaves the old range as it was. */
 int sys_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, void **out)
 {
-    if (len == 0 || (flags & VM_MAP_FIXED) || !(flags & (VM_MAP_SHARED | VM_MAP_PRIVATE)))
+    uintptr_t at = (uintptr_t)addr, end = 0;
+    bool fixed = flags & (VM_MAP_FIXED | VM_MAP_FIXED_NOREPLACE);
+    if (len == 0 || !(flags & (VM_MAP_SHARED | VM_MAP_PRIVATE)))
         return -EINVAL;
     if (prot & ~(VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC))
         return -EINVAL;
+    if (fixed) {
+        if (!IS_ALIGNED(at, PAGE_SIZE))
+            return -EINVAL;
+        if (__builtin_add_overflow(at, ALIGN_UP(len, PAGE_SIZE), &end) || at < VM_AREA_START ||
+            end > VM_AREA_END)
+            return -ENOMEM;
+        if ((flags & VM_MAP_FIXED_NOREPLACE) && vma_overlapping(at, end))
+            return -EEXIST;
+    }
+    int err;
     if (flags & VM_MAP_ANONYMOUS)
-        return vm_map_anon_prot(len, prot, out);
-    if (off < 0 || !IS_ALIGNED((uint64_t)off, PAGE_SIZE))
-        return -EINVAL;
-    return sys_mmap_file(fd, (uint64_t)off, len, prot, out);
+        err = vm_map_anon_prot(len, prot, out);
+    else if (off < 0 || !IS_ALIGNED((uint64_t)off, PAGE_SIZE))
+        err = -EINVAL;
+    else
+        err = sys_mmap_file(fd, (uint64_t)off, len, prot, out);
+    if (err || !fixed)
+        return err;
+    struct vma *v = vma_find((uintptr_t)*out);
+    if ((err = unmap_range(at, end))) {
+        vma_unmap(v);
+        return err;
+    }
+    vma_move(v, at);
+    *out = addr;
+    return 0;
 }
 
 int sys_munmap(void *addr, size_t len)
 {
-    if (!IS_ALIGNED((uintptr_t)addr, PAGE_SIZE) || !len)
+    uintptr_t s = (uintptr_t)addr, e;
+    if (!IS_ALIGNED(s, PAGE_SIZE) || !len)
         return -EINVAL;
-    return vm_unmap(addr, len);
+    if (__builtin_add_overflow(s, ALIGN_UP(len, PAGE_SIZE), &e) || e > VM_TASK_SIZE)
+        return -EINVAL;     /* Linux: beyond TASK_SIZE */
+    if (s < VM_AREA_START || e > VM_AREA_END)
+        return -EINVAL;     /* moat: the runtime's memory, static data and stack never go */
+    return unmap_range(s, e);
 }
 
 int sys_mprotect(void *addr, size_t len, int prot)
@@ -289,9 +433,30 @@ int sys_mprotect(void *addr, size_t len, int prot)
     return vm_protect(addr, len, prot);
 }
 
+/* Anonymous memory: its blocks say where it is, one step per block (up to 2 MiB) instead of a
+ * page-table walk per 4 KiB page. 0 when va is past the blocks mapped (a failed fill). */
+static uint64_t anon_phys_run(const struct vma *v, uintptr_t va, uint64_t len, uint64_t *pa)
+{
+    uintptr_t at = v->start;
+    unsigned i = 0;
+    while (i < v->nr_chunks && va >= at + (PAGE_SIZE << v->chunks[i].order))
+        at += PAGE_SIZE << v->chunks[i++].order;
+    if (i == v->nr_chunks)
+        return 0;
+    uint64_t first = v->chunks[i].pa + (va - at);
+    uint64_t run = (PAGE_SIZE << v->chunks[i].order) - (va - at);
+    for (i++; run < len && i < v->nr_chunks && v->chunks[i].pa == first + run; i++)
+        run += PAGE_SIZE << v->chunks[i].order;
+    *pa = first;
+    return MIN(run, len);
+}
+
 uint64_t vm_phys_run(const void *va, uint64_t len, uint64_t *pa)
 {
     uintptr_t v = (uintptr_t)va;
+    const struct vma *area = vma_find(v);
+    if (area && area->anon && area->nr_chunks)
+        return anon_phys_run(area, v, MIN(len, area->end - v), pa);
     uint64_t first, next, run = PAGE_SIZE - (v & (PAGE_SIZE - 1));
     if (arch_virt_to_phys(v, &first))
         return 0;

@@ -28,7 +28,9 @@ int vm_unmap(void *va, size_t len);
  * the pin outlives the CPU's protection; only the CPU and later map calls see the change. */
 int vm_protect(void *va, size_t len, int prot);
 
-/* The system calls of the program's memory, with Linux's answers for bad arguments. */
+/* The system calls of the program's memory, with Linux's answers for bad arguments. mmap takes
+ * MAP_FIXED and MAP_FIXED_NOREPLACE inside the mmap area; munmap unmaps whatever is mapped in
+ * the range (parts of mappings, holes allowed), as Linux does. */
 int sys_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, void **out);
 int sys_munmap(void *addr, size_t len);
 int sys_mprotect(void *addr, size_t len, int prot);

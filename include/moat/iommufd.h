@@ -8,6 +8,10 @@
  *                takes (an IOMMU_HWPT_DATA_* type; the unit reads and checks it)
  *   device       a bound PCI function; attach/replace/detach moves its DMA between HWPTs
  *   fault queue  receives decoded DMA fault records of devices behind HWPTs that point at it
+ *   vIOMMU       the unit's virtualisation of one nesting user over a NEST_PARENT HWPT (its
+ *                stage 2): nested HWPTs are made on it, invalidations go through it
+ *   vDEVICE      a bound device's virtual ID on a vIOMMU (Arm SMMUv3: its virtual StreamID)
+ *   vEVENTQ      the unit's stage-1 events of a vIOMMU's devices, for the program
  *
  * Errors are negative errno, the values Linux returns for the same mistakes. Every call checks
  * all of its arguments before it changes anything; on an error nothing changed.
@@ -23,6 +27,7 @@
 #include <linux/iommufd.h>
 
 #include "iommu/iommu.h"
+#include "moat/iommufd_uapi.h"
 
 struct pci_dev;
 struct moat_iommufd;
@@ -35,9 +40,10 @@ int moat_iommufd_open(struct moat_iommufd **out);
  * IOMMU_FAULT_QUEUE_ALLOC through the ioctl face) holds the context, as in Linux: the teardown
  * then happens when the last such descriptor is closed. */
 void moat_iommufd_close(struct moat_iommufd *ctx);
-/* Destroys an IOAS, HWPT or fault queue: -ENOENT unknown ID, -EBUSY still in use (a device
- * attached, an HWPT on the IOAS, a nested HWPT on a parent, an HWPT using the fault queue, or a
- * device ID: devices go away with moat_device_unbind()). */
+/* Destroys an IOAS, HWPT, fault queue, vIOMMU, vDEVICE or vEVENTQ: -ENOENT unknown ID, -EBUSY
+ * still in use (a device attached, an HWPT on the IOAS, a nested HWPT or vIOMMU on a parent, an
+ * HWPT using the fault queue, a nested HWPT, vDEVICE or vEVENTQ on the vIOMMU, an open
+ * descriptor, or a device ID: devices go away with moat_device_unbind()). */
 int moat_iommufd_destroy(struct moat_iommufd *ctx, uint32_t id);
 
 /* How a map call's CPU virtual address becomes the physical address devices use: the range
@@ -144,7 +150,7 @@ void moat_ioas_window_sync(struct moat_ioas_window *w);
 struct moat_hwpt_alloc {
     uint32_t flags;         /* IOMMU_HWPT_ALLOC_NEST_PARENT | _DIRTY_TRACKING | FAULT_ID_VALID */
     uint32_t dev_id;        /* the device the domain is made for (its IOMMU unit) */
-    uint32_t pt_id;         /* an IOAS (PAGING) or a NEST_PARENT paging HWPT (NESTED) */
+    uint32_t pt_id;         /* an IOAS (PAGING), a NEST_PARENT paging HWPT or a vIOMMU (NESTED) */
     uint32_t data_type;     /* IOMMU_HWPT_DATA_NONE, or (NESTED) a type the device's unit takes */
     const void *data;
     uint32_t data_len;
@@ -160,7 +166,7 @@ int moat_hwpt_set_dirty_tracking(struct moat_iommufd *ctx, uint32_t hwpt_id, uin
 int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t flags,
                                uint64_t iova, uint64_t length, uint64_t page_size,
                                uint64_t *bitmap);
-/* User-owned stage-1 cache invalidation on a NESTED HWPT: *entry_num entries of entry_len bytes
+/* User-owned stage-1 cache invalidation on a NESTED HWPT or a vIOMMU: *entry_num entries of entry_len bytes
  * of data_type (an IOMMU_HWPT_INVALIDATE_DATA_* type the unit takes, else -EINVAL). Entries are
  * checked up to the first bad one; *entry_num returns how many were done, the call the first
  * error. -EOPNOTSUPP when the unit has no user invalidation. */
@@ -222,6 +228,32 @@ int moat_fault_queue_set_notify(struct moat_iommufd *ctx, uint32_t fault_id,
                                 void (*fn)(void *arg), void *arg);
 /* Records dropped because the queue was full. */
 int moat_fault_queue_overflows(struct moat_iommufd *ctx, uint32_t fault_id, uint64_t *out);
+
+/* ---- nesting through a vIOMMU (Linux 6.13-6.15) ---- */
+
+/* A vIOMMU of type (IOMMU_VIOMMU_TYPE_*) on dev_id's unit over hwpt_id, a NEST_PARENT paging
+ * HWPT. -EOPNOTSUPP flags, type DEFAULT, a unit without vIOMMUs or a type it does not take;
+ * -ENOENT unknown device or not a paging HWPT; -EINVAL not NEST_PARENT or another unit's. */
+int moat_viommu_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t type, uint32_t dev_id,
+                      uint32_t hwpt_id, uint32_t *out_viommu_id);
+/* dev_id's virtual ID virt_id on the vIOMMU (for SMMUv3 the StreamID its commands and events
+ * name). -ENOENT unknown vIOMMU or device, -EINVAL device of another unit, -EEXIST the device
+ * or the virtual ID has one already on that vIOMMU. Unbinding the device destroys it. */
+int moat_vdevice_alloc(struct moat_iommufd *ctx, uint32_t viommu_id, uint32_t dev_id,
+                       uint64_t virt_id, uint32_t *out_vdevice_id);
+/* An event queue of type (IOMMU_VEVENTQ_TYPE_*) for the vIOMMU, holding depth events (moat
+ * holds at most 1024 whatever the depth) before it loses new ones. -EOPNOTSUPP flags or type
+ * DEFAULT, -EINVAL depth 0, -ENOENT unknown vIOMMU, -EEXIST one of that type exists. */
+int moat_veventq_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t viommu_id,
+                       uint32_t type, uint32_t depth, uint32_t *out_veventq_id);
+/* Reads events as Linux's vEVENTQ descriptor does: struct iommufd_vevent_header then the
+ * type's record, whole events only, oldest first; a header with IOMMU_VEVENTQ_FLAG_LOST_EVENTS
+ * and no record last when events were lost. Bytes read (0: nothing waits or nothing fits). */
+long moat_veventq_read(struct moat_iommufd *ctx, uint32_t veventq_id, void *buf, size_t len);
+/* 1 when something waits, 0 when not, or -errno. */
+int moat_veventq_readable(struct moat_iommufd *ctx, uint32_t veventq_id);
+/* Events the queue lost because it was full. */
+int moat_veventq_lost(struct moat_iommufd *ctx, uint32_t veventq_id, uint64_t *out);
 
 /* ---- the ioctl face ---- */
 

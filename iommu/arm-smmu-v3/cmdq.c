@@ -282,16 +282,21 @@ int smmu_tlbi_domain(struct smmu_domain *sd)
     return smmu_cmdq_submit(sd->su, &c, 1);
 }
 
+/* A nesting parent's stage-2 change must also drop the whole stage-1 translations the unit
+ * cached over it for nested streams (tagged by their ASID and this VMID), as Linux does: one
+ * TLBI_NH_ALL of the VMID in the same batch (S12_VMALL, the fallback, covers them already). */
 int smmu_tlbi_ranges(struct smmu_domain *sd, const struct pgtable_range *r, unsigned n, bool leaf)
 {
     struct smmu_cmd c[SMMU_TLBI_BATCH];
-    unsigned k = 0;
+    bool nest = sd->d.flags & IOMMU_DOMAIN_NEST_PARENT;
+    unsigned k = 0, max = SMMU_TLBI_BATCH - nest;
     for (unsigned i = 0; i < n; i++) {
-        unsigned got = smmu_cmd_tlbi_range(c + k, SMMU_TLBI_BATCH - k, sd, r[i].start,
-                                           r[i].last, leaf);
+        unsigned got = smmu_cmd_tlbi_range(c + k, max - k, sd, r[i].start, r[i].last, leaf);
         if (!got)
             return smmu_tlbi_domain(sd);
         k += got;
     }
+    if (nest)
+        c[k++] = (struct smmu_cmd){ { CMD_TLBI_NH_ALL | FIELD_PREP(CMD0_VMID, sd->vmid), 0 } };
     return smmu_cmdq_submit(sd->su, c, k);
 }

@@ -180,8 +180,8 @@ int smmu_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
                       const struct iommu_domain_cfg *cfg, struct iommu_domain **out)
 {
     struct smmu_unit *su = to_smmu_unit(u);
-    if (type == IOMMU_DOMAIN_NESTED)
-        return -EOPNOTSUPP;     /* issue 17 */
+    if (type == IOMMU_DOMAIN_NESTED && (!cfg->viommu || cfg->viommu->unit != u))
+        return -EOPNOTSUPP;     /* nesting only through a vIOMMU */
     struct smmu_domain *sd = smmu_zalloc(sizeof(*sd));
     if (!sd)
         return -ENOMEM;
@@ -189,8 +189,9 @@ int smmu_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
     sd->d.unit = u;
     sd->d.type = type;
     sd->d.flags = cfg->flags;
-    if (type == IOMMU_DOMAIN_PAGING) {
-        int err = smmu_domain_paging(sd, cfg);
+    if (type == IOMMU_DOMAIN_PAGING || type == IOMMU_DOMAIN_NESTED) {
+        int err = type == IOMMU_DOMAIN_PAGING ? smmu_domain_paging(sd, cfg)
+                                              : smmu_nested_domain_init(sd, cfg);
         if (err) {
             kfree(sd);
             return err;
@@ -231,6 +232,8 @@ void smmu_ste_for_domain(const struct smmu_domain *sd, struct smmu_ste *e)
         smmu_mk_ste_abort(e);
     else if (sd->d.type == IOMMU_DOMAIN_IDENTITY)
         smmu_mk_ste_bypass(e);
+    else if (sd->d.type == IOMMU_DOMAIN_NESTED)
+        smmu_mk_ste_vnested(e, sd);
     else if (sd->stage == SMMU_STAGE_1)
         smmu_mk_ste_s1(e, sd->cd_pa);
     else
@@ -246,6 +249,12 @@ static struct smmu_stream *smmu_stream(struct smmu_unit *su, uint32_t sid, bool 
         return NULL;
     su->streams[su->nr_streams] = (struct smmu_stream){ sid, 0, NULL };
     return &su->streams[su->nr_streams++];
+}
+
+struct smmu_domain *smmu_domain_of_sid(struct smmu_unit *su, uint32_t sid)
+{
+    struct smmu_stream *s = smmu_stream(su, sid, false);
+    return s ? s->d : NULL;
 }
 
 bool smmu_rid_of(struct smmu_unit *su, uint32_t sid, uint16_t *rid)
@@ -303,6 +312,11 @@ int smmu_attach_dev(struct iommu_domain *d, struct pci_dev *dev)
 {
     struct smmu_domain *sd = to_smmu_domain(d);
     struct smmu_attach_args a = { sd->su, d->type == IOMMU_DOMAIN_BLOCKED ? NULL : sd, 0 };
+    if (d->type == IOMMU_DOMAIN_NESTED) {
+        int err = smmu_nested_attach_check(sd, dev);
+        if (err)
+            return err;
+    }
     if (sd->su->for_each_rid)
         sd->su->for_each_rid(sd->su, dev, smmu_attach_alias, &a);
     else

@@ -91,6 +91,8 @@ static void smmu_event_report(struct smmu_unit *su, const struct smmu_event *e)
     unsigned id = smmu_event_decode(e, su->iu.seg, &f);
     uint32_t sid = (uint32_t)FIELD_GET(EVT0_SID, e->w[0]);
     su->nr_events++;
+    if (smmu_event_to_viommu(su, sid, e))
+        return;     /* the program's own stage 1: its vEVENTQ has it */
     if (event_has_addr(id) && smmu_event_continues(su, sid, &f)) {
         su->nr_coalesced++;
         return;

@@ -151,6 +151,10 @@ struct smmu_domain {
     struct smmu_cd *cd;                     /* stage 1: the one context descriptor */
     uint64_t cd_pa;
     bool msi_mapped;                        /* the doorbell page is mapped at SMMU_MSI_IOVA */
+    /* NESTED (viommu.c): the program's checked STE words over its vIOMMU's stage 2 */
+    struct iommu_viommu *viommu;
+    struct smmu_domain *s2;
+    uint64_t vste[2];
 };
 
 static inline struct smmu_domain *to_smmu_domain(struct iommu_domain *d)
@@ -288,6 +292,26 @@ int smmu_unmap(struct iommu_domain *d, uint64_t iova, uint64_t size);
 int smmu_unmap_gather(struct iommu_domain *d, uint64_t iova, uint64_t size,
                       struct pgtable_gather *g);
 void smmu_gather_sync(struct iommu_domain *d, struct pgtable_gather *g);
+
+/* ---- viommu.c (issue 17: nesting) ---- */
+/* iommu_unit_ops.viommu_alloc: an IOMMU_VIOMMU_TYPE_ARM_SMMUV3 vIOMMU over a stage-2 parent,
+ * its VMID the parent's. */
+int smmu_viommu_alloc(struct iommu_unit *u, struct iommu_domain *parent, uint32_t type,
+                      struct iommu_viommu **out);
+/* domain_alloc(NESTED) on a vIOMMU (cfg->viommu, cfg->nested from its nested_parse). */
+int smmu_nested_domain_init(struct smmu_domain *sd, const struct iommu_domain_cfg *cfg);
+/* Linux's rule for attaching dev to a translating nested domain: dev needs a vDEVICE on its
+ * vIOMMU (its commands and events name it by its virtual StreamID): -ENOENT. Abort and bypass
+ * STEs take any device. */
+int smmu_nested_attach_check(const struct smmu_domain *sd, const struct pci_dev *dev);
+/* The STE of a nested domain: ABORT, stage 2 only (the program's bypass) or Config 0b111 with
+ * the program's stage-1 fields over the vIOMMU's stage 2 and VMID. */
+void smmu_mk_ste_vnested(struct smmu_ste *e, const struct smmu_domain *sd);
+/* A stage-1 event of a stream on a nested domain goes to its vIOMMU's owner (true); everything
+ * else (stage-2 faults included) takes the driver's fault path (false). */
+bool smmu_event_to_viommu(struct smmu_unit *su, uint32_t sid, const struct smmu_event *e);
+/* The domain sid is attached to, or NULL (blocked or never attached). */
+struct smmu_domain *smmu_domain_of_sid(struct smmu_unit *su, uint32_t sid);
 
 /* ---- platform.c (image, AArch64: the device tree's unit) ---- */
 /* The unit the platform brought up (index 0 only today), or NULL. */

@@ -156,4 +156,5 @@ const struct iommu_unit_ops smmu_ops = {
     .hw_info = smmu_hw_info,
     .resv_regions = smmu_resv_regions,
     .msi_address = smmu_msi_address,
+    .viommu_alloc = smmu_viommu_alloc,
 };

@@ -2,6 +2,7 @@
  * virt-to-phys and user-access hooks, the pin query, and the one allocation function of this
  * layer (with the fail-the-Nth-allocation test hook). */
 #include "iommu/iommufd/iommufd_private.h"
+#include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "kernel/uaccess.h"
 #include "kernel/mm/pmm.h"
@@ -149,6 +150,15 @@ static void obj_destroy(struct moat_iommufd *ctx, struct iommufd_obj *obj)
     case IOMMUFD_OBJ_DEVICE:
         idev_destroy(ctx, container_of(obj, struct idev, obj));
         break;
+    case IOMMUFD_OBJ_VIOMMU:
+        viommu_destroy(container_of(obj, struct viommu, obj));
+        break;
+    case IOMMUFD_OBJ_VDEVICE:
+        vdevice_destroy(container_of(obj, struct vdevice, obj));
+        break;
+    case IOMMUFD_OBJ_VEVENTQ:
+        veventq_destroy(container_of(obj, struct veventq, obj));
+        break;
     case IOMMUFD_OBJ_WINDOW:
         ioas_window_destroy(container_of(obj, struct moat_ioas_window, obj));
         break;
@@ -204,6 +214,27 @@ void iommufd_ctx_put(struct moat_iommufd *ctx)
     }
     kfree(ctx->objs);
     kfree(ctx);
+}
+
+int iommufd_fd_open(struct moat_iommufd *ctx, struct iommufd_obj *obj,
+                    const struct file_ops *ops, void *priv)
+{
+    struct file *f = moat_iommufd_should_fail() ? NULL : file_new(ops, priv);
+    if (!f)
+        return ERR(-ENOMEM);
+    obj->users++;
+    iommufd_ctx_get(ctx);
+    int fd = fd_install(f);
+    if (fd < 0)
+        file_put(f);    /* its release gives both back */
+    return fd;
+}
+
+void iommufd_fd_release(struct moat_iommufd *ctx, struct iommufd_obj *obj)
+{
+    MOAT_ASSERT(obj->users);
+    obj->users--;
+    iommufd_ctx_put(ctx);
 }
 
 void moat_iommufd_close(struct moat_iommufd *ctx)

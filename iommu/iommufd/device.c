@@ -138,6 +138,7 @@ void idev_destroy(struct moat_iommufd *ctx, struct idev *idev)
 {
     if (idev->hwpt)
         detach(ctx, idev);
+    idev_vdevices_destroy(ctx, idev);
     struct idev **pp = &bound;
     while (*pp != idev)
         pp = &(*pp)->next_bound;

@@ -200,9 +200,7 @@ static unsigned fault_fd_poll(struct file *f)
 static void fault_fd_release(struct file *f)
 {
     struct fault_queue *fq = f->priv;
-    MOAT_ASSERT(fq->obj.users);
-    fq->obj.users--;
-    iommufd_ctx_put(fq->ctx);
+    iommufd_fd_release(fq->ctx, &fq->obj);
 }
 
 static const struct file_ops fault_fd_ops = {
@@ -215,13 +213,5 @@ int fault_queue_fd_open(struct moat_iommufd *ctx, uint32_t fault_id)
     struct fault_queue *fq = fq_get(ctx, fault_id);
     if (!fq)
         return ERR(-ENOENT);
-    struct file *f = moat_iommufd_should_fail() ? NULL : file_new(&fault_fd_ops, fq);
-    if (!f)
-        return ERR(-ENOMEM);
-    fq->obj.users++;
-    iommufd_ctx_get(ctx);
-    int fd = fd_install(f);
-    if (fd < 0)
-        file_put(f);
-    return fd;
+    return iommufd_fd_open(ctx, &fq->obj, &fault_fd_ops, fq);
 }

@@ -107,6 +107,8 @@ void hwpt_destroy(struct moat_iommufd *ctx, struct hwpt *h)
     }
     if (h->parent)
         h->parent->obj.users--;
+    if (h->viommu)
+        h->viommu->obj.users--;
     if (h->fault) {
         h->domain->fault_fn = NULL;
         h->fault->obj.users--;

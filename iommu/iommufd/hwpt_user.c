@@ -11,6 +11,35 @@
 #define HWPT_PAGING_FLAGS (IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | \
                            IOMMU_HWPT_FAULT_ID_VALID)
 
+/* The nested HWPT over parent (and vi, when made on a vIOMMU) from the unit's parsed config. */
+static int nested_create(struct moat_iommufd *ctx, struct iommu_unit *u, struct hwpt *parent,
+                         struct viommu *vi, const struct iommu_nested_cfg *ncfg, uint32_t type,
+                         struct hwpt **out)
+{
+    int err = iommufd_slot_reserve(ctx);
+    if (err)
+        return err;
+    struct hwpt *h = iommufd_zalloc(sizeof(*h));
+    if (!h)
+        return ERR(-ENOMEM);
+    struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested = ncfg,
+                                    .viommu = vi ? vi->v : NULL };
+    err = iommu_domain_alloc(u, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
+    if (err) {
+        kfree(h);
+        return err;
+    }
+    h->parent = parent;
+    h->viommu = vi;
+    h->data_type = type;
+    parent->obj.users++;
+    if (vi)
+        vi->obj.users++;
+    iommufd_obj_install(ctx, &h->obj, IOMMUFD_OBJ_HWPT_NESTED);
+    *out = h;
+    return 0;
+}
+
 static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
                         struct idev *idev, struct hwpt *parent, struct hwpt **out)
 {
@@ -24,25 +53,23 @@ static int nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *
     if (!ops->nested_parse)
         return ERR(-EOPNOTSUPP);
     int err = ops->nested_parse(idev->unit, &data, &ncfg);
-    if (!err)
-        err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct hwpt *h = iommufd_zalloc(sizeof(*h));
-    if (!h)
-        return ERR(-ENOMEM);
-    struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested = &ncfg };
-    err = iommu_domain_alloc(idev->unit, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);
-    if (err) {
-        kfree(h);
-        return err;
-    }
-    h->parent = parent;
-    h->data_type = a->data_type;
-    parent->obj.users++;
-    iommufd_obj_install(ctx, &h->obj, IOMMUFD_OBJ_HWPT_NESTED);
-    *out = h;
-    return 0;
+    return err ? err : nested_create(ctx, idev->unit, parent, NULL, &ncfg, a->data_type, out);
+}
+
+/* iommufd_viommu_alloc_hwpt_nested: the stage 1 on a vIOMMU, over its stage 2. */
+static int viommu_nested_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
+                               struct idev *idev, struct viommu *vi, struct hwpt **out)
+{
+    struct iommu_user_data data = { a->data_type, a->data, a->data_len };
+    struct iommu_nested_cfg ncfg;
+    if (idev->unit != vi->v->unit)
+        return ERR(-EINVAL);
+    if ((a->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !a->data_len)
+        return ERR(-EOPNOTSUPP);
+    if (!vi->v->ops->nested_parse)
+        return ERR(-EOPNOTSUPP);
+    int err = vi->v->ops->nested_parse(vi->v, &data, &ncfg);
+    return err ? err : nested_create(ctx, vi->v->unit, vi->hwpt, vi, &ncfg, a->data_type, out);
 }
 
 static int paging_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
@@ -73,7 +100,8 @@ int moat_hwpt_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
     if (!idev)
         return ERR(-ENOENT);
     struct iommufd_obj *pt = iommufd_get(ctx, a->pt_id, IOMMUFD_OBJ_ANY);
-    if (!pt || (pt->type != IOMMUFD_OBJ_IOAS && pt->type != IOMMUFD_OBJ_HWPT_PAGING))
+    if (!pt || (pt->type != IOMMUFD_OBJ_IOAS && pt->type != IOMMUFD_OBJ_HWPT_PAGING &&
+                pt->type != IOMMUFD_OBJ_VIOMMU))
         return ERR(-EINVAL);
     if (a->flags & IOMMU_HWPT_FAULT_ID_VALID) {
         struct iommufd_obj *f = iommufd_get(ctx, a->fault_id, IOMMUFD_OBJ_FAULT);
@@ -83,6 +111,8 @@ int moat_hwpt_alloc(struct moat_iommufd *ctx, const struct moat_hwpt_alloc *a,
     }
     if (pt->type == IOMMUFD_OBJ_IOAS)
         err = paging_alloc(ctx, a, idev, container_of(pt, struct ioas, obj), &h);
+    else if (pt->type == IOMMUFD_OBJ_VIOMMU)
+        err = viommu_nested_alloc(ctx, a, idev, container_of(pt, struct viommu, obj), &h);
     else
         err = nested_alloc(ctx, a, idev, container_of(pt, struct hwpt, obj), &h);
     if (err)
@@ -199,7 +229,7 @@ int moat_hwpt_get_dirty_bitmap(struct moat_iommufd *ctx, uint32_t hwpt_id, uint3
     return pgtable_read_dirty(&h->domain->pt, iova, length, page_size, bitmap, pf);
 }
 
-/* The caller's entries go to the unit, which checks them up to the first bad one, carries out
+/* The caller's entries (for a nested HWPT or a vIOMMU) go to the unit, which checks them up to the first bad one, carries out
  * the good ones before it and counts them in *entry_num; the first error is returned (as Linux
  * reports progress). */
 int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t data_type,
@@ -212,13 +242,20 @@ int moat_hwpt_invalidate(struct moat_iommufd *ctx, uint32_t hwpt_id, uint32_t da
     struct iommufd_obj *obj = iommufd_get(ctx, hwpt_id, IOMMUFD_OBJ_ANY);
     if (!obj)
         return ERR(-ENOENT);
-    if (obj->type != IOMMUFD_OBJ_HWPT_NESTED)
-        return ERR(-EINVAL);
-    struct hwpt *h = container_of(obj, struct hwpt, obj);
-    if (!h->domain->unit->ops->cache_invalidate_user)
-        return ERR(-EOPNOTSUPP);
     uint32_t n = arr.entry_num;
-    int err = h->domain->unit->ops->cache_invalidate_user(h->domain, &arr);
+    int err;
+    if (obj->type == IOMMUFD_OBJ_HWPT_NESTED) {
+        struct hwpt *h = container_of(obj, struct hwpt, obj);
+        if (!h->domain->unit->ops->cache_invalidate_user)
+            return ERR(-EOPNOTSUPP);
+        err = h->domain->unit->ops->cache_invalidate_user(h->domain, &arr);
+    } else if (obj->type == IOMMUFD_OBJ_VIOMMU) {
+        struct iommu_viommu *v = container_of(obj, struct viommu, obj)->v;
+        if (!v->ops->cache_invalidate)
+            return ERR(-EOPNOTSUPP);
+        err = v->ops->cache_invalidate(v, &arr);
+    } else
+        return ERR(-EINVAL);
     MOAT_ASSERT(arr.entry_num <= n);
     *entry_num = arr.entry_num;
     return err;

@@ -56,6 +56,50 @@ static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
     return 0;
 }
 
+/* The contiguous run of pages from p (at most length bytes) and where it is. */
+static uint64_t page_run(struct moat_iommufd *ctx, uint32_t flags, const uint8_t *p,
+                         uint64_t length, uint64_t *pa)
+{
+    uint64_t run = IOMMUFD_PAGE, next;
+    MOAT_ASSERT(iommufd_v2p(ctx, p, IOMMUFD_PAGE, flags, pa) == 0);
+    while (run < length && !iommufd_v2p(ctx, p + run, IOMMUFD_PAGE, flags, &next) &&
+           next == *pa + run)
+        run += IOMMUFD_PAGE;
+    return run;
+}
+
+/* Memory that is not one physically contiguous run (anonymous memory the program mapped): Linux
+ * pins it page by page (iopt_map_user_pages); here each run becomes an area of its own at
+ * consecutive IOVAs, all or nothing. Every page is asked for first, so memory a device may not
+ * reach gets the hook's answer before anything is mapped. */
+static int map_runs(struct moat_iommufd *ctx, uint32_t ioas_id, struct ioas *ioas, uint32_t flags,
+                    const uint8_t *va, uint64_t length, uint64_t *iova)
+{
+    uint64_t pa, at = *iova, done;
+    int err;
+    for (uint64_t off = 0; off < length; off += IOMMUFD_PAGE)
+        if ((err = iommufd_v2p(ctx, va + off, IOMMUFD_PAGE, flags, &pa)))
+            return err;
+    if (!(flags & IOMMU_IOAS_MAP_FIXED_IOVA)) {
+        struct iova_node *first;
+        page_run(ctx, flags, va, length, &pa);
+        if ((err = ioas_choose_iova(ioas, length, pa, va, &at, &first)))
+            return err;
+    }
+    for (uint64_t off = 0, run; off < length; off += run) {
+        uint64_t where = at + off;
+        run = page_run(ctx, flags, va + off, length - off, &pa);
+        err = ioas_area_map(ioas, true, va + off, pa, run, map_prot(flags), &where);
+        if (err) {
+            if (off)
+                moat_ioas_unmap(ctx, ioas_id, at, off, &done);
+            return err;
+        }
+    }
+    *iova = at;
+    return 0;
+}
+
 int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, const void *va,
                   uint64_t length, uint64_t *iova)
 {
@@ -71,6 +115,8 @@ int moat_ioas_map(struct moat_iommufd *ctx, uint32_t ioas_id, uint32_t flags, co
     if (__builtin_add_overflow((uint64_t)(uintptr_t)va, length - 1, &end))
         return ERR(-EOVERFLOW);
     err = iommufd_v2p(ctx, va, length, flags, &pa);
+    if (err == -EFAULT && length > IOMMUFD_PAGE && IS_ALIGNED(length, IOMMUFD_PAGE))
+        return map_runs(ctx, ioas_id, ioas, flags, va, length, iova);
     if (err)
         return err;
     return ioas_area_map(ioas, flags & IOMMU_IOAS_MAP_FIXED_IOVA, va, pa, length,

@@ -300,7 +300,7 @@ static int invalidate(struct ucmd *u, struct iommu_hwpt_invalidate *c)
     struct iommufd_obj *obj = iommufd_get(u->ctx, c->hwpt_id, IOMMUFD_OBJ_ANY);
     if (!obj)
         return ERR(-ENOENT);
-    if (obj->type != IOMMUFD_OBJ_HWPT_NESTED)
+    if (obj->type != IOMMUFD_OBJ_HWPT_NESTED && obj->type != IOMMUFD_OBJ_VIOMMU)
         return ERR(-EINVAL);
     bytes = (uint64_t)n * c->entry_len;
     if (bytes > HEAP_MAX_ALLOC)
@@ -343,6 +343,56 @@ static int do_fault_alloc(struct ucmd *u)
     if (err) {
         sys_close(fd);
         moat_iommufd_destroy(u->ctx, c->out_fault_id);
+    }
+    return err;
+}
+
+static int do_viommu_alloc(struct ucmd *u)
+{
+    struct iommu_viommu_alloc *c = u->cmd;
+    int err = moat_viommu_alloc(u->ctx, c->flags, c->type, c->dev_id, c->hwpt_id,
+                                &c->out_viommu_id);
+    if (err)
+        return err;
+    err = respond(u);
+    if (err)
+        moat_iommufd_destroy(u->ctx, c->out_viommu_id);
+    return err;
+}
+
+static int do_vdevice_alloc(struct ucmd *u)
+{
+    struct iommu_vdevice_alloc *c = u->cmd;
+    int err = moat_vdevice_alloc(u->ctx, c->viommu_id, c->dev_id, c->virt_id,
+                                 &c->out_vdevice_id);
+    if (err)
+        return err;
+    err = respond(u);
+    if (err)
+        moat_iommufd_destroy(u->ctx, c->out_vdevice_id);
+    return err;
+}
+
+/* The queue and its descriptor, which holds it (IOMMU_DESTROY -EBUSY until closed). */
+static int do_veventq_alloc(struct ucmd *u)
+{
+    struct iommu_veventq_alloc *c = u->cmd;
+    if (c->__reserved)
+        return ERR(-EOPNOTSUPP);
+    int err = moat_veventq_alloc(u->ctx, c->flags, c->viommu_id, c->type, c->veventq_depth,
+                                 &c->out_veventq_id);
+    if (err)
+        return err;
+    int fd = veventq_fd_open(u->ctx, c->out_veventq_id);
+    if (fd < 0) {
+        moat_iommufd_destroy(u->ctx, c->out_veventq_id);
+        return fd;
+    }
+    c->out_veventq_fd = (uint32_t)fd;
+    err = respond(u);
+    if (err) {
+        sys_close(fd);
+        moat_iommufd_destroy(u->ctx, c->out_veventq_id);
     }
     return err;
 }
@@ -400,6 +450,9 @@ static const struct ioctl_op ops[] = {
     OP(IOMMU_HWPT_INVALIDATE, do_invalidate, struct iommu_hwpt_invalidate, __reserved),
     OP(IOMMU_FAULT_QUEUE_ALLOC, do_fault_alloc, struct iommu_fault_alloc, out_fault_fd),
     OP(IOMMU_VFIO_IOAS, do_vfio_ioas, struct iommu_vfio_ioas, __reserved),
+    OP(IOMMU_VIOMMU_ALLOC, do_viommu_alloc, struct iommu_viommu_alloc, out_viommu_id),
+    OP(IOMMU_VDEVICE_ALLOC, do_vdevice_alloc, struct iommu_vdevice_alloc, virt_id),
+    OP(IOMMU_VEVENTQ_ALLOC, do_veventq_alloc, struct iommu_veventq_alloc, __reserved),
 };
 
 union ucmd_buffer {
@@ -411,6 +464,9 @@ union ucmd_buffer {
     struct iommu_ioas_iova_ranges ranges;
     struct iommu_ioas_map map;
     struct iommu_option option;
+    struct iommu_viommu_alloc viommu;
+    struct iommu_vdevice_alloc vdevice;
+    struct iommu_veventq_alloc veventq;
 };
 
 int moat_iommufd_ioctl(struct moat_iommufd *ctx, unsigned long cmd, void *arg)

@@ -22,6 +22,9 @@ enum iommufd_obj_type {
     IOMMUFD_OBJ_HWPT_NESTED,
     IOMMUFD_OBJ_DEVICE,
     IOMMUFD_OBJ_FAULT,
+    IOMMUFD_OBJ_VIOMMU,
+    IOMMUFD_OBJ_VDEVICE,
+    IOMMUFD_OBJ_VEVENTQ,
     IOMMUFD_OBJ_WINDOW,         /* moat's own: an IOAS window (ioas_window.c) */
 };
 
@@ -99,6 +102,7 @@ struct hwpt {
     struct iommu_domain *domain;
     struct ioas *ioas;              /* PAGING */
     struct hwpt *parent;            /* NESTED */
+    struct viommu *viommu;          /* NESTED made on a vIOMMU */
     struct fault_queue *fault;
     struct hwpt *next;              /* in ioas->hwpts */
     bool auto_domain, nest_parent, dirty_capable;
@@ -129,6 +133,51 @@ struct fault_queue {
     void *notify_arg;
 };
 
+struct veventq;
+
+/* A vIOMMU over a NEST_PARENT paging HWPT (Linux's iommufd_viommu). Its users: nested HWPTs,
+ * vDEVICEs and vEVENTQs made on it. */
+struct viommu {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct iommu_viommu *v;
+    struct hwpt *hwpt;              /* the stage 2, held */
+    struct veventq *veventqs;
+};
+
+struct vdevice {
+    struct iommufd_obj obj;
+    struct viommu *viommu;          /* held */
+    struct idev *idev;
+    struct iommu_vdev vd;           /* in viommu->v->vdevs */
+};
+
+/* Events in a ring of cap slots (min(depth, VEVENTQ_CAP)); the producer (the unit's event
+ * path) writes ring[tail % cap] and moves tail, the reader moves head. lost_seq: the sequence
+ * number (+ 1) of the LOST_EVENTS header that ends the stream, 0 when a later event took its
+ * place; it is due while lost_gen (moved by the producer) differs from lost_read (the reader). */
+#define VEVENTQ_CAP 1024
+#define VEVENT_DATA_MAX 32
+struct vevent {
+    uint32_t sequence;
+    uint32_t len;
+    uint8_t data[VEVENT_DATA_MAX];
+};
+
+struct veventq {
+    struct iommufd_obj obj;
+    struct moat_iommufd *ctx;
+    struct viommu *viommu;          /* held */
+    struct veventq *next;           /* in viommu->veventqs */
+    uint32_t type, depth, cap;
+    uint32_t head, tail;
+    uint32_t sequence;              /* the next event's */
+    uint32_t lost_seq;
+    uint32_t lost_gen, lost_read;
+    uint64_t lost;                  /* events dropped, ever */
+    struct vevent *ring;
+};
+
 /* context.c */
 void *iommufd_zalloc(size_t size);
 /* A reference that keeps the context (and its objects) alive after moat_iommufd_close() until
@@ -136,6 +185,12 @@ void *iommufd_zalloc(size_t size);
 void iommufd_ctx_get(struct moat_iommufd *ctx);
 void iommufd_ctx_put(struct moat_iommufd *ctx);
 int iommufd_slot_reserve(struct moat_iommufd *ctx);
+struct file_ops;
+/* A descriptor (kernel/fd.c) whose file holds obj (one user) and the context until its release
+ * op calls iommufd_fd_release; the fd, or -errno. */
+int iommufd_fd_open(struct moat_iommufd *ctx, struct iommufd_obj *obj,
+                    const struct file_ops *ops, void *priv);
+void iommufd_fd_release(struct moat_iommufd *ctx, struct iommufd_obj *obj);
 void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
                          enum iommufd_obj_type type);
 void iommufd_obj_remove(struct moat_iommufd *ctx, struct iommufd_obj *obj);
@@ -232,6 +287,17 @@ void fault_queue_deliver(struct iommu_domain *d, const struct iommu_fault *f, vo
 /* A descriptor for the queue in kernel/fd.c's table (read/poll/write as Linux's fault fd), or
  * -errno. It holds a user of the queue and a reference on the context until closed. */
 int fault_queue_fd_open(struct moat_iommufd *ctx, uint32_t fault_id);
+
+/* viommu.c */
+void viommu_destroy(struct viommu *vi);
+void vdevice_destroy(struct vdevice *vd);
+void veventq_destroy(struct veventq *q);
+struct viommu *viommu_get(struct moat_iommufd *ctx, uint32_t id);
+/* Removes (from the context's table too) and destroys the vDEVICEs of idev. */
+void idev_vdevices_destroy(struct moat_iommufd *ctx, struct idev *idev);
+/* A descriptor for the vEVENTQ (read/poll as Linux's vEVENTQ fd), or -errno; it holds the
+ * queue and the context until closed. */
+int veventq_fd_open(struct moat_iommufd *ctx, uint32_t veventq_id);
 
 /* Test hook: the n-th allocation from now (1 = the next) fails; 0 turns failures off. Counts
  * this layer's allocations and those a test driver routes through moat_iommufd_should_fail(). */

@@ -216,26 +216,6 @@ static int dma_reserve(struct vfio_container *c)
     return 0;
 }
 
-/* User memory need not be physically contiguous: each contiguous run is its own IOAS mapping,
- * and the type1 mapping (one unmap covers all its runs) is what the caller sees. */
-static int map_runs(struct vfio_container *c, uint32_t flags, uint64_t va, uint64_t iova,
-                    uint64_t size)
-{
-    for (uint64_t off = 0; off < size;) {
-        uint64_t pa, run = vm_phys_run((const void *)(uintptr_t)(va + off), size - off, &pa);
-        uint64_t at = iova + off, done;
-        int err = run ? moat_ioas_map(c->ictx, c->ioas_id, flags,
-                                      (const void *)(uintptr_t)(va + off), run, &at) : -EFAULT;
-        if (err) {
-            if (off)
-                moat_ioas_unmap(c->ictx, c->ioas_id, iova, off, &done);
-            return err;
-        }
-        off += run;
-    }
-    return 0;
-}
-
 /* VFIO_DMA_MAP_FLAG_VADDR (Linux's vfio_dma_do_map with set_vaddr): the mapping must be exactly
  * [iova, iova + size) and its vaddr invalidated; it gets the new one. The IOMMU mapping and the
  * pinned memory behind it never changed. */
@@ -292,7 +272,8 @@ static long container_map(struct vfio_container *c, unsigned long arg)
         flags |= IOMMU_IOAS_MAP_READABLE;
     if (prot & VFIO_DMA_MAP_FLAG_WRITE)
         flags |= IOMMU_IOAS_MAP_WRITEABLE;
-    err = map_runs(c, flags, m.vaddr, m.iova, m.size);
+    uint64_t at = m.iova;       /* one call: the object layer maps memory run by run */
+    err = moat_ioas_map(c->ictx, c->ioas_id, flags, (const void *)(uintptr_t)m.vaddr, m.size, &at);
     if (err)
         return err == -EOVERFLOW || err == -EADDRINUSE ? ERR(-EINVAL) : err;
     memmove(&c->dmas[i + 1], &c->dmas[i], (c->nr_dmas - i) * sizeof(c->dmas[0]));

@@ -88,6 +88,18 @@ int buddy_alloc(struct buddy_zone *z, unsigned order, uint64_t *pa_out)
     return 0;
 }
 
+void buddy_split(struct buddy_zone *z, uint64_t pa, unsigned order)
+{
+    uint64_t pfn = pa >> PAGE_SHIFT;
+    if (!buddy_contains(z, pa) || order == 0 || order > BUDDY_MAX_ORDER ||
+        z->state[pfn - z->base_pfn] != (ST_ALLOC | order))
+        panic("buddy_split: %#llx order %u does not head an allocated block",
+              (unsigned long long)pa, order);
+    uint32_t i = (uint32_t)(pfn - z->base_pfn);
+    z->state[i] = (uint8_t)(ST_ALLOC | (order - 1));
+    z->state[i + (1u << (order - 1))] = (uint8_t)(ST_ALLOC | (order - 1));
+}
+
 bool buddy_contains(const struct buddy_zone *z, uint64_t pa)
 {
     uint64_t pfn = pa >> PAGE_SHIFT;

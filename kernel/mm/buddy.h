@@ -29,6 +29,9 @@ int buddy_init(struct buddy_zone *z, uint64_t base_pa, uint64_t npages, void *me
 int buddy_alloc(struct buddy_zone *z, unsigned order, uint64_t *pa_out);
 /* Frees a block: panics on a double free, a wrong order or an address that heads no block. */
 void buddy_free(struct buddy_zone *z, uint64_t pa, unsigned order);
+/* An allocated block of order > 0 becomes its two halves, each allocated at order - 1 and freed
+ * on its own (part of a mapping goes while the rest stays); panics when pa heads no such block. */
+void buddy_split(struct buddy_zone *z, uint64_t pa, unsigned order);
 bool buddy_contains(const struct buddy_zone *z, uint64_t pa);
 
 #endif

@@ -68,15 +68,22 @@ void *pmm_alloc_zeroed(unsigned order, uint64_t *pa_out)
     return va;
 }
 
+static struct buddy_zone *zone_of(uint64_t pa, const char *what)
+{
+    for (unsigned i = 0; i < nr_zones; i++)
+        if (buddy_contains(&zones[i], pa))
+            return &zones[i];
+    panic("%s: %#llx is not in any zone", what, (unsigned long long)pa);
+}
+
 void pmm_free(uint64_t pa, unsigned order)
 {
-    for (unsigned i = 0; i < nr_zones; i++) {
-        if (buddy_contains(&zones[i], pa)) {
-            buddy_free(&zones[i], pa, order);
-            return;
-        }
-    }
-    panic("pmm_free: %#llx is not in any zone", (unsigned long long)pa);
+    buddy_free(zone_of(pa, "pmm_free"), pa, order);
+}
+
+void pmm_split(uint64_t pa, unsigned order)
+{
+    buddy_split(zone_of(pa, "pmm_split"), pa, order);
 }
 
 uint64_t pmm_free_bytes(void)

@@ -18,6 +18,8 @@ int pmm_alloc(unsigned order, uint64_t *pa_out);
 /* Same, zero-filled, returning the CPU pointer (NULL when out of memory). */
 void *pmm_alloc_zeroed(unsigned order, uint64_t *pa_out);
 void pmm_free(uint64_t pa, unsigned order);
+/* An allocated block becomes two of order - 1 (buddy_split). */
+void pmm_split(uint64_t pa, unsigned order);
 /* The smallest order whose block holds bytes. */
 static inline unsigned pmm_order_for(uint64_t bytes)
 {

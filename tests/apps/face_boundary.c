@@ -35,6 +35,7 @@ static volatile uint8_t *regs;
 static int container, group, dev, iommufd;
 static uint32_t ioas;
 static uint64_t cfg_off;
+static struct vfio_region_info bar0;
 
 #define EXPECT(what, cond)                                                          \
     do {                                                                            \
@@ -330,6 +331,39 @@ static void program_kinds(int efd, uint8_t *own)
     (void)own;
 }
 
+/* Linux's VFIO selftests map a BAR this way (mmap_reserve): PROT_NONE address space twice the
+ * BAR's size, the parts outside a window aligned to that size unmapped, the BAR mapped into the
+ * window with MAP_FIXED. The window then reaches the same registers; a MAP_FIXED that fails
+ * leaves what was mapped there. */
+static void fixed_bar(void)
+{
+    size_t size = bar0.size;
+    uint8_t *base = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EXPECT("PROT_NONE space for the BAR", base != MAP_FAILED);
+    if (base == MAP_FAILED)
+        return;
+    uint8_t *win = (uint8_t *)(((uintptr_t)base + size - 1) & ~(uintptr_t)(size - 1));
+    EXPECT("unmap below and above the aligned window",
+           (win == base || munmap(base, (size_t)(win - base)) == 0) &&
+           munmap(win + size, (size_t)(base + size - win)) == 0);
+    volatile uint8_t *bar = mmap(win, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, dev,
+                                 (off_t)bar0.offset);
+    EXPECT("MAP_FIXED of BAR 0 into the window", bar == win);
+    if (bar != win)
+        return;
+    EXPECT("the window reads the edu's identification",
+           *(volatile uint32_t *)bar == 0x010000edu && *(volatile uint32_t *)regs == 0x010000edu);
+    *(volatile uint32_t *)(bar + 4) = 0x12345678u;     /* the liveness register inverts */
+    EXPECT("a write through the window reaches the device", *(volatile uint32_t *)(regs + 4) == ~0x12345678u);
+    EXPECT("munmap of the window", munmap(win, size) == 0);
+    uint8_t *page = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(page, FILL, PG);
+    EXPECT("MAP_FIXED of a region the device does not have fails",
+           mmap(page, PG, PROT_READ, MAP_SHARED | MAP_FIXED, dev, (off_t)(40ULL << 40)) == MAP_FAILED);
+    EXPECT("and leaves the page as it was", page[0] == FILL && page[PG - 1] == FILL);
+    munmap(page, PG);
+}
+
 static int open_group(void)
 {
     char link[128], path[64];
@@ -354,6 +388,7 @@ static int setup(uint8_t **own)
     EXPECT("device fd and its regions", dev >= 0 && ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r0) == 0 &&
            ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc) == 0);
     cfg_off = rc.offset;
+    bar0 = r0;
     void *m = mmap(NULL, r0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, (off_t)r0.offset);
     if (m == MAP_FAILED)
         return -1;
@@ -396,6 +431,7 @@ int main(void)
     program_edges(efd);
     protections();
     program_kinds(efd, own);
+    fixed_bar();
     EXPECT("the runtime still answers", ioctl(container, VFIO_GET_API_VERSION) == VFIO_API_VERSION);
     printf("face_boundary: %d cases, %d failed\n", cases, failed);
     return failed != 0;

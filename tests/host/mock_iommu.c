@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "iommu/iommufd/iommufd_private.h"
+#include "iommu/arm-smmu-v3/nested.h"
 #include "iommu/intel/nested.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
@@ -18,6 +19,14 @@ struct mock_domain {
     struct iommu_domain d;
     bool live, dirty;
     uint64_t mapped;
+    struct iommu_viommu *viommu;    /* NESTED on a vIOMMU: its checked STE words */
+    uint64_t ste[2];
+};
+
+struct mock_viommu {
+    struct iommu_viommu v;
+    uint16_t vmid;
+    bool live;
 };
 
 struct mock_link {
@@ -150,12 +159,25 @@ static int paging_alloc(struct iommu_unit *u, const struct iommu_domain_cfg *cfg
     return 0;
 }
 
-static int nested_alloc(struct iommu_unit *u, const struct iommu_domain_cfg *cfg)
+static int nested_alloc(struct iommu_unit *u, const struct iommu_domain_cfg *cfg,
+                        struct mock_domain *m)
 {
     const struct iommu_domain *p = cfg->parent;
     if (!p || !md((struct iommu_domain *)p)->live || p->type != IOMMU_DOMAIN_PAGING ||
         !(p->flags & IOMMU_DOMAIN_NEST_PARENT) || p->unit != u)
         VIOLATION("nested over a bad parent");
+    if (cfg->viommu) {
+        struct mock_viommu *mv = container_of(cfg->viommu, struct mock_viommu, v);
+        if (!mv->live || cfg->viommu->parent != p || !cfg->nested)
+            VIOLATION("nested on a dead vIOMMU, off its stage 2, or unchecked");
+        const uint64_t *w = cfg->nested ? smmu_vste_words(cfg->nested) : NULL;
+        if (w && ((w[0] & ~smmu_vste_allowed[0]) || (w[1] & ~smmu_vste_allowed[1])))
+            VIOLATION("nested STE with fields a program may not set");
+        m->viommu = cfg->viommu;
+        m->ste[0] = w ? w[0] : 0;
+        m->ste[1] = w ? w[1] : 0;
+        return 0;
+    }
     const struct vtd_s1_cfg *s1 = cfg->nested ? vtd_s1_cfg(cfg->nested) : NULL;
     if (!s1 || (s1->addr_width != 48 && s1->addr_width != 57) || (s1->fl_ptr & 4095))
         VIOLATION("nested domain without a checked stage-1 config");
@@ -170,7 +192,7 @@ static int mock_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
     if (moat_iommufd_should_fail())
         return -ENOMEM;
     struct mock_domain *m = calloc(1, sizeof(*m));
-    int err = type == IOMMU_DOMAIN_PAGING ? paging_alloc(u, cfg, m) : nested_alloc(u, cfg);
+    int err = type == IOMMU_DOMAIN_PAGING ? paging_alloc(u, cfg, m) : nested_alloc(u, cfg, m);
     if (err) {
         free(m);
         return err;
@@ -362,6 +384,128 @@ static int mock_cache_inv(struct iommu_domain *d, struct iommu_user_array *a)
     return vtd_nested_invalidate_user(d, a, mock_s1_flush);
 }
 
+/* ---- the vIOMMU: an Arm SMMUv3 one, through the SMMUv3 driver's nesting code ---- */
+
+static unsigned live_viommus;
+static uint16_t next_vmid = 1;
+static int issue_err;
+
+static uint32_t mock_sid_of(void *ctx, const struct pci_dev *dev)
+{
+    return (uint32_t)dev->bus << 8 | dev->devfn;
+}
+
+static int mock_issue(void *ctx, const uint64_t (*cmds)[2], uint32_t n)
+{
+    mock_stats.issue_calls++;
+    if (issue_err) {
+        int e = issue_err;
+        issue_err = 0;
+        return e;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (mock_stats.nr_cmds < MOCK_CMD_LOG) {
+            mock_stats.cmds[mock_stats.nr_cmds][0] = cmds[i][0];
+            mock_stats.cmds[mock_stats.nr_cmds][1] = cmds[i][1];
+        }
+        mock_stats.nr_cmds++;
+    }
+    return 0;
+}
+
+static struct mock_viommu *mvi(struct iommu_viommu *v)
+{
+    return container_of(v, struct mock_viommu, v);
+}
+
+static void mock_viommu_free(struct iommu_viommu *v)
+{
+    if (!mvi(v)->live || v->vdevs)
+        VIOLATION("free of a dead vIOMMU or one with vDEVICEs");
+    mvi(v)->live = false;
+    live_viommus--;
+    free(mvi(v));
+}
+
+static int mock_viommu_parse(struct iommu_viommu *v, const struct iommu_user_data *data,
+                             struct iommu_nested_cfg *out)
+{
+    if (!mvi(v)->live)
+        VIOLATION("parse on a dead vIOMMU");
+    return smmu_vste_parse(data, out);
+}
+
+static int mock_viommu_inv(struct iommu_viommu *v, struct iommu_user_array *a)
+{
+    static const struct smmu_vcmd_sink sink = { mock_sid_of, mock_issue, NULL };
+    if (!mvi(v)->live)
+        VIOLATION("invalidation on a dead vIOMMU");
+    return smmu_viommu_invalidate(v, mvi(v)->vmid, &sink, a);
+}
+
+static const struct iommu_viommu_ops mock_viommu_ops = {
+    .free = mock_viommu_free,
+    .nested_parse = mock_viommu_parse,
+    .cache_invalidate = mock_viommu_inv,
+};
+
+static int mock_viommu_alloc(struct iommu_unit *u, struct iommu_domain *parent, uint32_t type,
+                             struct iommu_viommu **out)
+{
+    if (type != IOMMU_VIOMMU_TYPE_ARM_SMMUV3)
+        return -EOPNOTSUPP;
+    if (parent->unit != u)
+        return -EINVAL;
+    if (!md(parent)->live || parent->type != IOMMU_DOMAIN_PAGING ||
+        !(parent->flags & IOMMU_DOMAIN_NEST_PARENT))
+        VIOLATION("vIOMMU over a bad parent");
+    if (moat_iommufd_should_fail())
+        return -ENOMEM;
+    struct mock_viommu *mv = calloc(1, sizeof(*mv));
+    mv->v.ops = &mock_viommu_ops;
+    mv->vmid = next_vmid++;
+    mv->live = true;
+    live_viommus++;
+    *out = &mv->v;
+    return 0;
+}
+
+unsigned mock_live_viommus(void)
+{
+    return live_viommus;
+}
+
+uint16_t mock_viommu_vmid(const struct iommu_viommu *v)
+{
+    return container_of(v, struct mock_viommu, v)->vmid;
+}
+
+void mock_fail_issue(int err)
+{
+    issue_err = err;
+}
+
+void mock_cmd_log_reset(void)
+{
+    mock_stats.nr_cmds = 0;
+    mock_stats.issue_calls = 0;
+}
+
+const uint64_t *mock_nested_ste(struct iommu_domain *d)
+{
+    return d && d->type == IOMMU_DOMAIN_NESTED && md(d)->viommu ? md(d)->ste : NULL;
+}
+
+int mock_smmu_event(struct pci_dev *dev, const uint64_t evt[4])
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(links); i++) {
+        struct iommu_domain *d = links[i].d;
+        if (links[i].dev == dev && d && d->type == IOMMU_DOMAIN_NESTED && md(d)->viommu)
+            return smmu_vevent_forward(md(d)->viommu, dev, evt);
+    }
+    return -EOPNOTSUPP;
+}
+
 /* Reserved regions: the unit's list (every device), then the test's per-device hook. */
 static struct iommu_resv_region unit_resv[MOCK_UNITS][IOMMU_MAX_RESV];
 static unsigned nr_unit_resv[MOCK_UNITS];
@@ -397,6 +541,7 @@ static const struct iommu_unit_ops mock_ops = {
     .set_dirty_tracking = mock_set_dirty,
     .nested_parse = vtd_nested_parse,
     .cache_invalidate_user = mock_cache_inv,
+    .viommu_alloc = mock_viommu_alloc,
     .resv_regions = mock_resv_regions,
 };
 

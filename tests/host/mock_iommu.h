@@ -15,6 +15,7 @@
 #define MOCK_MSI_LAST 0xfeefffffULL
 
 #define MOCK_UNMAP_LOG 64
+#define MOCK_CMD_LOG 128
 
 struct mock_stats {
     uint64_t map_calls, unmap_calls, attach_calls, inv_calls, flushes;
@@ -24,6 +25,9 @@ struct mock_stats {
     /* Every unmap and unmap_gather, in order (the first MOCK_UNMAP_LOG since the reset). */
     struct { uint64_t iova, size; } unmap_log[MOCK_UNMAP_LOG];
     unsigned nr_unmap_log;
+    /* SMMUv3 commands a vIOMMU issued (the first MOCK_CMD_LOG; nr_cmds counts them all). */
+    uint64_t cmds[MOCK_CMD_LOG][2];
+    unsigned nr_cmds, issue_calls;
 };
 
 /* Empties mock_stats' unmap log. */
@@ -57,6 +61,19 @@ void mock_fail_attach(int err);
 bool mock_dirty_enabled(const struct iommu_domain *d);
 /* Simulates a DMA write: sets the leaf's hardware dirty bit. */
 void mock_dma_write(struct iommu_domain *d, uint64_t iova);
+/* Unit 0 also makes Arm SMMUv3 vIOMMUs (IOMMU_VIOMMU_TYPE_ARM_SMMUV3) through the SMMUv3
+ * driver's nesting code (iommu/arm-smmu-v3/nested.h): nested STEs, commands (logged in
+ * mock_stats.cmds; StreamID = requester ID) and events. */
+unsigned mock_live_viommus(void);
+uint16_t mock_viommu_vmid(const struct iommu_viommu *v);
+/* The next batch of commands fails with err (0: off). */
+void mock_fail_issue(int err);
+void mock_cmd_log_reset(void);
+/* The checked STE words of a nested domain on a vIOMMU, or NULL. */
+const uint64_t *mock_nested_ste(struct iommu_domain *d);
+/* The unit recorded event evt for dev: forwarded as the SMMUv3 driver forwards it when dev is
+ * on a nested domain of a vIOMMU (its result), else -EOPNOTSUPP. */
+int mock_smmu_event(struct pci_dev *dev, const uint64_t evt[4]);
 /* Fills a fake PCI device. */
 void mock_pci_dev(struct pci_dev *p, uint16_t seg, uint8_t bus, uint8_t devfn, int group);
 

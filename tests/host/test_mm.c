@@ -90,6 +90,35 @@ TEST(buddy_detects_double_free_and_bad_frees)
     CHECK_EQ(z.free_pages, 64);
 }
 
+/* Part of an allocated block goes while the rest stays (a partial munmap): a block splits
+ * into halves freed on their own, and once every piece is back the zone merges whole again. */
+TEST(buddy_split_frees_pieces)
+{
+    struct buddy_zone z;
+    memset(zone_meta, 0, sizeof(zone_meta));
+    REQUIRE(buddy_init(&z, 0x10000000ULL, 512, zone_meta) == 0);
+    uint64_t pa, other;
+    REQUIRE(buddy_alloc(&z, BUDDY_MAX_ORDER, &pa) == 0);
+    CHECK_EQ(z.free_pages, 0);
+    CHECK_PANICS(buddy_split(&z, pa, BUDDY_MAX_ORDER - 1));     /* wrong order */
+    CHECK_PANICS(buddy_split(&z, pa + PAGE_SIZE, 0));           /* order 0 has no halves */
+    buddy_split(&z, pa, BUDDY_MAX_ORDER);                       /* two 1 MiB blocks */
+    buddy_split(&z, pa, BUDDY_MAX_ORDER - 1);                   /* the lower one in halves */
+    CHECK_PANICS(buddy_free(&z, pa, BUDDY_MAX_ORDER));          /* no longer one block */
+    buddy_free(&z, pa + (PAGE_SIZE << (BUDDY_MAX_ORDER - 2)), BUDDY_MAX_ORDER - 2);
+    CHECK_EQ(z.free_pages, 1u << (BUDDY_MAX_ORDER - 2));
+    /* the freed quarter is handed out again; the rest is still held */
+    CHECK_EQ(buddy_alloc(&z, BUDDY_MAX_ORDER - 2, &other), 0);
+    CHECK_EQ(other, pa + (PAGE_SIZE << (BUDDY_MAX_ORDER - 2)));
+    CHECK_EQ(buddy_alloc(&z, 0, &other), -ENOMEM);
+    buddy_free(&z, other, BUDDY_MAX_ORDER - 2);
+    buddy_free(&z, pa, BUDDY_MAX_ORDER - 2);
+    buddy_free(&z, pa + (PAGE_SIZE << (BUDDY_MAX_ORDER - 1)), BUDDY_MAX_ORDER - 1);
+    CHECK_EQ(z.free_pages, 512);
+    CHECK_EQ(buddy_alloc(&z, BUDDY_MAX_ORDER, &other), 0);      /* merged whole */
+    CHECK_EQ(other, pa);
+}
+
 TEST(buddy_random_against_model)
 {
     struct buddy_zone z;

@@ -9,6 +9,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
 #include "kernel/time.h"
+#include "kernel/vm.h"
 #include "lib/string.h"
 
 extern char __text_start[], __rodata_start[], __data_start[];
@@ -45,6 +46,38 @@ static void heap_roundtrip(struct ktest *t)
     }
     KEXPECT_EQ(t, heap_live_bytes(), live);
     KEXPECT(t, kmalloc(HEAP_MAX_ALLOC + 1) == NULL);
+}
+
+/* The program's anonymous memory: a range of 2 MiB or more starts on a 2 MiB boundary, and
+ * vm_phys_run (which reads the range's blocks) answers what the CPU page table says, page by page:
+ * each run contiguous and maximal. */
+static void anon_runs_match_page_table(struct ktest *t)
+{
+    const uint64_t len = 9 * 1024 * 1024 + 3 * PAGE_SIZE;
+    void *p;
+    KASSERT(t, vm_map_anon(len, &p) == 0);
+    const uint8_t *base = p;
+    KEXPECT_EQ(t, (uintptr_t)base & (2 * 1024 * 1024 - 1), 0);
+    uint64_t runs = 0, large = 0;
+    for (uint64_t off = 0, run; off < len; off += run, runs++) {
+        uint64_t pa, page_pa = 0;
+        run = vm_phys_run(base + off, len - off, &pa);
+        KASSERT(t, run >= PAGE_SIZE && off + run <= len);
+        for (uint64_t k = 0; k < run; k += PAGE_SIZE) {
+            KASSERT(t, vm_virt_to_phys(base + off + k, &page_pa) == 0);
+            KASSERT(t, page_pa == pa + k);
+        }
+        if (off + run < len)
+            KEXPECT(t, vm_virt_to_phys(base + off + run, &page_pa) == 0 && page_pa != pa + run);
+        large += IS_ALIGNED(((uintptr_t)base + off) ^ pa, 2 * 1024 * 1024) && run >= 2 * 1024 * 1024;
+    }
+    KEXPECT(t, large > 0);  /* a 2 MiB block at a virtual address aligned like its physical one */
+    uint64_t pa, want;              /* from inside a page, and cut at len */
+    KEXPECT_EQ(t, vm_phys_run(base + PAGE_SIZE + 100, 50, &pa), 50);
+    KEXPECT(t, vm_virt_to_phys(base + PAGE_SIZE, &want) == 0 && pa == want + 100);
+    KEXPECT_EQ(t, vm_phys_run(base + len, PAGE_SIZE, &pa), 0);     /* the guard page */
+    KEXPECT(t, runs > 0);
+    KEXPECT_EQ(t, vm_unmap(p, len), 0);
 }
 
 static void paging_rights(struct ktest *t)
@@ -125,6 +158,7 @@ static void firmware_facts_found(struct ktest *t)
 KTEST_SUITE(boot,
             KTEST_CASE(pages_are_naturally_aligned),
             KTEST_CASE(heap_roundtrip),
+            KTEST_CASE(anon_runs_match_page_table),
             KTEST_CASE(paging_rights),
             KTEST_CASE(clock_is_monotonic),
             KTEST_CASE(timer_fires),

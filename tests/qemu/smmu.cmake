@@ -50,3 +50,13 @@ foreach(ref 01-rc-endpoints 02-multifunction 04-root-ports)
   moat_groups_test(arm64.smmuv3.linux-${ref} ${LINUX_GROUPS}/${ref}.txt ${LINUX_GROUPS}/${ref}.groups
                    --arch aarch64 --iommu smmuv3)
 endforeach()
+# Nesting (issue 17): a Linux-style program's own stage 1 over moat's stage 2, through both
+# stages byte for byte, a stage-1 move invalidated through the vIOMMU, a stage-1 fault from its
+# vEVENTQ, a stage-2 fault on moat's fault path with the canaries intact; the cost lines.
+moat_qemu_test(arm64.app.edu_nested_smmuv3 ARGS --iommu smmuv3 --topology ${EDU_TOPO}
+  --app ${PROJECT_SOURCE_DIR}/apps/edu_nested.c
+  LINES "^edu_nested: 0 failed" "^ok:   it went to page B, page A kept its bytes"
+        "^ok:   a stage-1 F_TRANSLATION at the IOVA, with the virtual StreamID"
+        "^dma fault: dev 0000:00:03.0 iova 0x201000 write reason 16"
+        "^bench nested_s1_update_inval_4k [0-9]+ ns" "^bench nested_s2_map_unmap_4k [0-9]+ ns"
+  NO_LINES "^FAIL" "^skip:")

@@ -230,6 +230,7 @@ int main(int argc, char **argv, char **envp)
     stat_checks();
     sysfs_checks();
     library_checks();
+    mmap_checks();
     fork_checks();
     fflush(stdout);
     exit(failures ? 1 : 200);

@@ -31,6 +31,7 @@ void api_check_clean(const struct api_base *b, const char *file, int line)
         { "heap bytes", (long long)heap_live_bytes(), (long long)b->heap },
         { "page-table pages", mock_pt_pages(), 0 },
         { "mock live domains", mock_live_domains(), 0 },
+        { "mock live vIOMMUs", mock_live_viommus(), 0 },
         { "mock mapped bytes", (long long)mock_mapped_bytes(), 0 },
         { "mock attached devices", mock_attached_devs(), 0 },
         { "mock violations", mock_violations, 0 },

@@ -71,7 +71,7 @@ static const unsigned long cmds[] = {
     IOMMU_IOAS_IOVA_RANGES, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_OPTION,
     IOMMU_HWPT_ALLOC, IOMMU_GET_HW_INFO, IOMMU_HWPT_SET_DIRTY_TRACKING,
     IOMMU_HWPT_GET_DIRTY_BITMAP, IOMMU_HWPT_INVALIDATE, IOMMU_FAULT_QUEUE_ALLOC,
-    IOMMU_VFIO_IOAS,
+    IOMMU_VFIO_IOAS, IOMMU_VIOMMU_ALLOC, IOMMU_VDEVICE_ALLOC, IOMMU_VEVENTQ_ALLOC,
 };
 
 static void check(bool ok, const char *what)
@@ -121,11 +121,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int ret = moat_iommufd_ioctl(ctx, cmd, (void *)(uintptr_t)UBASE);
         if (trace)
             fprintf(stderr, "ioctl %#lx -> %d\n", cmd & 0xff, ret);
+        if ((cmd == IOMMU_FAULT_QUEUE_ALLOC || cmd == IOMMU_VEVENTQ_ALLOC) && ret == 0)
+            check(nr_fds < 64, "descriptors");
         if (cmd == IOMMU_FAULT_QUEUE_ALLOC && ret == 0) {
             struct iommu_fault_alloc fa;
             memcpy(&fa, umem, sizeof(fa));
             check((int)fa.out_fault_fd >= 3, "fault fd");
             fault_fds[nr_fds++] = (int)fa.out_fault_fd;
+        }
+        if (cmd == IOMMU_VEVENTQ_ALLOC && ret == 0) {
+            struct iommu_veventq_alloc qa;
+            memcpy(&qa, umem, sizeof(qa));
+            check((int)qa.out_veventq_fd >= 3, "vEVENTQ fd");
+            fault_fds[nr_fds++] = (int)qa.out_veventq_fd;
         }
         if (c % 7 == 3) {       /* let devices move too */
             uint32_t pt = umem[0] % 8;
@@ -141,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(mock_live_domains() == 0 && mock_mapped_bytes() == 0 && mock_attached_devs() == 0,
           "mock not clean");
     check(mock_pt_pages() == 0, "page-table pages leaked");
+    check(mock_live_viommus() == 0, "vIOMMU leaked");
     check(mock_violations == 0, "mock violation");
     return 0;
 }

@@ -6,6 +6,16 @@
 
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 
+/* In a sequence function (an int steps in scope): one step that must succeed, or end the
+ * sequence with an allocation error (steps done so far) or an unexpected one (-1000 - steps). */
+#define STEP(x)                                                                 \
+    do {                                                                        \
+        int _e = (x);                                                           \
+        if (_e)                                                                 \
+            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
+        steps++;                                                                \
+    } while (0)
+
 static const struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000, .addr_width = 48 };
 
 /* Returns the number of steps that succeeded; stops at the first failure. */
@@ -14,13 +24,6 @@ static int sequence(struct moat_iommufd *ctx, uint8_t *buf)
     uint32_t io1, io2, d0, d3, par, nest, fq, pt, hw;
     uint64_t iova = 0, to = 0, got;
     int steps = 0;
-#define STEP(x)                                                                 \
-    do {                                                                        \
-        int _e = (x);                                                           \
-        if (_e)                                                                 \
-            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
-        steps++;                                                                \
-    } while (0)
     STEP(moat_ioas_alloc(ctx, 0, &io1));
     STEP(moat_ioas_alloc(ctx, 0, &io2));
     STEP(moat_ioas_map(ctx, io1, RW, buf, 8192, &iova));
@@ -63,7 +66,6 @@ static int sequence(struct moat_iommufd *ctx, uint8_t *buf)
     STEP(moat_device_attach(ctx, d3, &pt));
     STEP(moat_iommufd_destroy(ctx, nest));
     return steps;
-#undef STEP
 }
 
 typedef int (*sequence_fn)(struct moat_iommufd *ctx, uint8_t *buf);
@@ -112,18 +114,60 @@ TEST(fail_nth_allocation_sweep)
     CHECK(n > 30 && n < 5000);
 }
 
+/* Nesting through a vIOMMU: parent, vIOMMU, vDEVICEs, nested HWPTs from SMMUv3 STE words,
+ * attach/replace between them, an invalidation, a vEVENTQ and an event into it. */
+static const uint64_t vste[2] = { 0xb | 0x7000000, 0 };    /* V, Config stage 1, S1ContextPtr */
+
+static int nest_sequence(struct moat_iommufd *ctx, uint8_t *buf)
+{
+    uint32_t io, d0, d3, par, vi, vd0, vd3, n1, n2, q, pt, num;
+    uint64_t iova = 0;
+    int steps = 0;
+    STEP(moat_ioas_alloc(ctx, 0, &io));
+    STEP(moat_ioas_map(ctx, io, RW, buf, 8192, &iova));
+    STEP(moat_device_bind(ctx, &api_devs[0], &d0));
+    STEP(moat_device_bind(ctx, &api_devs[3], &d3));
+    struct moat_hwpt_alloc a = { .dev_id = d0, .pt_id = io, .flags = IOMMU_HWPT_ALLOC_NEST_PARENT };
+    STEP(moat_hwpt_alloc(ctx, &a, &par));
+    STEP(moat_viommu_alloc(ctx, 0, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, d0, par, &vi));
+    STEP(moat_vdevice_alloc(ctx, vi, d0, 1, &vd0));
+    STEP(moat_vdevice_alloc(ctx, vi, d3, 2, &vd3));
+    struct moat_hwpt_alloc n = { .dev_id = d0, .pt_id = vi, .data = vste,
+                                 .data_type = IOMMU_HWPT_DATA_ARM_SMMUV3, .data_len = 16 };
+    STEP(moat_hwpt_alloc(ctx, &n, &n1));
+    STEP(moat_hwpt_alloc(ctx, &n, &n2));
+    STEP(moat_veventq_alloc(ctx, 0, vi, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 16, &q));
+    pt = par;
+    STEP(moat_device_attach(ctx, d0, &pt));
+    pt = n1;
+    STEP(moat_device_replace(ctx, d0, &pt));
+    pt = n2;
+    STEP(moat_device_attach(ctx, d3, &pt));
+    uint64_t cmds[2][2] = { { 0x10, 0 }, { 0x05 | (2ULL << 32), 0 } };
+    num = 2;
+    STEP(moat_hwpt_invalidate(ctx, vi, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, cmds, 16, &num));
+    uint64_t evt[4] = { 0x10 | (0x18ULL << 32), 0, 0x1000, 0 };
+    STEP(mock_smmu_event(&api_devs[3], evt));
+    iova = 0;
+    STEP(moat_ioas_map(ctx, io, RW, buf + 8192, 4096, &iova));
+    STEP(moat_iommufd_destroy(ctx, vd3));
+    return steps;
+}
+
+TEST(fail_nth_nesting_sweep)
+{
+    int full = 0;
+    unsigned long n = 0;
+    sweep(nest_sequence, 8, 2000, &full, &n);
+    CHECK_EQ(full, 18);
+    CHECK(n > 10 && n < 2000);
+}
+
 /* The same sweep through the ioctl face (its own copies of user arrays included). */
 static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
 {
     int steps = 0;
     uint32_t dev;
-#define STEP(x)                                                                 \
-    do {                                                                        \
-        int _e = (x);                                                           \
-        if (_e)                                                                 \
-            return _e == -ENOMEM || _e == -ENOSPC ? steps : -1000 - steps;      \
-        steps++;                                                                \
-    } while (0)
     struct iommu_ioas_alloc al = { .size = sizeof(al) };
     STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &al));
     STEP(moat_device_bind(ctx, &api_devs[2], &dev));
@@ -159,7 +203,6 @@ static int ioctl_sequence(struct moat_iommufd *ctx, uint8_t *buf)
                                   .length = UINT64_MAX };
     STEP(moat_iommufd_ioctl(ctx, IOMMU_IOAS_UNMAP, &u));
     return steps;
-#undef STEP
 }
 
 TEST(fail_nth_ioctl_sweep)

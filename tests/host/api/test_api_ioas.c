@@ -449,6 +449,22 @@ TEST(ioas_fans_out_to_every_hwpt)
     API_CLEAN(&b);
 }
 
+/* Memory in pages that are not physically contiguous: the pages of [base, base + 4 pages) lie in
+ * reverse order, and *bad (when set) is a page a device may not reach. */
+struct scattered {
+    uint64_t base, bad;
+};
+
+static int scattered_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
+{
+    const struct scattered *s = arg;
+    uint64_t v = (uint64_t)(uintptr_t)va, page = (v - s->base) / 4096;
+    if (v < s->base || v + len > s->base + 4 * 4096 || len != 4096 || (s->bad && v == s->bad))
+        return -EFAULT;     /* not one contiguous run, or not the program's */
+    *pa = s->base + (3 - page) * 4096;
+    return 0;
+}
+
 /* A non-identity CPU mapping: physical = virtual + 1 GiB, and a hole that is not RAM. */
 static int shifted_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
@@ -481,6 +497,33 @@ TEST(virt_to_phys_hook)
     CHECK_EQ(api_xlate(&api_devs[2], iova), (uint64_t)(uintptr_t)buf + 4096);
     CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
     CHECK_EQ(got, 8192);
+    /* Linux pins page by page (iopt_map_user_pages): a map of memory that is not one
+     * physically contiguous run succeeds, each page translated to its own frame, and one
+     * unmap takes it all; a page the device may not reach fails the whole map with nothing
+     * left mapped. */
+    uint8_t *four = api_pages(4);
+    iova = 0;
+    struct scattered s = { .base = (uint64_t)(uintptr_t)four };
+    moat_iommufd_set_virt_to_phys(ctx, scattered_v2p, &s);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, RW, four, 4 * 4096, &iova), 0);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_EQ(api_xlate(&api_devs[2], iova + i * 4096 + 8), s.base + (3 - i) * 4096 + 8);
+    CHECK_EQ(api_xlate(&api_devs[2], iova + 4 * 4096), UINT64_MAX);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, 4 * 4096, &got), 0);
+    CHECK_EQ(got, 4 * 4096);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    iova = 0x400000;        /* the same at a fixed IOVA */
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, four, 4 * 4096, &iova), 0);
+    CHECK_EQ(iova, 0x400000);
+    CHECK_EQ(api_xlate(&api_devs[2], 0x403000), s.base);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
+    CHECK_EQ(got, 4 * 4096);
+    s.bad = s.base + 2 * 4096;
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, four, 4 * 4096, &iova), -EFAULT);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    CHECK_EQ(api_xlate(&api_devs[2], 0x400000), UINT64_MAX);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);  /* Linux: empty is fine */
+    CHECK_EQ(got, 0);
     moat_iommufd_close(ctx);
     API_CLEAN(&b);
 }

@@ -197,6 +197,16 @@ static bool cmd_exec(struct mock_smmu *m, const struct smmu_cmd *c)
             return false;
         tlb_drop(m, false, false, asid, (c->w[1] & CMD1_VA) >> 12, n);
         return true;
+    case CMD_TLBI_NH_VAA:                       /* every ASID's entries of the range */
+        if (!cmd_check_tlbi_range(m, c, &n))
+            return false;
+        for (unsigned i = 0; i < MOCK_SMMU_TLB; i++) {
+            struct mock_smmu_tlb *t = &m->tlb[i];
+            uint64_t page = (c->w[1] & CMD1_VA) >> 12;
+            if (t->valid && !t->s2 && t->page >= page && t->page - page < n)
+                t->valid = false;
+        }
+        return true;
     case CMD_TLBI_S2_IPA:
         if (!cmd_check_tlbi_range(m, c, &n))
             return false;
@@ -385,12 +395,37 @@ struct walk {
     uint64_t pa;
     bool readable, writable;
     unsigned fault;         /* event ID, 0: none */
+    bool s2_fault;          /* nested: the fault came from stage 2 (a table's IPA) */
 };
+
+/* Nested: the stage 2 that translates every address stage 1 produces (5.2, 3.3.2). */
+struct s2_params {
+    uint64_t root;
+    unsigned ias, start;
+    bool rec;
+};
+
+static void walk(struct mock_smmu *m, uint64_t root, unsigned ias, unsigned start, bool s2,
+                 uint64_t ia, struct walk *w, const struct s2_params *via);
+
+/* An IPA through stage 2 (no TLB: the model caches only whole translations). */
+static unsigned s2_xlate(struct mock_smmu *m, const struct s2_params *p, uint64_t ipa,
+                         bool write, uint64_t *pa)
+{
+    struct walk w = { 0 };
+    walk(m, p->root, p->ias, p->start, true, ipa, &w, NULL);
+    if (w.fault)
+        return w.fault;
+    if (write ? !w.writable : !w.readable)
+        return EVT_F_PERMISSION;
+    *pa = w.pa;
+    return 0;
+}
 
 /* A 4 KiB-granule VMSAv8-64 walk from root over ias bits, starting at level start
  * (concatenated tables at the start level when ias asks for more than 9 bits there). */
 static void walk(struct mock_smmu *m, uint64_t root, unsigned ias, unsigned start, bool s2,
-                 uint64_t ia, struct walk *w)
+                 uint64_t ia, struct walk *w, const struct s2_params *via)
 {
     w->fault = EVT_F_TRANSLATION;
     if (ias < 64 && (ia >> ias))
@@ -400,7 +435,16 @@ static void walk(struct mock_smmu *m, uint64_t root, unsigned ias, unsigned star
         unsigned shift = 12 + 9 * (3 - lvl);
         unsigned bits = lvl == start ? ias - shift : 9;
         uint64_t idx = (ia >> shift) & ((1ULL << bits) - 1);
-        const uint64_t *d = mem(m, table + idx * 8, 8);
+        uint64_t at = table + idx * 8;
+        if (via) {                              /* a stage-1 table of a nested stream: an IPA */
+            unsigned f = s2_xlate(m, via, at, false, &at);
+            if (f) {
+                w->fault = f;
+                w->s2_fault = true;
+                return;
+            }
+        }
+        const uint64_t *d = mem(m, at, 8);
         if (!d || !(*d & 1))
             return;
         bool tbl = *d & 2;
@@ -473,9 +517,83 @@ static struct mock_smmu_tlb *tlb_find(struct mock_smmu *m, bool s2, uint16_t tag
     return NULL;
 }
 
-static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *ste,
-                     const struct smmu_cd *cd, uint64_t iova, bool write, uint64_t *pa)
+/* The cached translation t for an access: the output address, or a permission fault. */
+static int tlb_use(struct mock_smmu *m, const struct mock_smmu_tlb *t, uint32_t sid,
+                   uint64_t iova, bool write, bool rec, uint64_t *pa)
 {
+    if (write ? !t->writable : !t->readable) {
+        if (rec)
+            record(m, EVT_F_PERMISSION, sid, iova, write, t->s2);
+        return rec ? EVT_F_PERMISSION : -1;
+    }
+    *pa = (t->pa << 12) | (iova & 0xfff);
+    return 0;
+}
+
+/* Config 0b111: the CD is fetched and the stage-1 tables walked through stage 2, and the
+ * stage-1 output (an IPA) is translated by stage 2; the whole translation is cached tagged by
+ * the CD's ASID. A stage-2 fault is recorded when the STE asks (S2R), marked stage 2. */
+static int translate_nested(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *ste,
+                            struct smmu_cd *cd, uint64_t iova, bool write, uint64_t *pa)
+{
+    if (!(ste->w[2] & STE2_S2AA64))
+        VIOLATION(m, "nested STE with S2AA64 0 (QEMU aborts)");
+    struct s2_params p = { ste->w[3] & STE3_S2TTB, 64 - (unsigned)FIELD_GET(STE2_S2T0SZ, ste->w[2]),
+                           2 - (unsigned)FIELD_GET(STE2_S2SL0, ste->w[2]), ste->w[2] & STE2_S2R };
+    unsigned f;
+    if (!(cd->w[0] & CD0_V)) {                  /* not cached yet: fetch it through stage 2 */
+        uint64_t cd_pa;
+        f = s2_xlate(m, &p, ste->w[0] & STE0_S1CTXPTR, false, &cd_pa);
+        if (f) {
+            if (p.rec)
+                record(m, f, sid, iova, write, true);
+            return p.rec ? (int)f : -1;
+        }
+        const struct smmu_cd *c = mem(m, cd_pa, 64);
+        if (c)
+            *cd = *c;
+    }
+    if (!(cd->w[0] & CD0_V)) {
+        record(m, EVT_C_BAD_CD, sid, iova, write, false);
+        return EVT_C_BAD_CD;
+    }
+    uint16_t asid = (uint16_t)FIELD_GET(CD0_ASID, cd->w[0]);
+    bool rec = cd->w[0] & CD0_R;
+    struct mock_smmu_tlb *t = tlb_find(m, false, asid, iova >> 12);
+    if (!t) {
+        unsigned ias = 64 - (unsigned)FIELD_GET(CD0_T0SZ, cd->w[0]);
+        struct walk w = { 0 };
+        walk(m, cd->w[1] & CD1_TTB0, ias, 4 - (ias - 12 + 8) / 9, false, iova, &w, &p);
+        if (!w.fault) {                         /* the stage-1 output through stage 2 */
+            struct walk w2 = { 0 };
+            walk(m, p.root, p.ias, p.start, true, w.pa, &w2, NULL);
+            if (w2.fault) {
+                w.fault = w2.fault;
+                w.s2_fault = true;
+            } else {                            /* both stages' permissions */
+                w.pa = w2.pa;
+                w.readable &= w2.readable;
+                w.writable &= w2.writable;
+            }
+        }
+        if (w.fault) {
+            bool r = w.s2_fault ? p.rec : rec;
+            if (r)
+                record(m, w.fault, sid, iova, write, w.s2_fault);
+            return r ? (int)w.fault : -1;
+        }
+        t = &m->tlb[m->tlb_next++ % MOCK_SMMU_TLB];
+        *t = (struct mock_smmu_tlb){ true, false, asid, iova >> 12, w.pa >> 12, w.readable,
+                                     w.writable };
+    }
+    return tlb_use(m, t, sid, iova, write, rec, pa);
+}
+
+static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *ste,
+                     struct smmu_cd *cd, uint64_t iova, bool write, uint64_t *pa)
+{
+    if (FIELD_GET(STE0_CONFIG, ste->w[0]) == STE_CFG_NESTED)
+        return translate_nested(m, sid, ste, cd, iova, write, pa);
     unsigned cfg = (unsigned)FIELD_GET(STE0_CONFIG, ste->w[0]);
     bool s2 = cfg == STE_CFG_S2;
     uint16_t tag;
@@ -504,7 +622,7 @@ static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *s
     struct mock_smmu_tlb *t = tlb_find(m, s2, tag, iova >> 12);
     if (!t) {
         struct walk w = { 0 };
-        walk(m, root, ias, start, s2, iova, &w);
+        walk(m, root, ias, start, s2, iova, &w, NULL);
         if (w.fault) {
             if (rec)
                 record(m, w.fault, sid, iova, write, s2);
@@ -514,13 +632,7 @@ static int translate(struct mock_smmu *m, uint32_t sid, const struct smmu_ste *s
         *t = (struct mock_smmu_tlb){ true, s2, tag, iova >> 12, w.pa >> 12, w.readable,
                                      w.writable };
     }
-    if (write ? !t->writable : !t->readable) {
-        if (rec)
-            record(m, EVT_F_PERMISSION, sid, iova, write, s2);
-        return rec ? EVT_F_PERMISSION : -1;
-    }
-    *pa = (t->pa << 12) | (iova & 0xfff);
-    return 0;
+    return tlb_use(m, t, sid, iova, write, rec, pa);
 }
 
 int mock_smmu_dma(struct mock_smmu *m, uint32_t sid, uint64_t iova, void *buf, size_t len,
@@ -547,7 +659,8 @@ int mock_smmu_dma(struct mock_smmu *m, uint32_t sid, uint64_t iova, void *buf, s
     uint64_t pa = iova;
     if (cfg == STE_CFG_ABORT)
         return -1;                              /* no record for an ABORT STE */
-    if (cfg != STE_CFG_BYPASS && cfg != STE_CFG_S1 && cfg != STE_CFG_S2) {
+    if (cfg != STE_CFG_BYPASS && cfg != STE_CFG_S1 && cfg != STE_CFG_S2 &&
+        cfg != STE_CFG_NESTED) {
         record(m, EVT_C_BAD_STE, sid, iova, write, false);
         return EVT_C_BAD_STE;
     }
@@ -564,4 +677,20 @@ int mock_smmu_dma(struct mock_smmu *m, uint32_t sid, uint64_t iova, void *buf, s
     else
         memcpy(buf, p, len);
     return 0;
+}
+
+void mock_smmu_s1_program(void *cd, void *l1, void *l2, uint64_t l1_ipa, uint64_t l2_ipa,
+                          uint64_t l3_ipa, uint16_t asid)
+{
+    struct smmu_cd *c = cd;
+    memset(c, 0, sizeof(*c));
+    c->w[0] = FIELD_PREP(CD0_T0SZ, 64 - 39) | FIELD_PREP(CD0_IR0, 1) | FIELD_PREP(CD0_OR0, 1) |
+              FIELD_PREP(CD0_SH0, 3) | CD0_EPD1 | CD0_V | FIELD_PREP(CD0_IPS, 4) | CD0_AA64 |
+              CD0_R | CD0_A | CD0_ASET | FIELD_PREP(CD0_ASID, asid);
+    c->w[1] = l1_ipa;
+    c->w[3] = PGTABLE_ARM_MAIR;
+    memset(l1, 0, 4096);
+    memset(l2, 0, 4096);
+    ((uint64_t *)l1)[(MOCK_SMMU_NEST_IOVA >> 30) & 511] = l2_ipa | 3;
+    ((uint64_t *)l2)[(MOCK_SMMU_NEST_IOVA >> 21) & 511] = l3_ipa | 3;
 }

@@ -64,6 +64,14 @@ int mock_smmu_dma(struct mock_smmu *m, uint32_t sid, uint64_t iova, void *buf, s
                   bool write);
 /* Appends a record to the event queue (dropping it and toggling OVFLG when full). */
 void mock_smmu_event(struct mock_smmu *m, const struct smmu_event *e);
+/* For nesting tests, what a program would write in its own memory: a CD at cd (ASID asid,
+ * 39-bit input, 4 KiB granule, faults recorded, TTB0 = l1_ipa) and the table descriptors on the
+ * path of IOVA MOCK_SMMU_NEST_IOVA (l1[0] -> l2_ipa, l2[0x80] -> l3_ipa); l3 is left to the
+ * test (MOCK_SMMU_S1_LEAF entries). */
+#define MOCK_SMMU_NEST_IOVA 0x10000000ULL
+#define MOCK_SMMU_S1_LEAF(ipa) ((ipa) | 3 | BIT(10))     /* page, read-write, AF */
+void mock_smmu_s1_program(void *cd, void *l1, void *l2, uint64_t l1_ipa, uint64_t l2_ipa,
+                          uint64_t l3_ipa, uint16_t asid);
 /* How many logged commands had opcode op since the log was last cleared. */
 unsigned mock_smmu_count(const struct mock_smmu *m, unsigned op);
 void mock_smmu_clear_log(struct mock_smmu *m);

@@ -10,6 +10,7 @@
 #include "moat/iommufd_smmuv3.h"
 #include "tests/host/harness.h"
 #include "tests/host/smmu/mock_smmu.h"
+#include "iommu/arm-smmu-v3/nested.h"
 
 static struct mock_smmu M;
 static struct smmu_unit U;
@@ -41,7 +42,7 @@ static void unit_up(void)
 /* Devices live as long as the process: the core keeps track of them across tests. */
 static struct pci_dev *mkdev(uint8_t bus, uint8_t devfn)
 {
-    static struct pci_dev devs[16];
+    static struct pci_dev devs[32];
     static unsigned n;
     for (unsigned i = 0; i < n; i++)
         if (devs[i].bus == bus && devs[i].devfn == devfn)
@@ -904,5 +905,384 @@ TEST(stage2_concatenated_start_level)
     iommu_unmap(d, 0xc0001000, 4096);
     iommu_domain_free(d);
     CHECK(canaries_intact(&b));
+    CHECK_EQ(M.violations, 0);
+}
+
+/* ---- nesting (issue 17): the program's stage 1 over moat's stage 2 ---- */
+
+/* The program's memory: page i at IPA NEST_IPA + i * 4 KiB (stage 2 maps it), pages 0-3 its CD
+ * and stage-1 tables (levels 1-3), 4 and 5 data pages A and B, 6 a page stage 2 does not map
+ * (its IPA equals its PA, so a stage-1 entry naming it would reach it without stage 2). */
+#define NEST_IPA 0x40000000ULL
+#define NEST_PAGES 7
+#define NEST_IOVA MOCK_SMMU_NEST_IOVA      /* L1 index 0, L2 index 0x80, L3 index 0 */
+#define NEST_ASID 7
+#define NEST_VSID 0x42
+
+struct nest_env {
+    uint8_t *page[NEST_PAGES];
+    uint64_t pa[NEST_PAGES];
+    struct iommu_domain *s2, *nd;
+    struct iommu_viommu *v;
+    struct iommu_vdev vd;
+    struct pci_dev *dev;
+    uint32_t sid;
+};
+
+static unsigned nr_vevents;
+static uint64_t last_vevent[4];
+
+static int on_vevent(struct iommu_viommu *v, uint32_t type, const void *data, size_t len,
+                     void *ctx)
+{
+    if (type == IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 && len == sizeof(last_vevent))
+        memcpy(last_vevent, data, len);
+    nr_vevents++;
+    return 0;
+}
+
+static uint64_t nest_ipa(unsigned i)
+{
+    return NEST_IPA + i * 4096ULL;
+}
+
+static uint64_t *nest_l3(struct nest_env *n)
+{
+    return (uint64_t *)n->page[3];
+}
+
+/* A stage-1 leaf: page at IPA ipa, read-write, access flag set (the unit sets none). */
+#define s1_leaf MOCK_SMMU_S1_LEAF
+
+static struct iommu_domain *nested_on(struct nest_env *n, uint64_t ste0)
+{
+    uint64_t ste[2] = { ste0, FIELD_PREP(STE1_S1CIR, 1) | FIELD_PREP(STE1_S1COR, 1) |
+                              FIELD_PREP(STE1_S1CSH, 3) };
+    struct iommu_user_data data = { IOMMU_HWPT_DATA_ARM_SMMUV3, ste, sizeof(ste) };
+    struct iommu_nested_cfg ncfg;
+    struct iommu_domain *d = NULL;
+    if (n->v->ops->nested_parse(n->v, &data, &ncfg))
+        return NULL;
+    struct iommu_domain_cfg cfg = { .parent = n->s2, .nested = &ncfg, .viommu = n->v };
+    CHECK_EQ(iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_NESTED, &cfg, &d), 0);
+    if (d) {
+        d->fault_fn = on_fault;
+        d->fault_ctx = NULL;
+    }
+    return d;
+}
+
+static void nest_up(struct nest_env *n)
+{
+    unit_up();
+    memset(n, 0, sizeof(*n));
+    for (unsigned i = 0; i < NEST_PAGES; i++) {
+        n->page[i] = pmm_alloc_zeroed(0, &n->pa[i]);
+        REQUIRE(n->page[i]);
+        memset(n->page[i], 0xc5, 4096);
+    }
+    n->s2 = paging(IOMMU_DOMAIN_NEST_PARENT);
+    REQUIRE(n->s2 && to_smmu_domain(n->s2)->stage == SMMU_STAGE_2);
+    for (unsigned i = 0; i < NEST_PAGES - 1; i++)
+        REQUIRE(iommu_map(n->s2, nest_ipa(i), n->pa[i], 4096, IOMMU_READ | IOMMU_WRITE) == 0);
+    /* The program's CD and tables, in its own memory, naming IPAs. */
+    memset(n->page[3], 0, 4096);
+    mock_smmu_s1_program(n->page[0], n->page[1], n->page[2], nest_ipa(1), nest_ipa(2),
+                         nest_ipa(3), NEST_ASID);
+    nest_l3(n)[0] = s1_leaf(nest_ipa(4));
+    REQUIRE(iommu_viommu_alloc(&U.iu, n->s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &n->v) == 0);
+    n->dev = mkdev(0, 0x60);
+    n->sid = 0x60;
+    n->vd = (struct iommu_vdev){ NEST_VSID, n->dev, NULL };
+    n->v->vdevs = &n->vd;
+    n->v->event_fn = on_vevent;
+    n->nd = nested_on(n, STE0_V | FIELD_PREP(STE0_CONFIG, STE_CFG_S1) | nest_ipa(0));
+    REQUIRE(n->nd);
+    REQUIRE(iommu_attach(n->nd, n->dev) == 0);
+}
+
+static void nest_down(struct nest_env *n)
+{
+    CHECK_EQ(iommu_attach(NULL, n->dev), 0);
+    iommu_domain_free(n->nd);
+    n->v->vdevs = NULL;
+    iommu_viommu_free(n->v);
+    for (unsigned i = 0; i < NEST_PAGES - 1; i++)
+        CHECK_EQ(iommu_unmap(n->s2, nest_ipa(i), 4096), 0);
+    iommu_domain_free(n->s2);
+    CHECK_EQ(M.violations, 0);
+}
+
+static int nest_invalidate(struct nest_env *n, uint64_t w0, uint64_t w1)
+{
+    uint64_t c[2] = { w0, w1 };
+    struct iommu_user_array a = { IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, c, sizeof(c), 1 };
+    return n->v->ops->cache_invalidate(n->v, &a);
+}
+
+static bool page_is(const uint8_t *p, uint8_t v)
+{
+    for (unsigned i = 0; i < 4096; i++)
+        if (p[i] != v)
+            return false;
+    return true;
+}
+
+TEST(nested_viommu_alloc_rules)
+{
+    unit_up();
+    struct iommu_domain *s1 = paging(0), *s2 = paging(IOMMU_DOMAIN_NEST_PARENT);
+    struct iommu_viommu *v = NULL;
+    REQUIRE(s1 && s2);
+    CHECK_EQ(iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_DEFAULT, &v), -EOPNOTSUPP);
+    CHECK_EQ(iommu_viommu_alloc(&U.iu, s2, 2, &v), -EOPNOTSUPP);
+    CHECK_EQ(iommu_viommu_alloc(&U.iu, s1, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &v), -EINVAL);
+    CHECK_EQ(iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &v), 0);
+    /* Nesting only through a vIOMMU. */
+    struct iommu_domain *d = NULL;
+    struct iommu_nested_cfg ncfg = { { 0 } };
+    struct iommu_domain_cfg cfg = { .parent = s2, .nested = &ncfg };
+    CHECK_EQ(iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_NESTED, &cfg, &d), -EOPNOTSUPP);
+    iommu_viommu_free(v);
+    iommu_domain_free(s1);
+    iommu_domain_free(s2);
+    unit_prepare();
+    M.idr[0] &= ~(uint32_t)IDR0_S1P;            /* stage 2 only: nothing to nest */
+    REQUIRE(unit_start() == 0);
+    s2 = paging(IOMMU_DOMAIN_NEST_PARENT);
+    REQUIRE(s2);
+    CHECK_EQ(iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &v), -EOPNOTSUPP);
+    iommu_domain_free(s2);
+}
+
+/* The STE: Config 0b111, the program's S1ContextPtr and stage-1 fields, moat's stage 2 and
+ * VMID; then DMA through both stages, bytes and canaries checked. */
+TEST(nested_dma_both_stages)
+{
+    struct nest_env n;
+    nest_up(&n);
+    struct smmu_ste e;
+    REQUIRE(mock_smmu_read_ste(&M, n.sid, &e) == 0);
+    struct smmu_ste s2e;
+    smmu_mk_ste_s2(&s2e, &n.s2->pt, to_smmu_domain(n.s2)->vmid);
+    CHECK_EQ(FIELD_GET(STE0_CONFIG, e.w[0]), STE_CFG_NESTED);
+    CHECK_EQ(e.w[0] & STE0_S1CTXPTR, nest_ipa(0));
+    CHECK_EQ(e.w[2], s2e.w[2]);                 /* moat's VMID, S2 translation control */
+    CHECK_EQ(e.w[3], s2e.w[3]);                 /* moat's stage-2 table */
+    CHECK_EQ(FIELD_GET(STE1_S1CSH, e.w[1]), 3);
+    CHECK_EQ(FIELD_GET(STE1_EATS, e.w[1]), 0);
+    uint8_t data[64], back[64];
+    for (unsigned i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(0x30 + i);
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA + 0x10, data, sizeof(data), true), 0);
+    CHECK(memcmp(n.page[4] + 0x10, data, sizeof(data)) == 0);
+    CHECK_EQ(n.page[4][0x0f], 0xc5);
+    CHECK_EQ(n.page[4][0x10 + sizeof(data)], 0xc5);
+    CHECK(page_is(n.page[5], 0xc5) && page_is(n.page[6], 0xc5));
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA + 0x10, back, sizeof(back), false), 0);
+    CHECK(memcmp(back, data, sizeof(data)) == 0);
+    CHECK_EQ(nr_vevents, 0);
+    nest_down(&n);
+}
+
+/* A stage-1 change is not seen until the program invalidates through the vIOMMU (the model, as
+ * the architecture allows, keeps the old translation); after TLBI_NH_VA, converted with moat's
+ * VMID, DMA follows the new entry. */
+TEST(nested_stage1_change_and_invalidation)
+{
+    struct nest_env n;
+    nest_up(&n);
+    uint8_t x = 0x11;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA, &x, 1, true), 0);
+    CHECK_EQ(n.page[4][0], 0x11);
+    nest_l3(&n)[0] = s1_leaf(nest_ipa(5));      /* the program moves the page to B */
+    x = 0x22;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA, &x, 1, true), 0);
+    CHECK_EQ(n.page[4][0], 0x22);               /* stale, without the invalidation */
+    CHECK_EQ(n.page[5][0], 0xc5);
+    mock_smmu_clear_log(&M);
+    CHECK_EQ(nest_invalidate(&n, CMD_TLBI_NH_VA | FIELD_PREP(CMD0_ASID, NEST_ASID) |
+                                     FIELD_PREP(CMD0_VMID, 0x3ff), NEST_IOVA), 0);
+    CHECK_EQ(mock_smmu_count(&M, CMD_TLBI_NH_VA), 1);
+    CHECK_EQ(mock_smmu_count(&M, CMD_SYNC), 1);
+    bool vmid_forced = false;
+    for (unsigned i = 0; i < M.nr_log; i++)
+        if (smmu_cmd_op(&M.log[i]) == CMD_TLBI_NH_VA)
+            vmid_forced = FIELD_GET(CMD0_VMID, M.log[i].w[0]) == to_smmu_domain(n.s2)->vmid;
+    CHECK(vmid_forced);
+    x = 0x33;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA, &x, 1, true), 0);
+    CHECK_EQ(n.page[5][0], 0x33);
+    CHECK_EQ(n.page[4][0], 0x22);
+    /* A CD change needs CFGI_CD, its virtual StreamID made physical. */
+    mock_smmu_clear_log(&M);
+    CHECK_EQ(nest_invalidate(&n, CMD_CFGI_CD | FIELD_PREP(CMD0_SID, NEST_VSID), CMD1_LEAF), 0);
+    CHECK_EQ(mock_smmu_count(&M, CMD_CFGI_CD), 1);
+    for (unsigned i = 0; i < M.nr_log; i++)
+        if (smmu_cmd_op(&M.log[i]) == CMD_CFGI_CD)
+            CHECK_EQ(FIELD_GET(CMD0_SID, M.log[i].w[0]), n.sid);
+    CHECK_EQ(nest_invalidate(&n, CMD_CFGI_CD | FIELD_PREP(CMD0_SID, 0x99), 0), -EIO);
+    CHECK_EQ(M.nr_refused, 0);
+    nest_down(&n);
+}
+
+/* A stage-1 fault goes to the program (virtual StreamID) and not to moat's fault path; a
+ * stage-1 entry or CD pointing outside stage 2 is a stage-2 fault: moat's fault path, exact
+ * IOVA, and the page it named stays untouched. */
+TEST(nested_faults_by_stage)
+{
+    struct nest_env n;
+    nest_up(&n);
+    unsigned ve = nr_vevents, fd = nr_delivered;
+    uint8_t x = 0x44;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA + 0x5000, &x, 1, true), EVT_F_TRANSLATION);
+    smmu_evtq_poll(&U);
+    CHECK_EQ(nr_vevents, ve + 1);
+    CHECK_EQ(nr_delivered, fd);
+    CHECK_EQ(FIELD_GET(EVT0_SID, last_vevent[0]), NEST_VSID);
+    CHECK_EQ(FIELD_GET(EVT0_ID, last_vevent[0]), EVT_F_TRANSLATION);
+    CHECK_EQ(last_vevent[2], NEST_IOVA + 0x5000);
+    CHECK(!(last_vevent[1] & EVT1_S2));
+    /* Stage 1 names page 6 by its PA, which stage 2 does not map. */
+    nest_l3(&n)[1] = s1_leaf(n.pa[6]);
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA + 0x1008, &x, 1, true), EVT_F_TRANSLATION);
+    smmu_evtq_poll(&U);
+    CHECK_EQ(nr_vevents, ve + 1);
+    CHECK_EQ(nr_delivered, fd + 1);
+    CHECK_EQ(last_fault.addr, NEST_IOVA + 0x1008);
+    CHECK(last_fault.write);
+    CHECK(page_is(n.page[6], 0xc5));
+    /* A stage-1 table outside stage 2. */
+    ((uint64_t *)n.page[2])[0x81] = n.pa[6] | 3;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA + 0x200000, &x, 1, false), EVT_F_TRANSLATION);
+    smmu_evtq_poll(&U);
+    CHECK_EQ(nr_delivered, fd + 2);
+    CHECK_EQ(last_fault.addr, NEST_IOVA + 0x200000);
+    /* A CD outside stage 2: another nested domain, replaced in without a window. */
+    struct iommu_domain *bad = nested_on(&n, STE0_V | FIELD_PREP(STE0_CONFIG, STE_CFG_S1) |
+                                                 n.pa[6]);
+    REQUIRE(bad);
+    CHECK_EQ(iommu_attach(bad, n.dev), 0);
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA, &x, 1, true), EVT_F_TRANSLATION);
+    smmu_evtq_poll(&U);
+    CHECK_EQ(nr_delivered, fd + 3);
+    CHECK_EQ(nr_vevents, ve + 1);
+    CHECK(page_is(n.page[6], 0xc5));
+    CHECK_EQ(iommu_attach(n.nd, n.dev), 0);
+    iommu_domain_free(bad);
+    nest_down(&n);
+}
+
+/* moat takes a page out of stage 2: the cached whole translation goes too (TLBI_NH_ALL of the
+ * VMID after the stage-2 invalidation), so the program's stage 1 cannot keep reaching it. */
+TEST(nested_parent_unmap_invalidates_stage1)
+{
+    struct nest_env n;
+    nest_up(&n);
+    uint8_t x = 0x55;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA, &x, 1, true), 0);
+    mock_smmu_clear_log(&M);
+    CHECK_EQ(iommu_unmap(n.s2, nest_ipa(4), 4096), 0);
+    CHECK_EQ(mock_smmu_count(&M, CMD_TLBI_NH_ALL), 1);
+    memset(n.page[4], 0xc5, 4096);
+    x = 0x66;
+    CHECK_EQ(mock_smmu_dma(&M, n.sid, NEST_IOVA, &x, 1, true), EVT_F_TRANSLATION);
+    smmu_evtq_poll(&U);
+    CHECK(page_is(n.page[4], 0xc5));
+    CHECK_EQ(iommu_map(n.s2, nest_ipa(4), n.pa[4], 4096, IOMMU_READ | IOMMU_WRITE), 0);
+    nest_down(&n);
+}
+
+/* Replace between nested, the parent (stage 2), blocked, the program's bypass (stage 2 only)
+ * and abort, each through the entry writer. */
+TEST(nested_replace_chain)
+{
+    struct nest_env n;
+    nest_up(&n);
+    struct smmu_ste e;
+    struct iommu_domain *byp = nested_on(&n, STE0_V | FIELD_PREP(STE0_CONFIG, STE_CFG_BYPASS));
+    struct iommu_domain *abt = nested_on(&n, STE0_V);
+    REQUIRE(byp && abt);
+    /* A translating nested domain needs the device's vDEVICE; abort and bypass do not. */
+    struct pci_dev *other = mkdev(0, 0x61);
+    CHECK_EQ(iommu_attach(n.nd, other), -ENOENT);
+    CHECK_EQ(iommu_attach(byp, other), 0);
+    CHECK_EQ(iommu_attach(abt, other), 0);
+    CHECK_EQ(iommu_attach(NULL, other), 0);
+    struct { struct iommu_domain *d; unsigned cfg; } chain[] = {
+        { n.s2, STE_CFG_S2 }, { n.nd, STE_CFG_NESTED }, { byp, STE_CFG_S2 },
+        { abt, STE_CFG_ABORT }, { n.nd, STE_CFG_NESTED }, { NULL, STE_CFG_ABORT },
+        { byp, STE_CFG_S2 }, { n.nd, STE_CFG_NESTED },
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(chain); i++) {
+        CHECK_EQ(iommu_attach(chain[i].d, n.dev), 0);
+        REQUIRE(mock_smmu_read_ste(&M, n.sid, &e) == 0);
+        CHECK_EQ(FIELD_GET(STE0_CONFIG, e.w[0]), chain[i].cfg);
+        uint8_t x = (uint8_t)(0x70 + i);
+        uint64_t at = chain[i].cfg == STE_CFG_S2 ? nest_ipa(4) + 1 : NEST_IOVA + 1;
+        int r = mock_smmu_dma(&M, n.sid, at, &x, 1, true);
+        CHECK_EQ(r, chain[i].cfg == STE_CFG_ABORT ? -1 : 0);
+        CHECK_EQ(n.page[4][1], chain[i].cfg == STE_CFG_ABORT ? 0xc5 : x);
+        n.page[4][1] = 0xc5;
+    }
+    CHECK_EQ(U.nr_cmdq_errors, 0);
+    iommu_domain_free(byp);
+    iommu_domain_free(abt);
+    nest_down(&n);
+}
+
+/* Fail the n-th driver allocation of the nesting sequence (vIOMMU, nested domain, the level-2
+ * stream table of the attach) for every n: each step fails with -ENOMEM or succeeds, and taking
+ * down what was made leaves no heap or page behind. */
+TEST(failnth_nesting)
+{
+    unit_up();
+    struct iommu_domain *s2 = paging(IOMMU_DOMAIN_NEST_PARENT);
+    REQUIRE(s2);
+    uint64_t ste[2] = { STE0_V | FIELD_PREP(STE0_CONFIG, STE_CFG_S1) | 0x40000000, 0 };
+    struct iommu_user_data data = { IOMMU_HWPT_DATA_ARM_SMMUV3, ste, sizeof(ste) };
+    struct pci_dev *dev = mkdev(7, 0x08);         /* a stream no test has used: a new L2 table */
+    struct iommu_viommu *warm;                     /* the heap's slabs for these sizes exist */
+    REQUIRE(iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &warm) == 0);
+    struct iommu_domain *warm_d = paging(0);
+    iommu_domain_free(warm_d);
+    iommu_viommu_free(warm);
+    unsigned n;
+    for (n = 1; n < 32; n++) {
+        size_t heap = heap_live_bytes();
+        uint64_t pages = pmm_free_bytes();
+        struct iommu_viommu *v = NULL;
+        struct iommu_domain *nd = NULL;
+        struct iommu_nested_cfg ncfg;
+        smmu_fail_nth = n;
+        struct iommu_vdev vd = { 1, dev, NULL };
+        int err = iommu_viommu_alloc(&U.iu, s2, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, &v);
+        if (!err) {
+            v->vdevs = &vd;
+            err = v->ops->nested_parse(v, &data, &ncfg);
+        }
+        if (!err) {
+            struct iommu_domain_cfg cfg = { .parent = s2, .nested = &ncfg, .viommu = v };
+            err = iommu_domain_alloc(&U.iu, IOMMU_DOMAIN_NESTED, &cfg, &nd);
+        }
+        if (!err)
+            err = iommu_attach(nd, dev);
+        bool done = !err;
+        smmu_fail_nth = 0;
+        CHECK(!err || err == -ENOMEM);
+        if (nd) {
+            CHECK_EQ(iommu_attach(NULL, dev), 0);
+            iommu_domain_free(nd);
+        }
+        if (v)
+            v->vdevs = NULL;
+        iommu_viommu_free(v);
+        if (done)
+            break;
+        CHECK_EQ(heap_live_bytes(), heap);
+        CHECK_EQ(pmm_free_bytes(), pages);
+    }
+    CHECK(n > 2 && n < 32);
+    iommu_domain_free(s2);
     CHECK_EQ(M.violations, 0);
 }

@@ -7,5 +7,6 @@ extern int failures;
 void check(const char *what, int ok);
 void fork_checks(void);
 void harness_pattern_checks(void);
+void mmap_checks(void);
 
 #endif

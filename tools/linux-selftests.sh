@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds Linux's own VFIO selftests unchanged against moat and runs them on QEMU's edu under
+# VT-d, one boot per test program. The sources are never part of moat: point
+# MOAT_LINUX_SELFTESTS at a Linux tree (or a copy holding the same paths: tools/include,
+# tools/testing/selftests/{kselftest.h,kselftest_harness.h,vfio/}); without it the run is
+# skipped (exit 77, ctest's SKIP_RETURN_CODE).
+#   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
+# TEST defaults to vfio_dma_mapping_test vfio_pci_device_test vfio_iommufd_setup_test.
+# Each program prints kselftest's TAP lines; the run fails when a program's totals count a
+# failure or an error, or it prints none (it did not build or did not finish).
+# MOAT_LINUX_SELFTESTS_CFLAGS adds compiler flags (e.g. -isystem of newer uapi headers).
+set -uo pipefail
+root=${MOAT_LINUX_SELFTESTS:-}
+moat_root=$(cd "$(dirname "$0")/.." && pwd)
+vfio=$root/tools/testing/selftests/vfio
+if [ -z "$root" ] || [ ! -d "$vfio/lib" ]; then
+    echo "skipped: MOAT_LINUX_SELFTESTS does not name a Linux tree with tools/testing/selftests/vfio" \
+         "(set it to re-run Linux's VFIO selftests on moat)"
+    exit 77
+fi
+build=()
+[ "${1:-}" = "--no-build" ] && { build=(--no-build); shift; }
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(vfio_dma_mapping_test vfio_pci_device_test vfio_iommufd_setup_test)
+
+# The library's files as its makefile lists them (x86's drivers included).
+libs=()
+while read -r f; do
+    libs+=(--app "$vfio/lib/$f")
+done < <(sed -n 's/^LIBVFIO_C *[:+]\?= *\([^ ]*\.c\).*/\1/p' "$vfio/lib/libvfio.mk")
+[ ${#libs[@]} -gt 0 ] || { echo "no LIBVFIO_C in $vfio/lib/libvfio.mk" >&2; exit 2; }
+
+cflags="-D_GNU_SOURCE -I$vfio/lib/include -I$root/tools/include -I$root/tools/testing/selftests"
+cflags+=" ${MOAT_LINUX_SELFTESTS_CFLAGS:-}"
+rc=0
+for t in "${tests[@]}"; do
+    log=$(mktemp)
+    echo "# $t"
+    "$moat_root/moat" run "${build[@]}" --iommu intel --topology "$moat_root/tests/topologies/edu.txt" \
+        --app "$vfio/$t.c" "${libs[@]}" --app-cflags "$cflags" \
+        --cmdline "-- 0000:00:03.0" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" >"$log" 2>&1
+    status=$?
+    grep -E '^(ok|not ok) [0-9]+ |^# (SKIP|Totals|FAIL)|^#  +(FAIL|SKIP)' "$log" | sed "s/^/$t: /"
+    totals=$(grep -E '^# Totals: ' "$log" | tail -n1)
+    echo "$t: exit status $status; ${totals:-no totals}"
+    if [ -z "$totals" ] || ! grep -qE 'fail:0 .*error:0' <<<"$totals"; then
+        rc=1
+        tail -n 40 "$log" | sed "s/^/$t| /"
+    fi
+    rm -f "$log"
+    build=(--no-build)          # one image build is enough: each --app run rebuilds the program
+done
+exit $rc
