@@ -4,6 +4,8 @@
 
 #if defined(__x86_64__)
 #include "arch/x86_64/arch.h"
+#elif defined(__aarch64__)
+#include "arch/aarch64/arch.h"
 #else
 #error "unsupported architecture"
 #endif

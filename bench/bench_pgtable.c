@@ -205,7 +205,7 @@ static double bench_raw(int rounds)
         uint64_t t0 = now_ns();
         for (uint64_t i = 0; i < pages; i++, pa += K4)
             __atomic_store_n(&tbl[i], tmpl | pa, __ATOMIC_RELAXED);
-        __asm__ __volatile__("" ::: "memory");
+        barrier();
         v[r] = (double)(now_ns() - t0) / pages;
         sink += tbl[r * 4099 % pages];
     }

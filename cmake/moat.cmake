@@ -107,6 +107,16 @@ function(moat_bench name)
   target_link_libraries(${name} PRIVATE ${B_LIBS})
 endfunction()
 
+# What QEMU boots, next to the ELF (which keeps the symbols): an arm64 Image is the ELF's loaded
+# bytes, flat (its header is the first instruction's page, boot/arm64/entry.S).
+function(moat_boot_image img)
+  if(MOAT_BOOT STREQUAL "arm64")
+    add_custom_command(TARGET ${img}.elf POST_BUILD
+                       COMMAND ${CMAKE_OBJCOPY} -O binary ${img}.elf ${img}.img
+                       COMMENT "Writing the arm64 Image ${img}.img")
+  endif()
+endfunction()
+
 # The images of a target build: moat.elf (default: boots, reports, powers off) and
 # moat-tests.elf (the same runtime plus the in-image test suites).
 function(moat_link_images)
@@ -122,6 +132,7 @@ function(moat_link_images)
     target_link_options(${img}.elf PRIVATE -T ${MOAT_LINKER_SCRIPT} -Wl,-Map,${img}.map)
     set_target_properties(${img}.elf PROPERTIES LINK_DEPENDS ${MOAT_LINKER_SCRIPT})
     target_link_libraries(${img}.elf PRIVATE gcc)
+    moat_boot_image(${img})
   endforeach()
   add_library(moat_image_tests OBJECT ${tsrcs})
   target_link_libraries(moat_image_tests PRIVATE moat_runtime)

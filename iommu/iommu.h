@@ -254,6 +254,15 @@ void iommu_register_unit(struct iommu_unit *u);
 /* The unit translating dev's DMA, or NULL when no IOMMU covers it. */
 struct iommu_unit *iommu_unit_for(const struct pci_dev *dev);
 struct iommu_unit *iommu_first_unit(void);
+/* An I/O APIC's message through the first unit that serves it and remaps its interrupts
+ * (ops->ioapic_compose); -EOPNOTSUPP when none does. */
+int iommu_ioapic_compose(unsigned ioapic_id, unsigned vector, uint32_t dest, bool level,
+                         uint64_t *addr, uint32_t *data);
+/* dev's MSI through its unit's interrupt remapping (ops->msi_compose); -EOPNOTSUPP when the
+ * unit has none or does not remap. iommu_msi_free gives back what it took. */
+int iommu_msi_compose(struct pci_dev *dev, unsigned vector, uint32_t dest, uint64_t *addr,
+                      uint32_t *data);
+void iommu_msi_free(struct pci_dev *dev, uint64_t addr, uint32_t data);
 
 int iommu_domain_alloc(struct iommu_unit *u, enum iommu_domain_type type,
                        const struct iommu_domain_cfg *cfg, struct iommu_domain **out);

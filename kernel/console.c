@@ -1,6 +1,7 @@
 /* kprintf: line-buffered output to the serial console. A line goes out whole, so interrupt
  * handlers that print do not split another line. */
 #include "arch/arch.h"
+#include "kernel/backtrace.h"
 #include "lib/fmt.h"
 #include "lib/log.h"
 
@@ -61,7 +62,7 @@ void moat_panic(const char *file, int line_no, const char *fmt, ...)
     kvprintf(fmt, ap);
     va_end(ap);
     kprintf("\n");
-    arch_backtrace((uintptr_t)__builtin_frame_address(0));
+    backtrace_print((uintptr_t)__builtin_frame_address(0));
     arch_power_off(MOAT_EXIT_PANIC);
 }
 

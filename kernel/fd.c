@@ -461,7 +461,7 @@ int sys_poll(struct file_pollfd *ufds, unsigned n, int timeout_ms)
         if (ready || (timeout_ms >= 0 && clock_ns() >= deadline))
             break;
         moat_idle_work();
-        __asm__ __volatile__("pause" ::: "memory");
+        arch_cpu_relax();
     }
     for (unsigned i = 0; i < n; i++)
         if (uaccess_copy_to(&ufds[i].revents, &p[i].revents, sizeof(p[i].revents)))
@@ -504,7 +504,7 @@ static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
         return -EAGAIN;
     while (READ_ONCE(e->count) == 0) {
         moat_idle_work();
-        __asm__ __volatile__("pause" ::: "memory");
+        arch_cpu_relax();
     }
     uint64_t v = e->count;
     if (uaccess_copy_to(buf, &v, 8))

@@ -8,9 +8,9 @@ extern const struct moat_unit __init_units_start[], __init_units_end[];
 void units_run(void)
 {
     for (const struct moat_unit *u = __init_units_start; u < __init_units_end; u++) {
-        uint64_t c0 = rdtsc();
+        uint64_t c0 = arch_cycles();
         int err = u->init();
-        uint64_t cycles = rdtsc() - c0;
+        uint64_t cycles = arch_cycles() - c0;
         /* Slow units are named so that boot time stays explainable. Cycles, not ns: the
          * clock itself is one of the units. */
         if (cycles >= 2000000)

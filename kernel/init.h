@@ -2,10 +2,13 @@
  * section; kmain runs them sorted by level name, then by unit name. The order, in one place:
  *
  *   (kmain itself)  serial console — first, so that everything after can report errors
- *   10_cpu          GDT, TSS, IDT: exceptions print a dump from here on
+ *   10_cpu          x86_64: GDT, TSS, IDT: exceptions print a dump from here on (aarch64: the
+ *                   vectors are installed by boot/arm64 before kmain)
  *   20_mem          physical pages from the boot memory map, the direct map, the heap
- *   30_acpi         RSDP, XSDT/RSDT, FADT, MADT, MCFG (DMAR/IVRS located for the IOMMU drivers)
- *   40_time         TSC clock calibrated against the ACPI PM timer; local APIC and its timer
+ *   30_acpi         RSDP, XSDT/RSDT, FADT, MADT, MCFG (DMAR/IVRS located for the IOMMU drivers);
+ *                   none on a device-tree boot (boot/arm64 parsed the tree before kmain)
+ *   40_time         x86_64: TSC clock calibrated against the ACPI PM timer, local APIC and its
+ *                   timer; aarch64: the generic timer, the GICv3 and its ITS
  *   50_bus          PCI enumeration, resources, isolation groups
  *   60_iommu        IOMMU units, default-deny domains
  *   70_driver       device drivers

@@ -49,10 +49,11 @@ static void report_boot_work(void)
     const struct pci_cfg_stats *pci = platform_pci_cfg_stats();
     struct serial_stats con = *serial_stats();
     kprintf("moat: boot work: %llu config reads, %llu config writes (%llu to command registers), "
-            "%llu console bytes in %llu port I/O instructions, %llu KiB zeroed\n",
+            "%llu console bytes in %llu %s, %llu KiB zeroed\n",
             (unsigned long long)pci->reads, (unsigned long long)pci->writes,
             (unsigned long long)pci->command_writes, (unsigned long long)con.bytes,
-            (unsigned long long)con.port_io, (unsigned long long)(pmm_zeroed_bytes() >> 10));
+            (unsigned long long)con.port_io, ARCH_CONSOLE_ACCESS,
+            (unsigned long long)(pmm_zeroed_bytes() >> 10));
 }
 
 void kmain(void)

@@ -4,6 +4,7 @@
 #define MOAT_KERNEL_TIME_H
 
 #include "lib/compiler.h"
+#include "arch/cpu_ops.h"
 #include "lib/errno.h"
 
 #define NSEC_PER_USEC 1000ULL
@@ -25,7 +26,7 @@ void udelay(uint64_t us);
                 _ret = (cond) ? 0 : -ETIMEDOUT;                                 \
                 break;                                                          \
             }                                                                   \
-            __asm__ __volatile__("pause" ::: "memory");                         \
+            arch_cpu_relax();                                                   \
         }                                                                       \
         _ret;                                                                   \
     })

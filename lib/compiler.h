@@ -38,6 +38,6 @@
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
 /* Compiler-only barrier; the CPU barriers live in arch code (and in host shims). */
-#define barrier() __asm__ __volatile__("" ::: "memory")
+#define barrier() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 #endif

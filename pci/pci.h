@@ -261,6 +261,11 @@ void pci_set_driver(struct pci_dev *dev, const char *name);
  * -ETIMEDOUT when it does not come back within 1 s. Mappings of its domain are untouched. */
 bool pci_reset_supported(struct pci_system *sys, struct pci_dev *dev);
 int pci_reset_function(struct pci_system *sys, struct pci_dev *dev);
+/* Where dev's INTx pin arrives on its root bus: the root-bus function above dev (dev itself on
+ * a root bus), with *pin (0 = INTA) swizzled at each bridge on the way up, pin' = (pin + slot)
+ * % 4 (PCI-to-PCI Bridge spec 9.1). NULL when dev has no interrupt pin. */
+const struct pci_dev *pci_intx_root(struct pci_system *sys, const struct pci_dev *dev,
+                                    unsigned *pin);
 /* PCI_SYS_DEFER_DECODE: turns decode back on for the functions sizing left off and no driver
  * enabled (their firmware state); returns how many. */
 unsigned pci_restore_decode(struct pci_system *sys);

@@ -182,6 +182,22 @@ struct pci_dev *pci_get_dev_by_id(struct pci_system *sys, uint16_t vendor, uint1
     return NULL;
 }
 
+const struct pci_dev *pci_intx_root(struct pci_system *sys, const struct pci_dev *dev,
+                                    unsigned *pin)
+{
+    uint8_t p = pci_read8(sys, dev, PCI_INTERRUPT_PIN);
+    if (p < 1 || p > 4)
+        return NULL;
+    unsigned q = p - 1u;
+    const struct pci_dev *d = dev;
+    while (d->parent != PCI_NONE) {
+        q = (q + (d->devfn >> 3)) % 4;
+        d = &sys->devs[d->parent];
+    }
+    *pin = q;
+    return d;
+}
+
 void pci_set_driver(struct pci_dev *dev, const char *name)
 {
     dev->driver = name;

@@ -1,6 +1,8 @@
-/* The image's PCI platform: configuration access through ECAM (from ACPI MCFG) with the legacy
- * 0xCF8/0xCFC ports as the fallback for bus 0, discovery of the root buses (q35's bus 0 and any
- * pxb-pcie expander buses), and the unit that enumerates, groups and prints the tree. */
+/* The image's PCI platform: configuration access through ECAM (where the firmware says: ACPI's
+ * MCFG or the device tree, arch_pci_firmware) with the architecture's legacy access (x86's
+ * 0xCF8/0xCFC ports) as the fallback for bus 0, discovery of the root buses (the firmware's
+ * root bus and any pxb-pcie expander buses), and the unit that enumerates, groups and prints
+ * the tree. */
 #include "arch/arch.h"
 #include "kernel/acpi/platform.h"
 #include "kernel/cmdline.h"
@@ -15,13 +17,16 @@
 
 #define PCI_MAX_DEVS 1024
 
+#define PCI_MAX_ECAM 16
+
 struct ecam_seg {
     volatile uint8_t *base;     /* mapped for bus_start..bus_end */
     uint16_t seg;
     uint8_t bus_start, bus_end;
+    struct pci_aperture mem32, mem64, io;   /* for every root bus found in this window */
 };
 
-static struct ecam_seg ecam[ACPI_MAX_MCFG];
+static struct ecam_seg ecam[PCI_MAX_ECAM];
 static unsigned nr_ecam;
 static struct pci_system pci_sys;
 static bool pci_ready;
@@ -47,22 +52,15 @@ static volatile uint8_t *ecam_addr(uint16_t seg, uint8_t bus, uint8_t devfn, uin
     return NULL;
 }
 
-static uint32_t legacy_read(uint8_t bus, uint8_t devfn, uint16_t off, unsigned width)
-{
-    outl(0xcf8, BIT(31) | ((uint32_t)bus << 16) | ((uint32_t)devfn << 8) | (off & 0xfc));
-    uint32_t v = inl(0xcfc);
-    v >>= 8 * (off & 3);
-    return width == 4 ? v : v & ((1u << (8 * width)) - 1);
-}
-
 static uint32_t cfg_read(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
                          unsigned width)
 {
     volatile uint8_t *a = ecam_addr(seg, bus, devfn, off);
     cfg_stats.reads++;
     if (!a) {
-        if (seg == 0 && off < 256)
-            return legacy_read(bus, devfn, off, width);
+        uint32_t v;
+        if (seg == 0 && off < 256 && arch_pci_legacy_read(bus, devfn, off, width, &v))
+            return v;
         return width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
     }
     switch (width) {
@@ -82,12 +80,8 @@ static void cfg_write(void *ctx, uint16_t seg, uint8_t bus, uint8_t devfn, uint1
     if (off <= PCI_COMMAND && off + width > PCI_COMMAND)
         cfg_stats.command_writes++;
     if (!a) {
-        if (seg != 0 || off >= 256)
-            return;
-        uint32_t old = width == 4 ? 0 : legacy_read(bus, devfn, off & 0xfc, 4);
-        uint32_t shift = 8 * (off & 3), mask = width == 4 ? ~0u : ((1u << (8 * width)) - 1) << shift;
-        outl(0xcf8, BIT(31) | ((uint32_t)bus << 16) | ((uint32_t)devfn << 8) | (off & 0xfc));
-        outl(0xcfc, (old & ~mask) | ((val << shift) & mask));
+        if (seg == 0 && off < 256)
+            arch_pci_legacy_write(bus, devfn, off, width, val);
         return;
     }
     switch (width) {
@@ -104,29 +98,27 @@ static void cfg_delay(void *ctx, unsigned us)
 
 static const struct pci_cfg_ops ecam_ops = { cfg_read, cfg_write, cfg_delay };
 
-static void map_ecam(const struct acpi_info *ai)
+static void map_ecam(void)
 {
-    for (unsigned i = 0; ai && i < ai->nr_mcfg; i++) {
-        const struct acpi_mcfg_entry *m = &ai->mcfg[i];
-        uint64_t size = ((uint64_t)(m->bus_end - m->bus_start) + 1) << 20;
-        /* MCFG's base addresses bus 0; the mapped window starts at bus_start. */
-        uint64_t start = m->base + ((uint64_t)m->bus_start << 20);
-        volatile uint8_t *va = mmio_map(start, size);
+    struct pci_fw_ecam fw[PCI_MAX_ECAM];
+    unsigned n = arch_pci_firmware(fw, PCI_MAX_ECAM);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t size = ((uint64_t)(fw[i].bus_end - fw[i].bus_start) + 1) << 20;
+        volatile uint8_t *va = mmio_map(fw[i].base, size);
         if (!va) {
-            kprintf("pci: cannot map ECAM of segment %u, skipped\n", m->segment);
+            kprintf("pci: cannot map ECAM of segment %u, skipped\n", fw[i].seg);
             continue;
         }
-        ecam[nr_ecam++] = (struct ecam_seg){ va, m->segment, m->bus_start, m->bus_end };
+        ecam[nr_ecam++] = (struct ecam_seg){ va, fw[i].seg, fw[i].bus_start, fw[i].bus_end,
+                                             fw[i].mem32, fw[i].mem64, fw[i].io };
     }
 }
 
-/* Apertures for BARs firmware left unassigned: q35's 32-bit hole above ECAM and a 64-bit window
- * far above RAM. Firmware-assigned BARs are kept wherever they are. */
-static void default_apertures(struct pci_host_bridge *hb)
+/* A root bus of ECAM window e, with the window's apertures. */
+static struct pci_host_bridge root_of(const struct ecam_seg *e, uint8_t bus)
 {
-    hb->mem32 = (struct pci_aperture){ 0xc0000000ULL, 0xfec00000ULL - 0xc0000000ULL };
-    hb->mem64 = (struct pci_aperture){ 0x8000000000ULL, 0x1000000000ULL };
-    hb->io = (struct pci_aperture){ 0xc000, 0x4000 };
+    return (struct pci_host_bridge){ .seg = e->seg, .bus_start = bus, .bus_end = e->bus_end,
+                                     .mem32 = e->mem32, .mem64 = e->mem64, .io = e->io };
 }
 
 static bool bus_has_device(uint16_t seg, uint8_t bus)
@@ -176,9 +168,7 @@ static unsigned find_extra_roots(const struct pci_system *sys, struct pci_host_b
         for (unsigned bus = ecam[i].bus_start; bus <= ecam[i].bus_end && n < max; bus++) {
             if (covered[bus] || !bus_has_device(ecam[i].seg, (uint8_t)bus))
                 continue;
-            hb[n] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = (uint8_t)bus,
-                                              .bus_end = ecam[i].bus_end };
-            default_apertures(&hb[n]);
+            hb[n] = root_of(&ecam[i], (uint8_t)bus);
             struct pci_system probe;
             if (pci_system_init(&probe, &ecam_ops, NULL, &hb[n], 1, scratch, PCI_MAX_DEVS,
                                 PCI_SYS_NO_ACS_ENABLE | PCI_SYS_NO_BAR_SIZING) == 0 &&
@@ -221,19 +211,23 @@ static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pc
 
 static int pci_init(void)
 {
-    map_ecam(platform_acpi());
-    if (nr_ecam == 0)
-        kprintf("pci: no ECAM (MCFG); legacy configuration access to segment 0 only\n");
+    map_ecam();
     struct pci_host_bridge hb[PCI_MAX_HOST_BRIDGES];
     unsigned nhost = 0;
-    for (unsigned i = 0; i < nr_ecam; i++, nhost++) {
-        hb[nhost] = (struct pci_host_bridge){ .seg = ecam[i].seg, .bus_start = ecam[i].bus_start,
-                                              .bus_end = ecam[i].bus_end };
-        default_apertures(&hb[nhost]);
-    }
+    for (unsigned i = 0; i < nr_ecam && nhost < PCI_MAX_HOST_BRIDGES; i++, nhost++)
+        hb[nhost] = root_of(&ecam[i], ecam[i].bus_start);
     if (nhost == 0) {
-        hb[0] = (struct pci_host_bridge){ .seg = 0, .bus_start = 0, .bus_end = 0 };
-        default_apertures(&hb[0]);
+        /* Legacy access to bus 0 (x86), with the architecture's apertures. */
+        struct pci_fw_ecam fw = { 0 };
+        uint32_t v;
+        if (!arch_pci_legacy_read(0, 0, 0, 4, &v)) {
+            kprintf("pci: no ECAM from the firmware and no legacy configuration access\n");
+            return -ENODEV;
+        }
+        kprintf("pci: no ECAM (MCFG); legacy configuration access to segment 0 only\n");
+        arch_pci_legacy_apertures(&fw);
+        hb[0] = (struct pci_host_bridge){ .seg = 0, .bus_start = 0, .bus_end = 0,
+                                          .mem32 = fw.mem32, .mem64 = fw.mem64, .io = fw.io };
         nhost = 1;
     }
     struct pci_dev *devs = kcalloc(PCI_MAX_DEVS, sizeof(*devs));

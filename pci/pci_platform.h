@@ -13,4 +13,21 @@ struct pci_cfg_stats {
 };
 const struct pci_cfg_stats *platform_pci_cfg_stats(void);
 
+/* Where the firmware put PCI: ECAM windows (ACPI's MCFG, or the device tree's host bridge)
+ * and the apertures BARs may be placed in. Filled by the architecture. */
+struct pci_fw_ecam {
+    uint64_t base;              /* configuration space of bus_start */
+    uint16_t seg;
+    uint8_t bus_start, bus_end;
+    struct pci_aperture mem32, mem64, io;
+};
+unsigned arch_pci_firmware(struct pci_fw_ecam *out, unsigned max);
+
+/* Configuration access without ECAM (x86: ports 0xcf8/0xcfc, segment 0's first 256 bytes);
+ * false where the architecture has none. */
+bool arch_pci_legacy_read(uint8_t bus, uint8_t devfn, uint16_t off, unsigned width, uint32_t *val);
+bool arch_pci_legacy_write(uint8_t bus, uint8_t devfn, uint16_t off, unsigned width, uint32_t val);
+/* The apertures for a bus reached only by legacy access. */
+void arch_pci_legacy_apertures(struct pci_fw_ecam *fw);
+
 #endif

@@ -21,6 +21,7 @@
 #define  PCI_STATUS_CAP_LIST    BIT(4)   /* Capabilities List */
 #define PCI_CLASS_REVISION      0x08     /* Revision ID 7:0, Class Code 31:8 */
 #define PCI_HEADER_TYPE         0x0e
+#define PCI_INTERRUPT_PIN       0x3d     /* 1..4: INTA..INTD, 0: none */
 #define  PCI_HEADER_TYPE_LAYOUT GENMASK(6, 0)
 #define  PCI_HEADER_TYPE_MFD    BIT(7)   /* Multi-Function Device */
 #define  PCI_HEADER_TYPE_NORMAL 0

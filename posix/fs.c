@@ -128,8 +128,10 @@ int closedir(DIR *d)
     return 0;
 }
 
-/* POSIX's basename and dirname (<libgen.h>): they may modify the path they are given. */
-char *__xpg_basename(char *path) __asm__("basename");
+/* POSIX's basename and dirname (<libgen.h>): they may modify the path they are given.
+ * <libgen.h> renames basename to __xpg_basename (newlib has only the GNU one, __gnu_basename);
+ * the plain name is the same function, for programs that declare it themselves. */
+#undef basename
 char *__xpg_basename(char *path)
 {
     if (!path || !*path)
@@ -140,6 +142,7 @@ char *__xpg_basename(char *path)
     char *slash = strrchr(path, '/');
     return slash && slash[1] ? slash + 1 : path;
 }
+char *basename(char *path) __attribute__((alias("__xpg_basename")));
 
 char *dirname(char *path)
 {

@@ -17,16 +17,19 @@ die() { say "error: $*"; exit 1; }
 
 # name of a command -> Debian package that provides it
 need_cmds=(cmake:cmake ninja:ninja-build gcc:gcc ld.lld:lld clang:clang
-           qemu-system-x86_64:qemu-system-x86 mformat:mtools python3:python3)
+           qemu-system-x86_64:qemu-system-x86 mformat:mtools python3:python3
+           aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-system-aarch64:qemu-system-arm
+           dtc:device-tree-compiler)
 need_files=(/usr/include/linux/iommufd.h:linux-libc-dev /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf
             /usr/include/efi/efi.h:gnu-efi /usr/lib/crt0-efi-x86_64.o:gnu-efi
             /usr/src/newlib/newlib-3.3.0.tar.xz:newlib-source)
-backports_pkgs=(qemu-system-x86 linux-libc-dev)
+backports_pkgs=(qemu-system-x86 qemu-system-arm linux-libc-dev)
 min_qemu_major=9
 
-qemu_major() {
-    command -v qemu-system-x86_64 >/dev/null || { echo 0; return; }
-    qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p'
+qemu_major() {  # [BINARY]: the major version of qemu-system-x86_64 (or BINARY), 0 when absent
+    local q=${1:-qemu-system-x86_64}
+    command -v "$q" >/dev/null || { echo 0; return; }
+    "$q" --version | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p'
 }
 
 missing=()
@@ -39,6 +42,10 @@ done
 qm=$(qemu_major)
 if [ "$qm" -lt "$min_qemu_major" ] && [[ " ${missing[*]} " != *" qemu-system-x86 "* ]]; then
     missing+=(qemu-system-x86)
+fi
+# bookworm's own qemu-system-arm is 7.2; the AArch64 target wants the backports' one like x86.
+if [ "$(qemu_major qemu-system-aarch64)" -lt "$min_qemu_major" ] && [[ " ${missing[*]} " != *" qemu-system-arm "* ]]; then
+    missing+=(qemu-system-arm)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -107,5 +114,6 @@ still=()
 for pair in "${need_cmds[@]}"; do command -v "${pair%%:*}" >/dev/null || still+=("${pair#*:}"); done
 for pair in "${need_files[@]}"; do [ -e "${pair%%:*}" ] || still+=("${pair#*:}"); done
 [ "$(qemu_major)" -ge "$min_qemu_major" ] || still+=("qemu-system-x86>=$min_qemu_major (have $(qemu_major))")
+[ "$(qemu_major qemu-system-aarch64)" -ge "$min_qemu_major" ] || still+=("qemu-system-arm>=$min_qemu_major (have $(qemu_major qemu-system-aarch64))")
 [ ${#still[@]} -eq 0 ] || die "still missing after install: ${still[*]}"
 say "done: $(qemu-system-x86_64 --version | head -n1)"

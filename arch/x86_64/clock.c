@@ -31,13 +31,6 @@ uint64_t clock_tsc_hz(void)
     return tsc_hz;
 }
 
-void udelay(uint64_t us)
-{
-    uint64_t end = clock_ns() + us * NSEC_PER_USEC;
-    while (clock_ns() < end)
-        cpu_relax();
-}
-
 static uint32_t pm_timer_read(uint16_t port, uint32_t mask)
 {
     return inl(port) & mask;

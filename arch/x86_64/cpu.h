@@ -2,6 +2,7 @@
 #ifndef MOAT_ARCH_X86_64_CPU_H
 #define MOAT_ARCH_X86_64_CPU_H
 
+#include "arch/cpu_ops.h"
 #include "lib/compiler.h"
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ __volatile__("outb %0, %1" :: "a"(v), "Nd"(port)); }
@@ -78,7 +79,7 @@ static inline void irq_restore(uint64_t f)
 
 static inline void irq_enable(void) { __asm__ __volatile__("sti" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
-static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
+static inline void cpu_relax(void) { arch_cpu_relax(); }
 static inline void cpu_halt(void) { __asm__ __volatile__("hlt" ::: "memory"); }
 
 /* Barriers for memory shared with devices: x86 keeps stores ordered with stores, but the
@@ -86,6 +87,13 @@ static inline void cpu_halt(void) { __asm__ __volatile__("hlt" ::: "memory"); }
 static inline void mb(void) { __asm__ __volatile__("mfence" ::: "memory"); }
 static inline void wmb(void) { __asm__ __volatile__("sfence" ::: "memory"); }
 static inline void rmb(void) { __asm__ __volatile__("lfence" ::: "memory"); }
+
+/* Leaves for entry with interrupts off and arg in %rdi (the UEFI loader's hand-off). */
+static inline __noreturn void jump_with_arg(uint64_t entry, void *arg)
+{
+    __asm__ __volatile__("cli\n\tjmp *%1" :: "D"(arg), "r"(entry) : "memory");
+    __builtin_unreachable();
+}
 
 /* Cache-line clean for non-coherent IOMMU walkers. */
 static inline void clflush(const volatile void *p) { __asm__ __volatile__("clflush (%0)" :: "r"(p) : "memory"); }

@@ -14,7 +14,6 @@
 #include "lib/errno.h"
 #include "pci/pci.h"
 
-#define PCI_INTERRUPT_PIN 0x3d
 #define Q35_GSI_BASE 16
 #define MPS_POLARITY GENMASK(1, 0)
 #define MPS_TRIGGER GENMASK(3, 2)
@@ -66,16 +65,9 @@ static unsigned gsi_flags(unsigned gsi)
 int pci_intx_route(struct pci_system *sys, const struct pci_dev *dev, unsigned *gsi,
                    unsigned *flags)
 {
-    uint8_t pin = pci_read8(sys, dev, PCI_INTERRUPT_PIN);
-    if (pin < 1 || pin > 4 || dev->seg != 0 || !is_q35(sys))
-        return -ENODEV;
-    unsigned p = pin - 1u;
-    const struct pci_dev *d = dev;
-    while (d->parent != PCI_NONE) {
-        p = (p + (d->devfn >> 3)) % 4;
-        d = &sys->devs[d->parent];
-    }
-    if (d->bus != 0)
+    unsigned p;
+    const struct pci_dev *d = dev->seg == 0 && is_q35(sys) ? pci_intx_root(sys, dev, &p) : NULL;
+    if (!d || d->bus != 0)
         return -ENODEV;
     *gsi = Q35_GSI_BASE + q35_pirq(d->devfn >> 3, p);
     *flags = gsi_flags(*gsi);

@@ -4,14 +4,14 @@
  * bits 19:4, bit 11 is address bit 2, bits 10:0 are data bits 10:0. In compatibility format
  * that is destination ID, destination mode, delivery mode and vector; in VT-d's remappable
  * format (VT-d spec 5.1.5.1) it is the interrupt index, format bit and vector. The message comes
- * from the IOMMU driver serving the IOAPIC (ioapic_compose) when its remapping is on.
+ * from the IOMMU layer (the composer it registers, ioapic_set_composer) when a unit serving the
+ * IOAPIC remaps its interrupts.
  *
  * Level-triggered interrupts end with the local APIC's EOI: it is broadcast to the IOAPICs, which
  * clear Remote IRR on the entries holding that vector, so a remapped entry keeps the vector of
  * its remapping entry in bits 7:0. */
 #include "arch/x86_64/ioapic.h"
 #include "arch/arch.h"
-#include "iommu/iommu.h"
 #include "kernel/acpi/platform.h"
 #include "kernel/init.h"
 #include "lib/errno.h"
@@ -92,20 +92,23 @@ static struct gsi_state *gsi_state(unsigned gsi)
     return gsi < ARRAY_SIZE(gsis) ? &gsis[gsi] : NULL;
 }
 
-/* The message the pin must send: through the first IOMMU unit that serves this IOAPIC and
- * remaps its interrupts, else compatibility format (physical destination, fixed delivery). */
+static ioapic_compose_fn composer;
+
+void ioapic_set_composer(ioapic_compose_fn fn)
+{
+    composer = fn;
+}
+
+/* The message the pin must send: the registered composer's (interrupt remapping), unless it
+ * says -EOPNOTSUPP (no unit remaps this IOAPIC), else compatibility format (physical
+ * destination, fixed delivery). */
 static int ioapic_message(struct ioapic *io, unsigned vector, bool level, uint64_t *addr,
                           uint32_t *data)
 {
-    for (struct iommu_unit *u = iommu_first_unit(); u; u = u->next) {
-        if (!u->ops->ioapic_compose)
-            continue;
-        int err = u->ops->ioapic_compose(u, io->id, vector, apic_id(), level, addr, data);
-        if (err == -ENODEV)
-            continue;
+    if (composer) {
+        int err = composer(io->id, vector, apic_id(), level, addr, data);
         if (err != -EOPNOTSUPP)
             return err;
-        break;
     }
     if (apic_id() > 0xff)
         return -ERANGE;

@@ -1,9 +1,8 @@
 /* Exceptions end the run with a readable dump; other vectors go to their registered handler. */
 #include "arch/x86_64/trap.h"
+#include "kernel/backtrace.h"
 #include "lib/errno.h"
 #include "lib/log.h"
-
-extern char boot_stack_bottom[], boot_stack_top[], __text_start[], __text_end[];
 
 static const char *const exception_names[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
@@ -37,28 +36,6 @@ void irq_free_vector(unsigned vector)
         handlers[vector].fn = NULL;
 }
 
-static bool frame_ok(uintptr_t rbp)
-{
-    /* Only follow frame pointers that stay on a stack moat knows and are aligned. */
-    return rbp && IS_ALIGNED(rbp, 8) && arch_virt_flags(rbp) & ARCH_MAP_PRESENT &&
-           arch_virt_flags(rbp + 8) & ARCH_MAP_PRESENT;
-}
-
-void arch_backtrace(uintptr_t rbp)
-{
-    kprintf("backtrace:\n");
-    for (int depth = 0; depth < 24 && frame_ok(rbp); depth++) {
-        uintptr_t ret = ((uintptr_t *)rbp)[1];
-        if (ret < (uintptr_t)__text_start || ret >= (uintptr_t)__text_end)
-            break;
-        kprintf("  #%d %#lx\n", depth, (unsigned long)ret);
-        uintptr_t next = ((uintptr_t *)rbp)[0];
-        if (next <= rbp)
-            break;
-        rbp = next;
-    }
-}
-
 static void page_fault_detail(const struct trap_frame *f)
 {
     uint64_t e = f->error;
@@ -90,7 +67,7 @@ static __noreturn void exception_dump(const struct trap_frame *f)
     kprintf("  cr0 %016lx  cr2 %016lx  cr3 %016lx  cr4 %016lx\n", read_cr0(), read_cr2(),
             read_cr3(), read_cr4());
     kprintf("  #0 %#lx (faulting instruction)\n", f->rip);
-    arch_backtrace(f->rbp);
+    backtrace_print(f->rbp);
     arch_power_off(MOAT_EXIT_EXCEPTION);
 }
 

@@ -5,7 +5,7 @@
  * blocked), else a plain one for this CPU's local APIC. The vector and the message are made
  * once per device (an IRTE is not freed), the table entry is written at every start. */
 #include "arch/arch.h"
-#include "arch/x86_64/msi.h"
+#include "arch/msi.h"
 #include "drivers/dma/blk.h"
 #include "lib/errno.h"
 #include "pci/pci_platform.h"

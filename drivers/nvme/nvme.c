@@ -238,6 +238,10 @@ static int nvme_probe(struct pci_dev *pd)
     c->regs = mmio_map(pd->bar[0].base, pd->bar[0].size);
     if (!c->regs)
         return -ENOMEM;
+    /* CAP is read before the block layer enables the function: memory decode first (firmware
+     * may have left it off; on AArch64's virt no firmware ran at all). */
+    struct pci_system *sys = platform_pci();
+    pci_write16(sys, pd, PCI_COMMAND, pci_read16(sys, pd, PCI_COMMAND) | PCI_COMMAND_MEMORY);
     c->blk.pci = pd;
     c->blk.ops = &nvme_blk_ops;
     c->blk.priv = c;

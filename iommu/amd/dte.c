@@ -10,30 +10,17 @@
  * translation, never the old table tagged with the new domain ID. Then INVALIDATE_DEVTAB_ENTRY
  * and the old domain's pages, with one completion wait. */
 #include "arch/arch.h"
+#include "arch/cpu_ops.h"
 #include "iommu/amd/amdvi.h"
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 
-/* An atomic 16-byte store (cmpxchg16b; p 16-byte aligned). */
-static void store128(volatile uint64_t *p, uint64_t lo, uint64_t hi)
-{
-    uint64_t old_lo = p[0], old_hi = p[1];
-    bool ok;
-    do {
-        __asm__ __volatile__("lock cmpxchg16b %1"
-                             : "=@ccz"(ok), "+m"(*(volatile __int128 *)p), "+a"(old_lo),
-                               "+d"(old_hi)
-                             : "b"(lo), "c"(hi)
-                             : "memory");
-    } while (!ok);
-}
-
 static void amdvi_dte_publish(struct amdvi_unit *au, uint16_t devid, const struct amdvi_dte *n)
 {
     volatile uint64_t *w = au->devtab[devid].w;
-    store128(w + 2, n->w[2], n->w[3]);
-    store128(w, n->w[0], n->w[1]);
+    arch_store128(w + 2, n->w[2], n->w[3]);
+    arch_store128(w, n->w[0], n->w[1]);
     au->nr_dte_writes++;
 }
 

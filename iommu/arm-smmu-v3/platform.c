@@ -5,7 +5,7 @@
  * domain maps at the software MSI window. Command line: smmuv3=off (no DMA isolation, said so),
  * smmuv3=poll (no interrupts: the event queue is polled). */
 #include "arch/aarch64/gic.h"
-#include "arch/aarch64/intx.h"
+#include "arch/intx.h"
 #include "arch/aarch64/platform.h"
 #include "arch/arch.h"
 #include "iommu/arm-smmu-v3/smmu.h"

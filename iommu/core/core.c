@@ -42,6 +42,35 @@ struct iommu_unit *iommu_first_unit(void)
     return units;
 }
 
+int iommu_ioapic_compose(unsigned ioapic_id, unsigned vector, uint32_t dest, bool level,
+                         uint64_t *addr, uint32_t *data)
+{
+    for (struct iommu_unit *u = units; u; u = u->next) {
+        if (!u->ops->ioapic_compose)
+            continue;
+        int err = u->ops->ioapic_compose(u, ioapic_id, vector, dest, level, addr, data);
+        if (err != -ENODEV)
+            return err;
+    }
+    return -EOPNOTSUPP;
+}
+
+int iommu_msi_compose(struct pci_dev *dev, unsigned vector, uint32_t dest, uint64_t *addr,
+                      uint32_t *data)
+{
+    struct iommu_unit *u = iommu_unit_for(dev);
+    if (!u || !u->ops->msi_compose)
+        return -EOPNOTSUPP;
+    return u->ops->msi_compose(u, dev, vector, dest, addr, data);
+}
+
+void iommu_msi_free(struct pci_dev *dev, uint64_t addr, uint32_t data)
+{
+    struct iommu_unit *u = iommu_unit_for(dev);
+    if (u && u->ops->msi_free)
+        u->ops->msi_free(u, dev, addr, data);
+}
+
 struct iommu_unit *iommu_unit_for(const struct pci_dev *dev)
 {
     for (struct iommu_unit *u = units; u; u = u->next)

@@ -8,6 +8,7 @@
  * non-present and the caches that may hold it are invalidated (6.5.3.3), so a change of domain
  * passes at worst through "blocked", never through "unchecked". */
 #include "arch/arch.h"
+#include "arch/cpu_ops.h"
 #include "iommu/intel/vtd.h"
 #include "kernel/mm/pmm.h"
 #include "lib/errno.h"
@@ -119,18 +120,11 @@ static void vtd_legacy_entry(struct vtd_unit *vu, struct vtd_domain *d, bool ats
                        d->d.pt.levels, d->did, false);
 }
 
-/* One 128-bit store (lock cmpxchg16b): the walker reads either the whole old entry or the whole
- * new one, so a present entry can be replaced without passing through "blocked". */
+/* One 128-bit store: the walker reads either the whole old entry or the whole new one, so a
+ * present entry can be replaced without passing through "blocked". */
 static void vtd_write128(struct vtd_context_entry *ce, const struct vtd_context_entry *n)
 {
-    uint64_t lo = READ_ONCE(ce->lo), hi = READ_ONCE(ce->hi);
-    bool ok;
-    do {
-        __asm__ __volatile__("lock cmpxchg16b %[m]"
-                             : "=@ccz"(ok), [m] "+m"(*ce), "+a"(lo), "+d"(hi)
-                             : "b"(n->lo), "c"(n->hi)
-                             : "memory");
-    } while (!ok);
+    arch_store128((volatile uint64_t *)ce, n->lo, n->hi);
 }
 
 /* Present to present (a domain replace): swap atomically, then drop what the unit cached

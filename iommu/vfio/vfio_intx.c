@@ -10,7 +10,7 @@
  * The line reaches the CPU through the IOAPIC (and the IOMMU's interrupt remapping when on). */
 #include "iommu/vfio/vfio_private.h"
 #include "arch/arch.h"
-#include "arch/x86_64/ioapic.h"
+#include "arch/intx.h"
 #include "pci/pci_regs.h"
 #include "lib/errno.h"
 #include "lib/string.h"

@@ -7,7 +7,7 @@
  * vfio_intx.c. */
 #include "iommu/vfio/vfio_private.h"
 #include "arch/arch.h"
-#include "arch/x86_64/msi.h"
+#include "arch/msi.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 

@@ -6,8 +6,8 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
-#include "arch/x86_64/ioapic.h"
-#include "arch/x86_64/msi.h"
+#include "arch/intx.h"
+#include "arch/msi.h"
 #include "iommu/vfio/vfio_config.h"
 #include "kernel/fd.h"
 #include "kernel/uaccess.h"

@@ -39,6 +39,11 @@ static const void *acpi_map_phys(uint64_t pa, uint64_t len)
 
 static int acpi_init(void)
 {
+    /* Booted from a device tree without a firmware RSDP: no ACPI, and no BIOS area to search. */
+    if (boot_info.rsdp_pa == 0 && !ARCH_LEGACY_BIOS_AREA) {
+        kprintf("acpi: none (the %s loader passed no RSDP)\n", boot_info.loader);
+        return 0;
+    }
     int err = acpi_parse(&acpi, boot_info.rsdp_pa, acpi_map_phys);
     if (err)
         return err;

@@ -4,7 +4,7 @@
 #ifndef MOAT_TESTS_IMAGE_DMA_FIXTURE_H
 #define MOAT_TESTS_IMAGE_DMA_FIXTURE_H
 
-#include "arch/x86_64/msi.h"
+#include "arch/msi.h"
 #include "iommu/iommu.h"
 #include "kernel/ktest.h"
 #include "lib/compiler.h"

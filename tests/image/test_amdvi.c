@@ -12,7 +12,7 @@
  * an illegal command; otherwise the abort is checked by the canaries alone and the missing record
  * reported as a diagnostic. On other implementations every record is demanded. */
 #include "arch/arch.h"
-#include "arch/x86_64/msi.h"
+#include "arch/msi.h"
 #include "drivers/edu/edu.h"
 #include "iommu/amd/amdvi.h"
 #include "kernel/ktest.h"

@@ -1,6 +1,10 @@
-/* In-image tests of the boot foundation: memory, CPU paging rights, clock, APIC timer, ACPI. */
+/* In-image tests of the boot foundation: memory, CPU paging rights, clock, the CPU's timer, the
+ * firmware's description of the machine (ACPI on x86_64, the device tree on aarch64). */
 #include "arch/arch.h"
 #include "kernel/acpi/platform.h"
+#if defined(__aarch64__)
+#include "arch/aarch64/platform.h"
+#endif
 #include "kernel/ktest.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
@@ -90,7 +94,7 @@ static void paging_rights(struct ktest *t)
     unsigned heap = arch_virt_flags((uintptr_t)phys_to_virt(pa));
     KEXPECT(t, (heap & ARCH_MAP_WRITE) && !(heap & ARCH_MAP_EXEC));
     pmm_free(pa, 0);
-    KEXPECT(t, read_cr0() & BIT(16));   /* CR0.WP: the kernel itself honours read-only pages */
+    KEXPECT(t, arch_read_only_enforced());  /* the kernel itself honours read-only pages */
 }
 
 static void clock_is_monotonic(struct ktest *t)
@@ -110,13 +114,13 @@ static void on_timer(unsigned vector, void *ctx)
     timer_fired++;
 }
 
-static void apic_timer_fires(struct ktest *t)
+static void timer_fires(struct ktest *t)
 {
     int vec = irq_alloc_vector(on_timer, NULL);
     KASSERT(t, vec > 0);
     timer_fired = 0;
     uint64_t t0 = clock_ns();
-    apic_timer_oneshot((unsigned)vec, 1 * NSEC_PER_MSEC);
+    arch_timer_oneshot((unsigned)vec, 1 * NSEC_PER_MSEC);
     int err = poll_until(timer_fired > 0, 2 * NSEC_PER_SEC);
     KEXPECT_EQ(t, err, 0);
     KEXPECT_EQ(t, timer_fired, 1);
@@ -124,7 +128,22 @@ static void apic_timer_fires(struct ktest *t)
     irq_free_vector((unsigned)vec);
 }
 
-static void acpi_tables_found(struct ktest *t)
+#if defined(__aarch64__)
+/* virt's tree as moat parsed it at boot: RAM where virt puts it, the devices moat drives. */
+static void firmware_facts_found(struct ktest *t)
+{
+    const struct dt_platform *dt = platform_dt();
+    KASSERT(t, dt->nr_mem >= 1);
+    KEXPECT_EQ(t, dt->mem[0].base, 0x40000000ULL);
+    KEXPECT(t, dt->uart.present);
+    KEXPECT(t, dt->gic.present && dt->gic.its.present);
+    KEXPECT(t, dt->timer.present && dt->timer.nr_irq == 4);
+    KEXPECT(t, dt->psci.present);
+    KEXPECT(t, dt->pcie.present && dt->pcie.nr_ranges >= 2);
+    KEXPECT(t, platform_acpi() == NULL);        /* booted from the tree: no ACPI */
+}
+#else
+static void firmware_facts_found(struct ktest *t)
 {
     const struct acpi_info *ai = platform_acpi();
     KASSERT(t, ai != NULL);
@@ -134,6 +153,7 @@ static void acpi_tables_found(struct ktest *t)
     KEXPECT(t, ai->nr_mcfg >= 1);           /* q35 always has ECAM */
     KEXPECT(t, ai->pm_timer_port != 0);
 }
+#endif
 
 KTEST_SUITE(boot,
             KTEST_CASE(pages_are_naturally_aligned),
@@ -141,8 +161,8 @@ KTEST_SUITE(boot,
             KTEST_CASE(anon_runs_match_page_table),
             KTEST_CASE(paging_rights),
             KTEST_CASE(clock_is_monotonic),
-            KTEST_CASE(apic_timer_fires),
-            KTEST_CASE(acpi_tables_found));
+            KTEST_CASE(timer_fires),
+            KTEST_CASE(firmware_facts_found));
 
 /* Deliberate faults: each ends the run through the exception or panic path, so they run only
  * when named (tests=crash_null etc.); the ctest entries check the dump and the status. */

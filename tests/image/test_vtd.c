@@ -6,7 +6,7 @@
  * direction), the "dma fault:" line the core prints, and canary pages around the target that
  * must be byte-for-byte unchanged. */
 #include "arch/arch.h"
-#include "arch/x86_64/msi.h"
+#include "arch/msi.h"
 #include "drivers/edu/edu.h"
 #include "iommu/intel/vtd.h"
 #include "kernel/cmdline.h"

@@ -4,19 +4,13 @@
 #include "loader.h"
 #include "elf_check.h"
 #include "memmap.h"
+#include "arch/x86_64/cpu.h"
 
 #define DEBUG_EXIT_PORT 0xf4
 #define CR4_LA57 (1ULL << 12)
 #define PAGE_BYTES 4096ULL
 #define MAX_ELF_BYTES (64ULL << 20)
 #define EBS_TRIES 8
-
-static inline UINT64 rdtsc(void)
-{
-    UINT32 lo, hi;
-    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((UINT64)hi << 32) | lo;
-}
 
 EFI_STATUS loader_fail(EFI_STATUS st, const CHAR16 *fmt, ...)
 {
@@ -28,7 +22,7 @@ EFI_STATUS loader_fail(EFI_STATUS st, const CHAR16 *fmt, ...)
     Print(L"\nmoat: power off, status %d\n", LOADER_EXIT_STATUS);
     /* QEMU's isa-debug-exit ends the run here, as the runtime's power-off does; on a real
      * machine nothing answers, and the boot manager gets the error (it tries the next option). */
-    __asm__ __volatile__("outl %0, %1" : : "a"((UINT32)LOADER_EXIT_STATUS), "Nd"(DEBUG_EXIT_PORT));
+    outl(DEBUG_EXIT_PORT, (UINT32)LOADER_EXIT_STATUS);
     BS->Stall(5 * 1000 * 1000);
     return st;
 }
@@ -261,9 +255,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     InitializeLib(image, systab);
     Print(L"moat-efi: loader started\n");
-    UINT64 cr4;
-    __asm__ __volatile__("mov %%cr4, %0" : "=r"(cr4));
-    if (cr4 & CR4_LA57)
+    if (read_cr4() & CR4_LA57)
         return loader_fail(EFI_UNSUPPORTED, L"the firmware runs with 5-level paging (CR4.LA57); "
                            L"moat's entry needs 4-level paging");
 
@@ -297,6 +289,5 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     /* From here on the machine is ours: no firmware calls, no console. */
     h->exit_tsc = rdtsc();
     efi_memmap_convert(map, n, dsize, bi);
-    __asm__ __volatile__("cli\n\tjmp *%1" : : "D"(h), "r"(plan.entry) : "memory");
-    __builtin_unreachable();
+    jump_with_arg(plan.entry, h);
 }

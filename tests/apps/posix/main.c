@@ -211,7 +211,12 @@ static void library_checks(void)
     check("htole32/be16toh/bswap_64", htole32(0x12345678) == 0x12345678 && be16toh(0x1234) == 0x3412 &&
                                       bswap_64(0x0102030405060708ULL) == 0x0807060504030201ULL);
     struct utsname u;
-    check("uname", uname(&u) == 0 && strcmp(u.sysname, "moat") == 0 && strcmp(u.machine, "x86_64") == 0);
+#if defined(__aarch64__)
+    const char *machine = "aarch64";
+#else
+    const char *machine = "x86_64";
+#endif
+    check("uname", uname(&u) == 0 && strcmp(u.sysname, "moat") == 0 && strcmp(u.machine, machine) == 0);
     errno = ENOENT;
     warn("warn says %s", "this");       /* "posix: warn says this: No such file or directory" */
 }

@@ -611,3 +611,53 @@ TEST(probe_pass_without_bar_sizing)
     CHECK_EQ(topo_dev(&t, 1, 0, 0)->bar[0].size, 128 << 10);
     topo_end(&t);
 }
+
+/* Where an INTx pin arrives on the root bus (pci_intx_root): the swizzle at every bridge on the
+ * way up, pin' = (pin + slot) % 4, the root-bus function above; no pin, no route. */
+static void set_pin(struct topo *t, unsigned bus, unsigned slot, uint8_t pin)
+{
+    struct pci_dev *d = topo_dev(t, bus, slot, 0);
+    if (d)
+        pci_write8(&t->sys, d, PCI_INTERRUPT_PIN, pin);
+}
+
+TEST(intx_swizzle)
+{
+    const char *txt =
+        "-device pci-bridge,id=pb2,bus=pcie.0,addr=0x4,chassis_nr=6\n"
+        "-device edu,bus=pb2,addr=0x5\n"
+        "-device pci-bridge,id=pb3,bus=pb2,addr=0x6,chassis_nr=7\n"
+        "-device edu,bus=pb3,addr=0x1\n"
+        "-device edu,bus=pcie.0,addr=0x5\n";
+    struct topo t;
+    REQUIRE(topo_from_args(&t, txt) > 0);
+    /* The fake's interrupt pin registers are read-only: give them a write mask first. */
+    for (unsigned i = 0; i < t.f.n; i++)
+        t.f.fns[i].wmask[PCI_INTERRUPT_PIN] = 0xff;
+    set_pin(&t, 1, 5, 2);           /* INTB at 01:05.0 */
+    set_pin(&t, 2, 1, 3);           /* INTC at 02:01.0 */
+    set_pin(&t, 0, 5, 1);           /* INTA at 00:05.0 */
+    struct pci_dev *one = topo_dev(&t, 1, 5, 0), *two = topo_dev(&t, 2, 1, 0);
+    struct pci_dev *root_edu = topo_dev(&t, 0, 5, 0);
+    REQUIRE(one && two && root_edu);
+    unsigned pin = 99;
+    /* 01:05.0 INTB (1): (1 + 5) % 4 = 2 at the bridge 00:04.0. */
+    const struct pci_dev *r = pci_intx_root(&t.sys, one, &pin);
+    REQUIRE(r);
+    CHECK_EQ(r->bus, 0);
+    CHECK_EQ(r->devfn, 4 << 3);
+    CHECK_EQ(pin, 2);
+    /* 02:01.0 INTC (2): (2 + 1) % 4 = 3 at the bridge 01:06.0, (3 + 6) % 4 = 1 at 00:04.0. */
+    r = pci_intx_root(&t.sys, two, &pin);
+    REQUIRE(r);
+    CHECK_EQ(r->devfn, 4 << 3);
+    CHECK_EQ(pin, 1);
+    r = pci_intx_root(&t.sys, root_edu, &pin);
+    CHECK(r == root_edu);
+    CHECK_EQ(pin, 0);
+    set_pin(&t, 0, 5, 0);
+    CHECK(pci_intx_root(&t.sys, root_edu, &pin) == NULL);
+    set_pin(&t, 0, 5, 5);
+    CHECK(pci_intx_root(&t.sys, root_edu, &pin) == NULL);
+    topo_end(&t);
+}
