@@ -129,9 +129,8 @@ int closedir(DIR *d)
 }
 
 /* POSIX's basename and dirname (<libgen.h>): they may modify the path they are given.
- * <libgen.h> renames basename to __xpg_basename (newlib has only the GNU one, __gnu_basename);
- * the plain name is the same function, for programs that declare it themselves. */
-#undef basename
+ * newlib's <libgen.h> declares the POSIX basename under the symbol "basename" (its C name
+ * __xpg_basename) but does not define it; newlib has only the GNU one, __gnu_basename. */
 char *__xpg_basename(char *path)
 {
     if (!path || !*path)
@@ -142,7 +141,6 @@ char *__xpg_basename(char *path)
     char *slash = strrchr(path, '/');
     return slash && slash[1] ? slash + 1 : path;
 }
-char *basename(char *path) __attribute__((alias("__xpg_basename")));
 
 char *dirname(char *path)
 {
