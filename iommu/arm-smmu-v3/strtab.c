@@ -43,6 +43,7 @@ int smmu_strtab_init(struct smmu_unit *su)
     su->strtab = smmu_alloc_pages(su->strtab_order, &su->strtab_pa);
     if (!su->strtab)
         return -ENOMEM;
+    su->iu.root_pa = su->strtab_pa;
     if (!su->two_level)
         ste_fill_abort(su->strtab, 1u << bits);
     pt_publish_barrier();

@@ -60,3 +60,12 @@ moat_qemu_test(arm64.app.edu_nested_smmuv3 ARGS --iommu smmuv3 --topology ${EDU_
         "^dma fault: dev 0000:00:03.0 iova 0x201000 write reason 16"
         "^bench nested_s1_update_inval_4k [0-9]+ ns" "^bench nested_s2_map_unmap_4k [0-9]+ ns"
   NO_LINES "^FAIL" "^skip:")
+# The face's memory boundary (issue 20) on SMMUv3: the same attack suite as on x86's units. A
+# second edu is the other device whose DMA buffer (made by the runtime) must stay untouched.
+set(SMMU_EDU2_TOPO ${CMAKE_CURRENT_BINARY_DIR}/smmu-face-edu2.txt)
+file(WRITE ${SMMU_EDU2_TOPO} "# written by tests/qemu/smmu.cmake\n"
+     "-device edu,bus=pcie.0,addr=0x3\n-device edu,bus=pcie.0,addr=0x4\n")
+moat_qemu_test(arm64.app.face_boundary_smmuv3 ARGS --iommu smmuv3 --topology ${SMMU_EDU2_TOPO}
+               --app ${PROJECT_SOURCE_DIR}/tests/apps/face_boundary.c
+  LINES "^face_boundary: [0-9]+ cases, 0 failed" "^moat: power off, status 0"
+  NO_LINES "^FAIL" "^skip:" "EXCEPTION" "PANIC")
