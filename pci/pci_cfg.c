@@ -208,7 +208,20 @@ int pci_enable_device(struct pci_system *sys, struct pci_dev *dev)
     return pci_enable_device_cmd(sys, dev, 0);
 }
 
+static int pci_set_command(struct pci_system *sys, struct pci_dev *dev, uint16_t extra);
+
 int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t extra)
+{
+    return pci_set_command(sys, dev, PCI_COMMAND_MASTER | extra);
+}
+
+int pci_enable_decode(struct pci_system *sys, struct pci_dev *dev)
+{
+    return pci_set_command(sys, dev, 0);
+}
+
+/* Decode for every assigned BAR plus the bits in extra, in one write. */
+static int pci_set_command(struct pci_system *sys, struct pci_dev *dev, uint16_t extra)
 {
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
     if (cmd == 0xffff)
@@ -221,7 +234,7 @@ int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t 
             return ERR(-EBUSY);
         cmd |= (b->flags & PCI_BAR_IO) ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
     }
-    cmd |= PCI_COMMAND_MASTER | extra;
+    cmd |= extra;
     pci_write16(sys, dev, PCI_COMMAND, cmd);
     dev->decode_restore = 0;
     return 0;

@@ -420,6 +420,14 @@ static const struct file_ops device_ops = {
     .release = device_release,
 };
 
+static bool device_held(const struct pci_dev *pdev)
+{
+    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
+        if (vd->pdev == pdev)
+            return true;
+    return false;
+}
+
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out)
 {
     struct vfio_device *vd = kzalloc(sizeof(*vd));
@@ -428,6 +436,10 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
+    /* vfio_pci_core_enable: the first open turns decode on (firmware may have left it off, as
+     * on AArch64's virt, where no firmware runs before moat); bus mastering is the program's. */
+    if (!device_held(pdev))
+        pci_enable_decode(vfio_pci(), pdev);
     cfg_init_bars(vd);
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {
@@ -448,14 +460,6 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->next_open = open_devs;
     open_devs = vd;
     return 0;
-}
-
-static bool device_held(const struct pci_dev *pdev)
-{
-    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
-        if (vd->pdev == pdev)
-            return true;
-    return false;
 }
 
 /* Linux's vfio_pci_core_request: the program is asked through its REQ eventfd; one that set

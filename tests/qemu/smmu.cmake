@@ -69,3 +69,14 @@ moat_qemu_test(arm64.app.face_boundary_smmuv3 ARGS --iommu smmuv3 --topology ${S
                --app ${PROJECT_SOURCE_DIR}/tests/apps/face_boundary.c
   LINES "^face_boundary: [0-9]+ cases, 0 failed" "^moat: power off, status 0"
   NO_LINES "^FAIL" "^skip:" "EXCEPTION" "PANIC")
+# The VFIO example and Linux's transcript of vfio_tour on SMMUv3: the first open of a device
+# turns its decode on (no firmware runs before moat on virt), as vfio-pci does.
+moat_qemu_test(arm64.app.edu_vfio_smmuv3 ARGS --iommu smmuv3 --topology ${EDU_TOPO}
+  --app ${PROJECT_SOURCE_DIR}/apps/edu_vfio.c
+  LINES "^edu_vfio: 0 failed" NO_LINES "^FAIL")
+add_test(NAME qemu.arm64.app.vfio_tour_linux_transcript_smmuv3
+         COMMAND ${PROJECT_SOURCE_DIR}/tools/check-transcript.sh ${LINUX_VFIO}/vfio_tour.c
+                 ${LINUX_VFIO}/vfio_tour.expected ${EDU_TOPO} --no-build --iommu smmuv3)
+set_tests_properties(qemu.arm64.app.vfio_tour_linux_transcript_smmuv3 PROPERTIES TIMEOUT 300
+                     LABELS qemu SKIP_RETURN_CODE 77
+                     ENVIRONMENT "MOAT_BUILD_DIR=${MOAT_IMAGE_BUILD_DIR}/..")
