@@ -20,6 +20,12 @@ moat_qemu_test(hotplug_edu_amd TIMEOUT 240
   LINES ${HP_LINES} ${HP_DMA}
   NO_LINES ${HP_BAD}
   ARGS --qmp --tests --iommu amd --topology ${HP_TOPO} --cmdline ${HP_WORDS})
+# SMMUv3 on AArch64's virt: the same slot flow, the old IOVA blocked with an event record each.
+moat_qemu_test(arm64.hotplug_edu_smmuv3 TIMEOUT 240
+  LINES ${HP_LINES} ${HP_DMA} ".9 fault records."
+        "^dma fault: dev 0000:01:00.0 iova 0x1000000 write reason 16 \\(F_TRANSLATION"
+  NO_LINES ${HP_BAD}
+  ARGS --qmp --tests --iommu smmuv3 --topology ${HP_TOPO} --cmdline ${HP_WORDS})
 # An SR-IOV NIC: igb's 8 VFs enabled on every plug, each in its own group, all gone on unplug.
 foreach(iommu intel amd)
   moat_qemu_test(hotplug_igb_${iommu} TIMEOUT 240
