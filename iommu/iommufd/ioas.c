@@ -63,39 +63,63 @@ static const uint8_t *va_at(const uint8_t *va, uint64_t off)
     return (const uint8_t *)((uintptr_t)va + off);
 }
 
-/* The contiguous run of pages from p (at most length bytes) and where it is. */
-static uint64_t page_run(struct moat_iommufd *ctx, uint32_t flags, const uint8_t *p,
-                         uint64_t length, uint64_t *pa)
+/* Whether the hook takes [p, p + len) whole as one run starting at pa. */
+static bool run_ok(struct moat_iommufd *ctx, uint32_t flags, const uint8_t *p, uint64_t len,
+                   uint64_t pa)
 {
-    uint64_t run = IOMMUFD_PAGE, next;
-    MOAT_ASSERT(iommufd_v2p(ctx, p, IOMMUFD_PAGE, flags, pa) == 0);
-    while (run < length && !iommufd_v2p(ctx, va_at(p, run), IOMMUFD_PAGE, flags, &next) &&
-           next == *pa + run)
-        run += IOMMUFD_PAGE;
-    return run;
+    uint64_t at;
+    return !iommufd_v2p(ctx, p, len, flags, &at) && at == pa;
+}
+
+/* The contiguous run of reachable pages from p (at most length bytes, a page multiple) and
+ * where it starts: the longest prefix the hook takes whole, found by doubling and then halving
+ * (the answer is monotone in the length), so a run of n pages costs O(log n) questions, not n.
+ * 0 when the first page is refused, with the hook's answer in *err. */
+static uint64_t page_run(struct moat_iommufd *ctx, uint32_t flags, const uint8_t *p,
+                         uint64_t length, uint64_t *pa, int *err)
+{
+    uint64_t good = IOMMUFD_PAGE, bad = 0;
+    if ((*err = iommufd_v2p(ctx, p, IOMMUFD_PAGE, flags, pa)))
+        return 0;
+    while (good < length) {
+        uint64_t probe = good > length / 2 ? length : good * 2;
+        if (!run_ok(ctx, flags, p, probe, *pa)) {
+            bad = probe;
+            break;
+        }
+        good = probe;
+    }
+    while (bad && bad - good > IOMMUFD_PAGE) {
+        uint64_t probe = good + ALIGN_DOWN((bad - good) / 2, IOMMUFD_PAGE);
+        if (run_ok(ctx, flags, p, probe, *pa))
+            good = probe;
+        else
+            bad = probe;
+    }
+    return good;
 }
 
 /* Memory that is not one physically contiguous run (anonymous memory the program mapped): Linux
  * pins it page by page (iopt_map_user_pages); here each run becomes an area of its own at
- * consecutive IOVAs, all or nothing. Every page is asked for first, so memory a device may not
+ * consecutive IOVAs, all or nothing. Every run is asked for first, so memory a device may not
  * reach gets the hook's answer before anything is mapped. */
 static int map_runs(struct moat_iommufd *ctx, uint32_t ioas_id, struct ioas *ioas, uint32_t flags,
                     const uint8_t *va, uint64_t length, uint64_t *iova)
 {
-    uint64_t pa, at = *iova, done;
+    uint64_t pa, at = *iova, done, run;
     int err;
-    for (uint64_t off = 0; off < length; off += IOMMUFD_PAGE)
-        if ((err = iommufd_v2p(ctx, va_at(va, off), IOMMUFD_PAGE, flags, &pa)))
+    for (uint64_t off = 0; off < length; off += run)
+        if (!(run = page_run(ctx, flags, va_at(va, off), length - off, &pa, &err)))
             return err;
     if (!(flags & IOMMU_IOAS_MAP_FIXED_IOVA)) {
         struct iova_node *first;
-        page_run(ctx, flags, va, length, &pa);
+        iommufd_v2p(ctx, va, IOMMUFD_PAGE, flags, &pa);     /* the first run's start */
         if ((err = ioas_choose_iova(ioas, length, pa, va, &at, &first)))
             return err;
     }
-    for (uint64_t off = 0, run; off < length; off += run) {
+    for (uint64_t off = 0; off < length; off += run) {
         uint64_t where = at + off;
-        run = page_run(ctx, flags, va_at(va, off), length - off, &pa);
+        run = page_run(ctx, flags, va_at(va, off), length - off, &pa, &err);
         err = ioas_area_map(ioas, true, va_at(va, off), pa, run, map_prot(flags), &where);
         if (err) {
             if (off)
