@@ -165,14 +165,7 @@ static unsigned amdvi_case_map_waits(const struct dma_case_env *env)
 static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked,
                                                     amdvi_case_waits, amdvi_case_batch_waits,
                                                     NULL, NULL, amdvi_case_map_waits };
-DMA_VENDOR_CASE(dma_both_directions, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(identity_domain_on_request, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_operation, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(unmapped_iova_blocked, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(other_domain_iova_blocked, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(just_unmapped_iova_blocked, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(read_only_blocks_writes, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_batch, &amdvi_dma_vendor)
+DMA_VENDOR_CASES(&amdvi_dma_vendor)
 
 /* ---- cases ---- */
 

@@ -129,16 +129,9 @@ static unsigned vtd_case_map_waits(const struct dma_case_env *env)
 static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked, vtd_case_waits,
                                                   vtd_case_batch_waits, NULL, vtd_case_fail_nth,
                                                   vtd_case_map_waits };
-DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
-DMA_VENDOR_CASE(identity_domain_on_request, &vtd_dma_vendor)
-DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
-DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
-DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
-DMA_VENDOR_CASE(read_only_blocks_writes, &vtd_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_batch, &vtd_dma_vendor)
+DMA_VENDOR_CASES(&vtd_dma_vendor)
 DMA_VENDOR_CASE(replace_no_stale_translation, &vtd_dma_vendor)
 DMA_VENDOR_CASE(fail_nth_allocation, &vtd_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_operation, &vtd_dma_vendor)
 
 /* ---- cases ---- */
 
