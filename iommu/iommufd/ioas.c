@@ -54,13 +54,20 @@ static int map_flags_check(uint32_t flags, uint64_t a, uint64_t b, uint64_t c)
     return 0;
 }
 
+/* A program's address plus an offset, computed as an integer: the address may be anything a
+ * program passed, NULL included (pointer arithmetic on it would be undefined). */
+static const uint8_t *va_at(const uint8_t *va, uint64_t off)
+{
+    return (const uint8_t *)((uintptr_t)va + off);
+}
+
 /* The contiguous run of pages from p (at most length bytes) and where it is. */
 static uint64_t page_run(struct moat_iommufd *ctx, uint32_t flags, const uint8_t *p,
                          uint64_t length, uint64_t *pa)
 {
     uint64_t run = IOMMUFD_PAGE, next;
     MOAT_ASSERT(iommufd_v2p(ctx, p, IOMMUFD_PAGE, flags, pa) == 0);
-    while (run < length && !iommufd_v2p(ctx, p + run, IOMMUFD_PAGE, flags, &next) &&
+    while (run < length && !iommufd_v2p(ctx, va_at(p, run), IOMMUFD_PAGE, flags, &next) &&
            next == *pa + run)
         run += IOMMUFD_PAGE;
     return run;
@@ -76,7 +83,7 @@ static int map_runs(struct moat_iommufd *ctx, uint32_t ioas_id, struct ioas *ioa
     uint64_t pa, at = *iova, done;
     int err;
     for (uint64_t off = 0; off < length; off += IOMMUFD_PAGE)
-        if ((err = iommufd_v2p(ctx, va + off, IOMMUFD_PAGE, flags, &pa)))
+        if ((err = iommufd_v2p(ctx, va_at(va, off), IOMMUFD_PAGE, flags, &pa)))
             return err;
     if (!(flags & IOMMU_IOAS_MAP_FIXED_IOVA)) {
         struct iova_node *first;
@@ -86,8 +93,8 @@ static int map_runs(struct moat_iommufd *ctx, uint32_t ioas_id, struct ioas *ioa
     }
     for (uint64_t off = 0, run; off < length; off += run) {
         uint64_t where = at + off;
-        run = page_run(ctx, flags, va + off, length - off, &pa);
-        err = ioas_area_map(ioas, true, va + off, pa, run, map_prot(flags), &where);
+        run = page_run(ctx, flags, va_at(va, off), length - off, &pa);
+        err = ioas_area_map(ioas, true, va_at(va, off), pa, run, map_prot(flags), &where);
         if (err) {
             if (off)
                 moat_ioas_unmap(ctx, ioas_id, at, off, &done);
