@@ -110,6 +110,17 @@ int iommufd_slot_reserve(struct moat_iommufd *ctx)
     return 0;
 }
 
+void *iommufd_obj_zalloc(struct moat_iommufd *ctx, size_t size, int *err)
+{
+    *err = iommufd_slot_reserve(ctx);
+    if (*err)
+        return NULL;
+    void *p = iommufd_zalloc(size);
+    if (!p)
+        *err = ERR(-ENOMEM);
+    return p;
+}
+
 void iommufd_obj_install(struct moat_iommufd *ctx, struct iommufd_obj *obj,
                          enum iommufd_obj_type type)
 {

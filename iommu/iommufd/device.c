@@ -76,13 +76,11 @@ int moat_device_bind(struct moat_iommufd *ctx, struct pci_dev *dev, uint32_t *ou
     int err = group_viable(ctx, dev);
     if (!err)
         err = group_claimable(dev);
-    if (!err)
-        err = iommufd_slot_reserve(ctx);
     if (err)
         return err;
-    struct idev *idev = iommufd_zalloc(sizeof(*idev));
+    struct idev *idev = iommufd_obj_zalloc(ctx, sizeof(*idev), &err);
     if (!idev)
-        return ERR(-ENOMEM);
+        return err;
     idev->ctx = ctx;
     idev->pdev = dev;
     idev->unit = unit;

@@ -28,12 +28,10 @@ int moat_fault_queue_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *o
 {
     if (flags)
         return ERR(-EOPNOTSUPP);
-    int err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct fault_queue *fq = iommufd_zalloc(sizeof(*fq));
+    int err;
+    struct fault_queue *fq = iommufd_obj_zalloc(ctx, sizeof(*fq), &err);
     if (!fq)
-        return ERR(-ENOMEM);
+        return err;
     fq->ctx = ctx;
     iommufd_obj_install(ctx, &fq->obj, IOMMUFD_OBJ_FAULT);
     *out_fault_id = fq->obj.id;

@@ -54,12 +54,10 @@ static int domain_for(struct idev *idev, uint32_t flags, struct iommu_domain **d
 int hwpt_paging_create(struct moat_iommufd *ctx, struct ioas *ioas, struct idev *idev,
                        uint32_t flags, bool auto_domain, struct hwpt **out)
 {
-    int err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct hwpt *h = iommufd_zalloc(sizeof(*h));
+    int err;
+    struct hwpt *h = iommufd_obj_zalloc(ctx, sizeof(*h), &err);
     if (!h)
-        return ERR(-ENOMEM);
+        return err;
     err = domain_for(idev, flags, &h->domain);
     if (err)
         goto out_free;

@@ -16,12 +16,10 @@ static int nested_create(struct moat_iommufd *ctx, struct iommu_unit *u, struct 
                          struct viommu *vi, const struct iommu_nested_cfg *ncfg, uint32_t type,
                          struct hwpt **out)
 {
-    int err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct hwpt *h = iommufd_zalloc(sizeof(*h));
+    int err;
+    struct hwpt *h = iommufd_obj_zalloc(ctx, sizeof(*h), &err);
     if (!h)
-        return ERR(-ENOMEM);
+        return err;
     struct iommu_domain_cfg cfg = { .parent = parent->domain, .nested = ncfg,
                                     .viommu = vi ? vi->v : NULL };
     err = iommu_domain_alloc(u, IOMMU_DOMAIN_NESTED, &cfg, &h->domain);

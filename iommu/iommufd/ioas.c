@@ -17,12 +17,10 @@ int moat_ioas_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t *out_ioas
 {
     if (flags)
         return ERR(-EOPNOTSUPP);
-    int err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct ioas *ioas = iommufd_zalloc(sizeof(*ioas));
+    int err;
+    struct ioas *ioas = iommufd_obj_zalloc(ctx, sizeof(*ioas), &err);
     if (!ioas)
-        return ERR(-ENOMEM);
+        return err;
     iommufd_obj_install(ctx, &ioas->obj, IOMMUFD_OBJ_IOAS);
     *out_ioas_id = ioas->obj.id;
     return 0;

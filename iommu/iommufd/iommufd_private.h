@@ -185,6 +185,9 @@ void *iommufd_zalloc(size_t size);
 void iommufd_ctx_get(struct moat_iommufd *ctx);
 void iommufd_ctx_put(struct moat_iommufd *ctx);
 int iommufd_slot_reserve(struct moat_iommufd *ctx);
+/* A zeroed object of size bytes with a table slot kept free for it (installing it cannot
+ * fail); NULL with *err set (-ENOSPC, -ENOMEM) when either cannot be had. */
+void *iommufd_obj_zalloc(struct moat_iommufd *ctx, size_t size, int *err);
 struct file_ops;
 /* A descriptor (kernel/fd.c) whose file holds obj (one user) and the context until its release
  * op calls iommufd_fd_release; the fd, or -errno. */

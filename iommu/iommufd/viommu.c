@@ -82,12 +82,10 @@ int moat_viommu_alloc(struct moat_iommufd *ctx, uint32_t flags, uint32_t type, u
     struct hwpt *h = container_of(obj, struct hwpt, obj);
     if (!h->nest_parent)
         return ERR(-EINVAL);
-    int err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct viommu *vi = iommufd_zalloc(sizeof(*vi));
+    int err;
+    struct viommu *vi = iommufd_obj_zalloc(ctx, sizeof(*vi), &err);
     if (!vi)
-        return ERR(-ENOMEM);
+        return err;
     err = iommu_viommu_alloc(idev->unit, h->domain, type, &vi->v);
     if (err) {
         kfree(vi);
@@ -126,12 +124,10 @@ int moat_vdevice_alloc(struct moat_iommufd *ctx, uint32_t viommu_id, uint32_t de
     uint64_t have;
     if (!iommu_viommu_virt_id(vi->v, idev->pdev, &have) || iommu_viommu_dev(vi->v, virt_id))
         return ERR(-EEXIST);            /* one per device, one per virtual ID, per vIOMMU */
-    int err = iommufd_slot_reserve(ctx);
-    if (err)
-        return err;
-    struct vdevice *vd = iommufd_zalloc(sizeof(*vd));
+    int err;
+    struct vdevice *vd = iommufd_obj_zalloc(ctx, sizeof(*vd), &err);
     if (!vd)
-        return ERR(-ENOMEM);
+        return err;
     vd->viommu = vi;
     vd->idev = idev;
     vd->vd.virt_id = virt_id;

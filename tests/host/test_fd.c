@@ -9,6 +9,7 @@
 #include "kernel/fd.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/pmm.h"
+#include "lib/compiler.h"
 #include "tests/host/harness.h"
 
 static int releases;
@@ -56,27 +57,39 @@ static void setup(void)
     }
 }
 
+/* What stat answers for a path: the result, and on success the file type. */
+static const struct stat_case {
+    const char *path;
+    int rc;
+    unsigned type;
+} stat_cases[] = {
+    { "/dev/test/node", 0, S_IFCHR },
+    { "/dev/test", 0, S_IFDIR },
+    { "/dev/test/units", 0, S_IFDIR },
+    { "/dev", 0, S_IFDIR },
+    { "/", 0, S_IFDIR },
+    { "/dev/test/units/u1", 0, S_IFCHR },
+    { "/dev/test/units/u2", -ENOENT, 0 },       /* the prefix alone is not enough */
+    { "/dev/test/nod", -ENOENT, 0 },
+    { "/dev/tes", -ENOENT, 0 },
+    { "", -ENOENT, 0 },
+    { NULL, -EFAULT, 0 },
+};
+
 TEST(stat_device_nodes_and_their_directories)
 {
     setup();
-    unsigned mode = 0;
-    CHECK_EQ(sys_stat("/dev/test/node", &mode), 0);
-    CHECK_EQ(mode & S_IFMT, S_IFCHR);
-    CHECK_EQ(sys_stat("/dev/test", &mode), 0);
-    CHECK_EQ(mode & S_IFMT, S_IFDIR);
-    CHECK_EQ(sys_stat("/dev/test/units", &mode), 0);
-    CHECK_EQ(mode & S_IFMT, S_IFDIR);
-    CHECK_EQ(sys_stat("/dev", &mode), 0);
-    CHECK_EQ(mode & S_IFMT, S_IFDIR);
-    CHECK_EQ(sys_stat("/", &mode), 0);
-    CHECK_EQ(mode & S_IFMT, S_IFDIR);
-    CHECK_EQ(sys_stat("/dev/test/units/u1", &mode), 0);
-    CHECK_EQ(mode & S_IFMT, S_IFCHR);
-    CHECK_EQ(sys_stat("/dev/test/units/u2", &mode), -ENOENT);   /* the prefix alone is not enough */
-    CHECK_EQ(sys_stat("/dev/test/nod", &mode), -ENOENT);
-    CHECK_EQ(sys_stat("/dev/tes", &mode), -ENOENT);
-    CHECK_EQ(sys_stat("", &mode), -ENOENT);
-    CHECK_EQ(sys_stat(NULL, &mode), -EFAULT);
+    for (size_t i = 0; i < ARRAY_SIZE(stat_cases); i++) {
+        const struct stat_case *c = &stat_cases[i];
+        unsigned mode = 0;
+        int rc = sys_stat(c->path, &mode);
+        if (rc != c->rc || (rc == 0 && (mode & S_IFMT) != c->type)) {
+            char m[160];
+            snprintf(m, sizeof(m), "stat(\"%s\"): %d, type %#o (want %d, type %#o)",
+                     c->path ? c->path : "NULL", rc, mode & S_IFMT, c->rc, c->type);
+            host_check_failed(__FILE__, __LINE__, m);
+        }
+    }
 }
 
 TEST(fstat_tells_devices_from_anonymous_files)

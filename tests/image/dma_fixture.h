@@ -94,3 +94,15 @@ void dma_case_fail_nth_allocation(struct ktest *t, const struct dma_vendor *v);
     {                                                                                   \
         dma_case_##name(t, v);                                                          \
     }
+
+/* Defines the shared cases every vendor runs as suite-local cases with vendor v; a vendor that
+ * also runs replace_no_stale_translation or fail_nth_allocation adds it with DMA_VENDOR_CASE. */
+#define DMA_VENDOR_CASES(v)                                                             \
+    DMA_VENDOR_CASE(dma_both_directions, v)                                             \
+    DMA_VENDOR_CASE(identity_domain_on_request, v)                                      \
+    DMA_VENDOR_CASE(unmapped_iova_blocked, v)                                           \
+    DMA_VENDOR_CASE(other_domain_iova_blocked, v)                                       \
+    DMA_VENDOR_CASE(just_unmapped_iova_blocked, v)                                      \
+    DMA_VENDOR_CASE(read_only_blocks_writes, v)                                         \
+    DMA_VENDOR_CASE(one_wait_per_batch, v)                                              \
+    DMA_VENDOR_CASE(one_wait_per_operation, v)

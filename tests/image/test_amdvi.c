@@ -73,13 +73,24 @@ struct fixture {
     uint64_t pa;
 };
 
+/* The edu numbered dev behind a unit of this vendor (skips the case when there is none). */
+static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
+{
+    return dma_env_get(t, dev, amdvi_nr_units() > 0, "needs an edu device behind an AMD-Vi unit", env);
+}
+
+static void fixture_of(struct fixture *fx, const struct dma_case_env *env)
+{
+    *fx = (struct fixture){ .e = env->e, .d = env->d, .au = to_amdvi_unit(env->d->unit),
+                            .pages = env->pages, .pa = env->pa };
+}
+
 static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
 {
     struct dma_case_env env;
-    if (!dma_env_get(t, dev, amdvi_nr_units() > 0, "needs an edu device behind an AMD-Vi unit", &env))
+    if (!env_get(t, dev, &env))
         return false;
-    *fx = (struct fixture){ .e = env.e, .d = env.d, .au = to_amdvi_unit(env.d->unit),
-                            .pages = env.pages, .pa = env.pa };
+    fixture_of(fx, &env);
     return true;
 }
 
@@ -125,13 +136,13 @@ static int load_device_buffer(struct fixture *fx, uint8_t seed)
 /* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
 static bool amdvi_case_get(struct ktest *t, struct dma_case_env *env)
 {
-    return dma_env_get(t, 0, amdvi_nr_units() > 0, "needs an edu device behind an AMD-Vi unit", env);
+    return env_get(t, 0, env);
 }
 
 static void amdvi_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
 {
-    struct fixture fx = { .e = env->e, .d = env->d, .au = to_amdvi_unit(env->d->unit),
-                          .pages = env->pages, .pa = env->pa };
+    struct fixture fx;
+    fixture_of(&fx, env);
     expect_blocked_write(t, &fx, iova, false);
 }
 
@@ -154,14 +165,7 @@ static unsigned amdvi_case_map_waits(const struct dma_case_env *env)
 static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked,
                                                     amdvi_case_waits, amdvi_case_batch_waits,
                                                     NULL, NULL, amdvi_case_map_waits };
-DMA_VENDOR_CASE(dma_both_directions, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(identity_domain_on_request, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_operation, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(unmapped_iova_blocked, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(other_domain_iova_blocked, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(just_unmapped_iova_blocked, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(read_only_blocks_writes, &amdvi_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_batch, &amdvi_dma_vendor)
+DMA_VENDOR_CASES(&amdvi_dma_vendor)
 
 /* ---- cases ---- */
 

@@ -65,14 +65,24 @@ struct fixture {
     uint64_t pa;
 };
 
+/* The edu numbered dev behind a unit of this vendor (skips the case when there is none). */
+static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
+{
+    return dma_env_get(t, dev, smmu_unit_get(0) != NULL, "needs an edu device behind an SMMUv3", env);
+}
+
+static void fixture_of(struct fixture *fx, const struct dma_case_env *env)
+{
+    *fx = (struct fixture){ .e = env->e, .d = env->d, .su = to_smmu_unit(env->d->unit),
+                            .pages = env->pages, .pa = env->pa };
+}
+
 static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
 {
     struct dma_case_env env;
-    if (!dma_env_get(t, dev, smmu_unit_get(0) != NULL, "needs an edu device behind an SMMUv3",
-                     &env))
+    if (!env_get(t, dev, &env))
         return false;
-    *fx = (struct fixture){ .e = env.e, .d = env.d, .su = to_smmu_unit(env.d->unit),
-                            .pages = env.pages, .pa = env.pa };
+    fixture_of(fx, &env);
     return true;
 }
 
@@ -104,14 +114,13 @@ static int load_device_buffer(struct fixture *fx, uint8_t seed)
 /* The shared isolation cases with this unit's fixture and fault checks. */
 static bool smmu_case_get(struct ktest *t, struct dma_case_env *env)
 {
-    return dma_env_get(t, 0, smmu_unit_get(0) != NULL, "needs an edu device behind an SMMUv3",
-                       env);
+    return env_get(t, 0, env);
 }
 
 static void smmu_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
 {
-    struct fixture fx = { .e = env->e, .d = env->d, .su = to_smmu_unit(env->d->unit),
-                          .pages = env->pages, .pa = env->pa };
+    struct fixture fx;
+    fixture_of(&fx, env);
     expect_blocked_write(t, &fx, iova);
 }
 
@@ -136,16 +145,9 @@ static const struct iommu_domain_cfg smmu_stage2 = { .flags = IOMMU_DOMAIN_NEST_
 static const struct dma_vendor smmu_dma_vendor = { smmu_case_get, smmu_case_blocked,
                                                    smmu_case_waits, smmu_case_batch_waits,
                                                    &smmu_stage2, smmu_case_fail_nth, NULL };
-DMA_VENDOR_CASE(dma_both_directions, &smmu_dma_vendor)
-DMA_VENDOR_CASE(identity_domain_on_request, &smmu_dma_vendor)
-DMA_VENDOR_CASE(unmapped_iova_blocked, &smmu_dma_vendor)
-DMA_VENDOR_CASE(other_domain_iova_blocked, &smmu_dma_vendor)
-DMA_VENDOR_CASE(just_unmapped_iova_blocked, &smmu_dma_vendor)
-DMA_VENDOR_CASE(read_only_blocks_writes, &smmu_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_batch, &smmu_dma_vendor)
+DMA_VENDOR_CASES(&smmu_dma_vendor)
 DMA_VENDOR_CASE(replace_no_stale_translation, &smmu_dma_vendor)
 DMA_VENDOR_CASE(fail_nth_allocation, &smmu_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_operation, &smmu_dma_vendor)
 
 /* ---- cases ---- */
 

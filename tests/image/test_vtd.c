@@ -45,13 +45,24 @@ struct fixture {
     uint64_t pa;
 };
 
+/* The edu numbered dev behind a unit of this vendor (skips the case when there is none). */
+static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
+{
+    return dma_env_get(t, dev, vtd_nr_units() > 0, "needs an edu device behind a VT-d unit", env);
+}
+
+static void fixture_of(struct fixture *fx, const struct dma_case_env *env)
+{
+    *fx = (struct fixture){ .e = env->e, .d = env->d, .vu = to_vtd_unit(env->d->unit),
+                            .pages = env->pages, .pa = env->pa };
+}
+
 static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
 {
     struct dma_case_env env;
-    if (!dma_env_get(t, dev, vtd_nr_units() > 0, "needs an edu device behind a VT-d unit", &env))
+    if (!env_get(t, dev, &env))
         return false;
-    *fx = (struct fixture){ .e = env.e, .d = env.d, .vu = to_vtd_unit(env.d->unit),
-                            .pages = env.pages, .pa = env.pa };
+    fixture_of(fx, &env);
     return true;
 }
 
@@ -83,13 +94,13 @@ static int load_device_buffer(struct fixture *fx, uint8_t seed)
 /* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
 static bool vtd_case_get(struct ktest *t, struct dma_case_env *env)
 {
-    return dma_env_get(t, 0, vtd_nr_units() > 0, "needs an edu device behind a VT-d unit", env);
+    return env_get(t, 0, env);
 }
 
 static void vtd_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
 {
-    struct fixture fx = { .e = env->e, .d = env->d, .vu = to_vtd_unit(env->d->unit),
-                          .pages = env->pages, .pa = env->pa };
+    struct fixture fx;
+    fixture_of(&fx, env);
     expect_blocked_write(t, &fx, iova);
 }
 
@@ -118,16 +129,9 @@ static unsigned vtd_case_map_waits(const struct dma_case_env *env)
 static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked, vtd_case_waits,
                                                   vtd_case_batch_waits, NULL, vtd_case_fail_nth,
                                                   vtd_case_map_waits };
-DMA_VENDOR_CASE(dma_both_directions, &vtd_dma_vendor)
-DMA_VENDOR_CASE(identity_domain_on_request, &vtd_dma_vendor)
-DMA_VENDOR_CASE(unmapped_iova_blocked, &vtd_dma_vendor)
-DMA_VENDOR_CASE(other_domain_iova_blocked, &vtd_dma_vendor)
-DMA_VENDOR_CASE(just_unmapped_iova_blocked, &vtd_dma_vendor)
-DMA_VENDOR_CASE(read_only_blocks_writes, &vtd_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_batch, &vtd_dma_vendor)
+DMA_VENDOR_CASES(&vtd_dma_vendor)
 DMA_VENDOR_CASE(replace_no_stale_translation, &vtd_dma_vendor)
 DMA_VENDOR_CASE(fail_nth_allocation, &vtd_dma_vendor)
-DMA_VENDOR_CASE(one_wait_per_operation, &vtd_dma_vendor)
 
 /* ---- cases ---- */
 

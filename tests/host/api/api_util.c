@@ -73,3 +73,10 @@ uint64_t api_xlate(struct pci_dev *dev, uint64_t iova)
         return UINT64_MAX;
     return pa;
 }
+
+uint32_t api_ioas_alloc(struct moat_iommufd *ctx)
+{
+    struct iommu_ioas_alloc a = { .size = sizeof(a) };
+    CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &a), 0);
+    return a.out_ioas_id;
+}

@@ -31,4 +31,7 @@ void api_check_clean(const struct api_base *b, const char *file, int line);
 void *api_pages(size_t n);
 uint64_t api_xlate(struct pci_dev *dev, uint64_t iova);
 
+/* A new IOAS through the ioctl face (IOMMU_IOAS_ALLOC), checked to succeed; its id. */
+uint32_t api_ioas_alloc(struct moat_iommufd *ctx);
+
 #endif

@@ -3,13 +3,6 @@
 #include "tests/host/api/api_util.h"
 #include "kernel/fd.h"
 
-static uint32_t ioas_alloc(struct moat_iommufd *ctx)
-{
-    struct iommu_ioas_alloc a = { .size = sizeof(a) };
-    CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &a), 0);
-    return a.out_ioas_id;
-}
-
 static void fire(struct pci_dev *p, uint64_t addr, bool write)
 {
     struct iommu_fault f = { .seg = p->seg, .rid = (uint16_t)(p->bus << 8 | p->devfn),
@@ -34,7 +27,7 @@ struct fault_fix {
 static void fault_fix_open(struct fault_fix *x)
 {
     REQUIRE(moat_iommufd_open(&x->ctx) == 0);
-    uint32_t ioas = ioas_alloc(x->ctx);
+    uint32_t ioas = api_ioas_alloc(x->ctx);
     REQUIRE(moat_device_bind(x->ctx, &api_devs[2], &x->dev) == 0);
     struct iommu_fault_alloc fa = { .size = sizeof(fa) };
     REQUIRE(moat_iommufd_ioctl(x->ctx, IOMMU_FAULT_QUEUE_ALLOC, &fa) == 0);
@@ -225,7 +218,7 @@ TEST(vfio_ioas_get_set_clear)
     api_setup(&b);
     struct moat_iommufd *ctx;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    uint32_t ioas = ioas_alloc(ctx), other = ioas_alloc(ctx);
+    uint32_t ioas = api_ioas_alloc(ctx), other = api_ioas_alloc(ctx);
     struct iommu_vfio_ioas v = { .size = sizeof(v), .op = IOMMU_VFIO_IOAS_GET };
     CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_VFIO_IOAS, &v), -ENODEV);    /* none yet */
     v = (struct iommu_vfio_ioas){ .size = sizeof(v), .op = IOMMU_VFIO_IOAS_SET, .ioas_id = 77 };

@@ -6,13 +6,6 @@
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 #define UP(p) ((__u64)(uintptr_t)(p))
 
-static uint32_t ioas_alloc(struct moat_iommufd *ctx)
-{
-    struct iommu_ioas_alloc a = { .size = sizeof(a) };
-    CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &a), 0);
-    return a.out_ioas_id;
-}
-
 TEST(ioctl_size_rules)
 {
     struct api_base b;
@@ -58,7 +51,7 @@ TEST(ioctl_map_unmap_copy_ranges)
     api_setup(&b);
     struct moat_iommufd *ctx;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    uint32_t ioas = ioas_alloc(ctx), ioas2 = ioas_alloc(ctx), dev, pt = ioas;
+    uint32_t ioas = api_ioas_alloc(ctx), ioas2 = api_ioas_alloc(ctx), dev, pt = ioas;
     CHECK_EQ(moat_device_bind(ctx, &api_devs[2], &dev), 0);
     CHECK_EQ(moat_device_attach(ctx, dev, &pt), 0);
     uint8_t *buf = api_pages(4);
@@ -133,7 +126,7 @@ TEST(ioctl_option_hwpt_dirty_invalidate_fault)
     struct iommu_option o = { .size = sizeof(o), .option_id = IOMMU_OPTION_RLIMIT_MODE,
                               .op = IOMMU_OPTION_OP_SET, .val64 = 1 };
     CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_OPTION, &o), 0);    /* no objects yet */
-    uint32_t ioas = ioas_alloc(ctx), dev;
+    uint32_t ioas = api_ioas_alloc(ctx), dev;
     CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_OPTION, &o), -EBUSY);
     o = (struct iommu_option){ .size = sizeof(o), .option_id = IOMMU_OPTION_HUGE_PAGES,
                                .op = IOMMU_OPTION_OP_GET, .object_id = ioas, .val64 = 9 };

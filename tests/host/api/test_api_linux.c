@@ -6,13 +6,6 @@
 #define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 #define UP(p) ((__u64)(uintptr_t)(p))
 
-static uint32_t ioas_alloc(struct moat_iommufd *ctx)
-{
-    struct iommu_ioas_alloc a = { .size = sizeof(a) };
-    CHECK_EQ(moat_iommufd_ioctl(ctx, IOMMU_IOAS_ALLOC, &a), 0);
-    return a.out_ioas_id;
-}
-
 static long destroy(struct moat_iommufd *ctx, uint32_t id)
 {
     struct iommu_destroy d = { .size = sizeof(d), .id = id };
@@ -47,7 +40,7 @@ TEST(linux_destroy_in_use)
     api_setup(&b);
     struct moat_iommufd *ctx;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    uint32_t ioas = ioas_alloc(ctx), dev, pt;
+    uint32_t ioas = api_ioas_alloc(ctx), dev, pt;
     REQUIRE(moat_device_bind(ctx, &api_devs[2], &dev) == 0);
     pt = ioas;
     CHECK_EQ(moat_device_attach(ctx, dev, &pt), 0);
@@ -74,7 +67,7 @@ TEST(linux_iova_ranges_alignment_and_count)
     api_setup(&b);
     struct moat_iommufd *ctx;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    uint32_t ioas = ioas_alloc(ctx), dev, pt;
+    uint32_t ioas = api_ioas_alloc(ctx), dev, pt;
     REQUIRE(moat_device_bind(ctx, &api_devs[2], &dev) == 0);
     pt = ioas;
     CHECK_EQ(moat_device_attach(ctx, dev, &pt), 0);
@@ -113,7 +106,7 @@ TEST(linux_auto_iova_first_fit)
     api_setup(&b);
     struct moat_iommufd *ctx;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    uint32_t ioas = ioas_alloc(ctx);
+    uint32_t ioas = api_ioas_alloc(ctx);
     uint8_t *buf = api_pages(1024);     /* 4 MiB, 2 MiB aligned */
     CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0x1000);
     CHECK_EQ(map_auto(ctx, ioas, buf, 4096), 0x2000);
@@ -140,7 +133,7 @@ TEST(linux_dirty_bitmap_after_stop_and_holes)
     api_setup(&b);
     struct moat_iommufd *ctx;
     REQUIRE(moat_iommufd_open(&ctx) == 0);
-    uint32_t ioas = ioas_alloc(ctx), dev, hwpt;
+    uint32_t ioas = api_ioas_alloc(ctx), dev, hwpt;
     uint64_t iova = 0x200000, bm[2] = { 0 };
     REQUIRE(moat_device_bind(ctx, &api_devs[2], &dev) == 0);
     struct moat_hwpt_alloc a = { .dev_id = dev, .pt_id = ioas,
