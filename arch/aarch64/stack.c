@@ -1,4 +1,4 @@
-/* arch_call_on_stack: an appliance's main runs on a stack of its own (lib/libc/app_main.c). */
+/* arch_call_on_stack: an appliance's main runs on a stack of its own (posix/start.c). */
 #include "arch/aarch64/arch.h"
 
 int arch_call_on_stack(int (*fn)(void), void *top)
