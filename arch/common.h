@@ -6,7 +6,7 @@
 
 #include "lib/compiler.h"
 
-/* Guest exit statuses (DESIGN.md: 0 when everything passed). */
+/* Guest exit statuses (0 when everything passed, as the README promises). */
 #define MOAT_EXIT_OK 0
 #define MOAT_EXIT_TESTS_FAILED 1
 #define MOAT_EXIT_PANIC 2

@@ -3,7 +3,7 @@
  * domains, device attachments and faults. The object layer (IOAS/HWPT/device, VFIO) is built
  * on this and never sees a vendor.
  *
- * Layering (STYLE.md): hardware drivers never see a caller's untrusted input — the object layer
+ * Layering: hardware drivers never see a caller's untrusted input — the object layer
  * validates everything before calling down. Drivers do validate what hardware and firmware hand
  * them (tables, fault records).
  */

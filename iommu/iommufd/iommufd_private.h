@@ -1,4 +1,4 @@
-/* The native IOMMUFD object layer's private structures. Layer 3 of STYLE.md: the only layer
+/* The native IOMMUFD object layer's private structures. The top of three layers: the only layer
  * that validates untrusted arguments; below it are iommu/iommu.h (drivers) and iommu/pgtable. */
 #ifndef MOAT_IOMMU_CORE_IOMMUFD_PRIVATE_H
 #define MOAT_IOMMU_CORE_IOMMUFD_PRIVATE_H
