@@ -84,13 +84,14 @@ static void *pt_p2v(void *ctx, uint64_t pa)
     return phys_to_virt(pa);
 }
 
-/* Ranges unmapped but not yet invalidated, per domain. */
-#define MOCK_PENDING 512
-static struct {
+/* Ranges unmapped but not yet invalidated, per domain: as many as the object layer gathers
+ * (the contract allows any number of unmap_gather calls before one gather_sync). */
+struct pending_range {
     const struct mock_domain *m;
     uint64_t start, last;
-} pending[MOCK_PENDING];
-static unsigned nr_pending;
+};
+static struct pending_range *pending;
+static unsigned nr_pending, cap_pending;
 
 unsigned mock_pending_invalidations(void)
 {
@@ -104,9 +105,15 @@ void mock_unmap_log_reset(void)
 
 static void pending_add(const struct mock_domain *m, uint64_t iova, uint64_t size)
 {
-    if (nr_pending == MOCK_PENDING) {
-        VIOLATION("more than %u unmaps waiting for one invalidation", MOCK_PENDING);
-        return;
+    if (nr_pending == cap_pending) {
+        unsigned cap = cap_pending ? cap_pending * 2 : 64;
+        struct pending_range *p = realloc(pending, cap * sizeof(*p));
+        if (!p) {
+            VIOLATION("no memory to record %u unmaps waiting for one invalidation", cap);
+            return;
+        }
+        pending = p;
+        cap_pending = cap;
     }
     pending[nr_pending].m = m;
     pending[nr_pending].start = iova;
