@@ -20,6 +20,8 @@ struct vma {
     bool anon;
     bool stack;                     /* the program's stack: never unmapped or re-protected */
     bool shared;                    /* MAP_SHARED: a fork's child and its parent see one copy */
+    bool unbacked;                  /* PROT_NONE anonymous memory: address space alone, its
+                                     * pages come with the first mprotect that allows access */
     int prot;                       /* VM_PROT_* as the program last set it */
     struct vm_chunk *chunks;
     unsigned nr_chunks;
@@ -141,7 +143,10 @@ static int map_anon(size_t len, int prot, bool stack, void **out)
     if (!v)
         return -ENOMEM;
     v->stack = stack;
-    if (fill_anon(v) || vma_publish(v, out)) {
+    /* A program reserves address space with PROT_NONE (libvfio aligns BAR mappings that way,
+     * reserving the size plus 1 GiB): no memory behind it until it asks for access. */
+    v->unbacked = prot == 0 && !stack;
+    if ((!v->unbacked && fill_anon(v)) || vma_publish(v, out)) {
         release_pages(v);           /* undo what was mapped so far */
         kfree(v);
         return -ENOMEM;
@@ -261,8 +266,10 @@ static void split_chunk(struct vm_chunk c, uintptr_t a, uintptr_t at, struct vm_
 static int vma_split(struct vma *v, uintptr_t at)
 {
     struct vma *r = vma_new(at, v->end - at, v->anon, v->prot);
-    if (r)
+    if (r) {
         r->shared = v->shared;
+        r->unbacked = v->unbacked;
+    }
     struct vm_chunk *lo = NULL, *hi = NULL;
     unsigned nlo = 0, nhi = 0;
     if (r && v->nr_chunks) {
@@ -325,7 +332,7 @@ static void vma_move(struct vma *v, uintptr_t at)
     size_t len = v->end - v->start;
     struct vma page = { .anon = v->anon, .prot = v->prot };
     vm_prog_forget((void *)v->start, len);
-    for (uintptr_t off = 0; off < len; off += PAGE_SIZE) {
+    for (uintptr_t off = 0; off < len && !v->unbacked; off += PAGE_SIZE) {
         uint64_t pa;
         arch_unmap_page(v->start + off, &pa);
         MOAT_ASSERT(arch_map_page(at + off, pa, arch_flags(&page)) == 0);
@@ -359,11 +366,28 @@ int vm_protect(void *va, size_t len, int prot)
         if (v->stack)
             return -EINVAL;
     }
+    /* Access to reserved address space: pages (zero-filled) for the part asked for, now. */
+    for (uintptr_t a = s; a < e && prot;) {
+        struct vma *v = vma_find(a);
+        int err = 0;
+        if (v->unbacked && v->start < a && !(err = vma_split(v, a)))
+            v = v->next;
+        if (!err && v->unbacked && v->end > e)
+            err = vma_split(v, e);
+        if (!err && v->unbacked && (err = fill_anon(v)))
+            release_pages(v);
+        if (err)
+            return err;
+        v->unbacked = false;
+        a = v->end;
+    }
     int err = vm_prog_protect(va, e - s, prot);
     if (err)
         return err;
     for (uintptr_t a = s; a < e; a += PAGE_SIZE) {
         struct vma *v = vma_find(a);
+        if (v->unbacked)
+            continue;
         struct vma page = { .anon = v->anon, .prot = prot };
         uint64_t pa;
         arch_unmap_page(a, &pa);

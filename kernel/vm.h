@@ -13,7 +13,10 @@
 /* Everything mapped here is the program's (kernel/uaccess.h's table, at the protection given).
  * Anonymous, zero-filled, read/write memory; -ENOMEM, -EINVAL (len 0 or too big). */
 int vm_map_anon(size_t len, void **out);
-/* The same at a protection (VM_PROT_*; read-only and PROT_NONE pages are mapped read-only). */
+/* The same at a protection (VM_PROT_*; read-only pages are mapped read-only). PROT_NONE
+ * reserves the address space alone, as Linux's lazily backed memory costs nothing until touched:
+ * its pages (zero-filled) come with the first mprotect that allows access, and a touch before
+ * that faults. */
 int vm_map_anon_prot(size_t len, int prot, void **out);
 /* The program's stack: anonymous read/write memory that copies may reach (above the running
  * system call's frames) but devices never do, and that munmap and mprotect refuse (-EINVAL):

@@ -5,7 +5,8 @@
 # tools/testing/selftests/{kselftest.h,kselftest_harness.h,vfio/}); without it the run is
 # skipped (exit 77, ctest's SKIP_RETURN_CODE).
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
-# TEST defaults to vfio_dma_mapping_test vfio_pci_device_test vfio_iommufd_setup_test;
+# TEST defaults to vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_pci_device_test
+# vfio_iommufd_setup_test;
 # MOAT_SELFTEST_DEVICES (default "edu nvme") names the devices each runs on.
 # Each program prints kselftest's TAP lines; the run fails when a program's totals count a
 # failure or an error, or it prints none (it did not build or did not finish).
@@ -22,7 +23,8 @@ fi
 build=()
 [ "${1:-}" = "--no-build" ] && { build=(--no-build); shift; }
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(vfio_dma_mapping_test vfio_pci_device_test vfio_iommufd_setup_test)
+[ ${#tests[@]} -gt 0 ] || tests=(vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_pci_device_test
+                                 vfio_iommufd_setup_test)
 
 # The library's files as its makefile lists them (x86's drivers included).
 libs=()

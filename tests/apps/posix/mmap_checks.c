@@ -118,6 +118,27 @@ static void fixed_checks(void)
         check("the window is readable and writable", holds(q, 0, 255, 7));
     }
     check("munmap of the window", munmap(win, size) == 0);
+
+    /* PROT_NONE is address space alone, as on Linux: 1 GiB of it on a machine of 512 MiB (the
+     * selftests reserve a BAR's size plus 1 GiB), and pages only where access is asked for. */
+    size_t gib = (size_t)1 << 30;
+    uint8_t *huge = mmap(NULL, gib + 2 * align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    check("reserve 1 GiB of PROT_NONE space", huge != MAP_FAILED);
+    if (huge != MAP_FAILED) {
+        q = mmap(huge + align, 2 * PAGE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        check("MAP_FIXED inside it", q == huge + align && zero_page(q));
+        check("munmap of the reservation above 1 GiB", munmap(huge + gib, 2 * align) == 0);
+        int rw = mprotect(huge + 4 * align, align, PROT_READ | PROT_WRITE) == 0;
+        check("mprotect of part of it to read/write", rw);
+        if (rw) {
+            check("whose pages are there, zero-filled", zero_page(huge + 4 * align) &&
+                                                        zero_page(huge + 5 * align - PAGE));
+            fill(huge + 4 * align, 512, 9);
+            check("and written", holds(huge + 4 * align, 0, 511, 9));
+        }
+        check("munmap of all of it", munmap(huge, gib) == 0);
+    }
     check("MAP_FIXED outside the mmap area is ENOMEM (moat has nothing there to give)",
           mmap((void *)0x10000UL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
                0) == MAP_FAILED && errno == ENOMEM);
