@@ -398,6 +398,23 @@ TEST(second_press_cancels)
     topo_end(&m.t);
 }
 
+/* pciehp_poll=1: no interrupt taken even where MSI-X exists; every look reads the slot. */
+TEST(poll_mode_forced)
+{
+    setup("pciehp_poll=1");
+    CHECK_EQ(slots[0].irq, HP_IRQ_NONE);
+    CHECK(!(sltctl() & PCI_EXP_SLTCTL_HPIE));
+    CHECK(!(reg16(m.msix + 2) & BIT(15)));
+    unsigned reads = m.reads;
+    pci_hotplug_poll();
+    CHECK(m.reads > reads);
+    plug();
+    CHECK_EQ(m.msgs, 0);
+    CHECK_EQ(pci_hotplug_poll(), 1);
+    CHECK_EQ(info().added, 1);
+    topo_end(&m.t);
+}
+
 /* No MSI-X or MSI and no INTx route: the slot is polled, or, with pciehp_poll=0, never read. */
 TEST(no_interrupt_polled_or_not_seen)
 {
