@@ -298,13 +298,16 @@ static int msix_disarm(int dev)
     return ioctl(dev, VFIO_DEVICE_SET_IRQS, &off);
 }
 
-/* Memory Space and Bus Master on, through the config region (vfio-pci leaves that to us). */
+/* Memory Space and Bus Master on, through the config region (vfio-pci leaves that to us). The
+ * open found mastering off, as Linux's vfio_pci_core_enable leaves it (SeaBIOS had turned it on
+ * to boot from the controller) and memory decode on (pci_enable_device). */
 static void cfg_enable(int dev)
 {
     struct vfio_region_info rc = { .argsz = sizeof(rc), .index = VFIO_PCI_CONFIG_REGION_INDEX };
     uint16_t cmd = 0;
     ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &rc);
     pread(dev, &cmd, 2, (off_t)rc.offset + 4);
+    EXPECT("the open left bus mastering off and memory decode on", (cmd & 0x6) == 0x2);
     cmd |= 0x6;
     pwrite(dev, &cmd, 2, (off_t)rc.offset + 4);
 }

@@ -474,7 +474,6 @@ int sys_poll(struct file_pollfd *ufds, unsigned n, int timeout_ms)
  * write adds to it. Hooks (eventfd_hook_add) consume what is added, as they are told. */
 struct eventfd {
     uint64_t count;
-    bool nonblock;
     bool dispatching;               /* hooks are running: a raise from inside them waits */
     struct eventfd_hook *hooks;
 };
@@ -500,8 +499,8 @@ static long eventfd_read(struct file *f, void *buf, size_t len, uint64_t off)
     struct eventfd *e = f->priv;
     if (len < 8)
         return -EINVAL;
-    if (e->count == 0 && e->nonblock)
-        return -EAGAIN;
+    if (e->count == 0 && (f->oflags & FD_O_NONBLOCK))
+        return -EAGAIN;     /* EFD_NONBLOCK at creation or O_NONBLOCK set by fcntl later */
     while (READ_ONCE(e->count) == 0) {
         moat_idle_work();
         arch_cpu_relax();
@@ -585,19 +584,20 @@ void eventfd_hook_del(struct file *f, struct eventfd_hook *h)
     h->next = NULL;
 }
 
-#define EFD_NONBLOCK_FLAG 04000
+#define EFD_NONBLOCK_FLAG FD_O_NONBLOCK     /* Linux's EFD_NONBLOCK is O_NONBLOCK */
+#define FD_O_RDWR 02
 int sys_eventfd(unsigned initval, int flags)
 {
     struct eventfd *e = kzalloc(sizeof(*e));
     if (!e)
         return -ENOMEM;
     e->count = initval;
-    e->nonblock = flags & EFD_NONBLOCK_FLAG;
     struct file *f = file_new(&eventfd_ops, e);
     if (!f) {
         kfree(e);
         return -ENOMEM;
     }
+    f->oflags = FD_O_RDWR | (flags & EFD_NONBLOCK_FLAG);   /* F_GETFL's answer, as on Linux */
     int fd = fd_install(f);
     if (fd < 0)
         file_put(f);

@@ -6,6 +6,7 @@
 #include "kernel/uaccess.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/string.h"
 
 /* Anonymous memory comes in naturally aligned blocks of up to 2 MiB, so that DMA mappings of it
  * are physically contiguous runs (and can use IOMMU superpages). */
@@ -18,6 +19,7 @@ struct vma {
     uintptr_t start, end;
     bool anon;
     bool stack;                     /* the program's stack: never unmapped or re-protected */
+    bool shared;                    /* MAP_SHARED: a fork's child and its parent see one copy */
     int prot;                       /* VM_PROT_* as the program last set it */
     struct vm_chunk *chunks;
     unsigned nr_chunks;
@@ -259,6 +261,8 @@ static void split_chunk(struct vm_chunk c, uintptr_t a, uintptr_t at, struct vm_
 static int vma_split(struct vma *v, uintptr_t at)
 {
     struct vma *r = vma_new(at, v->end - at, v->anon, v->prot);
+    if (r)
+        r->shared = v->shared;
     struct vm_chunk *lo = NULL, *hi = NULL;
     unsigned nlo = 0, nhi = 0;
     if (r && v->nr_chunks) {
@@ -398,8 +402,11 @@ int sys_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, v
             return -EEXIST;
     }
     int err;
-    if (flags & VM_MAP_ANONYMOUS)
+    if (flags & VM_MAP_ANONYMOUS) {
         err = vm_map_anon_prot(len, prot, out);
+        if (!err)
+            vma_find((uintptr_t)*out)->shared = flags & VM_MAP_SHARED;
+    }
     else if (off < 0 || !IS_ALIGNED((uint64_t)off, PAGE_SIZE))
         err = -EINVAL;
     else
@@ -477,4 +484,113 @@ int vm_dma_pin(const void *va, uint64_t len, int prot, bool allow_bar, uint64_t 
 uint64_t vm_quarantined_pages(void)
 {
     return quarantined;
+}
+
+/* fork's memory (posix/proc.c). The parent's private memory is copied aside, block by block of
+ * the physical pages behind it (so PROT_NONE and read-only pages copy too), and put back when
+ * the child ends. What the child mapped goes then, as a process exit takes it. */
+struct vm_saved_block {
+    uintptr_t va;                   /* where the block is mapped in the program */
+    uint64_t pa, copy;              /* its pages, and the copy of them */
+    unsigned order;
+};
+
+struct vm_fork_image {
+    void *data;                     /* the program's static data, and its copy */
+    size_t data_len;
+    uint64_t data_copy;
+    unsigned data_order;
+    struct vm_saved_block *blocks;
+    unsigned nr_blocks;
+    uintptr_t (*ranges)[2];         /* every mapping that existed, [start, end) */
+    unsigned nr_ranges;
+};
+
+static bool private_anon(const struct vma *v)
+{
+    return v->anon && !v->shared && !v->stack;
+}
+
+void vm_fork_discard(struct vm_fork_image *img)
+{
+    if (!img)
+        return;
+    for (unsigned i = 0; i < img->nr_blocks; i++)
+        pmm_free(img->blocks[i].copy, img->blocks[i].order);
+    if (img->data_len)
+        pmm_free(img->data_copy, img->data_order);
+    kfree(img->blocks);
+    kfree(img->ranges);
+    kfree(img);
+}
+
+int vm_fork_save(void *data, size_t data_len, struct vm_fork_image **out)
+{
+    struct vm_fork_image *img = kzalloc(sizeof(*img));
+    unsigned nr_blocks = 0, nr_vmas = 0;
+    for (struct vma *v = vmas; v; v = v->next, nr_vmas++)
+        nr_blocks += private_anon(v) ? v->nr_chunks : 0;
+    if (!img || !(img->blocks = kcalloc(nr_blocks + 1, sizeof(*img->blocks))) ||
+        !(img->ranges = kcalloc(nr_vmas + 1, sizeof(*img->ranges))))
+        goto nomem;
+    for (struct vma *v = vmas; v; v = v->next) {
+        img->ranges[img->nr_ranges][0] = v->start;
+        img->ranges[img->nr_ranges++][1] = v->end;
+        if (!private_anon(v))
+            continue;
+        uintptr_t va = v->start;
+        for (unsigned i = 0; i < v->nr_chunks; va += PAGE_SIZE << v->chunks[i++].order) {
+            struct vm_saved_block *b = &img->blocks[img->nr_blocks];
+            *b = (struct vm_saved_block){ va, v->chunks[i].pa, 0, v->chunks[i].order };
+            if (pmm_alloc(b->order, &b->copy))
+                goto nomem;
+            img->nr_blocks++;
+            memcpy(phys_to_virt(b->copy), phys_to_virt(b->pa), PAGE_SIZE << b->order);
+        }
+    }
+    if (data_len) {
+        img->data_order = pmm_order_for(data_len);
+        if (pmm_alloc(img->data_order, &img->data_copy))
+            goto nomem;
+        img->data = data;
+        img->data_len = data_len;
+        memcpy(phys_to_virt(img->data_copy), data, data_len);
+    }
+    *out = img;
+    return 0;
+nomem:
+    vm_fork_discard(img);
+    return -ENOMEM;
+}
+
+static bool existed(const struct vm_fork_image *img, const struct vma *v)
+{
+    for (unsigned i = 0; i < img->nr_ranges; i++)
+        if (v->start >= img->ranges[i][0] && v->end <= img->ranges[i][1])
+            return true;
+    return false;
+}
+
+void vm_fork_restore(struct vm_fork_image *img)
+{
+    for (struct vma *v = vmas; v;) {
+        struct vma *next = v->next;
+        if (!v->stack && !existed(img, v))
+            vma_unmap(v);           /* the child's: freed, or quarantined if a device has it */
+        v = next;
+    }
+    /* A page goes back only where the parent's page still is: one the child unmapped may
+     * belong to someone else by now. */
+    for (unsigned i = 0; i < img->nr_blocks; i++) {
+        const struct vm_saved_block *b = &img->blocks[i];
+        for (uint64_t off = 0; off < (PAGE_SIZE << b->order); off += PAGE_SIZE) {
+            uint64_t pa;
+            const struct vma *v = vma_find(b->va + off);
+            if (v && private_anon(v) && !arch_virt_to_phys(b->va + off, &pa) && pa == b->pa + off)
+                memcpy(phys_to_virt(pa), phys_to_virt(b->copy + off), PAGE_SIZE);
+        }
+    }
+    if (img->data_len)
+        memcpy(img->data, phys_to_virt(img->data_copy), img->data_len);
+    vm_fork_discard(img);
 }

@@ -48,6 +48,16 @@ typedef bool (*vm_pinned_fn)(const void *va, uint64_t len);
 void vm_set_pinned_query(vm_pinned_fn fn);
 /* The physical address behind a CPU address of the runtime (direct map or mmap area). */
 int vm_virt_to_phys(const void *va, uint64_t *pa);
+/* fork with vfork's rule (posix/proc.c): the child runs in its parent's memory, and the parent's
+ * private memory — its anonymous MAP_PRIVATE mappings (the heap among them) and its static data
+ * [data, data + data_len) — is copied aside at the fork and put back when the child ends, as if
+ * the child had had its own copy. MAP_SHARED memory, BARs and the stack are not copied (the
+ * stack is fork's own business). vm_fork_restore also unmaps every mapping the child made, as
+ * a process exit does, and frees the image; vm_fork_discard frees one without restoring. */
+struct vm_fork_image;
+int vm_fork_save(void *data, size_t data_len, struct vm_fork_image **out);
+void vm_fork_restore(struct vm_fork_image *img);
+void vm_fork_discard(struct vm_fork_image *img);
 /* Pages held back because a device could still reach them when their range was unmapped. */
 uint64_t vm_quarantined_pages(void);
 

@@ -258,6 +258,9 @@ int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t 
 /* Memory/I/O Space Enable for the assigned BARs alone, bus mastering left as it is (Linux's
  * pci_enable_device, which vfio-pci calls when a device is first opened). */
 int pci_enable_decode(struct pci_system *sys, struct pci_dev *dev);
+/* Bus Master Enable off (Linux's pci_clear_master): the function's DMA stops. Nothing is
+ * written to a function that reads back all-ones (gone). */
+void pci_clear_master(struct pci_system *sys, struct pci_dev *dev);
 void pci_set_driver(struct pci_dev *dev, const char *name);
 /* Resets one endpoint with its configuration kept (pci_reset.c): FLR, else a secondary bus
  * reset when it is alone below its bridge; -ENOTTY when neither is possible (as Linux),

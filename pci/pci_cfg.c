@@ -220,6 +220,13 @@ int pci_enable_decode(struct pci_system *sys, struct pci_dev *dev)
     return pci_set_command(sys, dev, 0);
 }
 
+void pci_clear_master(struct pci_system *sys, struct pci_dev *dev)
+{
+    uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
+    if (cmd != 0xffff && (cmd & PCI_COMMAND_MASTER))
+        pci_write16(sys, dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+}
+
 /* Decode for every assigned BAR plus the bits in extra, in one write. */
 static int pci_set_command(struct pci_system *sys, struct pci_dev *dev, uint16_t extra)
 {

@@ -1,10 +1,13 @@
 /* Processes. moat runs one program in one address space, so fork follows vfork's rule: the child
  * runs first, to completion, on the same stack and memory, and the parent resumes only when the
  * child has ended (exit, _exit, abort or a fatal kill), with the child's pid; waitpid then
- * collects the child's wait status. What differs from Linux's fork:
- *   - no memory isolation: the child's writes to globals, the heap and mmap'd memory are seen by
- *     the parent. Only the parent's stack is given back as it was at the fork (saved at the fork,
- *     restored when the child ends), so the child's changes to the parent's locals are undone.
+ * collects the child's wait status. The parent's memory is given back as it was at the fork when
+ * the child ends: its stack (saved here), its static data and its private anonymous mappings,
+ * the heap among them (kernel/vm's fork image); and what the child mapped goes. So the parent
+ * sees none of the child's writes there. What differs from Linux's fork:
+ *   - memory is copied at the fork, not shared copy-on-write: a fork costs a copy of the
+ *     parent's private memory (ENOMEM when there is not that much free). MAP_SHARED memory is
+ *     shared, as on Linux. A mapping of the parent's that the child unmapped stays unmapped.
  *   - descriptors: the child shares the parent's open files (as after a fork); those it opened
  *     are closed when it ends (so VFIO's release-on-close runs as at a process exit), and one of
  *     the parent's that it closed or replaced is the parent's again.
@@ -15,6 +18,7 @@
 #include "posix/posix.h"
 #include "arch/arch.h"
 #include "kernel/fd.h"
+#include "kernel/vm.h"
 
 #include <asm/unistd.h>
 #include <errno.h>
@@ -39,6 +43,7 @@ struct fork_frame {
     size_t len;
     char *saved;
     pid_t parent_pid, child_pid;
+    struct vm_fork_image *memory;      /* the parent's private memory, put back at the child's end */
     struct file *fds[FD_TABLE_SIZE];   /* the parent's descriptors, held while the child runs */
 };
 
@@ -54,6 +59,7 @@ static struct zombie zombies[MAX_ZOMBIES];
 static int nr_zombies;
 static char restore_stack[RESTORE_STACK_SIZE] __attribute__((aligned(16)));
 extern char *posix_stack_top;       /* start.c: the program stack's highest address */
+extern char __prog_data_start[], __prog_data_end[];     /* the linker script's */
 
 pid_t getpid(void)
 {
@@ -103,6 +109,11 @@ void posix_process_end(int wait_status)
     }
     struct fork_frame *f = &frames[depth - 1];
     fd_table_restore(f->fds);
+    /* The parent's memory as it was at the fork, this file's state included: as the fork left it
+     * (depth counting the child), less the pids handed out since. */
+    pid_t next = next_pid;
+    vm_fork_restore(f->memory);
+    next_pid = next;
     if (nr_zombies < MAX_ZOMBIES)
         zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
     cur_pid = f->parent_pid;
@@ -134,6 +145,18 @@ pid_t fork(void)
     memcpy(f->saved, f->lo, f->len);
     depth++;
     cur_pid = f->child_pid;
+    /* Last: the image holds this file's state as the child starts, which the child's end
+     * returns to. */
+    struct vm_fork_image *memory;
+    if (vm_fork_save(__prog_data_start, (size_t)(__prog_data_end - __prog_data_start), &memory)) {
+        cur_pid = f->parent_pid;
+        depth--;
+        next_pid--;
+        fd_table_restore(f->fds);
+        free(f->saved);
+        return (pid_t)posix_ret(-ENOMEM);
+    }
+    f->memory = memory;
     return 0;
 }
 

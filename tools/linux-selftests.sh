@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds Linux's own VFIO selftests unchanged against moat and runs them on QEMU's edu under
-# VT-d, one boot per test program. The sources are never part of moat: point
+# Builds Linux's own VFIO selftests unchanged against moat and runs them on QEMU's edu and nvme
+# under VT-d, one boot per test program and device. The sources are never part of moat: point
 # MOAT_LINUX_SELFTESTS at a Linux tree (or a copy holding the same paths: tools/include,
 # tools/testing/selftests/{kselftest.h,kselftest_harness.h,vfio/}); without it the run is
 # skipped (exit 77, ctest's SKIP_RETURN_CODE).
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
-# TEST defaults to vfio_dma_mapping_test vfio_pci_device_test vfio_iommufd_setup_test.
+# TEST defaults to vfio_dma_mapping_test vfio_pci_device_test vfio_iommufd_setup_test;
+# MOAT_SELFTEST_DEVICES (default "edu nvme") names the devices each runs on.
 # Each program prints kselftest's TAP lines; the run fails when a program's totals count a
 # failure or an error, or it prints none (it did not build or did not finish).
 # MOAT_LINUX_SELFTESTS_CFLAGS adds compiler flags (e.g. -isystem of newer uapi headers).
@@ -32,22 +33,34 @@ done < <(sed -n 's/^LIBVFIO_C *[:+]\?= *\([^ ]*\.c\).*/\1/p' "$vfio/lib/libvfio.
 
 cflags="-D_GNU_SOURCE -I$vfio/lib/include -I$root/tools/include -I$root/tools/testing/selftests"
 cflags+=" ${MOAT_LINUX_SELFTESTS_CFLAGS:-}"
+# The device each program is given: its topology and its address.
+device_topology() {
+    case $1 in
+        edu) echo "$moat_root/tests/topologies/edu.txt 0000:00:03.0" ;;
+        nvme) echo "$moat_root/tests/topologies/nvme.txt 0000:00:05.0" ;;
+        *) echo "unknown device '$1' (edu or nvme)" >&2; return 1 ;;
+    esac
+}
+
 rc=0
-for t in "${tests[@]}"; do
+for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme}; do
+  read -r topo bdf < <(device_topology "$dev") || exit 2
+  for t in "${tests[@]}"; do
     log=$(mktemp)
-    echo "# $t"
-    "$moat_root/moat" run "${build[@]}" --iommu intel --topology "$moat_root/tests/topologies/edu.txt" \
+    echo "# $t on $dev ($bdf)"
+    "$moat_root/moat" run "${build[@]}" --iommu intel --topology "$topo" \
         --app "$vfio/$t.c" "${libs[@]}" --app-cflags "$cflags" \
-        --cmdline "-- 0000:00:03.0" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" >"$log" 2>&1
+        --cmdline "-- $bdf" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" >"$log" 2>&1
     status=$?
-    grep -E '^(ok|not ok) [0-9]+ |^# (SKIP|Totals|FAIL)|^#  +(FAIL|SKIP)' "$log" | sed "s/^/$t: /"
+    grep -E '^(ok|not ok) [0-9]+ |^# (SKIP|Totals|FAIL)|^#  +(FAIL|SKIP)' "$log" | sed "s/^/$t\/$dev: /"
     totals=$(grep -E '^# Totals: ' "$log" | tail -n1)
-    echo "$t: exit status $status; ${totals:-no totals}"
+    echo "$t/$dev: exit status $status; ${totals:-no totals}"
     if [ -z "$totals" ] || ! grep -qE 'fail:0 .*error:0' <<<"$totals"; then
         rc=1
-        tail -n 40 "$log" | sed "s/^/$t| /"
+        tail -n 40 "$log" | sed "s/^/$t\/$dev| /"
     fi
     rm -f "$log"
     build=(--no-build)          # one image build is enough: each --app run rebuilds the program
+  done
 done
 exit $rc

@@ -191,9 +191,7 @@ static void edu_remove(struct pci_system *sys, struct pci_dev *pd)
             continue;
         if (edu_dma_wait(e))
             kprintf("edu: %s: removed with a transfer that never finished\n", e->bdf);
-        uint16_t cmd = pci_read16(sys, pd, PCI_COMMAND);
-        if (cmd != 0xffff)
-            pci_write16(sys, pd, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+        pci_clear_master(sys, pd);
         dma_space_fini(&e->dma);
         kprintf("edu: %s: removed\n", e->bdf);
         e->pci = NULL;

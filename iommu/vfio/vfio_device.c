@@ -389,6 +389,32 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
 /* Every open device file, for hot-unplug: a device a program holds leaves only once closed. */
 static struct vfio_device *open_devs;
 
+/* vfio_pci_core_enable, at the first open (see vfio_device_open). */
+static void device_enable(struct pci_system *sys, struct pci_dev *pdev)
+{
+    pci_clear_master(sys, pdev);
+    pci_enable_decode(sys, pdev);
+    if (pci_reset_supported(sys, pdev))
+        pci_reset_function(sys, pdev);
+}
+
+/* vfio_pci_core_disable, at the last close: DMA stops (bus mastering off), and the function is
+ * reset where it can be, so the next user finds it as the first one did. */
+static void device_disable(struct pci_system *sys, struct pci_dev *pdev)
+{
+    pci_clear_master(sys, pdev);
+    if (pci_reset_supported(sys, pdev))
+        pci_reset_function(sys, pdev);
+}
+
+static bool device_held(const struct pci_dev *pdev)
+{
+    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
+        if (vd->pdev == pdev)
+            return true;
+    return false;
+}
+
 static void open_unlink(struct vfio_device *vd)
 {
     for (struct vfio_device **p = &open_devs; *p; p = &(*p)->next_open) {
@@ -404,6 +430,8 @@ static void device_release(struct file *f)
     struct vfio_device *vd = f->priv;
     open_unlink(vd);
     vfio_irqs_disable(vd);
+    if (!device_held(vd->pdev) && !vd->pdev->gone)
+        device_disable(vfio_pci(), vd->pdev);
     vfio_err_req_release(vd);
     if (vd->cdev_bound) {
         moat_device_unbind(vd->ictx, vd->dev_id);
@@ -420,14 +448,6 @@ static const struct file_ops device_ops = {
     .release = device_release,
 };
 
-static bool device_held(const struct pci_dev *pdev)
-{
-    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
-        if (vd->pdev == pdev)
-            return true;
-    return false;
-}
-
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out)
 {
     struct vfio_device *vd = kzalloc(sizeof(*vd));
@@ -436,10 +456,13 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
-    /* vfio_pci_core_enable: the first open turns decode on (firmware may have left it off, as
-     * on AArch64's virt, where no firmware runs before moat); bus mastering is the program's. */
+    /* vfio_pci_core_enable: the first open starts with bus mastering off (whatever firmware or
+     * an earlier driver left: SeaBIOS leaves an NVMe controller mastering), turns decode on
+     * (firmware may have left it off, as on AArch64's virt, where no firmware runs before moat)
+     * and resets the function where it can be (its answer ignored, as Linux's open does).
+     * Bus mastering is then the program's to set. */
     if (!device_held(pdev))
-        pci_enable_decode(vfio_pci(), pdev);
+        device_enable(vfio_pci(), pdev);
     cfg_init_bars(vd);
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "kernel/fd.h"
@@ -11,6 +12,8 @@
 #include "kernel/mm/pmm.h"
 #include "lib/compiler.h"
 #include "tests/host/harness.h"
+
+
 
 static int releases;
 
@@ -163,6 +166,30 @@ TEST(fcntl_flags_and_lseek)
     CHECK_EQ(sys_lseek(sfd, 0, SEEK_SET), -ESPIPE);
     sys_close(sfd);
     sys_close(fd);
+}
+
+/* Linux keeps EFD_NONBLOCK as the file's O_NONBLOCK: F_GETFL shows it (O_RDWR beside it), and
+ * O_NONBLOCK set by fcntl later makes an empty counter's read EAGAIN too (the VFIO selftests
+ * make their MSI eventfds non-blocking that way, then read them before and after a trigger). */
+TEST(eventfd_nonblocking_from_creation_or_fcntl)
+{
+    setup();
+    uint64_t v = 0, one = 1;
+    int nb = sys_eventfd(0, EFD_NONBLOCK);
+    REQUIRE(nb >= 3);
+    CHECK_EQ(sys_fcntl(nb, F_GETFL, 0), O_RDWR | O_NONBLOCK);
+    CHECK_EQ(sys_read(nb, &v, 8), -EAGAIN);
+    int efd = sys_eventfd(0, 0);
+    REQUIRE(efd >= 3);
+    CHECK_EQ(sys_fcntl(efd, F_GETFL, 0), O_RDWR);
+    CHECK_EQ(sys_fcntl(efd, F_SETFL, O_NONBLOCK), 0);
+    CHECK_EQ(sys_read(efd, &v, 8), -EAGAIN);
+    CHECK_EQ(sys_write(efd, &one, 8), 8);
+    CHECK_EQ(sys_read(efd, &v, 8), 8);
+    CHECK_EQ(v, 1);
+    CHECK_EQ(sys_read(efd, &v, 8), -EAGAIN);
+    sys_close(nb);
+    sys_close(efd);
 }
 
 static int attr_read(const char *path, char *buf, size_t size)

@@ -1,19 +1,21 @@
 /* fork with vfork's rule: the child runs to completion first, its status comes back through
  * waitpid, the descriptors it opened are closed when it ends (VFIO's release-on-close runs:
- * the group can be opened again), and the parent's locals are as they were at the fork. */
+ * the group can be opened again), and the parent's memory is as it was at the fork (locals,
+ * globals, the heap, private mappings; MAP_SHARED memory is shared, the child's mappings go). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/vfio.h>
 #include "posix_test.h"
 
-static int shared_counter;
+static int counter;
 
 static void child_status_checks(void)
 {
@@ -34,11 +36,62 @@ static void child_status_checks(void)
 
     pid = fork();
     if (pid == 0) {
-        shared_counter++;
+        counter++;
         exit(getppid() == 1 ? 3 : 4);
     }
     check("exit(3) in the child, whose parent is pid 1", wait(&st) == pid && WEXITSTATUS(st) == 3);
-    check("the child shares the parent's memory (vfork's rule)", shared_counter == 1);
+    check("a global the child wrote is the parent's value again", counter == 0);
+}
+
+/* As after Linux's fork, the parent sees none of the child's writes to its private memory, and
+ * all of them to MAP_SHARED memory; what the child mapped or allocated is gone with it. */
+static void memory_checks(void)
+{
+    char *heap = malloc(100);
+    char *priv = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (!heap || priv == MAP_FAILED || shared == MAP_FAILED) {
+        check("memory for the fork checks", 0);
+        return;
+    }
+    strcpy(heap, "parent");
+    memset(priv, 'p', 8192);
+    int st = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        strcpy(heap, "child");
+        memset(priv, 'c', 8192);
+        char *more = malloc(1 << 20);                /* the heap grows in the child */
+        void *own = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        shared[0] = (long)own;
+        shared[1] = more != NULL && strcmp(heap, "child") == 0 && priv[8191] == 'c';
+        pid_t grandchild = fork();                  /* a nested fork gives the child its own back */
+        if (grandchild == 0) {
+            strcpy(heap, "grandchild");
+            _exit(0);
+        }
+        waitpid(grandchild, &st, 0);
+        shared[2] = strcmp(heap, "child") == 0;
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    check("the child wrote its copy and grew its heap", shared[1] == 1);
+    check("after a grandchild, the child's memory was the child's", shared[2] == 1);
+    check("the heap the child wrote is the parent's again", strcmp(heap, "parent") == 0);
+    int same = 1;
+    for (int i = 0; i < 8192; i++)
+        same &= priv[i] == 'p';
+    check("a private mapping the child wrote is the parent's again", same);
+    check("a mapping the child made is gone with it (madvise: ENOMEM)",
+          shared[0] != 0 && madvise((void *)shared[0], 4096, MADV_NORMAL) == -1 && errno == ENOMEM);
+    char *after = malloc(1 << 20);
+    check("the parent's heap works after the child's", after != NULL);
+    if (after)
+        memset(after, 0, 1 << 20);
+    free(after);
+    free(heap);
+    munmap(priv, 8192);
+    munmap(shared, 4096);
 }
 
 static void locals_checks(void)
@@ -125,6 +178,7 @@ void fork_checks(void)
     check("getpid of the main program is 1", getpid() == 1);
     child_status_checks();
     locals_checks();
+    memory_checks();
     fd_checks();
     harness_pattern_checks();
     signal_checks();

@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 #include "posix_test.h"
 
 #ifndef POSIX_TEST_DEFINE
@@ -210,6 +211,25 @@ static void library_checks(void)
     check("sysconf(_SC_PAGESIZE)", sysconf(_SC_PAGESIZE) == 4096 && getpagesize() == 4096);
     check("htole32/be16toh/bswap_64", htole32(0x12345678) == 0x12345678 && be16toh(0x1234) == 0x3412 &&
                                       bswap_64(0x0102030405060708ULL) == 0x0807060504030201ULL);
+    uuid_t id, again;
+    char text[UUID_STR_LEN];
+    check("uuid_parse", uuid_parse("4D7a1c2e-0b3f-4a5d-9e8f-0123456789AB", id) == 0 &&
+                        id[0] == 0x4d && id[4] == 0x0b && id[15] == 0xab);
+    uuid_unparse(id, text);
+    check("uuid_unparse: lower case, dashes in place",
+          strcmp(text, "4d7a1c2e-0b3f-4a5d-9e8f-0123456789ab") == 0);
+    uuid_unparse_upper(id, text);
+    check("uuid_unparse_upper", strcmp(text, "4D7A1C2E-0B3F-4A5D-9E8F-0123456789AB") == 0);
+    check("uuid_parse round trip", uuid_parse(text, again) == 0 && uuid_compare(id, again) == 0);
+    check("uuid_parse refuses a short, a long, a misplaced dash and a non-hex digit",
+          uuid_parse("4d7a1c2e-0b3f-4a5d-9e8f-0123456789a", again) == -1 &&
+          uuid_parse("4d7a1c2e-0b3f-4a5d-9e8f-0123456789abc", again) == -1 &&
+          uuid_parse("4d7a1c2e0-b3f-4a5d-9e8f-0123456789ab", again) == -1 &&
+          uuid_parse("4d7a1c2e-0b3f-4a5d-9e8f-0123456789ag", again) == -1 &&
+          uuid_compare(id, again) == 0);
+    uuid_clear(again);
+    check("uuid_clear / uuid_is_null / uuid_copy", uuid_is_null(again) && !uuid_is_null(id) &&
+          (uuid_copy(again, id), uuid_compare(again, id) == 0));
     struct utsname u;
 #if defined(__aarch64__)
     const char *machine = "aarch64";
