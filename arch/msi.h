@@ -24,4 +24,14 @@ void msi_free(struct pci_dev *dev, const struct msi_msg *m);
 int msi_enable(struct pci_system *sys, struct pci_dev *dev, const struct msi_msg *m);
 void msi_disable(struct pci_system *sys, struct pci_dev *dev);
 
+/* MSI-X (pci/pci_msi.c): the number of table entries (0 without the capability); entry i
+ * mapped (NULL when i is past the table or the table is not inside an assigned memory BAR);
+ * an entry written with m, left masked or not; an entry masked; the function's MSI-X enabled
+ * (with Function Mask clear) or disabled. */
+unsigned msix_table_size(struct pci_system *sys, const struct pci_dev *dev);
+volatile uint32_t *msix_entry_map(struct pci_system *sys, const struct pci_dev *dev, unsigned i);
+void msix_entry_write(volatile uint32_t *e, const struct msi_msg *m, bool masked);
+void msix_entry_mask(volatile uint32_t *e);
+void msix_set_enable(struct pci_system *sys, const struct pci_dev *dev, bool on);
+
 #endif

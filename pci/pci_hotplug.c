@@ -3,6 +3,9 @@
  * pciehp, and QEMU's model (hw/pci/pcie.c) completes device_del when the slot's power
  * controller is turned off with the power indicator off. */
 #include "pci/pci_hotplug.h"
+#include "arch/arch.h"
+#include "arch/intx.h"
+#include "arch/msi.h"
 #include "iommu/iommu.h"
 #include "kernel/cmdline.h"
 #include "kernel/driver.h"
@@ -10,6 +13,7 @@
 #include "kernel/init.h"
 #include "kernel/time.h"
 #include "lib/errno.h"
+#include "lib/fmt.h"
 #include "lib/log.h"
 #include "lib/string.h"
 #include "pci/pci_internal.h"
@@ -24,8 +28,17 @@
 #define HP_PRESENT_TIMEOUT_NS (1000 * NSEC_PER_MSEC)
 #define HP_REQUEST_EVERY_NS (10 * NSEC_PER_SEC)     /* Linux re-asks a VFIO user every 10 s */
 #define HP_IDLE_EVERY_NS (10 * NSEC_PER_MSEC)
+/* A command's completion interrupt normally arrives at once; after this the status is read
+ * instead (the interrupt may not come: another event was already pending, so the port sent
+ * no new message). */
+#define HP_CC_IRQ_WAIT_NS (20 * NSEC_PER_MSEC)
+#define HP_ROUNDS 8               /* status reads per look before leaving the rest for later */
 #define HP_EVENTS (PCI_EXP_SLTSTA_ABP | PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_PDC | \
                    PCI_EXP_SLTSTA_DLLSC)
+
+/* How a slot's events reach the runtime. */
+enum hp_irq { HP_IRQ_NONE, HP_IRQ_MSIX, HP_IRQ_MSI, HP_IRQ_INTX };
+static const char *const hp_irq_names[] = { "polled", "MSI-X", "MSI", "INTx" };
 
 struct hp_slot {
     struct pci_dev *port;
@@ -36,7 +49,13 @@ struct hp_slot {
                                    * when the holder is asked again */
     unsigned requests;            /* WAIT_RELEASE: asked this many times */
     const char *why;              /* what started the removal */
-    struct pci_hotplug_slot_info info;
+    struct pci_hotplug_slot_info info;   /* info.irqs counts in the interrupt handler */
+    enum hp_irq irq;
+    int vector;                   /* MSI/MSI-X: the CPU vector, and the message for it */
+    struct msi_msg msg;
+    struct gsi_handler intx;      /* INTx: the handler on the port's line */
+    volatile bool pending;        /* set by the interrupt: the slot's status wants a look */
+    volatile bool intx_masked;    /* INTx: Interrupt Disable set by the handler */
 };
 
 static struct hp_slot slots[HP_MAX_SLOTS];
@@ -44,6 +63,11 @@ static unsigned nr_slots;
 static const struct pci_hotplug_driver *drivers[HP_MAX_DRIVERS];
 static unsigned nr_drivers;
 static uint64_t blink_ns = HP_BLINK_MS * NSEC_PER_MSEC;
+static volatile bool hp_work;     /* some slot's interrupt came since the last look */
+/* pciehp_poll=: -1 (default) slots without an interrupt are polled; 0 none is (events come by
+ * interrupt or not at all); 1 every slot is polled and none takes an interrupt. */
+static int poll_mode = -1;
+static bool use_msi = true;       /* pciehp_msi=0: INTx (or polling) even where MSI exists */
 
 
 int pci_hotplug_register_driver(const struct pci_hotplug_driver *drv)
@@ -72,9 +96,14 @@ static void slot_ack(struct pci_system *sys, struct hp_slot *s, uint16_t bits)
 static int slot_command(struct pci_system *sys, struct hp_slot *s, uint16_t mask, uint16_t val)
 {
     uint16_t ctl = pci_read16(sys, s->port, s->exp + PCI_EXP_SLTCTL);
-    pci_write16(sys, s->port, s->exp + PCI_EXP_SLTCTL, (uint16_t)((ctl & ~mask) | (val & mask)));
+    unsigned irqs = READ_ONCE(s->info.irqs);
+    ctl = (uint16_t)((ctl & ~mask) | (val & mask));
+    pci_write16(sys, s->port, s->exp + PCI_EXP_SLTCTL, ctl);
     if (s->sltcap & PCI_EXP_SLTCAP_NCCS)
         return 0;
+    if (s->irq != HP_IRQ_NONE && (ctl & PCI_EXP_SLTCTL_HPIE) && (ctl & PCI_EXP_SLTCTL_CCIE) &&
+        poll_until(READ_ONCE(s->info.irqs) != irqs, HP_CC_IRQ_WAIT_NS))
+        s->info.cc_missed++;
     int err = poll_until(slot_status(sys, s) & PCI_EXP_SLTSTA_CC, HP_CMD_TIMEOUT_NS);
     slot_ack(sys, s, slot_status(sys, s) & PCI_EXP_SLTSTA_CC);
     return err;
@@ -336,27 +365,220 @@ static int slot_button(struct pci_system *sys, struct hp_slot *s, bool present)
     }
 }
 
-static int slot_poll(struct pci_system *sys, struct hp_slot *s)
+/* ---- interrupts: the handlers only note that the slot has work ---- */
+
+static void slot_signal(unsigned vector, void *ctx)
 {
-    /* Presence from the same read as the events acknowledged: QEMU's monitor runs beside the
-     * vCPU, and a device_add landing between a read and a fresh one would have its PDC cleared
-     * with an older one and leave its ABP behind, taken later for a press on a live slot.
-     * From one snapshot, the leftover ABP (with presence) finds the slot off and enables it. */
-    uint16_t sta = slot_status(sys, s);
-    uint16_t events = sta & HP_EVENTS;
-    slot_ack(sys, s, events);
-    bool present = sta & PCI_EXP_SLTSTA_PDS;
-    int done = 0;
+    struct hp_slot *s = ctx;
+    s->info.irqs++;
+    s->pending = true;
+    hp_work = true;
+}
+
+/* INTx is level-triggered and may be shared: ours only when the port says it asserts it; then
+ * quietened with Interrupt Disable until the slot's status has been read and acknowledged. */
+static void slot_intx(void *ctx)
+{
+    struct hp_slot *s = ctx;
+    struct pci_system *sys = platform_pci();
+    if (s->intx_masked || !(pci_read16(sys, s->port, PCI_STATUS) & PCI_STATUS_INTERRUPT))
+        return;
+    pci_write16(sys, s->port, PCI_COMMAND,
+                pci_read16(sys, s->port, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    s->intx_masked = true;
+    slot_signal(0, s);
+}
+
+static void slot_intx_unmask(struct pci_system *sys, struct hp_slot *s)
+{
+    uint64_t f = irq_save();
+    if (s->intx_masked) {
+        s->intx_masked = false;
+        pci_write16(sys, s->port, PCI_COMMAND,
+                    pci_read16(sys, s->port, PCI_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
+    }
+    irq_restore(f);
+}
+
+/* Where the port's IOMMU unit translates MSIs (SMMUv3: they are writes like any other, to the
+ * ITS doorbell), the port needs a domain that maps the doorbell: a paging domain of its own
+ * holding nothing else, as Linux gives every port a default domain. The port itself never
+ * does DMA; the blocked domain (or no stream table entry at all) would abort its messages.
+ * Units that remap interrupts beside translation (VT-d, AMD-Vi) take them in any domain. */
+static int slot_msi_domain(struct hp_slot *s)
+{
+    struct iommu_unit *u = iommu_unit_for(s->port);
+    struct iommu_domain *cur = iommu_dev_domain(s->port), *d;
+    if (!u || !u->ops->msi_address || (cur && cur->type == IOMMU_DOMAIN_PAGING))
+        return 0;
+    int err = iommu_domain_alloc(u, IOMMU_DOMAIN_PAGING, NULL, &d);
+    if (err)
+        return err;
+    err = iommu_attach(d, s->port);
+    if (err)
+        iommu_domain_free(d);
+    return err;
+}
+
+static int slot_vector(struct hp_slot *s)
+{
+    int err = slot_msi_domain(s);
+    if (err)
+        return err;
+    int vec = irq_alloc_vector(slot_signal, s);
+    if (vec < 0)
+        return vec;
+    err = msi_compose(s->port, (unsigned)vec, &s->msg);
+    if (err) {
+        irq_free_vector((unsigned)vec);
+        return err;
+    }
+    s->vector = vec;
+    return 0;
+}
+
+/* The port sends its hot-plug events with the message its PCIe capability names (Interrupt
+ * Message Number): that MSI-X entry, or MSI's only message. Bus mastering carries it. */
+static int slot_msix(struct pci_system *sys, struct hp_slot *s, unsigned msg)
+{
+    volatile uint32_t *e = msix_entry_map(sys, s->port, msg);
+    if (!e)
+        return -EINVAL;
+    int err = pci_enable_device(sys, s->port);
+    if (!err)
+        err = slot_vector(s);
+    if (err)
+        return err;
+    msix_entry_write(e, &s->msg, false);
+    msix_set_enable(sys, s->port, true);
+    s->irq = HP_IRQ_MSIX;
+    return 0;
+}
+
+static int slot_msi(struct pci_system *sys, struct hp_slot *s, unsigned msg)
+{
+    if (msg != 0)
+        return -EINVAL;         /* one message enabled: only number 0 exists */
+    int err = pci_enable_device(sys, s->port);
+    if (!err)
+        err = slot_vector(s);
+    if (!err)
+        err = msi_enable(sys, s->port, &s->msg);
+    if (err)
+        return err;
+    s->irq = HP_IRQ_MSI;
+    return 0;
+}
+
+static int slot_intx_attach(struct pci_system *sys, struct hp_slot *s)
+{
+    unsigned gsi, flags;
+    if (!pci_read8(sys, s->port, PCI_INTERRUPT_PIN))
+        return -ENODEV;
+    int err = pci_intx_route(sys, s->port, &gsi, &flags);
+    if (err)
+        return err;
+    s->intx = (struct gsi_handler){ .fn = slot_intx, .ctx = s };
+    pci_write16(sys, s->port, PCI_COMMAND,
+                pci_read16(sys, s->port, PCI_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
+    err = ioapic_gsi_attach(gsi, flags, &s->intx);
+    if (err)
+        return err;
+    s->irq = HP_IRQ_INTX;
+    return 0;
+}
+
+/* Without pciehp_poll=0, a slot on INTx is polled as well: QEMU 10.0's root ports drop their
+ * INTx level at every configuration write while MSI is off (the AER root-error update sets the
+ * line to the AER state: hw/pci/pcie_aer.c,
+ * pcie_aer_root_write_config), so a level raised by a command's completion is
+ * lost and the line then stays low with events pending. */
+static bool slot_polled(const struct hp_slot *s)
+{
+    return poll_mode == 1 ||
+           (poll_mode == -1 && (s->irq == HP_IRQ_NONE || s->irq == HP_IRQ_INTX));
+}
+
+/* As Linux's port driver chooses: MSI-X, else MSI, else INTx; none leaves the slot polled. The
+ * boot-log line says which (and why none). */
+static void slot_irq_setup(struct pci_system *sys, struct hp_slot *s, char *how, size_t size)
+{
+    if (poll_mode == 1) {
+        fmt_snprintf(how, size, "events polled (pciehp_poll=1)");
+        return;
+    }
+    unsigned msg = FIELD_GET(PCI_EXP_FLAGS_IRQ, pci_read16(sys, s->port, s->exp + PCI_EXP_FLAGS));
+    int err = -ENODEV;
+    if (use_msi && s->port->caps.msix)
+        err = slot_msix(sys, s, msg);
+    if (err && use_msi && s->port->caps.msi)
+        err = slot_msi(sys, s, msg);
+    if (err)
+        err = slot_intx_attach(sys, s);
+    if (!err)
+        fmt_snprintf(how, size, "events by %s%s", hp_irq_names[s->irq],
+                     slot_polled(s) ? ", and polled" : "");
+    else if (poll_mode == 0)
+        fmt_snprintf(how, size, "no interrupt (%s) and pciehp_poll=0: events are not seen",
+                 errno_name(err));
+    else
+        fmt_snprintf(how, size, "events polled: no interrupt (%s)", errno_name(err));
+}
+
+/* ---- the slot's work, in thread context ---- */
+
+static int slot_event(struct pci_system *sys, struct hp_slot *s, uint16_t events, bool present)
+{
     if (events & (PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_DLLSC)) {
         /* QEMU signals a hot-add as presence change and button press together: the presence
          * decides, as in Linux (a press on an empty, off slot means nothing). */
         if (present && s->info.state == PCI_SLOT_OFF)
-            done = slot_enable(sys, s) == 0;
-        else if (!present && s->info.state != PCI_SLOT_OFF)
-            done = slot_remove(sys, s, "surprise removal");
+            return slot_enable(sys, s) == 0;
+        if (!present && s->info.state != PCI_SLOT_OFF)
+            return slot_remove(sys, s, "surprise removal");
     } else if (events & PCI_EXP_SLTSTA_ABP && s->info.state != PCI_SLOT_WAIT_RELEASE) {
-        done = slot_button(sys, s, present);
+        return slot_button(sys, s, present);
     }
+    return 0;
+}
+
+/* Reads the status, acknowledges exactly what it read and acts on it, until a read finds no
+ * event: an MSI is sent only when the port goes from no enabled event pending to one (PCIe
+ * 6.0 §6.7.3.4), so events that arrived meanwhile raise no message of their own. Presence comes
+ * from the same read as the events acknowledged: QEMU's monitor runs beside the vCPU, and a
+ * device_add landing between a read and a fresh one would have its PDC cleared with an older
+ * one and leave its ABP behind, taken later for a press on a live slot. From one snapshot, the
+ * leftover ABP (with presence) finds the slot off and enables it. */
+static int slot_events(struct pci_system *sys, struct hp_slot *s)
+{
+    int done = 0;
+    unsigned round;
+    s->pending = false;
+    for (round = 0; round < HP_ROUNDS; round++) {
+        uint16_t sta = slot_status(sys, s);
+        uint16_t events = sta & (HP_EVENTS | PCI_EXP_SLTSTA_CC);
+        if (!events)
+            break;
+        slot_ack(sys, s, events);
+        if (s->irq == HP_IRQ_INTX)
+            slot_intx_unmask(sys, s);
+        done += slot_event(sys, s, events & HP_EVENTS, sta & PCI_EXP_SLTSTA_PDS);
+    }
+    if (s->irq == HP_IRQ_INTX)
+        slot_intx_unmask(sys, s);
+    if (round == HP_ROUNDS)
+        s->pending = true;      /* more next time */
+    return done;
+}
+
+/* Reads a slot's status only when its interrupt came (or it is polled); the blink window and a
+ * holder's release are checked against the clock without touching the slot. */
+static int slot_work(struct pci_system *sys, struct hp_slot *s)
+{
+    int done = 0;
+    bool polled = slot_polled(s);
+    if (s->pending || polled)
+        done = slot_events(sys, s);
     if ((s->info.state == PCI_SLOT_BLINK_OFF && clock_ns() >= s->deadline) ||
         s->info.state == PCI_SLOT_WAIT_RELEASE)
         done |= slot_remove(sys, s, "attention button");
@@ -367,21 +589,32 @@ int pci_hotplug_poll(void)
 {
     struct pci_system *sys = platform_pci();
     int n = 0;
+    hp_work = false;
     for (unsigned i = 0; sys && i < nr_slots; i++)
-        n += slot_poll(sys, &slots[i]);
+        n += slot_work(sys, &slots[i]);
     return n;
 }
 
-/* While a program waits in poll(2) (kernel/fd.c): slot events are seen without anyone calling
- * pci_hotplug_poll, at most every 10 ms (each look is a few configuration reads per slot). */
+/* While a program waits in poll(2) (kernel/fd.c): at once when a slot's interrupt came, else
+ * at most every 10 ms (for polled slots, the blink window and a holder's release). */
 void moat_idle_work(void)
 {
     static uint64_t last;
     uint64_t now = clock_ns();
-    if (nr_slots == 0 || now - last < HP_IDLE_EVERY_NS)
+    if (nr_slots == 0 || (!hp_work && now - last < HP_IDLE_EVERY_NS))
         return;
     last = now;
     pci_hotplug_poll();
+}
+
+int pci_hotplug_press_button(const struct pci_dev *port)
+{
+    struct pci_system *sys = platform_pci();
+    for (unsigned i = 0; sys && i < nr_slots; i++)
+        if (slots[i].port == port)
+            return slot_event(sys, &slots[i], PCI_EXP_SLTSTA_ABP,
+                              slot_status(sys, &slots[i]) & PCI_EXP_SLTSTA_PDS);
+    return -ENODEV;
 }
 
 int pci_hotplug_slot_info(const struct pci_dev *port, struct pci_hotplug_slot_info *out)
@@ -396,13 +629,14 @@ int pci_hotplug_slot_info(const struct pci_dev *port, struct pci_hotplug_slot_in
 }
 
 /* Takes a slot over as Linux's pciehp does at probe: stale events cleared, an empty slot
- * powered off, presence/link/button events enabled (no interrupt: they are polled). A slot
- * that reports no presence while functions were enumerated below it is someone else's (QEMU's
- * ACPI hot-plug, q35's default: Linux would not get native control through _OSC): left alone. */
+ * powered off, the port's interrupt set up, presence/link/button events enabled and, with an
+ * interrupt, Hot-Plug and Command Completed interrupts too. A slot that reports no presence
+ * while functions were enumerated below it is someone else's (QEMU's ACPI hot-plug, q35's
+ * default: Linux would not get native control through _OSC): left alone. */
 static void slot_init(struct pci_system *sys, struct pci_dev *port)
 {
     struct hp_slot *s = &slots[nr_slots];
-    char bdf[16];
+    char bdf[16], how[80];
     pci_format_bdf(port, bdf, sizeof(bdf));
     s->port = port;
     s->exp = port->caps.exp;
@@ -418,16 +652,21 @@ static void slot_init(struct pci_system *sys, struct pci_dev *port)
     slot_ack(sys, s, slot_status(sys, s) & (HP_EVENTS | PCI_EXP_SLTSTA_CC));
     present = slot_status(sys, s) & PCI_EXP_SLTSTA_PDS;
     s->info.state = present && slot_powered(sys, s) ? PCI_SLOT_ON : PCI_SLOT_OFF;
+    slot_irq_setup(sys, s, how, sizeof(how));
+    uint16_t enable = PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE;
+    if (s->irq != HP_IRQ_NONE)
+        enable |= PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_CCIE;
     slot_command(sys, s, PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE |
-                 PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_CCIE,
-                 PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_DLLSCE);
+                 PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_CCIE, enable);
+    s->pending = true;          /* anything that came before the interrupt was on */
     if (s->info.state == PCI_SLOT_OFF && !present && slot_powered(sys, s))
         slot_power_off(sys, s);
-    kprintf("pciehp: %s: slot %u, %s; windows mem [%#llx +%#llx] pref [%#llx +%#llx]\n", bdf,
-            (unsigned)FIELD_GET(PCI_EXP_SLTCAP_PSN, s->sltcap),
+    kprintf("pciehp: %s: slot %u, %s; windows mem [%#llx +%#llx] pref [%#llx +%#llx]; %s\n",
+            bdf, (unsigned)FIELD_GET(PCI_EXP_SLTCAP_PSN, s->sltcap),
             s->info.state == PCI_SLOT_ON ? "occupied" : "empty",
             (unsigned long long)port->win_mem.base, (unsigned long long)port->win_mem.size,
-            (unsigned long long)port->win_pref.base, (unsigned long long)port->win_pref.size);
+            (unsigned long long)port->win_pref.base, (unsigned long long)port->win_pref.size,
+            how);
     if (present && s->info.state == PCI_SLOT_OFF)
         slot_enable(sys, s);   /* present at boot but powered off */
 }
@@ -439,6 +678,13 @@ static int pciehp_init(void)
     unsigned long long ms;
     if (cmdline_get("pciehp_blink_ms", v, sizeof(v)) && str_to_u64(v, NULL, 10, &ms) == 0)
         blink_ns = ms * NSEC_PER_MSEC;
+    if (cmdline_get("pciehp_poll", v, sizeof(v))) {
+        poll_mode = strcmp(v, "0") == 0 ? 0 : strcmp(v, "1") == 0 ? 1 : -1;
+        if (poll_mode == -1)
+            kprintf("pciehp: pciehp_poll=%s: neither 0 nor 1, ignored\n", v);
+    }
+    if (cmdline_get("pciehp_msi", v, sizeof(v)))
+        use_msi = strcmp(v, "0") != 0;
     for (uint32_t i = 0; sys && i < sys->ndevs && nr_slots < HP_MAX_SLOTS; i++)
         if (!sys->devs[i].gone && sys->devs[i].hotplug_slot && sys->devs[i].secondary)
             slot_init(sys, &sys->devs[i]);

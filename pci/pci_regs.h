@@ -18,6 +18,7 @@
 #define  PCI_COMMAND_MASTER     BIT(2)   /* Bus Master Enable */
 #define  PCI_COMMAND_INTX_DISABLE BIT(10)
 #define PCI_STATUS              0x06
+#define  PCI_STATUS_INTERRUPT   BIT(3)   /* INTx asserted */
 #define  PCI_STATUS_CAP_LIST    BIT(4)   /* Capabilities List */
 #define PCI_CLASS_REVISION      0x08     /* Revision ID 7:0, Class Code 31:8 */
 #define PCI_HEADER_TYPE         0x0e
@@ -103,6 +104,7 @@
 #define   PCI_EXP_TYPE_RC_END       0x9   /* Root Complex Integrated Endpoint */
 #define   PCI_EXP_TYPE_RC_EC        0xa   /* Root Complex Event Collector */
 #define  PCI_EXP_FLAGS_SLOT     BIT(8)   /* Slot Implemented */
+#define  PCI_EXP_FLAGS_IRQ      GENMASK(13, 9)  /* Interrupt Message Number */
 #define PCI_EXP_DEVCAP          0x04
 #define  PCI_EXP_DEVCAP_FLR     BIT(28)  /* Function Level Reset Capability */
 #define PCI_EXP_DEVCTL          0x08

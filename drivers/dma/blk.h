@@ -17,6 +17,7 @@
 #ifndef MOAT_DRIVERS_DMA_BLK_H
 #define MOAT_DRIVERS_DMA_BLK_H
 
+#include "arch/msi.h"
 #include "drivers/dma/dma.h"
 
 struct blk_dev;
@@ -99,10 +100,8 @@ struct blk_dev {
     /* completion interrupts (blk_irq.c), opt-in: want_irq before setup or a rebind */
     bool want_irq, irq_on;      /* irq_on: MSI-X entry 0 live; drivers route completions to it */
     int irq_vector;
-    uint64_t msi_addr;          /* the message MSI-X entry 0 sends */
-    uint32_t msi_data;
-    volatile uint8_t *msix_table;
-    uint16_t msix_cap;
+    struct msi_msg msi;         /* the message MSI-X entry 0 sends */
+    volatile uint32_t *msix_entry;
     volatile uint64_t nr_irqs;
     /* STRICT completions reaped by the current poll, not yet unmapped (blk_io_reaped) */
     struct blk_io *reaped[BLK_REAP_BATCH];

@@ -15,8 +15,6 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 
-#define STATUS_INTERRUPT BIT(3)
-
 static bool intx_masking_works(struct vfio_device *vd)
 {
     struct pci_system *sys = vfio_pci();
@@ -54,7 +52,7 @@ static void intx_set_disable(struct vfio_device *vd, bool disable)
 
 static bool intx_pending(struct vfio_device *vd)
 {
-    return pci_read16(vfio_pci(), vd->pdev, PCI_STATUS) & STATUS_INTERRUPT;
+    return pci_read16(vfio_pci(), vd->pdev, PCI_STATUS) & PCI_STATUS_INTERRUPT;
 }
 
 static void intx_signal(struct vfio_device *vd)

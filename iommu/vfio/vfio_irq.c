@@ -11,13 +11,6 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 
-#define MSIX_FLAGS 2
-#define MSIX_FLAGS_ENABLE BIT(15)
-#define MSIX_FLAGS_MASKALL BIT(14)
-#define MSIX_TABLE 4
-#define MSIX_ENTRY_SIZE 16
-#define MSIX_ENTRY_CTRL_MASK BIT(0)
-
 static void irq_fire(unsigned vector, void *ctx)
 {
     struct vfio_irq *irq = ctx;
@@ -25,24 +18,11 @@ static void irq_fire(unsigned vector, void *ctx)
         eventfd_signal(irq->trigger);
 }
 
-static volatile uint32_t *msix_entry(struct vfio_device *vd, unsigned i)
-{
-    struct pci_system *sys = vfio_pci();
-    const struct pci_dev *d = vd->pdev;
-    uint32_t tbl = pci_read32(sys, d, d->caps.msix + MSIX_TABLE);
-    const struct pci_bar *b = &d->bar[tbl & 7];
-    if (!b->size || (b->flags & PCI_BAR_IO))
-        return NULL;
-    uint64_t off = (tbl & ~7u) + (uint64_t)i * MSIX_ENTRY_SIZE;
-    volatile uint8_t *page = mmio_map(b->base + ALIGN_DOWN(off, 4096), 4096);
-    return page ? (volatile uint32_t *)(page + off % 4096) : NULL;
-}
-
 static void msix_mask(struct vfio_device *vd, unsigned i)
 {
-    volatile uint32_t *e = msix_entry(vd, i);
+    volatile uint32_t *e = msix_entry_map(vfio_pci(), vd->pdev, i);
     if (e)
-        e[3] = MSIX_ENTRY_CTRL_MASK;
+        msix_entry_mask(e);
 }
 
 /* The function no longer sends irq's message (MSI off, or its MSI-X entry masked): the message's
@@ -64,8 +44,7 @@ void vfio_irqs_disable(struct vfio_device *vd)
     if (vd->irq_index == VFIO_PCI_MSI_IRQ_INDEX) {
         msi_disable(sys, vd->pdev);
     } else if (vd->irq_index == VFIO_PCI_MSIX_IRQ_INDEX) {
-        uint16_t c = pci_read16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS);
-        pci_write16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS, c & ~MSIX_FLAGS_ENABLE);
+        msix_set_enable(sys, vd->pdev, false);
     }
     for (unsigned i = 0; i < VFIO_MAX_VECTORS; i++)
         irq_release(vd, &vd->irqs[i]);
@@ -120,14 +99,10 @@ static int irq_arm(struct vfio_device *vd, unsigned index, unsigned i, int fd, b
 
 static int msix_program(struct vfio_device *vd, unsigned i, const struct msi_msg *m, bool armed)
 {
-    volatile uint32_t *e = msix_entry(vd, i);
+    volatile uint32_t *e = msix_entry_map(vfio_pci(), vd->pdev, i);
     if (!e)
         return ERR(-ENODEV);
-    e[3] = MSIX_ENTRY_CTRL_MASK;
-    e[0] = (uint32_t)m->addr;
-    e[1] = (uint32_t)(m->addr >> 32);
-    e[2] = m->data;
-    e[3] = armed ? 0 : MSIX_ENTRY_CTRL_MASK;
+    msix_entry_write(e, m, !armed);
     return 0;
 }
 
@@ -151,11 +126,8 @@ static int irqs_enable(struct vfio_device *vd, unsigned index, unsigned start, u
         vfio_irqs_disable(vd);
         return err;
     }
-    if (index == VFIO_PCI_MSIX_IRQ_INDEX) {
-        uint16_t c = pci_read16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS);
-        pci_write16(sys, vd->pdev, vd->pdev->caps.msix + MSIX_FLAGS,
-                    (c | MSIX_FLAGS_ENABLE) & ~MSIX_FLAGS_MASKALL);
-    }
+    if (index == VFIO_PCI_MSIX_IRQ_INDEX)
+        msix_set_enable(sys, vd->pdev, true);
     vd->irq_index = index;
     vd->nr_irqs = MAX(vd->nr_irqs, start + count);
     return 0;
@@ -172,7 +144,7 @@ unsigned vfio_irq_count(struct vfio_device *vd, unsigned index)
     case VFIO_PCI_MSI_IRQ_INDEX:
         return d->caps.msi ? 1u << ((pci_read16(sys, d, d->caps.msi + 2) >> 1) & 7) : 0;
     case VFIO_PCI_MSIX_IRQ_INDEX:
-        return d->caps.msix ? (pci_read16(sys, d, d->caps.msix + MSIX_FLAGS) & 0x7ffu) + 1 : 0;
+        return msix_table_size(sys, d);
     case VFIO_PCI_ERR_IRQ_INDEX:
         return d->caps.exp ? 1 : 0;
     case VFIO_PCI_REQ_IRQ_INDEX:

@@ -690,7 +690,7 @@ static void irq_on(struct ktest *t, struct blk_dev *b)
     KEXPECT(t, poll_until(b->nr_irqs >= before + 16, NSEC_PER_SEC) == 0);
     kprintf("# %s: %llu completion interrupts on vector %d (message %#llx/%#x)\n", b->name,
             (unsigned long long)(b->nr_irqs - before), b->irq_vector,
-            (unsigned long long)b->msi_addr, b->msi_data);
+            (unsigned long long)b->msi.addr, b->msi.data);
     b->want_irq = false;
     KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
     KEXPECT(t, !b->irq_on);

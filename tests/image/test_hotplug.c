@@ -1,6 +1,7 @@
 /* PCIe hot-plug cycles driven through QEMU's monitor: the test prints a "moat-qmp:" cue, the
  * runner (./moat run --qmp, tools/qmp-run.py) sends it to QEMU, and the test sees the result
- * only as the runtime does, through the slot's events (pci_hotplug_poll).
+ * only as the runtime does, through the slot's events (pci_hotplug_poll, which acts on what
+ * the slot's interrupt reported; with "pciehp_poll=0" nothing else ever reads the slot).
  *
  * Needs a topology with an empty pcie-root-port whose QEMU id is hp_bus= (default rp1) and
  * QEMU's ACPI hot-plug off on q35 (-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off),
@@ -362,6 +363,7 @@ static void plug_cycles(struct ktest *t)
     memset(e.buf, HP_CANARY, 4 * HP_PAGE);
     e.old_iova = 0;
     e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = e.vfs = 0;
+    struct pci_hotplug_slot_info start = slot_info(&e);
     uint32_t ndevs = e.sys->ndevs;
     int ngroups = (int)e.sys->ngroups;
     size_t heap = 0;
@@ -381,10 +383,80 @@ static void plug_cycles(struct ktest *t)
     KEXPECT(t, canaries_intact(&e));
     kprintf("hotplug: %u cycles of %s, %u devices -> %u, groups %d -> %u, %u VFs, %u I/Os (%u "
             "ended by removal with -ENODEV), %u bytes verified, %u DMAs to a previous device's "
-            "IOVA blocked (%u fault records), heap and pages back to the first cycle's\n",
+            "IOVA blocked (%u fault records), heap and pages back to the first cycle's; %u slot "
+            "interrupts, %u command completions without theirs\n",
             e.cycles, e.add, ndevs, e.sys->ndevs, ngroups, e.sys->ngroups, e.vfs, e.ios,
-            e.ios_enodev, e.bytes_verified, e.stale_blocked, e.stale_faults);
+            e.ios_enodev, e.bytes_verified, e.stale_blocked, e.stale_faults,
+            slot_info(&e).irqs - start.irqs, slot_info(&e).cc_missed - start.cc_missed);
+    pmm_free(pa, 2);
+}
+
+/* Polls the slots until the port's state is `state` (bounded). */
+static int wait_state(struct hp_env *e, enum pci_slot_state state)
+{
+    return poll_until((pci_hotplug_poll(), slot_info(e).state == state), HP_EVENT_TIMEOUT_NS);
+}
+
+/* pciehp's blink window: pciehp_blink_ms, else Linux's 5 s. */
+static uint64_t blink_window_ns(void)
+{
+    char v[24];
+    unsigned long long ms = 5000;
+    if (cmdline_get("pciehp_blink_ms", v, sizeof(v)))
+        str_to_u64(v, NULL, 10, &ms);
+    return ms * NSEC_PER_MSEC;
+}
+
+#define HP_QEMU_DEL_RETRY_NS (5500 * NSEC_PER_MSEC)   /* QEMU takes device_del again after 5 s */
+
+/* Linux's second attention-button press within the blink window cancels the removal. QEMU
+ * presses the button only for device_del, and refuses a second one while the power indicator
+ * blinks, so the second press is made at the slot's state machine (pci_hotplug_press_button):
+ * the removal must not happen, the device must stay and work, and a later device_del (once
+ * QEMU takes one again) must remove it. */
+static void button_cancel(struct ktest *t)
+{
+    struct hp_env e;
+    if (!hp_env(t, &e))
+        return;
+    uint64_t pa;
+    e.buf = pmm_alloc_zeroed(2, &pa);
+    KASSERT(t, e.buf);
+    memset(e.buf, HP_CANARY, 4 * HP_PAGE);
+    e.old_iova = 0;
+    e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = e.vfs = 0;
+    struct pci_hotplug_slot_info before = slot_info(&e);
+    kprintf("moat-qmp: device_add %s,id=hpc,bus=%s\n", e.add, e.bus);
+    KASSERT(t, wait_slot(&e, true, before.added) == 0);
+    struct pci_dev *d = pci_get_dev(e.sys, e.port->seg, e.port->secondary, 0);
+    KASSERT(t, d);
+
+    kprintf("moat-qmp: device_del hpc\n");
+    KASSERT(t, wait_state(&e, PCI_SLOT_BLINK_OFF) == 0);
+    KEXPECT_EQ(t, pci_hotplug_press_button(e.port), 0);
+    KEXPECT(t, slot_info(&e).state == PCI_SLOT_ON);
+    KEXPECT_EQ(t, slot_info(&e).cancelled, before.cancelled + 1);
+    /* Well past the blink window: still there, same function, still moving data. */
+    uint64_t until = clock_ns() + 3 * blink_window_ns();
+    while (clock_ns() < until)
+        pci_hotplug_poll();
+    KEXPECT_EQ(t, slot_info(&e).removed, before.removed);
+    KEXPECT(t, pci_get_dev(e.sys, e.port->seg, e.port->secondary, 0) == d);
+    KEXPECT(t, pci_cfg_read(e.sys, e.port->seg, e.port->secondary, 0, PCI_VENDOR_ID, 4) ==
+               ((uint32_t)d->device << 16 | d->vendor));
+    check_added(t, &e, d, 0);
+
+    udelay(HP_QEMU_DEL_RETRY_NS / 1000);
+    kprintf("moat-qmp: device_del hpc\n");
+    KASSERT(t, wait_slot(&e, false, before.removed) == 0);
+    KEXPECT(t, slot_info(&e).state == PCI_SLOT_OFF);
+    KEXPECT(t, pci_get_dev(e.sys, e.port->seg, e.port->secondary, 0) == NULL);
+    KEXPECT(t, canaries_intact(&e));
+    kprintf("hotplug: a second press within the blink window cancelled the removal (%u "
+            "cancelled), the device stayed and moved %u bytes, a later press removed it\n",
+            slot_info(&e).cancelled - before.cancelled, e.bytes_verified);
     pmm_free(pa, 2);
 }
 
 KTEST_SUITE_EXPLICIT(hotplug, KTEST_CASE(plug_cycles));
+KTEST_SUITE_EXPLICIT(hotplug_cancel, KTEST_CASE(button_cancel));

@@ -3,10 +3,13 @@
 # command-line word), under each x86 IOMMU. The blink wait is cut from Linux's 5 s to 100 ms.
 # Bound to the edu driver, every incarnation moves and checks 8 KiB by DMA and, from the second
 # on, first aims a DMA at the IOVA the previous one had mapped: it must fault.
+# pciehp_poll=0: nothing reads a slot unless its interrupt (the port's MSI-X or MSI) said so, so
+# these pass only when the interrupts deliver the events; the suite counts them.
 set(HP_TOPO ${PROJECT_SOURCE_DIR}/tests/topologies/10-hotplug.txt)
-set(HP_WORDS "tests=hotplug pciehp_blink_ms=100 hp_cycles=10")
-set(HP_LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: slot 1, empty"
-    "^pciehp: 0000:00:06.0: removed .attention button.")
+set(HP_WORDS "tests=hotplug pciehp_blink_ms=100 hp_cycles=10 pciehp_poll=0")
+set(HP_IRQS "; [1-9][0-9]+ slot interrupts, ")
+set(HP_LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: slot 1, empty.*; events by MSI-X$"
+    "^pciehp: 0000:00:06.0: removed .attention button." ${HP_IRQS})
 set(HP_EDU "^pciehp: 0000:00:06.0: added 0000:01:00.0 \\[1234:11e8\\]")
 set(HP_BAD "EXCEPTION" "PANIC" "not ok" "cue .* failed" "-> error")
 set(HP_DMA ${HP_EDU} "^hotplug: 10 cycles of edu,.* 81920 bytes verified, 9 DMAs to a previous device's IOVA blocked")
@@ -26,6 +29,21 @@ moat_qemu_test(arm64.hotplug_edu_smmuv3 TIMEOUT 240
         "^dma fault: dev 0000:01:00.0 iova 0x1000000 write reason 16 \\(F_TRANSLATION"
   NO_LINES ${HP_BAD}
   ARGS --qmp --tests --iommu smmuv3 --topology ${HP_TOPO} --cmdline ${HP_WORDS})
+# The second attention-button press within the blink window cancels the removal (made at the
+# slot's state machine: QEMU refuses device_del while the power indicator blinks); the edu
+# stays and moves checked data, and a device_del 5 s later (QEMU's retry time) removes it.
+foreach(iommu intel smmuv3)
+  set(name hotplug_cancel_${iommu})
+  if(iommu STREQUAL smmuv3)
+    set(name arm64.${name})
+  endif()
+  moat_qemu_test(${name} TIMEOUT 240
+    LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: attention button pressed again: removal cancelled"
+          "^hotplug: a second press within the blink window cancelled the removal .1 cancelled., the device stayed and moved 8192 bytes, a later press removed it"
+    NO_LINES ${HP_BAD}
+    ARGS --qmp --tests --iommu ${iommu} --topology ${HP_TOPO}
+         --cmdline "tests=hotplug_cancel pciehp_blink_ms=100 pciehp_poll=0")
+endforeach()
 # An SR-IOV NIC: igb's 8 VFs enabled on every plug, each in its own group, all gone on unplug.
 foreach(iommu intel amd)
   moat_qemu_test(hotplug_igb_${iommu} TIMEOUT 240
@@ -39,9 +57,18 @@ moat_qemu_test(hotplug_edu_unbound TIMEOUT 240
   LINES ${HP_LINES} ${HP_EDU} "^hotplug: 10 cycles of edu,.* 0 bytes verified"
   NO_LINES ${HP_BAD} "^edu: "
   ARGS --qmp --tests --topology ${HP_TOPO} --cmdline "${HP_WORDS} drivers=none")
-# A function joining an existing group: plugged below a switch's downstream port without ACS.
+# INTx where MSI is refused (pciehp_msi=0): QEMU's root ports lose their INTx level at every
+# configuration write (pci_hotplug.c: slot_polled), so such a slot is polled as well.
+moat_qemu_test(hotplug_edu_intx TIMEOUT 240
+  LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: slot 1, empty.*; events by INTx, and polled$"
+        ${HP_DMA}
+  NO_LINES ${HP_BAD}
+  ARGS --qmp --tests --topology ${HP_TOPO}
+       --cmdline "tests=hotplug pciehp_blink_ms=100 hp_cycles=10 pciehp_msi=0")
+# A function joining an existing group: plugged below a switch's downstream port without ACS
+# (xio3130 downstream ports signal by MSI).
 moat_qemu_test(hotplug_edu_switch TIMEOUT 240
-  LINES "^1 passed, 0 failed" "^pciehp: 0000:02:00.0: slot 0, empty"
+  LINES "^1 passed, 0 failed" "^pciehp: 0000:02:00.0: slot 0, empty.*; events by MSI$" ${HP_IRQS}
         "^pciehp: 0000:02:00.0: added 0000:03:00.0 \\[1234:11e8\\] class 00ff00, group 4"
         "^iommu_group 4: 0000:02:00.0 0000:03:00.0" "^hotplug: 10 cycles of edu,.* 81920 bytes verified"
   NO_LINES ${HP_BAD}
@@ -71,7 +98,7 @@ foreach(iommu intel amd)
           "^hotplug: 10 cycles of virtio-blk-pci,.* 20 I/Os .* 81920 bytes verified"
     ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_add=${HP_VBLK}=hpd")
 endforeach()
-set(HP_INFLIGHT "tests=hotplug pciehp_blink_ms=100 hp_cycles=4 hp_inflight=1 hp_nodata=1")
+set(HP_INFLIGHT "tests=hotplug pciehp_blink_ms=100 hp_cycles=4 hp_inflight=1 hp_nodata=1 pciehp_poll=0")
 moat_hotplug_disk_test(hotplug_nvme_inflight
   LINES "^blk: nvme0n1: removed; [1-8] I/Os it held ended with -ENODEV"
         "^hotplug: 4 cycles of nvme,.* .[1-9][0-9]* ended by removal with -ENODEV"
@@ -96,7 +123,7 @@ foreach(iommu intel amd)
           "^pciehp: 0000:00:06.0: removed .attention button."
     NO_LINES "FAIL" "EXCEPTION" "PANIC" ${HP_BAD}
     ARGS --qmp --iommu ${iommu} --topology ${HP_TOPO} --app ${PROJECT_SOURCE_DIR}/apps/hotplug_vfio.c
-         --cmdline pciehp_blink_ms=100)
+         --cmdline "pciehp_blink_ms=100 pciehp_poll=0")
 endforeach()
 
 # Function reset with DMA mapped: SBR for the edu alone below rp2, FLR for an NVMe controller

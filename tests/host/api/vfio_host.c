@@ -109,15 +109,6 @@ void msi_free(struct pci_dev *dev, const struct msi_msg *m)
 {
 }
 
-int msi_enable(struct pci_system *sys, struct pci_dev *dev, const struct msi_msg *m)
-{
-    return dev->caps.msi ? 0 : -ENODEV;
-}
-
-void msi_disable(struct pci_system *sys, struct pci_dev *dev)
-{
-}
-
 /* INTx (vfio_intx.c stands on the I/O APIC): the line is usable when the pin is set; the
  * requests themselves are not modelled. */
 unsigned vfio_intx_count(struct vfio_device *vd)
