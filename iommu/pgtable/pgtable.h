@@ -58,8 +58,11 @@ enum pgtable_fmt {
 #define PGTABLE_PROT_SNOOP BIT(2)
 /* Arm only: Device-nGnRE memory (MSI doorbells, peer MMIO). Ignored by the x86 formats. */
 #define PGTABLE_PROT_MMIO BIT(3)
+/* A map request's, not a leaf's: every leaf of the granule size, however the range is aligned
+ * (IOMMUFD's huge pages off). One call maps the whole range; never reported by translate. */
+#define PGTABLE_PROT_SMALL BIT(4)
 #define PGTABLE_PROT_ALL (PGTABLE_PROT_READ | PGTABLE_PROT_WRITE | PGTABLE_PROT_SNOOP | \
-                          PGTABLE_PROT_MMIO)
+                          PGTABLE_PROT_MMIO | PGTABLE_PROT_SMALL)
 /* Reported by pgtable_translate only: hardware has marked the leaf dirty. */
 #define PGTABLE_PROT_DIRTY BIT(8)
 

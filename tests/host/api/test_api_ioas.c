@@ -380,6 +380,14 @@ TEST(copy_between_ioas)
     API_CLEAN(&b);
 }
 
+/* The size of the leaf that maps iova in dev's domain (0: none). */
+static uint64_t leaf_size(struct pci_dev *dev, uint64_t iova)
+{
+    struct pgtable_xlate x;
+    struct iommu_domain *d = iommu_dev_domain(dev);
+    return d && !pgtable_translate(&d->pt, iova, &x) ? x.pgsize : 0;
+}
+
 TEST(huge_pages_option)
 {
     struct api_base b;
@@ -403,15 +411,52 @@ TEST(huge_pages_option)
     v = 0;      /* a domain with mappings, maybe in large leaves */
     CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, &v),
              -EINVAL);
+    CHECK_EQ(leaf_size(&api_devs[2], iova), 2u << 20);      /* huge pages on: one 2 MiB leaf */
     CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
     CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, &v), 0);
     uint64_t calls = mock_stats.map_calls;
     CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, 2u << 20, &iova), 0);
-    CHECK_EQ(mock_stats.map_calls - calls, 512);    /* one 4 KiB leaf per call */
+    /* Off: the same aligned range in 4 KiB leaves, written by one call, not one per page. */
+    CHECK_EQ(mock_stats.map_calls - calls, 1);
+    for (uint64_t off = 0; off < (2u << 20); off += 0x3f000) {
+        CHECK_EQ(leaf_size(&api_devs[2], iova + off), 4096);
+        CHECK_EQ(api_xlate(&api_devs[2], iova + off), (uint64_t)(uintptr_t)buf + off);
+    }
     CHECK_EQ(api_xlate(&api_devs[2], iova + 0x1ff000), (uint64_t)(uintptr_t)buf + 0x1ff000);
     CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, 2u << 20, &got), 0);
     CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_GET, &v), 0);
     CHECK_EQ(v, 0);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+}
+
+/* Huge pages off, a device attached after the map (the fuzzer's slow input: a 1 GiB area filled
+ * by one call per page, each walking from the root): one map call per area and domain. */
+TEST(huge_pages_off_attach_maps_each_area_once)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint32_t ioas;
+    uint64_t v = 0, iova = 0x40000000, got;
+    const uint64_t len = 16u << 20;
+    struct moat_iommufd *ctx = open_ctx(&ioas);
+    REQUIRE(ctx);
+    CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, &v), 0);
+    uint8_t *buf = api_pages(len / 4096);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, len, &iova), 0);
+    uint64_t calls = mock_stats.map_calls;
+    attach_dev(ctx, ioas, 2);
+    CHECK_EQ(mock_stats.map_calls - calls, 1);
+    CHECK_EQ(mock_mapped_bytes(), len);
+    for (uint64_t off = 0; off < len; off += 0x1ff000) {
+        CHECK_EQ(leaf_size(&api_devs[2], iova + off), 4096);
+        CHECK_EQ(api_xlate(&api_devs[2], iova + off), (uint64_t)(uintptr_t)buf + off);
+    }
+    CHECK_EQ(api_xlate(&api_devs[2], iova + len - 4096), (uint64_t)(uintptr_t)buf + len - 4096);
+    CHECK_EQ(api_xlate(&api_devs[2], iova + len), UINT64_MAX);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
+    CHECK_EQ(got, len);
+    CHECK_EQ(mock_mapped_bytes(), 0);
     moat_iommufd_close(ctx);
     API_CLEAN(&b);
 }
