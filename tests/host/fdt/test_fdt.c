@@ -504,6 +504,72 @@ TEST(interrupt_parent_loop_bounded)
     free(blob);
 }
 
+/* A console whose interrupt is out of range (found by fuzz_fdt: the cells were stored, intid
+ * left 0): the device is kept, its interrupt is none, every field zero. */
+TEST(uart_bad_interrupt_left_none)
+{
+    struct builder b = { 0 };
+    begin(&b, "");
+    memory_node(&b);
+    begin(&b, "intc@8000000");
+    static const uint32_t gic = 9, three = 3;
+    prop_u32s(&b, "phandle", &gic, 1);
+    prop_u32s(&b, "#interrupt-cells", &three, 1);
+    prop(&b, "interrupt-controller", "", 0);
+    end(&b);
+    begin(&b, "pl011@9000000");
+    static const char compat[] = "arm,pl011";
+    prop(&b, "compatible", compat, sizeof(compat));
+    static const uint32_t reg[] = { 0, 0x9000000, 0x1000 };
+    prop_u32s(&b, "reg", reg, 3);
+    prop_u32s(&b, "interrupt-parent", &gic, 1);
+    static const uint32_t bad[] = { 0, 5000, 4 }, ppi_bad[] = { 1, 16, 4 }, good[] = { 0, 1, 4 };
+    prop_u32s(&b, "interrupts", bad, 3);
+    end(&b);
+    end(&b);
+    put32(&b, 9);
+    size_t len;
+    uint8_t *blob = finish(&b, &len);
+    struct fdt f;
+    REQUIRE(fdt_open(&f, blob, len) == 0);
+    struct dt_platform p;
+    const char *why;
+    REQUIRE(dt_platform_parse(&f, &p, &why) == 0);
+    CHECK(p.uart.present);
+    CHECK_EQ(p.uart.irq.intid, 0);
+    CHECK_EQ(p.uart.irq.kind, 0);
+    CHECK_EQ(p.uart.irq.num, 0);
+    CHECK_EQ(p.uart.irq.flags, 0);
+    free(blob);
+
+    /* The same node with a PPI past 15 refused, and with SPI 1 resolved to intid 33. */
+    const uint32_t *cases[] = { ppi_bad, good };
+    const uint32_t want[] = { 0, 33 };
+    for (unsigned c = 0; c < 2; c++) {
+        b = (struct builder){ 0 };
+        begin(&b, "");
+        memory_node(&b);
+        begin(&b, "intc@8000000");
+        prop_u32s(&b, "phandle", &gic, 1);
+        prop_u32s(&b, "#interrupt-cells", &three, 1);
+        end(&b);
+        begin(&b, "pl011@9000000");
+        prop(&b, "compatible", compat, sizeof(compat));
+        prop_u32s(&b, "reg", reg, 3);
+        prop_u32s(&b, "interrupt-parent", &gic, 1);
+        prop_u32s(&b, "interrupts", cases[c], 3);
+        end(&b);
+        end(&b);
+        put32(&b, 9);
+        blob = finish(&b, &len);
+        REQUIRE(fdt_open(&f, blob, len) == 0);
+        REQUIRE(dt_platform_parse(&f, &p, &why) == 0);
+        CHECK_EQ(p.uart.irq.intid, want[c]);
+        CHECK_EQ(p.uart.irq.num, (c ? 1u : 0u));
+        free(blob);
+    }
+}
+
 TEST(hostile_facts_refused_by_name)
 {
     /* No memory. */
