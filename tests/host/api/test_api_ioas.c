@@ -510,6 +510,57 @@ static int scattered_v2p(void *arg, const void *va, uint64_t len, uint32_t prot,
     return 0;
 }
 
+/* RUNS runs of RUN_PAGES pages, each physically contiguous, the runs in reverse order; counts
+ * the questions. */
+#define RUNS 64
+#define RUN_PAGES 16
+struct equal_runs {
+    uint64_t base, questions;
+};
+
+static int equal_runs_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
+{
+    struct equal_runs *r = arg;
+    const uint64_t run = RUN_PAGES * 4096, v = (uint64_t)(uintptr_t)va;
+    r->questions++;
+    if (v < r->base || !len || v - r->base >= RUNS * run)
+        return -EFAULT;
+    uint64_t k = (v - r->base) / run, off = (v - r->base) % run;
+    if (off + len > run)
+        return -EFAULT;     /* crosses into the next run: not contiguous */
+    *pa = r->base + (RUNS - 1 - k) * run + off;
+    return 0;
+}
+
+/* A map of memory in equal runs finds each after the first with three questions (the last
+ * run's length, one page more, its first page), in each of map_runs' two passes: not the
+ * doubling and halving every run would need alone (~10 a run here). */
+TEST(map_of_equal_runs_asks_few_questions)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint32_t ioas;
+    uint64_t iova = 0, got;
+    const uint64_t run = RUN_PAGES * 4096;
+    struct moat_iommufd *ctx = open_ctx(&ioas);
+    REQUIRE(ctx);
+    attach_dev(ctx, ioas, 2);
+    struct equal_runs r = { .base = (uint64_t)(uintptr_t)api_pages(RUNS * RUN_PAGES) };
+    moat_iommufd_set_virt_to_phys(ctx, equal_runs_v2p, &r);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, RW, (void *)(uintptr_t)r.base, RUNS * run, &iova), 0);
+    CHECK(r.questions <= 2 * 3 * RUNS + 32);
+    for (uint64_t k = 0; k < RUNS; k++) {
+        CHECK_EQ(api_xlate(&api_devs[2], iova + k * run), r.base + (RUNS - 1 - k) * run);
+        CHECK_EQ(api_xlate(&api_devs[2], iova + k * run + run - 8),
+                 r.base + (RUNS - 1 - k) * run + run - 8);
+    }
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, RUNS * run, &got), 0);
+    CHECK_EQ(got, RUNS * run);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+}
+
 /* A non-identity CPU mapping: physical = virtual + 1 GiB, and a hole that is not RAM. */
 static int shifted_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
