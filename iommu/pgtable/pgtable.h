@@ -194,7 +194,8 @@ int pgtable_init(struct pgtable *pt, const struct pgtable_cfg *cfg,
 void pgtable_destroy(struct pgtable *pt);
 
 /* Maps [iova, iova + size) to [pa, pa + size) using the largest leaves the alignment of both
- * and the allowed page sizes permit. iova, pa and size must be aligned to pt->granule. */
+ * and the allowed page sizes permit (granule leaves only with PGTABLE_PROT_SMALL). iova, pa and
+ * size must be aligned to pt->granule. */
 int pgtable_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 /* Unmaps [iova, iova + size), which must be entirely mapped; flushes, then frees table pages
  * whose whole span was unmapped. */
