@@ -28,6 +28,8 @@ enum iommu_domain_type {
 /* Map permissions: the pgtable bits. */
 #define IOMMU_READ PGTABLE_PROT_READ
 #define IOMMU_WRITE PGTABLE_PROT_WRITE
+/* With READ/WRITE: map with leaves of the granule only (IOMMUFD's huge pages off), in one call. */
+#define IOMMU_SMALL PGTABLE_PROT_SMALL
 
 /* iommu_domain_cfg.flags */
 #define IOMMU_DOMAIN_NEST_PARENT BIT(0)     /* may be the parent (stage 2) of nested domains */

@@ -343,18 +343,9 @@ static inline int map_area_domain(struct ioas *ioas, struct iommu_domain *d,
     uint64_t len = a->node.last - a->node.start + 1;
     if (unlikely(a->win))
         return ioas_window_fill(a->win, d);
-    if (!ioas->no_huge)
-        return iommu_map(d, a->node.start, a->pa, len, a->prot);
-    /* Huge pages off: one 4 KiB leaf per call, so the table never holds a larger one. */
-    for (uint64_t off = 0; off < len; off += IOMMUFD_PAGE) {
-        int err = iommu_map(d, a->node.start + off, a->pa + off, IOMMUFD_PAGE, a->prot);
-        if (err) {
-            if (off)
-                MOAT_ASSERT(iommu_unmap(d, a->node.start, off) == 0);
-            return err;
-        }
-    }
-    return 0;
+    /* Huge pages off: the table holds 4 KiB leaves only, still written by one call (a call
+     * per page walked the table from its root for each of them). */
+    return iommu_map(d, a->node.start, a->pa, len, a->prot | (ioas->no_huge ? IOMMU_SMALL : 0));
 }
 
 int ioas_map_area_domain(struct ioas *ioas, struct iommu_domain *d, struct ioas_area *a)

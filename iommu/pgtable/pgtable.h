@@ -58,8 +58,11 @@ enum pgtable_fmt {
 #define PGTABLE_PROT_SNOOP BIT(2)
 /* Arm only: Device-nGnRE memory (MSI doorbells, peer MMIO). Ignored by the x86 formats. */
 #define PGTABLE_PROT_MMIO BIT(3)
+/* A map request's, not a leaf's: every leaf of the granule size, however the range is aligned
+ * (IOMMUFD's huge pages off). One call maps the whole range; never reported by translate. */
+#define PGTABLE_PROT_SMALL BIT(4)
 #define PGTABLE_PROT_ALL (PGTABLE_PROT_READ | PGTABLE_PROT_WRITE | PGTABLE_PROT_SNOOP | \
-                          PGTABLE_PROT_MMIO)
+                          PGTABLE_PROT_MMIO | PGTABLE_PROT_SMALL)
 /* Reported by pgtable_translate only: hardware has marked the leaf dirty. */
 #define PGTABLE_PROT_DIRTY BIT(8)
 
@@ -191,7 +194,8 @@ int pgtable_init(struct pgtable *pt, const struct pgtable_cfg *cfg,
 void pgtable_destroy(struct pgtable *pt);
 
 /* Maps [iova, iova + size) to [pa, pa + size) using the largest leaves the alignment of both
- * and the allowed page sizes permit. iova, pa and size must be aligned to pt->granule. */
+ * and the allowed page sizes permit (granule leaves only with PGTABLE_PROT_SMALL). iova, pa and
+ * size must be aligned to pt->granule. */
 int pgtable_map(struct pgtable *pt, uint64_t iova, uint64_t pa, uint64_t size, uint32_t prot);
 /* Unmaps [iova, iova + size), which must be entirely mapped; flushes, then frees table pages
  * whose whole span was unmapped. */

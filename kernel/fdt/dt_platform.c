@@ -26,15 +26,18 @@ bool dt_irq(const struct fdt *f, int node, unsigned i, struct dt_irq *out)
     if (!p || len / 12 <= i)
         return false;
     p += 12 * i;
-    out->kind = (uint32_t)fdt_cells(p, 1);
-    out->num = (uint32_t)fdt_cells(p + 4, 1);
-    out->flags = (uint32_t)fdt_cells(p + 8, 1);
-    if (out->kind == DT_IRQ_SPI && out->num < 988)
-        out->intid = out->num + 32;
-    else if (out->kind == DT_IRQ_PPI && out->num < 16)
-        out->intid = out->num + 16;
+    struct dt_irq v = {
+        .kind = (uint32_t)fdt_cells(p, 1),
+        .num = (uint32_t)fdt_cells(p + 4, 1),
+        .flags = (uint32_t)fdt_cells(p + 8, 1),
+    };
+    if (v.kind == DT_IRQ_SPI && v.num < 988)
+        v.intid = v.num + 32;
+    else if (v.kind == DT_IRQ_PPI && v.num < 16)
+        v.intid = v.num + 16;
     else
-        return false;
+        return false;       /* *out untouched: a caller's "none" stays none */
+    *out = v;
     return true;
 }
 
@@ -151,17 +154,24 @@ int dt_pci_intx(const struct fdt *f, int host, unsigned bus, unsigned devfn, uns
                                          0, 0, pin };
     for (int i = 0; i < INTX_CHILD_CELLS; i++)
         child[i] &= (uint32_t)fdt_cells(mask + 4 * i, 1);
+    /* Entries name their parent by phandle, nearly always the same one: it is looked up (a
+     * walk of the whole tree) only when it changes, not once per entry. */
+    uint32_t pac = 0, pic = 0, last_ph = 0;
     for (uint32_t at = 0; at < len;) {
         if (len - at < 4 * (INTX_CHILD_CELLS + 1))
             return -EINVAL;
         const uint8_t *e = map + at;
-        int parent = fdt_by_phandle(f, (uint32_t)fdt_cells(e + 4 * INTX_CHILD_CELLS, 1));
-        uint32_t pac = 0, pic = 0;
-        if (parent < 0 || !fdt_prop_u32(f, parent, "#interrupt-cells", &pic) || pic != 3)
-            return -EINVAL;     /* only a three-cell GIC parent is understood */
-        fdt_prop_u32(f, parent, "#address-cells", &pac);
-        if (pac > 3)
-            return -EINVAL;
+        uint32_t ph = (uint32_t)fdt_cells(e + 4 * INTX_CHILD_CELLS, 1);
+        if (!at || ph != last_ph) {
+            int parent = fdt_by_phandle(f, ph);
+            pac = pic = 0;
+            if (parent < 0 || !fdt_prop_u32(f, parent, "#interrupt-cells", &pic) || pic != 3)
+                return -EINVAL;     /* only a three-cell GIC parent is understood */
+            fdt_prop_u32(f, parent, "#address-cells", &pac);
+            if (pac > 3)
+                return -EINVAL;
+            last_ph = ph;
+        }
         uint32_t entry = 4 * (INTX_CHILD_CELLS + 1 + pac + pic);
         if (len - at < entry)
             return -EINVAL;
@@ -170,12 +180,15 @@ int dt_pci_intx(const struct fdt *f, int host, unsigned bus, unsigned devfn, uns
             match &= (uint32_t)fdt_cells(e + 4 * i, 1) == child[i];
         if (match) {
             const uint8_t *spec = e + 4 * (INTX_CHILD_CELLS + 1 + pac);
-            out->kind = (uint32_t)fdt_cells(spec, 1);
-            out->num = (uint32_t)fdt_cells(spec + 4, 1);
-            out->flags = (uint32_t)fdt_cells(spec + 8, 1);
-            if (out->kind != DT_IRQ_SPI || out->num >= 988)
+            struct dt_irq v = {
+                .kind = (uint32_t)fdt_cells(spec, 1),
+                .num = (uint32_t)fdt_cells(spec + 4, 1),
+                .flags = (uint32_t)fdt_cells(spec + 8, 1),
+            };
+            if (v.kind != DT_IRQ_SPI || v.num >= 988)
                 return -EINVAL;
-            out->intid = out->num + 32;
+            v.intid = v.num + 32;
+            *out = v;
             return 0;
         }
         at += entry;

@@ -84,8 +84,9 @@ struct dt_platform {
  * Memory is required. */
 int dt_platform_parse(const struct fdt *f, struct dt_platform *p, const char **why);
 
-/* The GIC interrupt i of node's "interrupts" (three-cell GIC binding); false when absent or
- * when the node's interrupt parent is not a three-cell controller. */
+/* The GIC interrupt i of node's "interrupts" (three-cell GIC binding); false, *out untouched,
+ * when absent, out of range, or when the node's interrupt parent is not a three-cell
+ * controller. (A device's irq left zeroed, intid 0, is "none".) */
 bool dt_irq(const struct fdt *f, int node, unsigned i, struct dt_irq *out);
 
 /* The GIC interrupt a PCI root-bus function's INTx pin (1 = INTA) raises through the host

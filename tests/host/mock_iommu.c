@@ -289,7 +289,7 @@ static int mock_map(struct iommu_domain *d, uint64_t iova, uint64_t pa, uint64_t
     mock_stats.last_prot = prot;
     if (!range_ok(d, iova, size))
         return -EINVAL;
-    if (!prot || (prot & ~(IOMMU_READ | IOMMU_WRITE)))
+    if (!(prot & (IOMMU_READ | IOMMU_WRITE)) || (prot & ~(IOMMU_READ | IOMMU_WRITE | IOMMU_SMALL)))
         VIOLATION("prot %#x", prot);
     int err = pgtable_map(&d->pt, iova, pa, size, prot);
     if (err == -EEXIST)

@@ -53,8 +53,9 @@ static int fz_to(void *arg, uint64_t uptr, const void *src, size_t len)
     return 0;
 }
 
-/* Any address below 2^39 "is RAM" (the mock never touches the pages); at most 16 MiB per map
- * keeps the page-table work per input small. */
+/* Any address below 2^39 "is RAM" (the mock never touches the pages). The hook takes at most
+ * 16 MiB at a time, so a longer map becomes runs of 16 MiB (ioas.c's map_runs), as memory that
+ * is not one physical run does. */
 static int fz_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
 {
     uint64_t v = (uint64_t)(uintptr_t)va;

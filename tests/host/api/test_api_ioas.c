@@ -380,6 +380,14 @@ TEST(copy_between_ioas)
     API_CLEAN(&b);
 }
 
+/* The size of the leaf that maps iova in dev's domain (0: none). */
+static uint64_t leaf_size(struct pci_dev *dev, uint64_t iova)
+{
+    struct pgtable_xlate x;
+    struct iommu_domain *d = iommu_dev_domain(dev);
+    return d && !pgtable_translate(&d->pt, iova, &x) ? x.pgsize : 0;
+}
+
 TEST(huge_pages_option)
 {
     struct api_base b;
@@ -403,15 +411,52 @@ TEST(huge_pages_option)
     v = 0;      /* a domain with mappings, maybe in large leaves */
     CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, &v),
              -EINVAL);
+    CHECK_EQ(leaf_size(&api_devs[2], iova), 2u << 20);      /* huge pages on: one 2 MiB leaf */
     CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
     CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, &v), 0);
     uint64_t calls = mock_stats.map_calls;
     CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, 2u << 20, &iova), 0);
-    CHECK_EQ(mock_stats.map_calls - calls, 512);    /* one 4 KiB leaf per call */
+    /* Off: the same aligned range in 4 KiB leaves, written by one call, not one per page. */
+    CHECK_EQ(mock_stats.map_calls - calls, 1);
+    for (uint64_t off = 0; off < (2u << 20); off += 0x3f000) {
+        CHECK_EQ(leaf_size(&api_devs[2], iova + off), 4096);
+        CHECK_EQ(api_xlate(&api_devs[2], iova + off), (uint64_t)(uintptr_t)buf + off);
+    }
     CHECK_EQ(api_xlate(&api_devs[2], iova + 0x1ff000), (uint64_t)(uintptr_t)buf + 0x1ff000);
     CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, 2u << 20, &got), 0);
     CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_GET, &v), 0);
     CHECK_EQ(v, 0);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
+}
+
+/* Huge pages off, a device attached after the map (the fuzzer's slow input: a 1 GiB area filled
+ * by one call per page, each walking from the root): one map call per area and domain. */
+TEST(huge_pages_off_attach_maps_each_area_once)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint32_t ioas;
+    uint64_t v = 0, iova = 0x40000000, got;
+    const uint64_t len = 16u << 20;
+    struct moat_iommufd *ctx = open_ctx(&ioas);
+    REQUIRE(ctx);
+    CHECK_EQ(moat_ioas_option(ctx, ioas, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, &v), 0);
+    uint8_t *buf = api_pages(len / 4096);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, FIXED, buf, len, &iova), 0);
+    uint64_t calls = mock_stats.map_calls;
+    attach_dev(ctx, ioas, 2);
+    CHECK_EQ(mock_stats.map_calls - calls, 1);
+    CHECK_EQ(mock_mapped_bytes(), len);
+    for (uint64_t off = 0; off < len; off += 0x1ff000) {
+        CHECK_EQ(leaf_size(&api_devs[2], iova + off), 4096);
+        CHECK_EQ(api_xlate(&api_devs[2], iova + off), (uint64_t)(uintptr_t)buf + off);
+    }
+    CHECK_EQ(api_xlate(&api_devs[2], iova + len - 4096), (uint64_t)(uintptr_t)buf + len - 4096);
+    CHECK_EQ(api_xlate(&api_devs[2], iova + len), UINT64_MAX);
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, 0, UINT64_MAX, &got), 0);
+    CHECK_EQ(got, len);
+    CHECK_EQ(mock_mapped_bytes(), 0);
     moat_iommufd_close(ctx);
     API_CLEAN(&b);
 }
@@ -463,6 +508,57 @@ static int scattered_v2p(void *arg, const void *va, uint64_t len, uint32_t prot,
         return -EFAULT;     /* not one contiguous run, or not the program's */
     *pa = s->base + (3 - page) * 4096;
     return 0;
+}
+
+/* RUNS runs of RUN_PAGES pages, each physically contiguous, the runs in reverse order; counts
+ * the questions. */
+#define RUNS 64
+#define RUN_PAGES 16
+struct equal_runs {
+    uint64_t base, questions;
+};
+
+static int equal_runs_v2p(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa)
+{
+    struct equal_runs *r = arg;
+    const uint64_t run = RUN_PAGES * 4096, v = (uint64_t)(uintptr_t)va;
+    r->questions++;
+    if (v < r->base || !len || v - r->base >= RUNS * run)
+        return -EFAULT;
+    uint64_t k = (v - r->base) / run, off = (v - r->base) % run;
+    if (off + len > run)
+        return -EFAULT;     /* crosses into the next run: not contiguous */
+    *pa = r->base + (RUNS - 1 - k) * run + off;
+    return 0;
+}
+
+/* A map of memory in equal runs finds each after the first with three questions (the last
+ * run's length, one page more, its first page), in each of map_runs' two passes: not the
+ * doubling and halving every run would need alone (~10 a run here). */
+TEST(map_of_equal_runs_asks_few_questions)
+{
+    struct api_base b;
+    api_setup(&b);
+    uint32_t ioas;
+    uint64_t iova = 0, got;
+    const uint64_t run = RUN_PAGES * 4096;
+    struct moat_iommufd *ctx = open_ctx(&ioas);
+    REQUIRE(ctx);
+    attach_dev(ctx, ioas, 2);
+    struct equal_runs r = { .base = (uint64_t)(uintptr_t)api_pages(RUNS * RUN_PAGES) };
+    moat_iommufd_set_virt_to_phys(ctx, equal_runs_v2p, &r);
+    CHECK_EQ(moat_ioas_map(ctx, ioas, RW, (void *)(uintptr_t)r.base, RUNS * run, &iova), 0);
+    CHECK(r.questions <= 2 * 3 * RUNS + 32);
+    for (uint64_t k = 0; k < RUNS; k++) {
+        CHECK_EQ(api_xlate(&api_devs[2], iova + k * run), r.base + (RUNS - 1 - k) * run);
+        CHECK_EQ(api_xlate(&api_devs[2], iova + k * run + run - 8),
+                 r.base + (RUNS - 1 - k) * run + run - 8);
+    }
+    CHECK_EQ(moat_ioas_unmap(ctx, ioas, iova, RUNS * run, &got), 0);
+    CHECK_EQ(got, RUNS * run);
+    CHECK_EQ(mock_mapped_bytes(), 0);
+    moat_iommufd_close(ctx);
+    API_CLEAN(&b);
 }
 
 /* A non-identity CPU mapping: physical = virtual + 1 GiB, and a hole that is not RAM. */

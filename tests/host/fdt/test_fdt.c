@@ -475,19 +475,30 @@ TEST(hostile_header_refused_by_name)
 }
 
 /* interrupt-parent pointing at itself, and a chain of parents: bounded, the IRQ unresolved. */
-TEST(interrupt_parent_loop_bounded)
+/* A tree of memory, a three-cell interrupt controller (phandle 9) when gic, and a PL011 whose
+ * interrupt-parent is parent (its own phandle 7 when 7) and interrupts irq[0..2]; parsed into
+ * *p, which must succeed. */
+static void console_tree(struct dt_platform *p, bool gic, uint32_t parent, const uint32_t *irq)
 {
+    static const uint32_t gic_ph = 9, three = 3, self = 7;
+    static const uint32_t reg[] = { 0, 0x9000000, 0x1000 };
+    static const char compat[] = "arm,pl011";
     struct builder b = { 0 };
     begin(&b, "");
     memory_node(&b);
+    if (gic) {
+        begin(&b, "intc@8000000");
+        prop_u32s(&b, "phandle", &gic_ph, 1);
+        prop_u32s(&b, "#interrupt-cells", &three, 1);
+        prop(&b, "interrupt-controller", "", 0);
+        end(&b);
+    }
     begin(&b, "pl011@9000000");
-    static const char compat[] = "arm,pl011";
     prop(&b, "compatible", compat, sizeof(compat));
-    static const uint32_t reg[] = { 0, 0x9000000, 0x1000 };
     prop_u32s(&b, "reg", reg, 3);
-    static const uint32_t self = 7, irq[] = { 0, 1, 4 };
-    prop_u32s(&b, "phandle", &self, 1);
-    prop_u32s(&b, "interrupt-parent", &self, 1);
+    if (parent == self)
+        prop_u32s(&b, "phandle", &self, 1);
+    prop_u32s(&b, "interrupt-parent", &parent, 1);
     prop_u32s(&b, "interrupts", irq, 3);
     end(&b);
     end(&b);
@@ -495,13 +506,40 @@ TEST(interrupt_parent_loop_bounded)
     size_t len;
     uint8_t *blob = finish(&b, &len);
     struct fdt f;
-    REQUIRE(fdt_open(&f, blob, len) == 0);
-    struct dt_platform p;
     const char *why;
-    REQUIRE(dt_platform_parse(&f, &p, &why) == 0);
-    CHECK(p.uart.present);
-    CHECK_EQ(p.uart.irq.intid, 0);              /* not a 3-cell controller: unresolved */
+    REQUIRE(fdt_open(&f, blob, len) == 0);
+    REQUIRE(dt_platform_parse(&f, p, &why) == 0);
+    CHECK(p->uart.present);
     free(blob);
+}
+
+TEST(interrupt_parent_loop_bounded)
+{
+    static const uint32_t irq[] = { 0, 1, 4 };
+    struct dt_platform p;
+    console_tree(&p, false, 7, irq);            /* the console is its own interrupt parent */
+    CHECK_EQ(p.uart.irq.intid, 0);              /* not a 3-cell controller: unresolved */
+}
+
+/* A console whose interrupt is out of range (found by fuzz_fdt: the cells were stored, intid
+ * left 0): the device is kept, its interrupt is none, every field zero. */
+TEST(uart_bad_interrupt_left_none)
+{
+    static const uint32_t spi_bad[] = { 0, 5000, 4 }, ppi_bad[] = { 1, 16, 4 };
+    static const uint32_t good[] = { 0, 1, 4 };
+    const uint32_t *bad[] = { spi_bad, ppi_bad };
+    struct dt_platform p;
+    for (unsigned c = 0; c < 2; c++) {
+        console_tree(&p, true, 9, bad[c]);
+        CHECK_EQ(p.uart.irq.intid, 0);
+        CHECK_EQ(p.uart.irq.kind, 0);
+        CHECK_EQ(p.uart.irq.num, 0);
+        CHECK_EQ(p.uart.irq.flags, 0);
+    }
+    console_tree(&p, true, 9, good);            /* the same tree, SPI 1: intid 33 */
+    CHECK_EQ(p.uart.irq.intid, 33);
+    CHECK_EQ(p.uart.irq.num, 1);
+    CHECK_EQ(p.uart.irq.flags, 4);
 }
 
 TEST(hostile_facts_refused_by_name)

@@ -173,6 +173,14 @@ static void sweep_one(const struct pgtable_cfg *cfg)
     /* pa misaligned to 2 MiB: only 4 KiB leaves fit. */
     if (span / 4 >= L1)
         map_cycle(&s, 2 * L1, BIT(32) + GR, L1, GR);
+    /* PGTABLE_PROT_SMALL: the same aligned span in granule leaves; translate omits the flag. */
+    if (span / 4 >= L1) {
+        const uint32_t small = PGTABLE_PROT_READ | PGTABLE_PROT_SMALL;
+        CHECK_EQ(pgtable_map(&s.pt, 2 * L1, BIT(32), L1, small), 0);
+        check_xlate(&s, 2 * L1, BIT(32), GR, stored(&s.pt, PGTABLE_PROT_READ));
+        check_xlate(&s, 3 * L1 - GR, BIT(32) + L1 - GR, GR, stored(&s.pt, PGTABLE_PROT_READ));
+        CHECK_EQ(pgtable_unmap(&s.pt, 2 * L1, L1, 0), 0);
+    }
     /* The last page of the address space. */
     map_cycle(&s, span - GR + 1, BIT(33), GR, GR);
 
