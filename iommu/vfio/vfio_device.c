@@ -289,6 +289,8 @@ static long device_reset(struct vfio_device *vd)
 /* Linux's vfio_df_ioctl_bind_iommufd: the arguments (EINVAL), the group's claim (EBUSY while its
  * file is open), "bound already" (EINVAL), the iommufd (EBADF, EBADFD: iommufd_ctx_from_fd),
  * then the device's single cdev open (EINVAL: vfio_df_open) and the bind itself. */
+static int device_enable(struct vfio_device *vd);
+
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_bind_iommufd b;
@@ -318,6 +320,13 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
     err = vfio_group_viable(vd->pdev->group) ? moat_device_bind(ictx, vd->pdev, &b.out_devid)
                                               : ERR(-EPERM);
     if (err) {
+        vfio_group_cdev_release(vd->pdev);
+        file_put(f);
+        return err;
+    }
+    err = device_enable(vd);
+    if (err) {
+        moat_device_unbind(ictx, b.out_devid);
         vfio_group_cdev_release(vd->pdev);
         file_put(f);
         return err;
@@ -428,6 +437,44 @@ static bool device_held(const struct pci_dev *pdev)
     return false;
 }
 
+static bool device_enabled(const struct pci_dev *pdev)
+{
+    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
+        if (vd->pdev == pdev && vd->enabled)
+            return true;
+    return false;
+}
+
+/* Linux's vfio_pci_core_enable, for the device's first user (vfio_df_device_first_open, after
+ * the IOMMU side is bound): decode on for the BARs that need it (firmware may have left it
+ * off, as on AArch64's virt, where no firmware runs before moat); bus mastering is the
+ * program's. pci_enable_decode's error fails the open (a BAR never placed: -EINVAL). */
+static int device_enable(struct vfio_device *vd)
+{
+    struct pci_system *sys = vfio_pci();
+    if (!device_enabled(vd->pdev)) {
+        uint16_t cmd = pci_read16(sys, vd->pdev, PCI_COMMAND), restore = vd->pdev->decode_restore;
+        int err = pci_enable_decode(sys, vd->pdev);
+        if (err)
+            return err;
+        vd->enabled_decode = true;
+        vd->cmd_before = cmd;
+        vd->decode_restore_before = restore;
+    }
+    vd->enabled = true;
+    return 0;
+}
+
+/* An open that fails after device_enable leaves the command register as it found it. */
+static void device_enable_undo(struct vfio_device *vd)
+{
+    if (vd->enabled_decode) {
+        pci_write16(vfio_pci(), vd->pdev, PCI_COMMAND, vd->cmd_before);
+        vd->pdev->decode_restore = vd->decode_restore_before;
+    }
+    vd->enabled = vd->enabled_decode = false;
+}
+
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out)
 {
     struct vfio_device *vd = kzalloc(sizeof(*vd));
@@ -436,26 +483,28 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
-    /* vfio_pci_core_enable: the first open turns decode on (firmware may have left it off, as
-     * on AArch64's virt, where no firmware runs before moat); bus mastering is the program's. */
-    if (!device_held(pdev))
-        pci_enable_decode(vfio_pci(), pdev);
     cfg_init_bars(vd);
+    /* The group path opens the device now; a cdev when it is bound (cdev_bind). */
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {
         kfree(vd);
         return err;
     }
-    if (g)
-        vd->ictx = g->container ? g->container->ictx : g->ictx;
-    if (g)
+    if (g) {
         g->open_devices++;
-    *out = file_new(&device_ops, vd);
+        vd->ictx = g->container ? g->container->ictx : g->ictx;
+        err = device_enable(vd);
+    }
+    *out = err ? NULL : file_new(&device_ops, vd);
     if (!*out) {
+        if (!err) {
+            device_enable_undo(vd);
+            err = ERR(-ENOMEM);
+        }
         if (g)
             vfio_group_device_closed(g, pdev);
         kfree(vd);
-        return ERR(-ENOMEM);
+        return err;
     }
     vd->next_open = open_devs;
     open_devs = vd;
