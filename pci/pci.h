@@ -52,6 +52,9 @@ enum pci_bar_flags {
     PCI_BAR_MEM64 = BIT(1),
     PCI_BAR_PREFETCH = BIT(2),
     PCI_BAR_ASSIGNED = BIT(3),   /* base holds an address inside the decoding windows */
+    /* Placement was tried and found no room (named then): like the resource Linux resets after
+     * a failed assignment, nothing enables its decode (pci_enable_decode skips it). */
+    PCI_BAR_NOSPACE = BIT(4),
 };
 
 struct pci_bar {
@@ -255,8 +258,10 @@ int pci_enable_device(struct pci_system *sys, struct pci_dev *dev);
 /* The same, setting the extra command bits (e.g. Interrupt Disable) in the same write: each
  * command-register write can cost a hypervisor a rebuild of its memory map. */
 int pci_enable_device_cmd(struct pci_system *sys, struct pci_dev *dev, uint16_t extra);
-/* Memory/I/O Space Enable for the assigned BARs alone, bus mastering left as it is (Linux's
- * pci_enable_device, which vfio-pci calls when a device is first opened). */
+/* Memory/I/O Space Enable for the BARs that need it, bus mastering left as it is: Linux's
+ * pci_enable_device (pci_enable_resources), which vfio-pci calls when a device is first opened.
+ * A BAR that found no room (PCI_BAR_NOSPACE) is skipped; one never placed fails it with -EINVAL
+ * ("not assigned; can't enable device"), writing nothing; a function that is gone: -ENODEV. */
 int pci_enable_decode(struct pci_system *sys, struct pci_dev *dev);
 /* Bus Master Enable off (Linux's pci_clear_master): the function's DMA stops. Nothing is
  * written to a function that reads back all-ones (gone). */

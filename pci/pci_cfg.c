@@ -227,7 +227,9 @@ void pci_clear_master(struct pci_system *sys, struct pci_dev *dev)
         pci_write16(sys, dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
 }
 
-/* Decode for every assigned BAR plus the bits in extra, in one write. */
+/* Decode for every assigned BAR plus the bits in extra, in one write. Drivers (bus mastering
+ * asked) need every BAR: one not assigned is -EBUSY. vfio-pci's enable (extra 0) is Linux's:
+ * a BAR that found no room is skipped, one never placed is -EINVAL. */
 static int pci_set_command(struct pci_system *sys, struct pci_dev *dev, uint16_t extra)
 {
     uint16_t cmd = pci_read16(sys, dev, PCI_COMMAND);
@@ -237,8 +239,17 @@ static int pci_set_command(struct pci_system *sys, struct pci_dev *dev, uint16_t
         const struct pci_bar *b = &dev->bar[i];
         if (!b->size)
             continue;
-        if (!(b->flags & PCI_BAR_ASSIGNED))
+        if (!(b->flags & PCI_BAR_ASSIGNED) && extra)
             return ERR(-EBUSY);
+        if (b->flags & PCI_BAR_NOSPACE)
+            continue;
+        if (!(b->flags & PCI_BAR_ASSIGNED)) {
+            char bdf[16];
+            pci_format_bdf(dev, bdf, sizeof(bdf));
+            kprintf("pci %s: BAR %u [%s size %#llx]: not assigned; can't enable device\n", bdf,
+                    i, (b->flags & PCI_BAR_IO) ? "io" : "mem", (unsigned long long)b->size);
+            return ERR(-EINVAL);
+        }
         cmd |= (b->flags & PCI_BAR_IO) ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
     }
     cmd |= extra;

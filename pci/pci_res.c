@@ -192,7 +192,7 @@ static void pci_write_bar(struct pci_system *sys, struct pci_dev *d, uint16_t of
     if (bar->flags & PCI_BAR_MEM64)
         pci_write32(sys, d, off + 4, (uint32_t)(addr >> 32));
     bar->base = addr;
-    bar->flags |= PCI_BAR_ASSIGNED;
+    bar->flags = (uint8_t)((bar->flags | PCI_BAR_ASSIGNED) & ~PCI_BAR_NOSPACE);
 }
 
 static void pci_place(struct pci_system *sys, struct pci_res_item *it, uint64_t addr)
@@ -280,7 +280,7 @@ static void pci_reset_host(struct pci_system *sys, unsigned h)
             pci_write16(sys, d, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
         d->decode_restore = 0;      /* its BARs move: decode waits for its enable */
         for (unsigned b = 0; b < PCI_STD_NUM_BARS; b++) {
-            d->bar[b].flags &= (uint8_t)~PCI_BAR_ASSIGNED;
+            d->bar[b].flags &= (uint8_t)~(PCI_BAR_ASSIGNED | PCI_BAR_NOSPACE);
             d->vf_bar[b].flags &= (uint8_t)~PCI_BAR_ASSIGNED;
         }
         if (d->is_bridge)
@@ -327,6 +327,15 @@ static void pci_enable_bridges(struct pci_system *sys, unsigned h)
     }
 }
 
+/* The BARs of d that placement left out found no room: Linux resets such a resource
+ * (setup-bus.c, reset_resource), and nothing enables its decode afterwards. */
+static void pci_mark_nospace(struct pci_dev *d)
+{
+    for (unsigned b = 0; b < PCI_STD_NUM_BARS; b++)
+        if (d->bar[b].size && !(d->bar[b].flags & PCI_BAR_ASSIGNED))
+            d->bar[b].flags |= PCI_BAR_NOSPACE;
+}
+
 static int pci_assign_host(struct pci_system *sys, unsigned h)
 {
     const struct pci_host_bridge *hb = &sys->host[h];
@@ -342,6 +351,9 @@ static int pci_assign_host(struct pci_system *sys, unsigned h)
         ret = r;
     if (hb->mem64.size && (r = pci_assign_region(sys, h, 2, &hb->mem64)))
         ret = r;
+    for (uint32_t i = 0; ret && i < sys->ndevs; i++)
+        if (sys->devs[i].host == h && !sys->devs[i].is_virtfn)
+            pci_mark_nospace(&sys->devs[i]);
     pci_enable_bridges(sys, h);
     return ret;
 }
@@ -395,6 +407,14 @@ int pci_assign_below(struct pci_system *sys, struct pci_dev *port)
             sys->warnings++;
             ret = ERR(-ENOSPC);
         }
+    }
+    for (uint32_t i = 0; ret && i < sys->ndevs; i++) {
+        struct pci_dev *d = &sys->devs[i];
+        const struct pci_dev *up = d;
+        while (up && up != port)
+            up = pci_parent(sys, up);
+        if (up && d != port && !d->gone && !d->is_virtfn)
+            pci_mark_nospace(d);
     }
     return ret;
 }

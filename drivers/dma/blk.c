@@ -194,6 +194,7 @@ void blk_dev_remove(struct blk_dev *b)
     }
     b->removed = true;
     teardown(b, end_removed);
+    blk_irq_release(b);
     blk_unregister(b);
     if (b->nr_ended_by_removal)
         kprintf("blk: %s: removed; %llu I/Os it held ended with -ENODEV\n", b->name,

@@ -139,6 +139,10 @@ int blk_dev_rebind(struct blk_dev *b, enum iommu_domain_type type);
  * it): -ENODEV without MSI-X. Called by blk_dev_setup when want_irq; disabled on teardown. */
 int blk_irq_enable(struct blk_dev *b);
 void blk_irq_disable(struct blk_dev *b);
+/* The function is leaving (reset and blocked, so none of its messages can still come): its
+ * vector and what its message took (an interrupt remapping entry, an ITS event) are given
+ * back. blk_dev_remove calls it. */
+void blk_irq_release(struct blk_dev *b);
 /* Drivers hand every completed io here from ops->poll. A STRICT one is not done yet: blk_poll
  * unmaps the buffers of all the I/Os its poll reaped with one invalidation wait, and only
  * then marks them done, so a caller never sees a completed I/O whose buffer the device can

@@ -3,7 +3,8 @@
  * only counts them. The message comes from msi_compose: a remappable message through the
  * IOMMU's interrupt remapping when the unit has it on (compatibility-format messages are then
  * blocked), else a plain one for this CPU's local APIC. The vector and the message are made
- * once per device (an IRTE is not freed), the table entry is written at every start. */
+ * once per device and given back when it leaves (blk_irq_release); the table entry is written
+ * at every start. */
 #include "arch/arch.h"
 #include "arch/msi.h"
 #include "drivers/dma/blk.h"
@@ -55,4 +56,18 @@ void blk_irq_disable(struct blk_dev *b)
     msix_entry_mask(b->msix_entry);
     msix_set_enable(sys, b->pci, false);
     b->irq_on = false;
+}
+
+void blk_irq_release(struct blk_dev *b)
+{
+    blk_irq_disable(b);
+    if (!b->irq_vector)
+        return;
+    const struct msi_msg m = { .addr = b->msi_addr, .data = b->msi_data };
+    msi_free(b->pci, &m);
+    irq_free_vector((unsigned)b->irq_vector);
+    b->irq_vector = 0;
+    b->msi_addr = 0;
+    b->msi_data = 0;
+    b->msix_table = NULL;
 }

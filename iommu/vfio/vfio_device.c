@@ -289,6 +289,8 @@ static long device_reset(struct vfio_device *vd)
 /* Linux's vfio_df_ioctl_bind_iommufd: the arguments (EINVAL), the group's claim (EBUSY while its
  * file is open), "bound already" (EINVAL), the iommufd (EBADF, EBADFD: iommufd_ctx_from_fd),
  * then the device's single cdev open (EINVAL: vfio_df_open) and the bind itself. */
+static int device_enable(struct vfio_device *vd);
+
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_bind_iommufd b;
@@ -318,6 +320,13 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
     err = vfio_group_viable(vd->pdev->group) ? moat_device_bind(ictx, vd->pdev, &b.out_devid)
                                               : ERR(-EPERM);
     if (err) {
+        vfio_group_cdev_release(vd->pdev);
+        file_put(f);
+        return err;
+    }
+    err = device_enable(vd);
+    if (err) {
+        moat_device_unbind(ictx, b.out_devid);
         vfio_group_cdev_release(vd->pdev);
         file_put(f);
         return err;
@@ -389,28 +398,18 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
 /* Every open device file, for hot-unplug: a device a program holds leaves only once closed. */
 static struct vfio_device *open_devs;
 
-/* vfio_pci_core_enable, at the first open (see vfio_device_open). */
-static void device_enable(struct pci_system *sys, struct pci_dev *pdev)
-{
-    pci_clear_master(sys, pdev);
-    pci_enable_decode(sys, pdev);
-    if (pci_reset_supported(sys, pdev))
-        pci_reset_function(sys, pdev);
-}
-
-/* vfio_pci_core_disable, at the last close: DMA stops (bus mastering off), and the function is
- * reset where it can be, so the next user finds it as the first one did. */
-static void device_disable(struct pci_system *sys, struct pci_dev *pdev)
-{
-    pci_clear_master(sys, pdev);
-    if (pci_reset_supported(sys, pdev))
-        pci_reset_function(sys, pdev);
-}
-
 static bool device_held(const struct pci_dev *pdev)
 {
     for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
         if (vd->pdev == pdev)
+            return true;
+    return false;
+}
+
+static bool device_enabled(const struct pci_dev *pdev)
+{
+    for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
+        if (vd->pdev == pdev && vd->enabled)
             return true;
     return false;
 }
@@ -430,7 +429,7 @@ static void device_release(struct file *f)
     struct vfio_device *vd = f->priv;
     open_unlink(vd);
     vfio_irqs_disable(vd);
-    if (!device_held(vd->pdev) && !vd->pdev->gone)
+    if (vd->enabled && !device_enabled(vd->pdev) && !vd->pdev->gone)
         device_disable(vfio_pci(), vd->pdev);
     vfio_err_req_release(vd);
     if (vd->cdev_bound) {
@@ -448,6 +447,53 @@ static const struct file_ops device_ops = {
     .release = device_release,
 };
 
+/* Linux's vfio_pci_core_enable, for the device's first user (vfio_df_device_first_open, after
+ * the IOMMU side is bound): bus mastering off (whatever firmware or an earlier driver left:
+ * SeaBIOS leaves an NVMe controller mastering), decode on for the BARs that need it (firmware
+ * may have left it off, as on AArch64's virt, where no firmware runs before moat), and a reset
+ * where the function has one (its answer ignored, as Linux's open does). Bus mastering is then
+ * the program's. pci_enable_decode's error fails the open (a BAR never placed: -EINVAL). */
+static int device_enable(struct vfio_device *vd)
+{
+    struct pci_system *sys = vfio_pci();
+    if (!device_enabled(vd->pdev)) {
+        uint16_t cmd = pci_read16(sys, vd->pdev, PCI_COMMAND), restore = vd->pdev->decode_restore;
+        pci_clear_master(sys, vd->pdev);
+        int err = pci_enable_decode(sys, vd->pdev);
+        if (err) {
+            pci_write16(sys, vd->pdev, PCI_COMMAND, cmd);
+            return err;
+        }
+        vd->enabled_decode = true;
+        vd->cmd_before = cmd;
+        vd->decode_restore_before = restore;
+        if (pci_reset_supported(sys, vd->pdev))
+            pci_reset_function(sys, vd->pdev);
+    }
+    vd->enabled = true;
+    return 0;
+}
+
+/* vfio_pci_core_disable, when the last file that enabled the device closes: DMA stops (bus
+ * mastering off), and the function is reset where it can be, so the next user finds it as the
+ * first one did. */
+static void device_disable(struct pci_system *sys, struct pci_dev *pdev)
+{
+    pci_clear_master(sys, pdev);
+    if (pci_reset_supported(sys, pdev))
+        pci_reset_function(sys, pdev);
+}
+
+/* An open that fails after device_enable leaves the command register as it found it. */
+static void device_enable_undo(struct vfio_device *vd)
+{
+    if (vd->enabled_decode) {
+        pci_write16(vfio_pci(), vd->pdev, PCI_COMMAND, vd->cmd_before);
+        vd->pdev->decode_restore = vd->decode_restore_before;
+    }
+    vd->enabled = vd->enabled_decode = false;
+}
+
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out)
 {
     struct vfio_device *vd = kzalloc(sizeof(*vd));
@@ -456,29 +502,28 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
-    /* vfio_pci_core_enable: the first open starts with bus mastering off (whatever firmware or
-     * an earlier driver left: SeaBIOS leaves an NVMe controller mastering), turns decode on
-     * (firmware may have left it off, as on AArch64's virt, where no firmware runs before moat)
-     * and resets the function where it can be (its answer ignored, as Linux's open does).
-     * Bus mastering is then the program's to set. */
-    if (!device_held(pdev))
-        device_enable(vfio_pci(), pdev);
     cfg_init_bars(vd);
+    /* The group path opens the device now; a cdev when it is bound (cdev_bind). */
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {
         kfree(vd);
         return err;
     }
-    if (g)
-        vd->ictx = g->container ? g->container->ictx : g->ictx;
-    if (g)
+    if (g) {
         g->open_devices++;
-    *out = file_new(&device_ops, vd);
+        vd->ictx = g->container ? g->container->ictx : g->ictx;
+        err = device_enable(vd);
+    }
+    *out = err ? NULL : file_new(&device_ops, vd);
     if (!*out) {
+        if (!err) {
+            device_enable_undo(vd);
+            err = ERR(-ENOMEM);
+        }
         if (g)
             vfio_group_device_closed(g, pdev);
         kfree(vd);
-        return ERR(-ENOMEM);
+        return err;
     }
     vd->next_open = open_devs;
     open_devs = vd;

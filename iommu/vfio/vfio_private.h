@@ -100,6 +100,11 @@ struct vfio_device {
     struct moat_iommufd *ictx;      /* the context the device is bound to */
     uint32_t dev_id;
     bool cdev_bound;
+    /* Linux's open_device done for this file (group path: at open; cdev: at bind); when
+     * enabled_decode, the first user's pci_enable_decode wrote the command register, which
+     * was cmd_before until then */
+    bool enabled, enabled_decode;
+    uint16_t cmd_before, decode_restore_before;
     bool attached;                  /* cdev path: attached to an IOAS or HWPT */
     struct file *iommufd_file;      /* cdev path: held while bound */
     struct vfio_device *next_open;  /* every open device file (vfio_device.c) */

@@ -30,6 +30,11 @@ void dma_env_put(struct dma_case_env *env)
         env->d->fault_fn = NULL;
 }
 
+int dma_env_load(const struct dma_case_env *env, uint8_t seed)
+{
+    return dma_load_device_buffer(env->e, env->d, DMA_CASE_IOVA_BASE + 0x80000, seed);
+}
+
 void dma_case_dma_both_directions(struct ktest *t, const struct dma_vendor *v)
 {
     struct dma_case_env env;
@@ -87,7 +92,7 @@ void dma_case_just_unmapped_iova_blocked(struct ktest *t, const struct dma_vendo
     if (!v->get(t, &env))
         return;
     uint64_t iova = DMA_CASE_IOVA_BASE + 0x300000;
-    KASSERT(t, dma_load_device_buffer(env.e, env.d, DMA_CASE_IOVA_BASE + 0x80000, 0x42) == 0);
+    KASSERT(t, dma_env_load(&env, 0x42) == 0);
     KASSERT(t, iommu_map(env.d, iova, env.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, edu_dma(env.e, true, iova, 0, 4096) == 0);     /* the IOTLB holds it now */
     KEXPECT(t, !all_bytes(env.pages + 4096, 4096, DMA_CANARY));
@@ -103,7 +108,7 @@ void dma_case_read_only_blocks_writes(struct ktest *t, const struct dma_vendor *
     if (!v->get(t, &env))
         return;
     uint64_t iova = DMA_CASE_IOVA_BASE + 0x400000;
-    KASSERT(t, dma_load_device_buffer(env.e, env.d, DMA_CASE_IOVA_BASE + 0x80000, 0x17) == 0);
+    KASSERT(t, dma_env_load(&env, 0x17) == 0);
     KASSERT(t, iommu_map(env.d, iova, env.pa + 4096, 4096, IOMMU_READ) == 0);
     /* The write first: once a read has cached the translation, QEMU's VT-d refuses the write
      * in its memory layer without a fault record. */
@@ -159,7 +164,7 @@ void dma_case_identity_domain_on_request(struct ktest *t, const struct dma_vendo
         return;
     }
     KASSERT(t, err == 0);
-    KASSERT(t, dma_load_device_buffer(env.e, env.d, DMA_CASE_IOVA_BASE + 0x80000, 0x66) == 0);
+    KASSERT(t, dma_env_load(&env, 0x66) == 0);
     KASSERT(t, iommu_attach(id, env.e->pci) == 0);
     KEXPECT(t, edu_dma(env.e, true, env.pa + 4096, 0, 4096) == 0);
     KEXPECT(t, env.pages[4096] == 0x66 && env.pages[4096 + 4095] == (uint8_t)(0x66 + 4095 * 7));
@@ -204,7 +209,7 @@ void dma_case_replace_no_stale_translation(struct ktest *t, const struct dma_ven
     uint64_t iova = DMA_CASE_IOVA_BASE + 0x900000;
     KASSERT(t, iommu_map(env.d, iova, env.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, iommu_map(b, iova, env.pa + 8192, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
-    KASSERT(t, dma_load_device_buffer(env.e, env.d, DMA_CASE_IOVA_BASE + 0x80000, 0x7a) == 0);
+    KASSERT(t, dma_env_load(&env, 0x7a) == 0);
     KASSERT(t, edu_dma(env.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, env.pages[4096] == 0x7a && env.pages[8192] == DMA_CANARY);
     memset(env.pages, DMA_CANARY, 4 * 4096);
@@ -260,6 +265,6 @@ void dma_case_fail_nth_allocation(struct ktest *t, const struct dma_vendor *v)
     KEXPECT(t, n > 2 && n < 64);                        /* some failed, then it succeeded */
     pmm_free(pa, 9);
     /* the device still works */
-    KASSERT(t, dma_load_device_buffer(env.e, env.d, DMA_CASE_IOVA_BASE + 0x80000, 0x5e) == 0);
+    KASSERT(t, dma_env_load(&env, 0x5e) == 0);
     dma_env_put(&env);
 }

@@ -1,6 +1,7 @@
-/* What the vendors' in-image DMA suites (test_vtd.c, test_amdvi.c) share: fault capture through
- * a domain's fault_fn, the edu's interrupt through a given MSI message, canary pages, byte
- * patterns, and loading the edu's buffer through a mapping. Vendor-neutral: iommu/iommu.h only. */
+/* What the vendors' in-image DMA suites (test_vtd.c, test_amdvi.c, test_smmu.c) share: one
+ * fixture (struct dma_case_env), fault capture through a domain's fault_fn, the edu's
+ * interrupt through a given MSI message, canary pages, byte patterns, and loading the edu's
+ * buffer through a mapping. Vendor-neutral: iommu/iommu.h only. */
 #ifndef MOAT_TESTS_IMAGE_DMA_FIXTURE_H
 #define MOAT_TESTS_IMAGE_DMA_FIXTURE_H
 
@@ -44,7 +45,8 @@ bool raise_with(struct edu_dev *e, const struct msi_msg *m);
 
 #define DMA_CASE_IOVA_BASE 0x100000ULL
 
-/* One case's view of a vendor fixture. */
+/* A case's fixture, in the shared cases and the vendors' own: the edu, its domain and the
+ * canary pages; the unit is env->d->unit. */
 struct dma_case_env {
     struct edu_dev *e;
     struct iommu_domain *d;         /* the edu's paging domain */
@@ -76,6 +78,9 @@ bool dma_env_get(struct ktest *t, unsigned dev, bool have_unit, const char *skip
                  struct dma_case_env *env);
 /* Disarms fault capture on the case's domain. */
 void dma_env_put(struct dma_case_env *env);
+/* Loads the edu's buffer with fill_pattern(seed) through a temporary mapping at
+ * DMA_CASE_IOVA_BASE + 0x80000 (dma_load_device_buffer). */
+int dma_env_load(const struct dma_case_env *env, uint8_t seed);
 
 void dma_case_dma_both_directions(struct ktest *t, const struct dma_vendor *v);
 void dma_case_unmapped_iova_blocked(struct ktest *t, const struct dma_vendor *v);

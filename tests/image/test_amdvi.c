@@ -65,13 +65,11 @@ static bool events_logged(struct amdvi_unit *au)
 
 /* ---- fixtures ---- */
 
-struct fixture {
-    struct edu_dev *e;
-    struct iommu_domain *d;
-    struct amdvi_unit *au;
-    uint8_t *pages;             /* 4 pages: canary, target, target, canary */
-    uint64_t pa;
-};
+/* The unit behind the case's edu. */
+static struct amdvi_unit *unit_of(const struct dma_case_env *fx)
+{
+    return to_amdvi_unit(fx->d->unit);
+}
 
 /* The edu numbered dev behind a unit of this vendor (skips the case when there is none). */
 static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
@@ -79,28 +77,7 @@ static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
     return dma_env_get(t, dev, amdvi_nr_units() > 0, "needs an edu device behind an AMD-Vi unit", env);
 }
 
-static void fixture_of(struct fixture *fx, const struct dma_case_env *env)
-{
-    *fx = (struct fixture){ .e = env->e, .d = env->d, .au = to_amdvi_unit(env->d->unit),
-                            .pages = env->pages, .pa = env->pa };
-}
-
-static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
-{
-    struct dma_case_env env;
-    if (!env_get(t, dev, &env))
-        return false;
-    fixture_of(fx, &env);
-    return true;
-}
-
-static void fixture_put(struct fixture *fx)
-{
-    struct dma_case_env env = { .d = fx->d };
-    dma_env_put(&env);
-}
-
-static void check_record(struct ktest *t, struct fixture *fx, uint64_t iova, bool write)
+static void check_record(struct ktest *t, const struct dma_case_env *fx, uint64_t iova, bool write)
 {
     KEXPECT_EQ(t, last_fault.addr, iova);
     KEXPECT_EQ(t, last_fault.rid, fx->e->rid);
@@ -110,13 +87,13 @@ static void check_record(struct ktest *t, struct fixture *fx, uint64_t iova, boo
 
 /* One blocked write DMA at iova: canaries intact; the record, unless the emulation logs none
  * for this kind of denial (dte_level: the DTE denies, which every implementation logs). */
-static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t iova,
+static void expect_blocked_write(struct ktest *t, const struct dma_case_env *fx, uint64_t iova,
                                  bool dte_level)
 {
     capture_on(fx->d);
     KASSERT(t, edu_dma(fx->e, true, iova, 0, 4096) == 0);
-    bool strict = events_logged(fx->au) && (dte_level || !fx->au->qemu_quirks);
-    bool got = wait_fault(fx->au, true, strict ? FAULT_WAIT_NS : NO_FAULT_WAIT_NS);
+    bool strict = events_logged(unit_of(fx)) && (dte_level || !unit_of(fx)->qemu_quirks);
+    bool got = wait_fault(unit_of(fx), true, strict ? FAULT_WAIT_NS : NO_FAULT_WAIT_NS);
     if (got)
         check_record(t, fx, iova, true);
     else if (strict)
@@ -127,12 +104,6 @@ static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t i
     KEXPECT(t, all_bytes(fx->pages, 4 * 4096, CANARY));
 }
 
-/* Loads the device buffer with a pattern through a DMA read from a mapped page. */
-static int load_device_buffer(struct fixture *fx, uint8_t seed)
-{
-    return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
-}
-
 /* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
 static bool amdvi_case_get(struct ktest *t, struct dma_case_env *env)
 {
@@ -141,14 +112,12 @@ static bool amdvi_case_get(struct ktest *t, struct dma_case_env *env)
 
 static void amdvi_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
 {
-    struct fixture fx;
-    fixture_of(&fx, env);
-    expect_blocked_write(t, &fx, iova, false);
+    expect_blocked_write(t, env, iova, false);
 }
 
 static uint64_t amdvi_case_waits(const struct dma_case_env *env)
 {
-    return to_amdvi_unit(env->d->unit)->nr_waits;
+    return unit_of(env)->nr_waits;
 }
 
 static unsigned amdvi_case_batch_waits(const struct dma_case_env *env)
@@ -159,7 +128,7 @@ static unsigned amdvi_case_batch_waits(const struct dma_case_env *env)
 /* NpCache: maps are invalidated too. */
 static unsigned amdvi_case_map_waits(const struct dma_case_env *env)
 {
-    return to_amdvi_unit(env->d->unit)->np_cache ? 1 : 0;
+    return unit_of(env)->np_cache ? 1 : 0;
 }
 
 static const struct dma_vendor amdvi_dma_vendor = { amdvi_case_get, amdvi_case_blocked,
@@ -171,10 +140,10 @@ DMA_VENDOR_CASES(&amdvi_dma_vendor)
 
 static void unit_state(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    struct amdvi_unit *au = fx.au;
+    struct amdvi_unit *au = unit_of(&fx);
     uint64_t ctrl = amdvi_read64(au, AMDVI_CONTROL);
     KEXPECT(t, ctrl & AMDVI_CTRL_IOMMU_EN);
     KEXPECT(t, ctrl & AMDVI_CTRL_CMD_BUF_EN);
@@ -193,17 +162,17 @@ static void unit_state(struct ktest *t)
     KEXPECT_EQ(t, au->iu.ops->hw_info(&au->iu, regs, sizeof(regs), &type), 24);
     KEXPECT_EQ(t, type, 0);
     KEXPECT_EQ(t, regs[0], au->efr);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The edu's entry points at its domain; every entry of a device without a domain (the IOMMU's
  * own function included) is valid and blocked. */
 static void device_table_default_deny(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    struct amdvi_unit *au = fx.au;
+    struct amdvi_unit *au = unit_of(&fx);
     const struct amdvi_dte *e = &au->devtab[fx.e->rid];
     struct amdvi_domain *ad = to_amdvi_domain(fx.d);
     KEXPECT(t, e->w[0] & AMDVI_DTE0_V && e->w[0] & AMDVI_DTE0_TV);
@@ -223,22 +192,23 @@ static void device_table_default_deny(struct ktest *t)
             nr_other++;
     }
     KEXPECT(t, nr_blocked + nr_other == au->nr_dtes && nr_other >= 1);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* A read from an unmapped IOVA that equals a secret page's physical address must not bring the
  * secret into the device: its buffer, written back through a mapped page, holds none of it. */
 static void unmapped_read_gets_nothing(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct amdvi_unit *au = unit_of(&fx);
     if (fx.pa + 4096 >= EDU_DMA_LIMIT) {
-        fixture_put(&fx);
+        dma_env_put(&fx);
         ktest_skip(t, "the page is above the device's DMA mask");
         return;
     }
-    KASSERT(t, load_device_buffer(&fx, 0x10) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x10) == 0);
     fill_pattern(fx.pages + 4096, 4096, 0xe3);                  /* the secret */
     capture_on(fx.d);
     KASSERT(t, edu_dma(fx.e, false, fx.pa + 4096, 0, 4096) == 0);   /* unmapped: refused */
@@ -249,37 +219,38 @@ static void unmapped_read_gets_nothing(struct ktest *t)
     fill_pattern(secret, sizeof(secret), 0xe3);
     KEXPECT(t, memcmp(fx.pages + 8192, secret, 64) != 0);
     KEXPECT(t, memcmp(fx.pages + 8192 + 2048, secret + 2048, 64) != 0);
-    if (events_logged(fx.au) && !fx.au->qemu_quirks) {
-        KEXPECT(t, wait_fault(fx.au, true, FAULT_WAIT_NS));
+    if (events_logged(au) && !au->qemu_quirks) {
+        KEXPECT(t, wait_fault(au, true, FAULT_WAIT_NS));
         check_record(t, &fx, fx.pa + 4096, false);
     }
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* In the blocked domain (V, TV, no permission) every DMA faults at the DTE: the record must
  * come, with the exact IOVA and requester; back in its own domain the device works again. */
 static void blocked_domain_and_back(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    KASSERT(t, load_device_buffer(&fx, 0x55) == 0);
+    struct amdvi_unit *au = unit_of(&fx);
+    KASSERT(t, dma_env_load(&fx, 0x55) == 0);
     uint64_t iova = IOVA_BASE + 0x500000;
     KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);      /* cached in the IOTLB now */
     memset(fx.pages, CANARY, 4 * 4096);
     KASSERT(t, iommu_attach(NULL, fx.e->pci) == 0);
-    struct iommu_domain *blocked = fx.au->iu.blocked;
-    struct fixture bfx = fx;
+    struct iommu_domain *blocked = au->iu.blocked;
+    struct dma_case_env bfx = fx;
     bfx.d = blocked;
     expect_blocked_write(t, &bfx, iova, true);
     /* a read is refused as well, and recorded as a read (it lands in the device's buffer at
      * 64 bytes from the end, which the check below does not look at) */
     nr_captured = 0;
     KASSERT(t, edu_dma(fx.e, false, iova + 0x1000, 4096 - 64, 64) == 0);
-    if (events_logged(fx.au)) {
-        KEXPECT(t, wait_fault(fx.au, true, FAULT_WAIT_NS));
+    if (events_logged(au)) {
+        KEXPECT(t, wait_fault(au, true, FAULT_WAIT_NS));
         check_record(t, &fx, iova + 0x1000, false);
     }
     blocked->fault_fn = NULL;
@@ -287,30 +258,31 @@ static void blocked_domain_and_back(struct ktest *t)
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55 && fx.pages[4096 + 100] == (uint8_t)(0x55 + 100 * 7));
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The event arrives by the IOMMU function's MSI alone (no polling). */
 static void event_interrupt(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (fx.au->event_vector < 0 || !events_logged(fx.au)) {
-        fixture_put(&fx);
+    struct amdvi_unit *au = unit_of(&fx);
+    if (au->event_vector < 0 || !events_logged(au)) {
+        dma_env_put(&fx);
         ktest_skip(t, "event log polled (no MSI), or not written (QEMU < 10.1)");
         return;
     }
     KASSERT(t, iommu_attach(NULL, fx.e->pci) == 0);
-    capture_on(fx.au->iu.blocked);
-    uint64_t before = fx.au->nr_events;
+    capture_on(au->iu.blocked);
+    uint64_t before = au->nr_events;
     KASSERT(t, edu_dma(fx.e, true, IOVA_BASE + 0x600000, 0, 64) == 0);
-    KEXPECT(t, wait_fault(fx.au, false, FAULT_WAIT_NS));
-    KEXPECT(t, fx.au->nr_events > before);
-    KEXPECT_EQ(t, amdvi_read64(fx.au, AMDVI_STATUS) & AMDVI_STS_EVT_OVERFLOW, 0);
-    fx.au->iu.blocked->fault_fn = NULL;
+    KEXPECT(t, wait_fault(au, false, FAULT_WAIT_NS));
+    KEXPECT(t, au->nr_events > before);
+    KEXPECT_EQ(t, amdvi_read64(au, AMDVI_STATUS) & AMDVI_STS_EVT_OVERFLOW, 0);
+    au->iu.blocked->fault_fn = NULL;
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* Fills the event log past its 256 entries with ILLEGAL_COMMAND_ERROR events (a command with a
@@ -319,11 +291,12 @@ static void event_interrupt(struct ktest *t)
  * fault is recorded again. */
 static void event_log_overflow_restart(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.au->qemu_quirks || !events_logged(fx.au)) {
-        fixture_put(&fx);
+    struct amdvi_unit *au = unit_of(&fx);
+    if (!au->qemu_quirks || !events_logged(au)) {
+        dma_env_put(&fx);
         ktest_skip(t, "needs QEMU >= 10.1 (illegal commands stop real hardware's command "
                       "buffer; QEMU < 10.1 writes no event log)");
         return;
@@ -333,24 +306,24 @@ static void event_log_overflow_restart(struct ktest *t)
         amdvi_cmd_inv_devtab_entry(&bad[i], 0);
         bad[i].w[1] = 1;                /* reserved */
     }
-    uint64_t overflows = fx.au->nr_overflows, flags = irq_save();
+    uint64_t overflows = au->nr_overflows, flags = irq_save();
     for (unsigned r = 0; r < 10; r++)
-        KEXPECT_EQ(t, amdvi_submit(fx.au, bad, ARRAY_SIZE(bad)), 0);
-    KEXPECT(t, amdvi_read64(fx.au, AMDVI_STATUS) & AMDVI_STS_EVT_OVERFLOW);
-    amdvi_event_poll(fx.au);
+        KEXPECT_EQ(t, amdvi_submit(au, bad, ARRAY_SIZE(bad)), 0);
+    KEXPECT(t, amdvi_read64(au, AMDVI_STATUS) & AMDVI_STS_EVT_OVERFLOW);
+    amdvi_event_poll(au);
     irq_restore(flags);
-    KEXPECT_EQ(t, fx.au->nr_overflows, overflows + 1);
-    KEXPECT_EQ(t, amdvi_read64(fx.au, AMDVI_STATUS) & AMDVI_STS_EVT_OVERFLOW, 0);
-    KEXPECT(t, amdvi_read64(fx.au, AMDVI_STATUS) & AMDVI_STS_EVT_RUN);
+    KEXPECT_EQ(t, au->nr_overflows, overflows + 1);
+    KEXPECT_EQ(t, amdvi_read64(au, AMDVI_STATUS) & AMDVI_STS_EVT_OVERFLOW, 0);
+    KEXPECT(t, amdvi_read64(au, AMDVI_STATUS) & AMDVI_STS_EVT_RUN);
     /* logging works again */
     KASSERT(t, iommu_attach(NULL, fx.e->pci) == 0);
-    capture_on(fx.au->iu.blocked);
+    capture_on(au->iu.blocked);
     KASSERT(t, edu_dma(fx.e, true, IOVA_BASE + 0x700000, 0, 64) == 0);
-    KEXPECT(t, wait_fault(fx.au, true, FAULT_WAIT_NS));
+    KEXPECT(t, wait_fault(au, true, FAULT_WAIT_NS));
     KEXPECT_EQ(t, last_fault.addr, IOVA_BASE + 0x700000);
-    fx.au->iu.blocked->fault_fn = NULL;
+    au->iu.blocked->fault_fn = NULL;
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The decode-and-report path on a record put into the log by hand (QEMU lets software move the
@@ -358,15 +331,15 @@ static void event_log_overflow_restart(struct ktest *t)
  * exact IOVA, must reach the domain's owner and print the boot log's "dma fault:" line. */
 static void event_record_reported(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.au->qemu_quirks) {
-        fixture_put(&fx);
+    if (!unit_of(&fx)->qemu_quirks) {
+        dma_env_put(&fx);
         ktest_skip(t, "needs QEMU: the tail register belongs to the hardware");
         return;
     }
-    struct amdvi_unit *au = fx.au;
+    struct amdvi_unit *au = unit_of(&fx);
     uint64_t iova = 0x7654000;
     capture_on(fx.d);
     amdvi_ctrl(au, AMDVI_CTRL_EVT_LOG_EN, false);
@@ -386,29 +359,30 @@ static void event_record_reported(struct ktest *t)
     KEXPECT_EQ(t, last_fault.reason, AMDVI_EV_IO_PAGE_FAULT);
     KEXPECT_EQ(t, amdvi_read64(au, AMDVI_EVT_HEAD), amdvi_read64(au, AMDVI_EVT_TAIL));
     KEXPECT_EQ(t, amdvi_event_poll(au), 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* A unit without INVALIDATE_IOMMU_ALL (EFR.IASup clear) is flushed entry by entry, in batches;
  * the unit keeps working afterwards. */
 static void invalidate_all_without_ia(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    uint64_t efr = fx.au->efr, w0 = fx.au->nr_waits, c0 = fx.au->nr_cmds;
-    fx.au->efr &= ~AMDVI_EFR_IASUP;
-    KEXPECT_EQ(t, amdvi_inv_all(fx.au), 0);
-    fx.au->efr = efr;
-    uint64_t cmds = 2ULL * fx.au->nr_dtes + AMDVI_MAX_DOMAIN_IDS;
-    KEXPECT_EQ(t, fx.au->nr_cmds - c0 - (fx.au->nr_waits - w0), cmds);
-    KEXPECT_EQ(t, fx.au->nr_waits - w0, (cmds + 30) / 31);
-    KASSERT(t, load_device_buffer(&fx, 0x5a) == 0);
+    struct amdvi_unit *au = unit_of(&fx);
+    uint64_t efr = au->efr, w0 = au->nr_waits, c0 = au->nr_cmds;
+    au->efr &= ~AMDVI_EFR_IASUP;
+    KEXPECT_EQ(t, amdvi_inv_all(au), 0);
+    au->efr = efr;
+    uint64_t cmds = 2ULL * au->nr_dtes + AMDVI_MAX_DOMAIN_IDS;
+    KEXPECT_EQ(t, au->nr_cmds - c0 - (au->nr_waits - w0), cmds);
+    KEXPECT_EQ(t, au->nr_waits - w0, (cmds + 30) / 31);
+    KASSERT(t, dma_env_load(&fx, 0x5a) == 0);
     KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x5a);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* A command buffer that stops (as hardware does at an illegal command; here CmdBufEn is cleared
@@ -416,36 +390,36 @@ static void invalidate_all_without_ia(struct ktest *t)
  * DMA work. */
 static void stuck_command_buffer_recovers(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    struct amdvi_unit *au = fx.au;
+    struct amdvi_unit *au = unit_of(&fx);
     uint64_t resets = au->nr_cmd_resets;
     amdvi_write64(au, AMDVI_CONTROL, au->ctrl & ~AMDVI_CTRL_CMD_BUF_EN);
     KEXPECT_EQ(t, amdvi_inv_domain(au, to_amdvi_domain(fx.d)->domid), -ETIMEDOUT);
     KEXPECT_EQ(t, au->nr_cmd_resets, resets + 1);
     KEXPECT(t, amdvi_read64(au, AMDVI_CONTROL) & AMDVI_CTRL_CMD_BUF_EN);
     KEXPECT_EQ(t, amdvi_inv_domain(au, to_amdvi_domain(fx.d)->domid), 0);
-    KASSERT(t, load_device_buffer(&fx, 0x6b) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x6b) == 0);
     KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x6b);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* One completion wait per map/unmap call, however many pages it covers. */
 /* An attach: the DTE, the old domain's pages, one wait. */
 static void one_wait_per_attach(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    uint64_t w0 = fx.au->nr_waits;
+    uint64_t w0 = unit_of(&fx)->nr_waits;
     KASSERT(t, iommu_attach(NULL, fx.e->pci) == 0);
-    KEXPECT_EQ(t, fx.au->nr_waits - w0, 1);
+    KEXPECT_EQ(t, unit_of(&fx)->nr_waits - w0, 1);
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* Domain IDs above 255 (16-bit field): the edu translated through a domain tagged 0x1xx. */
@@ -454,8 +428,8 @@ static struct iommu_domain *many[MANY_DOMAINS];
 
 static void domain_ids_above_255(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
     unsigned n = 0;
     struct iommu_domain *d = NULL;
@@ -466,7 +440,7 @@ static void domain_ids_above_255(struct ktest *t)
             break;
     }
     KASSERT(t, d && to_amdvi_domain(d)->domid >= 0x100);
-    KASSERT(t, load_device_buffer(&fx, 0x3c) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x3c) == 0);
     uint64_t iova = IOVA_BASE + 0x900000;
     KASSERT(t, iommu_map(d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, iommu_attach(d, fx.e->pci) == 0);
@@ -477,7 +451,7 @@ static void domain_ids_above_255(struct ktest *t)
     KEXPECT(t, iommu_unmap(d, iova, 4096) == 0);
     for (unsigned i = 0; i < n; i++)
         iommu_domain_free(many[i]);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* ---- interrupt remapping ---- */
@@ -486,11 +460,12 @@ static void domain_ids_above_255(struct ktest *t)
  * device's table as it was, a freed index aborts, and a message composed after still works. */
 static void irte_freed_for_reuse(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.au->ir) {
-        fixture_put(&fx);
+    struct amdvi_unit *au = unit_of(&fx);
+    if (!au->ir) {
+        dma_env_put(&fx);
         ktest_skip(t, "interrupt remapping off");
         return;
     }
@@ -500,9 +475,9 @@ static void irte_freed_for_reuse(struct ktest *t)
     KASSERT(t, msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
     msi_free(fx.e->pci, &m);
     const struct amdvi_irt *tb = NULL;
-    for (unsigned i = 0; i < fx.au->nr_irt; i++)
-        if (fx.au->irt[i].devid == fx.e->rid)
-            tb = &fx.au->irt[i];
+    for (unsigned i = 0; i < au->nr_irt; i++)
+        if (au->irt[i].devid == fx.e->rid)
+            tb = &au->irt[i];
     KASSERT(t, tb != NULL);
     unsigned used = tb->used, ok = 0;
     for (unsigned i = 0; i < 3 * AMDVI_IRT_ENTRIES; i++) {
@@ -519,7 +494,7 @@ static void irte_freed_for_reuse(struct ktest *t)
     msi_free(fx.e->pci, &m);
     KEXPECT_EQ(t, tb->used, used);
     irq_free_vector((unsigned)vec);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The edu's MSI reaches its vector only through the entry moat gave it: an index it was not
@@ -527,17 +502,18 @@ static void irte_freed_for_reuse(struct ktest *t)
  * own start with an empty one. */
 static void msi_through_irte(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.au->ir) {
-        fixture_put(&fx);
+    struct amdvi_unit *au = unit_of(&fx);
+    if (!au->ir) {
+        dma_env_put(&fx);
         ktest_skip(t, "interrupt remapping off");
         return;
     }
-    const struct amdvi_dte *e = &fx.au->devtab[fx.e->rid];
+    const struct amdvi_dte *e = &au->devtab[fx.e->rid];
     KEXPECT(t, e->w[2] & AMDVI_DTE2_IV);
-    KEXPECT_EQ(t, e->w[2] & AMDVI_DTE2_INT_TAB_ROOT, fx.au->irt_blocked_pa);
+    KEXPECT_EQ(t, e->w[2] & AMDVI_DTE2_INT_TAB_ROOT, au->irt_blocked_pa);
     int vec = irq_alloc_vector(edu_irq, fx.e);
     KASSERT(t, vec > 0);
     struct msi_msg m;
@@ -552,7 +528,7 @@ static void msi_through_irte(struct ktest *t)
     KEXPECT(t, !raise_with(fx.e, &bad));
     /* another requester's entry: the same index in the other device's table does not count */
     uint16_t other = (uint16_t)(fx.e->rid ^ 0x8);
-    int oi = amdvi_ir_alloc(fx.au, other, (uint8_t)vec, (uint8_t)apic_id());
+    int oi = amdvi_ir_alloc(au, other, (uint8_t)vec, (uint8_t)apic_id());
     KASSERT(t, oi >= 0);
     bad.data = (uint32_t)oi + 1;
     if (bad.data != m.data)
@@ -561,7 +537,7 @@ static void msi_through_irte(struct ktest *t)
     KEXPECT(t, raise_with(fx.e, &m));
     msi_disable(platform_pci(), fx.e->pci);
     irq_free_vector((unsigned)vec);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 #define BENCH_ROUNDS 1000
@@ -577,12 +553,13 @@ static int bench_inval_page(struct iommu_domain *d, uint64_t iova)
 
 static void bench_map_unmap_4k(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct amdvi_unit *au = unit_of(&fx);
     /* warm the table: the intermediate levels stay allocated around the IOVA */
     KASSERT(t, iommu_map(fx.d, IOVA_BASE + 0x1000, fx.pa, 4096, IOMMU_READ) == 0);
-    uint64_t w0 = fx.au->nr_waits;
+    uint64_t w0 = au->nr_waits;
     for (unsigned i = 0; i < BENCH_ROUNDS; i++) {
         uint64_t n0 = clock_ns();
         int e1 = iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE);
@@ -590,17 +567,17 @@ static void bench_map_unmap_4k(struct ktest *t)
         bench_ns[i] = clock_ns() - n0;
         KASSERT(t, e1 == 0 && e2 == 0);
     }
-    uint64_t waits = fx.au->nr_waits - w0;
+    uint64_t waits = au->nr_waits - w0;
     sort_u64(bench_ns, BENCH_ROUNDS);
     kprintf("bench amdvi_map_unmap_4k %llu ns\n", (unsigned long long)bench_ns[BENCH_ROUNDS / 2]);
     kprintf("bench amdvi_waits_per_map_unmap %llu.%02llu waits%s\n",
             (unsigned long long)(waits / BENCH_ROUNDS),
             (unsigned long long)(waits * 100 / BENCH_ROUNDS % 100),
-            fx.au->np_cache ? " (NpCache: maps are invalidated too)" : "");
-    struct dma_bench_vendor v = { "amdvi", bench_inval_page, &fx.au->nr_waits };
+            au->np_cache ? " (NpCache: maps are invalidated too)" : "");
+    struct dma_bench_vendor v = { "amdvi", bench_inval_page, &au->nr_waits };
     dma_bench_vs_inval(t, &v, fx.e, fx.d, fx.pa + 4096, IOVA_BASE);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE + 0x1000, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 KTEST_SUITE(amdvi,

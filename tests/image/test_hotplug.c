@@ -11,6 +11,9 @@
  *   hp_inflight=1   block devices: unplug with I/Os in flight (a slow disk keeps them there),
  *                   which must end with -ENODEV and never write memory afterwards
  *   hp_nodata=1     the disk keeps nothing (QEMU's null-co): I/Os run, data is not compared
+ *   hp_irq=1        block devices: completion interrupts on (MSI-X through the interrupt
+ *                   remapping or the GICv3 ITS), each I/O's counted; every incarnation must
+ *                   get the vector and message the first had (the last one gave them back)
  * Every plug checks what the runtime made of the function (window, group, blocking domain
  * until bound); a bound edu or block device moves data that is checked byte for byte, next to
  * canary pages; the heap and the page allocator end where the first cycle left them. */
@@ -41,14 +44,18 @@ struct hp_env {
     char bus[32];
     char add[96];
     unsigned cycles;
-    bool inflight, nodata;
+    bool inflight, nodata, irq;
     /* Three pages: a canary, the page the device may write while it is mapped, a canary.
      * It outlives every device incarnation: the IOVA it had under the previous one must fault
      * under the next, and nothing of it may change then. */
     uint8_t *buf;
     uint64_t old_iova;              /* 0: no previous incarnation mapped it */
     unsigned bytes_verified, stale_blocked, stale_faults;
-    unsigned ios, ios_enodev, vfs;
+    unsigned ios, ios_enodev, vfs, irqs;
+    /* hp_irq: the first incarnation's completion vector and message */
+    int irq_vector;
+    uint64_t msi_addr;
+    uint32_t msi_data;
 };
 
 #define HP_CANARY 0xc5
@@ -65,6 +72,7 @@ static bool hp_env(struct ktest *t, struct hp_env *e)
         strcpy(e->add, "edu");
     e->inflight = cmdline_get("hp_inflight", v, sizeof(v)) && strcmp(v, "1") == 0;
     e->nodata = cmdline_get("hp_nodata", v, sizeof(v)) && strcmp(v, "1") == 0;
+    e->irq = cmdline_get("hp_irq", v, sizeof(v)) && strcmp(v, "1") == 0;
     unsigned long long n = 3;
     if (cmdline_get("hp_cycles", v, sizeof(v)))
         str_to_u64(v, NULL, 10, &n);
@@ -162,7 +170,7 @@ static void check_dma(struct ktest *t, struct hp_env *e, struct edu_dev *ed, uns
 
 /* Where the runtime put the new function: grouped by Linux's rule (a port without ACS does
  * not isolate what is below it from itself: the function joins the port's group; a root port
- * with ACS does), every memory BAR assigned inside the port's windows. */
+ * with ACS does), every memory BAR assigned inside the port's windows and decoded. */
 static void check_placement(struct ktest *t, struct hp_env *e, struct pci_dev *d)
 {
     KEXPECT(t, d->group != PCI_NO_GROUP);
@@ -170,11 +178,21 @@ static void check_placement(struct ktest *t, struct hp_env *e, struct pci_dev *d
         KEXPECT(t, d->group != e->port->group);
     else
         KEXPECT_EQ(t, d->group, e->port->group);
+    uint16_t cmd = pci_read16(e->sys, d, PCI_COMMAND);
     for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
         const struct pci_bar *b = &d->bar[i];
-        if (!b->size || (b->flags & PCI_BAR_IO))
+        if (!b->size)
             continue;
+        if (b->flags & PCI_BAR_IO) {
+            /* no I/O window is padded: such a BAR found no room and is never decoded */
+            if (!(b->flags & PCI_BAR_ASSIGNED)) {
+                KEXPECT(t, b->flags & PCI_BAR_NOSPACE);
+                KEXPECT(t, !(cmd & PCI_COMMAND_IO));
+            }
+            continue;
+        }
         KEXPECT(t, b->flags & PCI_BAR_ASSIGNED);
+        KEXPECT(t, cmd & PCI_COMMAND_MEMORY);
         const struct pci_aperture *w = (b->flags & PCI_BAR_PREFETCH) && e->port->win_pref.size ?
                                        &e->port->win_pref : &e->port->win_mem;
         KEXPECT(t, b->base >= w->base && b->base - w->base <= w->size - b->size);
@@ -191,15 +209,22 @@ static unsigned count_below(struct hp_env *e)
     return n;
 }
 
-/* An SR-IOV PF gets all its VFs, as at boot, each grouped. */
+/* An SR-IOV PF gets all its VFs, as at boot, each grouped and, with no driver, in its unit's
+ * blocking domain (under SMMUv3 that is a stream table entry for every VF's StreamID). */
 static void check_vfs(struct ktest *t, struct hp_env *e, struct pci_dev *pf)
 {
     KEXPECT_EQ(t, pf->num_vfs, pf->total_vfs);
     KEXPECT_EQ(t, count_below(e), 1u + pf->num_vfs);
     uint32_t idx = pci_dev_index(e->sys, pf);
-    for (uint32_t i = 0; i < e->sys->ndevs; i++)
-        if (e->sys->devs[i].is_virtfn && e->sys->devs[i].physfn == idx)
-            KEXPECT(t, e->sys->devs[i].group != PCI_NO_GROUP);
+    for (uint32_t i = 0; i < e->sys->ndevs; i++) {
+        struct pci_dev *vf = &e->sys->devs[i];
+        if (!vf->is_virtfn || vf->physfn != idx)
+            continue;
+        KEXPECT(t, vf->group != PCI_NO_GROUP);
+        struct iommu_unit *u = iommu_unit_for(vf);
+        if (u && !vf->driver)
+            KEXPECT(t, iommu_dev_domain(vf) == u->blocked);
+    }
     e->vfs += pf->num_vfs;
 }
 
@@ -221,10 +246,33 @@ static struct blk_dev *blk_of(const struct pci_dev *d)
     return NULL;
 }
 
+/* hp_irq: completion interrupts turned on for this incarnation. The allocators hand out the
+ * lowest free vector, remapping entry and ITS event, so an incarnation whose message differs
+ * from the first one's means a previous one kept what it had. */
+static void irq_on(struct ktest *t, struct hp_env *e, struct blk_dev *b)
+{
+    b->want_irq = true;
+    KASSERT(t, blk_dev_rebind(b, IOMMU_DOMAIN_PAGING) == 0);
+    KASSERT(t, b->irq_on);
+    if (!e->irq_vector) {
+        e->irq_vector = b->irq_vector;
+        e->msi_addr = b->msi_addr;
+        e->msi_data = b->msi_data;
+        return;
+    }
+    KEXPECT_EQ(t, b->irq_vector, e->irq_vector);
+    KEXPECT_EQ(t, b->msi_addr, e->msi_addr);
+    KEXPECT_EQ(t, b->msi_data, e->msi_data);
+}
+
 /* One page of the disk pattern written and read back into the page between the canaries, in
- * the pooled mode on even cycles and the strict one on odd cycles, at an LBA that moves. */
+ * the pooled mode on even cycles and the strict one on odd cycles, at an LBA that moves; with
+ * hp_irq, each of the two completions raises the device's vector. */
 static void check_blk_io(struct ktest *t, struct hp_env *e, struct blk_dev *b, unsigned n)
 {
+    if (e->irq && !b->irq_on)
+        irq_on(t, e, b);
+    uint64_t irqs = b->nr_irqs;
     uint32_t nlb = HP_PAGE / b->lba_size;
     uint64_t spl = b->lba_size / 512, seed = 0x5eed0000u + n;
     uint64_t lba = ((uint64_t)n * nlb * 17) % (b->nlba - nlb) / nlb * nlb;
@@ -240,6 +288,10 @@ static void check_blk_io(struct ktest *t, struct hp_env *e, struct blk_dev *b, u
     }
     KEXPECT(t, canaries_intact(e));
     e->ios += 2;
+    if (e->irq) {
+        KEXPECT(t, poll_until(b->nr_irqs >= irqs + 2, NSEC_PER_SEC) == 0);
+        e->irqs += (unsigned)(b->nr_irqs - irqs);
+    }
 }
 
 /* The new function as the runtime sees it, then what its driver does with it: a bound edu or
@@ -257,6 +309,10 @@ static void check_added(struct ktest *t, struct hp_env *e, struct pci_dev *d, un
         check_blk_io(t, e, b, n);
     else if (u)
         KEXPECT(t, iommu_dev_domain(d) == u->blocked);
+    /* what vfio-pci's first open does (pci_enable_decode, Linux's pci_enable_device): it
+     * succeeds with a BAR that found no room (an igb's I/O BAR) */
+    if (!d->driver)
+        KEXPECT_EQ(t, pci_enable_decode(e->sys, d), 0);
     if (is_edu)
         check_edu_mmio(t, e, d);
     if (d->caps.sriov)
@@ -364,6 +420,8 @@ static void plug_cycles(struct ktest *t)
     e.old_iova = 0;
     e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = e.vfs = 0;
     struct pci_hotplug_slot_info start = slot_info(&e);
+    e.irqs = 0;
+    e.irq_vector = 0;
     uint32_t ndevs = e.sys->ndevs;
     int ngroups = (int)e.sys->ngroups;
     size_t heap = 0;
@@ -382,11 +440,11 @@ static void plug_cycles(struct ktest *t)
     KEXPECT_EQ(t, pmm_free_bytes(), pages);
     KEXPECT(t, canaries_intact(&e));
     kprintf("hotplug: %u cycles of %s, %u devices -> %u, groups %d -> %u, %u VFs, %u I/Os (%u "
-            "ended by removal with -ENODEV), %u bytes verified, %u DMAs to a previous device's "
-            "IOVA blocked (%u fault records), heap and pages back to the first cycle's; %u slot "
-            "interrupts, %u command completions without theirs\n",
+            "ended by removal with -ENODEV, %u completion interrupts), %u bytes verified, %u "
+            "DMAs to a previous device's IOVA blocked (%u fault records), heap and pages back to "
+            "the first cycle's; %u slot interrupts, %u command completions without theirs\n",
             e.cycles, e.add, ndevs, e.sys->ndevs, ngroups, e.sys->ngroups, e.vfs, e.ios,
-            e.ios_enodev, e.bytes_verified, e.stale_blocked, e.stale_faults,
+            e.ios_enodev, e.irqs, e.bytes_verified, e.stale_blocked, e.stale_faults,
             slot_info(&e).irqs - start.irqs, slot_info(&e).cc_missed - start.cc_missed);
     pmm_free(pa, 2);
 }
@@ -425,6 +483,8 @@ static void button_cancel(struct ktest *t)
     memset(e.buf, HP_CANARY, 4 * HP_PAGE);
     e.old_iova = 0;
     e.bytes_verified = e.stale_blocked = e.stale_faults = e.ios = e.ios_enodev = e.vfs = 0;
+    e.irqs = 0;
+    e.irq_vector = 0;
     struct pci_hotplug_slot_info before = slot_info(&e);
     kprintf("moat-qmp: device_add %s,id=hpc,bus=%s\n", e.add, e.bus);
     KASSERT(t, wait_slot(&e, true, before.added) == 0);

@@ -57,13 +57,11 @@ static bool wait_fault(struct smmu_unit *su, bool poll, uint64_t ns)
 
 /* ---- fixtures ---- */
 
-struct fixture {
-    struct edu_dev *e;
-    struct iommu_domain *d;
-    struct smmu_unit *su;
-    uint8_t *pages;             /* 4 pages: canary, target, target, canary */
-    uint64_t pa;
-};
+/* The unit behind the case's edu. */
+static struct smmu_unit *unit_of(const struct dma_case_env *fx)
+{
+    return to_smmu_unit(fx->d->unit);
+}
 
 /* The edu numbered dev behind a unit of this vendor (skips the case when there is none). */
 static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
@@ -71,44 +69,18 @@ static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
     return dma_env_get(t, dev, smmu_unit_get(0) != NULL, "needs an edu device behind an SMMUv3", env);
 }
 
-static void fixture_of(struct fixture *fx, const struct dma_case_env *env)
-{
-    *fx = (struct fixture){ .e = env->e, .d = env->d, .su = to_smmu_unit(env->d->unit),
-                            .pages = env->pages, .pa = env->pa };
-}
-
-static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
-{
-    struct dma_case_env env;
-    if (!env_get(t, dev, &env))
-        return false;
-    fixture_of(fx, &env);
-    return true;
-}
-
-static void fixture_put(struct fixture *fx)
-{
-    struct dma_case_env env = { .d = fx->d };
-    dma_env_put(&env);
-}
-
 /* One blocked write DMA at iova: the record (exact address, requester, write, a translation
  * fault), canaries intact. */
-static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t iova)
+static void expect_blocked_write(struct ktest *t, const struct dma_case_env *fx, uint64_t iova)
 {
     capture_first(fx->d);
     KASSERT(t, edu_dma(fx->e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, wait_fault(fx->su, true, FAULT_WAIT_NS));
+    KEXPECT(t, wait_fault(unit_of(fx), true, FAULT_WAIT_NS));
     KEXPECT_EQ(t, first_fault.addr, iova);
     KEXPECT_EQ(t, first_fault.rid, fx->e->rid);
     KEXPECT(t, first_fault.write);
     KEXPECT(t, first_fault.reason == EVT_F_TRANSLATION || first_fault.reason == EVT_F_PERMISSION);
     KEXPECT(t, all_bytes(fx->pages, 4 * 4096, CANARY));
-}
-
-static int load_device_buffer(struct fixture *fx, uint8_t seed)
-{
-    return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
 }
 
 /* The shared isolation cases with this unit's fixture and fault checks. */
@@ -117,16 +89,9 @@ static bool smmu_case_get(struct ktest *t, struct dma_case_env *env)
     return env_get(t, 0, env);
 }
 
-static void smmu_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
-{
-    struct fixture fx;
-    fixture_of(&fx, env);
-    expect_blocked_write(t, &fx, iova);
-}
-
 static uint64_t smmu_case_waits(const struct dma_case_env *env)
 {
-    return to_smmu_unit(env->d->unit)->nr_syncs;
+    return unit_of(env)->nr_syncs;
 }
 
 static unsigned smmu_case_batch_waits(const struct dma_case_env *env)
@@ -142,7 +107,7 @@ static void smmu_case_fail_nth(unsigned n)
 /* Replace onto a stage-2 domain: the STE changes configuration, not only its context. */
 static const struct iommu_domain_cfg smmu_stage2 = { .flags = IOMMU_DOMAIN_NEST_PARENT };
 
-static const struct dma_vendor smmu_dma_vendor = { smmu_case_get, smmu_case_blocked,
+static const struct dma_vendor smmu_dma_vendor = { smmu_case_get, expect_blocked_write,
                                                    smmu_case_waits, smmu_case_batch_waits,
                                                    &smmu_stage2, smmu_case_fail_nth, NULL };
 DMA_VENDOR_CASES(&smmu_dma_vendor)
@@ -153,14 +118,15 @@ DMA_VENDOR_CASE(fail_nth_allocation, &smmu_dma_vendor)
 
 static void caps_match_machine(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    KEXPECT(t, fx.su->f.s1 && fx.su->f.s2);                 /* virt-9.2 and later */
-    KEXPECT(t, fx.su->two_level);
-    KEXPECT(t, fx.su->f.ril);
-    KEXPECT_EQ(t, fx.su->f.oas, 44);
-    KEXPECT_EQ(t, smmu_read32(fx.su, SMMU_CR0ACK) & CR0_SMMUEN, CR0_SMMUEN);
+    struct smmu_unit *su = unit_of(&fx);
+    KEXPECT(t, su->f.s1 && su->f.s2);                 /* virt-9.2 and later */
+    KEXPECT(t, su->two_level);
+    KEXPECT(t, su->f.ril);
+    KEXPECT_EQ(t, su->f.oas, 44);
+    KEXPECT_EQ(t, smmu_read32(su, SMMU_CR0ACK) & CR0_SMMUEN, CR0_SMMUEN);
     KEXPECT(t, to_smmu_domain(fx.d)->stage == SMMU_STAGE_1);
     KEXPECT(t, to_smmu_domain(fx.d)->msi_mapped);
     struct iommu_resv_region rr[IOMMU_MAX_RESV];
@@ -168,19 +134,19 @@ static void caps_match_machine(struct ktest *t)
     KEXPECT(t, nr >= 1 && rr[0].start == SMMU_MSI_IOVA && rr[0].last == SMMU_MSI_LAST &&
                    rr[0].type == IOMMU_RESV_MSI);
     KEXPECT(t, fx.d->iova_last >= EDU_DMA_LIMIT - 1);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* An unmapped IOVA below the edu's mask (the shared case's physical-address IOVA lies above
  * it on virt): blocked with the exact record. */
 static void unmapped_low_iova_blocked(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
     expect_blocked_write(t, &fx, IOVA_BASE + 0x5a3000);
     KEXPECT_EQ(t, first_fault.reason, EVT_F_TRANSLATION);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The MSI window: the edu's MSI (composed through the window) arrives; a DMA aimed at the
@@ -188,8 +154,8 @@ static void unmapped_low_iova_blocked(struct ktest *t)
  * space reported to callers leaves the whole window out. */
 static void msi_window(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
     int vec = irq_alloc_vector(edu_irq, fx.e);
     KASSERT(t, vec > 0);
@@ -202,40 +168,41 @@ static void msi_window(struct ktest *t)
     irq_free_vector((unsigned)vec);
     uint64_t pa;
     KEXPECT(t, iommu_iova_to_phys(fx.d, SMMU_MSI_IOVA, &pa) == 0 &&
-                   pa == (fx.su->msi_doorbell & ~0xfffULL));
+                   pa == (unit_of(&fx)->msi_doorbell & ~0xfffULL));
     expect_blocked_write(t, &fx, SMMU_MSI_IOVA + 0x10000);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* On the blocked domain (STE ABORT) nothing reaches memory and nothing is recorded; back in
  * its own domain the device works again. */
 static void blocked_domain_and_back(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    KASSERT(t, load_device_buffer(&fx, 0x55) == 0);
+    struct smmu_unit *su = unit_of(&fx);
+    KASSERT(t, dma_env_load(&fx, 0x55) == 0);
     uint64_t iova = IOVA_BASE + 0x500000;
     KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, iommu_attach(NULL, fx.e->pci) == 0);
-    uint64_t events = fx.su->nr_events;
+    uint64_t events = su->nr_events;
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    smmu_poll(fx.su);
-    KEXPECT_EQ(t, fx.su->nr_events, events);
+    smmu_poll(su);
+    KEXPECT_EQ(t, su->nr_events, events);
     KEXPECT(t, all_bytes(fx.pages, 4 * 4096, CANARY));
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55);
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* Stage 2 keeps write-only exact: the device can write the page but not read it. The read
  * comes first: QEMU checks only the write permission of a translation it has cached. */
 static void stage2_write_only(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
     struct iommu_domain *b;
     struct iommu_domain_cfg s2 = { .flags = IOMMU_DOMAIN_NEST_PARENT };
@@ -245,61 +212,63 @@ static void stage2_write_only(struct ktest *t)
     KASSERT(t, iommu_attach(b, fx.e->pci) == 0);
     capture_first(b);
     KASSERT(t, edu_dma(fx.e, false, iova, 0, 4096) == 0);
-    KEXPECT(t, wait_fault(fx.su, true, FAULT_WAIT_NS));
+    KEXPECT(t, wait_fault(unit_of(&fx), true, FAULT_WAIT_NS));
     KEXPECT_EQ(t, first_fault.reason, EVT_F_PERMISSION);
     KEXPECT(t, !first_fault.write);
     KEXPECT_EQ(t, first_fault.addr, iova);
     b->fault_fn = NULL;
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
-    KASSERT(t, load_device_buffer(&fx, 0x29) == 0);     /* through its own domain */
+    KASSERT(t, dma_env_load(&fx, 0x29) == 0);     /* through its own domain */
     KASSERT(t, iommu_attach(b, fx.e->pci) == 0);
     KEXPECT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x29);
     KASSERT(t, iommu_attach(fx.d, fx.e->pci) == 0);
     KEXPECT(t, iommu_unmap(b, iova, 4096) == 0);
     iommu_domain_free(b);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The record arrives by the wired event interrupt alone (no polling). */
 static void fault_event_interrupt(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.su->nr_irqs) {
-        fixture_put(&fx);
+    struct smmu_unit *su = unit_of(&fx);
+    if (!su->nr_irqs) {
+        dma_env_put(&fx);
         ktest_skip(t, "the event queue is polled (smmuv3=poll)");
         return;
     }
     capture_first(fx.d);
-    uint64_t before = fx.su->nr_events;
+    uint64_t before = su->nr_events;
     KASSERT(t, edu_dma(fx.e, true, IOVA_BASE + 0x600000, 0, 64) == 0);
-    KEXPECT(t, wait_fault(fx.su, false, FAULT_WAIT_NS));
-    KEXPECT(t, fx.su->nr_events > before);
-    fixture_put(&fx);
+    KEXPECT(t, wait_fault(su, false, FAULT_WAIT_NS));
+    KEXPECT(t, su->nr_events > before);
+    dma_env_put(&fx);
 }
 
 /* A command the unit refuses (an opcode it does not know): named, skipped, the queue goes on;
  * invalidation and DMA work afterwards. */
 static void queue_error_recovery(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct smmu_unit *su = unit_of(&fx);
     struct smmu_cmd bad = { { 0x7f, 0 } };
-    uint64_t errs = fx.su->nr_cmdq_errors;
-    KEXPECT_EQ(t, smmu_cmdq_submit(fx.su, &bad, 1), -EIO);
-    KEXPECT_EQ(t, fx.su->nr_cmdq_errors, errs + 1);
-    KEXPECT_EQ(t, (smmu_read32(fx.su, SMMU_GERROR) ^ smmu_read32(fx.su, SMMU_GERRORN)) &
+    uint64_t errs = su->nr_cmdq_errors;
+    KEXPECT_EQ(t, smmu_cmdq_submit(su, &bad, 1), -EIO);
+    KEXPECT_EQ(t, su->nr_cmdq_errors, errs + 1);
+    KEXPECT_EQ(t, (smmu_read32(su, SMMU_GERROR) ^ smmu_read32(su, SMMU_GERRORN)) &
                       GERROR_CMDQ_ERR, 0);
     KEXPECT_EQ(t, smmu_tlbi_domain(to_smmu_domain(fx.d)), 0);
-    KASSERT(t, load_device_buffer(&fx, 0x21) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x21) == 0);
     KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x21);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* A fault storm: round after round the device writes 4 KiB to an unmapped IOVA (QEMU records
@@ -316,28 +285,29 @@ static unsigned storm_rounds(void)
 
 static void fault_storm(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    KASSERT(t, load_device_buffer(&fx, 0x3c) == 0);
+    struct smmu_unit *su = unit_of(&fx);
+    KASSERT(t, dma_env_load(&fx, 0x3c) == 0);
     unsigned rounds = storm_rounds();
-    uint64_t faults0 = iommu_fault_count(), events0 = fx.su->nr_events, t0 = clock_ns();
+    uint64_t faults0 = iommu_fault_count(), events0 = su->nr_events, t0 = clock_ns();
     uint64_t worst_ns = 0;
     for (unsigned r = 0; r < rounds; r++) {
         KASSERT(t, edu_dma(fx.e, true, IOVA_BASE + 0x4000000 + ((uint64_t)r << 12), 0, 4096) == 0);
-        smmu_poll(fx.su);       /* polled units (smmuv3=poll) read each round's records too */
+        smmu_poll(su);       /* polled units (smmuv3=poll) read each round's records too */
         uint64_t n0 = clock_ns();
         KASSERT(t, iommu_map(fx.d, IOVA_BASE + 0x10000, fx.pa, 4096, IOMMU_READ) == 0);
         KASSERT(t, iommu_unmap(fx.d, IOVA_BASE + 0x10000, 4096) == 0);
         worst_ns = MAX(worst_ns, clock_ns() - n0);
     }
-    smmu_poll(fx.su);
+    smmu_poll(su);
     kprintf("smmuv3_storm: %u blocked 4 KiB writes in %llu ms: %llu event records read, %llu "
             "fault records delivered, %llu global errors; slowest map+unmap %llu us\n", rounds,
             (unsigned long long)((clock_ns() - t0) / NSEC_PER_MSEC),
-            (unsigned long long)(fx.su->nr_events - events0),
+            (unsigned long long)(su->nr_events - events0),
             (unsigned long long)(iommu_fault_count() - faults0),
-            (unsigned long long)fx.su->nr_gerrors, (unsigned long long)(worst_ns / NSEC_PER_USEC));
+            (unsigned long long)su->nr_gerrors, (unsigned long long)(worst_ns / NSEC_PER_USEC));
     KEXPECT(t, worst_ns < 2 * NSEC_PER_SEC);     /* generous: the host may be loaded */
     KEXPECT(t, iommu_fault_count() - faults0 >= rounds);
     KEXPECT(t, all_bytes(fx.pages, 4 * 4096, CANARY));
@@ -345,7 +315,7 @@ static void fault_storm(struct ktest *t)
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x3c && fx.pages[4096 + 4095] == (uint8_t)(0x3c + 4095 * 7));
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 #define BENCH_ROUNDS 1000
@@ -361,11 +331,12 @@ static int bench_inval_page(struct iommu_domain *d, uint64_t iova)
 
 static void bench_map_unmap_4k(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct smmu_unit *su = unit_of(&fx);
     KASSERT(t, iommu_map(fx.d, IOVA_BASE + 0x1000, fx.pa, 4096, IOMMU_READ) == 0);
-    uint64_t w0 = fx.su->nr_syncs;
+    uint64_t w0 = su->nr_syncs;
     for (unsigned i = 0; i < BENCH_ROUNDS; i++) {
         uint64_t n0 = clock_ns();
         int e1 = iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE);
@@ -375,7 +346,7 @@ static void bench_map_unmap_4k(struct ktest *t)
         bench_map[i] = n1 - n0;
         KASSERT(t, e1 == 0 && e2 == 0);
     }
-    uint64_t waits = fx.su->nr_syncs - w0;
+    uint64_t waits = su->nr_syncs - w0;
     sort_u64(bench_ns, BENCH_ROUNDS);
     sort_u64(bench_map, BENCH_ROUNDS);
     kprintf("bench smmuv3_map_unmap_4k %llu ns\n",
@@ -384,11 +355,11 @@ static void bench_map_unmap_4k(struct ktest *t)
     kprintf("bench smmuv3_waits_per_map_unmap %llu.%02llu waits (CMD_SYNC%s)\n",
             (unsigned long long)(waits / BENCH_ROUNDS),
             (unsigned long long)(waits * 100 / BENCH_ROUNDS % 100),
-            fx.su->f.ril ? ", range invalidation" : "");
-    struct dma_bench_vendor v = { "smmuv3", bench_inval_page, &fx.su->nr_syncs };
+            su->f.ril ? ", range invalidation" : "");
+    struct dma_bench_vendor v = { "smmuv3", bench_inval_page, &su->nr_syncs };
     dma_bench_vs_inval(t, &v, fx.e, fx.d, fx.pa + 4096, IOVA_BASE);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE + 0x1000, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 KTEST_SUITE(smmuv3,

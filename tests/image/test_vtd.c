@@ -37,13 +37,11 @@ static bool wait_fault(struct vtd_unit *vu, bool poll)
 
 /* ---- fixtures ---- */
 
-struct fixture {
-    struct edu_dev *e;
-    struct iommu_domain *d;
-    struct vtd_unit *vu;
-    uint8_t *pages;             /* 4 pages: canary, target, target, canary */
-    uint64_t pa;
-};
+/* The unit behind the case's edu. */
+static struct vtd_unit *unit_of(const struct dma_case_env *fx)
+{
+    return to_vtd_unit(fx->d->unit);
+}
 
 /* The edu numbered dev behind a unit of this vendor (skips the case when there is none). */
 static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
@@ -51,44 +49,17 @@ static bool env_get(struct ktest *t, unsigned dev, struct dma_case_env *env)
     return dma_env_get(t, dev, vtd_nr_units() > 0, "needs an edu device behind a VT-d unit", env);
 }
 
-static void fixture_of(struct fixture *fx, const struct dma_case_env *env)
-{
-    *fx = (struct fixture){ .e = env->e, .d = env->d, .vu = to_vtd_unit(env->d->unit),
-                            .pages = env->pages, .pa = env->pa };
-}
-
-static bool fixture_get(struct ktest *t, struct fixture *fx, unsigned dev)
-{
-    struct dma_case_env env;
-    if (!env_get(t, dev, &env))
-        return false;
-    fixture_of(fx, &env);
-    return true;
-}
-
-static void fixture_put(struct fixture *fx)
-{
-    struct dma_case_env env = { .d = fx->d };
-    dma_env_put(&env);
-}
-
 /* Expects one blocked write DMA at iova: record, requester, direction; canaries intact. */
-static void expect_blocked_write(struct ktest *t, struct fixture *fx, uint64_t iova)
+static void expect_blocked_write(struct ktest *t, const struct dma_case_env *fx, uint64_t iova)
 {
     capture_on(fx->d);
     KASSERT(t, edu_dma(fx->e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, wait_fault(fx->vu, true));
+    KEXPECT(t, wait_fault(unit_of(fx), true));
     KEXPECT_EQ(t, last_fault.addr, iova);
     KEXPECT_EQ(t, last_fault.rid, fx->e->rid);
     KEXPECT(t, last_fault.write);
     KEXPECT(t, last_fault.reason != 0);
     KEXPECT(t, all_bytes(fx->pages, 4 * 4096, CANARY));
-}
-
-/* Loads the device buffer with a pattern through a DMA read from a mapped page. */
-static int load_device_buffer(struct fixture *fx, uint8_t seed)
-{
-    return dma_load_device_buffer(fx->e, fx->d, IOVA_BASE + 0x80000, seed);
 }
 
 /* The shared isolation cases (dma_cases.c) with this unit's fixture and fault checks. */
@@ -97,22 +68,15 @@ static bool vtd_case_get(struct ktest *t, struct dma_case_env *env)
     return env_get(t, 0, env);
 }
 
-static void vtd_case_blocked(struct ktest *t, const struct dma_case_env *env, uint64_t iova)
-{
-    struct fixture fx;
-    fixture_of(&fx, env);
-    expect_blocked_write(t, &fx, iova);
-}
-
 static uint64_t vtd_case_waits(const struct dma_case_env *env)
 {
-    return to_vtd_unit(env->d->unit)->nr_waits;
+    return unit_of(env)->nr_waits;
 }
 
 /* The register interface waits once per register write. */
 static unsigned vtd_case_batch_waits(const struct dma_case_env *env)
 {
-    return to_vtd_unit(env->d->unit)->qi ? 1 : 0;
+    return unit_of(env)->qi ? 1 : 0;
 }
 
 static void vtd_case_fail_nth(unsigned n)
@@ -123,12 +87,12 @@ static void vtd_case_fail_nth(unsigned n)
 /* Caching mode: a map invalidates too (the unit may have cached the non-present entry). */
 static unsigned vtd_case_map_waits(const struct dma_case_env *env)
 {
-    return to_vtd_unit(env->d->unit)->caching_mode ? 1 : 0;
+    return unit_of(env)->caching_mode ? 1 : 0;
 }
 
-static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, vtd_case_blocked, vtd_case_waits,
-                                                  vtd_case_batch_waits, NULL, vtd_case_fail_nth,
-                                                  vtd_case_map_waits };
+static const struct dma_vendor vtd_dma_vendor = { vtd_case_get, expect_blocked_write,
+                                                  vtd_case_waits, vtd_case_batch_waits, NULL,
+                                                  vtd_case_fail_nth, vtd_case_map_waits };
 DMA_VENDOR_CASES(&vtd_dma_vendor)
 DMA_VENDOR_CASE(replace_no_stale_translation, &vtd_dma_vendor)
 DMA_VENDOR_CASE(fail_nth_allocation, &vtd_dma_vendor)
@@ -137,19 +101,20 @@ DMA_VENDOR_CASE(fail_nth_allocation, &vtd_dma_vendor)
 
 static void caps_match_machine(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    unsigned sagaw = FIELD_GET(VTD_CAP_SAGAW, fx.vu->cap);
-    KEXPECT(t, sagaw & (1u << (fx.vu->levels - 2)));
-    KEXPECT_EQ(t, fx.d->pt.levels, fx.vu->first_stage_ok && fx.d->pt.fmt == PGTABLE_FMT_X86_64
-                                       ? 4 : fx.vu->levels);
-    KEXPECT(t, vtd_read32(fx.vu, VTD_GSTS_REG) & VTD_GCMD_TE);
+    struct vtd_unit *vu = unit_of(&fx);
+    unsigned sagaw = FIELD_GET(VTD_CAP_SAGAW, vu->cap);
+    KEXPECT(t, sagaw & (1u << (vu->levels - 2)));
+    KEXPECT_EQ(t, fx.d->pt.levels, vu->first_stage_ok && fx.d->pt.fmt == PGTABLE_FMT_X86_64
+                                       ? 4 : vu->levels);
+    KEXPECT(t, vtd_read32(vu, VTD_GSTS_REG) & VTD_GCMD_TE);
     struct iommu_resv_region rr[IOMMU_MAX_RESV];
     int nr = iommu_resv_regions(fx.e->pci, rr, IOMMU_MAX_RESV);
     KEXPECT(t, nr >= 1 && rr[0].start == VTD_INTR_ADDR_FIRST && rr[0].type == IOMMU_RESV_MSI);
     KEXPECT(t, fx.d->iova_last >= EDU_DMA_LIMIT - 1);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* DMA aimed at the interrupt window is an interrupt request, not memory access (3.15): with
@@ -160,23 +125,24 @@ static void caps_match_machine(struct ktest *t)
  * remappable format is aimed at here.) */
 static void interrupt_window_blocked(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct vtd_unit *vu = unit_of(&fx);
     uint64_t iova = VTD_INTR_ADDR_FIRST | VTD_MSI_ADDR_IF;
-    if (!fx.vu->ir) {
-        fixture_put(&fx);
+    if (!vu->ir) {
+        dma_env_put(&fx);
         ktest_skip(t, "interrupt remapping off: a write there would be delivered");
         return;
     }
-    uint64_t n0 = fx.vu->nr_faults;
+    uint64_t n0 = vu->nr_faults;
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4) == 0);
-    KEXPECT(t, poll_until(fx.vu->nr_faults > n0 || (vtd_fault_poll(fx.vu), false),
-                          FAULT_WAIT_NS) == 0 || fx.vu->nr_faults > n0);
-    const struct iommu_fault *f = &fx.vu->last_fault;
+    KEXPECT(t, poll_until(vu->nr_faults > n0 || (vtd_fault_poll(vu), false),
+                          FAULT_WAIT_NS) == 0 || vu->nr_faults > n0);
+    const struct iommu_fault *f = &vu->last_fault;
     bool ir_fault = f->reason >= 0x20 && f->reason < 0x30;
     if (!ir_fault && f->addr == ((iova & (EDU_DMA_LIMIT - 1)) & ~0xfffULL)) {
-        fixture_put(&fx);
+        dma_env_put(&fx);
         ktest_skip(t, "edu clamps DMA to 28 bits (run with -global edu.dma_mask=0xffffffff)");
         return;
     }
@@ -184,25 +150,25 @@ static void interrupt_window_blocked(struct ktest *t)
     /* QEMU does not carry the requester ID on this path and records 0xffff. */
     KEXPECT(t, f->rid == fx.e->rid || f->rid == 0xffff);
     KEXPECT(t, all_bytes(fx.pages, 4 * 4096, CANARY));
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* Back in the blocked domain (context entry not present) everything faults; back in its own
  * domain the device works again. */
 static void blocked_domain_and_back(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    KASSERT(t, load_device_buffer(&fx, 0x55) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x55) == 0);
     uint64_t iova = IOVA_BASE + 0x500000;
     KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, iommu_attach(NULL, fx.e->pci) == 0);
     nr_captured = 0;
-    struct iommu_domain *blocked = fx.vu->iu.blocked;
+    struct iommu_domain *blocked = unit_of(&fx)->iu.blocked;
     blocked->fault_fn = capture_fault;
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
-    KEXPECT(t, wait_fault(fx.vu, true));
+    KEXPECT(t, wait_fault(unit_of(&fx), true));
     KEXPECT_EQ(t, last_fault.rid, fx.e->rid);
     KEXPECT(t, all_bytes(fx.pages, 4 * 4096, CANARY));
     blocked->fault_fn = NULL;
@@ -210,46 +176,48 @@ static void blocked_domain_and_back(struct ktest *t)
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x55);
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* The fault arrives by its MSI alone (no polling). */
 static void fault_event_interrupt(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct vtd_unit *vu = unit_of(&fx);
     capture_on(fx.d);
-    uint64_t before = fx.vu->nr_faults;
+    uint64_t before = vu->nr_faults;
     KASSERT(t, edu_dma(fx.e, true, IOVA_BASE + 0x600000, 0, 64) == 0);
-    KEXPECT(t, wait_fault(fx.vu, false));
-    KEXPECT(t, fx.vu->nr_faults > before);
-    KEXPECT_EQ(t, vtd_read32(fx.vu, VTD_FSTS_REG) & (VTD_FSTS_PPF | VTD_FSTS_PFO), 0);
-    fixture_put(&fx);
+    KEXPECT(t, wait_fault(vu, false));
+    KEXPECT(t, vu->nr_faults > before);
+    KEXPECT_EQ(t, vtd_read32(vu, VTD_FSTS_REG) & (VTD_FSTS_PPF | VTD_FSTS_PFO), 0);
+    dma_env_put(&fx);
 }
 
 /* A malformed descriptor: IQE reported, queue reset, invalidation and DMA work afterwards. */
 static void queue_error_recovery(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.vu->qi) {
-        fixture_put(&fx);
+    struct vtd_unit *vu = unit_of(&fx);
+    if (!vu->qi) {
+        dma_env_put(&fx);
         ktest_skip(t, "register-based invalidation");
         return;
     }
-    uint64_t errs = fx.vu->nr_qi_errors;
-    KEXPECT_EQ(t, vtd_qi_inject_bad(fx.vu), -EIO);
-    KEXPECT_EQ(t, fx.vu->nr_qi_errors, errs + 1);
-    KEXPECT_EQ(t, vtd_read32(fx.vu, VTD_FSTS_REG) & VTD_FSTS_IQE, 0);
-    KEXPECT_EQ(t, vtd_inv_iotlb_global(fx.vu), 0);
-    KASSERT(t, load_device_buffer(&fx, 0x21) == 0);
+    uint64_t errs = vu->nr_qi_errors;
+    KEXPECT_EQ(t, vtd_qi_inject_bad(vu), -EIO);
+    KEXPECT_EQ(t, vu->nr_qi_errors, errs + 1);
+    KEXPECT_EQ(t, vtd_read32(vu, VTD_FSTS_REG) & VTD_FSTS_IQE, 0);
+    KEXPECT_EQ(t, vtd_inv_iotlb_global(vu), 0);
+    KASSERT(t, dma_env_load(&fx, 0x21) == 0);
     KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x21);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 #define BENCH_ROUNDS 1000
@@ -265,12 +233,13 @@ static int bench_inval_page(struct iommu_domain *d, uint64_t iova)
 
 static void bench_map_unmap_4k(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
+    struct vtd_unit *vu = unit_of(&fx);
     /* warm the table: the intermediate levels stay allocated around the IOVA */
     KASSERT(t, iommu_map(fx.d, IOVA_BASE + 0x1000, fx.pa, 4096, IOMMU_READ) == 0);
-    uint64_t w0 = fx.vu->nr_waits;
+    uint64_t w0 = vu->nr_waits;
     for (unsigned i = 0; i < BENCH_ROUNDS; i++) {
         uint64_t c0 = rdtsc(), n0 = clock_ns();
         int e1 = iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE);
@@ -281,7 +250,7 @@ static void bench_map_unmap_4k(struct ktest *t)
         bench_cyc[i] = rdtsc() - c0;
         KASSERT(t, e1 == 0 && e2 == 0);
     }
-    uint64_t waits = fx.vu->nr_waits - w0;
+    uint64_t waits = vu->nr_waits - w0;
     sort_u64(bench_ns, BENCH_ROUNDS);
     sort_u64(bench_cyc, BENCH_ROUNDS);
     sort_u64(bench_map, BENCH_ROUNDS);
@@ -292,39 +261,40 @@ static void bench_map_unmap_4k(struct ktest *t)
     kprintf("bench vtd_waits_per_map_unmap %llu.%02llu waits (%s invalidation%s)\n",
             (unsigned long long)(waits / BENCH_ROUNDS),
             (unsigned long long)(waits * 100 / BENCH_ROUNDS % 100),
-            fx.vu->qi ? "queued" : "register", fx.vu->caching_mode ? ", caching mode" : "");
-    struct dma_bench_vendor v = { "vtd", bench_inval_page, &fx.vu->nr_waits };
+            vu->qi ? "queued" : "register", vu->caching_mode ? ", caching mode" : "");
+    struct dma_bench_vendor v = { "vtd", bench_inval_page, &vu->nr_waits };
     dma_bench_vs_inval(t, &v, fx.e, fx.d, fx.pa + 4096, IOVA_BASE);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE + 0x1000, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* Firmware-left translation, replayed on a live unit: the take-over switches to empty tables
  * with TE on (the device is blocked at once, never unchecked), then attaches work again. */
 static void takeover_while_translating(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    KASSERT(t, load_device_buffer(&fx, 0x4d) == 0);
+    struct vtd_unit *vu = unit_of(&fx);
+    KASSERT(t, dma_env_load(&fx, 0x4d) == 0);
     uint64_t iova = IOVA_BASE + 0x700000;
     KASSERT(t, iommu_map(fx.d, iova, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x4d);
     memset(fx.pages, CANARY, 4 * 4096);
     uint64_t free0 = pmm_free_bytes();
-    KASSERT(t, vtd_takeover(fx.vu) == 0);
-    KEXPECT(t, vtd_read32(fx.vu, VTD_GSTS_REG) & VTD_GCMD_TE);
-    KEXPECT(t, fx.vu->gcmd & VTD_GCMD_TE);          /* never written as clear */
+    KASSERT(t, vtd_takeover(vu) == 0);
+    KEXPECT(t, vtd_read32(vu, VTD_GSTS_REG) & VTD_GCMD_TE);
+    KEXPECT(t, vu->gcmd & VTD_GCMD_TE);          /* never written as clear */
     KEXPECT(t, pmm_free_bytes() + 4096 >= free0);   /* old tables freed, one new root */
     expect_blocked_write(t, &fx, iova);             /* root entry not present now */
-    KEXPECT_EQ(t, last_fault.reason, fx.vu->scalable ? last_fault.reason : 1);
+    KEXPECT_EQ(t, last_fault.reason, vu->scalable ? last_fault.reason : 1);
     /* Every function the core has attached is programmed into the new tables again. */
-    KASSERT(t, vtd_reattach_all(fx.vu) == 0);
+    KASSERT(t, vtd_reattach_all(vu) == 0);
     KASSERT(t, edu_dma(fx.e, true, iova, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x4d);
     KEXPECT(t, iommu_unmap(fx.d, iova, 4096) == 0);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* ATS functions (e.g. -global virtio-blk-pci.ats=on with device-iotlb=on): their context
@@ -351,23 +321,24 @@ static void device_tlb_with_domain(struct ktest *t)
 
 /* ---- interrupt remapping ---- */
 
-static void expect_ir_fault(struct ktest *t, struct fixture *fx, const struct msi_msg *m,
+static void expect_ir_fault(struct ktest *t, const struct dma_case_env *fx, const struct msi_msg *m,
                             unsigned reason)
 {
     capture_on(fx->d);
     KEXPECT(t, !raise_with(fx->e, m));
-    KEXPECT(t, wait_fault(fx->vu, true));
+    KEXPECT(t, wait_fault(unit_of(fx), true));
     KEXPECT_EQ(t, last_fault.reason, reason);
     KEXPECT_EQ(t, last_fault.rid, fx->e->rid);
 }
 
 static void msi_through_irte(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.vu->ir) {
-        fixture_put(&fx);
+    struct vtd_unit *vu = unit_of(&fx);
+    if (!vu->ir) {
+        dma_env_put(&fx);
         ktest_skip(t, "interrupt remapping off");
         return;
     }
@@ -380,11 +351,11 @@ static void msi_through_irte(struct ktest *t)
     /* Forged handles: an entry that is not present, one beyond the table, an entry that
      * belongs to another requester. (Compatibility format is not tried: QEMU delivers it even
      * with GCMD.CFI clear.) */
-    struct msi_msg bad = { vtd_msi_addr_remappable((uint16_t)(fx.vu->irt_entries - 1)), 0 };
+    struct msi_msg bad = { vtd_msi_addr_remappable((uint16_t)(vu->irt_entries - 1)), 0 };
     expect_ir_fault(t, &fx, &bad, 0x22);
-    bad.addr = vtd_msi_addr_remappable((uint16_t)(fx.vu->irt_entries + 5));
+    bad.addr = vtd_msi_addr_remappable((uint16_t)(vu->irt_entries + 5));
     expect_ir_fault(t, &fx, &bad, 0x21);
-    int other = vtd_ir_alloc(fx.vu, (uint16_t)(fx.e->rid ^ 0x8), (uint8_t)vec);
+    int other = vtd_ir_alloc(vu, (uint16_t)(fx.e->rid ^ 0x8), (uint8_t)vec);
     KASSERT(t, other > 0);
     bad.addr = vtd_msi_addr_remappable((uint16_t)other);
     expect_ir_fault(t, &fx, &bad, 0x26);
@@ -392,7 +363,7 @@ static void msi_through_irte(struct ktest *t)
     KEXPECT(t, raise_with(fx.e, &m));
     msi_disable(platform_pci(), fx.e->pci);
     irq_free_vector((unsigned)vec);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* msi_free gives the IRTE back: composing and freeing three tables' worth leaves the table as it
@@ -400,33 +371,34 @@ static void msi_through_irte(struct ktest *t)
  * works. */
 static void irte_freed_for_reuse(struct ktest *t)
 {
-    struct fixture fx;
-    if (!fixture_get(t, &fx, 0))
+    struct dma_case_env fx;
+    if (!env_get(t, 0, &fx))
         return;
-    if (!fx.vu->ir) {
-        fixture_put(&fx);
+    struct vtd_unit *vu = unit_of(&fx);
+    if (!vu->ir) {
+        dma_env_put(&fx);
         ktest_skip(t, "interrupt remapping off");
         return;
     }
     int vec = irq_alloc_vector(edu_irq, fx.e);
     KASSERT(t, vec > 0);
-    unsigned used = fx.vu->irt_used, ok = 0;
+    unsigned used = vu->irt_used, ok = 0;
     struct msi_msg m;
-    for (unsigned i = 0; i < 3 * fx.vu->irt_entries; i++) {
+    for (unsigned i = 0; i < 3 * vu->irt_entries; i++) {
         if (msi_compose(fx.e->pci, (unsigned)vec, &m) == 0)
             ok++;
         msi_free(fx.e->pci, &m);
     }
-    KEXPECT_EQ(t, ok, 3 * fx.vu->irt_entries);
-    KEXPECT_EQ(t, fx.vu->irt_used, used);
+    KEXPECT_EQ(t, ok, 3 * vu->irt_entries);
+    KEXPECT_EQ(t, vu->irt_used, used);
     expect_ir_fault(t, &fx, &m, 0x22);
     KASSERT(t, msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
     KEXPECT(t, raise_with(fx.e, &m));
     msi_disable(platform_pci(), fx.e->pci);
     msi_free(fx.e->pci, &m);
-    KEXPECT_EQ(t, fx.vu->irt_used, used);
+    KEXPECT_EQ(t, vu->irt_used, used);
     irq_free_vector((unsigned)vec);
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 /* A function behind a PCIe-to-PCI bridge reaches the unit with the bridge's requester ID: its
@@ -437,19 +409,19 @@ static void aliased_function(struct ktest *t)
     for (i = 0; i < edu_count(); i++)
         if (edu_get(i)->pci->bus != 0 && edu_get(i)->domain)
             break;
-    struct fixture fx;
+    struct dma_case_env fx;
     if (i == edu_count()) {
         ktest_skip(t, "no edu behind a bridge (-device pcie-pci-bridge,id=b -device edu,bus=b)");
         return;
     }
-    if (!fixture_get(t, &fx, i))
+    if (!env_get(t, i, &fx))
         return;
-    KASSERT(t, load_device_buffer(&fx, 0x6b) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x6b) == 0);
     KASSERT(t, iommu_map(fx.d, IOVA_BASE, fx.pa + 4096, 4096, IOMMU_READ | IOMMU_WRITE) == 0);
     KEXPECT(t, edu_dma(fx.e, true, IOVA_BASE, 0, 4096) == 0);
     KEXPECT(t, fx.pages[4096] == 0x6b);
     KEXPECT(t, iommu_unmap(fx.d, IOVA_BASE, 4096) == 0);
-    if (fx.vu->ir) {
+    if (unit_of(&fx)->ir) {
         int vec = irq_alloc_vector(edu_irq, fx.e);
         struct msi_msg m;
         KASSERT(t, vec > 0 && msi_compose(fx.e->pci, (unsigned)vec, &m) == 0);
@@ -457,7 +429,7 @@ static void aliased_function(struct ktest *t)
         msi_disable(platform_pci(), fx.e->pci);
         irq_free_vector((unsigned)vec);
     }
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 KTEST_SUITE(vtd,
@@ -520,10 +492,10 @@ static void fault_storm(struct ktest *t)
         ktest_skip(t, "needs two or more edu devices behind VT-d");
         return;
     }
-    struct fixture fx;
-    KASSERT(t, fixture_get(t, &fx, n - 1));
+    struct dma_case_env fx;
+    KASSERT(t, env_get(t, n - 1, &fx));
     struct edu_dev *good = fx.e;
-    KASSERT(t, load_device_buffer(&fx, 0x3c) == 0);
+    KASSERT(t, dma_env_load(&fx, 0x3c) == 0);
     KASSERT(t, iommu_map(good->domain, IOVA_BASE, virt_to_phys(storm_good_page), 4096,
                          IOMMU_READ | IOMMU_WRITE) == 0);
     unsigned rounds = storm_rounds(), nbad = n - 1, ok = 0;
@@ -542,7 +514,7 @@ static void fault_storm(struct ktest *t)
             "%llu overflows; good device %u/%u rounds correct; slowest map+unmap %llu us\n",
             rounds * nbad, nbad, (unsigned long long)ms,
             (unsigned long long)(iommu_fault_count() - faults0),
-            (unsigned long long)fx.vu->nr_overflows, ok, rounds,
+            (unsigned long long)unit_of(&fx)->nr_overflows, ok, rounds,
             (unsigned long long)(worst_ns / NSEC_PER_USEC));
     KEXPECT(t, worst_ns < 2 * NSEC_PER_SEC);      /* generous: the host may be loaded */
     KEXPECT_EQ(t, ok, rounds);
@@ -553,7 +525,7 @@ static void fault_storm(struct ktest *t)
     KEXPECT(t, iommu_attach(edu_get(0)->domain, edu_get(0)->pci) == 0);
     KEXPECT(t, iommu_unmap(good->domain, IOVA_BASE, 4096) == 0);
     KEXPECT(t, all_bytes(fx.pages, 4 * 4096, CANARY));
-    fixture_put(&fx);
+    dma_env_put(&fx);
 }
 
 KTEST_SUITE_EXPLICIT(vtd_storm, KTEST_CASE(fault_storm));

@@ -44,9 +44,15 @@ foreach(iommu intel smmuv3)
     ARGS --qmp --tests --iommu ${iommu} --topology ${HP_TOPO}
          --cmdline "tests=hotplug_cancel pciehp_blink_ms=100 pciehp_poll=0")
 endforeach()
-# An SR-IOV NIC: igb's 8 VFs enabled on every plug, each in its own group, all gone on unplug.
-foreach(iommu intel amd)
-  moat_qemu_test(hotplug_igb_${iommu} TIMEOUT 240
+# An SR-IOV NIC: igb's 8 VFs enabled on every plug, each in its own group and its unit's
+# blocking domain, all gone on unplug. Under SMMUv3 the VFs' StreamIDs (RID through the
+# iommu-map) are new stream table entries on every plug.
+foreach(iommu intel amd smmuv3)
+  set(name hotplug_igb_${iommu})
+  if(iommu STREQUAL smmuv3)
+    set(name arm64.${name})
+  endif()
+  moat_qemu_test(${name} TIMEOUT 240
     LINES ${HP_LINES} "^pciehp: 0000:00:06.0: added 0000:01:11.6 \\[8086:10ca\\]"
           "^hotplug: 10 cycles of igb,.* 80 VFs"
     NO_LINES ${HP_BAD}
@@ -86,27 +92,45 @@ function(moat_hotplug_disk_test name)
                  NO_LINES ${HP_BAD} ARGS --tests ${H_ARGS})
 endfunction()
 
+# Completion interrupts are on (hp_irq=1): each I/O's arrives (through interrupt remapping, or
+# the GICv3 ITS under SMMUv3), and every incarnation gets the first one's vector and message
+# back, which the previous one must have given up.
 set(HP_NVME "nvme,serial=hp,drive")
 set(HP_VBLK "virtio-blk-pci,disable-legacy=on,iommu_platform=on,drive")
-foreach(iommu intel amd)
-  moat_hotplug_disk_test(hotplug_nvme_${iommu}
+foreach(iommu intel amd smmuv3)
+  set(prefix "")
+  if(iommu STREQUAL smmuv3)
+    set(prefix arm64.)
+  endif()
+  moat_hotplug_disk_test(${prefix}hotplug_nvme_${iommu}
     LINES "^nvme: 0000:01:00.0: nvme0n1 " "^blk: nvme0n1: removed$"
-          "^hotplug: 10 cycles of nvme,.* 20 I/Os .* 81920 bytes verified"
-    ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_add=${HP_NVME}=hpd")
-  moat_hotplug_disk_test(hotplug_vblk_${iommu}
+          "^hotplug: 10 cycles of nvme,.* 20 I/Os .*, 20 completion interrupts.* 81920 bytes verified"
+    ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_irq=1 hp_add=${HP_NVME}=hpd")
+  moat_hotplug_disk_test(${prefix}hotplug_vblk_${iommu}
     LINES "^virtio-blk: 0000:01:00.0: vblk0, " "^blk: vblk0: removed$"
-          "^hotplug: 10 cycles of virtio-blk-pci,.* 20 I/Os .* 81920 bytes verified"
-    ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_add=${HP_VBLK}=hpd")
+          "^hotplug: 10 cycles of virtio-blk-pci,.* 20 I/Os .*, 20 completion interrupts.* 81920 bytes verified"
+    ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_irq=1 hp_add=${HP_VBLK}=hpd")
 endforeach()
 set(HP_INFLIGHT "tests=hotplug pciehp_blink_ms=100 hp_cycles=4 hp_inflight=1 hp_nodata=1 pciehp_poll=0")
-moat_hotplug_disk_test(hotplug_nvme_inflight
-  LINES "^blk: nvme0n1: removed; [1-8] I/Os it held ended with -ENODEV"
-        "^hotplug: 4 cycles of nvme,.* .[1-9][0-9]* ended by removal with -ENODEV"
-  ARGS --cmdline "${HP_INFLIGHT} hp_add=${HP_NVME}=hpslow")
-moat_hotplug_disk_test(hotplug_vblk_inflight
-  LINES "^blk: vblk0: removed; [1-8] I/Os it held ended with -ENODEV"
-        "^hotplug: 4 cycles of virtio-blk-pci,.* .[1-9][0-9]* ended by removal with -ENODEV"
-  ARGS --iommu amd --cmdline "${HP_INFLIGHT} hp_add=${HP_VBLK}=hpslow")
+# Unplugged with I/Os in flight: NVMe under VT-d, virtio-blk under AMD-Vi, both under SMMUv3.
+function(moat_hotplug_inflight_test name kind iommu)
+  if(kind STREQUAL nvme)
+    set(disk nvme0n1)
+    set(dev ${HP_NVME})
+  else()
+    set(disk vblk0)
+    set(dev ${HP_VBLK})
+  endif()
+  string(REGEX REPLACE ",.*" "" driver "${dev}")
+  moat_hotplug_disk_test(${name}
+    LINES "^blk: ${disk}: removed; [1-8] I/Os it held ended with -ENODEV"
+          "^hotplug: 4 cycles of ${driver},.* .[1-9][0-9]* ended by removal with -ENODEV"
+    ARGS --iommu ${iommu} --cmdline "${HP_INFLIGHT} hp_add=${dev}=hpslow")
+endfunction()
+moat_hotplug_inflight_test(hotplug_nvme_inflight nvme intel)
+moat_hotplug_inflight_test(hotplug_vblk_inflight vblk amd)
+moat_hotplug_inflight_test(arm64.hotplug_nvme_inflight_smmuv3 nvme smmuv3)
+moat_hotplug_inflight_test(arm64.hotplug_vblk_inflight_smmuv3 vblk smmuv3)
 
 # Hung devices: the 1 s disk at boot behind NVMe, deadlines of 300 ms (tests/image/test_blk_recover.c).
 moat_qemu_test(blk_recover_hung TIMEOUT 240 RUNNER ${HP_DISKS}

@@ -127,6 +127,48 @@ TEST(too_large_for_the_window)
     topo_end(&t);
 }
 
+/* An igb plugged below a port without an I/O window: its I/O BAR finds no room and is left
+ * out (PCI_BAR_NOSPACE, Linux's reset resource), the memory BARs are placed. vfio-pci's enable
+ * (pci_enable_decode, Linux's pci_enable_resources) skips it and turns on memory decode alone;
+ * a driver's enable, which needs every BAR, refuses (EBUSY). A BAR that placement never
+ * handled is another matter: the enable fails with EINVAL and writes nothing. */
+TEST(io_bar_without_a_window)
+{
+    struct topo t;
+    int rp;
+    REQUIRE(build(&t, &rp) > 0);
+    struct pci_dev *port = topo_dev(&t, 0, 6, 0);
+    REQUIRE(port->win_io.size == 0);
+    int fn = fake_igb(&t.f, rp, 0, 0, 0);
+    uint32_t first = pci_scan_below(&t.sys, port);
+    REQUIRE(t.sys.ndevs == first + 1);
+    struct pci_dev *d = &t.sys.devs[first];
+    CHECK_EQ(pci_assign_below(&t.sys, port), -ENOSPC);
+    unsigned io = PCI_STD_NUM_BARS;
+    for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
+        if (!d->bar[i].size)
+            continue;
+        if (d->bar[i].flags & PCI_BAR_IO) {
+            io = i;
+            CHECK_EQ(d->bar[i].flags & (PCI_BAR_ASSIGNED | PCI_BAR_NOSPACE), PCI_BAR_NOSPACE);
+        } else {
+            CHECK_EQ(d->bar[i].flags & (PCI_BAR_ASSIGNED | PCI_BAR_NOSPACE), PCI_BAR_ASSIGNED);
+        }
+    }
+    REQUIRE(io < PCI_STD_NUM_BARS);
+    CHECK_EQ(fake_r32(&t.f, fn, PCI_COMMAND) & 0xffff, 0);
+    CHECK_EQ(pci_enable_device(&t.sys, d), -EBUSY);
+    CHECK_EQ(fake_r32(&t.f, fn, PCI_COMMAND) & 0xffff, 0);
+    CHECK_EQ(pci_enable_decode(&t.sys, d), 0);
+    CHECK_EQ(fake_r32(&t.f, fn, PCI_COMMAND) & 0xffff, PCI_COMMAND_MEMORY);
+    fake_w16(&t.f, fn, PCI_COMMAND, 0);
+    d->bar[io].flags &= (uint8_t)~PCI_BAR_NOSPACE;
+    CHECK_EQ(pci_enable_decode(&t.sys, d), -EINVAL);
+    CHECK_EQ(fake_r32(&t.f, fn, PCI_COMMAND) & 0xffff, 0);
+    pci_remove_below(&t.sys, port);
+    topo_end(&t);
+}
+
 /* Below a switch's downstream port without ACS the new function joins the port's group;
  * the removal of a cold-plugged function leaves its entry gone (not reused) and invisible. */
 TEST(join_group_below_switch_and_remove_cold_plugged)
