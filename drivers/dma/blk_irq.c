@@ -63,11 +63,9 @@ void blk_irq_release(struct blk_dev *b)
     blk_irq_disable(b);
     if (!b->irq_vector)
         return;
-    const struct msi_msg m = { .addr = b->msi_addr, .data = b->msi_data };
-    msi_free(b->pci, &m);
+    msi_free(b->pci, &b->msi);
     irq_free_vector((unsigned)b->irq_vector);
     b->irq_vector = 0;
-    b->msi_addr = 0;
-    b->msi_data = 0;
-    b->msix_table = NULL;
+    b->msi = (struct msi_msg){ 0 };
+    b->msix_entry = NULL;
 }

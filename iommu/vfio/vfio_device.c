@@ -414,6 +414,16 @@ static bool device_enabled(const struct pci_dev *pdev)
     return false;
 }
 
+/* vfio_pci_core_disable, when the last file that enabled the device closes: DMA stops (bus
+ * mastering off), and the function is reset where it can be, so the next user finds it as the
+ * first one did. */
+static void device_disable(struct pci_system *sys, struct pci_dev *pdev)
+{
+    pci_clear_master(sys, pdev);
+    if (pci_reset_supported(sys, pdev))
+        pci_reset_function(sys, pdev);
+}
+
 static void open_unlink(struct vfio_device *vd)
 {
     for (struct vfio_device **p = &open_devs; *p; p = &(*p)->next_open) {
@@ -472,16 +482,6 @@ static int device_enable(struct vfio_device *vd)
     }
     vd->enabled = true;
     return 0;
-}
-
-/* vfio_pci_core_disable, when the last file that enabled the device closes: DMA stops (bus
- * mastering off), and the function is reset where it can be, so the next user finds it as the
- * first one did. */
-static void device_disable(struct pci_system *sys, struct pci_dev *pdev)
-{
-    pci_clear_master(sys, pdev);
-    if (pci_reset_supported(sys, pdev))
-        pci_reset_function(sys, pdev);
 }
 
 /* An open that fails after device_enable leaves the command register as it found it. */

@@ -105,6 +105,10 @@ static int check_structure(struct fdt *f)
             break;
         }
         case FDT_NOP:
+            /* Every accessor names the root node 0, as libfdt does: a NOP before it would hide
+             * the whole tree behind an empty root. */
+            if (!seen_root)
+                return refuse(f, "structure block does not begin with the root node");
             break;
         case FDT_END:
             if (depth != 0)

@@ -256,13 +256,13 @@ static void irq_on(struct ktest *t, struct hp_env *e, struct blk_dev *b)
     KASSERT(t, b->irq_on);
     if (!e->irq_vector) {
         e->irq_vector = b->irq_vector;
-        e->msi_addr = b->msi_addr;
-        e->msi_data = b->msi_data;
+        e->msi_addr = b->msi.addr;
+        e->msi_data = b->msi.data;
         return;
     }
     KEXPECT_EQ(t, b->irq_vector, e->irq_vector);
-    KEXPECT_EQ(t, b->msi_addr, e->msi_addr);
-    KEXPECT_EQ(t, b->msi_data, e->msi_data);
+    KEXPECT_EQ(t, b->msi.addr, e->msi_addr);
+    KEXPECT_EQ(t, b->msi.data, e->msi_data);
 }
 
 /* One page of the disk pattern written and read back into the page between the canaries, in

@@ -365,6 +365,15 @@ TEST(hostile_structure_refused_by_name)
     put32(&b, 7);
     CHECK_STR(open_why(&b), "unknown structure token");
 
+    /* A NOP before the root (libFuzzer's fuzz_fdt): the tree would hide behind node 0. */
+    b = (struct builder){ 0 };
+    put32(&b, 4);
+    begin(&b, "");
+    memory_node(&b);
+    end(&b);
+    put32(&b, 9);
+    CHECK_STR(open_why(&b), "structure block does not begin with the root node");
+
     b = (struct builder){ 0 };
     begin(&b, "");
     end(&b);
