@@ -114,6 +114,7 @@ static int install_opened(struct file *f, int oflags, unsigned mode)
 struct sysfs_file {
     size_t len;
     char data[SYSFS_PAGE];
+    char *path;                 /* opened for writing: where writes go */
 };
 
 static long sysfs_file_read(struct file *f, void *buf, size_t len, uint64_t off)
@@ -128,10 +129,34 @@ static long sysfs_file_read(struct file *f, void *buf, size_t len, uint64_t off)
 
 static void sysfs_file_release(struct file *f)
 {
-    kfree(f->priv);
+    struct sysfs_file *s = f->priv;
+    kfree(s->path);
+    kfree(s);
+}
+
+static long sysfs_store(const char *path, const char *buf, size_t len);
+
+/* kernfs_fop_write_iter: at most a page less its NUL per write, handed to the store whole. */
+static long sysfs_file_write(struct file *f, const void *ubuf, size_t len, uint64_t off)
+{
+    struct sysfs_file *s = f->priv;
+    if (!s->path)
+        return -EBADF;
+    len = MIN(len, (size_t)SYSFS_PAGE - 1);
+    char *buf = kmalloc(len + 1);
+    if (!buf)
+        return -ENOMEM;
+    long n = uaccess_copy_from(buf, ubuf, len);
+    if (n == 0) {
+        buf[len] = 0;
+        n = sysfs_store(s->path, buf, len);
+    }
+    kfree(buf);
+    return n;
 }
 
 static const struct file_ops sysfs_file_ops = { .read = sysfs_file_read,
+                                                .write = sysfs_file_write,
                                                 .release = sysfs_file_release };
 
 /* Asks each /sys provider in turn, until one knows the path: its answer, else -ENOENT. */
@@ -150,24 +175,49 @@ static int sysfs_read(const char *path, char *buf, size_t size)
     return (int)SYSFS_ASK(read, path, buf, size);
 }
 
+static long sysfs_store(const char *path, const char *buf, size_t len)
+{
+    return SYSFS_ASK(store, path, buf, len);
+}
+
+/* Whether path takes writes: 0, else -EACCES (-ENOENT from every provider: none has a store). */
+static int sysfs_writable(const char *path)
+{
+    long n = sysfs_store(path, NULL, 0);
+    return n == -ENOENT ? -EACCES : (int)n;
+}
+
 /* Linux's kernfs refuses to open a file without a store method for writing: EACCES. */
 static int sysfs_open(const char *path, int oflags)
 {
-    struct sysfs_file *s = kmalloc(sizeof(*s));
+    struct sysfs_file *s = kzalloc(sizeof(*s));
     if (!s)
         return -ENOMEM;
     int n = sysfs_read(path, s->data, sizeof(s->data));
-    if (n < 0 || (oflags & FD_O_ACCMODE) != FD_O_RDONLY) {
+    if (n >= 0 && (oflags & FD_O_ACCMODE) != FD_O_RDONLY) {
+        int w = sysfs_writable(path);
+        size_t plen = strlen(path) + 1;
+        s->path = w ? NULL : kmalloc(plen);
+        if (w)
+            n = w;
+        else if (!s->path)
+            n = -ENOMEM;
+        else
+            memcpy(s->path, path, plen);
+    }
+    if (n < 0) {
+        kfree(s->path);
         kfree(s);
-        return n < 0 ? n : -EACCES;
+        return n;
     }
     s->len = (size_t)n;
     struct file *f = file_new(&sysfs_file_ops, s);
     if (!f) {
+        kfree(s->path);
         kfree(s);
         return -ENOMEM;
     }
-    return install_opened(f, oflags, FILE_MODE_REG | 0444);
+    return install_opened(f, oflags, FILE_MODE_REG | (sysfs_writable(path) ? 0444 : 0644));
 }
 
 /* The program's path, copied into a kernel buffer (freed by the caller): -EFAULT,
@@ -657,7 +707,7 @@ static int stat_path(const char *path, unsigned *mode)
     int n = page ? sysfs_read(path, page, SYSFS_PAGE) : -ENOMEM;
     kfree(page);
     if (n >= 0) {
-        *mode = FILE_MODE_REG | 0444;
+        *mode = FILE_MODE_REG | (sysfs_writable(path) ? 0444 : 0644);
         return 0;
     }
     return n;

@@ -67,14 +67,19 @@ struct devnode {
     struct devnode *next;
 };
 
-/* What /sys answers: readlink of a path, the names in a directory, and the contents of a
- * read-only attribute file (read whole at open, as sysfs fills its page: at most SYSFS_PAGE
- * bytes; the length, or -ENOENT when the path is not one of the provider's files). */
+/* What /sys answers: readlink of a path, the names in a directory, the contents of an
+ * attribute file (read whole at open, as sysfs fills its page: at most SYSFS_PAGE bytes; the
+ * length, or -ENOENT when the path is not one of the provider's files), and, for the few that
+ * take writes, store: each write(2) whole (at most SYSFS_PAGE - 1 bytes, NUL-terminated), as
+ * kernfs hands it to the attribute's store method; the length taken or an errno. store with
+ * buf NULL asks only whether the file takes writes: 0, or -EACCES (opening it for writing
+ * fails so, as kernfs refuses a file without a store method). */
 #define SYSFS_PAGE 4096
 struct sysfs_provider {
     int (*readlink)(const char *path, char *buf, size_t size);     /* length or -ENOENT */
     int (*list)(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx);
     int (*read)(const char *path, char *buf, size_t size);
+    long (*store)(const char *path, const char *buf, size_t len);   /* optional */
     struct sysfs_provider *next;
 };
 

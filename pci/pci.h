@@ -9,7 +9,7 @@
  *   pci_system_init()            ops, host bridges (root buses, apertures), device array
  *   pci_enumerate()              scan, bus numbers, capabilities, BAR sizing, ACS enable
  *   pci_assign_resources()       BARs and bridge windows that firmware left unassigned
- *   pci_sriov_enable_all()       VFs on every PF (optional)
+ *   pci_sriov_enable_all()       VFs on every PF (optional: Linux leaves them off)
  *   pci_assign_groups()          isolation groups, Linux's rules
  *   pci_print_tree(), pci_print_groups()
  */
@@ -206,7 +206,12 @@ int pci_assign_resources(struct pci_system *sys);
 /* Enables VFs on every PF: NumVFs = min(TotalVFs, max_vfs) (max_vfs 0: TotalVFs). The VFs are
  * appended to devs[]. Returns the number of VFs added or a negative errno. */
 int pci_sriov_enable_all(struct pci_system *sys, unsigned max_vfs);
+/* num_vfs VFs on one PF (0: TotalVFs); -EBUSY when it has VFs already, -ENODEV when it is no PF.
+ * Returns how many were added. */
 int pci_sriov_enable(struct pci_system *sys, struct pci_dev *pf, unsigned num_vfs);
+/* VF Enable off and the PF's VFs forgotten (marked gone, out of the tree, their group numbers
+ * given back when emptied); the caller has let go of them first. -ENODEV when pf is no PF. */
+int pci_sriov_disable(struct pci_system *sys, struct pci_dev *pf);
 
 /* Sorts every device (except no_group ones) into an isolation group with Linux's rules, in
  * enumeration order, numbering groups from 0; returns the group count. */

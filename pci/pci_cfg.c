@@ -160,6 +160,32 @@ struct pci_dev *pci_alloc_dev(struct pci_system *sys, uint32_t parent, unsigned 
     return dev;
 }
 
+void pci_unlink_dev(struct pci_system *sys, uint32_t idx)
+{
+    struct pci_dev *dev = &sys->devs[idx];
+    uint32_t *head, *tail;
+    if (dev->parent == PCI_NONE) {
+        head = &sys->root_first[dev->host];
+        tail = &sys->root_last[dev->host];
+    } else {
+        head = &sys->devs[dev->parent].first_child;
+        tail = &sys->devs[dev->parent].last_child;
+    }
+    uint32_t prev = PCI_NONE;
+    for (uint32_t c = *head; c != PCI_NONE; prev = c, c = sys->devs[c].next_sibling) {
+        if (c != idx)
+            continue;
+        if (prev == PCI_NONE)
+            *head = dev->next_sibling;
+        else
+            sys->devs[prev].next_sibling = dev->next_sibling;
+        if (*tail == idx)
+            *tail = prev;
+        break;
+    }
+    dev->next_sibling = PCI_NONE;
+}
+
 struct pci_dev *pci_get_dev(struct pci_system *sys, uint16_t seg, uint8_t bus, uint8_t devfn)
 {
     for (uint32_t i = 0; i < sys->ndevs; i++) {

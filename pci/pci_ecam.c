@@ -209,6 +209,28 @@ static int enumerate_roots(struct pci_host_bridge *hb, unsigned nhost, struct pc
     return n < 0 && n != -ENOSPC ? n : 0;
 }
 
+/* As Linux, a PF's VFs stay off until someone asks (sriov_numvfs in /sys, or a driver's
+ * pci_sriov_set_numvfs); "sriov_numvfs=max" enables them all at boot and when a PF is
+ * hot-added, "sriov_numvfs=N" at most N per PF (moat's behaviour before). */
+bool platform_pci_boot_vfs(unsigned *max_vfs)
+{
+    char v[16];
+    unsigned long long n;
+    const char *end;
+    if (!cmdline_get("sriov_numvfs", v, sizeof(v)))
+        return false;
+    if (strcmp(v, "max") == 0) {
+        *max_vfs = 0;
+        return true;
+    }
+    if (str_to_u64(v, &end, 10, &n) == 0 && !*end && n > 0 && n <= 0xffff) {
+        *max_vfs = (unsigned)n;
+        return true;
+    }
+    kprintf("pci: sriov_numvfs=%s: neither max nor a count of VFs, ignored\n", v);
+    return false;
+}
+
 static int pci_init(void)
 {
     map_ecam();
@@ -247,7 +269,10 @@ static int pci_init(void)
     err = pci_assign_resources(&pci_sys);
     if (err)
         kprintf("pci: some BARs could not be placed (%s)\n", errno_name(err));
-    int vfs = pci_sriov_enable_all(&pci_sys, 0);
+    unsigned max_vfs;
+    int vfs = 0;
+    if (platform_pci_boot_vfs(&max_vfs))
+        vfs = pci_sriov_enable_all(&pci_sys, max_vfs);
     if (vfs < 0)
         kprintf("pci: SR-IOV: %s\n", errno_name(vfs));
     int groups = pci_assign_groups(&pci_sys);

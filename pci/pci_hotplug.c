@@ -177,29 +177,32 @@ static void bind_drivers(struct pci_system *sys, struct pci_dev *dev)
     }
 }
 
-static void report_added(struct pci_system *sys, struct hp_slot *s, uint32_t first)
+/* Each function from first on, and its group: "<who>: added <BDF> ...". */
+static void report_added(struct pci_system *sys, const char *who, uint32_t first)
 {
-    char port[16], bdf[16];
-    slot_name(s, port, sizeof(port));
+    char bdf[16];
     for (uint32_t i = first; i < sys->ndevs; i++) {
         struct pci_dev *d = &sys->devs[i];
         pci_format_bdf(d, bdf, sizeof(bdf));
-        kprintf("pciehp: %s: added %s [%04x:%04x] class %06x, group %d\n", port, bdf, d->vendor,
+        kprintf("%s: added %s [%04x:%04x] class %06x, group %d\n", who, bdf, d->vendor,
                 d->device, d->class_rev >> 8, d->group);
         if (d->group != PCI_NO_GROUP)
             pci_print_group(sys, (unsigned)d->group);
     }
 }
 
-/* SR-IOV PFs get their VFs as at boot (pci_sriov_enable_all: all of them). */
+/* SR-IOV PFs get their VFs as at boot: none unless "sriov_numvfs=max|N" asked for them. */
 static void enable_vfs(struct pci_system *sys, uint32_t first)
 {
     uint32_t end = sys->ndevs;
+    unsigned max_vfs;
+    if (!platform_pci_boot_vfs(&max_vfs))
+        return;
     for (uint32_t i = first; i < end; i++) {
         struct pci_dev *pf = &sys->devs[i];
-        if (!pf->caps.sriov || pf->is_virtfn)
+        if (!pf->caps.sriov || pf->is_virtfn || !pf->total_vfs)
             continue;
-        int n = pci_sriov_enable(sys, pf, 0);
+        int n = pci_sriov_enable(sys, pf, max_vfs && max_vfs < pf->total_vfs ? max_vfs : 0);
         if (n < 0) {
             char bdf[16];
             pci_format_bdf(pf, bdf, sizeof(bdf));
@@ -207,6 +210,8 @@ static void enable_vfs(struct pci_system *sys, uint32_t first)
         }
     }
 }
+
+static void offer_added(struct pci_system *sys, uint32_t first);
 
 static int slot_enable(struct pci_system *sys, struct hp_slot *s)
 {
@@ -241,13 +246,23 @@ static int slot_enable(struct pci_system *sys, struct hp_slot *s)
     s->info.state = PCI_SLOT_ON;
     s->info.added++;
     slot_power_indicator(sys, s, PCI_EXP_SLTCTL_IND_ON);
-    report_added(sys, s, first);
+    char who[32], port[16];
+    slot_name(s, port, sizeof(port));
+    fmt_snprintf(who, sizeof(who), "pciehp: %s", port);
+    report_added(sys, who, first);
+    offer_added(sys, first);
+    return 0;
+}
+
+/* The functions from first on, just grouped: decode on as firmware would have left it, then
+ * offered to the drivers. */
+static void offer_added(struct pci_system *sys, uint32_t first)
+{
     uint32_t end = sys->ndevs;
     for (uint32_t i = first; i < end; i++) {
         enable_decode(sys, &sys->devs[i]);
         bind_drivers(sys, &sys->devs[i]);
     }
-    return 0;
 }
 
 static const struct pci_hotplug_driver *driver_of(const struct pci_dev *dev)
@@ -315,6 +330,57 @@ static bool port_held(struct pci_system *sys, struct hp_slot *s)
         if (subtree_held(sys, &sys->devs[c]))
             return true;
     return false;
+}
+
+/* ---- SR-IOV at run time (pci_platform.h): the VFs come and go as a hot-plugged function's
+ * subtree does, through the same enumeration, grouping, driver offer and unbinding ---- */
+
+int pci_sriov_set_numvfs(struct pci_dev *pf, unsigned num_vfs)
+{
+    struct pci_system *sys = platform_pci();
+    if (!sys || pf->gone || !pf->caps.sriov || pf->is_virtfn || !pf->total_vfs)
+        return ERR(-ENODEV);
+    if (num_vfs > pf->total_vfs)
+        return ERR(-ERANGE);
+    if (num_vfs == pf->num_vfs)
+        return num_vfs;
+    uint32_t idx = pci_dev_index(sys, pf);
+    char bdf[16];
+    pci_format_bdf(pf, bdf, sizeof(bdf));
+    if (num_vfs == 0) {
+        for (uint32_t v = idx + 1; v < sys->ndevs; v++)
+            if (!sys->devs[v].gone && sys->devs[v].is_virtfn && sys->devs[v].physfn == idx &&
+                sys->holder && sys->holder->held(&sys->devs[v]))
+                return ERR(-EBUSY);
+        for (uint32_t v = idx + 1; v < sys->ndevs; v++)
+            if (!sys->devs[v].gone && sys->devs[v].is_virtfn && sys->devs[v].physfn == idx)
+                unbind_subtree(sys, &sys->devs[v]);
+        unsigned had = pf->num_vfs;
+        int err = pci_sriov_disable(sys, pf);
+        if (!err)
+            kprintf("pci %s: %u VFs disabled\n", bdf, had);
+        return err;
+    }
+    if (pf->num_vfs)
+        return ERR(-EBUSY);
+    uint32_t first = sys->ndevs;
+    int n = pci_sriov_enable(sys, pf, num_vfs);
+    if (n >= 0 && sys->ndevs - first < num_vfs) {
+        /* devs[] filled up: none of them, rather than a PF with VFs it does not know */
+        pci_sriov_disable(sys, &sys->devs[idx]);
+        n = ERR(-ENOSPC);
+    }
+    if (n < 0) {
+        kprintf("pci %s: SR-IOV: %u VFs not enabled (%s)\n", bdf, num_vfs, errno_name(n));
+        return n;
+    }
+    pci_group_added(sys, first);
+    char who[32];
+    fmt_snprintf(who, sizeof(who), "pci %s", bdf);
+    kprintf("%s: %d VFs enabled\n", who, n);
+    report_added(sys, who, first);
+    offer_added(sys, first);
+    return n;
 }
 
 /* The removal: at once, or once every holder has let go (asked again every 10 s). */

@@ -24,6 +24,11 @@ struct pci_dev *pci_parent(struct pci_system *sys, const struct pci_dev *dev);
 /* Appends a zeroed device, linked under parent (PCI_NONE: root bus root); NULL when full. */
 struct pci_dev *pci_alloc_dev(struct pci_system *sys, uint32_t parent, unsigned root);
 
+/* Takes devs[idx] out of its parent's (or its root bus's) list of children. */
+void pci_unlink_dev(struct pci_system *sys, uint32_t idx);
+/* Marks a device gone and gives back its group number when that group emptied. */
+void pci_forget(struct pci_system *sys, struct pci_dev *dev);
+
 void pci_parse_caps(struct pci_system *sys, struct pci_dev *dev);
 void pci_size_bars(struct pci_system *sys, struct pci_dev *dev);
 void pci_read_bridge_windows(struct pci_system *sys, struct pci_dev *dev);

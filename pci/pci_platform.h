@@ -7,6 +7,18 @@
 /* NULL before the pci unit ran. */
 struct pci_system *platform_pci(void);
 
+/* Whether VFs are enabled at boot and on hot-added PFs ("sriov_numvfs=max|N"): *max_vfs is
+ * then pci_sriov_enable_all's limit (0: TotalVFs). False by default, as Linux. */
+bool platform_pci_boot_vfs(unsigned *max_vfs);
+
+/* Enables num_vfs VFs on pf at run time (enumerated, grouped, each in its IOMMU unit's blocking
+ * domain until a driver attaches one, offered to the hot-plug drivers), or with 0 disables them
+ * (each let go by its driver, back to the blocking domain, forgotten). Linux's
+ * pci_enable_sriov / pci_disable_sriov: -ENODEV when pf has no SR-IOV, -ERANGE above TotalVFs,
+ * -EBUSY when VFs are on already (nonzero to nonzero) or, to disable, while a program holds
+ * one of them (Linux's write would wait for it). Returns the number of VFs now enabled. */
+int pci_sriov_set_numvfs(struct pci_dev *pf, unsigned num_vfs);
+
 /* Configuration accesses made through the platform's ops since boot. */
 struct pci_cfg_stats {
     uint64_t reads, writes, command_writes;

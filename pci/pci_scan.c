@@ -294,7 +294,7 @@ uint32_t pci_scan_below(struct pci_system *sys, struct pci_dev *port)
     return first;
 }
 
-static void pci_forget(struct pci_system *sys, struct pci_dev *dev)
+void pci_forget(struct pci_system *sys, struct pci_dev *dev)
 {
     int g = dev->group;
     dev->gone = true;

@@ -156,6 +156,31 @@ int pci_sriov_enable(struct pci_system *sys, struct pci_dev *pf, unsigned num_vf
     return (int)num_vfs;
 }
 
+int pci_sriov_disable(struct pci_system *sys, struct pci_dev *pf)
+{
+    if (!pf->caps.sriov || pf->is_virtfn)
+        return ERR(-ENODEV);
+    uint32_t idx = pci_dev_index(sys, pf);
+    /* VFs come after their PF in devs[]; each leaves its parent's list before its entry can
+     * be reused. */
+    for (uint32_t v = idx + 1; v < sys->ndevs; v++) {
+        struct pci_dev *vf = &sys->devs[v];
+        if (vf->gone || !vf->is_virtfn || vf->physfn != idx)
+            continue;
+        pci_unlink_dev(sys, v);
+        pci_forget(sys, vf);
+    }
+    uint16_t ctrl = pci_read16(sys, pf, pf->caps.sriov + PCI_SRIOV_CTRL);
+    if (ctrl != 0xffff)
+        pci_write16(sys, pf, pf->caps.sriov + PCI_SRIOV_CTRL,
+                    ctrl & (uint16_t)~(PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE));
+    pci_write16(sys, pf, pf->caps.sriov + PCI_SRIOV_NUM_VF, 0);
+    pf->num_vfs = 0;
+    while (sys->ndevs > 0 && sys->devs[sys->ndevs - 1].gone)
+        sys->ndevs--;
+    return 0;
+}
+
 int pci_sriov_enable_all(struct pci_system *sys, unsigned max_vfs)
 {
     int total = 0;

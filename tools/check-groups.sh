@@ -5,6 +5,8 @@
 # format of shared/reference/linux-groups/*.groups. Exit 77 (skip) when EXPECTED is missing.
 # With --arch aarch64 the machine is QEMU's virt, which has no q35 functions at 00:1f.x: their
 # group is dropped from EXPECTED (shared/reference/linux-arm64/README.md).
+# A topology line "# cmdline: WORDS" boots it with that command line (e.g. sriov_numvfs=max for
+# the groups of VFs, which Linux and moat leave off until asked).
 set -uo pipefail
 topo=$1 expected=$2
 shift 2
@@ -15,6 +17,8 @@ if [ ! -r "$expected" ] || [ ! -r "$topo" ]; then
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+words=$(sed -n 's/^# cmdline: *//p' "$topo" 2>/dev/null | head -n1)
+[ -z "$words" ] || set -- "$@" --cmdline "$words"
 "$root/moat" run --no-build --topology "$topo" "$@" >"$log" 2>&1
 status=$?
 if [ $status -ne 0 ]; then

@@ -7,9 +7,9 @@
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
 # MOAT_SELFTEST_DEVICES (default "edu nvme igb") names the devices; TEST (each on every device)
 # defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test and
-# vfio_iommufd_setup_test on edu and nvme, and vfio_pci_driver_test on igb (whose driver the
-# selftests have). A program that skips itself whole (kselftest's status 4) is reported, not
-# failed.
+# vfio_iommufd_setup_test on edu and nvme, and vfio_pci_driver_test (whose driver the selftests
+# have) and vfio_pci_sriov_uapi_test (VFs made through sriov_numvfs, VF tokens) on igb. A program
+# that skips itself whole (kselftest's status 4) is reported, not failed.
 # Each program prints kselftest's TAP lines; the run fails when a program's totals count a
 # failure or an error, or it prints none (it did not build or did not finish).
 # MOAT_LINUX_SELFTESTS_CFLAGS adds compiler flags (e.g. -isystem of newer uapi headers).
@@ -35,13 +35,13 @@ done < <(sed -n 's/^LIBVFIO_C *[:+]\?= *\([^ ]*\.c\).*/\1/p' "$vfio/lib/libvfio.
 cflags="-D_GNU_SOURCE -I$vfio/lib/include -I$root/tools/include -I$root/tools/testing/selftests"
 cflags+=" ${MOAT_LINUX_SELFTESTS_CFLAGS:-}"
 # The device each program is given: its topology, its address, QEMU's extra arguments and the
-# programs it runs by default. igb runs vfio_pci_driver_test, whose 1 GiB buffer wants 2 GiB.
+# programs it runs by default. igb's vfio_pci_driver_test has a 1 GiB buffer: 2 GiB of RAM.
 device_setup() {
     local t=$moat_root/tests/topologies
     case $1 in
         edu) echo "$t/edu.txt 0000:00:03.0 -m 512M $default_tests" ;;
         nvme) echo "$t/nvme.txt 0000:00:05.0 -m 512M $default_tests" ;;
-        igb) echo "$t/igb.txt 0000:00:04.0 -m 2G vfio_pci_driver_test" ;;
+        igb) echo "$t/igb.txt 0000:00:04.0 -m 2G vfio_pci_driver_test vfio_pci_sriov_uapi_test" ;;
         *) echo "unknown device '$1' (edu, nvme or igb)" >&2; return 1 ;;
     esac
 }

@@ -153,8 +153,13 @@ static bool vtd_serves_rid(struct vtd_unit *vu, uint16_t seg, uint8_t bus, uint8
            (int)vu->index;
 }
 
+/* VFs are not in the DRHD device scopes (firmware lists what it saw at boot): a VF is served
+ * by its PF's unit, as Linux's dmar_find_matched_drhd_unit looks up pci_physfn. */
 static bool vtd_serves(struct iommu_unit *u, const struct pci_dev *dev)
 {
+    struct pci_system *sys = platform_pci();
+    if (dev->is_virtfn && sys && dev->physfn < sys->ndevs)
+        dev = &sys->devs[dev->physfn];
     return vtd_serves_rid(to_vtd_unit(u), dev->seg, dev->bus, dev->devfn);
 }
 

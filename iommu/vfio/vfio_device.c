@@ -286,19 +286,57 @@ static long device_reset(struct vfio_device *vd)
     return pci_reset_function(sys, vd->pdev);
 }
 
-/* Linux's vfio_df_ioctl_bind_iommufd: the arguments (EINVAL), the group's claim (EBUSY while its
- * file is open), "bound already" (EINVAL), the iommufd (EBADF, EBADFD: iommufd_ctx_from_fd),
- * then the device's single cdev open (EINVAL: vfio_df_open) and the bind itself. */
+/* Linux 7.3's vfio_df_ioctl_bind_iommufd: argsz (EFAULT, below the fields up to out_devid
+ * EINVAL), the structure as copy_struct_from_user takes it (bytes past token_uuid_ptr must be
+ * zero: E2BIG), the arguments (EINVAL; VFIO_DEVICE_BIND_FLAG_TOKEN is the only flag), the
+ * group's claim (EBUSY while its file is open), "bound already" (EINVAL), the VF token
+ * (vfio_df_check_token: the UUID at token_uuid_ptr, EFAULT, then the token rules), the iommufd
+ * (EBADF, EBADFD: iommufd_ctx_from_fd), then the device's single cdev open (EINVAL:
+ * vfio_df_open) and the bind itself. */
 static int device_enable(struct vfio_device *vd);
+
+_Static_assert(sizeof(struct vfio_bind_iommufd_token) == 24 &&
+               offsetof(struct vfio_bind_iommufd_token, token_uuid_ptr) == 16 &&
+               END_OF(struct vfio_device_bind_iommufd, out_devid) == 16,
+               "Linux 7.3's struct vfio_device_bind_iommufd");
+
+static long bind_args_in(struct vfio_bind_iommufd_token *b, unsigned long arg)
+{
+    size_t minsz = END_OF(struct vfio_device_bind_iommufd, out_devid);
+    uint32_t argsz;
+    if (vfio_copy_from(&argsz, arg, sizeof(argsz)))
+        return ERR(-EFAULT);
+    if (argsz < minsz)
+        return ERR(-EINVAL);
+    for (size_t off = sizeof(*b); off < argsz; off++) {
+        uint8_t byte;
+        if (vfio_copy_from(&byte, arg + off, 1))
+            return ERR(-EFAULT);
+        if (byte)
+            return ERR(-E2BIG);
+    }
+    memset(b, 0, sizeof(*b));
+    return vfio_copy_from(b, arg, MIN((size_t)argsz, sizeof(*b)));
+}
+
+static long bind_token(struct vfio_device *vd, const struct vfio_bind_iommufd_token *b)
+{
+    if (!(b->flags & VFIO_DEVICE_BIND_FLAG_TOKEN))
+        return vfio_match_token(vd->pdev, NULL);
+    uint8_t uuid[16];
+    if (vfio_copy_from(uuid, (unsigned long)b->token_uuid_ptr, sizeof(uuid)))
+        return ERR(-EFAULT);
+    return vfio_match_token(vd->pdev, uuid);
+}
 
 static long cdev_bind(struct vfio_device *vd, unsigned long arg)
 {
-    struct vfio_device_bind_iommufd b;
+    struct vfio_bind_iommufd_token b;
     size_t minsz = END_OF(struct vfio_device_bind_iommufd, out_devid);
-    long err = vfio_args_in(&b, arg, minsz);
+    long err = bind_args_in(&b, arg);
     if (err)
         return err;
-    if (b.flags || b.iommufd < 0)
+    if (b.iommufd < 0 || (b.flags & ~(uint32_t)VFIO_DEVICE_BIND_FLAG_TOKEN))
         return ERR(-EINVAL);
     struct vfio_group *g = vfio_group_get(vd->pdev->group);
     if (!g)
@@ -307,6 +345,9 @@ static long cdev_bind(struct vfio_device *vd, unsigned long arg)
         return ERR(-EBUSY);
     if (vd->cdev_bound)
         return ERR(-EINVAL);
+    err = bind_token(vd, &b);
+    if (err)
+        return err;
     struct file *f = fd_get(b.iommufd);
     if (!f)
         return ERR(-EBADF);
@@ -398,7 +439,7 @@ static long device_ioctl(struct file *f, unsigned long cmd, unsigned long arg)
 /* Every open device file, for hot-unplug: a device a program holds leaves only once closed. */
 static struct vfio_device *open_devs;
 
-static bool device_held(const struct pci_dev *pdev)
+bool vfio_device_held(const struct pci_dev *pdev)
 {
     for (struct vfio_device *vd = open_devs; vd; vd = vd->next_open)
         if (vd->pdev == pdev)
@@ -439,8 +480,11 @@ static void device_release(struct file *f)
     struct vfio_device *vd = f->priv;
     open_unlink(vd);
     vfio_irqs_disable(vd);
-    if (vd->enabled && !device_enabled(vd->pdev) && !vd->pdev->gone)
-        device_disable(vfio_pci(), vd->pdev);
+    if (vd->enabled && !device_enabled(vd->pdev)) {
+        vfio_token_vf_closed(vd->pdev);     /* vfio_pci_core_close_device */
+        if (!vd->pdev->gone)
+            device_disable(vfio_pci(), vd->pdev);
+    }
     vfio_err_req_release(vd);
     if (vd->cdev_bound) {
         moat_device_unbind(vd->ictx, vd->dev_id);
@@ -479,6 +523,7 @@ static int device_enable(struct vfio_device *vd)
         vd->decode_restore_before = restore;
         if (pci_reset_supported(sys, vd->pdev))
             pci_reset_function(sys, vd->pdev);
+        vfio_token_vf_opened(vd->pdev);     /* vfio_pci_core_finish_enable */
     }
     vd->enabled = true;
     return 0;
@@ -490,6 +535,7 @@ static void device_enable_undo(struct vfio_device *vd)
     if (vd->enabled_decode) {
         pci_write16(vfio_pci(), vd->pdev, PCI_COMMAND, vd->cmd_before);
         vd->pdev->decode_restore = vd->decode_restore_before;
+        vfio_token_vf_closed(vd->pdev);
     }
     vd->enabled = vd->enabled_decode = false;
 }
@@ -552,7 +598,7 @@ static void device_request(struct pci_dev *pdev, unsigned count)
 }
 
 static const struct pci_hotplug_holder vfio_holder = {
-    .held = device_held, .request = device_request, .leaving = vfio_group_device_leaving,
+    .held = vfio_device_held, .request = device_request, .leaving = vfio_group_device_leaving,
 };
 
 void vfio_hotplug_init(void)

@@ -1,14 +1,14 @@
 /* A device file's VFIO_DEVICE_FEATURE and bus-reset ioctls, answered as vfio-pci answers for what
- * moat has: no migration, no DMA logging, no runtime power management, no VF token, and no
- * secondary bus or slot reset. */
+ * moat has: a PF's VF token (vfio_sriov.c); no migration, no DMA logging, no runtime power
+ * management, and no secondary bus or slot reset. */
 #include "iommu/vfio/vfio_private.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 
 /* Linux's vfio_ioctl_device_feature: argsz and flags first (EINVAL; GET with SET only with
  * PROBE), then the feature. Migration and DMA logging need mig_ops/log_ops, the others go to
- * vfio_pci_core_ioctl_feature; moat has none of them: ENOTTY for every feature. Linux offers
- * LOW_POWER_ENTRY/EXIT (runtime PM, which also revokes BAR mmaps) and a PF's VF token. */
+ * vfio_pci_core_ioctl_feature; of those moat has the PF's VF token, and ENOTTY for the rest
+ * (Linux also offers LOW_POWER_ENTRY/EXIT: runtime PM, which also revokes BAR mmaps). */
 long vfio_device_feature(struct vfio_device *vd, unsigned long arg)
 {
     struct vfio_device_feature f;
@@ -22,6 +22,9 @@ long vfio_device_feature(struct vfio_device *vd, unsigned long arg)
     if (!(f.flags & VFIO_DEVICE_FEATURE_PROBE) && (f.flags & VFIO_DEVICE_FEATURE_SET) &&
         (f.flags & VFIO_DEVICE_FEATURE_GET))
         return ERR(-EINVAL);
+    size_t minsz = END_OF(struct vfio_device_feature, flags);
+    if ((f.flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_PCI_VF_TOKEN)
+        return vfio_feature_vf_token(vd, f.flags, arg + minsz, f.argsz - minsz);
     return ERR(-ENOTTY);
 }
 

@@ -131,37 +131,32 @@ static long group_unset_container(struct vfio_group *g)
     return 0;
 }
 
-/* Whether the program's string at arg runs past a page without its NUL (strndup_user's EINVAL;
- * a string it cannot read is treated alike). */
-static bool name_past_a_page(unsigned long arg)
-{
-    char chunk[64];
-    for (size_t off = 0; off < 4096; off += sizeof(chunk)) {
-        long n = uaccess_strncpy(chunk, (const char *)(arg + off), sizeof(chunk));
-        if (n != -ENAMETOOLONG)
-            return n < 0 || off + (size_t)n >= 4096;
-    }
-    return true;
-}
-
 /* Linux's vfio_group_ioctl_get_device_fd: the name is at most a page (strndup_user: EINVAL),
- * then it must name a member (ENODEV), then the group needs an IOMMU (EINVAL). */
+ * then each member is asked whether it is the one named (vfio_device_get_from_name over
+ * vfio_pci_core_match: "BDF" or "BDF vf_token=UUID"; ENODEV when none is, and a member's
+ * errno ends the lookup: a token refused), then the group needs an IOMMU (EINVAL). */
 static long group_get_device_fd(struct vfio_group *g, unsigned long arg)
 {
-    char name[64];
-    long n = uaccess_strncpy(name, (const char *)arg, sizeof(name));
-    if (n == -ENAMETOOLONG)     /* longer than any device name */
-        return name_past_a_page(arg) ? ERR(-EINVAL) : ERR(-ENODEV);
-    if (n < 0)
-        return n;
+    char *name = kmalloc(4096);
+    if (!name)
+        return ERR(-ENOMEM);
+    long n = uaccess_strncpy(name, (const char *)arg, 4096);
     struct pci_system *sys = vfio_pci();
     struct pci_dev *pdev = NULL;
-    for (uint32_t i = 0; i < sys->ndevs && !pdev; i++) {
-        char bdf[16];
-        pci_format_bdf(&sys->devs[i], bdf, sizeof(bdf));
-        if (sys->devs[i].group == g->id && strcmp(bdf, name) == 0)
+    for (uint32_t i = 0; n >= 0 && i < sys->ndevs && !pdev; i++) {
+        if (sys->devs[i].gone || sys->devs[i].group != g->id)
+            continue;
+        int m = vfio_match_name(&sys->devs[i], name);
+        if (m < 0)
+            n = m;
+        else if (m)
             pdev = &sys->devs[i];
     }
+    kfree(name);
+    if (n == -ENAMETOOLONG)
+        return ERR(-EINVAL);
+    if (n < 0)
+        return n;
     if (!pdev)
         return ERR(-ENODEV);
     if (!g->ictx && (!g->container || !g->container->ictx))
@@ -402,6 +397,7 @@ static bool vfio_group_busy(int id)
  * its group let go of it, so nothing in their contexts refers to it any more. */
 void vfio_group_device_leaving(struct pci_dev *pdev)
 {
+    vfio_sriov_leaving(pdev);
     for (unsigned id = 0; id < VFIO_MAX_GROUPS; id++)
         if (groups[id] && groups[id]->container)
             vfio_container_unbind_dev(groups[id]->container, groups[id], pdev);

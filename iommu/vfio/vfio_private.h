@@ -141,6 +141,8 @@ struct vfio_container *vfio_container_of(struct file *f);
 void vfio_container_put(struct vfio_container *c);
 
 int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **out);
+/* Whether a program has a device file of pdev open. */
+bool vfio_device_held(const struct pci_dev *pdev);
 /* Hot-unplug (pci_hotplug.h's holder): the VFIO face holds a device while a program has it
  * open; a device that leaves is unbound from the container contexts that bound it. */
 void vfio_hotplug_init(void);
@@ -154,6 +156,33 @@ int vfio_iommufd_dev_open(const char *rest, int oflags, struct file **out);
 int vfio_user_virt_to_phys(void *arg, const void *va, uint64_t len, uint32_t prot, uint64_t *pa);
 extern const bool vfio_type1_maps_bars;
 long vfio_set_irqs(struct vfio_device *vd, unsigned long arg);
+/* vfio_sriov.c: a PF's VFs made by the face (sriov_numvfs), and the VF token rules. */
+int vfio_sriov_configure(struct pci_dev *pf, unsigned num_vfs);
+/* Linux's vfio_pci_core_match_token_uuid (uuid NULL: none given): 0 or -EACCES/-EINVAL; a PF
+ * opened with a token while none of its VFs is in use takes it as its token. */
+int vfio_match_token(const struct pci_dev *pdev, const uint8_t *uuid);
+/* Linux's vfio_pci_core_match for VFIO_GROUP_GET_DEVICE_FD's "BDF[ vf_token=UUID]": 0 when name
+ * is another device, 1 when it is this one and the token rules pass, else their errno. */
+int vfio_match_name(const struct pci_dev *pdev, const char *name);
+/* A VF opened for its first user / closed by its last: the PF's count of VFs in use. */
+void vfio_token_vf_opened(const struct pci_dev *vf);
+void vfio_token_vf_closed(const struct pci_dev *vf);
+void vfio_sriov_leaving(const struct pci_dev *pdev);
+long vfio_feature_vf_token(struct vfio_device *vd, uint32_t flags, unsigned long data,
+                           size_t len);
+
+/* Linux 7.3's VFIO_DEVICE_BIND_IOMMUFD carries a VF token; bookworm's header does not have it. */
+#ifndef VFIO_DEVICE_BIND_FLAG_TOKEN
+#define VFIO_DEVICE_BIND_FLAG_TOKEN (1 << 0)
+#endif
+struct vfio_bind_iommufd_token {
+    uint32_t argsz;
+    uint32_t flags;
+    int32_t iommufd;
+    uint32_t out_devid;
+    uint64_t token_uuid_ptr __attribute__((aligned(8)));
+};
+
 /* vfio_feature.c: VFIO_DEVICE_FEATURE, GET_PCI_HOT_RESET_INFO and PCI_HOT_RESET. */
 long vfio_device_feature(struct vfio_device *vd, unsigned long arg);
 long vfio_hot_reset_info(struct vfio_device *vd, unsigned long arg);

@@ -1,10 +1,12 @@
 /* The attribute files of /sys/bus/pci/devices/<BDF>/ that Linux tools read, in Linux's formats
  * (drivers/pci/pci-sysfs.c): vendor, device, subsystem_vendor, subsystem_device ("0x%04x\n"),
  * class ("0x%06x\n"), revision ("0x%02x\n"), resource (one "start end flags" line per resource,
- * each "0x%016llx"), sriov_totalvfs/sriov_numvfs ("%u\n"), the driver link, and the directories
- * /sys/bus/pci/devices and /sys/bus/pci/devices/<BDF>. (iommu_group and vfio-dev are answered by
- * vfio_group.c.) What differs from Linux: no config, irq, numa_node, enable, remove, rescan...;
- * bridge windows read as zeros in resource; nothing is writable. */
+ * each "0x%016llx"), sriov_totalvfs/sriov_numvfs ("%u\n"), the driver link, a PF's virtfn<N>
+ * links and a VF's physfn, and the directories /sys/bus/pci/devices and
+ * /sys/bus/pci/devices/<BDF>. (iommu_group and vfio-dev are answered by vfio_group.c.)
+ * sriov_numvfs is the one writable file: writing N enables N VFs, 0 disables them (Linux's
+ * sriov_numvfs_store, through vfio-pci's sriov_configure). What differs from Linux: no config,
+ * irq, numa_node, enable, remove, rescan...; bridge windows read as zeros in resource. */
 #include "iommu/vfio/vfio_private.h"
 #include "kernel/fd.h"
 #include "lib/errno.h"
@@ -116,10 +118,51 @@ static const char *driver_of(const struct pci_dev *d)
     return !d->is_bridge && d->group >= 0 ? "vfio-pci" : NULL;
 }
 
+/* The index-th VF of pf (Linux's virtfn<index>), or NULL. */
+static struct pci_dev *pf_virtfn(struct pci_dev *pf, unsigned long long index)
+{
+    struct pci_system *sys = vfio_pci();
+    uint32_t idx = pci_dev_index(sys, pf);
+    for (uint32_t v = idx + 1; v < sys->ndevs; v++) {
+        struct pci_dev *vf = &sys->devs[v];
+        if (!vf->gone && vf->is_virtfn && vf->physfn == idx && index-- == 0)
+            return vf;
+    }
+    return NULL;
+}
+
+/* The device a PF's "virtfn<N>" or a VF's "physfn" names, or NULL. */
+static struct pci_dev *sriov_link(struct pci_dev *d, const char *leaf)
+{
+    unsigned long long n;
+    const char *end;
+    if (strcmp(leaf, "physfn") == 0 && d->is_virtfn && d->physfn < vfio_pci()->ndevs)
+        return &vfio_pci()->devs[d->physfn];
+    if (strncmp(leaf, "virtfn", 6) == 0 && d->num_vfs && !d->is_virtfn &&
+        str_to_u64(leaf + 6, &end, 10, &n) == 0 && !*end && (leaf[6] != '0' || !leaf[7]))
+        return pf_virtfn(d, n);
+    return NULL;
+}
+
+/* readlink does not terminate: at most size bytes of link, its length. */
+static int link_out(char *buf, size_t size, const char *link, size_t len)
+{
+    size_t k = MIN(len, size);
+    memcpy(buf, link, k);
+    return (int)k;
+}
+
 static int sysfs_driver_readlink(const char *path, char *buf, size_t size)
 {
     const char *leaf;
     struct pci_dev *d = vfio_sysfs_dev(path, &leaf);
+    struct pci_dev *to = d ? sriov_link(d, leaf) : NULL;
+    if (to) {
+        char link[32];
+        pci_format_bdf(to, link + 3, sizeof(link) - 3);   /* a sibling: "../<BDF>" */
+        memcpy(link, "../", 3);
+        return link_out(buf, size, link, strlen(link));
+    }
     const char *drv = d ? driver_of(d) : NULL;
     if (!drv || strcmp(leaf, "driver") != 0)
         return -ENOENT;
@@ -129,9 +172,79 @@ static int sysfs_driver_readlink(const char *path, char *buf, size_t size)
     for (unsigned i = 0; i < 3u + d->depth && len + 3 < sizeof(link); i++)
         len += (size_t)fmt_snprintf(link + len, sizeof(link) - len, "../");
     len += (size_t)fmt_snprintf(link + len, sizeof(link) - len, "bus/pci/drivers/%s", drv);
-    size_t k = MIN(len, size);
-    memcpy(buf, link, k);       /* readlink does not terminate */
-    return (int)k;
+    return link_out(buf, size, link, len);
+}
+
+/* Linux's kstrtou16(buf, 0, ...): an optional '+', then hex after "0x", octal after "0", else
+ * decimal, and at most one newline after; anything else, or more than 16 bits, is EINVAL. */
+static int parse_u16(const char *buf, size_t len, unsigned *out)
+{
+    size_t n = len;
+    if (n && buf[n - 1] == '\n')
+        n--;
+    const char *p = buf, *end = buf + n;
+    if (p < end && *p == '+')
+        p++;
+    unsigned base = 10;
+    if (end - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    } else if (end - p >= 2 && p[0] == '0') {
+        base = 8;
+        p++;
+    }
+    if (p == end)
+        return -EINVAL;
+    unsigned v = 0;
+    for (; p < end; p++) {
+        unsigned dv = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0')
+                    : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
+                    : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10) : 99;
+        if (dv >= base)
+            return -EINVAL;
+        v = v * base + dv;
+        if (v > 0xffff)
+            return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Linux's sriov_numvfs_store: the number (EINVAL), above TotalVFs (ERANGE), the same as now
+ * (nothing to do), then the PF's driver must configure SR-IOV (ENOENT: a runtime driver has
+ * no sriov_configure; vfio-pci has), 0 disables, and a change between two nonzero counts is
+ * EBUSY. */
+static long sysfs_attr_store(const char *path, const char *buf, size_t len)
+{
+    const char *leaf;
+    struct pci_dev *d = vfio_sysfs_dev(path, &leaf);
+    char scratch[8];
+    if (!d || strcmp(leaf, "sriov_numvfs") != 0 || !d->caps.sriov)
+        return d && attr_show(d, leaf, scratch, sizeof(scratch)) >= 0 ? -EACCES : -ENOENT;
+    if (!buf)
+        return 0;
+    unsigned n;
+    if (parse_u16(buf, len, &n))
+        return ERR(-EINVAL);
+    if (n > d->total_vfs)
+        return ERR(-ERANGE);
+    if (n == d->num_vfs)
+        return (long)len;
+    if (d->driver && strcmp(d->driver, "vfio-pci") != 0) {
+        char bdf[16];
+        pci_format_bdf(d, bdf, sizeof(bdf));
+        kprintf("pci %s: driver does not support SR-IOV configuration via sysfs\n", bdf);
+        return ERR(-ENOENT);
+    }
+    if (n && d->num_vfs) {
+        char bdf[16];
+        pci_format_bdf(d, bdf, sizeof(bdf));
+        kprintf("pci %s: %u VFs already enabled. Disable before enabling %u VFs\n", bdf,
+                d->num_vfs, n);
+        return ERR(-EBUSY);
+    }
+    int err = vfio_sriov_configure(d, n);
+    return err < 0 ? err : (long)len;
 }
 
 static int sysfs_dirs_list(const char *dir, void (*emit)(void *ctx, const char *name), void *ctx)
@@ -173,11 +286,19 @@ static int sysfs_dirs_list(const char *dir, void (*emit)(void *ctx, const char *
         emit(ctx, "driver");
     if (!d->is_bridge && d->group >= 0)
         emit(ctx, "vfio-dev");
+    if (d->is_virtfn)
+        emit(ctx, "physfn");
+    for (unsigned i = 0; !d->is_virtfn && i < d->num_vfs; i++) {
+        char name[16];
+        fmt_snprintf(name, sizeof(name), "virtfn%u", i);
+        emit(ctx, name);
+    }
     return 0;
 }
 
 static struct sysfs_provider pci_attrs = { .readlink = sysfs_driver_readlink,
-                                           .list = sysfs_dirs_list, .read = sysfs_attr_read };
+                                           .list = sysfs_dirs_list, .read = sysfs_attr_read,
+                                           .store = sysfs_attr_store };
 
 void vfio_sysfs_register(void)
 {

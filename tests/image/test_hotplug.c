@@ -209,8 +209,9 @@ static unsigned count_below(struct hp_env *e)
     return n;
 }
 
-/* An SR-IOV PF gets all its VFs, as at boot, each grouped and, with no driver, in its unit's
- * blocking domain (under SMMUv3 that is a stream table entry for every VF's StreamID). */
+/* An SR-IOV PF gets all its VFs with sriov_numvfs=max, as at boot, each grouped and, with no
+ * driver, in its unit's blocking domain (under SMMUv3 that is a stream table entry for every
+ * VF's StreamID). */
 static void check_vfs(struct ktest *t, struct hp_env *e, struct pci_dev *pf)
 {
     KEXPECT_EQ(t, pf->num_vfs, pf->total_vfs);

@@ -44,7 +44,7 @@ foreach(iommu intel smmuv3)
     ARGS --qmp --tests --iommu ${iommu} --topology ${HP_TOPO}
          --cmdline "tests=hotplug_cancel pciehp_blink_ms=100 pciehp_poll=0")
 endforeach()
-# An SR-IOV NIC: igb's 8 VFs enabled on every plug, each in its own group and its unit's
+# An SR-IOV NIC: igb's 8 VFs enabled on every plug (sriov_numvfs=max), each in its own group and its unit's
 # blocking domain, all gone on unplug. Under SMMUv3 the VFs' StreamIDs (RID through the
 # iommu-map) are new stream table entries on every plug.
 foreach(iommu intel amd smmuv3)
@@ -56,7 +56,7 @@ foreach(iommu intel amd smmuv3)
     LINES ${HP_LINES} "^pciehp: 0000:00:06.0: added 0000:01:11.6 \\[8086:10ca\\]"
           "^hotplug: 10 cycles of igb,.* 80 VFs"
     NO_LINES ${HP_BAD}
-    ARGS --qmp --tests --iommu ${iommu} --topology ${HP_TOPO} --cmdline "${HP_WORDS} hp_add=igb")
+    ARGS --qmp --tests --iommu ${iommu} --topology ${HP_TOPO} --cmdline "${HP_WORDS} hp_add=igb sriov_numvfs=max")
 endforeach()
 # No driver may bind: the new function stays in its unit's blocking domain.
 moat_qemu_test(hotplug_edu_unbound TIMEOUT 240

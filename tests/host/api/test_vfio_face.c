@@ -7,6 +7,7 @@
 #include <linux/vfio.h>
 
 #include "kernel/fd.h"
+#include "pci/pci_platform.h"
 #include "pci/pci_regs.h"
 
 static int xopen(const char *path)
@@ -758,7 +759,8 @@ TEST(cdev_bind_errors_in_linux_order)
     CHECK_EQ(ioc(cdev, VFIO_DEVICE_GET_INFO, &di), -EINVAL);
     struct vfio_device_bind_iommufd bi = { .argsz = sizeof(bi) - 1, .iommufd = ictx };
     CHECK_EQ(ioc(cdev, VFIO_DEVICE_BIND_IOMMUFD, &bi), -EINVAL);
-    bi = (struct vfio_device_bind_iommufd){ .argsz = sizeof(bi), .flags = 1, .iommufd = ictx };
+    /* flag 1 is Linux 7.3's VFIO_DEVICE_BIND_FLAG_TOKEN (test_vfio_face's vf_token tests) */
+    bi = (struct vfio_device_bind_iommufd){ .argsz = sizeof(bi), .flags = 2, .iommufd = ictx };
     CHECK_EQ(ioc(cdev, VFIO_DEVICE_BIND_IOMMUFD, &bi), -EINVAL);
     bi.flags = 0;
     bi.iommufd = -1;
@@ -1172,5 +1174,329 @@ TEST(container_wrapping_ranges_are_eoverflow)
     CHECK_EQ(ioc(t.container, VFIO_IOMMU_UNMAP_DMA, &u), 0);
     CHECK_EQ(u.size, 4096);
     t1_close(&t);
+    API_CLEAN(&b);
+}
+
+/* ---- SR-IOV: sriov_numvfs and VF tokens (Linux 7.3: drivers/pci/iov.c, vfio_pci_core.c,
+ * device_cdev.c) ---- */
+
+#define UUID_1 "52ac9bff-3a88-4fbd-901a-0d767c3b6c97"
+#define UUID_2 "88594674-90a0-47a9-aea8-9d9b352ac08a"
+static const uint8_t uuid1[16] = { 0x52, 0xac, 0x9b, 0xff, 0x3a, 0x88, 0x4f, 0xbd,
+                                   0x90, 0x1a, 0x0d, 0x76, 0x7c, 0x3b, 0x6c, 0x97 };
+static const uint8_t uuid2[16] = { 0x88, 0x59, 0x46, 0x74, 0x90, 0xa0, 0x47, 0xa9,
+                                   0xae, 0xa8, 0x9d, 0x9b, 0x35, 0x2a, 0xc0, 0x8a };
+
+#define SYS_PF "/sys/bus/pci/devices/" VH_PF_BDF
+#define SYS_VF "/sys/bus/pci/devices/" VH_VF_BDF
+
+/* One write(2) of s to the PF's sriov_numvfs: its result. */
+static long numvfs_write(const char *s)
+{
+    int fd = sys_open(SYS_PF "/sriov_numvfs", 1 /* O_WRONLY */);
+    if (fd < 0)
+        return fd;
+    long n = sys_write(fd, s, strlen(s));
+    sys_close(fd);
+    return n;
+}
+
+static void read_attr(const char *path, char *buf, size_t size)
+{
+    memset(buf, 0, size);
+    int fd = xopen(path);
+    sys_read(fd, buf, size - 1);
+    sys_close(fd);
+}
+
+static void check_link(const char *path, const char *want)
+{
+    char buf[64] = { 0 };
+    long n = sys_readlink(path, buf, sizeof(buf) - 1);
+    CHECK_EQ(n, (long)strlen(want));
+    CHECK(strcmp(buf, want) == 0);
+}
+
+/* sriov_numvfs_store: kstrtou16 (EINVAL), above TotalVFs (ERANGE), the count it has already
+ * (nothing done), a PF driver without sriov_configure (ENOENT), nonzero to another nonzero
+ * (EBUSY); then vfio_pci_core_sriov_configure: the VF appears with virtfn0/physfn links and
+ * vfio-pci as its driver, and disabling while a program has it open is refused (EBUSY: Linux
+ * would wait for the program to let go). kernfs: a file without store opens for writing with
+ * EACCES. */
+TEST(sriov_numvfs_store_rules)
+{
+    struct api_base b;
+    vh_setup(&b);
+    vh_sriov_setup();
+    char buf[32];
+    read_attr(SYS_PF "/sriov_numvfs", buf, sizeof(buf));
+    CHECK(strcmp(buf, "0\n") == 0);
+    read_attr(SYS_PF "/sriov_totalvfs", buf, sizeof(buf));
+    CHECK(strcmp(buf, "2\n") == 0);
+    unsigned mode = 0;
+    CHECK_EQ(sys_stat(SYS_PF "/sriov_numvfs", &mode), 0);
+    CHECK_EQ(mode & 0777, 0644u);
+    CHECK_EQ(sys_stat(SYS_PF "/vendor", &mode), 0);
+    CHECK_EQ(mode & 0777, 0444u);
+    CHECK_EQ(sys_open(SYS_PF "/vendor", 1), -EACCES);
+    CHECK_EQ(sys_open(SYS_PF "/vendor", 2), -EACCES);
+    CHECK_EQ(numvfs_write("abc"), -EINVAL);
+    CHECK_EQ(numvfs_write(""), -EINVAL);
+    CHECK_EQ(numvfs_write("-1"), -EINVAL);
+    CHECK_EQ(numvfs_write("1 "), -EINVAL);
+    CHECK_EQ(numvfs_write("70000"), -EINVAL);
+    CHECK_EQ(numvfs_write("3"), -ERANGE);
+    CHECK_EQ(numvfs_write("0\n"), 2);
+    CHECK_EQ(vh_sriov_calls, 0u);
+    CHECK_EQ(sys_stat(SYS_VF, &mode), -ENOENT);
+    /* a runtime driver owns the PF: it has no sriov_configure */
+    api_devs[VH_PF].driver = "edu";
+    CHECK_EQ(numvfs_write("1"), -ENOENT);
+    api_devs[VH_PF].driver = NULL;
+    CHECK_EQ(vh_sriov_calls, 0u);
+
+    CHECK_EQ(numvfs_write("0x1\n"), 4);
+    CHECK_EQ(vh_sriov_calls, 1u);
+    read_attr(SYS_PF "/sriov_numvfs", buf, sizeof(buf));
+    CHECK(strcmp(buf, "1\n") == 0);
+    CHECK_EQ(sys_stat(SYS_VF, &mode), 0);
+    check_link(SYS_PF "/virtfn0", "../" VH_VF_BDF);
+    check_link(SYS_VF "/physfn", "../" VH_PF_BDF);
+    CHECK_EQ(sys_readlink(SYS_PF "/virtfn1", buf, sizeof(buf)), -ENOENT);
+    CHECK_EQ(sys_readlink(SYS_PF "/virtfn00", buf, sizeof(buf)), -ENOENT);
+    CHECK_EQ(sys_readlink(SYS_PF "/physfn", buf, sizeof(buf)), -ENOENT);
+    char drv[128] = { 0 };
+    long n = sys_readlink(SYS_VF "/driver", drv, sizeof(drv) - 1);
+    CHECK(n > 9 && strcmp(drv + n - 9, "/vfio-pci") == 0);
+    CHECK_EQ(sys_open(SYS_VF "/sriov_numvfs", 0), -ENOENT);     /* a VF has no SR-IOV */
+    CHECK_EQ(numvfs_write("1"), 1);                              /* the same: nothing done */
+    CHECK_EQ(numvfs_write("2"), -EBUSY);
+    CHECK_EQ(vh_sriov_calls, 1u);
+
+    int vf = xopen(VH_VF_CDEV);
+    CHECK_EQ(numvfs_write("0"), -EBUSY);
+    CHECK_EQ(sys_stat(SYS_VF, &mode), 0);
+    sys_close(vf);
+    CHECK_EQ(numvfs_write("0"), 1);
+    CHECK_EQ(vh_sriov_calls, 2u);
+    CHECK_EQ(sys_stat(SYS_VF, &mode), -ENOENT);
+    CHECK_EQ(sys_readlink(SYS_PF "/virtfn0", buf, sizeof(buf)), -ENOENT);
+    read_attr(SYS_PF "/sriov_numvfs", buf, sizeof(buf));
+    CHECK(strcmp(buf, "0\n") == 0);
+    API_CLEAN(&b);
+}
+
+/* Both groups on one type1v2 container. */
+struct sriov_t1 {
+    int container, pf_group, vf_group;
+};
+
+static void sriov_t1_open(struct sriov_t1 *t)
+{
+    t->container = xopen("/dev/vfio/vfio");
+    t->pf_group = xopen(group_path(VH_PF_GROUP));
+    t->vf_group = xopen(group_path(VH_VF_GROUP));
+    REQUIRE(ioc(t->pf_group, VFIO_GROUP_SET_CONTAINER, &t->container) == 0);
+    REQUIRE(ioc(t->vf_group, VFIO_GROUP_SET_CONTAINER, &t->container) == 0);
+    REQUIRE(ioc_val(t->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) == 0);
+}
+
+static void sriov_t1_close(struct sriov_t1 *t)
+{
+    sys_close(t->vf_group);
+    sys_close(t->pf_group);
+    sys_close(t->container);
+}
+
+static long get_fd(int group, const char *name)
+{
+    return ioc(group, VFIO_GROUP_GET_DEVICE_FD, name);
+}
+
+/* vfio_group_ioctl_get_device_fd -> vfio_pci_core_match: "BDF" then spaces and one
+ * "vf_token=UUID" (a short or malformed UUID, an unknown or repeated option: EINVAL; other text
+ * after the BDF: not this device, ENODEV); vfio_pci_core_match_token_uuid: a PF with no VF in
+ * use takes the token it is opened with; a VF made through vfio-pci needs its PF's token
+ * (EACCES without, EACCES for another); while a VF is in use (vfio_pci_core_finish_enable ..
+ * close_device) the PF needs the token too; a device that is neither PF nor VF refuses one
+ * (EINVAL). */
+TEST(vf_token_group_path)
+{
+    struct api_base b;
+    vh_setup(&b);
+    vh_sriov_setup();
+    REQUIRE(numvfs_write("1") == 1);
+    struct sriov_t1 t;
+    sriov_t1_open(&t);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " vf_token=52ac9bff"), -EINVAL);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " vf_token=52ac9bff-3a88-4fbd-901a-0d767c3b6c9g"),
+             -EINVAL);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " vf_token=52ac9bff-3a88-4fbd+901a-0d767c3b6c97"),
+             -EINVAL);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " vf_token=" UUID_1 " vf_token=" UUID_1), -EINVAL);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " vf_token=" UUID_1 "x"), -EINVAL);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " foo"), -EINVAL);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF "x vf_token=" UUID_1), -ENODEV);
+    long pf = get_fd(t.pf_group, VH_PF_BDF "   vf_token=" UUID_1 "  ");
+    CHECK(pf >= 0);
+    CHECK_EQ(get_fd(t.vf_group, VH_VF_BDF), -EACCES);
+    CHECK_EQ(get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_2), -EACCES);
+    long vf = get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_1);
+    CHECK(vf >= 0);
+    /* a VF in use: the PF must show the same token */
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF), -EACCES);
+    CHECK_EQ(get_fd(t.pf_group, VH_PF_BDF " vf_token=" UUID_2), -EACCES);
+    long pf2 = get_fd(t.pf_group, VH_PF_BDF " vf_token=" UUID_1);
+    CHECK(pf2 >= 0);
+    sys_close((int)pf2);
+    sys_close((int)vf);
+    /* no VF in use: opening the PF with another token sets it; the PF's token outlives its
+     * files (pf_early_close) */
+    pf2 = get_fd(t.pf_group, VH_PF_BDF " vf_token=" UUID_2);
+    CHECK(pf2 >= 0);
+    sys_close((int)pf2);
+    sys_close((int)pf);
+    CHECK_EQ(get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_1), -EACCES);
+    vf = get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_2);
+    CHECK(vf >= 0);
+    sys_close((int)vf);
+    sriov_t1_close(&t);
+    /* neither PF nor VF */
+    struct t1 e;
+    t1_open(&e, VH_EDU_GROUP, VFIO_TYPE1v2_IOMMU);
+    CHECK_EQ(get_fd(e.group, VH_EDU_BDF " vf_token=" UUID_1), -EINVAL);
+    t1_close(&e);
+    REQUIRE(numvfs_write("0") == 1);
+    API_CLEAN(&b);
+}
+
+struct vf_token_feature {
+    struct vfio_device_feature h;
+    uint8_t uuid[16];
+};
+
+static long set_token(int dev, uint32_t flags, const uint8_t *uuid, uint32_t argsz)
+{
+    struct vf_token_feature f = { .h = { .argsz = argsz, .flags = flags } };
+    memcpy(f.uuid, uuid, 16);
+    return ioc(dev, VFIO_DEVICE_FEATURE, &f);
+}
+
+/* vfio_pci_core_feature_token over vfio_check_feature: only a PF has the feature (ENOTTY); GET
+ * is not offered, even with PROBE (EINVAL); PROBE with SET answers 0 and changes nothing;
+ * neither GET nor SET, or less than a UUID, is EINVAL; SET replaces the token
+ * (override_token). A VF made otherwise than through vfio-pci (its PF's driver, or boot's
+ * sriov_numvfs=max) needs no token and refuses one (EINVAL: "PF not bound to vfio-pci"). */
+TEST(vf_token_feature)
+{
+    struct api_base b;
+    vh_setup(&b);
+    vh_sriov_setup();
+    uint32_t tok = VFIO_DEVICE_FEATURE_PCI_VF_TOKEN, sz = sizeof(struct vf_token_feature);
+    struct t1 e;
+    int edu = t1_open_dev(&e, VH_EDU_GROUP, VH_EDU_BDF);
+    CHECK_EQ(set_token(edu, tok | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE, uuid1, sz),
+             -ENOTTY);
+    t1_close_dev(&e, edu);
+
+    REQUIRE(numvfs_write("1") == 1);
+    struct sriov_t1 t;
+    sriov_t1_open(&t);
+    long pf = get_fd(t.pf_group, VH_PF_BDF);
+    REQUIRE(pf >= 0);
+    int p = (int)pf;
+    CHECK_EQ(set_token(p, tok | VFIO_DEVICE_FEATURE_GET, uuid1, sz), -EINVAL);
+    CHECK_EQ(set_token(p, tok | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE, uuid1, sz),
+             -EINVAL);
+    CHECK_EQ(set_token(p, tok | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE, uuid1, sz),
+             0);
+    CHECK_EQ(get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_1), -EACCES);   /* nothing set */
+    CHECK_EQ(set_token(p, tok, uuid1, sz), -EINVAL);
+    CHECK_EQ(set_token(p, tok | VFIO_DEVICE_FEATURE_SET, uuid1, sz - 1), -EINVAL);
+    CHECK_EQ(set_token(p, tok | VFIO_DEVICE_FEATURE_SET, uuid1, sz), 0);
+    long vf = get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_1);
+    CHECK(vf >= 0);
+    sys_close((int)vf);
+    CHECK_EQ(set_token(p, tok | VFIO_DEVICE_FEATURE_SET, uuid2, sz), 0);
+    CHECK_EQ(get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_1), -EACCES);
+    vf = get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_2);
+    CHECK(vf >= 0);
+    sys_close((int)vf);
+    sys_close(p);
+    REQUIRE(numvfs_write("0") == 1);
+
+    /* VFs the PF's own driver made: no token */
+    REQUIRE(pci_sriov_set_numvfs(&api_devs[VH_PF], 1) == 1);
+    CHECK_EQ(get_fd(t.vf_group, VH_VF_BDF " vf_token=" UUID_2), -EINVAL);
+    vf = get_fd(t.vf_group, VH_VF_BDF);
+    CHECK(vf >= 0);
+    sys_close((int)vf);
+    REQUIRE(pci_sriov_set_numvfs(&api_devs[VH_PF], 0) == 0);
+    sriov_t1_close(&t);
+    API_CLEAN(&b);
+}
+
+/* Linux 7.3's VFIO_DEVICE_BIND_IOMMUFD with its token (bookworm's header lacks both). */
+struct bind_token {
+    uint32_t argsz, flags;
+    int32_t iommufd;
+    uint32_t out_devid;
+    uint64_t token_uuid_ptr;
+    uint64_t more;              /* past Linux's structure */
+};
+#define BIND_FLAG_TOKEN 1u
+
+/* vfio_df_ioctl_bind_iommufd: argsz below the fields up to out_devid (EINVAL), bytes past
+ * token_uuid_ptr not zero (copy_struct_from_user: E2BIG), an unknown flag (EINVAL), then
+ * vfio_df_check_token: the UUID read from token_uuid_ptr (EFAULT), the token rules; an argsz of
+ * the older 16-byte structure carries no token. */
+TEST(vf_token_cdev_bind)
+{
+    struct api_base b;
+    vh_setup(&b);
+    vh_sriov_setup();
+    REQUIRE(numvfs_write("1") == 1);
+    int ictx = xopen("/dev/iommu"), pf = xopen(VH_PF_CDEV), vf = xopen(VH_VF_CDEV);
+    struct bind_token bt = { .argsz = 24, .flags = BIND_FLAG_TOKEN, .iommufd = ictx,
+                             .token_uuid_ptr = (uintptr_t)uuid1 };
+    CHECK_EQ(ioc(pf, VFIO_DEVICE_BIND_IOMMUFD, &bt), 0);
+    bt = (struct bind_token){ .argsz = 15, .iommufd = ictx };
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EINVAL);
+    bt.argsz = 16;
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EACCES);
+    bt = (struct bind_token){ .argsz = 16, .flags = BIND_FLAG_TOKEN, .iommufd = ictx,
+                              .token_uuid_ptr = (uintptr_t)uuid1 };
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EFAULT);   /* ptr beyond argsz: 0 */
+    bt.argsz = 24;
+    bt.flags = 2;
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EINVAL);
+    bt.flags = BIND_FLAG_TOKEN;
+    bt.token_uuid_ptr = 8;
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EFAULT);
+    bt = (struct bind_token){ .argsz = sizeof(bt), .flags = BIND_FLAG_TOKEN, .iommufd = ictx,
+                              .token_uuid_ptr = (uintptr_t)uuid1, .more = 1 };
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -E2BIG);
+    bt.more = 0;
+    bt.token_uuid_ptr = (uintptr_t)uuid2;
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EACCES);
+    bt.token_uuid_ptr = (uintptr_t)uuid1;
+    CHECK_EQ(ioc(vf, VFIO_DEVICE_BIND_IOMMUFD, &bt), 0);
+    CHECK(bt.out_devid != 0);
+    /* the VF is in use: a second PF file needs the token */
+    int pf2 = xopen(VH_PF_CDEV), ictx2 = xopen("/dev/iommu");
+    bt = (struct bind_token){ .argsz = 24, .iommufd = ictx2 };
+    CHECK_EQ(ioc(pf2, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EACCES);
+    sys_close(pf2);
+    sys_close(ictx2);
+    /* a device that is neither PF nor VF refuses a token */
+    int edu = xopen(VH_EDU_CDEV);
+    bt = (struct bind_token){ .argsz = 24, .flags = BIND_FLAG_TOKEN, .iommufd = ictx,
+                              .token_uuid_ptr = (uintptr_t)uuid1 };
+    CHECK_EQ(ioc(edu, VFIO_DEVICE_BIND_IOMMUFD, &bt), -EINVAL);
+    sys_close(edu);
+    sys_close(vf);
+    sys_close(pf);
+    sys_close(ictx);
+    REQUIRE(numvfs_write("0") == 1);
     API_CLEAN(&b);
 }

@@ -11,6 +11,7 @@
 
 uint8_t vh_cfg[NDEVS][4096];
 int vh_live_vectors;
+unsigned vh_sriov_calls;
 
 static int dev_at(uint16_t seg, uint8_t bus, uint8_t devfn)
 {
@@ -201,7 +202,9 @@ void vh_setup(struct api_base *b)
         registered = true;
         vfio_register_nodes();
         /* the face keeps each group's state once made, and the descriptor table grows once */
-        for (int g = 1; g <= 3; g++) {
+        static const int gs[] = { 1, 2, 3, VH_PF_GROUP, VH_VF_GROUP };
+        for (unsigned i = 0; i < sizeof(gs) / sizeof(gs[0]); i++) {
+            int g = gs[i];
             char path[32];
             snprintf(path, sizeof(path), "/dev/vfio/%d", g);
             int fd = sys_open(path, 0);
@@ -211,4 +214,42 @@ void vh_setup(struct api_base *b)
     }
     b->heap = heap_live_bytes();
     b->pmm = pmm_free_bytes();
+}
+
+/* ---- SR-IOV: the runtime's enable/disable (pci/pci_hotplug.c), modelled on one VF ---- */
+
+int pci_sriov_set_numvfs(struct pci_dev *pf, unsigned num_vfs)
+{
+    if (pf != &api_devs[VH_PF] || !pf->caps.sriov)
+        return -ENODEV;
+    if (num_vfs > pf->total_vfs)
+        return -ERANGE;
+    if (num_vfs == pf->num_vfs)
+        return (int)num_vfs;
+    if (num_vfs && pf->num_vfs)
+        return -EBUSY;
+    vh_sriov_calls++;
+    api_devs[VH_VF].gone = num_vfs == 0;
+    pf->num_vfs = (uint16_t)num_vfs;
+    return (int)num_vfs;
+}
+
+void vh_sriov_setup(void)
+{
+    struct pci_dev *pf = &api_devs[VH_PF], *vf = &api_devs[VH_VF];
+    pf->caps.sriov = 0x160;
+    pf->total_vfs = 2;
+    pf->num_vfs = 0;
+    pf->cfg_size = 4096;
+    put32(vh_cfg[VH_PF], PCI_VENDOR_ID, 0x10c98086);
+    mock_pci_dev(vf, 1, 1, 0x10, VH_VF_GROUP);
+    vf->is_virtfn = true;
+    vf->physfn = VH_PF;
+    vf->vendor = 0x8086;
+    vf->device = 0x10ca;
+    vf->gone = true;
+    vf->cfg_size = 4096;
+    put32(vh_cfg[VH_VF], PCI_VENDOR_ID, 0xffffffff);   /* a VF's ID registers read all ones */
+    vh_sriov_calls = 0;
+    vfio_sriov_leaving(pf);
 }

@@ -8,6 +8,7 @@
  * an event landing between the runtime's status read and its acknowledgement, and a second
  * press of the attention button within the blink window. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pci/pci_hotplug.c"
@@ -36,6 +37,7 @@ struct slot_model {
 
 static struct slot_model m;
 static const char *cmdline = "";
+static int with_igb;                /* setup() adds an igb with this many VFs at 00:04.0 */
 
 /* ---- what the image provides, modelled ---- */
 
@@ -126,6 +128,16 @@ bool cmdline_get(const char *key, char *out, size_t size)
 
 bool driver_may_bind(const char *driver_name)
 {
+    return true;
+}
+
+/* pci_ecam.c's "sriov_numvfs=max|N" word, read from this test's command line. */
+bool platform_pci_boot_vfs(unsigned *max_vfs)
+{
+    char v[16];
+    if (!cmdline_get("sriov_numvfs", v, sizeof(v)))
+        return false;
+    *max_vfs = strcmp(v, "max") == 0 ? 0 : (unsigned)strtoul(v, NULL, 10);
     return true;
 }
 
@@ -283,6 +295,8 @@ static void setup(const char *words)
     m.child_fn = fake_edu(&m.t.f, m.port_fn, 0, 0);
     memcpy(m.child_id, m.t.f.fns[m.child_fn].cfg, 4);
     child_visible(false);
+    if (with_igb)
+        fake_igb(&m.t.f, FAKE_ROOT(0), 4, 0, (uint16_t)with_igb);
     REQUIRE(topo_run(&m.t) > 0);
     m.port = topo_dev(&m.t, 0, 6, 0);
     REQUIRE(m.port && m.port->hotplug_slot);
@@ -433,5 +447,133 @@ TEST(no_interrupt_polled_or_not_seen)
     CHECK_EQ(pci_hotplug_poll(), 0);
     CHECK_EQ(m.reads, reads);
     CHECK_EQ(info().added, 0);
+    topo_end(&m.t);
+}
+
+/* ---- SR-IOV at run time (pci_sriov_set_numvfs): the VFs come and go as a hot-plugged
+ * subtree does ---- */
+
+static const struct pci_dev *held_dev;
+static unsigned leaving_calls, probes;
+
+static bool test_held(const struct pci_dev *dev)
+{
+    return dev == held_dev;
+}
+
+static void test_request(struct pci_dev *dev, unsigned count)
+{
+}
+
+static void test_leaving(struct pci_dev *dev)
+{
+    leaving_calls++;
+}
+
+static const struct pci_hotplug_holder test_holder = { test_held, test_request, test_leaving };
+
+static int counting_probe(struct pci_system *sys, struct pci_dev *dev)
+{
+    probes++;
+    return -ENODEV;
+}
+
+static const struct pci_hotplug_driver counting_drv = { "counting", counting_probe, NULL };
+
+/* Live VFs of pf, each checked to be grouped and reachable by its address. */
+static unsigned live_vfs(struct pci_dev *pf)
+{
+    uint32_t idx = pci_dev_index(&m.t.sys, pf);
+    unsigned n = 0;
+    for (uint32_t i = 0; i < m.t.sys.ndevs; i++) {
+        struct pci_dev *d = &m.t.sys.devs[i];
+        if (d->gone || !d->is_virtfn || d->physfn != idx)
+            continue;
+        n++;
+        CHECK(d->group != PCI_NO_GROUP);
+        CHECK(pci_get_dev(&m.t.sys, d->seg, d->bus, d->devfn) == d);
+    }
+    return n;
+}
+
+/* The root bus's list of children: no gone entry in it, no entry twice (a reused entry left
+ * linked would make a loop), and every live function of the root bus in it. */
+static void check_root_list(void)
+{
+    unsigned listed = 0, live = 0;
+    for (uint32_t c = m.t.sys.root_first[0]; c != PCI_NONE && listed <= m.t.sys.ndevs;
+         c = m.t.sys.devs[c].next_sibling) {
+        CHECK(!m.t.sys.devs[c].gone);
+        listed++;
+    }
+    for (uint32_t i = 0; i < m.t.sys.ndevs; i++)
+        live += !m.t.sys.devs[i].gone && m.t.sys.devs[i].parent == PCI_NONE;
+    CHECK_EQ(listed, live);
+}
+
+/* Linux's sriov_numvfs rules at the runtime call: above TotalVFs ERANGE, nonzero to another
+ * nonzero EBUSY, the same count nothing; disabling while a holder (the VFIO face) has a VF is
+ * EBUSY and changes nothing; then each VF is let go (the holder's leaving), VF Enable goes off
+ * and the VFs are forgotten; enabling N brings exactly N, grouped and offered to the drivers,
+ * and a hundred cycles reuse the same entries of devs[]. */
+TEST(sriov_numvfs_at_run_time)
+{
+    with_igb = 8;
+    setup("");
+    with_igb = 0;
+    struct pci_dev *pf = topo_dev(&m.t, 0, 4, 0);
+    REQUIRE(pf && pf->caps.sriov);
+    CHECK_EQ(pf->num_vfs, 8);               /* fake_run enabled them, as sriov_numvfs=max */
+    CHECK_EQ(live_vfs(pf), 8u);
+    m.t.sys.holder = &test_holder;
+    nr_drivers = 0;
+    pci_hotplug_register_driver(&counting_drv);
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 9), -ERANGE);
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 3), -EBUSY);
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 8), 8);
+    CHECK_EQ(pci_sriov_set_numvfs(m.port, 1), -ENODEV);
+
+    uint32_t pf_idx = pci_dev_index(&m.t.sys, pf), ndevs = m.t.sys.ndevs;
+    held_dev = &m.t.sys.devs[ndevs - 3];
+    REQUIRE(held_dev->is_virtfn && held_dev->physfn == pf_idx);
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 0), -EBUSY);
+    CHECK_EQ(live_vfs(pf), 8u);
+    CHECK_EQ(leaving_calls, 0u);
+    held_dev = NULL;
+
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 0), 0);
+    CHECK_EQ(pf->num_vfs, 0);
+    CHECK_EQ(live_vfs(pf), 0u);
+    CHECK_EQ(leaving_calls, 8u);
+    uint16_t pos = pf->caps.sriov;
+    CHECK_EQ(pci_read16(&m.t.sys, pf, pos + PCI_SRIOV_CTRL) & PCI_SRIOV_CTRL_VFE, 0);
+    CHECK_EQ(pci_read16(&m.t.sys, pf, pos + PCI_SRIOV_NUM_VF), 0);
+    CHECK(pci_get_dev(&m.t.sys, 0, 0, 0x20 + 0x80) == NULL);      /* VF 0's address */
+    CHECK(m.t.sys.ndevs < ndevs);
+    check_root_list();
+
+    probes = 0;
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 3), 3);
+    CHECK_EQ(pf->num_vfs, 3);
+    CHECK_EQ(live_vfs(pf), 3u);
+    CHECK_EQ(probes, 3u);
+    CHECK(pci_read16(&m.t.sys, pf, pos + PCI_SRIOV_CTRL) & PCI_SRIOV_CTRL_VFE);
+    CHECK(pci_get_dev(&m.t.sys, 0, 0, 0xa0 + 2 * 2) != NULL);    /* VF 2 */
+    CHECK(pci_get_dev(&m.t.sys, 0, 0, 0xa0 + 2 * 3) == NULL);    /* no VF 3 */
+    check_root_list();
+    uint32_t with3 = m.t.sys.ndevs;
+    for (int i = 0; i < 100; i++) {
+        CHECK_EQ(pci_sriov_set_numvfs(pf, 0), 0);
+        CHECK_EQ(pci_sriov_set_numvfs(pf, 3), 3);
+    }
+    CHECK_EQ(m.t.sys.ndevs, with3);
+    CHECK_EQ(live_vfs(pf), 3u);
+    check_root_list();
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 0), 0);
+    CHECK_EQ(pci_sriov_set_numvfs(pf, 8), 8);
+    CHECK_EQ(live_vfs(pf), 8u);
+    check_root_list();
+    m.t.sys.holder = NULL;
+    nr_drivers = 0;
     topo_end(&m.t);
 }
