@@ -156,3 +156,11 @@ endforeach()
 moat_qemu_test(reset_intel TIMEOUT 240 RUNNER ${HP_DISKS}
   LINES "^2 passed, 0 failed" NO_LINES "# SKIP" "EXCEPTION" "PANIC"
   ARGS --tests --cmdline tests=reset -- -device nvme,bus=pcie.0,addr=0x9,drive=hpd,serial=r)
+
+# SR-IOV at run time on igb with its VFs off at boot (tests/image/test_sriov.c): enabled,
+# grouped and blocked, kept while held, disabled with every heap byte and page back, kept across
+# a reset of the PF.
+moat_qemu_test(sriov_runtime_intel TIMEOUT 240
+  LINES "^2 passed, 0 failed" "^sriov: 8 VFs enabled and disabled at run time, heap and pages back"
+  NO_LINES "# SKIP" "EXCEPTION" "PANIC"
+  ARGS --tests --topology ${PROJECT_SOURCE_DIR}/tests/topologies/igb.txt --cmdline tests=sriov)
