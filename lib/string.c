@@ -167,3 +167,23 @@ int str_to_u64(const char *s, const char **end, unsigned base, unsigned long lon
     *out = v;
     return 0;
 }
+
+int uuid_from_text(const char *s, unsigned char out[16])
+{
+    unsigned char b[16];
+    unsigned n = 0;
+    for (unsigned i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return -1;
+            continue;
+        }
+        int hi = digit_value(s[i]), lo = hi < 16 ? digit_value(s[i + 1]) : 99;
+        if (lo >= 16)
+            return -1;
+        b[n++] = (unsigned char)(hi << 4 | lo);
+        i++;
+    }
+    memcpy(out, b, sizeof(b));
+    return 0;
+}

@@ -29,5 +29,9 @@ char *strcat(char *restrict dst, const char *restrict src);
 size_t str_copy(char *dst, const char *src, size_t size);
 /* Parses an unsigned number (base 0: 0x.. hex, else decimal; or 10/16); returns 0 on success. */
 int str_to_u64(const char *s, const char **end, unsigned base, unsigned long long *out);
+/* The 16 bytes of the UUID written in the 36 characters at s ("xxxxxxxx-xxxx-xxxx-xxxx-
+ * xxxxxxxxxxxx": dashes at 8, 13, 18 and 23, hex digits elsewhere), in the order written, as
+ * Linux's uuid_t and libuuid keep them; 0, or -1 (out untouched). What follows is not looked at. */
+int uuid_from_text(const char *s, unsigned char out[16]);
 
 #endif

@@ -3,22 +3,13 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
+#include "lib/string.h"
+
 #define UUID_TEXT_LEN 36
 
 static int is_dash_at(size_t i)
 {
     return i == 8 || i == 13 || i == 18 || i == 23;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 void uuid_clear(uuid_t uu)
@@ -46,24 +37,9 @@ int uuid_is_null(const uuid_t uu)
  * and hex digits everywhere else, as libuuid answers. */
 int uuid_parse(const char *in, uuid_t uu)
 {
-    uuid_t out;
-    size_t n = 0;
     if (!in || strlen(in) != UUID_TEXT_LEN)
         return -1;
-    for (size_t i = 0; i < UUID_TEXT_LEN; i++) {
-        if (is_dash_at(i)) {
-            if (in[i] != '-')
-                return -1;
-            continue;
-        }
-        int hi = hex_value(in[i]), lo = hex_value(in[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[n++] = (unsigned char)(hi << 4 | lo);
-        i++;
-    }
-    uuid_copy(uu, out);
-    return 0;
+    return uuid_from_text(in, uu);
 }
 
 static void unparse(const uuid_t uu, char *out, const char *digits)

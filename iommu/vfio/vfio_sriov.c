@@ -134,38 +134,6 @@ void vfio_sriov_leaving(const struct pci_dev *pdev)
         *st = (struct vfio_pf_state){ 0 };
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Linux's uuid_parse: 36 characters, dashes at 8, 13, 18 and 23, hex digits elsewhere; the
- * bytes in the order written. */
-static int parse_uuid(const char *s, uint8_t out[16])
-{
-    unsigned b = 0;
-    for (unsigned i = 0; i < UUID_STRING_LEN;) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return ERR(-EINVAL);
-            i++;
-            continue;
-        }
-        int hi = hex_value(s[i]), lo = hi < 0 ? -1 : hex_value(s[i + 1]);
-        if (lo < 0)
-            return ERR(-EINVAL);
-        out[b++] = (uint8_t)(hi << 4 | lo);
-        i += 2;
-    }
-    return 0;
-}
-
 /* Linux's vfio_pci_core_match: 0 when name is not this device, 1 when it is (with the token
  * rules passed), or the errno that ends the lookup: the name must be the BDF, alone or followed
  * by a space and options; the only option is one "vf_token=<UUID>". */
@@ -192,9 +160,8 @@ int vfio_match_name(const struct pci_dev *pdev, const char *name)
         p += sizeof(opt) - 1;
         if (strlen(p) < UUID_STRING_LEN)
             return ERR(-EINVAL);
-        int err = parse_uuid(p, uuid);
-        if (err)
-            return err;
+        if (uuid_from_text(p, uuid))
+            return ERR(-EINVAL);           /* uuid_parse */
         have = true;
         p += UUID_STRING_LEN;
     }
