@@ -191,6 +191,17 @@ static void report_added(struct pci_system *sys, const char *who, uint32_t first
     }
 }
 
+/* The functions from first on, just grouped: decode on as firmware would have left it, then
+ * offered to the drivers. */
+static void offer_added(struct pci_system *sys, uint32_t first)
+{
+    uint32_t end = sys->ndevs;
+    for (uint32_t i = first; i < end; i++) {
+        enable_decode(sys, &sys->devs[i]);
+        bind_drivers(sys, &sys->devs[i]);
+    }
+}
+
 /* SR-IOV PFs get their VFs as at boot: none unless "sriov_numvfs=max|N" asked for them. */
 static void enable_vfs(struct pci_system *sys, uint32_t first)
 {
@@ -210,8 +221,6 @@ static void enable_vfs(struct pci_system *sys, uint32_t first)
         }
     }
 }
-
-static void offer_added(struct pci_system *sys, uint32_t first);
 
 static int slot_enable(struct pci_system *sys, struct hp_slot *s)
 {
@@ -252,17 +261,6 @@ static int slot_enable(struct pci_system *sys, struct hp_slot *s)
     report_added(sys, who, first);
     offer_added(sys, first);
     return 0;
-}
-
-/* The functions from first on, just grouped: decode on as firmware would have left it, then
- * offered to the drivers. */
-static void offer_added(struct pci_system *sys, uint32_t first)
-{
-    uint32_t end = sys->ndevs;
-    for (uint32_t i = first; i < end; i++) {
-        enable_decode(sys, &sys->devs[i]);
-        bind_drivers(sys, &sys->devs[i]);
-    }
 }
 
 static const struct pci_hotplug_driver *driver_of(const struct pci_dev *dev)
