@@ -159,8 +159,15 @@ moat_qemu_test(reset_intel TIMEOUT 240 RUNNER ${HP_DISKS}
 
 # SR-IOV at run time on igb with its VFs off at boot (tests/image/test_sriov.c): enabled,
 # grouped and blocked, kept while held, disabled with every heap byte and page back, kept across
-# a reset of the PF.
-moat_qemu_test(sriov_runtime_intel TIMEOUT 240
-  LINES "^2 passed, 0 failed" "^sriov: 8 VFs enabled and disabled at run time, heap and pages back"
-  NO_LINES "# SKIP" "EXCEPTION" "PANIC"
-  ARGS --tests --topology ${PROJECT_SOURCE_DIR}/tests/topologies/igb.txt --cmdline tests=sriov)
+# a reset of the PF; under VT-d, AMD-Vi and SMMUv3.
+foreach(iommu intel amd smmuv3)
+  set(name sriov_runtime_${iommu})
+  if(iommu STREQUAL smmuv3)
+    set(name arm64.${name})
+  endif()
+  moat_qemu_test(${name} TIMEOUT 240
+    LINES "^2 passed, 0 failed" "^sriov: 8 VFs enabled and disabled at run time, heap and pages back"
+    NO_LINES "# SKIP" "EXCEPTION" "PANIC"
+    ARGS --tests --iommu ${iommu} --topology ${PROJECT_SOURCE_DIR}/tests/topologies/igb.txt
+         --cmdline tests=sriov)
+endforeach()
