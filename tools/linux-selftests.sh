@@ -5,7 +5,8 @@
 # tools/testing/selftests/{kselftest.h,kselftest_harness.h,vfio/}); without it the run is
 # skipped (exit 77, ctest's SKIP_RETURN_CODE).
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
-# MOAT_SELFTEST_DEVICES (default "edu nvme igb") names the devices; TEST (each on every device)
+# MOAT_SELFTEST_DEVICES (default "edu nvme igb") names the devices, MOAT_SELFTEST_IOMMU (default
+# intel; amd) the IOMMU; TEST (each on every device)
 # defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test and
 # vfio_iommufd_setup_test on edu and nvme, and vfio_pci_driver_test (whose driver the selftests
 # have) and vfio_pci_sriov_uapi_test (VFs made through sriov_numvfs, VF tokens) on igb. A program
@@ -55,7 +56,7 @@ for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb}; do
   for t in "${run[@]}"; do
     log=$(mktemp)
     echo "# $t on $dev ($bdf)"
-    "$moat_root/moat" run "${build[@]}" --iommu intel --topology "$topo" \
+    "$moat_root/moat" run "${build[@]}" --iommu "${MOAT_SELFTEST_IOMMU:-intel}" --topology "$topo" \
         --app "$vfio/$t.c" "${libs[@]}" --app-cflags "$cflags" \
         --cmdline "-- $bdf" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" -- "$mflag" "$msize" \
         >"$log" 2>&1
