@@ -7,8 +7,8 @@
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
 # MOAT_SELFTEST_DEVICES (default "edu nvme igb") names the devices, MOAT_SELFTEST_IOMMU (default
 # intel; amd) the IOMMU; TEST (each on every device)
-# defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test and
-# vfio_iommufd_setup_test on edu and nvme, and vfio_pci_driver_test on igb (whose driver the
+# defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test,
+# vfio_iommufd_setup_test and vfio_pci_device_init_perf_test (threads) on edu and nvme, and vfio_pci_driver_test on igb (whose driver the
 # selftests have). A program that skips itself whole (kselftest's status 4) is reported, not
 # failed.
 # Each program prints kselftest's TAP lines; the run fails when a program's totals count a
@@ -47,6 +47,7 @@ device_setup() {
     esac
 }
 default_tests="vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_pci_device_test vfio_iommufd_setup_test"
+default_tests+=" vfio_pci_device_init_perf_test"
 
 rc=0
 for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb}; do
