@@ -5,7 +5,8 @@
 # tools/testing/selftests/{kselftest.h,kselftest_harness.h,vfio/}); without it the run is
 # skipped (exit 77, ctest's SKIP_RETURN_CODE).
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
-# MOAT_SELFTEST_DEVICES (default "edu nvme igb") names the devices, MOAT_SELFTEST_IOMMU (default
+# MOAT_SELFTEST_DEVICES (default "edu nvme igb edu+nvme"; edu+nvme: both in one machine, the programs
+# given both BDFs) names the devices, MOAT_SELFTEST_IOMMU (default
 # intel; amd) the IOMMU; TEST (each on every device)
 # defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test,
 # vfio_iommufd_setup_test and vfio_pci_device_init_perf_test (threads) on edu and nvme, and vfio_pci_driver_test on igb (whose driver the
@@ -43,14 +44,20 @@ device_setup() {
         edu) echo "$t/edu.txt 0000:00:03.0 -m 512M $default_tests" ;;
         nvme) echo "$t/nvme.txt 0000:00:05.0 -m 512M $default_tests" ;;
         igb) echo "$t/igb.txt 0000:00:04.0 -m 2G vfio_pci_driver_test" ;;
-        *) echo "unknown device '$1' (edu, nvme or igb)" >&2; return 1 ;;
+        # Both at once: the test that takes several devices, one thread each.
+        edu+nvme) echo "$both 0000:00:03.0,0000:00:05.0 -m 512M vfio_pci_device_init_perf_test" ;;
+        *) echo "unknown device '$1' (edu, nvme, igb or edu+nvme)" >&2; return 1 ;;
     esac
 }
 default_tests="vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_pci_device_test vfio_iommufd_setup_test"
 default_tests+=" vfio_pci_device_init_perf_test"
 
+both=$(mktemp)
+trap 'rm -f "$both"' EXIT
+cat "$moat_root/tests/topologies/edu.txt" "$moat_root/tests/topologies/nvme.txt" >"$both"
+
 rc=0
-for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb}; do
+for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb edu+nvme}; do
   read -r topo bdf mflag msize dev_tests < <(device_setup "$dev") || exit 2
   run=("${tests[@]}")
   [ ${#run[@]} -gt 0 ] || read -r -a run <<<"$dev_tests"
@@ -59,7 +66,7 @@ for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb}; do
     echo "# $t on $dev ($bdf)"
     "$moat_root/moat" run "${build[@]}" --iommu "${MOAT_SELFTEST_IOMMU:-intel}" --topology "$topo" \
         --app "$vfio/$t.c" "${libs[@]}" --app-cflags "$cflags" \
-        --cmdline "-- $bdf" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" -- "$mflag" "$msize" \
+        --cmdline "-- ${bdf//,/ }" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" -- "$mflag" "$msize" \
         >"$log" 2>&1
     status=$?
     grep -E '^(ok|not ok) [0-9]+ |^# (SKIP|Totals|FAIL)|^#  +(FAIL|SKIP)' "$log" | sed "s/^/$t\/$dev: /"
