@@ -28,5 +28,10 @@ void *posix_forking_thread(void);
 void *posix_thread_current(void);
 char *posix_thread_stack_top(void);
 void posix_thread_sleep(uint64_t ns);
+/* pthread_atfork's handlers: prepare (last registered first) before a fork, parent or child
+ * (first registered first) after it. */
+void posix_atfork_prepare(void);
+void posix_atfork_parent(void);
+void posix_atfork_child(void);
 
 #endif

@@ -137,7 +137,7 @@ void posix_process_end(int wait_status)
     __builtin_unreachable();
 }
 
-pid_t fork(void)
+static pid_t fork_process(void)
 {
     if (depth == FORK_DEPTH || nr_zombies == MAX_ZOMBIES)
         return (pid_t)posix_ret(-EAGAIN);
@@ -179,9 +179,22 @@ pid_t fork(void)
     return 0;
 }
 
+/* pthread_atfork's handlers (posix/thread.c) around the fork, as glibc runs them: the parent's
+ * also when the fork failed. */
+pid_t fork(void)
+{
+    posix_atfork_prepare();
+    pid_t pid = fork_process();
+    if (pid == 0)
+        posix_atfork_child();
+    else
+        posix_atfork_parent();
+    return pid;
+}
+
 pid_t vfork(void)
 {
-    return fork();
+    return fork_process();     /* vfork runs no atfork handlers */
 }
 
 pid_t waitpid(pid_t pid, int *status, int options)

@@ -434,6 +434,46 @@ int pthread_once(pthread_once_t *once, void (*fn)(void))
     return *once == 2 ? 0 : block(once_done, once, 0, 0, "pthread_once");
 }
 
+/* ---- fork handlers */
+
+#define ATFORK_MAX 32
+
+static struct {
+    void (*prepare)(void), (*parent)(void), (*child)(void);
+} atfork[ATFORK_MAX];
+static int nr_atfork;
+
+int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    if (nr_atfork == ATFORK_MAX)
+        return ENOMEM;
+    atfork[nr_atfork].prepare = prepare;
+    atfork[nr_atfork].parent = parent;
+    atfork[nr_atfork++].child = child;
+    return 0;
+}
+
+void posix_atfork_prepare(void)
+{
+    for (int i = nr_atfork - 1; i >= 0; i--)
+        if (atfork[i].prepare)
+            atfork[i].prepare();
+}
+
+void posix_atfork_parent(void)
+{
+    for (int i = 0; i < nr_atfork; i++)
+        if (atfork[i].parent)
+            atfork[i].parent();
+}
+
+void posix_atfork_child(void)
+{
+    for (int i = 0; i < nr_atfork; i++)
+        if (atfork[i].child)
+            atfork[i].child();
+}
+
 /* ---- attributes */
 
 int pthread_attr_init(pthread_attr_t *attr)

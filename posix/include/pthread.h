@@ -37,6 +37,7 @@ int pthread_yield(void);
 int pthread_once(pthread_once_t *once, void (*fn)(void));
 int pthread_kill(pthread_t thread, int sig);
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
+int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 int pthread_attr_init(pthread_attr_t *attr);
 int pthread_attr_destroy(pthread_attr_t *attr);

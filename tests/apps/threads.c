@@ -5,7 +5,7 @@
  * item checked), timed waits, a barrier of eight threads, once, keys and their destructors,
  * rwlocks, spin locks, sleeps and yields handing the CPU over, a deadlock reported (EDEADLK)
  * rather than hung, a thread's stack taken for ioctl arguments but refused for DMA (like the
- * main stack), and fork and exit from a thread. Exits 0 when everything held.
+ * main stack), and fork (with pthread_atfork's handlers) and exit from a thread. Exits 0 when everything held.
  *
  *   ./moat run --topology tests/topologies/edu.txt --app tests/apps/threads.c
  */
@@ -608,6 +608,12 @@ static void *ends_the_process(void *arg)
     exit(5);
 }
 
+static int prepared, in_parent, in_child;
+
+static void at_prepare(void) { prepared++; }
+static void at_parent(void) { in_parent++; }
+static void at_child(void) { in_child++; }
+
 static void *forks(void *arg)
 {
     pthread_t *parent_side = arg, c;
@@ -618,6 +624,8 @@ static void *forks(void *arg)
         /* The child: this thread alone; one it makes runs and ends with it. */
         if (pthread_join(parent_side[0], NULL) != ESRCH)
             _exit(20);
+        if (prepared != 1 || in_child != 1 || in_parent != 0)
+            _exit(23);
         if (pthread_create(&c, NULL, child_thread, NULL) || pthread_join(c, &ret) ||
             ret != (void *)(intptr_t)(getpid() * 10))
             _exit(21);
@@ -639,10 +647,13 @@ static void fork_checks(void)
     pthread_barrier_init(&b, NULL, 2);
     pthread_t t[2];
     void *ret;
+    check("pthread_atfork is 0", pthread_atfork(at_prepare, at_parent, at_child) == 0);
     pthread_create(&t[0], NULL, parked, &b);      /* waits in the parent */
     pthread_create(&t[1], NULL, forks, t);
     check("fork from a thread: the child had that thread alone, its own threads ran, and a "
           "thread's exit(5) ended it", pthread_join(t[1], &ret) == 0 && ret == (void *)5);
+    check("pthread_atfork's prepare ran once, then child in the child, parent in the parent",
+          prepared == 1 && in_parent == 1 && in_child == 0);
     pthread_barrier_wait(&b);
     check("the parent's other thread is as it was", pthread_join(t[0], &ret) == 0 && ret == (void *)7);
 }
