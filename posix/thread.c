@@ -170,7 +170,7 @@ static void reap_detached(void)
 {
     for (struct thread *t = threads, *n; t; t = n) {
         n = t->next;
-        if (t != current && t->state == THREAD_DONE && t->detached && t->stack)
+        if (t != current && t->state == THREAD_DONE && t->detached && t->stack && in_process(t))
             reap(t);
     }
 }
@@ -304,18 +304,16 @@ int pthread_yield(void)
 
 /* ---- threads */
 
-static int stack_size(const pthread_attr_t *attr, size_t *out)
+static size_t stack_size(const pthread_attr_t *attr)
 {
     size_t size = attr && attr->stacksize ? attr->stacksize : DEFAULT_STACK_SIZE;
-    *out = (size + 4095) & ~(size_t)4095;
-    return 0;
+    return (size + 4095) & ~(size_t)4095;
 }
 
 int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
                    void *arg)
 {
-    size_t len;
-    stack_size(attr, &len);
+    size_t len = stack_size(attr);
     struct thread *t = calloc(1, sizeof(*t));
     struct _reent *r = malloc(sizeof(*r));
     void *stack = NULL;
