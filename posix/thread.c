@@ -534,9 +534,12 @@ static bool valid_type(int type)
            type == PTHREAD_MUTEX_ERRORCHECK;
 }
 
-static bool valid_pshared(int pshared)
+static int set_pshared(int *field, int pshared)
 {
-    return pshared == PTHREAD_PROCESS_PRIVATE || pshared == PTHREAD_PROCESS_SHARED;
+    if (pshared != PTHREAD_PROCESS_PRIVATE && pshared != PTHREAD_PROCESS_SHARED)
+        return EINVAL;
+    *field = pshared;
+    return 0;
 }
 
 int pthread_mutexattr_init(pthread_mutexattr_t *attr)
@@ -566,10 +569,7 @@ int pthread_mutexattr_gettype(const pthread_mutexattr_t *attr, int *type)
 
 int pthread_mutexattr_setpshared(pthread_mutexattr_t *attr, int pshared)
 {
-    if (!valid_pshared(pshared))
-        return EINVAL;
-    attr->pshared = pshared;
-    return 0;
+    return set_pshared(&attr->pshared, pshared);
 }
 
 int pthread_mutexattr_getpshared(const pthread_mutexattr_t *attr, int *pshared)
@@ -679,10 +679,7 @@ int pthread_condattr_getclock(const pthread_condattr_t *attr, clockid_t *clock)
 
 int pthread_condattr_setpshared(pthread_condattr_t *attr, int pshared)
 {
-    if (!valid_pshared(pshared))
-        return EINVAL;
-    attr->pshared = pshared;
-    return 0;
+    return set_pshared(&attr->pshared, pshared);
 }
 
 int pthread_condattr_getpshared(const pthread_condattr_t *attr, int *pshared)
@@ -790,10 +787,7 @@ int pthread_barrierattr_destroy(pthread_barrierattr_t *attr)
 
 int pthread_barrierattr_setpshared(pthread_barrierattr_t *attr, int pshared)
 {
-    if (!valid_pshared(pshared))
-        return EINVAL;
-    attr->pshared = pshared;
-    return 0;
+    return set_pshared(&attr->pshared, pshared);
 }
 
 int pthread_barrier_init(pthread_barrier_t *barrier, const pthread_barrierattr_t *attr,
