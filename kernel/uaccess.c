@@ -212,10 +212,13 @@ static int covered(uintptr_t s, uintptr_t e, int prot,
     return 0;
 }
 
-/* A copy may touch the stack only above the running system call's own frames. */
+/* A copy may touch the running stack only above the system call's own frames. Another stack
+ * (a suspended thread's, posix/thread.c) holds none of the runtime's frames: threads switch
+ * only in the program's code, never inside a system call. */
 static bool copy_ok(const struct prog_region *r, uintptr_t from, bool unused)
 {
-    return r->kind != VM_KIND_STACK || from >= stack_floor;
+    bool running = stack_floor > r->start && stack_floor <= r->end;
+    return r->kind != VM_KIND_STACK || !running || from >= stack_floor;
 }
 
 static bool dma_ok(const struct prog_region *r, uintptr_t from, bool allow_bar)

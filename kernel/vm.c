@@ -234,14 +234,24 @@ static void vma_unmap(struct vma *v)
     vma_remove(v);
 }
 
-int vm_unmap(void *va, size_t len)
+static int unmap_whole(void *va, size_t len, bool stack)
 {
     uintptr_t a = (uintptr_t)va;
     struct vma *v = vma_find(a);
-    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE) || v->stack)
+    if (!v || v->start != a || v->end != a + ALIGN_UP(len, PAGE_SIZE) || v->stack != stack)
         return -EINVAL;
     vma_unmap(v);
     return 0;
+}
+
+int vm_unmap(void *va, size_t len)
+{
+    return unmap_whole(va, len, false);
+}
+
+int vm_unmap_stack(void *va, size_t len)
+{
+    return unmap_whole(va, len, true);
 }
 
 /* Puts chunk c (at CPU address a) on the side of at it lies on, halving it while it straddles. */
@@ -599,8 +609,9 @@ void vm_fork_restore(struct vm_fork_image *img)
 {
     for (struct vma *v = vmas; v;) {
         struct vma *next = v->next;
-        if (!v->stack && !existed(img, v))
-            vma_unmap(v);           /* the child's: freed, or quarantined if a device has it */
+        if (!existed(img, v))
+            vma_unmap(v);           /* the child's (its threads' stacks too): freed, or
+                                     * quarantined if a device has it */
         v = next;
     }
     /* A page goes back only where the parent's page still is: one the child unmapped may

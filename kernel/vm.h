@@ -22,6 +22,9 @@ int vm_map_anon_prot(size_t len, int prot, void **out);
  * system call's frames) but devices never do, and that munmap and mprotect refuse (-EINVAL):
  * the runtime's own calls and interrupt frames share it. */
 int vm_map_stack(size_t len, void **out);
+/* Unmaps a whole stack that vm_map_stack made (a thread's, once it has ended); -EINVAL for
+ * anything else. The caller must not be running on it. */
+int vm_unmap_stack(void *va, size_t len);
 /* Device registers at physical pa (uncached), a BAR the program mapped; -EINVAL when misaligned. */
 int vm_map_mmio(uint64_t pa, size_t len, int prot, void **out);
 /* Unmaps the range [va, va + len) that must be exactly one earlier mapping (-EINVAL otherwise). */
@@ -54,9 +57,9 @@ int vm_virt_to_phys(const void *va, uint64_t *pa);
 /* fork with vfork's rule (posix/proc.c): the child runs in its parent's memory, and the parent's
  * private memory — its anonymous MAP_PRIVATE mappings (the heap among them) and its static data
  * [data, data + data_len) — is copied aside at the fork and put back when the child ends, as if
- * the child had had its own copy. MAP_SHARED memory, BARs and the stack are not copied (the
- * stack is fork's own business). vm_fork_restore also unmaps every mapping the child made, as
- * a process exit does, and frees the image; vm_fork_discard frees one without restoring. */
+ * the child had had its own copy. MAP_SHARED memory, BARs and stacks are not copied (the
+ * stack is fork's own business). vm_fork_restore also unmaps every mapping the child made (its
+ * threads' stacks too: the caller must not be running on one), as a process exit does, and frees the image; vm_fork_discard frees one without restoring. */
 struct vm_fork_image;
 int vm_fork_save(void *data, size_t data_len, struct vm_fork_image **out);
 void vm_fork_restore(struct vm_fork_image *img);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -141,6 +142,8 @@ int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
     _Static_assert(sizeof(struct pollfd) == sizeof(struct file_pollfd), "Linux's pollfd");
     if (n > FILE_POLL_MAX)
         return (int)posix_ret(-EINVAL);
+    if (timeout_ms)
+        sched_yield();      /* the other threads first (posix/thread.c) */
     return (int)posix_ret(sys_poll((struct file_pollfd *)fds, (unsigned)n, timeout_ms));
 }
 

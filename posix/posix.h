@@ -18,4 +18,20 @@ __noreturn void posix_program_end(int status);
 /* The console descriptors 0-2 (the kernel's table leaves them to this layer). */
 bool posix_is_console(int fd);
 
+/* fork's nesting (posix/proc.c): 0 in the main program, 1 in a child, ...; and the thread that
+ * forked the running child (NULL in the main program). */
+int posix_fork_depth(void);
+void *posix_forking_thread(void);
+
+/* Threads (posix/thread.c): the running one, the top of its stack, and a sleep that lets the
+ * other threads run meanwhile. */
+void *posix_thread_current(void);
+char *posix_thread_stack_top(void);
+void posix_thread_sleep(uint64_t ns);
+/* pthread_atfork's handlers: prepare (last registered first) before a fork, parent or child
+ * (first registered first) after it. */
+void posix_atfork_prepare(void);
+void posix_atfork_parent(void);
+void posix_atfork_child(void);
+
 #endif

@@ -39,8 +39,9 @@
 
 struct fork_frame {
     jmp_buf parent;         /* where fork returns in the parent */
-    char *lo;               /* the parent's stack [lo, hi), saved at the fork */
+    char *lo;               /* the parent's stack (its running thread's) from lo, saved at the fork */
     size_t len;
+    void *thread;           /* the thread that forked (posix/thread.c): the child's only one */
     char *saved;
     pid_t parent_pid, child_pid;
     struct vm_fork_image *memory;      /* the parent's private memory, put back at the child's end */
@@ -57,8 +58,9 @@ static int depth;
 static pid_t cur_pid = 1, next_pid = 2;
 static struct zombie zombies[MAX_ZOMBIES];
 static int nr_zombies;
-static char restore_stack[RESTORE_STACK_SIZE] __attribute__((aligned(16)));
-extern char *posix_stack_top;       /* start.c: the program stack's highest address */
+/* Where a child's end runs: mapped (vm_map_stack) at the first fork, so neither the child's
+ * stacks nor the static data that vm_fork_restore puts back. */
+static char *restore_stack;
 extern char __prog_data_start[], __prog_data_end[];     /* the linker script's */
 
 pid_t getpid(void)
@@ -91,11 +93,34 @@ pid_t setpgrp(void)
     return 0;
 }
 
-/* On the restore stack: put the parent's stack back and resume the parent's fork (the frame of
- * the innermost fork, frames[depth - 1]). */
-static int resume_parent(void)
+int posix_fork_depth(void)
 {
+    return depth;
+}
+
+void *posix_forking_thread(void)
+{
+    return depth ? frames[depth - 1].thread : NULL;
+}
+
+static int ending_status;
+
+/* On the restore stack (the child's own may be a stack its thread had, which goes now): the
+ * parent's descriptors and memory back, then the parent's stack, and the parent's fork resumes
+ * (the frame of the innermost fork, frames[depth - 1]). */
+static int end_child(void)
+{
+    int wait_status = ending_status;
     struct fork_frame *f = &frames[depth - 1];
+    fd_table_restore(f->fds);
+    /* The parent's memory as it was at the fork, this file's state included: as the fork left it
+     * (depth counting the child), less the pids handed out since. */
+    pid_t next = next_pid;
+    vm_fork_restore(f->memory);
+    next_pid = next;
+    if (nr_zombies < MAX_ZOMBIES)
+        zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
+    cur_pid = f->parent_pid;
     memcpy(f->lo, f->saved, f->len);
     longjmp(f->parent, 1);
 }
@@ -107,28 +132,22 @@ void posix_process_end(int wait_status)
         posix_program_end(WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status)
                                                    : WEXITSTATUS(wait_status));
     }
-    struct fork_frame *f = &frames[depth - 1];
-    fd_table_restore(f->fds);
-    /* The parent's memory as it was at the fork, this file's state included: as the fork left it
-     * (depth counting the child), less the pids handed out since. */
-    pid_t next = next_pid;
-    vm_fork_restore(f->memory);
-    next_pid = next;
-    if (nr_zombies < MAX_ZOMBIES)
-        zombies[nr_zombies++] = (struct zombie){ f->child_pid, f->parent_pid, wait_status };
-    cur_pid = f->parent_pid;
-    arch_call_on_stack(resume_parent, restore_stack + sizeof(restore_stack));
+    ending_status = wait_status;
+    arch_call_on_stack(end_child, restore_stack + RESTORE_STACK_SIZE);
     __builtin_unreachable();
 }
 
-pid_t fork(void)
+static pid_t fork_process(void)
 {
     if (depth == FORK_DEPTH || nr_zombies == MAX_ZOMBIES)
         return (pid_t)posix_ret(-EAGAIN);
+    if (!restore_stack && vm_map_stack(RESTORE_STACK_SIZE, (void **)&restore_stack))
+        return (pid_t)posix_ret(-ENOMEM);
     struct fork_frame *f = &frames[depth];
     char here;
     f->lo = (char *)(((uintptr_t)&here - STACK_SLACK) & ~(uintptr_t)15);
-    f->len = (size_t)(posix_stack_top - f->lo);
+    f->len = (size_t)(posix_thread_stack_top() - f->lo);
+    f->thread = posix_thread_current();
     f->saved = malloc(f->len);
     if (!f->saved)
         return (pid_t)posix_ret(-ENOMEM);
@@ -160,9 +179,22 @@ pid_t fork(void)
     return 0;
 }
 
+/* pthread_atfork's handlers (posix/thread.c) around the fork, as glibc runs them: the parent's
+ * also when the fork failed. */
+pid_t fork(void)
+{
+    posix_atfork_prepare();
+    pid_t pid = fork_process();
+    if (pid == 0)
+        posix_atfork_child();
+    else
+        posix_atfork_parent();
+    return pid;
+}
+
 pid_t vfork(void)
 {
-    return fork();
+    return fork_process();     /* vfork runs no atfork handlers */
 }
 
 pid_t waitpid(pid_t pid, int *status, int options)

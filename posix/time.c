@@ -1,6 +1,6 @@
 /* Time: one clock, the runtime's (kernel/time.h: nanoseconds since moat's first instruction).
  * There is no wall clock, so CLOCK_REALTIME and gettimeofday count from boot as well. Sleeps
- * wait on that clock: moat has one program and nothing else to run meanwhile. */
+ * wait on that clock, the program's other threads running meanwhile (posix/thread.c). */
 #include "posix/posix.h"
 #include "kernel/time.h"
 
@@ -60,8 +60,7 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!req || req->tv_nsec < 0 || req->tv_nsec >= (long)NSEC_PER_SEC || req->tv_sec < 0)
         return (int)posix_ret(-EINVAL);
-    udelay(((uint64_t)req->tv_sec * NSEC_PER_SEC + (uint64_t)req->tv_nsec + NSEC_PER_USEC - 1) /
-           NSEC_PER_USEC);
+    posix_thread_sleep((uint64_t)req->tv_sec * NSEC_PER_SEC + (uint64_t)req->tv_nsec);
     if (rem)
         *rem = (struct timespec){ 0 };
     return 0;
@@ -69,13 +68,13 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 
 int usleep(useconds_t us)
 {
-    udelay(us);
+    posix_thread_sleep((uint64_t)us * NSEC_PER_USEC);
     return 0;
 }
 
 unsigned sleep(unsigned s)
 {
-    udelay((uint64_t)s * 1000000u);
+    posix_thread_sleep((uint64_t)s * NSEC_PER_SEC);
     return 0;
 }
 

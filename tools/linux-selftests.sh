@@ -5,12 +5,14 @@
 # tools/testing/selftests/{kselftest.h,kselftest_harness.h,vfio/}); without it the run is
 # skipped (exit 77, ctest's SKIP_RETURN_CODE).
 #   MOAT_LINUX_SELFTESTS=/path/to/linux tools/linux-selftests.sh [--no-build] [TEST...]
-# MOAT_SELFTEST_DEVICES (default "edu nvme igb") names the devices, MOAT_SELFTEST_IOMMU (default
+# MOAT_SELFTEST_DEVICES (default "edu nvme igb edu+nvme"; edu+nvme: both in one machine, the programs
+# given both BDFs) names the devices, MOAT_SELFTEST_IOMMU (default
 # intel; amd) the IOMMU; TEST (each on every device)
-# defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test and
-# vfio_iommufd_setup_test on edu and nvme, and vfio_pci_driver_test (whose driver the selftests
-# have) and vfio_pci_sriov_uapi_test (VFs made through sriov_numvfs, VF tokens) on igb. A program
-# that skips itself whole (kselftest's status 4) is reported, not failed.
+# defaults to vfio_dma_mapping_test, vfio_dma_mapping_mmio_test, vfio_pci_device_test,
+# vfio_iommufd_setup_test and vfio_pci_device_init_perf_test (threads) on edu and nvme,
+# vfio_pci_driver_test (whose driver the selftests have) and vfio_pci_sriov_uapi_test (VFs made
+# through sriov_numvfs, VF tokens) on igb. A program that skips itself whole (kselftest's
+# status 4) is reported, not failed.
 # Each program prints kselftest's TAP lines; the run fails when a program's totals count a
 # failure or an error, or it prints none (it did not build or did not finish).
 # MOAT_LINUX_SELFTESTS_CFLAGS adds compiler flags (e.g. -isystem of newer uapi headers).
@@ -43,13 +45,20 @@ device_setup() {
         edu) echo "$t/edu.txt 0000:00:03.0 -m 512M $default_tests" ;;
         nvme) echo "$t/nvme.txt 0000:00:05.0 -m 512M $default_tests" ;;
         igb) echo "$t/igb.txt 0000:00:04.0 -m 2G vfio_pci_driver_test vfio_pci_sriov_uapi_test" ;;
-        *) echo "unknown device '$1' (edu, nvme or igb)" >&2; return 1 ;;
+        # Both at once: the test that takes several devices, one thread each.
+        edu+nvme) echo "$both 0000:00:03.0,0000:00:05.0 -m 512M vfio_pci_device_init_perf_test" ;;
+        *) echo "unknown device '$1' (edu, nvme, igb or edu+nvme)" >&2; return 1 ;;
     esac
 }
 default_tests="vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_pci_device_test vfio_iommufd_setup_test"
+default_tests+=" vfio_pci_device_init_perf_test"
+
+both=$(mktemp)
+trap 'rm -f "$both"' EXIT
+cat "$moat_root/tests/topologies/edu.txt" "$moat_root/tests/topologies/nvme.txt" >"$both"
 
 rc=0
-for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb}; do
+for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb edu+nvme}; do
   read -r topo bdf mflag msize dev_tests < <(device_setup "$dev") || exit 2
   run=("${tests[@]}")
   [ ${#run[@]} -gt 0 ] || read -r -a run <<<"$dev_tests"
@@ -58,7 +67,7 @@ for dev in ${MOAT_SELFTEST_DEVICES:-edu nvme igb}; do
     echo "# $t on $dev ($bdf)"
     "$moat_root/moat" run "${build[@]}" --iommu "${MOAT_SELFTEST_IOMMU:-intel}" --topology "$topo" \
         --app "$vfio/$t.c" "${libs[@]}" --app-cflags "$cflags" \
-        --cmdline "-- $bdf" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" -- "$mflag" "$msize" \
+        --cmdline "-- ${bdf//,/ }" --timeout "${MOAT_SELFTEST_TIMEOUT:-1200}" -- "$mflag" "$msize" \
         >"$log" 2>&1
     status=$?
     grep -E '^(ok|not ok) [0-9]+ |^# (SKIP|Totals|FAIL)|^#  +(FAIL|SKIP)' "$log" | sed "s/^/$t\/$dev: /"

@@ -180,6 +180,28 @@ TEST(stack_below_the_entry_frame_is_the_runtimes)
     vm_prog_reset();
 }
 
+/* A thread's stack (posix/thread.c) is a second stack region: a copy may reach all of a stack
+ * that is not running (its thread is suspended in the program's code), only the part above the
+ * system call's frames of the running one; no device reaches either. */
+TEST(a_suspended_threads_stack_is_the_programs_whole)
+{
+    setup();
+    uint8_t *main_stack = arena + 16 * PG, *thread_stack = arena + 21 * PG;
+    CHECK_EQ(vm_prog_region(thread_stack, 2 * PG, VM_PROT_READ | VM_PROT_WRITE, VM_KIND_STACK), 0);
+    uaccess_enter(thread_stack + PG);           /* the thread runs */
+    CHECK_EQ(uaccess_check(thread_stack + PG + 16, 64, VM_PROT_WRITE), 0);
+    CHECK_EQ(uaccess_check(thread_stack + PG - 8, 8, VM_PROT_READ), -EFAULT);
+    CHECK_EQ(uaccess_check(thread_stack, 8, VM_PROT_READ), -EFAULT);
+    CHECK_EQ(uaccess_check(main_stack, 4 * PG, VM_PROT_WRITE), 0);
+    CHECK_EQ(vm_dma_check(thread_stack, PG, VM_PROT_READ, true), -EFAULT);
+    CHECK_EQ(vm_dma_check(main_stack, PG, VM_PROT_READ, true), -EFAULT);
+    uaccess_enter(main_stack + 3 * PG);         /* the main thread runs again */
+    CHECK_EQ(uaccess_check(thread_stack, 2 * PG, VM_PROT_WRITE), 0);
+    CHECK_EQ(uaccess_check(main_stack + 2 * PG, 8, VM_PROT_READ), -EFAULT);
+    CHECK_EQ(uaccess_check(main_stack + 3 * PG + 16, 8, VM_PROT_READ), 0);
+    vm_prog_reset();
+}
+
 TEST(protect_forget_and_replace)
 {
     setup();
