@@ -147,7 +147,7 @@ static int digit_value(char c)
 int str_to_u64(const char *s, const char **end, unsigned base, unsigned long long *out)
 {
     if (base == 0) {
-        base = 10;
+        base = s[0] == '0' ? 8 : 10;
         if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
             base = 16;
             s += 2;

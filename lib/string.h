@@ -27,7 +27,8 @@ char *strcat(char *restrict dst, const char *restrict src);
 
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t str_copy(char *dst, const char *src, size_t size);
-/* Parses an unsigned number (base 0: 0x.. hex, else decimal; or 10/16); returns 0 on success. */
+/* Parses an unsigned number (base 0 as strtoull: 0x.. hex, 0.. octal, else decimal; or a base
+ * up to 16); returns 0 on success. */
 int str_to_u64(const char *s, const char **end, unsigned base, unsigned long long *out);
 /* The 16 bytes of the UUID written in the 36 characters at s ("xxxxxxxx-xxxx-xxxx-xxxx-
  * xxxxxxxxxxxx": dashes at 8, 13, 18 and 23, hex digits elsewhere), in the order written, as

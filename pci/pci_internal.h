@@ -28,6 +28,8 @@ struct pci_dev *pci_alloc_dev(struct pci_system *sys, uint32_t parent, unsigned 
 void pci_unlink_dev(struct pci_system *sys, uint32_t idx);
 /* Marks a device gone and gives back its group number when that group emptied. */
 void pci_forget(struct pci_system *sys, struct pci_dev *dev);
+/* Drops the gone entries at the end of devs[], so their slots are reused. */
+void pci_trim_gone(struct pci_system *sys);
 
 void pci_parse_caps(struct pci_system *sys, struct pci_dev *dev);
 void pci_size_bars(struct pci_system *sys, struct pci_dev *dev);

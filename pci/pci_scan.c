@@ -315,13 +315,18 @@ static void pci_forget_subtree(struct pci_system *sys, struct pci_dev *dev)
     pci_forget(sys, dev);
 }
 
+void pci_trim_gone(struct pci_system *sys)
+{
+    while (sys->ndevs > 0 && sys->devs[sys->ndevs - 1].gone)
+        sys->ndevs--;
+}
+
 void pci_remove_below(struct pci_system *sys, struct pci_dev *port)
 {
     for (uint32_t c = port->first_child; c != PCI_NONE; c = sys->devs[c].next_sibling)
         pci_forget_subtree(sys, &sys->devs[c]);
     port->first_child = port->last_child = PCI_NONE;
-    while (sys->ndevs > 0 && sys->devs[sys->ndevs - 1].gone)
-        sys->ndevs--;
+    pci_trim_gone(sys);
 }
 
 int pci_enumerate(struct pci_system *sys)

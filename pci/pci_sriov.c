@@ -176,8 +176,7 @@ int pci_sriov_disable(struct pci_system *sys, struct pci_dev *pf)
                     ctrl & (uint16_t)~(PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE));
     pci_write16(sys, pf, pf->caps.sriov + PCI_SRIOV_NUM_VF, 0);
     pf->num_vfs = 0;
-    while (sys->ndevs > 0 && sys->devs[sys->ndevs - 1].gone)
-        sys->ndevs--;
+    pci_trim_gone(sys);
     return 0;
 }
 

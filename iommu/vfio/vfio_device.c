@@ -308,12 +308,14 @@ static long bind_args_in(struct vfio_bind_iommufd_token *b, unsigned long arg)
         return ERR(-EFAULT);
     if (argsz < minsz)
         return ERR(-EINVAL);
-    for (size_t off = sizeof(*b); off < argsz; off++) {
-        uint8_t byte;
-        if (vfio_copy_from(&byte, arg + off, 1))
+    uint8_t chunk[64];
+    for (size_t off = sizeof(*b); off < argsz; off += sizeof(chunk)) {  /* check_zeroed_user */
+        size_t n = MIN(sizeof(chunk), (size_t)argsz - off);
+        if (vfio_copy_from(chunk, arg + off, n))
             return ERR(-EFAULT);
-        if (byte)
-            return ERR(-E2BIG);
+        for (size_t i = 0; i < n; i++)
+            if (chunk[i])
+                return ERR(-E2BIG);
     }
     memset(b, 0, sizeof(*b));
     return vfio_copy_from(b, arg, MIN((size_t)argsz, sizeof(*b)));

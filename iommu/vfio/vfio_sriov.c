@@ -60,17 +60,11 @@ static struct vfio_pf_state *vf_owner(const struct pci_dev *vf)
 /* Linux's vfio_pci_core_sriov_configure, from a write of sriov_numvfs whose checks passed
  * (vfio_sysfs.c): VFs are made once until disabled (EINVAL), and the PF remembers that they are
  * its own, so that they ask for its token. Disabling while a program has one of them open is
- * EBUSY: Linux's write would wait there until the program let go (vfio_unregister_group_dev
- * asking it through its request eventfd), which the program itself, or any program in moat's
- * single thread, could never do. */
+ * pci_sriov_set_numvfs's EBUSY (the hot-plug holder: vfio_device_held): Linux's write would
+ * wait there until the program let go (vfio_unregister_group_dev asking it through its request
+ * eventfd), which the program itself, or any program in moat's single thread, could never do. */
 int vfio_sriov_configure(struct pci_dev *pf, unsigned num_vfs)
 {
-    struct pci_system *sys = vfio_pci();
-    uint32_t idx = pci_dev_index(sys, pf);
-    for (uint32_t v = idx + 1; !num_vfs && v < sys->ndevs; v++)
-        if (!sys->devs[v].gone && sys->devs[v].is_virtfn && sys->devs[v].physfn == idx &&
-            vfio_device_held(&sys->devs[v]))
-            return ERR(-EBUSY);
     struct vfio_pf_state *st = pf_state(pf, num_vfs != 0);
     if (num_vfs && !st)
         return ERR(-ENOMEM);

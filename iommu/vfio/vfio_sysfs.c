@@ -176,37 +176,15 @@ static int sysfs_driver_readlink(const char *path, char *buf, size_t size)
 }
 
 /* Linux's kstrtou16(buf, 0, ...): an optional '+', then hex after "0x", octal after "0", else
- * decimal, and at most one newline after; anything else, or more than 16 bits, is EINVAL. */
+ * decimal (str_to_u64's base 0), and at most one newline after; anything else, or more than 16
+ * bits, is EINVAL. buf is NUL-terminated at len. */
 static int parse_u16(const char *buf, size_t len, unsigned *out)
 {
-    size_t n = len;
-    if (n && buf[n - 1] == '\n')
-        n--;
-    const char *p = buf, *end = buf + n;
-    if (p < end && *p == '+')
-        p++;
-    unsigned base = 10;
-    if (end - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-    } else if (end - p >= 2 && p[0] == '0') {
-        base = 8;
-        p++;
-    }
-    if (p == end)
+    const char *p = buf + (len && *buf == '+'), *end;
+    unsigned long long v;
+    if (str_to_u64(p, &end, 0, &v) || v > 0xffff || end != buf + len - (len && buf[len - 1] == '\n'))
         return -EINVAL;
-    unsigned v = 0;
-    for (; p < end; p++) {
-        unsigned dv = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0')
-                    : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
-                    : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10) : 99;
-        if (dv >= base)
-            return -EINVAL;
-        v = v * base + dv;
-        if (v > 0xffff)
-            return -EINVAL;
-    }
-    *out = v;
+    *out = (unsigned)v;
     return 0;
 }
 

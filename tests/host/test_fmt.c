@@ -75,6 +75,12 @@ TEST(str_helpers)
     const char *end;
     CHECK_EQ(str_to_u64("0x1f", &end, 0, &v), 0);
     CHECK_EQ(v, 0x1f);
+    CHECK_EQ(str_to_u64("017", &end, 0, &v), 0);     /* strtoull's octal */
+    CHECK_EQ(v, 017);
+    CHECK_EQ(str_to_u64("0", &end, 0, &v), 0);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(str_to_u64("09", &end, 0, &v), 0);      /* "0", then a digit octal lacks */
+    CHECK_STR(end, "9");
     CHECK_EQ(str_to_u64("123abc", &end, 10, &v), 0);
     CHECK_EQ(v, 123);
     CHECK_STR(end, "abc");

@@ -228,6 +228,8 @@ int pci_sriov_set_numvfs(struct pci_dev *pf, unsigned num_vfs)
         return (int)num_vfs;
     if (num_vfs && pf->num_vfs)
         return -EBUSY;
+    if (!num_vfs && vfio_device_held(&api_devs[VH_VF]))
+        return -EBUSY;      /* the runtime asks its holder (the VFIO face) the same */
     vh_sriov_calls++;
     api_devs[VH_VF].gone = num_vfs == 0;
     pf->num_vfs = (uint16_t)num_vfs;
