@@ -16,16 +16,10 @@ static int irq_parent(const struct fdt *f, int node)
     return -1;
 }
 
-bool dt_irq(const struct fdt *f, int node, unsigned i, struct dt_irq *out)
+/* A three-cell GIC interrupt specifier (kind, number, flags) into *out: false, *out untouched
+ * (a caller's "none" stays none), when it names no SPI or PPI the GIC has. */
+static bool gic_cells_irq(const uint8_t *p, struct dt_irq *out)
 {
-    int ic = irq_parent(f, node);
-    uint32_t cells, len;
-    if (ic < 0 || !fdt_prop_u32(f, ic, "#interrupt-cells", &cells) || cells != 3)
-        return false;
-    const uint8_t *p = fdt_prop(f, node, "interrupts", &len);
-    if (!p || len / 12 <= i)
-        return false;
-    p += 12 * i;
     struct dt_irq v = {
         .kind = (uint32_t)fdt_cells(p, 1),
         .num = (uint32_t)fdt_cells(p + 4, 1),
@@ -36,9 +30,21 @@ bool dt_irq(const struct fdt *f, int node, unsigned i, struct dt_irq *out)
     else if (v.kind == DT_IRQ_PPI && v.num < 16)
         v.intid = v.num + 16;
     else
-        return false;       /* *out untouched: a caller's "none" stays none */
+        return false;
     *out = v;
     return true;
+}
+
+bool dt_irq(const struct fdt *f, int node, unsigned i, struct dt_irq *out)
+{
+    int ic = irq_parent(f, node);
+    uint32_t cells, len;
+    if (ic < 0 || !fdt_prop_u32(f, ic, "#interrupt-cells", &cells) || cells != 3)
+        return false;
+    const uint8_t *p = fdt_prop(f, node, "interrupts", &len);
+    if (!p || len / 12 <= i)
+        return false;
+    return gic_cells_irq(p + 12 * i, out);
 }
 
 static int parse_memory(const struct fdt *f, struct dt_platform *p, const char **why)
@@ -180,14 +186,9 @@ int dt_pci_intx(const struct fdt *f, int host, unsigned bus, unsigned devfn, uns
             match &= (uint32_t)fdt_cells(e + 4 * i, 1) == child[i];
         if (match) {
             const uint8_t *spec = e + 4 * (INTX_CHILD_CELLS + 1 + pac);
-            struct dt_irq v = {
-                .kind = (uint32_t)fdt_cells(spec, 1),
-                .num = (uint32_t)fdt_cells(spec + 4, 1),
-                .flags = (uint32_t)fdt_cells(spec + 8, 1),
-            };
-            if (v.kind != DT_IRQ_SPI || v.num >= 988)
-                return -EINVAL;
-            v.intid = v.num + 32;
+            struct dt_irq v;
+            if (!gic_cells_irq(spec, &v) || v.kind != DT_IRQ_SPI)
+                return -EINVAL;     /* INTx is a shared peripheral interrupt */
             *out = v;
             return 0;
         }
