@@ -15,6 +15,9 @@ __noreturn void posix_process_end(int wait_status);
 /* Ends the main program: back to the runtime, which powers off with status. */
 __noreturn void posix_program_end(int status);
 
+/* kill(getpid(), sig) (posix/signal.c): delivers sig now, or when it is unblocked; 0. */
+int posix_signal_self(int sig);
+
 /* The console descriptors 0-2 (the kernel's table leaves them to this layer). */
 bool posix_is_console(int fd);
 
@@ -28,6 +31,10 @@ void *posix_forking_thread(void);
 void *posix_thread_current(void);
 char *posix_thread_stack_top(void);
 void posix_thread_sleep(uint64_t ns);
+/* Waits until ready(obj) holds, the other threads running meanwhile: 0, ETIMEDOUT at the
+ * deadline (clock ns; 0: none), or EDEADLK (said on stderr) when no thread could make it hold. */
+int posix_thread_wait(bool (*ready)(const void *obj), const void *obj, uint64_t deadline,
+                      const char *call);
 /* pthread_atfork's handlers: prepare (last registered first) before a fork, parent or child
  * (first registered first) after it. */
 void posix_atfork_prepare(void);

@@ -282,49 +282,6 @@ long syscall(long number, ...)
     }
 }
 
-static bool ignored_by_default(int sig)
-{
-    return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
-}
-
-/* Signals are delivered synchronously, only by a process to itself (kill, raise, abort): a
- * handler installed with signal() or sigaction() runs inside the call; SIG_IGN and the signals
- * ignored by default do nothing; any other ends the process, as the default action would. Nothing
- * arrives asynchronously (no timers, no other process running meanwhile). */
-static int deliver_to_self(int sig)
-{
-    if (sig == 0)
-        return 0;
-    _sig_func_ptr h = signal(sig, SIG_DFL);
-    signal(sig, h);
-    if (h == SIG_IGN || (h == SIG_DFL && ignored_by_default(sig)))
-        return 0;
-    if (h != SIG_DFL && h != SIG_ERR) {
-        h(sig);
-        return 0;
-    }
-    posix_process_end(sig & 0x7f);
-}
-
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    if (sig <= 0 || sig >= NSIG || (act && (sig == SIGKILL || sig == SIGSTOP)))
-        return (int)posix_ret(-EINVAL);
-    _sig_func_ptr prev = signal(sig, act ? act->sa_handler : SIG_DFL);
-    if (!act)
-        signal(sig, prev);
-    if (old)
-        *old = (struct sigaction){ .sa_handler = prev };
-    return 0;
-}
-
-/* No timers deliver signals in moat: alarm() schedules nothing and SIGALRM never arrives (a
- * program's watchdog does not fire); it answers as if no alarm was pending. */
-unsigned alarm(unsigned seconds)
-{
-    return 0;
-}
-
 int kill(pid_t pid, int sig)
 {
     if (sig < 0 || sig >= NSIG)
@@ -338,14 +295,7 @@ int kill(pid_t pid, int sig)
             return (int)posix_ret(sig == 0 ? 0 : -EPERM);  /* suspended in fork */
         return (int)posix_ret(-ESRCH);
     }
-    return deliver_to_self(sig);
-}
-
-int sigprocmask(int how, const sigset_t *set, sigset_t *old)
-{
-    if (old)
-        sigemptyset(old);
-    return 0;
+    return posix_signal_self(sig);
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])

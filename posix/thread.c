@@ -145,7 +145,7 @@ static struct thread *next_to_run(void)
         if (!victim)
             return NULL;
         fflush(stdout);
-        fprintf(stderr, "pthread: deadlock: every thread waits for another; thread %lu's %s "
+        fprintf(stderr, "pthread: deadlock: no thread can run or wake another; thread %lu's %s "
                 "returns EDEADLK\n", victim->id, victim->waits_in);
         victim->deadlocked = true;
         return victim;
@@ -276,6 +276,19 @@ static bool never(const struct thread *t)
     return false;
 }
 
+/* posix_thread_wait's condition: the caller's function and object, kept in the wait. */
+static bool caller_ready(const struct thread *t)
+{
+    return ((bool (*)(const void *))t->wait_arg)(t->wait_obj);
+}
+
+/* Waits until ready(obj) holds, for the rest of the system layer (posix/signal.c's sigwait). */
+int posix_thread_wait(bool (*ready)(const void *obj), const void *obj, uint64_t deadline,
+                      const char *call)
+{
+    return block(caller_ready, obj, (unsigned long)ready, deadline, call);
+}
+
 /* Sleeps ns, letting the other threads run meanwhile (posix/time.c). */
 void posix_thread_sleep(uint64_t ns)
 {
@@ -322,17 +335,15 @@ int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)
         free(r);
         return EAGAIN;
     }
-    /* Its own errno and library state; the process's standard streams and signal handlers. */
+    /* Its own errno and library state; the process's standard streams (and signal actions,
+     * which posix/signal.c keeps for the process). */
     __sinit(_global_impure_ptr);
-    if (!_global_impure_ptr->_sig_func)
-        _init_signal_r(_global_impure_ptr);
     _REENT_INIT_PTR(r);
     r->_stdin = _global_impure_ptr->_stdin;
     r->_stdout = _global_impure_ptr->_stdout;
     r->_stderr = _global_impure_ptr->_stderr;
     r->__sdidinit = 1;
     r->__cleanup = NULL;
-    r->_sig_func = _global_impure_ptr->_sig_func;
     *t = (struct thread){ .id = next_id++, .state = THREAD_NEW, .depth = posix_fork_depth(),
                           .detached = attr && attr->detachstate == PTHREAD_CREATE_DETACHED,
                           .stack = stack, .stack_len = len, .start = start, .arg = arg,
@@ -401,15 +412,15 @@ int pthread_equal(pthread_t a, pthread_t b)
     return a == b;
 }
 
-/* Signals are the process's and delivered synchronously (posix/proc.c): one sent to a thread
- * runs its handler (or default action) in the sender. */
+/* Signals are the process's and delivered synchronously (posix/signal.c): one sent to a thread
+ * runs its handler (or default action) in the sender, as raise() would. */
 int pthread_kill(pthread_t thread, int sig)
 {
     if (!find(thread))
         return ESRCH;
     if (sig < 0 || sig >= NSIG)
         return EINVAL;
-    return sig && kill(getpid(), sig) ? errno : 0;
+    return sig && raise(sig) ? errno : 0;
 }
 
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)

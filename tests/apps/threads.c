@@ -14,6 +14,7 @@
 #include <linux/iommufd.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -512,6 +513,30 @@ static void yield_sleep_checks(void)
 
 /* ---- a deadlock is reported, not hung */
 
+static void *sends_usr2_later(void *arg)
+{
+    usleep(5000);
+    return (void *)(intptr_t)pthread_kill(*(pthread_t *)arg, SIGUSR2);
+}
+
+/* The signal-handling thread pattern: the signal blocked, one thread waits for it in sigwait,
+ * another sends it. */
+static void sigwait_checks(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t self = pthread_self(), t;
+    void *ret;
+    int sig = 0;
+    pthread_create(&t, NULL, sends_usr2_later, &self);
+    check("sigwait in main gets the SIGUSR2 another thread sent 5 ms later",
+          sigwait(&set, &sig) == 0 && sig == SIGUSR2);
+    check("the sender's pthread_kill was 0", pthread_join(t, &ret) == 0 && ret == NULL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static void *locks_forever(void *arg)
 {
     return (void *)(intptr_t)pthread_mutex_lock(arg);
@@ -675,6 +700,7 @@ int main(void)
     rwlock_spin_checks();
     yield_sleep_checks();
     deadlock_checks();
+    sigwait_checks();
     stack_checks();
     fork_checks();
     printf("threads: %d failed\n", failed);

@@ -146,33 +146,6 @@ static void fd_checks(void)
     close(container);
 }
 
-static volatile int handled;
-
-static void on_usr1(int sig)
-{
-    handled = sig;
-}
-
-/* Signals a process sends itself reach its handlers synchronously; unhandled ones end it. */
-static void signal_checks(void)
-{
-    struct sigaction sa = { .sa_handler = on_usr1 }, old;
-    check("sigaction installs a handler", sigaction(SIGUSR1, &sa, &old) == 0 && old.sa_handler == SIG_DFL);
-    check("kill(getpid(), SIGUSR1) runs it", kill(getpid(), SIGUSR1) == 0 && handled == SIGUSR1);
-    check("sigaction of SIGKILL is EINVAL", sigaction(SIGKILL, &sa, NULL) == -1 && errno == EINVAL);
-    signal(SIGUSR1, SIG_IGN);
-    check("an ignored signal does nothing", kill(getpid(), SIGUSR1) == 0);
-    signal(SIGUSR1, SIG_DFL);
-    int st = 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        kill(getpid(), SIGUSR1);
-        _exit(0);
-    }
-    check("an unhandled SIGUSR1 ends the child", waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
-                                                 WTERMSIG(st) == SIGUSR1);
-}
-
 void fork_checks(void)
 {
     check("getpid of the main program is 1", getpid() == 1);
@@ -181,5 +154,4 @@ void fork_checks(void)
     memory_checks();
     fd_checks();
     harness_pattern_checks();
-    signal_checks();
 }

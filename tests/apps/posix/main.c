@@ -252,6 +252,7 @@ int main(int argc, char **argv, char **envp)
     library_checks();
     mmap_checks();
     fork_checks();
+    signal_checks();
     fflush(stdout);
     exit(failures ? 1 : 200);
 }
