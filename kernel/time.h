@@ -15,6 +15,13 @@ uint64_t clock_ns(void);            /* since moat's first instruction */
 uint64_t clock_tsc_hz(void);
 void udelay(uint64_t us);
 
+/* The wall clock: UTC nanoseconds since the Unix epoch at clock_ns() == 0, as the machine's
+ * real-time clock said at boot (x86's CMOS clock, Arm's PL031); 0 when it has none or it read
+ * garbage. clock_set_wall is the architecture's, once, with the RTC's seconds now; it logs the
+ * date and the source. */
+uint64_t clock_wall_base_ns(void);
+void clock_set_wall(int64_t unix_seconds, const char *source);
+
 /* Evaluates cond until it holds (0) or timeout_ns passes (-ETIMEDOUT). cond is evaluated once
  * more after the deadline so that a slow host never reports a false timeout. */
 #define poll_until(cond, timeout_ns)                                            \

@@ -258,16 +258,17 @@ static void thread_end(void *ret)
     __builtin_unreachable();
 }
 
-/* A time as the calls take it (CLOCK_REALTIME and CLOCK_MONOTONIC are one clock in moat) into
- * a deadline in ns; EINVAL for a bad one. A deadline already past is 1 (not "none"). */
-static int deadline_of(const struct timespec *abstime, uint64_t *out)
+/* A time on clk as the calls take it (CLOCK_REALTIME: the wall clock, posix/time.c) into a
+ * deadline on the runtime's clock in ns; EINVAL for a bad one. A deadline already past is 1
+ * (not "none"). */
+static int deadline_of(const struct timespec *abstime, clockid_t clk, uint64_t *out)
 {
     if (!abstime || abstime->tv_nsec < 0 || abstime->tv_nsec >= (long)NSEC_PER_SEC)
         return EINVAL;
-    *out = abstime->tv_sec < 0 ? 1 : (uint64_t)abstime->tv_sec * NSEC_PER_SEC +
-                                     (uint64_t)abstime->tv_nsec;
-    if (!*out)
-        *out = 1;
+    uint64_t base = clk == CLOCK_REALTIME ? posix_realtime_base_ns() : 0;
+    uint64_t at = abstime->tv_sec < 0 ? 0 : (uint64_t)abstime->tv_sec * NSEC_PER_SEC +
+                                            (uint64_t)abstime->tv_nsec;
+    *out = at > base ? at - base : 1;
     return 0;
 }
 
@@ -645,7 +646,7 @@ int pthread_mutex_trylock(pthread_mutex_t *mutex)
 int pthread_mutex_timedlock(pthread_mutex_t *mutex, const struct timespec *abstime)
 {
     uint64_t deadline = 0;
-    if (mutex->owner && deadline_of(abstime, &deadline))
+    if (mutex->owner && deadline_of(abstime, CLOCK_REALTIME, &deadline))
         return EINVAL;
     return mutex_take(mutex, false, mutex->owner ? deadline : 0, "pthread_mutex_timedlock");
 }
@@ -752,7 +753,7 @@ int pthread_cond_timedwait(pthread_cond_t *cond, pthread_mutex_t *mutex,
                            const struct timespec *abstime)
 {
     uint64_t deadline;
-    if (deadline_of(abstime, &deadline))
+    if (deadline_of(abstime, cond->clock, &deadline))
         return EINVAL;
     return cond_wait(cond, mutex, deadline, "pthread_cond_timedwait");
 }
@@ -912,7 +913,7 @@ static int rwlock_take(pthread_rwlock_t *l, bool write, bool try, const struct t
     if (l->writer == current->id)
         return EDEADLK;
     uint64_t deadline = 0;
-    if (abstime && deadline_of(abstime, &deadline))
+    if (abstime && deadline_of(abstime, CLOCK_REALTIME, &deadline))
         return EINVAL;
     bool free = write ? !l->writer && !l->readers : !l->writer;
     if (!free) {

@@ -1,6 +1,8 @@
-/* Time: one clock, the runtime's (kernel/time.h: nanoseconds since moat's first instruction).
- * There is no wall clock, so CLOCK_REALTIME and gettimeofday count from boot as well. Sleeps
- * wait on that clock, the program's other threads running meanwhile (posix/thread.c). */
+/* Time: the runtime's clock (kernel/time.h: nanoseconds since moat's first instruction) for
+ * CLOCK_MONOTONIC and the others; CLOCK_REALTIME, gettimeofday and time() add the wall clock's
+ * base, read from the machine's real-time clock at boot (from boot, as the others, on a
+ * machine without one). Sleeps wait on the runtime's clock, the program's other threads
+ * running meanwhile (posix/thread.c). */
 #include "posix/posix.h"
 #include "kernel/time.h"
 
@@ -19,11 +21,22 @@ static bool clock_known(clockid_t clk)
            clk == CLOCK_THREAD_CPUTIME_ID;
 }
 
+uint64_t posix_realtime_base_ns(void)
+{
+    return clock_wall_base_ns();
+}
+
+static uint64_t clock_of(clockid_t clk)
+{
+    bool wall = clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE;
+    return clock_ns() + (wall ? clock_wall_base_ns() : 0);
+}
+
 int clock_gettime(clockid_t clk, struct timespec *ts)
 {
     if (!clock_known(clk))
         return (int)posix_ret(-EINVAL);
-    uint64_t ns = clock_ns();
+    uint64_t ns = clock_of(clk);
     ts->tv_sec = (time_t)(ns / NSEC_PER_SEC);
     ts->tv_nsec = (long)(ns % NSEC_PER_SEC);
     return 0;
@@ -40,7 +53,7 @@ int clock_getres(clockid_t clk, struct timespec *res)
 
 int gettimeofday(struct timeval *tv, void *tz)
 {
-    uint64_t ns = clock_ns();
+    uint64_t ns = clock_of(CLOCK_REALTIME);
     if (tv) {
         tv->tv_sec = (time_t)(ns / NSEC_PER_SEC);
         tv->tv_usec = (suseconds_t)(ns % NSEC_PER_SEC / NSEC_PER_USEC);

@@ -176,6 +176,9 @@ static void find_s5(struct acpi_info *ai)
 #define FADT_DSDT 40
 #define FADT_PM1A_CNT_BLK 64
 #define FADT_PM_TMR_BLK 76
+#define FADT_CENTURY 108                /* the CMOS index of the RTC's century; 0: none */
+#define FADT_IAPC_BOOT_ARCH 109
+#define FADT_BOOT_ARCH_NO_CMOS_RTC BIT(5)
 #define FADT_FLAGS 112
 #define FADT_FLAG_TMR_VAL_EXT BIT(8)
 #define FADT_X_DSDT 140
@@ -190,6 +193,9 @@ static void parse_fadt(struct acpi_info *ai)
     ai->pm_timer_port = (uint16_t)rd32(f, FADT_PM_TMR_BLK);
     ai->pm_timer_32bit = (rd32(f, FADT_FLAGS) & FADT_FLAG_TMR_VAL_EXT) != 0;
     ai->dsdt_pa = rd32(f, FADT_DSDT);
+    const uint8_t *b = (const uint8_t *)f;
+    ai->rtc_century_index = b[FADT_CENTURY];
+    ai->no_cmos_rtc = (b[FADT_IAPC_BOOT_ARCH] & FADT_BOOT_ARCH_NO_CMOS_RTC) != 0;
     if (f->length >= FADT_X_DSDT + 8 && rd64(f, FADT_X_DSDT))
         ai->dsdt_pa = rd64(f, FADT_X_DSDT);
     if (ai->dsdt_pa)

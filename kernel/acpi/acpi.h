@@ -72,6 +72,8 @@ struct acpi_info {
     uint16_t pm1a_cnt_port;
     bool have_s5;
     uint8_t s5_slp_typ;
+    uint8_t rtc_century_index;  /* CMOS index of the RTC's century byte; 0: none */
+    bool no_cmos_rtc;           /* IA-PC boot flags: no CMOS real-time clock */
     uint64_t dsdt_pa;
 
     /* MADT */

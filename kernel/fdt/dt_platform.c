@@ -327,6 +327,9 @@ int dt_platform_parse(const struct fdt *f, struct dt_platform *p, const char **w
         p->uart.present = true;
         dt_irq(f, n, 0, &p->uart.irq);
     }
+    n = fdt_next_compatible(f, -1, "arm,pl031");
+    if (n >= 0 && fdt_reg(f, n, 0, &p->rtc.base, &p->rtc.size))
+        p->rtc.present = true;
     err = parse_gic(f, p, why);
     if (err)
         return err;

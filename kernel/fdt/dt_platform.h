@@ -1,6 +1,6 @@
 /* The machine facts moat reads from a device tree (QEMU's virt and machines like it): memory,
- * the console, the GICv3 and its ITS, the generic timer, PSCI, the PCIe host bridge and an
- * SMMUv3. Portable: parsed from a validated struct fdt, host-tested. */
+ * the console, the real-time clock, the GICv3 and its ITS, the generic timer, PSCI, the PCIe
+ * host bridge and an SMMUv3. Portable: parsed from a validated struct fdt, host-tested. */
 #ifndef MOAT_KERNEL_FDT_DT_PLATFORM_H
 #define MOAT_KERNEL_FDT_DT_PLATFORM_H
 
@@ -42,6 +42,7 @@ struct dt_platform {
     const char *bootargs;           /* /chosen bootargs, points into the blob; NULL if absent */
 
     struct { uint64_t base, size; struct dt_irq irq; bool present; } uart;    /* arm,pl011 */
+    struct { uint64_t base, size; bool present; } rtc;                         /* arm,pl031 */
 
     struct {
         bool present;

@@ -1,6 +1,5 @@
-/* newlib's <time.h> plus what it declares only for targets with POSIX timers: the clocks (newlib's
- * numbers, known to this layer alone) and clock_gettime/nanosleep, which moat's system layer
- * provides. */
+/* newlib's <time.h> plus what it declares only for targets with POSIX timers: the clocks
+ * (Linux's ids) and clock_gettime/nanosleep, which moat's system layer provides. */
 #ifndef MOAT_POSIX_TIME_H
 #define MOAT_POSIX_TIME_H
 
@@ -8,30 +7,25 @@
 
 __BEGIN_DECLS
 
-#ifndef CLOCK_REALTIME
-#define CLOCK_REALTIME ((clockid_t)1)
-#endif
-#ifndef CLOCK_MONOTONIC
-#define CLOCK_MONOTONIC ((clockid_t)4)
-#endif
-#ifndef CLOCK_MONOTONIC_RAW
-#define CLOCK_MONOTONIC_RAW ((clockid_t)5)
-#endif
-#ifndef CLOCK_BOOTTIME
-#define CLOCK_BOOTTIME ((clockid_t)7)
-#endif
-#ifndef CLOCK_PROCESS_CPUTIME_ID
+/* Linux's clock ids (newlib numbers them its own way: CLOCK_REALTIME 1, CLOCK_MONOTONIC 4),
+ * so that a zeroed pthread_cond_t waits on CLOCK_REALTIME as on Linux, and an id a program
+ * stores or prints is Linux's. */
+#undef CLOCK_REALTIME
+#undef CLOCK_MONOTONIC
+#undef CLOCK_PROCESS_CPUTIME_ID
+#undef CLOCK_THREAD_CPUTIME_ID
+#undef CLOCK_MONOTONIC_RAW
+#undef CLOCK_REALTIME_COARSE
+#undef CLOCK_MONOTONIC_COARSE
+#undef CLOCK_BOOTTIME
+#define CLOCK_REALTIME ((clockid_t)0)
+#define CLOCK_MONOTONIC ((clockid_t)1)
 #define CLOCK_PROCESS_CPUTIME_ID ((clockid_t)2)
-#endif
-#ifndef CLOCK_THREAD_CPUTIME_ID
 #define CLOCK_THREAD_CPUTIME_ID ((clockid_t)3)
-#endif
-#ifndef CLOCK_REALTIME_COARSE
-#define CLOCK_REALTIME_COARSE ((clockid_t)0)
-#endif
-#ifndef CLOCK_MONOTONIC_COARSE
+#define CLOCK_MONOTONIC_RAW ((clockid_t)4)
+#define CLOCK_REALTIME_COARSE ((clockid_t)5)
 #define CLOCK_MONOTONIC_COARSE ((clockid_t)6)
-#endif
+#define CLOCK_BOOTTIME ((clockid_t)7)
 
 #if !defined(_POSIX_TIMERS)
 int clock_gettime(clockid_t clock_id, struct timespec *tp);

@@ -40,9 +40,12 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static struct timespec in_ms(long ms)
+/* ms from now on clk (CLOCK_REALTIME for mutexes and default condition variables, as on Linux) */
+static struct timespec in_ms(clockid_t clk, long ms)
 {
-    uint64_t t = now_ns() + (uint64_t)ms * 1000000u;
+    struct timespec now;
+    clock_gettime(clk, &now);
+    uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + (uint64_t)ms * 1000000u;
     return (struct timespec){ .tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u) };
 }
 
@@ -167,7 +170,7 @@ static void *takes_the_lock(void *arg)
 static void *locks_for_10ms(void *arg)
 {
     uint64_t t0 = now_ns();     /* before the deadline is set, so the deadline is >= t0 + 10 ms */
-    struct timespec soon = in_ms(10);
+    struct timespec soon = in_ms(CLOCK_REALTIME, 10);
     int r = pthread_mutex_timedlock(arg, &soon);
     return (void *)(intptr_t)(now_ns() - t0 >= 10000000u ? r : -1);
 }
@@ -287,7 +290,7 @@ static void *times_out(void *arg)
     pthread_mutex_t *m = arg;
     static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
     pthread_mutex_lock(m);
-    struct timespec t = in_ms(20);
+    struct timespec t = in_ms(CLOCK_REALTIME, 20);
     int r = pthread_cond_timedwait(&never, m, &t);
     timed_out_returned = 1;
     pthread_mutex_unlock(m);
@@ -319,7 +322,7 @@ static void cond_checks(void)
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&m);
     uint64_t t0 = now_ns();
-    struct timespec t = in_ms(20), bad = { 0, 1000000000L };
+    struct timespec t = in_ms(CLOCK_MONOTONIC, 20), bad = { 0, 1000000000L };
     check("pthread_cond_timedwait (CLOCK_MONOTONIC) alone is ETIMEDOUT, 20 ms later",
           pthread_cond_timedwait(&mono, &m, &t) == ETIMEDOUT && now_ns() - t0 >= 20000000u);
     check("pthread_cond_timedwait holds the mutex again when it returns",

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -208,6 +209,19 @@ static void library_checks(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     check("usleep(1000) waits 1 ms",
           (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >= 1000000);
+    struct timespec wall, mono;
+    struct timeval tv;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    gettimeofday(&tv, NULL);
+    /* QEMU's real-time clock starts at the host's time (its default -rtc base=utc) */
+    check("CLOCK_REALTIME is the wall clock: after 2025-01-01", wall.tv_sec > 1735689600);
+    check("time() and gettimeofday agree with it",
+          time(NULL) - wall.tv_sec <= 1 && tv.tv_sec - wall.tv_sec <= 1 && tv.tv_sec >= wall.tv_sec);
+    check("CLOCK_MONOTONIC counts from boot (under a day)", mono.tv_sec < 86400);
+    check("clock ids are Linux's: REALTIME 0, MONOTONIC 1, MONOTONIC_RAW 4, BOOTTIME 7",
+          CLOCK_REALTIME == 0 && CLOCK_MONOTONIC == 1 && CLOCK_MONOTONIC_RAW == 4 &&
+          CLOCK_BOOTTIME == 7);
     check("sysconf(_SC_PAGESIZE)", sysconf(_SC_PAGESIZE) == 4096 && getpagesize() == 4096);
     check("htole32/be16toh/bswap_64", htole32(0x12345678) == 0x12345678 && be16toh(0x1234) == 0x3412 &&
                                       bswap_64(0x0102030405060708ULL) == 0x0807060504030201ULL);

@@ -42,6 +42,9 @@ TEST(qemu_virt_tree)
     CHECK(p.bootargs == NULL);
     CHECK(p.uart.present);
     CHECK_EQ(p.uart.base, 0x9000000);
+    CHECK(p.rtc.present);                   /* QEMU virt's PL031 */
+    CHECK_EQ(p.rtc.base, 0x9010000);
+    CHECK_EQ(p.rtc.size, 0x1000);
     CHECK_EQ(p.uart.irq.intid, 33);
     REQUIRE(p.gic.present);
     CHECK_EQ(p.gic.dist_base, 0x8000000);
