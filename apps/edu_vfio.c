@@ -71,6 +71,22 @@ static int unmap(int c, uint64_t iova, uint64_t size, uint32_t flags, uint64_t *
 
 static int wait_irq(int efd, int ms);
 static int efd_empty(int efd);
+static uint16_t cfg16(int dev, unsigned off);
+static uint32_t cfg32(int dev, unsigned off);
+static int cfg_put32(int dev, unsigned off, uint32_t v);
+
+/* The MSI capability's offset, found through the capability list of the config region. */
+static unsigned msi_cap(int dev)
+{
+    unsigned pos = cfg16(dev, 0x34) & 0xfc;
+    for (int n = 0; pos && n < 48; n++) {
+        uint16_t id_next = cfg16(dev, pos);
+        if ((id_next & 0xff) == 0x05)
+            return pos;
+        pos = (id_next >> 8) & 0xfc;
+    }
+    return 0;
+}
 
 /* The edu's MSI, delivered to an eventfd through VFIO_DEVICE_SET_IRQS. */
 static void msi_through_eventfd(int dev)
@@ -85,7 +101,19 @@ static void msi_through_eventfd(int dev)
                .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER },
         .fd = efd,
     };
+    unsigned cap = msi_cap(dev);
+    EXPECT("edu has an MSI capability, 64-bit", cap && (cfg16(dev, cap + 2) & 0x80));
+    uint32_t addr0 = cfg32(dev, cap + 4);
+    uint16_t data0 = cfg16(dev, cap + 12);
     EXPECT("SET_IRQS: MSI to an eventfd", ioctl(dev, VFIO_DEVICE_SET_IRQS, &set) == 0);
+    /* vfio-pci's view (init_pci_cap_msi_perm): Enable and the message are virtual, so the
+     * program reads what it had, not the message programmed for it */
+    EXPECT("MSI Enable reads 0 while MSI is on (virtual, as Linux)",
+           !(cfg16(dev, cap + 2) & 0x1));
+    EXPECT("the message address and data read as before SET_IRQS",
+           cfg32(dev, cap + 4) == addr0 && cfg16(dev, cap + 12) == data0);
+    EXPECT("a write of the address stays in the program's copy",
+           cfg_put32(dev, cap + 4, 0x12345678) && cfg32(dev, cap + 4) == 0x12345678);
     uint64_t n = 0;
     EXPECT("nothing signalled yet", read(efd, &n, 8) == -1 && errno == EAGAIN);
     *(volatile uint32_t *)(regs + 0x60) = 0x1;          /* raise */

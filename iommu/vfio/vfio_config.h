@@ -14,6 +14,15 @@
  *   a ROM moat has not sized, read 0. The function's BARs never change (moat assigned them).
  * - CardBus CIS pointer and subsystem IDs (0x28-0x2f): read-only, writes dropped.
  * In a header of another type, 0x10-0x33 passes reads through and drops writes.
+ * - The MSI capability (init_pci_cap_msi_perm): the low byte of Message Control, the message
+ *   address and data are wholly virtual. They start as the function's at open and programs
+ *   write only the copy, so a read shows what the program wrote, never the message moat
+ *   programmed for VFIO_DEVICE_SET_IRQS. Multiple Message Capable reads as the log2 of the
+ *   vectors last enabled by that ioctl (Linux's msi_qmax: 0 until then). A write of Message
+ *   Control also goes to the function, its Enable bit cleared unless MSI is the device's
+ *   interrupt (MSI is enabled through the ioctl) and Multiple Message Enable held to that
+ *   maximum, as vfio_msi_config_write does. The ID, next pointer and upper control byte read
+ *   through with writes dropped; mask and pending bits pass through.
  * Other registers are the caller's business. Portable: host-tested. */
 #ifndef MOAT_IOMMU_VFIO_CONFIG_H
 #define MOAT_IOMMU_VFIO_CONFIG_H
@@ -28,6 +37,11 @@
 #define VFIO_CFG_INTX_DISABLE BIT(10)   /* command: Interrupt Disable */
 #define VFIO_CFG_NBARS 7                /* six BAR dwords, then the expansion ROM */
 #define VFIO_CFG_ROM_INDEX 6
+#define VFIO_MSI_FLAGS_ENABLE 0x01      /* Message Control, low byte */
+#define VFIO_MSI_FLAGS_QMASK 0x0e       /* Multiple Message Capable */
+#define VFIO_MSI_FLAGS_QSIZE 0x70       /* Multiple Message Enable */
+#define VFIO_MSI_FLAGS_64BIT 0x80
+#define VFIO_MSI_FLAGS_MASKBIT 0x100
 
 /* The program's view of the virtual bits. */
 struct vfio_vconfig {
@@ -36,6 +50,16 @@ struct vfio_vconfig {
     uint32_t bar[VFIO_CFG_NBARS];       /* the program's copies */
     uint32_t bar_mask[VFIO_CFG_NBARS];  /* writable bits (0: unimplemented) */
     uint32_t bar_flags[VFIO_CFG_NBARS]; /* read-only bits, ORed in */
+    struct {
+        uint8_t pos;                    /* the capability's offset; 0: none */
+        uint8_t len;                    /* its length: 10, 14, 20 or 24 bytes */
+        bool is64;
+        uint8_t flags;                  /* Message Control, low byte: the program's copy */
+        uint32_t addr_lo, addr_hi;
+        uint16_t data;
+        uint8_t qmax;                   /* log2 of the vectors SET_IRQS enabled */
+        bool irq_type;                  /* MSI is the device's interrupt type */
+    } msi;
 };
 
 /* Makes the BARs virtual: hw holds the function's BAR dwords (0x10-0x24, then 0x30), size the
@@ -44,10 +68,17 @@ struct vfio_vconfig {
 void vfio_cfg_init_bars(struct vfio_vconfig *v, const uint32_t hw[VFIO_CFG_NBARS],
                         const uint64_t size[VFIO_CFG_NBARS]);
 
+/* Makes the MSI capability at pos virtual: flags is its Message Control word, addr_lo, addr_hi
+ * and data the function's message registers, at open. */
+void vfio_cfg_init_msi(struct vfio_vconfig *v, uint8_t pos, uint16_t flags, uint32_t addr_lo,
+                       uint32_t addr_hi, uint16_t data);
+/* VFIO_DEVICE_SET_IRQS enabled MSI with nvec vectors (nvec 0: disabled it). */
+void vfio_cfg_msi_irq(struct vfio_vconfig *v, unsigned nvec);
+
 /* Accesses are naturally aligned, w = 1, 2 or 4 bytes at off; values little-endian. */
 
 /* True when an access at off of w bytes needs the fix-ups below. */
-bool vfio_cfg_virtualized(unsigned off, unsigned w);
+bool vfio_cfg_virtualized(const struct vfio_vconfig *v, unsigned off, unsigned w);
 /* What the program reads, given what the function answered (hw). */
 uint32_t vfio_cfg_read(const struct vfio_vconfig *v, unsigned off, unsigned w, uint32_t hw);
 /* A program's write of val: updates the virtual bits and returns the mask of bytes that go to

@@ -144,7 +144,7 @@ static void cfg_write_hw(struct pci_dev *d, uint16_t o, unsigned w, uint32_t v, 
  * program's buffer: -EFAULT before the function is touched when it cannot take the bytes. */
 static long cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p, bool write)
 {
-    bool virt = vfio_cfg_virtualized(o, w);
+    bool virt = vfio_cfg_virtualized(&vd->vcfg, o, w);
     uint32_t v = 0, hw;
     if (!write) {
         if (uaccess_check(p, w, VM_PROT_WRITE))
@@ -187,6 +187,22 @@ static void cfg_init_bars(struct vfio_device *vd)
                     (b->flags & PCI_BAR_PREFETCH ? 8 : 0);
     }
     vfio_cfg_init_bars(&vd->vcfg, hw, size);
+}
+
+/* The MSI capability's virtual registers start as the function's (Linux copies the whole
+ * config space into vconfig at open). */
+static void cfg_init_msi(struct vfio_device *vd)
+{
+    struct pci_system *sys = vfio_pci();
+    const struct pci_dev *d = vd->pdev;
+    uint16_t cap = pci_find_cap(sys, d, PCI_CAP_ID_MSI);
+    if (!cap || cap > 0xff - 24)
+        return;
+    uint16_t flags = pci_read16(sys, d, cap + 2);
+    bool is64 = flags & VFIO_MSI_FLAGS_64BIT;
+    vfio_cfg_init_msi(&vd->vcfg, (uint8_t)cap, flags, pci_read32(sys, d, cap + 4),
+                      is64 ? pci_read32(sys, d, cap + 8) : 0,
+                      pci_read16(sys, d, (uint16_t)(cap + (is64 ? 12 : 8))));
 }
 
 /* Linux's vfio_pci_config_rw: an access reaching past the configuration space is EFAULT, whole
@@ -551,6 +567,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->group = g;
     vd->irq_index = ~0u;
     cfg_init_bars(vd);
+    cfg_init_msi(vd);
     /* The group path opens the device now; a cdev when it is bound (cdev_bind). */
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {

@@ -43,6 +43,7 @@ void vfio_irqs_disable(struct vfio_device *vd)
     vfio_intx_disable(vd);
     if (vd->irq_index == VFIO_PCI_MSI_IRQ_INDEX) {
         msi_disable(sys, vd->pdev);
+        vfio_cfg_msi_irq(&vd->vcfg, 0);
     } else if (vd->irq_index == VFIO_PCI_MSIX_IRQ_INDEX) {
         msix_set_enable(sys, vd->pdev, false);
     }
@@ -128,6 +129,8 @@ static int irqs_enable(struct vfio_device *vd, unsigned index, unsigned start, u
     }
     if (index == VFIO_PCI_MSIX_IRQ_INDEX)
         msix_set_enable(sys, vd->pdev, true);
+    else
+        vfio_cfg_msi_irq(&vd->vcfg, start + count);    /* Linux's msi_qmax: all at once */
     vd->irq_index = index;
     vd->nr_irqs = MAX(vd->nr_irqs, start + count);
     return 0;

@@ -1,5 +1,6 @@
 /* The portable parts of the VFIO face's interrupt work: the config-space virtualization of the
- * command and status registers and of the BARs (iommu/vfio/vfio_config.c, vfio-pci's rules), and the eventfd
+ * command and status registers, the BARs and the MSI capability (iommu/vfio/vfio_config.c,
+ * vfio-pci's rules), and the eventfd
  * hooks that unmask INTx when an eventfd is written (kernel/fd.c, Linux's virqfd). */
 #include "iommu/vfio/vfio_config.h"
 #include <stdlib.h>
@@ -34,8 +35,8 @@ TEST(config_read_overlays_the_virtual_interrupt_disable)
     CHECK_EQ(vfio_cfg_read(&v, 4, 2, 0x0006), 0x0406);
     /* status passes through, Interrupt Status (bit 3) included */
     CHECK_EQ(vfio_cfg_read(&v, 6, 2, 0x0018), 0x0018);
-    CHECK(vfio_cfg_virtualized(4, 2) && vfio_cfg_virtualized(4, 4) && vfio_cfg_virtualized(7, 1));
-    CHECK(!vfio_cfg_virtualized(0, 2) && !vfio_cfg_virtualized(8, 4) && !vfio_cfg_virtualized(0x3c, 4));
+    CHECK(vfio_cfg_virtualized(&v, 4, 2) && vfio_cfg_virtualized(&v, 4, 4) && vfio_cfg_virtualized(&v, 7, 1));
+    CHECK(!vfio_cfg_virtualized(&v, 0, 2) && !vfio_cfg_virtualized(&v, 8, 4) && !vfio_cfg_virtualized(&v, 0x3c, 4));
 }
 
 TEST(config_write_keeps_the_real_bit_and_drops_status)
@@ -92,9 +93,9 @@ TEST(config_bars_read_the_virtual_copy)
 {
     struct vfio_vconfig v;
     bars_setup(&v);
-    CHECK(vfio_cfg_virtualized(0x10, 4) && vfio_cfg_virtualized(0x24, 4) &&
-          vfio_cfg_virtualized(0x30, 4) && vfio_cfg_virtualized(0x33, 1));
-    CHECK(!vfio_cfg_virtualized(0x0c, 4) && !vfio_cfg_virtualized(0x34, 4));
+    CHECK(vfio_cfg_virtualized(&v, 0x10, 4) && vfio_cfg_virtualized(&v, 0x24, 4) &&
+          vfio_cfg_virtualized(&v, 0x30, 4) && vfio_cfg_virtualized(&v, 0x33, 1));
+    CHECK(!vfio_cfg_virtualized(&v, 0x0c, 4) && !vfio_cfg_virtualized(&v, 0x34, 4));
     /* initially the function's values, whatever it answers now */
     CHECK_EQ(vfio_cfg_read(&v, 0x10, 4, 0x12345678), 0xfe000000);
     CHECK_EQ(vfio_cfg_read(&v, 0x14, 4, 0), 0x0000c041);
@@ -212,11 +213,71 @@ TEST(config_bar_byte_and_word_writes_and_neighbours)
     /* the registers before and after pass through as before */
     CHECK_EQ(vfio_cfg_write(&v, 0x0c, 1, 0x10, 0, &hw), 0x1);
     CHECK_EQ(hw, 0x10);
-    CHECK(!vfio_cfg_virtualized(0x3c, 1));
+    CHECK(!vfio_cfg_virtualized(&v, 0x3c, 1));
     /* another header type: reads pass through, writes are dropped */
     struct vfio_vconfig b = { 0 };
     CHECK_EQ(vfio_cfg_read(&b, 0x18, 4, 0x00020100), 0x00020100);
     CHECK_EQ(vfio_cfg_write(&b, 0x18, 4, 0xffffffff, 0x00020100, &hw), 0);
+}
+
+/* edu's MSI capability as QEMU builds it: at 0x40, 64-bit, one vector, no per-vector mask. */
+#define EDU_MSI 0x40
+#define EDU_MSI_FLAGS 0x0080
+
+TEST(config_msi_address_and_data_are_the_programs_copy)
+{
+    struct vfio_vconfig v = { 0 };
+    uint32_t hw;
+    vfio_cfg_init_msi(&v, EDU_MSI, EDU_MSI_FLAGS, 0, 0, 0);
+    CHECK(vfio_cfg_virtualized(&v, EDU_MSI + 4, 4) && vfio_cfg_virtualized(&v, EDU_MSI + 12, 2));
+    CHECK(vfio_cfg_virtualized(&v, EDU_MSI + 2, 2));
+    CHECK(!vfio_cfg_virtualized(&v, EDU_MSI + 14, 2) && !vfio_cfg_virtualized(&v, 0x3c, 4));
+    /* moat programmed the function for SET_IRQS: the program still reads what it had */
+    vfio_cfg_msi_irq(&v, 1);
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI + 4, 4, 0xfee00000), 0);
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI + 8, 4, 0x0), 0);
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI + 12, 2, 0x4021), 0);
+    /* Enable is virtual: the function has it set, the program's copy does not */
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI + 2, 2, 0x0081), 0x0080);
+    /* writes of the address and data stay in the copy, nothing reaches the function */
+    CHECK_EQ(vfio_cfg_write(&v, EDU_MSI + 4, 4, 0xfeedf00c, 0xfee00000, &hw), 0);
+    CHECK_EQ(vfio_cfg_write(&v, EDU_MSI + 12, 2, 0xbeef, 0x4021, &hw), 0);
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI + 4, 4, 0xfee00000), 0xfeedf00c);
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI + 12, 2, 0x4021), 0xbeef);
+    /* the ID and next pointer read through, writes dropped */
+    CHECK_EQ(vfio_cfg_read(&v, EDU_MSI, 2, 0x0005), 0x0005);
+    CHECK_EQ(vfio_cfg_write(&v, EDU_MSI, 2, 0xffff, 0x0005, &hw), 0);
+}
+
+TEST(config_msi_control_follows_the_ioctl)
+{
+    struct vfio_vconfig v = { 0 };
+    uint32_t hw;
+    /* four vectors offered (Multiple Message Capable 2), 32-bit, per-vector masking */
+    vfio_cfg_init_msi(&v, 0x50, 0x0104, 0, 0, 0);
+    CHECK_EQ(v.msi.len, 20);
+    /* Multiple Message Capable reads 0 until SET_IRQS enabled some (Linux's msi_qmax) */
+    CHECK_EQ(vfio_cfg_read(&v, 0x52, 1, 0x04), 0x00);
+    /* Enable written while MSI is not the interrupt: cleared, also at the function */
+    CHECK_EQ(vfio_cfg_write(&v, 0x52, 1, 0x01, 0x04, &hw), 0x1);
+    CHECK_EQ(hw & 0x01, 0);
+    CHECK_EQ(vfio_cfg_read(&v, 0x52, 1, 0x04), 0x00);
+    /* three vectors enabled by the ioctl: qmax 2 */
+    vfio_cfg_msi_irq(&v, 3);
+    CHECK_EQ(vfio_cfg_read(&v, 0x52, 1, 0x25), 0x04);
+    /* now Enable sticks; Multiple Message Enable 7 is held to 2 */
+    CHECK_EQ(vfio_cfg_write(&v, 0x52, 1, 0x71, 0x25, &hw), 0x1);
+    CHECK_EQ(hw & 0x71, 0x21);
+    CHECK_EQ(vfio_cfg_read(&v, 0x52, 1, 0x25) & 0x71, 0x21);
+    /* the mask bits (0x5c for a 32-bit capability) pass through both ways */
+    CHECK_EQ(vfio_cfg_write(&v, 0x5c, 4, 0x5, 0, &hw), 0xf);
+    CHECK_EQ(hw, 0x5);
+    CHECK_EQ(vfio_cfg_read(&v, 0x5c, 4, 0x7), 0x7);
+    /* disabled again: Enable no longer sticks, the maximum stays (as Linux's msi_qmax) */
+    vfio_cfg_msi_irq(&v, 0);
+    CHECK_EQ(vfio_cfg_write(&v, 0x52, 1, 0x01, 0x04, &hw), 0x1);
+    CHECK_EQ(hw & 0x01, 0);
+    CHECK_EQ(vfio_cfg_read(&v, 0x52, 1, 0x04), 0x04);
 }
 
 struct hook_log {
