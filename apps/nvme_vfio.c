@@ -310,6 +310,23 @@ static void cfg_enable(int dev)
     EXPECT("the open left bus mastering off and memory decode on", (cmd & 0x6) == 0x2);
     cmd |= 0x6;
     pwrite(dev, &cmd, 2, (off_t)rc.offset + 4);
+    /* MSI-X is enabled through VFIO_DEVICE_SET_IRQS only: a config write of its Message
+     * Control is dropped, as vfio-pci's read-only default for capabilities drops it */
+    uint8_t pos = 0;
+    pread(dev, &pos, 1, (off_t)rc.offset + 0x34);
+    uint16_t id_next = 0, ctl = 0, want = 0x8000, after = 0;
+    for (int n = 0; pos && n < 48; n++) {
+        pread(dev, &id_next, 2, (off_t)rc.offset + pos);
+        if ((id_next & 0xff) == 0x11)
+            break;
+        pos = (uint8_t)((id_next >> 8) & 0xfc);
+    }
+    EXPECT("the controller has MSI-X", pos && (id_next & 0xff) == 0x11);
+    pread(dev, &ctl, 2, (off_t)rc.offset + pos + 2);
+    want |= ctl;
+    pwrite(dev, &want, 2, (off_t)rc.offset + pos + 2);
+    pread(dev, &after, 2, (off_t)rc.offset + pos + 2);
+    EXPECT("a config write of MSI-X Enable is dropped", after == ctl && !(after & 0x8000));
 }
 
 static int map_bar0(int dev)

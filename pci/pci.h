@@ -258,6 +258,10 @@ void pci_write32(struct pci_system *sys, const struct pci_dev *dev, uint16_t off
 /* Offset of a capability, walked live with the same bounds as enumeration; 0 when absent. */
 uint16_t pci_find_cap(struct pci_system *sys, const struct pci_dev *dev, uint8_t id);
 uint16_t pci_find_ext_cap(struct pci_system *sys, const struct pci_dev *dev, uint16_t id);
+/* Calls visit(id, offset, arg) for each capability (ext: each extended one), walked live as
+ * pci_find_cap walks, until visit returns true. */
+void pci_for_each_cap(struct pci_system *sys, const struct pci_dev *dev, bool ext,
+                      bool (*visit)(uint16_t id, uint16_t off, void *arg), void *arg);
 /* Sets Memory/I/O Space Enable for the BARs that are assigned, and Bus Master Enable. */
 int pci_enable_device(struct pci_system *sys, struct pci_dev *dev);
 /* The same, setting the extra command bits (e.g. Interrupt Disable) in the same write: each

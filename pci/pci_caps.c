@@ -179,3 +179,12 @@ uint16_t pci_find_ext_cap(struct pci_system *sys, const struct pci_dev *dev, uin
     pci_walk_ext(sys, (struct pci_dev *)dev, NULL, pci_match_cap, &f);
     return f.off;
 }
+
+void pci_for_each_cap(struct pci_system *sys, const struct pci_dev *dev, bool ext,
+                      pci_cap_visit visit, void *arg)
+{
+    if (ext)
+        pci_walk_ext(sys, (struct pci_dev *)dev, NULL, visit, arg);
+    else
+        pci_walk_legacy(sys, (struct pci_dev *)dev, NULL, visit, arg);
+}

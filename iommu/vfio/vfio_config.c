@@ -153,12 +153,171 @@ static bool msi_virtual(enum msi_reg r)
     return r == MSI_FLAGS_LO || r == MSI_ADDR_LO || r == MSI_ADDR_HI || r == MSI_DATA;
 }
 
+/* ---- the other capabilities: Linux's lengths and write permissions */
+
+enum {
+    CAP_PM = 0x01, CAP_AGP = 0x02, CAP_VPD = 0x03, CAP_PCIX = 0x07, CAP_VNDR = 0x09,
+    CAP_EXP = 0x10, CAP_MSIX = 0x11, CAP_AF = 0x13,
+    ECAP_ERR = 0x01, ECAP_DSN = 0x03, ECAP_PWR = 0x04, ECAP_VNDR = 0x0b, ECAP_ACS = 0x0d,
+    ECAP_ARI = 0x0e, ECAP_ATS = 0x0f, ECAP_SRIOV = 0x10, ECAP_MCAST = 0x12, ECAP_PRI = 0x13,
+    ECAP_REBAR = 0x15, ECAP_DPA = 0x16, ECAP_TPH = 0x17, ECAP_LTR = 0x18, ECAP_DVSEC = 0x23,
+};
+
+#define EXP_TYPE_RC_END 9
+#define EXP_DEVCAP_FLR BIT(28)
+#define EXP_DEVCTL 0x08
+#define EXP_DEVCTL2 0x28
+#define EXP_DEVCTL_PHANTOM 0x0200
+#define EXP_DEVCTL_VIRT 0xf0e0          /* FLR, Max Read Request, Max Payload */
+#define EXP_DEVCTL_FLR 0x8000
+#define EXP_DEVCTL2_ARI 0x0020
+#define PM_CTRL 0x04
+#define PM_CTRL_PME 0x8100              /* PME Status, PME Enable: not the program's */
+#define AF_CAP_TP 0x01
+#define AF_CAP_FLR 0x02
+#define AF_CTRL 0x05
+#define AF_CTRL_FLR 0x01
+/* AER (vfio_pci_config.c's init_pci_ext_cap_err_perm): the error bits a program may write */
+#define ERR_UNC_WRITABLE 0x03fff031u    /* Undefined, DLP, Surprise Down, Poisoned TLP ... */
+#define ERR_COR_WRITABLE 0x0000f1c1u    /* Receiver, Bad TLP/DLLP, Replay, Advisory ... */
+#define ERR_CAP_WRITABLE 0x00000140u    /* ECRC Generation and Check Enable */
+
+unsigned vfio_cfg_cap_len(uint16_t id, bool ext, const uint32_t d[3])
+{
+    if (!ext) {
+        uint16_t flags = (uint16_t)(d[0] >> 16);
+        switch (id) {
+        case CAP_PM: return 8;
+        case CAP_AGP: return 12;
+        case CAP_VPD: return 8;
+        case CAP_PCIX: return (flags >> 12) & 3 ? 24 : 8;
+        case CAP_VNDR: return flags & 0xff;
+        case CAP_EXP:
+            if ((flags & 0xf) == 1)
+                return ((flags >> 4) & 0xf) == EXP_TYPE_RC_END ? 0xc : 20;
+            return ((flags >> 4) & 0xf) == EXP_TYPE_RC_END ? 0x2c : 0x34;
+        case CAP_MSIX: return 12;
+        case CAP_AF: return 6;
+        default: return 0;      /* MSI is measured by vfio_cfg_init_msi; the rest Linux hides */
+        }
+    }
+    switch (id) {
+    case ECAP_ERR: return 0x2c;
+    case ECAP_DSN: return 12;
+    case ECAP_PWR: return 16;
+    case ECAP_VNDR: case ECAP_DVSEC: return d[1] >> 20;
+    case ECAP_ACS:
+        if (d[1] & 0x20) {      /* Egress Control: a vector of egress bits follows */
+            unsigned bits = (d[1] >> 8) & 0xff;
+            return 8 + (bits ? (bits + 31) / 32 * 32 : 256) / 8;
+        }
+        return 8;
+    case ECAP_ARI: case ECAP_ATS: case ECAP_LTR: return 8;
+    case ECAP_SRIOV: return 0x40;
+    case ECAP_MCAST: return 40;
+    case ECAP_PRI: return 16;
+    case ECAP_REBAR: return 4 + ((d[2] >> 5) & 7) * 8;
+    case ECAP_DPA: return 16 + (d[1] & 0x1f) + 1;
+    case ECAP_TPH:
+        return ((d[1] >> 9) & 3) == 1 ? 12 + ((d[1] >> 16) & 0x7ff) * 2 + 2 : 12;
+    default: return 0;          /* VC and MFVC (not measured here), and those Linux hides */
+    }
+}
+
+void vfio_cfg_add_cap(struct vfio_vconfig *v, uint16_t id, uint16_t pos, bool ext,
+                      const uint32_t d[3])
+{
+    unsigned len = vfio_cfg_cap_len(id, ext, d);
+    unsigned end = ext ? 4096 : 256;
+    if (!len || pos + len > end || v->ncaps == VFIO_CFG_MAX_CAPS)
+        return;
+    v->caps[v->ncaps++] = (struct vfio_cfg_cap){ .pos = pos, .len = (uint16_t)len, .id = id,
+                                                 .ext = ext };
+    if (!ext && id == CAP_EXP) {
+        v->exp_flr = d[1] & EXP_DEVCAP_FLR;
+        v->devctl = (uint16_t)d[2] & EXP_DEVCTL_VIRT & ~EXP_DEVCTL_FLR;
+    } else if (!ext && id == CAP_AF) {
+        uint8_t afcap = (uint8_t)(d[0] >> 24);
+        v->af_flr = (afcap & AF_CAP_FLR) && (afcap & AF_CAP_TP);
+    }
+}
+
+/* The recorded capability holding byte off, or NULL (the MSI one is handled apart). */
+static const struct vfio_cfg_cap *cap_at(const struct vfio_vconfig *v, unsigned off)
+{
+    for (unsigned i = 0; i < v->ncaps; i++)
+        if (off >= v->caps[i].pos && off < (unsigned)v->caps[i].pos + v->caps[i].len)
+            return &v->caps[i];
+    return NULL;
+}
+
+static bool cap_in(const struct vfio_vconfig *v, unsigned off, unsigned w)
+{
+    for (unsigned i = 0; i < w; i++)
+        if (cap_at(v, off + i))
+            return true;
+    return false;
+}
+
+static uint8_t byte_of(uint32_t mask, unsigned rel, unsigned reg)
+{
+    return (uint8_t)(mask >> (8 * (rel - reg)));
+}
+
+/* The bits of byte rel of capability c that a program's write changes (vfio's perm->write). */
+static uint8_t cap_write_bits(const struct vfio_cfg_cap *c, unsigned rel)
+{
+    if (c->ext) {
+        if (c->id == ECAP_VNDR || c->id == ECAP_DVSEC)
+            return 0xff;                /* written raw */
+        if (c->id == ECAP_PWR)
+            return rel == 4 ? 0xff : 0; /* Data Select */
+        if (c->id != ECAP_ERR || rel < 4 || rel >= 0x1c)
+            return 0;
+        unsigned reg = rel & ~3u;
+        uint32_t m = reg <= 0x0c ? ERR_UNC_WRITABLE : reg <= 0x14 ? ERR_COR_WRITABLE
+                                                                  : ERR_CAP_WRITABLE;
+        return byte_of(m, rel, reg);
+    }
+    switch (c->id) {
+    case CAP_VNDR:
+        return rel >= 2 ? 0xff : 0;
+    case CAP_PM:
+        return rel >= PM_CTRL ? byte_of(~(uint32_t)PM_CTRL_PME, rel, PM_CTRL) : 0;
+    case CAP_EXP:
+        if (rel == EXP_DEVCTL || rel == EXP_DEVCTL + 1)
+            return byte_of((uint16_t)~EXP_DEVCTL_PHANTOM, rel, EXP_DEVCTL);
+        if (rel == EXP_DEVCTL2 || rel == EXP_DEVCTL2 + 1)
+            return byte_of((uint16_t)~EXP_DEVCTL2_ARI, rel, EXP_DEVCTL2);
+        return 0;
+    case CAP_AF:
+        return rel == AF_CTRL ? AF_CTRL_FLR : 0;
+    default:
+        return 0;                       /* MSI-X, VPD, PCI-X, AGP: read-only here */
+    }
+}
+
+/* The bits of byte rel of c that are the program's copy. */
+static uint8_t cap_virt_bits(const struct vfio_cfg_cap *c, unsigned rel)
+{
+    if (c->ext)
+        return 0;
+    if (c->id == CAP_EXP && (rel == EXP_DEVCTL || rel == EXP_DEVCTL + 1))
+        return byte_of(EXP_DEVCTL_VIRT, rel, EXP_DEVCTL);
+    if (c->id == CAP_AF && rel == AF_CTRL)
+        return AF_CTRL_FLR;
+    return 0;
+}
+
 static uint8_t virt_bits(const struct vfio_vconfig *v, unsigned off)
 {
     unsigned byte;
     enum msi_reg r = msi_reg_at(v, off, &byte);
     if (r != MSI_NONE)
         return msi_virtual(r) ? 0xff : 0;
+    const struct vfio_cfg_cap *c = cap_at(v, off);
+    if (c)
+        return cap_virt_bits(c, off - c->pos);
     if (off == VFIO_CFG_COMMAND + 1)
         return (uint8_t)(VFIO_CFG_INTX_DISABLE >> 8);
     return v->bars && bar_index(off) >= 0 ? 0xff : 0;
@@ -170,6 +329,9 @@ static uint8_t write_bits(const struct vfio_vconfig *v, unsigned off)
     enum msi_reg r = msi_reg_at(v, off, &byte);
     if (r != MSI_NONE)
         return msi_virtual(r) || r == MSI_PASS ? 0xff : 0;
+    const struct vfio_cfg_cap *c = cap_at(v, off);
+    if (c)
+        return cap_write_bits(c, off - c->pos);
     if (off == VFIO_CFG_STATUS || off == VFIO_CFG_STATUS + 1)
         return 0;
     if (header_tail(off))
@@ -183,6 +345,11 @@ static uint8_t virt_byte(const struct vfio_vconfig *v, unsigned off)
     enum msi_reg r = msi_reg_at(v, off, &byte);
     if (r != MSI_NONE)
         return msi_byte(v, r, byte);
+    const struct vfio_cfg_cap *c = cap_at(v, off);
+    if (c && !c->ext && c->id == CAP_EXP)
+        return (uint8_t)(v->devctl >> (8 * (off - c->pos - EXP_DEVCTL)));
+    if (c)
+        return 0;                       /* AF's FLR reads 0 */
     if (off == VFIO_CFG_COMMAND + 1)
         return (uint8_t)(v->command >> 8);
     int b = bar_index(off);
@@ -195,6 +362,19 @@ static void set_virt_byte(struct vfio_vconfig *v, unsigned off, uint8_t val)
     enum msi_reg r = msi_reg_at(v, off, &byte);
     if (r != MSI_NONE) {
         set_msi_byte(v, r, byte, val);
+        return;
+    }
+    const struct vfio_cfg_cap *c = cap_at(v, off);
+    if (c) {
+        unsigned rel = off - c->pos;
+        if (c->id == CAP_EXP) {
+            unsigned sh = 8 * (rel - EXP_DEVCTL);
+            uint16_t d = (uint16_t)((v->devctl & ~(0xffu << sh)) | (unsigned)val << sh);
+            v->devctl = d & EXP_DEVCTL_VIRT & ~EXP_DEVCTL_FLR;     /* FLR reads 0 after */
+            v->reset_requested |= (d & EXP_DEVCTL_FLR) && v->exp_flr;
+        } else if (c->id == CAP_AF) {
+            v->reset_requested |= (val & AF_CTRL_FLR) && v->af_flr;
+        }
         return;
     }
     if (off == VFIO_CFG_COMMAND + 1) {
@@ -213,7 +393,8 @@ bool vfio_cfg_virtualized(const struct vfio_vconfig *v, unsigned off, unsigned w
 {
     return (off < VFIO_CFG_STATUS + 2 && off + w > VFIO_CFG_COMMAND) ||
            (off < VFIO_CFG_HEADER_END && off + w > VFIO_CFG_BAR0) ||
-           (v->msi.pos && off < (unsigned)v->msi.pos + v->msi.len && off + w > v->msi.pos);
+           (v->msi.pos && off < (unsigned)v->msi.pos + v->msi.len && off + w > v->msi.pos) ||
+           cap_in(v, off, w);
 }
 
 uint32_t vfio_cfg_read(const struct vfio_vconfig *v, unsigned off, unsigned w, uint32_t hw)

@@ -23,6 +23,17 @@
  *   interrupt (MSI is enabled through the ioctl) and Multiple Message Enable held to that
  *   maximum, as vfio_msi_config_write does. The ID, next pointer and upper control byte read
  *   through with writes dropped; mask and pending bits pass through.
+ * - The other capabilities, standard and extended, as vfio_pci_config.c's permission tables
+ *   have them (vfio_cfg_add_cap records each with Linux's length): reads pass through; writes
+ *   reach only the bits Linux lets through (PM control but its PME bits; PCIe Device Control
+ *   but Phantom Functions, and Device Control 2 but ARI; AER's status, mask, severity and ECRC
+ *   bits; the Power Budgeting data select; vendor-specific capabilities whole) and are dropped
+ *   elsewhere (MSI-X, SR-IOV, ATS, ARI ... are read-only, as on Linux). Device Control's FLR,
+ *   Max Payload and Max Read Request bits are the program's copy; an FLR written there, or in
+ *   the Advanced Features capability, asks the caller for a function reset (reset_requested).
+ *   Bytes outside every recorded capability pass through both ways, as Linux's unassigned
+ *   bytes do. Capabilities of zero length in Linux's table are hidden by Linux; moat records
+ *   none and hides none, so their bytes pass through.
  * Other registers are the caller's business. Portable: host-tested. */
 #ifndef MOAT_IOMMU_VFIO_CONFIG_H
 #define MOAT_IOMMU_VFIO_CONFIG_H
@@ -43,6 +54,14 @@
 #define VFIO_MSI_FLAGS_64BIT 0x80
 #define VFIO_MSI_FLAGS_MASKBIT 0x100
 
+#define VFIO_CFG_MAX_CAPS 32
+
+/* A capability the config space has, with Linux's length for it. */
+struct vfio_cfg_cap {
+    uint16_t pos, len, id;
+    bool ext;
+};
+
 /* The program's view of the virtual bits. */
 struct vfio_vconfig {
     uint16_t command;                   /* only VFIO_CFG_INTX_DISABLE is kept */
@@ -60,6 +79,11 @@ struct vfio_vconfig {
         uint8_t qmax;                   /* log2 of the vectors SET_IRQS enabled */
         bool irq_type;                  /* MSI is the device's interrupt type */
     } msi;
+    unsigned ncaps;
+    struct vfio_cfg_cap caps[VFIO_CFG_MAX_CAPS];
+    uint16_t devctl;                    /* PCIe Device Control: the program's virtual bits */
+    bool exp_flr, af_flr;               /* the function offers FLR (PCIe, Advanced Features) */
+    bool reset_requested;               /* a write asked for FLR: the caller resets, clears */
 };
 
 /* Makes the BARs virtual: hw holds the function's BAR dwords (0x10-0x24, then 0x30), size the
@@ -72,6 +96,15 @@ void vfio_cfg_init_bars(struct vfio_vconfig *v, const uint32_t hw[VFIO_CFG_NBARS
  * and data the function's message registers, at open. */
 void vfio_cfg_init_msi(struct vfio_vconfig *v, uint8_t pos, uint16_t flags, uint32_t addr_lo,
                        uint32_t addr_hi, uint16_t data);
+/* Records the capability id at pos (ext: an extended one) with Linux's length, which some
+ * capabilities give in their registers: d holds the function's dwords at pos, pos + 4 and
+ * pos + 8 (the PCIe capability's flags, Device Capabilities and Device Control among them).
+ * Zero-length ones are not recorded. */
+void vfio_cfg_add_cap(struct vfio_vconfig *v, uint16_t id, uint16_t pos, bool ext,
+                      const uint32_t d[3]);
+/* Linux's length for a capability (0: Linux hides it), from the same dwords. */
+unsigned vfio_cfg_cap_len(uint16_t id, bool ext, const uint32_t d[3]);
+
 /* VFIO_DEVICE_SET_IRQS enabled MSI with nvec vectors (nvec 0: disabled it). */
 void vfio_cfg_msi_irq(struct vfio_vconfig *v, unsigned nvec);
 

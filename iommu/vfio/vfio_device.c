@@ -142,6 +142,8 @@ static void cfg_write_hw(struct pci_dev *d, uint16_t o, unsigned w, uint32_t v, 
 
 /* One naturally aligned access; the header's virtual bits through vfio_config.c. p is the
  * program's buffer: -EFAULT before the function is touched when it cannot take the bytes. */
+static long device_reset(struct vfio_device *vd);
+
 static long cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p, bool write)
 {
     bool virt = vfio_cfg_virtualized(&vd->vcfg, o, w);
@@ -162,6 +164,12 @@ static long cfg_chunk(struct vfio_device *vd, uint16_t o, unsigned w, uint8_t *p
     cfg_write_hw(vd->pdev, o, w, v, mask);
     if (virt)
         vfio_intx_follow_virtual(vd);
+    if (vd->vcfg.reset_requested) {
+        /* an FLR written to PCIe Device Control or Advanced Features: Linux's
+         * pci_try_reset_function, with the configuration kept */
+        vd->vcfg.reset_requested = false;
+        device_reset(vd);
+    }
     return 0;
 }
 
@@ -191,6 +199,34 @@ static void cfg_init_bars(struct vfio_device *vd)
 
 /* The MSI capability's virtual registers start as the function's (Linux copies the whole
  * config space into vconfig at open). */
+struct cap_walk {
+    struct vfio_device *vd;
+    bool ext;
+};
+
+static bool record_cap(uint16_t id, uint16_t off, void *arg)
+{
+    struct cap_walk *w = arg;
+    const struct pci_dev *d = w->vd->pdev;
+    uint32_t dw[3] = { 0 };
+    for (unsigned i = 0; i < 3; i++)
+        if (off + 4 * i + 4 <= d->cfg_size)
+            dw[i] = pci_read32(vfio_pci(), d, (uint16_t)(off + 4 * i));
+    if (w->ext || id != PCI_CAP_ID_MSI)
+        vfio_cfg_add_cap(&w->vd->vcfg, id, off, w->ext, dw);
+    return false;
+}
+
+/* Every capability with Linux's length and write permissions (vfio_config.h). */
+static void cfg_init_caps(struct vfio_device *vd)
+{
+    struct cap_walk w = { vd, false };
+    pci_for_each_cap(vfio_pci(), vd->pdev, false, record_cap, &w);
+    w.ext = true;
+    if (vd->pdev->cfg_size > 256)
+        pci_for_each_cap(vfio_pci(), vd->pdev, true, record_cap, &w);
+}
+
 static void cfg_init_msi(struct vfio_device *vd)
 {
     struct pci_system *sys = vfio_pci();
@@ -568,6 +604,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->irq_index = ~0u;
     cfg_init_bars(vd);
     cfg_init_msi(vd);
+    cfg_init_caps(vd);
     /* The group path opens the device now; a cdev when it is bound (cdev_bind). */
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {

@@ -280,6 +280,96 @@ TEST(config_msi_control_follows_the_ioctl)
     CHECK_EQ(vfio_cfg_read(&v, 0x52, 1, 0x04), 0x04);
 }
 
+TEST(config_capability_lengths_are_linuxs)
+{
+    uint32_t d[3] = { 0 };
+    d[0] = 0x0002u << 16;                               /* PCIe v2 endpoint */
+    CHECK_EQ(vfio_cfg_cap_len(0x10, false, d), 0x34);
+    d[0] = 0x0092u << 16;                               /* v2 root-complex integrated */
+    CHECK_EQ(vfio_cfg_cap_len(0x10, false, d), 0x2c);
+    d[0] = 0x0001u << 16;                               /* v1 endpoint */
+    CHECK_EQ(vfio_cfg_cap_len(0x10, false, d), 20);
+    d[0] = 0x0014u << 16;                               /* vendor-specific, 20 bytes */
+    CHECK_EQ(vfio_cfg_cap_len(0x09, false, d), 20);
+    CHECK_EQ(vfio_cfg_cap_len(0x01, false, d), 8);      /* PM */
+    CHECK_EQ(vfio_cfg_cap_len(0x11, false, d), 12);     /* MSI-X */
+    CHECK_EQ(vfio_cfg_cap_len(0x13, false, d), 6);      /* Advanced Features */
+    CHECK_EQ(vfio_cfg_cap_len(0x0c, false, d), 0);      /* hot-swap: Linux hides it */
+    CHECK_EQ(vfio_cfg_cap_len(0x01, true, d), 0x2c);    /* AER */
+    CHECK_EQ(vfio_cfg_cap_len(0x10, true, d), 0x40);    /* SR-IOV */
+    CHECK_EQ(vfio_cfg_cap_len(0x1b, true, d), 0);       /* PASID: Linux hides it */
+    d[1] = 0x040u << 20;                                /* vendor-specific, 0x40 bytes */
+    CHECK_EQ(vfio_cfg_cap_len(0x0b, true, d), 0x40);
+    d[1] = 0x0020 | 40u << 8;                           /* ACS with 40 egress bits */
+    CHECK_EQ(vfio_cfg_cap_len(0x0d, true, d), 8 + 8);
+    d[2] = 3u << 5;                                     /* resizable BAR, three of them */
+    CHECK_EQ(vfio_cfg_cap_len(0x15, true, d), 4 + 24);
+}
+
+/* An igb-like function: PM at 0x40, PCIe (v2 endpoint, FLR) at 0x50, MSI-X at 0x90, a
+ * vendor-specific capability at 0xa0, AER at 0x100 and SR-IOV at 0x140. */
+static void caps_setup(struct vfio_vconfig *v)
+{
+    *v = (struct vfio_vconfig){ 0 };
+    const uint32_t pm[3] = { 0x00035001, 0x00000008, 0 };
+    const uint32_t exp[3] = { 0x00029010, 0x10008000, 0x00002810 };
+    const uint32_t msix[3] = { 0x0004a011, 0x3, 0x2003 };
+    const uint32_t vndr[3] = { 0x00100009, 0, 0 };
+    const uint32_t err[3] = { 0x14010001, 0, 0 };
+    const uint32_t sriov[3] = { 0x00010010, 0, 0 };
+    vfio_cfg_add_cap(v, 0x01, 0x40, false, pm);
+    vfio_cfg_add_cap(v, 0x10, 0x50, false, exp);
+    vfio_cfg_add_cap(v, 0x11, 0x90, false, msix);
+    vfio_cfg_add_cap(v, 0x09, 0xa0, false, vndr);
+    vfio_cfg_add_cap(v, 0x01, 0x100, true, err);
+    vfio_cfg_add_cap(v, 0x10, 0x140, true, sriov);
+}
+
+TEST(config_capabilities_take_the_writes_linux_lets_through)
+{
+    struct vfio_vconfig v;
+    uint32_t hw;
+    caps_setup(&v);
+    CHECK_EQ(v.ncaps, 6);
+    /* MSI-X control and SR-IOV control are read-only: the program cannot enable either
+     * behind the runtime's back */
+    CHECK(vfio_cfg_virtualized(&v, 0x92, 2));
+    CHECK_EQ(vfio_cfg_write(&v, 0x92, 2, 0xc000, 0x0003, &hw), 0);
+    CHECK_EQ(vfio_cfg_read(&v, 0x92, 2, 0x0003), 0x0003);
+    CHECK_EQ(vfio_cfg_write(&v, 0x148, 2, 0x0009, 0, &hw), 0);
+    /* PM control: the power state goes to the function, PME Enable and Status do not */
+    CHECK_EQ(vfio_cfg_write(&v, 0x44, 2, 0x8103, 0x0008, &hw), 0x3);
+    CHECK_EQ(hw, 0x0003);
+    /* PCIe Device Control: Phantom Functions dropped; FLR, MPS, MRRS the program's copy */
+    CHECK_EQ(vfio_cfg_write(&v, 0x58, 2, 0x52f0 | 0x0200, 0x2810, &hw), 0x3);
+    CHECK_EQ(hw & 0x0200, 0);
+    CHECK_EQ(hw & 0x0010, 0x0010);      /* Relaxed Ordering: written through (it was set) */
+    CHECK_EQ(hw & 0x0f1f & ~0x0200, 0x0010 & 0x0f1f);
+    CHECK_EQ(vfio_cfg_read(&v, 0x58, 2, 0x2810) & 0x70e0, 0x50e0);
+    CHECK(!v.reset_requested);
+    /* an FLR written there asks for a reset, and reads 0 afterwards */
+    vfio_cfg_write(&v, 0x58, 2, 0x8000 | 0x50e0, 0x2810, &hw);
+    CHECK(v.reset_requested);
+    CHECK_EQ(vfio_cfg_read(&v, 0x58, 2, 0x2810) & 0x8000, 0);
+    /* Device Control 2: ARI Forwarding is not the program's */
+    CHECK_EQ(vfio_cfg_write(&v, 0x78, 2, 0xffff, 0, &hw), 0x3);
+    CHECK_EQ(hw, 0xffdf);
+    /* Link Control and the other PCIe registers: dropped */
+    CHECK_EQ(vfio_cfg_write(&v, 0x60, 2, 0x0020, 0, &hw), 0);
+    /* vendor-specific: written whole, past its header */
+    CHECK_EQ(vfio_cfg_write(&v, 0xa4, 4, 0x12345678, 0, &hw), 0xf);
+    CHECK_EQ(hw, 0x12345678);
+    /* AER: only the error bits Linux names */
+    CHECK_EQ(vfio_cfg_write(&v, 0x108, 4, 0xffffffff, 0, &hw), 0xf);
+    CHECK_EQ(hw, 0x03fff031);
+    CHECK_EQ(vfio_cfg_write(&v, 0x118, 4, 0xffffffff, 0, &hw), 0x3);
+    CHECK_EQ(hw, 0x140);
+    CHECK_EQ(vfio_cfg_write(&v, 0x100, 4, 0xffffffff, 0x14010001, &hw), 0);
+    /* bytes in no capability pass through both ways */
+    CHECK(!vfio_cfg_virtualized(&v, 0xf0, 4));
+    CHECK(!vfio_cfg_virtualized(&v, 0x200, 4));
+}
+
 struct hook_log {
     int fires, hups;
     int efd;                /* to signal from inside the hook, or -1 */
