@@ -280,6 +280,41 @@ static int dma_map(int c, void *va, uint64_t iova, uint64_t size)
     return ioctl(c, VFIO_IOMMU_MAP_DMA, &m);
 }
 
+static int msix_disarm(int dev);
+
+/* Every MSI-X vector at once, as a program enabling GET_IRQ_INFO's count gets on Linux; the
+ * last one signalled by loopback (DATA_BOOL), then all released. */
+static void msix_all(int dev, unsigned n)
+{
+    int efd = eventfd(0, EFD_NONBLOCK), last = eventfd(0, EFD_NONBLOCK);
+    size_t sz = sizeof(struct vfio_irq_set) + n * sizeof(int32_t);
+    struct vfio_irq_set *set = calloc(1, sz);
+    if (efd < 0 || last < 0 || !set) {
+        EXPECT("eventfds and the SET_IRQS buffer", 0);
+        return;
+    }
+    *set = (struct vfio_irq_set){ .argsz = (uint32_t)sz, .index = VFIO_PCI_MSIX_IRQ_INDEX,
+                                  .count = n,
+                                  .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER };
+    int32_t *fds = (int32_t *)set->data;
+    for (unsigned i = 0; i < n; i++)
+        fds[i] = i == n - 1 ? last : efd;
+    EXPECT("all MSI-X vectors armed at once", ioctl(dev, VFIO_DEVICE_SET_IRQS, set) == 0);
+    struct { struct vfio_irq_set s; uint8_t on; } ping = {
+        .s = { .argsz = sizeof(ping), .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = n - 1, .count = 1,
+               .flags = VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER },
+        .on = 1,
+    };
+    uint64_t v = 0;
+    EXPECT("the last one signals its own eventfd (loopback)",
+           ioctl(dev, VFIO_DEVICE_SET_IRQS, &ping) == 0 && read(last, &v, 8) == 8 && v == 1 &&
+           read(efd, &v, 8) == -1);
+    EXPECT("and all are released", msix_disarm(dev) == 0);
+    free(set);
+    close(last);
+    close(efd);
+}
+
 /* MSI-X vectors 0 (admin queue) and 1 (I/O queue) to eventfds. */
 static int msix_arm(int dev, int efd0, int efd1)
 {
@@ -679,6 +714,7 @@ int main(void)
            (ii.flags & VFIO_IRQ_INFO_EVENTFD));
     printf("nvme_vfio: %u MSI-X vectors\n", ii.count);
     cfg_enable(dev);
+    msix_all(dev, ii.count);
     adminq.efd = eventfd(0, EFD_NONBLOCK);
     ioq.efd = eventfd(0, EFD_NONBLOCK);
     EXPECT("MSI-X vectors 0 and 1 to eventfds", msix_arm(dev, adminq.efd, ioq.efd) == 0);

@@ -70,6 +70,7 @@
 #define GITS_CTLR_ENABLED BIT(0)
 #define GITS_CTLR_QUIESCENT BIT(31)
 #define GITS_TYPER_ITT_SIZE GENMASK(7, 4)
+#define GITS_TYPER_IDBITS GENMASK(12, 8)         /* EventID bits - 1 */
 #define GITS_TYPER_DEVBITS GENMASK(17, 13)
 #define GITS_TYPER_PTA BIT(19)
 #define GITS_BASER_VALID BIT(63)
@@ -94,7 +95,8 @@
 #define LPI_IDBITS 14                           /* INTIDs below 16384: 8192 LPIs */
 #define NR_LPIS ((1u << LPI_IDBITS) - LPI_BASE)
 #define LPI_PRIO 0xa0
-#define ITS_EVENTS 32                           /* per device */
+#define ITS_EVENT_BITS 8
+#define ITS_EVENTS (1u << ITS_EVENT_BITS)       /* per device: an NVMe's 65 MSI-X vectors fit */
 #define ITS_MAX_DEVICES 64
 
 static volatile uint8_t *gicd, *gicr, *its;
@@ -119,7 +121,7 @@ static struct {
     uint8_t *queue;
     uint64_t queue_pa;
     uint32_t write;                             /* byte offset of the next command */
-    uint32_t itt_entry, devbits;
+    uint32_t itt_entry, devbits, eventbits;
     uint64_t translater_pa;
 } itsq;
 
@@ -127,7 +129,7 @@ static struct its_device {
     bool used;
     uint32_t devid;
     uint64_t itt_pa;
-    uint32_t events;                            /* bitmap of mapped event IDs */
+    uint64_t events[ITS_EVENTS / 64];           /* bitmap of mapped event IDs */
     uint16_t lpi[ITS_EVENTS];                   /* each mapped event's LPI */
 } its_devs[ITS_MAX_DEVICES];
 
@@ -285,6 +287,7 @@ static int its_tables_init(void)
     uint64_t typer = r64(its, GITS_TYPER);
     itsq.itt_entry = (uint32_t)FIELD_GET(GITS_TYPER_ITT_SIZE, typer) + 1;
     itsq.devbits = (uint32_t)FIELD_GET(GITS_TYPER_DEVBITS, typer) + 1;
+    itsq.eventbits = MIN((uint32_t)FIELD_GET(GITS_TYPER_IDBITS, typer) + 1, ITS_EVENT_BITS);
     for (int n = 0; n < 8; n++) {
         uint64_t b = r64(its, GITS_BASER + 8 * n);
         uint64_t type = FIELD_GET(GITS_BASER_TYPE, b);
@@ -362,10 +365,11 @@ static struct its_device *its_device(uint32_t devid, bool create)
     if (!create || !free_slot)
         return NULL;
     uint64_t itt_pa;
-    /* ITS_EVENTS entries, 256-byte aligned: one page holds them. */
+    /* 2^eventbits entries of at most 16 bytes, 256-byte aligned: one page holds them. */
+    _Static_assert(ITS_EVENTS * 16 <= PAGE_SIZE, "an ITT in one page");
     if (!pmm_alloc_zeroed(0, &itt_pa))
         return NULL;
-    const uint64_t mapd[4] = { ITS_CMD_MAPD | (uint64_t)devid << 32, 4 /* 5 EventID bits - 1 */,
+    const uint64_t mapd[4] = { ITS_CMD_MAPD | (uint64_t)devid << 32, itsq.eventbits - 1,
                                BIT(63) | itt_pa, 0 };
     if (its_run(mapd)) {
         pmm_free(itt_pa, 0);
@@ -386,9 +390,11 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
     struct its_device *d = its_device(devid, true);
     if (!d)
         return -ENOMEM;
-    if (d->events == ~0u)
+    uint32_t ev = 0;
+    while (ev < (1u << itsq.eventbits) && (d->events[ev / 64] & BIT(ev % 64)))
+        ev++;
+    if (ev == 1u << itsq.eventbits)
         return -ENOSPC;
-    uint32_t ev = (uint32_t)__builtin_ctz(~d->events);
     lpi_prop[lpi - LPI_BASE] = LPI_PRIO | 1;                /* enabled */
     wmb();
     const uint64_t mapti[4] = { ITS_CMD_MAPTI | (uint64_t)devid << 32, ev | (uint64_t)lpi << 32, 0, 0 };
@@ -400,7 +406,7 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
         lpi_prop[lpi - LPI_BASE] = LPI_PRIO;
         return err;
     }
-    d->events |= 1u << ev;
+    d->events[ev / 64] |= BIT(ev % 64);
     d->lpi[ev] = (uint16_t)lpi;
     *event = ev;
     return 0;
@@ -409,11 +415,11 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
 void gic_its_unmap_event(uint32_t devid, uint32_t event)
 {
     struct its_device *d = its_device(devid, false);
-    if (!d || event >= ITS_EVENTS || !(d->events & (1u << event)))
+    if (!d || event >= ITS_EVENTS || !(d->events[event / 64] & BIT(event % 64)))
         return;
     const uint64_t discard[4] = { ITS_CMD_DISCARD | (uint64_t)devid << 32, event, 0, 0 };
     if (its_run(discard) == 0)
-        d->events &= ~(1u << event);
+        d->events[event / 64] &= ~BIT(event % 64);
     lpi_prop[d->lpi[event] - LPI_BASE] = LPI_PRIO;          /* disabled until mapped again */
 }
 

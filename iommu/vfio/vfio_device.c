@@ -547,6 +547,7 @@ static void device_release(struct file *f)
     }
     if (vd->group)
         vfio_group_device_closed(vd->group, vd->pdev);
+    kfree(vd->irqs);
     kfree(vd);
 }
 
@@ -602,12 +603,20 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
     vd->pdev = pdev;
     vd->group = g;
     vd->irq_index = ~0u;
+    /* a slot per MSI-X entry (MSI has one vector here) */
+    vd->irq_slots = MAX(vfio_irq_count(vd, VFIO_PCI_MSIX_IRQ_INDEX), 1u);
+    vd->irqs = kcalloc(vd->irq_slots, sizeof(*vd->irqs));
+    if (!vd->irqs) {
+        kfree(vd);
+        return ERR(-ENOMEM);
+    }
     cfg_init_bars(vd);
     cfg_init_msi(vd);
     cfg_init_caps(vd);
     /* The group path opens the device now; a cdev when it is bound (cdev_bind). */
     int err = g ? vfio_group_device_opened(g, pdev, &vd->dev_id) : 0;
     if (err) {
+        kfree(vd->irqs);
         kfree(vd);
         return err;
     }
@@ -624,6 +633,7 @@ int vfio_device_open(struct pci_dev *pdev, struct vfio_group *g, struct file **o
         }
         if (g)
             vfio_group_device_closed(g, pdev);
+        kfree(vd->irqs);
         kfree(vd);
         return err;
     }

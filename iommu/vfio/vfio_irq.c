@@ -6,6 +6,7 @@
  * an armed vector with another eventfd keeps its message, as Linux does. INTx requests go to
  * vfio_intx.c. */
 #include "iommu/vfio/vfio_private.h"
+#include "kernel/mm/heap.h"
 #include "arch/arch.h"
 #include "arch/msi.h"
 #include "lib/errno.h"
@@ -47,7 +48,7 @@ void vfio_irqs_disable(struct vfio_device *vd)
     } else if (vd->irq_index == VFIO_PCI_MSIX_IRQ_INDEX) {
         msix_set_enable(sys, vd->pdev, false);
     }
-    for (unsigned i = 0; i < VFIO_MAX_VECTORS; i++)
+    for (unsigned i = 0; i < vd->irq_slots; i++)
         irq_release(vd, &vd->irqs[i]);
     vd->irq_index = ~0u;
     vd->nr_irqs = 0;
@@ -157,11 +158,13 @@ unsigned vfio_irq_count(struct vfio_device *vd, unsigned index)
     }
 }
 
-/* The vectors moat can arm: one MSI message per function, VFIO_MAX_VECTORS MSI-X entries. */
+/* The vectors moat can arm: one MSI message per function, every MSI-X entry (each takes an
+ * interrupt vector while armed: irq_alloc_vector's ENOSPC when they run out, as Linux's
+ * pci_alloc_irq_vectors fails). */
 static unsigned irq_armable(struct vfio_device *vd, unsigned index)
 {
     unsigned n = vfio_irq_count(vd, index);
-    return index == VFIO_PCI_MSI_IRQ_INDEX ? MIN(n, 1u) : MIN(n, (unsigned)VFIO_MAX_VECTORS);
+    return index == VFIO_PCI_MSI_IRQ_INDEX ? MIN(n, 1u) : MIN(n, vd->irq_slots);
 }
 
 /* fd >= 0: that eventfd, a new reference (Linux's eventfd_ctx_fdget: EBADF, or EINVAL for
@@ -196,8 +199,7 @@ static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, co
     if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
         if (h->start + h->count > irq_armable(vd, h->index))
             return ERR(-ENOSPC);     /* pci_alloc_irq_vectors gave fewer than asked */
-        int32_t fds[VFIO_MAX_VECTORS];
-        memcpy(fds, data, h->count * sizeof(int32_t));
+        const int32_t *fds = (const int32_t *)data;
         for (unsigned i = 0; i < h->count; i++) {
             struct file *f;
             int err = vfio_eventfd_get(fds[i], &f);
@@ -210,7 +212,7 @@ static long msi_trigger(struct vfio_device *vd, const struct vfio_irq_set *h, co
     }
     if (vd->irq_index != h->index)
         return ERR(-EINVAL);
-    for (unsigned i = h->start; i < h->start + h->count && i < VFIO_MAX_VECTORS; i++)
+    for (unsigned i = h->start; i < h->start + h->count && i < vd->irq_slots; i++)
         if (vd->irqs[i].trigger && (dtype == VFIO_IRQ_SET_DATA_NONE || data[i - h->start]))
             eventfd_signal(vd->irqs[i].trigger);
     return 0;
@@ -299,18 +301,27 @@ long vfio_set_irqs(struct vfio_device *vd, unsigned long arg)
     }
     if (!trigger)
         return ERR(-ENOTTY);    /* no MSI/MSI-X masking; ERR and REQ only trigger */
-    /* the data (Linux's memdup_user); vectors past the ones moat arms are never read */
-    uint8_t data[VFIO_MAX_VECTORS * sizeof(int32_t)];
-    err = vfio_copy_from(data, arg + minsz, MIN(hdr.count, (uint32_t)VFIO_MAX_VECTORS) * size);
-    if (err)
-        return err;
-    switch (hdr.index) {
-    case VFIO_PCI_MSI_IRQ_INDEX:
-    case VFIO_PCI_MSIX_IRQ_INDEX:
-        return msi_trigger(vd, &hdr, data);
-    case VFIO_PCI_ERR_IRQ_INDEX:
-        return ctx_trigger(&vd->err_trigger, &hdr, data);
-    default:
-        return ctx_trigger(&vd->req_trigger, &hdr, data);
+    /* the data (Linux's memdup_user): count is at most the index's vectors (checked above),
+     * at most VFIO_MAX_VECTORS; int32_t-aligned for the eventfds */
+    size_t len = (size_t)MIN(hdr.count, (uint32_t)VFIO_MAX_VECTORS) * size;
+    int32_t *data = kmalloc(MAX(len, sizeof(int32_t)));
+    if (!data)
+        return ERR(-ENOMEM);
+    err = vfio_copy_from(data, arg + minsz, len);
+    if (!err) {
+        switch (hdr.index) {
+        case VFIO_PCI_MSI_IRQ_INDEX:
+        case VFIO_PCI_MSIX_IRQ_INDEX:
+            err = msi_trigger(vd, &hdr, (const uint8_t *)data);
+            break;
+        case VFIO_PCI_ERR_IRQ_INDEX:
+            err = ctx_trigger(&vd->err_trigger, &hdr, (const uint8_t *)data);
+            break;
+        default:
+            err = ctx_trigger(&vd->req_trigger, &hdr, (const uint8_t *)data);
+            break;
+        }
     }
+    kfree(data);
+    return err;
 }

@@ -64,7 +64,7 @@ struct vfio_group {
     } iodevs[VFIO_GROUP_MAX_DEVS];
 };
 
-#define VFIO_MAX_VECTORS 32
+#define VFIO_MAX_VECTORS 2048           /* an MSI-X table's largest size */
 
 /* One interrupt vector signalled to user space through an eventfd. */
 struct vfio_irq {
@@ -91,7 +91,8 @@ struct vfio_device {
     struct vfio_intx intx;
     struct vfio_vconfig vcfg;       /* the program's view of the virtual config bits */
     unsigned nr_irqs;
-    struct vfio_irq irqs[VFIO_MAX_VECTORS];
+    struct vfio_irq *irqs;          /* one per MSI-X entry (one at least, for MSI) */
+    unsigned irq_slots;
     /* ERR and REQ eventfds: the request is signalled when the device is to be removed
      * (hot-unplug, pci_hotplug.h's holder); no error is ever reported */
     struct file *err_trigger, *req_trigger;
