@@ -138,6 +138,8 @@ _sig_func_ptr _signal_r(struct _reent *r, int sig, _sig_func_ptr handler)
 
 int raise(int sig)
 {
+    if (sig == 0)
+        return 0;                       /* glibc's tgkill(..., 0): only checks */
     if (!valid(sig))
         return (int)posix_ret(-EINVAL);
     deliver(sig, SI_TKILL);

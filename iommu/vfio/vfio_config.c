@@ -367,12 +367,12 @@ static void set_virt_byte(struct vfio_vconfig *v, unsigned off, uint8_t val)
     const struct vfio_cfg_cap *c = cap_at(v, off);
     if (c) {
         unsigned rel = off - c->pos;
-        if (c->id == CAP_EXP) {
+        if (!c->ext && c->id == CAP_EXP) {
             unsigned sh = 8 * (rel - EXP_DEVCTL);
             uint16_t d = (uint16_t)((v->devctl & ~(0xffu << sh)) | (unsigned)val << sh);
             v->devctl = d & EXP_DEVCTL_VIRT & ~EXP_DEVCTL_FLR;     /* FLR reads 0 after */
             v->reset_requested |= (d & EXP_DEVCTL_FLR) && v->exp_flr;
-        } else if (c->id == CAP_AF) {
+        } else if (!c->ext && c->id == CAP_AF) {
             v->reset_requested |= (val & AF_CTRL_FLR) && v->af_flr;
         }
         return;

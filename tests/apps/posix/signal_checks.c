@@ -90,6 +90,8 @@ static void handler_checks(void)
           kill(getpid(), SIGUSR2) == 0 && info_sig == SIGUSR2 && info_code == SI_USER &&
           info_pid == getpid() && info_ctx_null);
     check("raise runs it with si_code SI_TKILL", raise(SIGUSR2) == 0 && info_code == SI_TKILL);
+    errno = 0;
+    check("raise(0) is 0, raise(65) EINVAL", raise(0) == 0 && raise(NSIG) == -1 && errno == EINVAL);
     check("sigaction gives back sa_sigaction and SA_SIGINFO",
           sigaction(SIGUSR2, NULL, &old) == 0 && old.sa_sigaction == on_info &&
           old.sa_flags == SA_SIGINFO);
