@@ -15,9 +15,6 @@ __noreturn void posix_process_end(int wait_status);
 /* Ends the main program: back to the runtime, which powers off with status. */
 __noreturn void posix_program_end(int status);
 
-/* CLOCK_REALTIME minus the runtime's clock (posix/time.c): the wall clock at boot, in ns. */
-uint64_t posix_realtime_base_ns(void);
-
 /* kill(getpid(), sig) (posix/signal.c): delivers sig now, or when it is unblocked; 0. */
 int posix_signal_self(int sig);
 

@@ -265,7 +265,7 @@ static int deadline_of(const struct timespec *abstime, clockid_t clk, uint64_t *
 {
     if (!abstime || abstime->tv_nsec < 0 || abstime->tv_nsec >= (long)NSEC_PER_SEC)
         return EINVAL;
-    uint64_t base = clk == CLOCK_REALTIME ? posix_realtime_base_ns() : 0;
+    uint64_t base = clk == CLOCK_REALTIME ? clock_wall_base_ns() : 0;
     uint64_t at = abstime->tv_sec < 0 ? 0 : (uint64_t)abstime->tv_sec * NSEC_PER_SEC +
                                             (uint64_t)abstime->tv_nsec;
     *out = at > base ? at - base : 1;
@@ -277,17 +277,25 @@ static bool never(const struct thread *t)
     return false;
 }
 
-/* posix_thread_wait's condition: the caller's function and object, kept in the wait. */
+/* posix_thread_wait's condition: the caller's function and object, on the waiting thread's
+ * stack for as long as it waits. */
+struct caller_wait {
+    bool (*ready)(const void *obj);
+    const void *obj;
+};
+
 static bool caller_ready(const struct thread *t)
 {
-    return ((bool (*)(const void *))t->wait_arg)(t->wait_obj);
+    const struct caller_wait *w = t->wait_obj;
+    return w->ready(w->obj);
 }
 
 /* Waits until ready(obj) holds, for the rest of the system layer (posix/signal.c's sigwait). */
 int posix_thread_wait(bool (*ready)(const void *obj), const void *obj, uint64_t deadline,
                       const char *call)
 {
-    return block(caller_ready, obj, (unsigned long)ready, deadline, call);
+    struct caller_wait w = { ready, obj };
+    return block(caller_ready, &w, 0, deadline, call);
 }
 
 /* Sleeps ns, letting the other threads run meanwhile (posix/time.c). */

@@ -21,11 +21,6 @@ static bool clock_known(clockid_t clk)
            clk == CLOCK_THREAD_CPUTIME_ID;
 }
 
-uint64_t posix_realtime_base_ns(void)
-{
-    return clock_wall_base_ns();
-}
-
 static uint64_t clock_of(clockid_t clk)
 {
     bool wall = clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE;

@@ -10,6 +10,7 @@
 #include "kernel/init.h"
 #include "kernel/mm/pmm.h"
 #include "kernel/time.h"
+#include "lib/bitmap.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -391,7 +392,7 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
     if (!d)
         return -ENOMEM;
     uint32_t ev = 0;
-    while (ev < (1u << itsq.eventbits) && (d->events[ev / 64] & BIT(ev % 64)))
+    while (ev < (1u << itsq.eventbits) && bitmap_test(d->events, ev))
         ev++;
     if (ev == 1u << itsq.eventbits)
         return -ENOSPC;
@@ -406,7 +407,7 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
         lpi_prop[lpi - LPI_BASE] = LPI_PRIO;
         return err;
     }
-    d->events[ev / 64] |= BIT(ev % 64);
+    bitmap_assign(d->events, ev, 1, true);
     d->lpi[ev] = (uint16_t)lpi;
     *event = ev;
     return 0;
@@ -415,11 +416,11 @@ int gic_its_map_event(uint32_t devid, unsigned lpi, uint32_t *event)
 void gic_its_unmap_event(uint32_t devid, uint32_t event)
 {
     struct its_device *d = its_device(devid, false);
-    if (!d || event >= ITS_EVENTS || !(d->events[event / 64] & BIT(event % 64)))
+    if (!d || event >= ITS_EVENTS || !bitmap_test(d->events, event))
         return;
     const uint64_t discard[4] = { ITS_CMD_DISCARD | (uint64_t)devid << 32, event, 0, 0 };
     if (its_run(discard) == 0)
-        d->events[event / 64] &= ~BIT(event % 64);
+        bitmap_assign(d->events, event, 1, false);
     lpi_prop[d->lpi[event] - LPI_BASE] = LPI_PRIO;          /* disabled until mapped again */
 }
 

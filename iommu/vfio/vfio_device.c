@@ -231,7 +231,7 @@ static void cfg_init_msi(struct vfio_device *vd)
 {
     struct pci_system *sys = vfio_pci();
     const struct pci_dev *d = vd->pdev;
-    uint16_t cap = pci_find_cap(sys, d, PCI_CAP_ID_MSI);
+    uint16_t cap = d->caps.msi;         /* found at enumeration, as vfio_irq_count uses it */
     if (!cap || cap > 0xff - 24)
         return;
     uint16_t flags = pci_read16(sys, d, cap + 2);

@@ -6,6 +6,14 @@
 # pciehp_poll=0: nothing reads a slot unless its interrupt (the port's MSI-X or MSI) said so, so
 # these pass only when the interrupts deliver the events; the suite counts them.
 set(HP_TOPO ${PROJECT_SOURCE_DIR}/tests/topologies/10-hotplug.txt)
+# The ctest name of a run under iommu: SMMUv3's are AArch64 runs, named arm64.<base>.
+function(hp_name out base iommu)
+  if(iommu STREQUAL smmuv3)
+    set(${out} arm64.${base} PARENT_SCOPE)
+  else()
+    set(${out} ${base} PARENT_SCOPE)
+  endif()
+endfunction()
 set(HP_WORDS "tests=hotplug pciehp_blink_ms=100 hp_cycles=10 pciehp_poll=0")
 set(HP_IRQS "; [1-9][0-9]+ slot interrupts, ")
 set(HP_LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: slot 1, empty.*; events by MSI-X$"
@@ -33,10 +41,7 @@ moat_qemu_test(arm64.hotplug_edu_smmuv3 TIMEOUT 240
 # slot's state machine: QEMU refuses device_del while the power indicator blinks); the edu
 # stays and moves checked data, and a device_del 5 s later (QEMU's retry time) removes it.
 foreach(iommu intel smmuv3)
-  set(name hotplug_cancel_${iommu})
-  if(iommu STREQUAL smmuv3)
-    set(name arm64.${name})
-  endif()
+  hp_name(name hotplug_cancel_${iommu} ${iommu})
   moat_qemu_test(${name} TIMEOUT 240
     LINES "^1 passed, 0 failed" "^pciehp: 0000:00:06.0: attention button pressed again: removal cancelled"
           "^hotplug: a second press within the blink window cancelled the removal .1 cancelled., the device stayed and moved 8192 bytes, a later press removed it"
@@ -48,10 +53,7 @@ endforeach()
 # blocking domain, all gone on unplug. Under SMMUv3 the VFs' StreamIDs (RID through the
 # iommu-map) are new stream table entries on every plug.
 foreach(iommu intel amd smmuv3)
-  set(name hotplug_igb_${iommu})
-  if(iommu STREQUAL smmuv3)
-    set(name arm64.${name})
-  endif()
+  hp_name(name hotplug_igb_${iommu} ${iommu})
   moat_qemu_test(${name} TIMEOUT 240
     LINES ${HP_LINES} "^pciehp: 0000:00:06.0: added 0000:01:11.6 \\[8086:10ca\\]"
           "^hotplug: 10 cycles of igb,.* 80 VFs"
@@ -98,15 +100,13 @@ endfunction()
 set(HP_NVME "nvme,serial=hp,drive")
 set(HP_VBLK "virtio-blk-pci,disable-legacy=on,iommu_platform=on,drive")
 foreach(iommu intel amd smmuv3)
-  set(prefix "")
-  if(iommu STREQUAL smmuv3)
-    set(prefix arm64.)
-  endif()
-  moat_hotplug_disk_test(${prefix}hotplug_nvme_${iommu}
+  hp_name(nvme hotplug_nvme_${iommu} ${iommu})
+  hp_name(vblk hotplug_vblk_${iommu} ${iommu})
+  moat_hotplug_disk_test(${nvme}
     LINES "^nvme: 0000:01:00.0: nvme0n1 " "^blk: nvme0n1: removed$"
           "^hotplug: 10 cycles of nvme,.* 20 I/Os .*, 20 completion interrupts.* 81920 bytes verified"
     ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_irq=1 hp_add=${HP_NVME}=hpd")
-  moat_hotplug_disk_test(${prefix}hotplug_vblk_${iommu}
+  moat_hotplug_disk_test(${vblk}
     LINES "^virtio-blk: 0000:01:00.0: vblk0, " "^blk: vblk0: removed$"
           "^hotplug: 10 cycles of virtio-blk-pci,.* 20 I/Os .*, 20 completion interrupts.* 81920 bytes verified"
     ARGS --iommu ${iommu} --cmdline "${HP_WORDS} hp_irq=1 hp_add=${HP_VBLK}=hpd")
@@ -161,10 +161,7 @@ moat_qemu_test(reset_intel TIMEOUT 240 RUNNER ${HP_DISKS}
 # grouped and blocked, kept while held, disabled with every heap byte and page back, kept across
 # a reset of the PF; under VT-d, AMD-Vi and SMMUv3.
 foreach(iommu intel amd smmuv3)
-  set(name sriov_runtime_${iommu})
-  if(iommu STREQUAL smmuv3)
-    set(name arm64.${name})
-  endif()
+  hp_name(name sriov_runtime_${iommu} ${iommu})
   moat_qemu_test(${name} TIMEOUT 240
     LINES "^2 passed, 0 failed" "^sriov: 8 VFs enabled and disabled at run time, heap and pages back"
     NO_LINES "# SKIP" "EXCEPTION" "PANIC"
